@@ -1,0 +1,38 @@
+"""The FastAPI application, composed from one router factory per API.
+
+Each module in :data:`ROUTER_MODULES` exposes ``build_router(ctx) -> APIRouter``.
+
+>>> app = create_app(Settings())
+>>> app.title
+'cityaware'
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from fastapi import FastAPI
+
+from api.context import AppContext
+from api.errors import install_error_handlers
+from api.settings import Settings
+
+ROUTER_MODULES: tuple[str, ...] = ("api.routes.health",)
+
+
+def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
+    """Build the app for ``settings`` (default: from the environment)."""
+    ctx = ctx or AppContext(settings or Settings.from_env())
+    app = FastAPI(
+        title="cityaware",
+        version="0.1.0",
+        description="City-awareness map server: point-in-grid lookups, features, map wall.",
+        openapi_url="/api",
+        docs_url="/api.html",
+        redoc_url=None,
+    )
+    app.state.ctx = ctx
+    install_error_handlers(app)
+    for name in ROUTER_MODULES:
+        app.include_router(importlib.import_module(name).build_router(ctx))
+    return app

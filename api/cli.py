@@ -1,0 +1,58 @@
+"""The ``cityaware`` command line.
+
+Each sub-command lives in ``api/commands/<name>.py`` and exposes
+``add_parser(subparsers)``, which registers the parser and sets ``func``
+(called with the parsed args and the :class:`~api.settings.Settings`).
+Errors print as one line unless ``--debug``.
+
+>>> build_parser().parse_args(["demo", "--data-dir", "/tmp/x"]).data_dir
+'/tmp/x'
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from api.settings import Settings
+from geo.errors import CityAwareError
+
+COMMANDS = ("serve",)
+
+
+def add_data_dir(parser: argparse.ArgumentParser) -> None:
+    """Add the ``--data-dir`` option every data-touching command takes."""
+    parser.add_argument(
+        "--data-dir",
+        default=None,
+        help="data directory (default: $CITYAWARE_DATA_DIR, else ./cityaware-data)",
+    )
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="cityaware", description=__doc__.split("\n")[0])
+    parser.add_argument("--debug", action="store_true", help="show tracebacks")
+    subparsers = parser.add_subparsers(dest="command", required=True)
+    for name in COMMANDS:
+        importlib.import_module(f"api.commands.{name}").add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    settings = Settings.from_env().with_data_dir(getattr(args, "data_dir", None))
+    try:
+        return args.func(args, settings) or 0
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+    except (CityAwareError, OSError, ValueError) as error:
+        if args.debug:
+            raise
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,28 @@
+"""``cityaware serve``: run the HTTP server on the data directory."""
+
+from __future__ import annotations
+
+import argparse
+
+from api.settings import Settings
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from api.cli import add_data_dir
+
+    parser = subparsers.add_parser("serve", help="serve the API and the map wall")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8000)
+    add_data_dir(parser)
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace, settings: Settings) -> int:
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(settings)
+    print(f"cityaware serving {settings.data_dir} on http://{args.host}:{args.port}/")
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
+    return 0

@@ -1,0 +1,17 @@
+"""``GET /healthz``: liveness, and the trivial endpoint benchmarks compare with."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.context import AppContext
+
+
+def build_router(ctx: AppContext) -> APIRouter:
+    router = APIRouter(tags=["health"])
+
+    @router.get("/healthz", summary="Liveness probe")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    return router

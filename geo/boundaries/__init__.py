@@ -1,0 +1,1 @@
+"""Boundary hierarchy: district → street office/township → community/village → grid."""
