@@ -1,0 +1,148 @@
+"""In-memory tile sources: boundary polygons by level and point snapshots by kind.
+
+A :class:`PolygonSource` holds one boundary level (EPSG:3857, an STRtree, the
+attributes sent in tiles) and simplifies per zoom once (1 tile pixel tolerance).
+A :class:`PointSource` holds numpy arrays of one point kind; a tile shows the
+points themselves from ``detail_zoom`` on while they fit under the cap, and
+bins with counts otherwise.
+
+>>> import geopandas as gpd
+>>> units = gpd.GeoDataFrame({"code": ["1"], "name": ["a"], "level": ["grid"],
+...     "parent_code": [""]}, geometry=[shapely.box(113.6, 34.7, 113.7, 34.8)], crs=4326)
+>>> src = PolygonSource.from_units(units, "grids", min_zoom=0)
+>>> [f["properties"]["code"] for f in src.features(TileBox.of(10, 835, 406), cap=100)]
+['1']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import shapely
+
+from layers.tiles import (
+    BUFFER_PX,
+    TileBox,
+    binned_features,
+    geometries_to_mercator,
+    lonlat_to_mercator,
+    point_features,
+    points_in,
+    polygon_features,
+)
+
+POLYGON_PROPERTIES = ("code", "name", "parent_code", "managing_zone")
+SIMPLIFY_UP_TO_ZOOM = 16
+
+
+@dataclass
+class PolygonSource:
+    """One boundary level ready for tiling."""
+
+    name: str
+    geoms: np.ndarray
+    properties: list[dict]
+    min_zoom: int = 0
+    tree: shapely.STRtree = field(init=False)
+    _by_zoom: dict[int, np.ndarray] = field(init=False, default_factory=dict)
+
+    def __post_init__(self) -> None:
+        self.tree = shapely.STRtree(self.geoms)
+
+    @classmethod
+    def from_units(cls, units, name: str, min_zoom: int = 0) -> PolygonSource:
+        """Build from a units frame (EPSG:4326) of one level."""
+        units = units.to_crs(4326) if units.crs and units.crs.to_epsg() != 4326 else units
+        cols = [c for c in POLYGON_PROPERTIES if c in units.columns]
+        props = [
+            {k: ("" if v is None else str(v)) for k, v in row.items()}
+            for row in units[cols].to_dict("records")
+        ]
+        geoms = geometries_to_mercator(np.asarray(units.geometry.values, dtype=object))
+        return cls(name=name, geoms=geoms, properties=props, min_zoom=min_zoom)
+
+    def geometries_at(self, z: int) -> np.ndarray:
+        """The geometries simplified to one tile pixel at zoom ``z`` (cached)."""
+        if z > SIMPLIFY_UP_TO_ZOOM:
+            return self.geoms
+        if z not in self._by_zoom:
+            tolerance = TileBox.of(z, 0, 0).pixel
+            simple = shapely.simplify(self.geoms, tolerance, preserve_topology=True)
+            self._by_zoom[z] = np.where(shapely.is_empty(simple), self.geoms, simple)
+        return self._by_zoom[z]
+
+    def features(self, box: TileBox, cap: int) -> list[dict]:
+        """Tile features of this level (none below ``min_zoom``)."""
+        if box.z < self.min_zoom:
+            return []
+        return polygon_features(box, self.tree, self.geometries_at(box.z), self.properties, cap)
+
+
+@dataclass
+class PointSource:
+    """A snapshot of one point kind: coordinates in EPSG:3857 plus attribute columns.
+
+    ``columns`` are sent with each point when zoomed in; ``sums`` are 0/1 (or weight)
+    columns summed per bin when zoomed out (e.g. ``open``, ``alarm``).
+    """
+
+    name: str
+    x: np.ndarray
+    y: np.ndarray
+    attributes: pd.DataFrame
+    columns: Sequence[str] = ()
+    sums: Sequence[str] = ()
+
+    @classmethod
+    def from_frame(
+        cls,
+        name: str,
+        frame: pd.DataFrame,
+        columns: Sequence[str] = (),
+        sums: Sequence[str] = (),
+    ) -> PointSource:
+        """Build from a frame with ``lon`` and ``lat`` (WGS84) and attribute columns."""
+        x, y = lonlat_to_mercator(frame["lon"].to_numpy(), frame["lat"].to_numpy())
+        return cls(name, x, y, frame.reset_index(drop=True), tuple(columns), tuple(sums))
+
+    def __len__(self) -> int:
+        return len(self.x)
+
+    def select(self, mask: np.ndarray) -> PointSource:
+        """The points where ``mask`` is true (e.g. a time window or a status)."""
+        return PointSource(
+            self.name,
+            self.x[mask],
+            self.y[mask],
+            self.attributes[mask].reset_index(drop=True),
+            self.columns,
+            self.sums,
+        )
+
+    def features(self, box: TileBox, cap: int, detail_zoom: int) -> list[dict]:
+        """Points as themselves when zoomed in and under ``cap``; otherwise bins."""
+        inside = points_in(box, self.x, self.y)
+        if box.z >= detail_zoom and len(inside) <= cap:
+            near = points_in(box, self.x, self.y, BUFFER_PX)
+            rows = self.attributes.iloc[near][list(self.columns)]
+            props = [_clean(r) for r in rows.to_dict("records")]
+            return point_features(box, self.x[near], self.y[near], props)
+        sums = {s: self.attributes[s].to_numpy()[inside] for s in self.sums}
+        return binned_features(box, self.x[inside], self.y[inside], sums)
+
+
+def _clean(record: dict) -> dict:
+    """MVT properties: drop missing values, make numpy scalars and timestamps plain."""
+    out = {}
+    for key, value in record.items():
+        if value is None or (isinstance(value, float) and np.isnan(value)):
+            continue
+        if isinstance(value, np.generic):
+            value = value.item()
+        if not isinstance(value, (str, int, float, bool)):
+            value = str(value)
+        out[key] = value
+    return out
