@@ -18,7 +18,7 @@ import sys
 from api.settings import Settings
 from geo.errors import CityAwareError
 
-COMMANDS = ("serve",)
+COMMANDS = ("serve", "keys")
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:

@@ -31,6 +31,20 @@ class AppContext:
 
         return BoundaryRegistry(self.settings.data_dir / "boundaries")
 
+    @cached_property
+    def keys(self):
+        """The API key store (hashed keys under ``data_dir``; issue: service API)."""
+        from api.service.auth import key_store_for
+
+        return key_store_for(self.settings)
+
+    @cached_property
+    def duty_list(self):
+        """The incident routing rules (``data_dir/duty-list.csv`` or the demo list)."""
+        from api.service.routing import DutyList
+
+        return DutyList.load(self.settings.data_dir)
+
 
 def get_context(request: Request) -> AppContext:
     """FastAPI dependency: the app's :class:`AppContext`."""

@@ -1,0 +1,101 @@
+"""One uniform shape for every area object (MapIt's ``Area.as_dict``, AMap layering).
+
+Every grid, community, street, district and managing zone in any answer is
+``{code, name, level, type_name, code_system, parent_code}``; absent parts
+are ``null``, never ``[]`` or ``""``.
+
+>>> area_object({"code": "410105", "name": "金水区", "level": "district",
+...              "code_system": "NBS", "parent_code": ""})  # doctest: +NORMALIZE_WHITESPACE
+{'code': '410105', 'name': '金水区', 'level': 'district', 'type_name': '区',
+ 'code_system': 'NBS', 'parent_code': None}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from geo.errors import NotFound
+
+TYPE_NAMES: dict[str, str] = {
+    "grid": "网格",
+    "community": "社区",
+    "street": "街道",
+    "district": "区",
+    "zone": "功能区",
+}
+CHAIN_LEVELS: tuple[str, ...] = ("community", "street", "district")
+# Functional zones have no outline of their own (see geo/boundaries/schema.py).
+ZONE_NAMES: dict[str, str] = {
+    "410171": "郑州经济技术开发区",
+    "410172": "郑州高新技术产业开发区",
+    "410173": "郑州航空港经济综合实验区",
+}
+
+
+def area_object(unit: Mapping[str, Any]) -> dict[str, Any]:
+    """The uniform area dict of a unit record (as ``GridLocator.unit`` returns it)."""
+    level = str(unit.get("level") or "")
+    return {
+        "code": str(unit["code"]),
+        "name": unit.get("name") or None,
+        "level": level or None,
+        "type_name": TYPE_NAMES.get(level),
+        "code_system": unit.get("code_system") or None,
+        "parent_code": unit.get("parent_code") or None,
+    }
+
+
+def zone_object(code: str) -> dict[str, Any]:
+    """The uniform area dict of a functional (managing) zone.
+
+    >>> zone_object("410172")["name"]
+    '郑州高新技术产业开发区'
+    """
+    return {
+        "code": code,
+        "name": ZONE_NAMES.get(code),
+        "level": "zone",
+        "type_name": TYPE_NAMES["zone"],
+        "code_system": "NBS",
+        "parent_code": None,
+    }
+
+
+class AreaCatalog:
+    """Area objects by code, built once per code from a unit lookup.
+
+    >>> units = {"1": {"code": "1", "name": "A", "level": "district", "parent_code": ""}}
+    >>> AreaCatalog(units.get).area("1")["type_name"]
+    '区'
+    >>> AreaCatalog(units.get).area(None) is None
+    True
+    """
+
+    def __init__(self, lookup: Callable[[str], Mapping[str, Any] | None]) -> None:
+        self._lookup = lookup
+        self._cache: dict[str, dict[str, Any] | None] = {}
+
+    def area(self, code: str | None) -> dict[str, Any] | None:
+        """The area object of ``code``; None for no code or an unknown one."""
+        if not code:
+            return None
+        try:
+            return self._cache[code]
+        except KeyError:
+            pass
+        if code in ZONE_NAMES:
+            found: dict[str, Any] | None = zone_object(code)
+        else:
+            try:
+                unit = self._lookup(code)
+            except (LookupError, NotFound):
+                unit = None
+            found = area_object(unit) if unit else None
+        self._cache[code] = found
+        return found
+
+    def areas(self, codes: list[str] | None) -> list[dict[str, Any]] | None:
+        """Area objects for ``codes``; None (not []) when there are none."""
+        found = [a for a in map(self.area, codes or ()) if a is not None]
+        return found or None
