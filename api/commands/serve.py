@@ -21,7 +21,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.service.auth import ensure_admin_key
 
+    settings = ensure_admin_key(settings)
     app = create_app(settings)
     print(f"cityaware serving {settings.data_dir} on http://{args.host}:{args.port}/")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
