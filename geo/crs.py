@@ -1,0 +1,276 @@
+"""Coordinates in every CRS a Chinese city sees, to and from WGS84 lon/lat.
+
+Accepted CRS names (case-insensitive): ``WGS84``, ``EPSG:4326``, ``CRS84``,
+``OGC:CRS84``, ``CGCS2000``, ``EPSG:4490``, ``GCJ02``/``GCJ-02`` (AMap,
+Tencent, WeChat), ``BD09``/``BD-09`` (Baidu), any ``EPSG:NNNN`` PROJ knows
+(e.g. Gauss-Krüger ``EPSG:4547`` or ``EPSG:4526``), and the OGC URI forms
+``http://www.opengis.net/def/crs/EPSG/0/NNNN`` / ``.../OGC/1.3/CRS84``.
+
+**Axis order:** this API always takes ``x`` = longitude or easting and ``y`` =
+latitude or northing, whatever the authority axis order of the CRS (EPSG:4326
+and the Gauss-Krüger CRSs are north-first by the book; pyproj is called
+with ``always_xy=True``).
+
+CGCS2000 (EPSG:4490) is treated as WGS84: PROJ itself only has a "ballpark"
+identity between them and the real gap is sub-metre. GCJ-02 and BD-09 go
+through :mod:`geo.chinacoords` (inverses exact to 1e-12°).
+
+Invalid coordinates raise :class:`~geo.errors.InvalidInput`: NaN/inf,
+latitude outside [-90, 90], longitude outside [-180, 180], and values that
+look swapped (the point is outside China but the swapped point is inside,
+e.g. lon=34.7, lat=113.6). Batches name the first offending row.
+
+>>> lon, lat = to_lonlat(113.65, 34.75, "GCJ-02")
+>>> round(float(lon), 4), round(float(lat), 4)
+(113.6439, 34.7512)
+>>> to_lonlat(34.7, 113.6, "WGS84")
+Traceback (most recent call last):
+geo.errors.InvalidInput: lon=34.7, lat=113.6: looks like latitude and longitude are swapped (give x=longitude, y=latitude)
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from functools import lru_cache
+
+import numpy as np
+from pyproj import CRS, Transformer
+from pyproj.exceptions import CRSError
+
+from geo import chinacoords
+from geo.errors import InvalidInput
+
+WGS84 = "EPSG:4326"
+GCJ02 = "GCJ02"
+BD09 = "BD09"
+ALIASES: dict[str, str] = {
+    "WGS84": WGS84,
+    "WGS 84": WGS84,
+    "EPSG:4326": WGS84,
+    "CRS84": WGS84,
+    "OGC:CRS84": WGS84,
+    "CGCS2000": WGS84,
+    "EPSG:4490": WGS84,
+    "GCJ02": GCJ02,
+    "GCJ-02": GCJ02,
+    "BD09": BD09,
+    "BD-09": BD09,
+}
+ACCEPTED = (
+    "WGS84, EPSG:4326, CRS84, OGC:CRS84, CGCS2000, EPSG:4490, GCJ02, GCJ-02, "
+    "BD09, BD-09, or any EPSG:NNNN code known to PROJ (projected: x=easting, y=northing)"
+)
+_OGC_URI = re.compile(r"^HTTPS?://WWW\.OPENGIS\.NET/DEF/CRS/(EPSG/0/(\d+)|OGC/1\.3/CRS84)$")
+_URN = re.compile(r"^URN:OGC:DEF:CRS:EPSG:[\d.]*:(\d+)$")
+_EPSG = re.compile(r"^EPSG:(\d+)$")
+# Box in which swapped coordinates are recognised (the usual GCJ-02 China box).
+_CHINA = (72.004, 0.8293, 137.8347, 55.8271)
+
+
+def normalize_crs(crs: str) -> str:
+    """Canonical name of an accepted CRS: ``EPSG:4326``, ``GCJ02``, ``BD09`` or ``EPSG:NNNN``.
+
+    >>> normalize_crs("cgcs2000"), normalize_crs("http://www.opengis.net/def/crs/EPSG/0/4547")
+    ('EPSG:4326', 'EPSG:4547')
+    """
+    key = str(crs).strip().upper()
+    if key in ALIASES:
+        return ALIASES[key]
+    if match := _OGC_URI.match(key):
+        key = "EPSG:4326" if match.group(2) is None else f"EPSG:{match.group(2)}"
+    elif match := _URN.match(key):
+        key = f"EPSG:{match.group(1)}"
+    if key in ALIASES:
+        return ALIASES[key]
+    if _EPSG.match(key):
+        _pyproj_crs(key)
+        return key
+    raise InvalidInput(f"unknown CRS {crs!r}: accepted are {ACCEPTED}")
+
+
+@lru_cache(maxsize=64)
+def _pyproj_crs(name: str) -> CRS:
+    try:
+        return CRS.from_user_input(name)
+    except CRSError:
+        raise InvalidInput(f"unknown CRS {name!r}: accepted are {ACCEPTED}") from None
+
+
+@lru_cache(maxsize=64)
+def _transformer(source: str, target: str) -> Transformer:
+    return Transformer.from_crs(_pyproj_crs(source), _pyproj_crs(target), always_xy=True)
+
+
+def is_geographic(crs: str) -> bool:
+    """True when the CRS's x, y are longitude, latitude in degrees."""
+    name = normalize_crs(crs)
+    return name in (WGS84, GCJ02, BD09) or _pyproj_crs(name).is_geographic
+
+
+def metric_crs_for(lon: float) -> str:
+    """The CGCS2000 3° Gauss-Krüger CRS (no zone prefix) whose zone holds ``lon``.
+
+    >>> metric_crs_for(113.65)
+    'EPSG:4547'
+    """
+    central = int(np.clip(round(lon / 3.0) * 3, 75, 135))
+    return f"EPSG:{4534 + (central - 75) // 3}"
+
+
+def _in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    west, south, east, north = _CHINA
+    return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
+
+
+def lonlat_problem(lon: float, lat: float) -> str | None:
+    """Why one lon/lat is unusable, or None when it is fine (the rules in the module doc).
+
+    >>> lonlat_problem(34.7, 113.6)
+    'lon=34.7, lat=113.6: looks like latitude and longitude are swapped (give x=longitude, y=latitude)'
+    """
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        reason = "not a finite number"
+    elif _point_in_china(lat, lon) and not _point_in_china(lon, lat):
+        reason = "looks like latitude and longitude are swapped (give x=longitude, y=latitude)"
+    elif abs(lat) > 90:
+        reason = "latitude is outside [-90, 90]"
+    elif abs(lon) > 180:
+        reason = "longitude is outside [-180, 180]"
+    else:
+        return None
+    return f"lon={float(lon)!r}, lat={float(lat)!r}: {reason}"
+
+
+def _point_in_china(lon: float, lat: float) -> bool:
+    west, south, east, north = _CHINA
+    return west <= lon <= east and south <= lat <= north
+
+
+def lonlat_problems(lon, lat) -> np.ndarray:
+    """Vectorised :func:`lonlat_problem`: an object array of messages, None where fine.
+
+    >>> lonlat_problems([113.6, 113.6, float("nan")], [34.7, 95.0, 34.7]).tolist()
+    [None, 'lon=113.6, lat=95.0: latitude is outside [-90, 90]', 'lon=nan, lat=34.7: not a finite number']
+    """
+    lon = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat = np.atleast_1d(np.asarray(lat, dtype=float))
+    problems = np.full(lon.shape, None, dtype=object)
+    ok = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)  # False for NaN
+    maybe_swapped = _in_china(lat, lon) & ~_in_china(lon, lat)
+    for i in np.flatnonzero(~ok | maybe_swapped):
+        problems[i] = lonlat_problem(float(lon[i]), float(lat[i]))
+    return problems
+
+
+def _raise_first(problems: np.ndarray, batch: bool) -> None:
+    bad = np.flatnonzero(problems != None)  # noqa: E711 - elementwise on object array
+    if bad.size:
+        first = int(bad[0])
+        prefix = f"row {first}: " if batch else ""
+        more = f" ({bad.size} invalid rows in total)" if bad.size > 1 else ""
+        raise InvalidInput(f"{prefix}{problems[first]}{more}")
+
+
+def to_lonlat_checked(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Convert to WGS84 without raising: ``(lon, lat, problems)``, 1-D arrays.
+
+    Rows with a problem (message in ``problems``, else None) get NaN lon/lat.
+    The CRS name itself is still checked (unknown CRS raises InvalidInput).
+
+    >>> lon, lat, problems = to_lonlat_checked([113.6, 200.0], [34.7, 34.7], "WGS84")
+    >>> problems.tolist()
+    [None, 'lon=200.0, lat=34.7: longitude is outside [-180, 180]']
+    """
+    name = normalize_crs(crs)
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    y = np.atleast_1d(np.asarray(y, dtype=float))
+    if x.shape != y.shape:
+        raise InvalidInput(f"x and y differ in length ({x.size} and {y.size})")
+    if name in (WGS84, GCJ02, BD09) or _pyproj_crs(name).is_geographic:
+        problems = lonlat_problems(x, y)
+        lon, lat = _geographic_to_lonlat(x, y, name)
+    else:
+        lon, lat = _transformer(name, WGS84).transform(x, y)
+        problems = _projected_problems(x, y, lon, lat, name)
+    bad = problems != None  # noqa: E711
+    if bad.any():
+        lon, lat = np.where(bad, np.nan, lon), np.where(bad, np.nan, lat)
+    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), problems
+
+
+def _geographic_to_lonlat(x: np.ndarray, y: np.ndarray, name: str):
+    if name == WGS84:
+        return x, y
+    if name == GCJ02:
+        return chinacoords.gcj02_to_wgs84(x, y)
+    if name == BD09:
+        return chinacoords.bd09_to_wgs84(x, y)
+    return _transformer(name, WGS84).transform(x, y)
+
+
+def _projected_problems(x, y, lon, lat, name: str) -> np.ndarray:
+    problems = np.full(x.shape, None, dtype=object)
+    finite_in = np.isfinite(x) & np.isfinite(y)
+    ok = finite_in & np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
+    outside_china = ok & ~_in_china(lon, lat)
+    suspicious = np.flatnonzero(~ok | outside_china)
+    if suspicious.size:
+        s_lon, s_lat = _transformer(name, WGS84).transform(y[suspicious], x[suspicious])
+        swapped_ok = np.isfinite(s_lon) & np.isfinite(s_lat) & _in_china(s_lon, s_lat)
+        for i, swapped in zip(suspicious, swapped_ok, strict=True):
+            if not finite_in[i]:
+                reason = "not a finite number"
+            elif swapped:
+                reason = "looks like x and y are swapped (give x=easting, y=northing)"
+            elif not ok[i]:
+                reason = f"cannot be converted from {name} (outside the CRS's area of use?)"
+            else:
+                continue
+            problems[i] = f"x={float(x[i])!r}, y={float(y[i])!r}: {reason}"
+    return problems
+
+
+def _shaped(a: np.ndarray, scalar: bool):
+    return a[0] if scalar else a
+
+
+def to_lonlat(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Convert x, y in ``crs`` to WGS84 (lon, lat); raise InvalidInput on any bad point.
+
+    Scalars in give numpy float scalars out; sequences give 1-D arrays.
+
+    >>> lon, lat = to_lonlat([469665.0], [3846035.0], "EPSG:4547")
+    >>> round(float(lon[0]), 3), round(float(lat[0]), 3)
+    (113.669, 34.742)
+    """
+    scalar = np.ndim(x) == 0 and np.ndim(y) == 0
+    lon, lat, problems = to_lonlat_checked(x, y, crs)
+    _raise_first(problems, batch=not scalar)
+    return _shaped(lon, scalar), _shaped(lat, scalar)
+
+
+def from_lonlat(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
+    """Convert WGS84 lon/lat to x, y in ``crs`` (inverse of :func:`to_lonlat`).
+
+    >>> x, y = from_lonlat(113.65, 34.75, "BD-09")
+    >>> round(float(x), 4), round(float(y), 4)
+    (113.6625, 34.7551)
+    """
+    scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
+    name = normalize_crs(crs)
+    lon = np.atleast_1d(np.asarray(lon, dtype=float))
+    lat = np.atleast_1d(np.asarray(lat, dtype=float))
+    if lon.shape != lat.shape:
+        raise InvalidInput(f"lon and lat differ in length ({lon.size} and {lat.size})")
+    _raise_first(lonlat_problems(lon, lat), batch=not scalar)
+    if name == WGS84:
+        x, y = lon, lat
+    elif name == GCJ02:
+        x, y = chinacoords.wgs84_to_gcj02(lon, lat)
+    elif name == BD09:
+        x, y = chinacoords.wgs84_to_bd09(lon, lat)
+    else:
+        x, y = _transformer(WGS84, name).transform(lon, lat)
+        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    return _shaped(x, scalar), _shaped(y, scalar)

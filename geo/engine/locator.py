@@ -1,0 +1,267 @@
+"""Point → governance grid, exact, one answer per point, any CRS.
+
+:class:`GridLocator` answers from a lookup raster (:mod:`geo.engine.lookup`)
+where a whole cell lies safely inside one grid, and from shapely on the true
+polygons (:mod:`geo.engine.exact`) everywhere else, so every answer equals the
+geometric answer of ``shapely.covers``.
+
+Rules:
+
+* **Tie rule.** A point covered by several grids (on a shared edge or vertex)
+  goes to the covering grid with the *smallest code* (string order).
+* **on_boundary** means the point lies on the boundary of its assigned grid.
+* **Candidates.** For every point within ``near_m`` metres of a grid other
+  than its own, ``candidates`` lists those other grids (sorted by code);
+  otherwise it is None.
+* **Outside.** No grid covers the point: status ``outside``, no grid; the
+  nearest grid and its distance in metres when within ``outside_tolerance_m``
+  (smallest code on equal distance).
+
+Distances are in the city's CGCS2000 Gauss-Krüger zone (EPSG:4547 here).
+
+>>> import geopandas as gpd
+>>> from shapely import box
+>>> units = gpd.GeoDataFrame({"code": ["g1", "g2"], "name": ["A", "B"], "level": "grid",
+...     "parent_code": "410105001001", "managing_zone": "", "attributes": "{}"},
+...     geometry=[box(113.0, 34.0, 113.01, 34.01), box(113.01, 34.0, 113.02, 34.01)], crs=4326)
+>>> locator = GridLocator.build(units, "demo")
+>>> hit = locator.locate(113.01, 34.005)
+>>> hit.status, hit.grid_code, hit.candidates, hit.street_code
+('on_boundary', 'g1', ['g2'], '410105001')
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+
+from geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
+from geo.engine.exact import ExactIndex
+from geo.engine.lookup import DEFAULT_CELL_M, EXACT, LookupTable, cache_key
+from geo.engine.results import Location, LocationBatch
+from geo.errors import InvalidInput, NotFound
+
+LEVEL_ORDER = ("grid", "community", "street", "district")
+# NBS code prefixes when a parent record is missing: street = 9 digits, district = 6.
+_PREFIX = {"street": 9, "district": 6}
+
+
+class GridLocator:
+    """Answers which grid (and community, street, district, zone) holds a point."""
+
+    def __init__(
+        self,
+        units: gpd.GeoDataFrame,
+        generation: str,
+        table: LookupTable | None,
+        exact: ExactIndex,
+        near_m: float,
+        outside_tolerance_m: float,
+        from_cache: bool = False,
+    ) -> None:
+        self.generation = generation
+        self.near_m = float(near_m)
+        self.outside_tolerance_m = float(outside_tolerance_m)
+        self.table = table
+        self.exact = exact
+        self.from_cache = from_cache
+        self._records = _records(units)
+        grids = units[units["level"] == "grid"].sort_values("code", kind="stable")
+        self.grid_codes = grids["code"].to_numpy(dtype=object)
+        chains = [self._chain_codes(code) for code in self.grid_codes]
+        # One trailing None per column, so index -1 ("no grid") reads as None.
+        self._columns = {
+            name: np.array([c[k] for c in chains] + [None], dtype=object)
+            for k, name in enumerate(
+                ("grid_code", "community_code", "street_code", "district_code", "managing_zone")
+            )
+        }
+        self._rows = [tuple(c) for c in chains]
+
+    @classmethod
+    def build(
+        cls,
+        units: gpd.GeoDataFrame,
+        generation: str,
+        cache_dir: Path | None = None,
+        near_m: float = 10.0,
+        outside_tolerance_m: float = 500.0,
+        cell_m: float | None = DEFAULT_CELL_M,
+    ) -> GridLocator:
+        """Index the grids of a units frame (all levels, or grids plus parents).
+
+        With ``cache_dir`` the lookup raster is loaded from / saved to
+        ``<cache_dir>/grid-lookup-<generation>-<hash>.npz``. ``cell_m=None``
+        disables the raster (exact path only).
+        """
+        if units.crs is not None and not units.crs.equals("EPSG:4326"):
+            units = units.to_crs("EPSG:4326")
+        grids = units[units["level"] == "grid"].sort_values("code", kind="stable")
+        if grids.empty:
+            raise InvalidInput(f"generation {generation!r} has no grids to locate in")
+        geometries = grids.geometry.to_numpy()
+        exact = ExactIndex(geometries)
+        table, from_cache = None, False
+        if cell_m is not None:
+            path = None
+            if cache_dir is not None:
+                key = cache_key(grids["code"].to_numpy(dtype=str), geometries, near_m, cell_m)
+                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", generation)
+                path = Path(cache_dir) / f"grid-lookup-{safe}-{key}.npz"
+            if path is not None and path.exists():
+                table, from_cache = LookupTable.load(path), True
+            else:
+                table = LookupTable.build(geometries, near_m=near_m, cell_m=cell_m)
+                if path is not None:
+                    table.save(path)
+        return cls(units, generation, table, exact, near_m, outside_tolerance_m, from_cache)
+
+    def locate(self, x: float, y: float, crs: str = WGS84) -> Location:
+        """Locate one point given in ``crs`` (x = lon/easting, y = lat/northing).
+
+        Raises InvalidInput for unusable coordinates or an unknown CRS.
+        """
+        if normalize_crs(crs) == WGS84:
+            lon, lat = float(x), float(y)
+            problem = lonlat_problem(lon, lat)
+            if problem:
+                raise InvalidInput(problem)
+        else:
+            lon, lat = (float(v) for v in to_lonlat(x, y, crs))
+        index = self.table.lookup_one(lon, lat) if self.table is not None else EXACT
+        if index == EXACT:
+            return self.locate_lonlat(np.array([lon]), np.array([lat]))[0]
+        grid, community, street, district, zone = self._rows[index]
+        return Location(
+            "inside", grid, community, street, district, zone, self.generation, lon, lat
+        )
+
+    def locate_many(self, x, y, crs: str = WGS84) -> LocationBatch:
+        """Locate many points (arrays, lists or GeoSeries coordinates) in one go.
+
+        Raises InvalidInput naming the first bad row; use
+        :func:`geo.crs.to_lonlat_checked` + :meth:`locate_lonlat` to keep going instead.
+        """
+        lon, lat = to_lonlat(np.atleast_1d(x), np.atleast_1d(y), crs)
+        return self.locate_lonlat(lon, lat)
+
+    def locate_lonlat(self, lon: np.ndarray, lat: np.ndarray) -> LocationBatch:
+        """Locate already-validated WGS84 points; NaN rows come back ``invalid``."""
+        lon = np.asarray(lon, dtype=float)
+        lat = np.asarray(lat, dtype=float)
+        batch = LocationBatch.empty(self.generation, len(lon))
+        batch.lon, batch.lat = lon, lat
+        found = self.table.lookup(lon, lat) if self.table is not None else np.full(len(lon), EXACT)
+        status = np.where(found >= 0, "inside", "outside").astype(object)
+        unsure = np.flatnonzero(found == EXACT)
+        invalid = unsure[~(np.isfinite(lon[unsure]) & np.isfinite(lat[unsure]))]
+        unsure = unsure[np.isfinite(lon[unsure]) & np.isfinite(lat[unsure])]
+        if unsure.size:
+            self._locate_exactly(batch, found, status, unsure)
+        status[invalid] = "invalid"
+        batch.error[invalid] = "not a finite number"
+        batch.status = status
+        for name, column in self._columns.items():
+            setattr(batch, name, column[found])
+        return batch
+
+    def _locate_exactly(
+        self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
+    ) -> None:
+        """Fill ``found``/``status``/distances/candidates for ``rows`` from the exact index."""
+        lon, lat = batch.lon[rows], batch.lat[rows]
+        chosen, on_boundary = self.exact.covering(lon, lat)
+        found[rows] = chosen
+        status[rows[on_boundary]] = "on_boundary"
+        x, y = self.exact.to_metric(lon, lat)
+        point_idx, grid_idx = self.exact.within_distance(x, y, self.near_m)
+        others = grid_idx != chosen[point_idx]
+        point_idx, grid_idx = point_idx[others], grid_idx[others]
+        if point_idx.size:
+            starts = np.flatnonzero(np.r_[True, point_idx[1:] != point_idx[:-1]])
+            groups = np.empty(starts.size, dtype=object)
+            for i, codes in enumerate(np.split(self.grid_codes[grid_idx], starts[1:])):
+                groups[i] = codes.tolist()
+            batch.candidates[rows[point_idx[starts]]] = groups
+        outside = np.flatnonzero(chosen < 0)
+        if outside.size:
+            nearest, distance = self.exact.nearest(x[outside], y[outside], self.outside_tolerance_m)
+            batch.nearest_grid[rows[outside]] = self._columns["grid_code"][nearest]
+            batch.distance_m[rows[outside]] = distance
+
+    def unit(self, code: str) -> dict:
+        """The record of any unit: code, name, level, parent_code, managing_zone, attributes.
+
+        Raises NotFound for an unknown code.
+        """
+        try:
+            return dict(self._records[code], attributes=dict(self._records[code]["attributes"]))
+        except KeyError:
+            raise NotFound(f"no unit {code!r} in generation {self.generation!r}") from None
+
+    def chain(self, grid_code: str) -> dict[str, dict]:
+        """Records of a grid and its ancestors keyed by level (levels without a record omitted)."""
+        chain, code = {}, grid_code
+        record = self.unit(grid_code)
+        while record is not None:
+            chain[record["level"]] = record
+            code = record["parent_code"]
+            record = self._records.get(code) if code else None
+        return chain
+
+    def _chain_codes(self, grid_code: str) -> list[str | None]:
+        record = self._records[grid_code]
+        codes = {"grid": grid_code, "community": record["parent_code"] or None}
+        parent = self._records.get(record["parent_code"])
+        while parent is not None:
+            codes[parent["level"]] = parent["code"]
+            parent = self._records.get(parent["parent_code"])
+        community = codes.get("community")
+        for level, digits in _PREFIX.items():
+            if level not in codes and community and community.isdigit() and len(community) > digits:
+                codes[level] = community[:digits]
+        zone = record["managing_zone"] or None
+        return [codes.get(level) for level in LEVEL_ORDER] + [zone]
+
+    def __repr__(self) -> str:
+        source = "cache" if self.from_cache else "built"
+        return (
+            f"GridLocator({len(self.grid_codes)} grids, generation={self.generation!r}, {source})"
+        )
+
+
+def _records(units: gpd.GeoDataFrame) -> dict[str, dict]:
+    records = {}
+    columns = ("code", "name", "level", "parent_code", "managing_zone", "attributes")
+    frame = units.reindex(columns=list(columns))
+    for code, name, level, parent, zone, attributes in frame.itertuples(index=False):
+        records[str(code)] = {
+            "code": str(code),
+            "name": "" if _missing(name) else str(name),
+            "level": str(level),
+            "parent_code": "" if _missing(parent) else str(parent),
+            "managing_zone": "" if _missing(zone) else str(zone),
+            "attributes": _attributes(attributes),
+        }
+    return records
+
+
+def _missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
+def _attributes(value) -> dict:
+    if isinstance(value, dict):
+        return value
+    if _missing(value) or value == "":
+        return {}
+    try:
+        parsed = json.loads(value)
+    except (TypeError, ValueError):
+        return {}
+    return parsed if isinstance(parsed, dict) else {}

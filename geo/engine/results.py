@@ -1,0 +1,126 @@
+"""What the grid locator answers: one :class:`Location`, or a columnar :class:`LocationBatch`.
+
+Statuses: ``inside`` (strictly inside one grid), ``on_boundary`` (on the edge
+or vertex of the grid it was assigned to), ``outside`` (no grid covers it),
+and ``invalid`` (only from file/lenient paths: the coordinates were unusable;
+the message is in ``error``).
+
+>>> batch = LocationBatch.empty("g1", 1)
+>>> batch.status[0], len(batch), batch.to_frame().columns[0]
+('outside', 1, 'status')
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+import numpy as np
+import pandas as pd
+
+STATUSES = ("inside", "on_boundary", "outside", "invalid")
+
+
+@dataclass(slots=True)
+class Location:
+    """Where one point falls.
+
+    ``distance_m`` is the distance to ``nearest_grid`` when outside (NaN
+    otherwise); ``candidates`` lists the *other* grids within the locator's
+    ``near_m`` metres (sorted by code), or None when there are none.
+    """
+
+    status: str
+    grid_code: str | None
+    community_code: str | None
+    street_code: str | None
+    district_code: str | None
+    managing_zone: str | None
+    generation: str
+    lon: float
+    lat: float
+    distance_m: float = float("nan")
+    nearest_grid: str | None = None
+    candidates: list[str] | None = None
+    error: str | None = None
+
+    def to_dict(self) -> dict:
+        """Plain dict (JSON-ready apart from NaN distance, which becomes None)."""
+        record = {f.name: getattr(self, f.name) for f in fields(self)}
+        if record["distance_m"] != record["distance_m"]:
+            record["distance_m"] = None
+        return record
+
+
+COLUMNS = (
+    "status",
+    "grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "managing_zone",
+    "lon",
+    "lat",
+    "distance_m",
+    "nearest_grid",
+    "candidates",
+    "error",
+)
+
+
+@dataclass
+class LocationBatch:
+    """Columnar answers for n points: each field is a numpy array of length n.
+
+    String fields are object arrays holding str or None; ``lon``/``lat`` are
+    the WGS84 coordinates actually located.
+    """
+
+    generation: str
+    status: np.ndarray
+    grid_code: np.ndarray
+    community_code: np.ndarray
+    street_code: np.ndarray
+    district_code: np.ndarray
+    managing_zone: np.ndarray
+    lon: np.ndarray
+    lat: np.ndarray
+    distance_m: np.ndarray
+    nearest_grid: np.ndarray
+    candidates: np.ndarray
+    error: np.ndarray
+
+    @classmethod
+    def empty(cls, generation: str, n: int) -> LocationBatch:
+        """n answers with status ``outside`` and nothing found, to be filled in."""
+
+        def nothing() -> np.ndarray:
+            return np.full(n, None, dtype=object)
+
+        return cls(
+            generation=generation,
+            status=np.full(n, "outside", dtype=object),
+            grid_code=nothing(),
+            community_code=nothing(),
+            street_code=nothing(),
+            district_code=nothing(),
+            managing_zone=nothing(),
+            lon=np.full(n, np.nan),
+            lat=np.full(n, np.nan),
+            distance_m=np.full(n, np.nan),
+            nearest_grid=nothing(),
+            candidates=nothing(),
+            error=nothing(),
+        )
+
+    def __len__(self) -> int:
+        return len(self.status)
+
+    def __getitem__(self, i: int) -> Location:
+        values = {name: getattr(self, name)[i] for name in COLUMNS}
+        values["lon"], values["lat"] = float(values["lon"]), float(values["lat"])
+        values["distance_m"] = float(values["distance_m"])
+        return Location(generation=self.generation, **values)
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row per point, the :data:`COLUMNS` as columns."""
+        return pd.DataFrame({name: getattr(self, name) for name in COLUMNS})
