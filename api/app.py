@@ -15,9 +15,10 @@ from fastapi import FastAPI
 
 from api.context import AppContext
 from api.errors import install_error_handlers
+from api.ogc.openapi import install_openapi
 from api.settings import Settings
 
-ROUTER_MODULES: tuple[str, ...] = ("api.routes.health",)
+ROUTER_MODULES: tuple[str, ...] = ("api.routes.health", "api.ogc")
 
 
 def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
@@ -35,4 +36,5 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     install_error_handlers(app)
     for name in ROUTER_MODULES:
         app.include_router(importlib.import_module(name).build_router(ctx))
+    install_openapi(app)
     return app

@@ -1,0 +1,149 @@
+"""Exports of any collection and filter: GeoJSON, CSV, GeoPackage, GeoParquet, in batches.
+
+Nothing holds all rows: GeoJSON and CSV are streamed batch by batch;
+GeoPackage and GeoParquet are written batch by batch to a temporary file that
+is streamed back and deleted afterwards. Exports ignore ``limit``/``offset``
+and honour every filter (``bbox``, ``datetime``, ``filter``, ``properties``,
+``sortby``). Files carry traditional GIS axis order (x = lon/easting) and
+their CRS; GeoJSON keeps the authority order of ``crs`` like ``/items``.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+from collections.abc import Iterator
+
+import geopandas as gpd
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyogrio
+from pyproj import CRS
+from starlette.background import BackgroundTask
+from starlette.responses import FileResponse, StreamingResponse
+
+from api.ogc.catalog import Collection
+from api.ogc.crs import CRS84
+from api.ogc.geojson import feature_bytes
+from api.ogc.params import ItemParams
+from api.ogc.web import FORMAT_MEDIA, GEOJSON
+
+FILE_FORMATS = ("csv", "gpkg", "parquet")
+BATCH_SIZE = 5000
+
+
+def _pyproj(crs: str) -> CRS:
+    return CRS.from_user_input("OGC:CRS84" if crs == CRS84 else "EPSG:" + crs.rsplit("/", 1)[1])
+
+
+def _batches(collection: Collection, params: ItemParams) -> Iterator[gpd.GeoDataFrame]:
+    """Matching items in the target CRS with traditional (x=lon) axis order."""
+    target = _pyproj(params.crs)
+    for batch in collection.provider.iter_batches(params.query, BATCH_SIZE):
+        frame = batch.set_crs("OGC:CRS84", allow_override=True)
+        yield frame if params.crs == CRS84 else frame.to_crs(target)
+
+
+def export_response(collection: Collection, params: ItemParams, fmt: str):
+    """The streamed response for ``fmt`` in :data:`FILE_FORMATS` or ``geojson``."""
+    name = f"{collection.id}.{fmt}"
+    disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
+    if fmt == "csv":
+        return StreamingResponse(_csv(collection, params), FORMAT_MEDIA["csv"], headers=disposition)
+    if fmt == "geojson":
+        return StreamingResponse(_geojson(collection, params), GEOJSON)
+    writer = _write_gpkg if fmt == "gpkg" else _write_parquet
+    handle, path = tempfile.mkstemp(suffix="." + fmt, prefix="cityaware-export-")
+    os.close(handle)
+    try:
+        writer(collection, params, path)
+    except BaseException:
+        os.unlink(path)
+        raise
+    return FileResponse(
+        path,
+        media_type=FORMAT_MEDIA[fmt],
+        filename=name,
+        background=BackgroundTask(os.unlink, path),
+    )
+
+
+def _geojson(collection: Collection, params: ItemParams) -> Iterator[bytes]:
+    yield b'{"type":"FeatureCollection","features":['
+    first = True
+    for batch in collection.provider.iter_batches(params.query, BATCH_SIZE):
+        for feature in feature_bytes(batch, params.crs):
+            yield feature if first else b"," + feature
+            first = False
+    yield b"]}"
+
+
+def _csv(collection: Collection, params: ItemParams) -> Iterator[bytes]:
+    header = True
+    for frame in _batches(collection, params):
+        table = frame.drop(columns=[frame.geometry.name])
+        table["wkt"] = frame.geometry.to_wkt()
+        buffer = io.StringIO()
+        table.to_csv(buffer, index=False, header=header)
+        header = False
+        yield buffer.getvalue().encode("utf-8")
+    if header:  # nothing matched: still answer a header line
+        names = ["id", *(params.query.properties or collection.provider.fields), "wkt"]
+        yield (",".join(names) + "\n").encode()
+
+
+def _write_gpkg(collection: Collection, params: ItemParams, path: str) -> None:
+    os.unlink(path)  # the GPKG driver creates the file itself
+    wrote = False
+    for frame in _batches(collection, params):
+        pyogrio.write_dataframe(
+            frame, path, layer=collection.id, driver="GPKG", append=wrote, promote_to_multi=False
+        )
+        wrote = True
+    if not wrote:
+        empty = gpd.GeoDataFrame(
+            {name: [] for name in ["id", *collection.provider.fields]},
+            geometry=[],
+            crs=_pyproj(params.crs),
+        )
+        pyogrio.write_dataframe(empty, path, layer=collection.id, driver="GPKG")
+
+
+def _write_parquet(collection: Collection, params: ItemParams, path: str) -> None:
+    """GeoParquet 1.0: WKB geometry column plus the ``geo`` file metadata."""
+    crs = _pyproj(params.crs)
+    writer: pq.ParquetWriter | None = None
+    try:
+        for frame in _batches(collection, params):
+            table = _arrow_table(frame)
+            if writer is None:
+                geo = {
+                    "version": "1.0.0",
+                    "primary_column": "geometry",
+                    "columns": {
+                        "geometry": {
+                            "encoding": "WKB",
+                            "geometry_types": [],
+                            "crs": crs.to_json_dict(),
+                        }
+                    },
+                }
+                schema = table.schema.with_metadata({"geo": json.dumps(geo)})
+                writer = pq.ParquetWriter(path, schema)
+            writer.write_table(table.cast(writer.schema))
+        if writer is None:
+            empty = gpd.GeoDataFrame({"id": []}, geometry=[], crs=crs)
+            empty.to_parquet(path)
+    finally:
+        if writer is not None:
+            writer.close()
+
+
+def _arrow_table(frame: gpd.GeoDataFrame) -> pa.Table:
+    props = frame.drop(columns=[frame.geometry.name])
+    table = pa.Table.from_pandas(pd.DataFrame(props), preserve_index=False)
+    wkb = pa.array(frame.geometry.to_wkb().tolist(), type=pa.binary())
+    return table.append_column("geometry", wkb)

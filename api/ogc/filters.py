@@ -1,0 +1,218 @@
+"""CQL2 filters: parse with the ``cql2`` package, compile its JSON AST to column expressions.
+
+Never SQL from user text: the text is parsed by ``cql2`` into a JSON tree, and
+the tree is compiled node by node into either pandas boolean masks
+(:class:`FrameBackend`, for the in-memory boundary collections) or SQLAlchemy
+expressions (:class:`SqlBackend`, for the feature store). Both backends share
+Python's comparison operators, ``&``, ``|``, ``~`` and ``.between``.
+
+>>> import pandas as pd
+>>> frame = pd.DataFrame({"name": ["a", "b"], "n": [1, 5]})
+>>> ast = parse_filter("n > 2 AND name LIKE 'b%'")
+>>> compile_filter(ast, FrameBackend(frame, {"name", "n"})).tolist()
+[False, True]
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Iterable
+from typing import Any, Protocol
+
+import cql2
+import pandas as pd
+import shapely
+from shapely.geometry import shape
+
+from geo.errors import InvalidInput
+
+FILTER_LANGS = ("cql2-text", "cql2-json")
+_COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {
+    "=": lambda a, b: a == b,
+    "<>": lambda a, b: a != b,
+    "<": lambda a, b: a < b,
+    "<=": lambda a, b: a <= b,
+    ">": lambda a, b: a > b,
+    ">=": lambda a, b: a >= b,
+}
+SPATIAL_OPS = ("s_intersects", "s_within", "s_contains", "s_disjoint")
+
+
+class Backend(Protocol):
+    """What a target (pandas frame, SQL table) must provide beyond Python operators."""
+
+    def column(self, name: str) -> Any: ...
+    def like(self, column: Any, pattern: str) -> Any: ...
+    def isin(self, column: Any, values: list[Any]) -> Any: ...
+    def is_null(self, column: Any) -> Any: ...
+    def spatial(self, op: str, geometry: shapely.Geometry) -> Any: ...
+
+
+def parse_filter(text: str | None, lang: str | None = None) -> dict[str, Any] | None:
+    """Parse a ``filter`` parameter into the CQL2 JSON AST (``None`` when empty).
+
+    >>> parse_filter("status = 'open'")
+    {'op': '=', 'args': [{'property': 'status'}, 'open']}
+    """
+    if text is None or not text.strip():
+        return None
+    lang = lang or "cql2-text"
+    if lang not in FILTER_LANGS:
+        raise InvalidInput(f"filter-lang {lang!r} is not supported; use one of {FILTER_LANGS}")
+    try:
+        expr = cql2.parse_json(text) if lang == "cql2-json" else cql2.parse_text(text)
+        expr.validate()
+        return expr.to_json()
+    except Exception as error:  # cql2 raises plain Exception, ParseError or ValidationError
+        first_lines = " ".join(str(error).split())[:300]
+        raise InvalidInput(f"filter is not valid {lang}: {first_lines}") from None
+
+
+def properties_of(ast: dict[str, Any] | None) -> set[str]:
+    """Names of every property the filter refers to."""
+    found: set[str] = set()
+
+    def _walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if "property" in node:
+                found.add(node["property"])
+            for value in node.values():
+                _walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                _walk(value)
+
+    _walk(ast)
+    return found
+
+
+def compile_filter(ast: dict[str, Any], backend: Backend) -> Any:
+    """Compile a CQL2 JSON AST into the backend's boolean expression."""
+    return _Compiler(backend).node(ast)
+
+
+class _Compiler:
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+
+    def node(self, node: Any) -> Any:
+        if isinstance(node, bool):
+            return node
+        if not isinstance(node, dict) or "op" not in node:
+            raise InvalidInput(f"filter: expected a predicate, got {node!r}")
+        op, args = node["op"].lower(), node.get("args", [])
+        if op in ("and", "or"):
+            parts = [self.node(arg) for arg in args]
+            result = parts[0]
+            for part in parts[1:]:
+                result = (result & part) if op == "and" else (result | part)
+            return result
+        if op == "not":
+            return ~self.node(args[0])
+        if op in _COMPARISONS:
+            left, right = self.value(args[0]), self.value(args[1])
+            try:
+                return _COMPARISONS[op](left, right)
+            except TypeError:
+                raise InvalidInput(f"filter: cannot compare {args[0]!r} with {args[1]!r}") from None
+        if op == "like":
+            return self.backend.like(self.value(args[0]), str(self.value(args[1])))
+        if op == "between":
+            return self.value(args[0]).between(self.value(args[1]), self.value(args[2]))
+        if op == "in":
+            return self.backend.isin(self.value(args[0]), [self.value(v) for v in args[1]])
+        if op == "isnull":
+            return self.backend.is_null(self.value(args[0]))
+        if op in SPATIAL_OPS:
+            return self.spatial(op, args)
+        raise InvalidInput(f"filter: operator {node['op']!r} is not supported")
+
+    def spatial(self, op: str, args: list[Any]) -> Any:
+        prop, literal = args
+        if isinstance(prop, dict) and "property" not in prop:
+            prop, literal = literal, prop
+            op = {"s_within": "s_contains", "s_contains": "s_within"}.get(op, op)
+        if not (isinstance(prop, dict) and "property" in prop):
+            raise InvalidInput(f"filter: {op} needs the geometry property and a geometry literal")
+        self.backend.column(prop["property"])  # checks that it is a queryable
+        return self.backend.spatial(op, _geometry(literal))
+
+    def value(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            if "property" in node:
+                return self.backend.column(node["property"])
+            if "timestamp" in node:
+                return pd.Timestamp(node["timestamp"]).tz_convert("UTC")
+            if "date" in node:
+                return dt.date.fromisoformat(node["date"])
+            if "op" in node:
+                raise InvalidInput(f"filter: {node['op']!r} cannot be used as a value")
+        return node
+
+
+def _geometry(node: Any) -> shapely.Geometry:
+    try:
+        if isinstance(node, dict) and "bbox" in node:
+            values = node["bbox"]
+            corners = values if len(values) == 4 else [values[0], values[1], values[3], values[4]]
+            return shapely.box(*corners)
+        return shape(node)
+    except Exception:
+        raise InvalidInput(f"filter: {node!r} is not a geometry literal") from None
+
+
+def like_to_regex(pattern: str) -> str:
+    """Translate a CQL2 LIKE pattern (``%``, ``_``, ``\\`` escape) to a full-match regex.
+
+    >>> like_to_regex("a_c%")
+    'a.c.*'
+    """
+    out, escaped = [], False
+    for char in pattern:
+        if escaped:
+            out.append(re.escape(char))
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif char == "%":
+            out.append(".*")
+        elif char == "_":
+            out.append(".")
+        else:
+            out.append(re.escape(char))
+    return "".join(out)
+
+
+class FrameBackend:
+    """Evaluate filters as boolean masks over a (Geo)DataFrame's columns."""
+
+    def __init__(self, frame: pd.DataFrame, queryables: Iterable[str]) -> None:
+        self.frame = frame
+        self.queryables = set(queryables)
+
+    def column(self, name: str) -> Any:
+        if name not in self.queryables:
+            raise InvalidInput(f"filter: {name!r} is not a queryable; see /queryables")
+        if name == "geometry":
+            return self.frame.geometry
+        return self.frame[name]
+
+    def like(self, column: pd.Series, pattern: str) -> pd.Series:
+        return column.astype("string").str.fullmatch(like_to_regex(pattern)).fillna(False)
+
+    def isin(self, column: pd.Series, values: list[Any]) -> pd.Series:
+        return column.isin(values)
+
+    def is_null(self, column: pd.Series) -> pd.Series:
+        return column.isna()
+
+    def spatial(self, op: str, geometry: shapely.Geometry) -> pd.Series:
+        geoms = self.frame.geometry.values
+        test = {
+            "s_intersects": shapely.intersects,
+            "s_within": shapely.within,
+            "s_contains": shapely.contains,
+            "s_disjoint": shapely.disjoint,
+        }[op]
+        return pd.Series(test(geoms, geometry), index=self.frame.index)

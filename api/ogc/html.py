@@ -1,0 +1,40 @@
+"""HTML views of the OGC documents (``f=html`` or a browser's ``Accept``), one Jinja2 page.
+
+>>> "<h1>Hi</h1>" in render_page("http://x", "Hi").body.decode()
+True
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from fastapi.responses import HTMLResponse
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+
+_ENV = Environment(
+    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    autoescape=select_autoescape(["html"]),
+)
+
+
+def render_page(
+    root: str,
+    title: str,
+    description: str = "",
+    links: list[dict] | None = None,
+    facts: list[tuple[str, Any]] | None = None,
+    columns: list[str] | None = None,
+    rows: list[dict] | None = None,
+) -> HTMLResponse:
+    """Render the one page template; ``rows`` are ``{"cells": [...], "href": url|None}``."""
+    html = _ENV.get_template("page.html").render(
+        root=root,
+        title=title,
+        description=description,
+        links=links or [],
+        facts=facts or [],
+        columns=columns or [],
+        rows=rows or [],
+    )
+    return HTMLResponse(html)

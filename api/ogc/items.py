@@ -1,0 +1,137 @@
+"""``/collections/{collectionId}/items`` and ``/items/{featureId}``.
+
+Pages are GeoJSON (``application/geo+json``) with an integer ``numberMatched``
+and ``next``/``prev`` links typed ``application/geo+json``; ``f=csv|gpkg|parquet``
+turns the same request into a full export (see :mod:`api.ogc.exports`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api.ogc import exports
+from api.ogc.catalog import Catalog
+from api.ogc.collections import Generation
+from api.ogc.crs import check_crs, to_uri
+from api.ogc.geojson import collection_bytes, feature_bytes, json_safe_records
+from api.ogc.html import render_page
+from api.ogc.params import DEFAULT_LIMIT, MAX_LIMIT, ItemParams, item_params
+from api.ogc.web import GEOJSON, HTML, alternates, base_url, href, link, negotiate
+
+ITEM_FORMATS = ("geojson", "json", "html", "csv", "gpkg", "parquet")
+Limit = Annotated[
+    int,
+    Query(ge=1, le=MAX_LIMIT, description=f"page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})"),
+]
+Offset = Annotated[int, Query(ge=0, description="number of matching items to skip")]
+
+
+def _crs_header(crs: str) -> dict[str, str]:
+    return {"Content-Crs": f"<{to_uri(crs)}>"}
+
+
+def build_router(catalog: Catalog) -> APIRouter:
+    """Item pages and single items."""
+    router = APIRouter(tags=["OGC API - Features"])
+
+    @router.get(
+        "/collections/{collectionId}/items",
+        summary="Items of a collection (GeoJSON, HTML, or exports: CSV, GeoPackage, GeoParquet)",
+        response_class=Response,
+        responses={200: {"content": {GEOJSON: {}, HTML: {}}}},
+    )
+    def items(
+        request: Request,
+        collectionId: str,
+        params: Annotated[ItemParams, Depends(item_params)],
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> Response:
+        collection = catalog.get(collectionId)
+        fmt = negotiate(request, ITEM_FORMATS, default="geojson")
+        if fmt in exports.FILE_FORMATS:
+            return exports.export_response(collection, params, fmt)
+        query = params.query
+        query.limit, query.offset = limit, offset
+        page = collection.provider.query(query)
+        path = f"/collections/{collectionId}/items"
+        keys = ("geojson", "html")
+        links = alternates(request, path, "html" if fmt == "html" else "geojson", keys)
+        args = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
+        returned = len(page.items)
+        if offset + returned < page.number_matched:
+            links.append(_page_link(request, path, "next", args, offset + limit, fmt))
+        if offset > 0:
+            links.append(_page_link(request, path, "prev", args, max(0, offset - limit), fmt))
+        links.append(
+            link(request, f"/collections/{collectionId}", "collection", "application/json")
+        )
+        if fmt == "html":
+            return _items_html(request, collection.title, page.items, links, page.number_matched)
+        members = {
+            "numberMatched": int(page.number_matched),
+            "numberReturned": returned,
+            "timeStamp": dt.datetime.now(dt.UTC)
+            .isoformat(timespec="seconds")
+            .replace("+00:00", "Z"),
+            "links": links,
+        }
+        body = collection_bytes(feature_bytes(page.items, params.crs), members)
+        return Response(body, media_type=GEOJSON, headers=_crs_header(params.crs))
+
+    @router.get(
+        "/collections/{collectionId}/items/{featureId}",
+        summary="One item",
+        response_class=Response,
+        responses={200: {"content": {GEOJSON: {}, HTML: {}}}},
+    )
+    def item(
+        request: Request,
+        collectionId: str,
+        featureId: str,
+        generation: Generation = None,
+        crs: Annotated[str | None, Query(description="CRS of the output geometry")] = None,
+    ) -> Response:
+        collection = catalog.get(collectionId)
+        fmt = negotiate(request, ("geojson", "json", "html"), default="geojson")
+        crs_uri = check_crs(crs, "crs")
+        frame = collection.provider.get(featureId, generation)
+        path = f"/collections/{collectionId}/items/{featureId}"
+        links = [
+            *alternates(request, path, "html" if fmt == "html" else "geojson", ("geojson", "html")),
+            link(request, f"/collections/{collectionId}", "collection", "application/json"),
+        ]
+        if fmt == "html":
+            facts = list(json_safe_records(frame.drop(columns=[frame.geometry.name]))[0].items())
+            return render_page(
+                base_url(request), f"{collection.title}: {featureId}", links=links, facts=facts
+            )
+        feature = feature_bytes(frame, crs_uri)[0]
+        body = feature[:-1] + b',"links":' + orjson.dumps(links) + b"}"
+        return Response(body, media_type=GEOJSON, headers=_crs_header(crs_uri))
+
+    return router
+
+
+def _page_link(request: Request, path: str, rel: str, args: dict, offset: int, fmt: str) -> dict:
+    media = HTML if fmt == "html" else GEOJSON
+    extra = {"f": "html"} if fmt == "html" else {}
+    return {"href": href(request, path, **args, offset=offset, **extra), "rel": rel, "type": media}
+
+
+def _items_html(request, title, frame, links, matched) -> Response:
+    base = base_url(request)
+    props = [c for c in frame.columns if c != frame.geometry.name]
+    records = json_safe_records(frame[props])
+    path = request.url.path
+    rows = [
+        {"cells": [r[c] for c in props], "href": f"{base}{path}/{r['id']}?f=html"} for r in records
+    ]
+    return render_page(
+        base, f"{title}: {len(records)} of {matched}", links=links, columns=props, rows=rows
+    )

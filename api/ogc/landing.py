@@ -1,0 +1,75 @@
+"""``/`` (landing page) and ``/conformance``.
+
+Only the conformance classes this server passes are declared; each is
+exercised by ``tests/api/ogc``.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import Response
+
+from api.ogc.html import render_page
+from api.ogc.web import HTML, JSON, OPENAPI, alternates, base_url, json_response, link, negotiate
+
+_COMMON = "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/"
+_FEATURES = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
+_FILTER = "http://www.opengis.net/spec/ogcapi-features-3/1.0/conf/"
+_CQL2 = "http://www.opengis.net/spec/cql2/1.0/conf/"
+CONFORMANCE: tuple[str, ...] = (
+    *(_COMMON + name for name in ("core", "landing-page", "json", "html", "oas30")),
+    "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
+    *(_FEATURES + name for name in ("core", "oas30", "geojson", "html")),
+    "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    *(_FILTER + name for name in ("queryables", "filter", "features-filter")),
+    *(
+        _CQL2 + name
+        for name in (
+            "cql2-text",
+            "cql2-json",
+            "basic-cql2",
+            "advanced-comparison-operators",
+            "basic-spatial-functions",
+        )
+    ),
+)
+
+
+def build_router() -> APIRouter:
+    """The landing page and conformance routes."""
+    router = APIRouter(tags=["OGC API - Features"])
+
+    @router.get("/", summary="Landing page", response_class=Response)
+    def landing(request: Request) -> Response:
+        fmt = negotiate(request, ("json", "html"))
+        links = [
+            *alternates(request, "/", fmt, ("json", "html")),
+            link(request, "/api", "service-desc", OPENAPI, "The API definition (OpenAPI 3.0)"),
+            link(request, "/api.html", "service-doc", HTML, "The API documentation"),
+            link(request, "/conformance", "conformance", JSON, "Conformance classes"),
+            link(request, "/collections", "data", JSON, "The collections"),
+            link(request, "/v1/hotspots", "related", JSON, "Recurring-category hotspots"),
+        ]
+        body = {
+            "title": "cityaware",
+            "description": "City-awareness map server: governance grids, incidents, cameras "
+            "and sensors as OGC API - Features.",
+            "links": links,
+        }
+        if fmt == "html":
+            return render_page(base_url(request), body["title"], body["description"], links)
+        return json_response(body)
+
+    @router.get("/conformance", summary="Conformance classes", response_class=Response)
+    def conformance(request: Request) -> Response:
+        fmt = negotiate(request, ("json", "html"))
+        body = {
+            "conformsTo": list(CONFORMANCE),
+            "links": alternates(request, "/conformance", fmt, ("json", "html")),
+        }
+        if fmt == "html":
+            rows = [{"cells": [uri], "href": uri} for uri in CONFORMANCE]
+            return render_page(base_url(request), "Conformance", columns=["class"], rows=rows)
+        return json_response(body)
+
+    return router

@@ -1,0 +1,62 @@
+"""Serve ``/api`` as an OpenAPI 3.0 document with the media type OGC clients expect.
+
+QGIS, GDAL and OWSLib find the API definition through the landing page's
+``service-desc`` link typed ``application/vnd.oai.openapi+json;version=3.0``.
+FastAPI writes OpenAPI 3.1; :func:`to_openapi30` rewrites the few 3.1-only
+constructs it emits (``type: null`` in ``anyOf``, ``examples``, ``const``,
+numeric ``exclusiveMinimum``/``exclusiveMaximum``).
+
+>>> to_openapi30({"anyOf": [{"type": "string"}, {"type": "null"}], "title": "t"})
+{'type': 'string', 'nullable': True, 'title': 't'}
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.responses import Response
+
+from api.ogc.web import OPENAPI, json_response
+
+
+def to_openapi30(node: Any) -> Any:
+    """Rewrite a FastAPI 3.1 schema tree into its OpenAPI 3.0 equivalent."""
+    if isinstance(node, list):
+        return [to_openapi30(item) for item in node]
+    if not isinstance(node, dict):
+        return node
+    out = {key: to_openapi30(value) for key, value in node.items()}
+    for key in ("anyOf", "oneOf"):
+        options = out.get(key)
+        if isinstance(options, list) and {"type": "null"} in options:
+            rest = [option for option in options if option != {"type": "null"}]
+            del out[key]
+            merged = rest[0] if len(rest) == 1 else {key: rest}
+            out = {**merged, "nullable": True, **out}
+    if "const" in out:
+        out["enum"] = [out.pop("const")]
+    if isinstance(out.get("examples"), list) and "schema" not in out:
+        examples = out.pop("examples")
+        if examples:
+            out["example"] = examples[0]
+    for key, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
+        if isinstance(out.get(key), int | float) and not isinstance(out.get(key), bool):
+            out[bound] = out.pop(key)
+            out[key] = True
+    return out
+
+
+def install_openapi(app: FastAPI) -> None:
+    """Replace FastAPI's ``/api`` route with the 3.0 document and the OGC media type."""
+    url = app.openapi_url
+    app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != url]
+    cache: dict[str, Any] = {}
+
+    @app.get(url, include_in_schema=False)
+    def openapi_document() -> Response:
+        if "doc" not in cache:
+            document = to_openapi30(app.openapi())
+            document["openapi"] = "3.0.3"
+            cache["doc"] = document
+        return json_response(cache["doc"], OPENAPI)
