@@ -1,0 +1,156 @@
+"""``cityaware boundaries``: import, validate, list, activate and compare boundary generations.
+
+cityaware boundaries import grids.gpkg --activate --note "2024 survey"
+cityaware boundaries import streets.shp --level street --crs EPSG:4547
+cityaware boundaries validate districts.geojson -o report.json
+cityaware boundaries list
+cityaware boundaries activate g0002
+cityaware boundaries diff g0001 g0002
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from api.settings import Settings
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    from api.cli import add_data_dir
+
+    parser = subparsers.add_parser("boundaries", help="import and manage boundary generations")
+    actions = parser.add_subparsers(dest="action", required=True)
+
+    importer = actions.add_parser("import", help="stage boundary files as a new generation")
+    _add_read_options(importer)
+    importer.add_argument("--activate", action="store_true", help="make it the live generation")
+    importer.add_argument("--note", default="", help="free text stored with the generation")
+    add_data_dir(importer)
+    importer.set_defaults(func=run_import)
+
+    validator = actions.add_parser("validate", help="check boundary files, write a JSON report")
+    _add_read_options(validator)
+    validator.add_argument("-o", "--output", help="write the report here (default: stdout)")
+    validator.add_argument(
+        "--tolerance", type=float, default=1.0, help="ignore overlaps/gaps below this many m²"
+    )
+    validator.set_defaults(func=run_validate)
+
+    lister = actions.add_parser("list", help="list the generations")
+    lister.add_argument("--json", action="store_true", help="print JSON")
+    add_data_dir(lister)
+    lister.set_defaults(func=run_list)
+
+    activator = actions.add_parser("activate", help="switch the live generation")
+    activator.add_argument("generation")
+    add_data_dir(activator)
+    activator.set_defaults(func=run_activate)
+
+    differ = actions.add_parser("diff", help="codes added, removed, changed between generations")
+    differ.add_argument("generation_a")
+    differ.add_argument("generation_b")
+    differ.add_argument("--json", action="store_true", help="print every code as JSON")
+    add_data_dir(differ)
+    differ.set_defaults(func=run_diff)
+
+
+def _add_read_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    parser.add_argument("--level", help="level of every unit (district|street|community|grid)")
+    parser.add_argument(
+        "--layer", help="layer to read (default: the hierarchy layers or the first)"
+    )
+    parser.add_argument("--crs", help="CRS of the coordinates, e.g. EPSG:4547 (overrides the file)")
+
+
+def _read(args: argparse.Namespace):
+    from tqdm import tqdm
+
+    from geo.boundaries.io import read_many
+
+    progress = tqdm(args.files, desc="reading", unit="file", file=sys.stderr, leave=False)
+    return read_many(
+        args.files, level=args.level, layer=args.layer, crs=args.crs, progress=progress
+    )
+
+
+def run_import(args: argparse.Namespace, settings: Settings) -> int:
+    from geo.boundaries.generations import BoundaryRegistry
+
+    units, repairs = _read(args)
+    print(f"read {len(units)} units from {len(args.files)} file(s); validating", file=sys.stderr)
+    registry = BoundaryRegistry(settings.data_dir / "boundaries")
+    source = ", ".join(path.name for path in args.files)
+    generation = registry.stage(units, source=source, note=args.note, repairs=repairs)
+    if args.activate:
+        registry.activate(generation)
+    state = (
+        "active"
+        if args.activate
+        else f"inactive (activate: cityaware boundaries activate {generation})"
+    )
+    summary = registry.validation(generation)["summary"]
+    print(f"staged {generation}, {state}; {summary}")
+    return 0
+
+
+def run_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from geo.boundaries.validate import validate_units
+
+    units, repairs = _read(args)
+    report = validate_units(units, tolerance_m2=args.tolerance, repairs=repairs)
+    text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1)
+    if args.output:
+        Path(args.output).write_text(text + "\n", encoding="utf-8")
+        print(f"{report.summary()}; report written to {args.output}")
+    else:
+        print(text)
+        print(report.summary(), file=sys.stderr)
+    return 0
+
+
+def run_list(args: argparse.Namespace, settings: Settings) -> int:
+    from geo.boundaries.generations import BoundaryRegistry
+
+    generations = BoundaryRegistry(settings.data_dir / "boundaries").generations()
+    if args.json:
+        print(json.dumps(generations, ensure_ascii=False, indent=1))
+        return 0
+    if not generations:
+        print(f"no boundary generations in {settings.data_dir / 'boundaries'}")
+        return 0
+    for gen in generations:
+        counts = " ".join(f"{level}={n}" for level, n in gen["counts"].items() if n)
+        marker = "*" if gen["active"] else " "
+        note = f"  {gen['note']}" if gen["note"] else ""
+        print(f"{marker} {gen['id']}  {gen['created']}  {counts}  [{gen['source']}]{note}")
+    return 0
+
+
+def run_activate(args: argparse.Namespace, settings: Settings) -> int:
+    from geo.boundaries.generations import BoundaryRegistry
+
+    registry = BoundaryRegistry(settings.data_dir / "boundaries")
+    previous = registry.active()
+    registry.activate(args.generation)
+    print(f"active boundary generation: {args.generation} (was {previous or 'none'})")
+    return 0
+
+
+def run_diff(args: argparse.Namespace, settings: Settings) -> int:
+    from geo.boundaries.generations import BoundaryRegistry
+
+    registry = BoundaryRegistry(settings.data_dir / "boundaries")
+    diff = registry.diff(args.generation_a, args.generation_b)
+    if args.json:
+        print(json.dumps(diff, ensure_ascii=False, indent=1))
+    else:
+        for kind, codes in diff.items():
+            shown = " ".join(codes[:20]) + (f" ... (+{len(codes) - 20})" if len(codes) > 20 else "")
+            print(f"{kind}: {shown}" if codes else f"{kind}: -")
+    counts = ", ".join(f"{len(codes)} {kind}" for kind, codes in diff.items())
+    print(f"{args.generation_a} -> {args.generation_b}: {counts}")
+    return 0

@@ -1,0 +1,305 @@
+"""Versions of the boundary hierarchy ("generations"), after MapIt's model.
+
+Each import stages a new, inactive generation under ``<root>/<id>/``
+(``units.parquet`` as GeoParquet, ``meta.json``, ``validation.json``). The
+generation directory appears in one rename, so readers never see half of it.
+``activate`` switches the live generation by replacing the pointer file
+``<root>/ACTIVE`` atomically. Older generations stay readable.
+
+Every unit carries a ``unit_id`` derived from its code and its normalised
+geometry, so a unit that did not change keeps its identity across generations
+and a new id appears exactly when its code or outline changed.
+
+>>> registry = BoundaryRegistry(Path("cityaware-data/boundaries"))  # doctest: +SKIP
+>>> gen = registry.stage(units, source="zhengzhou-demo.gpkg")  # doctest: +SKIP
+>>> registry.activate(gen)  # doctest: +SKIP
+>>> registry.units(level="grid").shape[0]  # doctest: +SKIP
+4744
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS
+
+from geo.boundaries.io import demote_single_parts, read_many
+from geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
+from geo.boundaries.validate import ValidationReport, validate_units
+from geo.errors import InvalidInput, NotFound
+
+ACTIVE_FILE = "ACTIVE"
+UNITS_FILE = "units.parquet"
+META_FILE = "meta.json"
+VALIDATION_FILE = "validation.json"
+_GENERATION_ID = re.compile(r"^g(\d{4,})$")
+_DEFAULTS = {"name": "", "parent_code": "", "code_system": "NBS", "code_version": ""}
+_DEFAULTS |= {"managing_zone": "", "attributes": "{}"}
+# Coordinates are rounded to 1e-7 degrees (about 1 cm) before hashing, so a
+# re-import through another CRS does not change a unit's identity.
+_HASH_DECIMALS = 7
+
+
+class BoundaryRegistry:
+    """The boundary generations stored under one directory.
+
+    >>> registry = BoundaryRegistry(tmp_path)  # doctest: +SKIP
+    >>> registry.active() is None  # doctest: +SKIP
+    True
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._cache: dict[str, gpd.GeoDataFrame] = {}
+
+    # -- writing ------------------------------------------------------------
+    def stage(
+        self,
+        units: gpd.GeoDataFrame,
+        source: str = "",
+        note: str = "",
+        repairs: Sequence = (),
+    ) -> str:
+        """Store ``units`` as a new inactive generation; return its id (e.g. ``'g0001'``).
+
+        Refuses (InvalidInput) frames without units, with unknown levels or
+        non-polygon geometry, or with duplicate codes; other problems are only
+        reported in ``validation.json``.
+
+        >>> registry.stage(units, source="grids.gpkg", note="2024 re-survey")  # doctest: +SKIP
+        'g0002'
+        """
+        units = _normalised(units)
+        report = validate_units(units, repairs=repairs)
+        duplicates = report.of_kind("duplicate_code")
+        if duplicates:
+            raise InvalidInput(
+                f"{len(duplicates)} duplicate codes, e.g. {duplicates[0].message}; "
+                "every unit of a generation needs its own code"
+            )
+        units.insert(0, "unit_id", unit_ids(units))
+        self.root.mkdir(parents=True, exist_ok=True)
+        workdir = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
+        try:
+            units.to_parquet(workdir / UNITS_FILE, index=False)
+            _write_json(workdir / VALIDATION_FILE, report.to_dict())
+            return self._publish(workdir, source, note, units, report)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+
+    def stage_files(
+        self,
+        paths: Sequence[str | Path],
+        *,
+        level: str | None = None,
+        layer: str | None = None,
+        crs: str | None = None,
+        note: str = "",
+        progress=None,
+    ) -> str:
+        """Read boundary files (a hierarchy GeoPackage, or one file per level) into one generation.
+
+        >>> registry.stage_files(["districts.geojson", "grids.fgb"])  # doctest: +SKIP
+        'g0003'
+        """
+        units, repairs = read_many(paths, level=level, layer=layer, crs=crs, progress=progress)
+        source = ", ".join(Path(p).name for p in paths)
+        return self.stage(units, source=source, note=note, repairs=repairs)
+
+    def activate(self, generation: str) -> None:
+        """Make ``generation`` the live one, atomically (readers see the old or the new id)."""
+        self._require(generation)
+        handle, temporary = tempfile.mkstemp(prefix=".active-", dir=self.root)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8") as file:
+                file.write(generation + "\n")
+                file.flush()
+                os.fsync(file.fileno())
+            os.replace(temporary, self.root / ACTIVE_FILE)
+        except BaseException:
+            Path(temporary).unlink(missing_ok=True)
+            raise
+
+    # -- reading ------------------------------------------------------------
+    def active(self) -> str | None:
+        """The live generation's id, or None before the first activation."""
+        try:
+            text = (self.root / ACTIVE_FILE).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return text or None
+
+    def generations(self) -> list[dict]:
+        """Every generation, oldest first: id, created, source, note, active, counts.
+
+        >>> [g["id"] for g in registry.generations()]  # doctest: +SKIP
+        ['g0001', 'g0002']
+        """
+        active = self.active()
+        out = []
+        for generation in self._ids():
+            meta = json.loads((self.root / generation / META_FILE).read_text(encoding="utf-8"))
+            out.append(meta | {"active": generation == active})
+        return out
+
+    def units(self, generation: str | None = None, level: str | None = None) -> gpd.GeoDataFrame:
+        """The units of ``generation`` (the active one by default), optionally of one level.
+
+        >>> registry.units(level="district").code.tolist()[:2]  # doctest: +SKIP
+        ['410102', '410103']
+        """
+        if level is not None and level not in LEVELS:
+            raise InvalidInput(f"unknown level '{level}' (use one of {', '.join(LEVELS)})")
+        generation = self._resolve(generation)
+        if generation not in self._cache:
+            path = self.root / generation / UNITS_FILE
+            self._cache[generation] = gpd.read_parquet(path)
+        units = self._cache[generation]
+        if level is not None:
+            units = units[units["level"] == level]
+        return units.reset_index(drop=True).copy()
+
+    def validation(self, generation: str | None = None) -> dict:
+        """The validation report saved when ``generation`` was staged."""
+        generation = self._resolve(generation)
+        return json.loads((self.root / generation / VALIDATION_FILE).read_text(encoding="utf-8"))
+
+    def diff(self, generation_a: str, generation_b: str) -> dict[str, list[str]]:
+        """Codes added, removed, changed (new outline) and updated (same outline) from a to b.
+
+        >>> registry.diff("g0001", "g0002")["changed"]  # doctest: +SKIP
+        ['410102001001001']
+        """
+        old = self._frame_for_diff(generation_a)
+        new = self._frame_for_diff(generation_b)
+        both = old.index.intersection(new.index)
+        same_shape = old.loc[both, "unit_id"] == new.loc[both, "unit_id"]
+        columns = [c for c in CORE_COLUMNS if c != "code"]
+        same_fields = (old.loc[both, columns] == new.loc[both, columns]).all(axis=1)
+        return {
+            "added": sorted(new.index.difference(old.index)),
+            "removed": sorted(old.index.difference(new.index)),
+            "changed": sorted(both[~same_shape.to_numpy()]),
+            "updated": sorted(both[(same_shape & ~same_fields).to_numpy()]),
+        }
+
+    # -- internals ----------------------------------------------------------
+    def _publish(
+        self,
+        workdir: Path,
+        source: str,
+        note: str,
+        units: gpd.GeoDataFrame,
+        report: ValidationReport,
+    ) -> str:
+        """Give the staged directory the next free id by renaming it into place."""
+        while True:
+            generation = self._next_id()
+            meta = {
+                "id": generation,
+                "created": datetime.now(UTC).isoformat(timespec="seconds"),
+                "source": source,
+                "note": note,
+                "counts": {lv: int((units["level"] == lv).sum()) for lv in LEVELS},
+                "validation": report.counts,
+            }
+            _write_json(workdir / META_FILE, meta)
+            try:
+                os.rename(workdir, self.root / generation)
+            except OSError:  # another process took this id first
+                if (self.root / generation).exists():
+                    continue
+                raise
+            return generation
+
+    def _ids(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        found = [p.name for p in self.root.iterdir() if _GENERATION_ID.match(p.name)]
+        return sorted(found, key=lambda name: int(name[1:]))
+
+    def _next_id(self) -> str:
+        ids = self._ids()
+        return f"g{int(ids[-1][1:]) + 1 if ids else 1:04d}"
+
+    def _require(self, generation: str) -> str:
+        if not _GENERATION_ID.match(str(generation)) or not (self.root / generation).is_dir():
+            known = ", ".join(self._ids()) or "none yet"
+            raise NotFound(f"boundary generation '{generation}' not found (known: {known})")
+        return generation
+
+    def _resolve(self, generation: str | None) -> str:
+        if generation is None:
+            generation = self.active()
+            if generation is None:
+                raise NotFound(
+                    "no active boundary generation yet; import one with "
+                    "`cityaware boundaries import FILE --activate` (or run `cityaware demo`)"
+                )
+        return self._require(generation)
+
+    def _frame_for_diff(self, generation: str) -> pd.DataFrame:
+        units = pd.DataFrame(self.units(generation).drop(columns="geometry"))
+        return units.set_index("code")
+
+
+def unit_ids(units: gpd.GeoDataFrame) -> np.ndarray:
+    """A stable id per unit: a hash of its code and its normalised, rounded outline.
+
+    >>> unit_ids(units)[0]  # doctest: +SKIP
+    'u-3f9c0a5e1b2d4c6a'
+    """
+    rounded = shapely.transform(units.geometry.to_numpy(), lambda xy: np.round(xy, _HASH_DECIMALS))
+    wkbs = shapely.to_wkb(shapely.normalize(rounded), output_dimension=2)
+    out = np.empty(len(units), dtype=object)
+    for row, (code, wkb) in enumerate(zip(units["code"], wkbs, strict=True)):
+        digest = hashlib.blake2b(str(code).encode() + b"\0" + wkb, digest_size=8)
+        out[row] = "u-" + digest.hexdigest()
+    return out
+
+
+def _normalised(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """A clean copy in EPSG:4326 with every schema column, or InvalidInput."""
+    if units is None or len(units) == 0:
+        raise InvalidInput("no boundary units to stage")
+    if "code" not in units.columns or "level" not in units.columns:
+        raise InvalidInput("a units frame needs at least the columns code and level")
+    if units.crs is None:
+        raise InvalidInput("the units frame has no CRS")
+    if not units.crs.equals(CRS.from_user_input(STORAGE_CRS)):
+        units = units.to_crs(STORAGE_CRS)
+    units = units.reset_index(drop=True)
+    bad_levels = sorted(set(units["level"]) - set(LEVELS))
+    if bad_levels:
+        raise InvalidInput(f"unknown levels {bad_levels} (use one of {', '.join(LEVELS)})")
+    types = shapely.get_type_id(units.geometry.to_numpy())
+    not_polygonal = np.flatnonzero(~np.isin(types, (3, 6)))
+    if len(not_polygonal):
+        row = not_polygonal[0]
+        raise InvalidInput(f"unit {units['code'].iat[row]}: geometry is not a polygon")
+    columns = {
+        column: units[column].fillna(_DEFAULTS.get(column, "")).astype(str).to_numpy(dtype=object)
+        if column in units.columns
+        else np.full(len(units), _DEFAULTS[column], dtype=object)
+        for column in CORE_COLUMNS
+    }
+    extra = [c for c in units.columns if c not in CORE_COLUMNS and c not in ("geometry", "unit_id")]
+    data = {**columns, **{c: units[c].to_numpy() for c in extra}}
+    geometry = demote_single_parts(units.geometry.to_numpy())
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=STORAGE_CRS)
+
+
+def _write_json(path: Path, value: dict) -> None:
+    path.write_text(json.dumps(value, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

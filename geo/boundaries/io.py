@@ -1,0 +1,420 @@
+"""Read boundary files (GeoJSON, GeoPackage, Shapefile, FlatGeobuf) into a units frame.
+
+Any CRS pyproj knows is accepted (the file's own, or ``crs`` when the file has
+none); the result is in EPSG:4326 with the columns of :mod:`geo.boundaries.schema`.
+Invalid rings are repaired with ``shapely.make_valid`` and each repair is
+reported as a :class:`RepairNote`. A file that cannot be used raises
+:class:`~geo.errors.InvalidInput` naming the feature and the problem.
+
+>>> units, repairs = read_units("data/boundaries/zhengzhou-demo.gpkg", layer="districts")
+... # doctest: +SKIP
+>>> units.columns.tolist()  # doctest: +SKIP
+['code', 'name', 'level', 'parent_code', 'code_system', 'code_version', 'managing_zone',
+ 'attributes', 'geometry']
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Iterable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from pyproj import CRS
+from pyproj.exceptions import CRSError
+
+from geo.boundaries.schema import CORE_COLUMNS, LAYER_OF, LEVEL_OF_LAYER, LEVELS, STORAGE_CRS
+from geo.errors import InvalidInput
+
+# Code length -> level, and level -> length of the parent's code prefix.
+LEVEL_OF_CODE_LENGTH: dict[int, str] = {6: "district", 9: "street", 12: "community"}
+PARENT_PREFIX: dict[str, int] = {"street": 6, "community": 9, "grid": 12}
+_POLYGONAL = {"Polygon", "MultiPolygon"}
+
+
+@dataclass(frozen=True)
+class RepairNote:
+    """One feature whose geometry was invalid and has been repaired.
+
+    >>> RepairNote("a.geojson", 3, "410102", "Self-intersection[113.6 34.7]", "make_valid").row
+    3
+    """
+
+    source: str
+    row: int  # 1-based feature number in the source layer
+    code: str
+    problem: str
+    action: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def read_units(
+    path: str | Path,
+    *,
+    level: str | None = None,
+    layer: str | None = None,
+    crs: str | None = None,
+    code_system: str = "NBS",
+    code_version: str = "",
+    column_map: dict[str, str] | None = None,
+) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
+    """Read one layer of a boundary file as a units frame in EPSG:4326.
+
+    ``crs`` is the CRS of the coordinates; it overrides the file's own (a
+    GeoJSON always claims lon/lat). ``column_map`` renames source columns to
+    schema columns, e.g. ``{"WGBM": "code", "WGMC": "name"}``.
+
+    >>> units, repairs = read_units("grids.shp", level="grid", crs="EPSG:4547")  # doctest: +SKIP
+    """
+    path = Path(path)
+    source = f"{path.name}:{layer}" if layer else path.name
+    frame = _read_frame(path, layer)
+    if column_map:
+        frame = frame.rename(columns=column_map)
+    frame = _rename_core_columns(frame)
+    if frame.empty:
+        raise InvalidInput(f"{source}: no features")
+    if "code" not in frame.columns:
+        found = ", ".join(c for c in frame.columns if c != "geometry") or "none"
+        raise InvalidInput(
+            f"{source}: no 'code' column (found: {found}); map one with column_map/--code-column"
+        )
+    frame = frame.reset_index(drop=True)
+    codes = _digit_strings(frame["code"], source, "code")
+    _require_codes(codes, source)
+    geoms, repairs = _repaired_geometries(frame.geometry.values, codes, source)
+    levels = _levels(frame, codes, level, source)
+    units = gpd.GeoDataFrame(
+        {
+            "code": codes,
+            "name": _text(frame, "name"),
+            "level": levels,
+            "parent_code": _parent_codes(frame, codes, levels, source),
+            "code_system": _text(frame, "code_system", code_system),
+            "code_version": _text(frame, "code_version", code_version),
+            "managing_zone": _digit_strings(frame["managing_zone"], source, "managing_zone")
+            if "managing_zone" in frame.columns
+            else np.full(len(frame), "", dtype=object),
+            "attributes": _attributes(frame),
+        },
+        geometry=gpd.GeoSeries(geoms, crs=frame.crs),
+    )
+    units = _to_storage_crs(units, crs, source)
+    return units, repairs
+
+
+def read_hierarchy(path: str | Path, *, crs: str | None = None) -> tuple[gpd.GeoDataFrame, list]:
+    """Read the districts/streets/communities/grids layers of a GeoPackage, with repairs.
+
+    >>> units, repairs = read_hierarchy("data/boundaries/zhengzhou-demo.gpkg")  # doctest: +SKIP
+    """
+    path = Path(path)
+    present = set(_layer_names(path))
+    layers = [name for name in LAYER_OF.values() if name in present]
+    if not layers:
+        wanted = ", ".join(LAYER_OF.values())
+        raise InvalidInput(
+            f"{path.name}: none of the layers {wanted} found (has: {', '.join(present) or '-'})"
+        )
+    frames, repairs = [], []
+    for name in layers:
+        units, notes = read_units(path, layer=name, level=LEVEL_OF_LAYER[name], crs=crs)
+        frames.append(units)
+        repairs.extend(notes)
+    return concat_units(frames), repairs
+
+
+def read_hierarchy_gpkg(path: str | Path) -> gpd.GeoDataFrame:
+    """Read a hierarchy GeoPackage (layers districts, streets, communities, grids) as one frame.
+
+    >>> units = read_hierarchy_gpkg("data/boundaries/zhengzhou-demo.gpkg")  # doctest: +SKIP
+    >>> sorted(units.level.unique())  # doctest: +SKIP
+    ['community', 'district', 'grid', 'street']
+    """
+    return read_hierarchy(path)[0]
+
+
+def read_many(
+    paths: Sequence[str | Path],
+    *,
+    level: str | None = None,
+    layer: str | None = None,
+    crs: str | None = None,
+    progress: Iterable | None = None,
+) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
+    """Read several files into one units frame (a hierarchy GeoPackage counts as one file).
+
+    A GeoPackage with hierarchy layers is read whole unless ``layer`` is given;
+    any other file is read with :func:`read_units`. ``progress`` may wrap the
+    paths (e.g. a tqdm bar over them).
+
+    >>> units, repairs = read_many(["districts.geojson", "streets.fgb"])  # doctest: +SKIP
+    """
+    frames, repairs = [], []
+    for path in progress if progress is not None else paths:
+        path = Path(path)
+        if layer is None and level is None and _is_hierarchy_gpkg(path):
+            units, notes = read_hierarchy(path, crs=crs)
+        else:
+            units, notes = read_units(path, level=level, layer=layer, crs=crs)
+        frames.append(units)
+        repairs.extend(notes)
+    if not frames:
+        raise InvalidInput("no boundary files given")
+    return concat_units(frames), repairs
+
+
+def concat_units(frames: Sequence[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
+    """Stack units frames (all in EPSG:4326) into one with a fresh index."""
+    return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=STORAGE_CRS)
+
+
+def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+    if layer is not None and layer not in _layer_names(path):
+        raise InvalidInput(
+            f"{path.name}: no layer '{layer}' (has: {', '.join(_layer_names(path))})"
+        )
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file")
+    try:
+        return gpd.read_file(path, layer=layer, engine="pyogrio")
+    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as error:
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InvalidInput(f"{path.name}: cannot read boundary file ({message})") from error
+
+
+def _layer_names(path: Path) -> list[str]:
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file")
+    try:
+        return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
+    except pyogrio.errors.DataSourceError as error:
+        message = str(error).splitlines()[0]
+        raise InvalidInput(f"{path.name}: cannot read boundary file ({message})") from error
+
+
+def _is_hierarchy_gpkg(path: Path) -> bool:
+    if path.suffix.lower() != ".gpkg":
+        return False
+    return bool(set(_layer_names(path)) & set(LAYER_OF.values()))
+
+
+def _rename_core_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """Match schema columns case-insensitively, and Shapefile's 10-character cuts of them
+    (CODE, Name, parent_cod, CODE_VERSI ...)."""
+    present = set(frame.columns)
+    renames = {}
+    for column in frame.columns:
+        lower = str(column).lower()
+        for wanted in CORE_COLUMNS:
+            matches = lower == wanted or (len(lower) == 10 and wanted.startswith(lower))
+            if matches and wanted not in present and wanted not in renames.values():
+                renames[column] = wanted
+                break
+    return frame.rename(columns=renames)
+
+
+def _digit_strings(values: pd.Series, source: str, column: str) -> np.ndarray:
+    """Codes as exact strings: ints and integral floats back to digits, NULL to ''."""
+    out = np.empty(len(values), dtype=object)
+    for index, value in enumerate(values.tolist()):
+        if value is None or (isinstance(value, float) and math.isnan(value)):
+            out[index] = ""
+        elif isinstance(value, bool):
+            raise InvalidInput(f"{source}: feature {index + 1}: {column} {value!r} is not a code")
+        elif isinstance(value, int | np.integer):
+            out[index] = str(int(value))
+        elif isinstance(value, float | np.floating):
+            if not float(value).is_integer() or abs(value) >= 2**53:
+                raise InvalidInput(
+                    f"{source}: feature {index + 1}: {column} {value!r} is not an exact code; "
+                    "store codes as text"
+                )
+            out[index] = str(int(value))
+        else:
+            out[index] = str(value).strip()
+    return out
+
+
+def _require_codes(codes: np.ndarray, source: str) -> None:
+    empty = np.flatnonzero(codes == "")
+    if len(empty):
+        raise InvalidInput(f"{source}: feature {empty[0] + 1}: empty code")
+
+
+def _text(frame: pd.DataFrame, column: str, default: str = "") -> np.ndarray:
+    if column not in frame.columns:
+        return np.full(len(frame), default, dtype=object)
+    values = frame[column].astype(object).where(frame[column].notna(), default)
+    return np.array([str(v).strip() for v in values], dtype=object)
+
+
+def _levels(frame: pd.DataFrame, codes: np.ndarray, level: str | None, source: str) -> np.ndarray:
+    if level is not None:
+        level = LEVEL_OF_LAYER.get(level, level)
+        if level not in LEVELS:
+            raise InvalidInput(f"unknown level '{level}' (use one of {', '.join(LEVELS)})")
+        return np.full(len(codes), level, dtype=object)
+    given = _text(frame, "level") if "level" in frame.columns else np.full(len(codes), "")
+    levels = np.empty(len(codes), dtype=object)
+    for index, (code, value) in enumerate(zip(codes, given, strict=True)):
+        value = LEVEL_OF_LAYER.get(value, value)
+        if value:
+            if value not in LEVELS:
+                raise InvalidInput(f"{source}: feature {index + 1}: unknown level '{value}'")
+            levels[index] = value
+        elif len(code) in LEVEL_OF_CODE_LENGTH:
+            levels[index] = LEVEL_OF_CODE_LENGTH[len(code)]
+        elif len(code) > 12:
+            levels[index] = "grid"
+        else:
+            raise InvalidInput(
+                f"{source}: feature {index + 1}: cannot infer the level of code '{code}' "
+                f"({len(code)} digits); pass the level (--level)"
+            )
+    return levels
+
+
+def _parent_codes(
+    frame: pd.DataFrame, codes: np.ndarray, levels: np.ndarray, source: str
+) -> np.ndarray:
+    """The given parent codes, else the code prefix of the parent level ('' for districts)."""
+    if "parent_code" in frame.columns:
+        given = _digit_strings(frame["parent_code"], source, "parent_code")
+    else:
+        given = np.full(len(codes), "", dtype=object)
+    out = given.copy()
+    for index, (code, level) in enumerate(zip(codes, levels, strict=True)):
+        if level == "district":
+            out[index] = ""
+        elif not out[index] and len(code) > PARENT_PREFIX[level]:
+            out[index] = code[: PARENT_PREFIX[level]]
+    return out
+
+
+def _attributes(frame: gpd.GeoDataFrame) -> np.ndarray:
+    """Every non-schema column as one JSON object per row (merged into ``attributes``)."""
+    extra = [c for c in frame.columns if c not in CORE_COLUMNS and c != frame.geometry.name]
+    records = frame[extra].astype(object).to_dict("records") if extra else [{}] * len(frame)
+    given = frame["attributes"].tolist() if "attributes" in frame.columns else [None] * len(frame)
+    out = np.empty(len(frame), dtype=object)
+    for index, (record, base) in enumerate(zip(records, given, strict=True)):
+        merged = _parse_json_object(base)
+        merged.update({str(k): _json_value(v) for k, v in record.items() if not _is_null(v)})
+        out[index] = json.dumps(merged, ensure_ascii=False, default=str)
+    return out
+
+
+def _parse_json_object(value: object) -> dict:
+    if _is_null(value) or value == "":
+        return {}
+    if isinstance(value, dict):
+        return dict(value)
+    try:
+        parsed = json.loads(str(value))
+    except json.JSONDecodeError:
+        return {"attributes": str(value)}
+    return parsed if isinstance(parsed, dict) else {"attributes": parsed}
+
+
+def _is_null(value: object) -> bool:
+    return value is None or (not isinstance(value, list | dict | np.ndarray) and pd.isna(value))
+
+
+def _json_value(value: object) -> object:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, pd.Timestamp):
+        return value.isoformat()
+    return value
+
+
+def _repaired_geometries(
+    geoms: np.ndarray, codes: np.ndarray, source: str
+) -> tuple[np.ndarray, list[RepairNote]]:
+    """Reject unusable geometries, repair invalid ones, keep only polygonal parts."""
+    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
+    if missing.any():
+        row = int(np.flatnonzero(missing)[0])
+        raise InvalidInput(f"{source}: feature {row + 1} (code {codes[row]}): empty geometry")
+    types = shapely.get_type_id(geoms)
+    # 3 Polygon, 6 MultiPolygon, 7 GeometryCollection (may hold polygons).
+    not_areal = ~np.isin(types, (3, 6, 7))
+    if not_areal.any():
+        row = int(np.flatnonzero(not_areal)[0])
+        kind = shapely.get_type_id(geoms[row])
+        name = geoms[row].geom_type
+        raise InvalidInput(
+            f"{source}: feature {row + 1} (code {codes[row]}): {name} geometry "
+            f"(type {kind}); boundaries must be polygons"
+        )
+    geoms = shapely.force_2d(geoms)
+    invalid = ~shapely.is_valid(geoms) | (types == 7)
+    repairs = []
+    out = geoms.copy()
+    for row in np.flatnonzero(invalid):
+        problem = shapely.is_valid_reason(geoms[row])
+        fixed = _polygonal_part(shapely.make_valid(geoms[row]))
+        if fixed is None:
+            raise InvalidInput(
+                f"{source}: feature {row + 1} (code {codes[row]}): geometry has no area "
+                f"after repair ({problem})"
+            )
+        out[row] = fixed
+        action = "make_valid" if problem != "Valid Geometry" else "kept polygonal parts"
+        repairs.append(RepairNote(source, int(row) + 1, str(codes[row]), problem, action))
+    return demote_single_parts(out), repairs
+
+
+def demote_single_parts(geoms: np.ndarray) -> np.ndarray:
+    """MultiPolygons of one part become Polygons (GeoPackage and Shapefile promote them).
+
+    >>> demote_single_parts(np.array([shapely.MultiPolygon([shapely.box(0, 0, 1, 1)])]))[0]
+    <POLYGON ((1 0, 1 1, 0 1, 0 0, 1 0))>
+    """
+    single = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
+    out = np.asarray(geoms, dtype=object).copy()
+    out[single] = shapely.get_geometry(out[single], 0)
+    return out
+
+
+def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:
+    """The Polygon/MultiPolygon made of a geometry's polygonal parts, or None."""
+    if geom.geom_type in _POLYGONAL:
+        return None if geom.is_empty else geom
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in _POLYGONAL and not p.is_empty]
+    polygons = [q for p in parts for q in shapely.get_parts(p)]
+    if not polygons:
+        return None
+    if len(polygons) == 1:
+        return polygons[0]
+    merged = shapely.MultiPolygon(polygons)
+    return merged if merged.is_valid else shapely.union_all(polygons)
+
+
+def _to_storage_crs(units: gpd.GeoDataFrame, crs: str | None, source: str) -> gpd.GeoDataFrame:
+    if crs is not None:
+        try:
+            given = CRS.from_user_input(crs)
+        except CRSError as error:
+            raise InvalidInput(f"unknown CRS '{crs}'") from error
+        units = units.set_crs(given, allow_override=True)
+    if units.crs is None:
+        raise InvalidInput(f"{source}: the file has no CRS; pass one (--crs EPSG:4547)")
+    lonlat = units.to_crs(STORAGE_CRS)
+    minx, miny, maxx, maxy = lonlat.total_bounds
+    finite = np.isfinite([minx, miny, maxx, maxy]).all()
+    if not finite or minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+        raise InvalidInput(
+            f"{source}: coordinates do not fit CRS {units.crs.to_string()} "
+            "(out of lon/lat range after transforming); pass the right one (--crs)"
+        )
+    return lonlat

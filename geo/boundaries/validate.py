@@ -1,0 +1,332 @@
+"""Check a units frame: nesting, sibling overlaps, coverage gaps, codes and attributes.
+
+Areas are computed in a metric CRS (:data:`geo.boundaries.schema.METRIC_CRS`
+when the units lie in its area of use, else their UTM zone) and reported in m²;
+locations are lon/lat points inside the problem area. Everything is vectorised
+(one STRtree query per level, one union per parent), so the 4,744 demo grids
+with their parents validate in a few seconds.
+
+>>> report = validate_units(units)  # doctest: +SKIP
+>>> report.summary()  # doctest: +SKIP
+'8310 units: 2 overlaps (41.5 m²), 1 gap (12.0 m²)'
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+from pyproj import CRS, Transformer
+
+from geo.boundaries.schema import LEVELS, METRIC_CRS, PARENT_LEVEL, STORAGE_CRS
+
+KINDS: tuple[str, ...] = (
+    "outside_parent",
+    "overlap",
+    "gap",
+    "duplicate_code",
+    "orphan",
+    "missing_attribute",
+    "invalid_geometry",
+    "repaired",
+)
+_LABELS = {
+    "outside_parent": "outside parent",
+    "overlap": "overlaps",
+    "gap": "gaps",
+    "duplicate_code": "duplicate codes",
+    "orphan": "orphans",
+    "missing_attribute": "missing attributes",
+    "invalid_geometry": "invalid geometries",
+    "repaired": "repaired",
+}
+GRID_ATTRIBUTES: tuple[str, ...] = ("worker", "phone", "office")
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One problem: its kind, the unit codes involved, and where and how big it is.
+
+    >>> Finding("gap", ("410102001",), "uncovered", 12.5, (113.6, 34.7)).to_dict()["area_m2"]
+    12.5
+    """
+
+    kind: str
+    codes: tuple[str, ...]
+    message: str
+    area_m2: float | None = None
+    location: tuple[float, float] | None = None  # lon, lat
+
+    def to_dict(self) -> dict:
+        return {
+            "kind": self.kind,
+            "codes": list(self.codes),
+            "message": self.message,
+            "area_m2": self.area_m2,
+            "location": list(self.location) if self.location is not None else None,
+        }
+
+
+@dataclass
+class ValidationReport:
+    """All findings for one units frame, with counts per kind and a one-line summary."""
+
+    units: int
+    levels: dict[str, int]
+    tolerance_m2: float
+    metric_crs: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def counts(self) -> dict[str, int]:
+        counts = dict.fromkeys(KINDS, 0)
+        for finding in self.findings:
+            counts[finding.kind] += 1
+        return counts
+
+    def of_kind(self, kind: str) -> list[Finding]:
+        return [f for f in self.findings if f.kind == kind]
+
+    def summary(self) -> str:
+        """E.g. ``'12 units: 1 overlaps (35.2 m²), 12 repaired'``."""
+        parts = []
+        for kind, count in self.counts.items():
+            if not count:
+                continue
+            area = sum(f.area_m2 or 0.0 for f in self.of_kind(kind))
+            suffix = f" ({area:,.1f} m²)" if kind in ("outside_parent", "overlap", "gap") else ""
+            parts.append(f"{count} {_LABELS[kind]}{suffix}")
+        return f"{self.units} units: " + (", ".join(parts) if parts else "no problems")
+
+    def to_dict(self) -> dict:
+        return {
+            "summary": self.summary(),
+            "units": self.units,
+            "levels": self.levels,
+            "tolerance_m2": self.tolerance_m2,
+            "metric_crs": self.metric_crs,
+            "counts": self.counts,
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def validate_units(
+    units: gpd.GeoDataFrame, tolerance_m2: float = 1.0, repairs: Sequence | None = None
+) -> ValidationReport:
+    """Validate a units frame; areas below ``tolerance_m2`` are ignored as slivers.
+
+    ``repairs`` are the :class:`~geo.boundaries.io.RepairNote` s from reading.
+
+    >>> report = validate_units(units, tolerance_m2=1.0)  # doctest: +SKIP
+    >>> report.counts["overlap"]  # doctest: +SKIP
+    0
+    """
+    units = units.reset_index(drop=True)
+    if units.crs is not None and not units.crs.equals(CRS.from_user_input(STORAGE_CRS)):
+        units = units.to_crs(STORAGE_CRS)
+    metric_crs = _metric_crs(units)
+    geoms = units.geometry.to_crs(metric_crs).to_numpy()
+    codes = units["code"].astype(object).to_numpy()
+    levels = units["level"].astype(object).to_numpy()
+    to_lonlat = _transformer(metric_crs)
+    report = ValidationReport(
+        units=len(units),
+        levels={lv: int((levels == lv).sum()) for lv in LEVELS if (levels == lv).any()},
+        tolerance_m2=tolerance_m2,
+        metric_crs=metric_crs,
+    )
+    invalid = ~shapely.is_valid(geoms)
+    for row in np.flatnonzero(invalid):
+        report.findings.append(
+            Finding("invalid_geometry", (codes[row],), shapely.is_valid_reason(geoms[row]))
+        )
+    geoms = np.where(invalid, shapely.make_valid(geoms), geoms)
+    parent_index = _parent_index(codes, units["parent_code"].astype(object).to_numpy())
+    context = _Context(geoms, codes, levels, parent_index, tolerance_m2, to_lonlat)
+    report.findings += _outside_parent(context)
+    report.findings += _overlaps(context)
+    report.findings += _gaps(context)
+    report.findings += _duplicates(units)
+    report.findings += _orphans(context, units["parent_code"].astype(object).to_numpy())
+    report.findings += _missing_attributes(units)
+    report.findings += [
+        Finding("repaired", (note.code,), f"{note.source} feature {note.row}: {note.problem}")
+        for note in repairs or ()
+    ]
+    return report
+
+
+@dataclass(frozen=True)
+class _Context:
+    geoms: np.ndarray  # metric, valid
+    codes: np.ndarray
+    levels: np.ndarray
+    parent_index: np.ndarray  # row of the parent, -1 when missing
+    tolerance: float
+    to_lonlat: Transformer
+
+    def locations(self, areas: np.ndarray) -> list[tuple[float, float]]:
+        points = shapely.point_on_surface(areas)
+        lon, lat = self.to_lonlat.transform(shapely.get_x(points), shapely.get_y(points))
+        return [(round(float(x), 7), round(float(y), 7)) for x, y in zip(lon, lat, strict=True)]
+
+
+def _metric_crs(units: gpd.GeoDataFrame) -> str:
+    """METRIC_CRS when the units lie in its area of use, else their UTM zone."""
+    west, south, east, north = CRS.from_user_input(METRIC_CRS).area_of_use.bounds
+    minx, miny, maxx, maxy = units.total_bounds
+    if len(units) == 0 or (west <= minx and maxx <= east and south <= miny and maxy <= north):
+        return METRIC_CRS
+    return units.estimate_utm_crs().to_string()
+
+
+@lru_cache(maxsize=8)
+def _transformer(metric_crs: str) -> Transformer:
+    return Transformer.from_crs(metric_crs, STORAGE_CRS, always_xy=True)
+
+
+def _parent_index(codes: np.ndarray, parent_codes: np.ndarray) -> np.ndarray:
+    """Row of each unit's parent (first unit with that code), -1 when there is none."""
+    index = pd.Index(codes)
+    first_rows = pd.Series(np.arange(len(codes)), index=index)[~index.duplicated()]
+    return first_rows.reindex(parent_codes).fillna(-1).to_numpy(dtype=np.int64)
+
+
+def _outside_parent(ctx: _Context) -> list[Finding]:
+    child = np.flatnonzero(ctx.parent_index >= 0)
+    parent = ctx.parent_index[child]
+    shapely.prepare(ctx.geoms[parent])
+    suspect = ~shapely.covers(ctx.geoms[parent], ctx.geoms[child])
+    child, parent = child[suspect], parent[suspect]
+    outside = shapely.difference(ctx.geoms[child], ctx.geoms[parent])
+    areas = shapely.area(outside)
+    keep = areas > ctx.tolerance
+    child, parent, outside, areas = child[keep], parent[keep], outside[keep], areas[keep]
+    return [
+        Finding(
+            "outside_parent",
+            (ctx.codes[c], ctx.codes[p]),
+            f"{ctx.codes[c]} extends {area:,.1f} m² outside its parent {ctx.codes[p]}",
+            round(float(area), 2),
+            location,
+        )
+        for c, p, area, location in zip(child, parent, areas, ctx.locations(outside), strict=True)
+    ]
+
+
+def _overlaps(ctx: _Context) -> list[Finding]:
+    findings = []
+    for level in LEVELS:
+        rows = np.flatnonzero(ctx.levels == level)
+        if len(rows) < 2:
+            continue
+        tree = shapely.STRtree(ctx.geoms[rows])
+        left, right = tree.query(ctx.geoms[rows], predicate="intersects")
+        pairs = left < right
+        a, b = rows[left[pairs]], rows[right[pairs]]
+        shared = shapely.intersection(ctx.geoms[a], ctx.geoms[b])
+        areas = shapely.area(shared)
+        keep = areas > ctx.tolerance
+        a, b, shared, areas = a[keep], b[keep], shared[keep], areas[keep]
+        for i, j, area, location in zip(a, b, areas, ctx.locations(shared), strict=True):
+            same = ctx.parent_index[i] == ctx.parent_index[j]
+            relation = "siblings" if same else f"{level}s of different parents"
+            findings.append(
+                Finding(
+                    "overlap",
+                    (ctx.codes[i], ctx.codes[j]),
+                    f"{ctx.codes[i]} and {ctx.codes[j]} ({relation}) overlap by {area:,.1f} m²",
+                    round(float(area), 2),
+                    location,
+                )
+            )
+    return findings
+
+
+def _gaps(ctx: _Context) -> list[Finding]:
+    """Parts of a parent covered by none of its children (only parents that have children)."""
+    child = np.flatnonzero(ctx.parent_index >= 0)
+    if not len(child):
+        return []
+    order = child[np.argsort(ctx.parent_index[child], kind="stable")]
+    parents, starts = np.unique(ctx.parent_index[order], return_index=True)
+    groups = np.split(order, starts[1:])
+    unions = np.array([shapely.union_all(ctx.geoms[g]) for g in groups], dtype=object)
+    uncovered = shapely.difference(ctx.geoms[parents], unions)
+    pieces, owner = shapely.get_parts(uncovered, return_index=True)
+    areas = shapely.area(pieces)
+    keep = (areas > ctx.tolerance) & (shapely.get_type_id(pieces) == 3)
+    pieces, owner, areas = pieces[keep], owner[keep], areas[keep]
+    return [
+        Finding(
+            "gap",
+            (ctx.codes[parents[o]],),
+            f"{area:,.1f} m² of {ctx.codes[parents[o]]} is covered by none of its children",
+            round(float(area), 2),
+            location,
+        )
+        for o, area, location in zip(owner, areas, ctx.locations(pieces), strict=True)
+    ]
+
+
+def _duplicates(units: gpd.GeoDataFrame) -> list[Finding]:
+    counts = units["code"].value_counts()
+    findings = []
+    for code, count in counts[counts > 1].items():
+        rows = units.index[units["code"] == code]
+        names = ", ".join(sorted({str(n) for n in units.loc[rows, "name"]}))
+        findings.append(
+            Finding(
+                "duplicate_code",
+                (str(code),),
+                f"code {code} is used by {count} units ({names}; rows {', '.join(map(str, rows))})",
+            )
+        )
+    return findings
+
+
+def _orphans(ctx: _Context, parent_codes: np.ndarray) -> list[Finding]:
+    findings = []
+    for row in np.flatnonzero(ctx.levels != "district"):
+        code, parent_code, level = ctx.codes[row], parent_codes[row], ctx.levels[row]
+        expected = PARENT_LEVEL.get(level)
+        if ctx.parent_index[row] < 0:
+            why = f"parent {parent_code} does not exist" if parent_code else "has no parent code"
+        elif ctx.levels[ctx.parent_index[row]] != expected:
+            actual = ctx.levels[ctx.parent_index[row]]
+            why = f"parent {parent_code} is a {actual}, expected a {expected}"
+        else:
+            continue
+        findings.append(Finding("orphan", (code,), f"{level} {code}: {why}"))
+    return findings
+
+
+def _missing_attributes(units: gpd.GeoDataFrame) -> list[Finding]:
+    findings = []
+    names = units["name"].fillna("").astype(str).str.strip().to_numpy()
+    attributes = units["attributes"].fillna("").astype(str).to_numpy()
+    for row in range(len(units)):
+        missing = [] if names[row] else ["name"]
+        if units["level"].iat[row] == "grid":
+            found = _json_object(attributes[row])
+            missing += [key for key in GRID_ATTRIBUTES if not str(found.get(key) or "").strip()]
+        if missing:
+            code = units["code"].iat[row]
+            findings.append(
+                Finding("missing_attribute", (code,), f"{code}: missing {', '.join(missing)}")
+            )
+    return findings
+
+
+def _json_object(text: str) -> dict:
+    try:
+        value = json.loads(text) if text else {}
+    except json.JSONDecodeError:
+        return {}
+    return value if isinstance(value, dict) else {}
