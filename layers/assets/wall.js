@@ -1,0 +1,468 @@
+/* cityaware map wall: layers from our vector tiles, live events, search, state in the URL.
+ *
+ * CityWall.start(map, config) is called by the page folium renders (layers/page.py).
+ * Everything is fetched from the page's own origin. window.CityWall exposes the
+ * state the browser tests read (featureCount, liveCount, counts, ready).
+ */
+(function () {
+  "use strict";
+
+  // Leaflet.VectorGrid 1.3 calls L.DomEvent.fakeStop, which Leaflet 1.8+ removed.
+  if (!L.DomEvent.fakeStop) {
+    L.DomEvent.fakeStop = function (e) { e._stopped = true; };
+  }
+
+  var LIVE_MAX = 300;          // live markers kept on the map (oldest dropped)
+  var FLASH_MS = 6000;
+
+  /* A VectorGrid that counts the features of its loaded tiles. */
+  var CountingGrid = L.VectorGrid.Protobuf.extend({
+    initialize: function (url, options) {
+      L.VectorGrid.Protobuf.prototype.initialize.call(this, url, options);
+      this._featureCounts = {};
+      this.on("tileunload", function (e) { delete this._featureCounts[this._tileCoordsToKey(e.coords)]; });
+    },
+    _getVectorTilePromise: function (coords) {
+      var self = this, key = this._tileCoordsToKey(coords);
+      return L.VectorGrid.Protobuf.prototype._getVectorTilePromise.call(this, coords).then(function (tile) {
+        var n = 0;
+        for (var name in tile.layers) { n += tile.layers[name].features.length; }
+        if (self._tiles[key]) { self._featureCounts[key] = n; }
+        return tile;
+      });
+    },
+    featureCount: function () {
+      var n = 0;
+      for (var k in this._featureCounts) { n += this._featureCounts[k]; }
+      return n;
+    }
+  });
+
+  function el(tag, cls, html) {
+    var node = document.createElement(tag);
+    if (cls) { node.className = cls; }
+    if (html !== undefined) { node.innerHTML = html; }
+    return node;
+  }
+
+  function esc(value) {
+    return String(value === null || value === undefined ? "" : value)
+      .replace(/&/g, "&amp;").replace(/</g, "&lt;").replace(/>/g, "&gt;").replace(/"/g, "&quot;");
+  }
+
+  function getJSON(url) {
+    return fetch(url, { headers: { Accept: "application/json" } }).then(function (r) {
+      return r.json().then(function (body) {
+        if (!r.ok) { throw new Error(body.description || ("HTTP " + r.status)); }
+        return body;
+      });
+    });
+  }
+
+  var Wall = {
+    ready: false,
+    counts: {},
+    layers: {},
+    live: null,
+    lastEventId: "",
+    eventsReceived: 0,
+    highlighted: null,
+
+    start: function (map, config) {
+      this.map = map;
+      this.config = config;
+      this.style = config.style;
+      this.state = this.readHash();
+      map.getContainer().style.background = this.style.background;
+      if (config.kiosk) { document.body.classList.add("cw-kiosk"); }
+      this.buildBase();
+      this.buildLayers();
+      if (!config.kiosk) { this.buildControls(); }
+      this.buildLegend();
+      this.applyState();
+      map.on("moveend", this.writeHash, this);
+      map.on("moveend", this.refreshHeat, this);
+      map.on("overlayadd overlayremove", this.writeHash, this);
+      var self = this;
+      this.loadCounts().then(function () {
+        self.ready = true;
+        document.body.setAttribute("data-ready", "1");
+      });
+      this.connect();
+    },
+
+    /* ---------- URL state: #z/lat/lon&layers=a,b&window=24h&status=open&category= */
+    readHash: function () {
+      var d = this.config.defaults, s = {
+        zoom: this.config.zoom, centre: this.config.centre.slice(),
+        layers: d.layers.slice(), window: d.window, status: d.status, category: d.category
+      };
+      var hash = window.location.hash.replace(/^#/, "");
+      if (!hash) { return s; }
+      var parts = hash.split("&");
+      var view = parts[0].split("/");
+      if (view.length === 3 && view.every(function (v) { return isFinite(parseFloat(v)); })) {
+        s.zoom = parseInt(view[0], 10); s.centre = [parseFloat(view[1]), parseFloat(view[2])];
+      }
+      parts.slice(1).forEach(function (p) {
+        var kv = p.split("="), k = kv[0], v = decodeURIComponent(kv[1] || "");
+        if (k === "layers") { s.layers = v ? v.split(",") : []; }
+        if (k === "window" && this.config.windows.indexOf(v) >= 0) { s.window = v; }
+        if (k === "status" && (v === "open" || v === "all")) { s.status = v; }
+        if (k === "category") { s.category = v; }
+      }, this);
+      return s;
+    },
+
+    writeHash: function () {
+      var c = this.map.getCenter(), on = [];
+      for (var name in this.layers) { if (this.map.hasLayer(this.layers[name])) { on.push(name); } }
+      this.state.layers = on;
+      var hash = "#" + this.map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5) +
+        "&layers=" + on.join(",") + "&window=" + this.state.window + "&status=" + this.state.status +
+        "&category=" + encodeURIComponent(this.state.category);
+      if (window.location.hash !== hash) { history.replaceState(null, "", hash); }
+    },
+
+    applyState: function () {
+      this.map.setView(this.state.centre, this.state.zoom);
+      for (var name in this.layers) {
+        if (this.state.layers.indexOf(name) >= 0) { this.layers[name].addTo(this.map); }
+      }
+    },
+
+    /* ---------- layers */
+    tileUrl: function (layer, filtered) {
+      var url = this.config.tiles.replace("{layer}", layer);
+      if (filtered) {
+        url += "?window=" + this.state.window + "&status=" + this.state.status +
+          "&category=" + encodeURIComponent(this.state.category);
+      }
+      return url;
+    },
+
+    grid: function (layer, styles, options) {
+      return new CountingGrid(this.tileUrl(layer, options && options.filtered), L.extend({
+        vectorTileLayerStyles: styles, maxNativeZoom: 18, interactive: true,
+        rendererFactory: L.canvas.tile
+      }, options || {}));
+    },
+
+    buildBase: function () {
+      var st = this.style.boundaries;
+      if (this.config.basemapUrl) {
+        L.tileLayer(this.config.basemapUrl, { maxZoom: 19 }).addTo(this.map);
+      }
+      this.base = this.grid("boundaries", {
+        districts: st.districts, streets: st.streets, communities: st.communities
+      }, { interactive: false, pane: "overlayPane" }).addTo(this.map);
+    },
+
+    buildLayers: function () {
+      var self = this, style = this.style;
+      this.map.createPane("cw-live").style.zIndex = 650;
+      this.layers.grids = this.grid("grids", {
+        grids: function (p) { return self.gridStyle(p.code); }
+      }, { getFeatureId: function (f) { return f.properties.code; } });
+      this.layers.grids.on("click", function (e) { self.showGrid(e.layer.properties.code); });
+
+      this.layers.incidents = this.grid("incidents", {
+        incidents: function (p) { return self.incidentStyle(p); }
+      }, { filtered: true });
+      this.layers.incidents.on("click", function (e) { self.clickPoint("incidents", e); });
+
+      this.layers.cameras = this.grid("cameras", {
+        cameras: function (p) { return self.deviceStyle("cameras", p); }
+      });
+      this.layers.cameras.on("click", function (e) { self.clickPoint("cameras", e); });
+      this.layers.sensors = this.grid("sensors", {
+        sensors: function (p) { return self.deviceStyle("sensors", p); }
+      });
+      this.layers.sensors.on("click", function (e) { self.clickPoint("sensors", e); });
+
+      this.layers.heat = L.heatLayer([], { radius: 18, blur: 15, maxZoom: 14 });
+      this.layers.heat.on("add", function () { self.refreshHeat(); });
+      this.liveRenderer = L.svg({ pane: "cw-live" });
+      this.live = L.layerGroup().addTo(this.map);
+      this.layers.live = this.live;
+      this.liveMarkers = [];
+    },
+
+    gridStyle: function (code) {
+      var n = (this.counts[code] && this.counts[code].total) || 0, fill = this.style.choropleth[0][1];
+      for (var i = 0; i < this.style.choropleth.length; i++) {
+        if (n <= this.style.choropleth[i][0]) { fill = this.style.choropleth[i][1]; break; }
+      }
+      var s = L.extend({ fill: true, fillColor: fill, fillOpacity: n ? 0.55 : 0.15 }, this.style.grid);
+      return code === this.highlighted ? L.extend(s, this.style.gridHighlight) : s;
+    },
+
+    categoryColour: function (category) {
+      var h = 0, s = String(category || "");
+      for (var i = 0; i < s.length; i++) { h = (h * 31 + s.charCodeAt(i)) >>> 0; }
+      return this.style.categories[h % this.style.categories.length];
+    },
+
+    incidentStyle: function (p) {
+      if (p.cluster) {
+        return {
+          radius: Math.min(4 + Math.sqrt(p.count) * 1.5, 28), fill: true, fillOpacity: 0.75,
+          fillColor: p.open ? this.style.cluster.open : this.style.cluster.color,
+          color: "#ffffff", weight: 1, opacity: 0.6
+        };
+      }
+      return {
+        radius: 5, fill: true, fillOpacity: 0.95, fillColor: this.style.status[p.status] || "#ccc",
+        color: this.categoryColour(p.category), weight: 2, opacity: 1
+      };
+    },
+
+    deviceStyle: function (kind, p) {
+      var d = this.style.devices[kind], alarm = kind === "sensors" && (p.cluster ? p.alarm > 0 : p.alarm);
+      var colour = alarm ? d.alarm : (p.cluster ? d.color : (p.online === false ? d.offline : d.color));
+      var radius = p.cluster ? Math.min(3 + Math.sqrt(p.count) * 0.8, 18) : (alarm ? 6 : 3);
+      return {
+        radius: radius, fill: true, fillColor: colour, fillOpacity: alarm ? 0.95 : 0.6,
+        color: alarm ? "#ffffff" : colour, weight: alarm ? 2 : 0.5, opacity: 0.9
+      };
+    },
+
+    filterQuery: function () {
+      return "window=" + this.state.window + "&status=" + this.state.status +
+        "&category=" + encodeURIComponent(this.state.category);
+    },
+
+    loadCounts: function () {
+      var self = this;
+      return getJSON(this.config.api + "/grid-counts?" + this.filterQuery()).then(function (body) {
+        self.counts = body.counts;
+        self.layers.grids.redraw();
+      }).catch(function (err) { self.notice("counts: " + err.message); });
+    },
+
+    refreshHeat: function () {
+      if (!this.map.hasLayer(this.layers.heat)) { return; }
+      var b = this.map.getBounds(), self = this;
+      var url = this.config.api + "/heat?" + this.filterQuery() + "&zoom=" + this.map.getZoom() +
+        "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
+          return v.toFixed(5);
+        }).join(",");
+      getJSON(url).then(function (body) { self.layers.heat.setLatLngs(body.points); })
+        .catch(function (err) { self.notice("heat: " + err.message); });
+    },
+
+    setFilters: function (changes) {
+      L.extend(this.state, changes);
+      this.layers.incidents.setUrl(this.tileUrl("incidents", true));
+      this.loadCounts();
+      this.refreshHeat();
+      this.writeHash();
+    },
+
+    /* ---------- panels */
+    buildControls: function () {
+      var self = this, panel = L.control({ position: "topleft" });
+      panel.onAdd = function () {
+        var box = el("div", "cw-panel");
+        box.innerHTML =
+          '<form class="cw-search"><input id="cw-search" name="q" autocomplete="off" ' +
+          'placeholder="113.65,34.75 GCJ02 | address"><button type="submit">Go</button></form>' +
+          '<label>Window <select id="cw-window"></select></label>' +
+          '<label>Status <select id="cw-status"><option value="open">open</option>' +
+          '<option value="all">all</option></select></label>' +
+          '<label>Category <input id="cw-category" size="10"></label>' +
+          '<div id="cw-notice" class="cw-notice"></div>';
+        var win = box.querySelector("#cw-window");
+        self.config.windows.forEach(function (w) { win.appendChild(new Option(w, w)); });
+        win.value = self.state.window;
+        box.querySelector("#cw-status").value = self.state.status;
+        box.querySelector("#cw-category").value = self.state.category;
+        win.onchange = function () { self.setFilters({ window: win.value }); };
+        box.querySelector("#cw-status").onchange = function (e) { self.setFilters({ status: e.target.value }); };
+        box.querySelector("#cw-category").onchange = function (e) { self.setFilters({ category: e.target.value.trim() }); };
+        box.querySelector("form").onsubmit = function (e) {
+          e.preventDefault(); self.search(box.querySelector("#cw-search").value);
+        };
+        L.DomEvent.disableClickPropagation(box);
+        L.DomEvent.disableScrollPropagation(box);
+        return box;
+      };
+      panel.addTo(this.map);
+      L.control.layers(null, {
+        "Grids (open incidents)": this.layers.grids, "Incidents": this.layers.incidents,
+        "Heatmap": this.layers.heat, "Cameras": this.layers.cameras, "Sensors": this.layers.sensors,
+        "Live": this.live
+      }, { collapsed: false, position: "topright" }).addTo(this.map);
+      this.info = el("div", "cw-info");
+      this.info.id = "cw-info";
+      this.map.getContainer().appendChild(this.info);
+      L.DomEvent.disableClickPropagation(this.info);
+    },
+
+    buildLegend: function () {
+      var self = this, legend = L.control({ position: "bottomright" });
+      legend.onAdd = function () {
+        var s = self.style, html = "<b>Open incidents per grid</b><br>", lower = 0;
+        s.choropleth.forEach(function (c) {
+          var label = c[0] > 1e8 ? (lower + "+") : (lower === c[0] ? String(c[0]) : lower + "–" + c[0]);
+          html += '<i style="background:' + c[1] + '"></i>' + label + "<br>";
+          lower = c[0] + 1;
+        });
+        html += "<b>Incident status</b><br>";
+        for (var k in s.status) { html += '<i class="cw-dot" style="background:' + s.status[k] + '"></i>' + k + "<br>"; }
+        html += '<b>Devices</b><br><i class="cw-dot" style="background:' + s.devices.cameras.color + '"></i>camera<br>' +
+          '<i class="cw-dot" style="background:' + s.devices.sensors.color + '"></i>sensor<br>' +
+          '<i class="cw-dot" style="background:' + s.devices.sensors.alarm + '"></i>sensor alarm<br>' +
+          '<i class="cw-dot cw-ring"></i>cluster (count)';
+        var box = el("div", "cw-legend", html);
+        box.id = "cw-legend";
+        return box;
+      };
+      legend.addTo(this.map);
+    },
+
+    notice: function (text) {
+      var n = document.getElementById("cw-notice");
+      if (n) { n.textContent = text; }
+    },
+
+    showInfo: function (html) {
+      if (!this.info) { return; }
+      this.info.innerHTML = '<a class="cw-close" href="#" title="close">×</a>' + html;
+      this.info.style.display = "block";
+      var self = this;
+      this.info.querySelector(".cw-close").onclick = function (e) {
+        e.preventDefault(); self.info.style.display = "none";
+      };
+    },
+
+    highlight: function (code) {
+      var previous = this.highlighted;
+      this.highlighted = code;
+      if (previous) { this.layers.grids.setFeatureStyle(previous, this.gridStyle(previous)); }
+      if (code) { this.layers.grids.setFeatureStyle(code, this.gridStyle(code)); }
+    },
+
+    showGrid: function (code) {
+      var self = this;
+      this.highlight(code);
+      return getJSON(this.config.api + "/grids/" + encodeURIComponent(code) + "?" + this.filterQuery())
+        .then(function (g) {
+          var a = g.attributes || {}, rows = "";
+          var chain = g.chain.map(function (u) { return esc(u.name) + " <small>" + esc(u.code) + "</small>"; });
+          for (var cat in g.counts) { if (cat !== "total") { rows += "<tr><td>" + esc(cat) + "</td><td>" + g.counts[cat] + "</td></tr>"; } }
+          self.showInfo('<h3 data-grid="' + esc(g.code) + '">Grid ' + esc(g.name) + "</h3>" +
+            '<div class="cw-chain">' + chain.join(" › ") + "</div>" +
+            "<p>Worker: <b>" + esc(a.worker) + "</b> " + esc(a.phone) + "<br>Office: " + esc(a.office) + "</p>" +
+            "<p>Open incidents (" + esc(self.state.window) + "): <b>" + (g.counts.total || 0) + "</b></p>" +
+            '<table class="cw-counts">' + rows + "</table>");
+        }).catch(function (err) { self.notice(err.message); });
+    },
+
+    clickPoint: function (kind, e) {
+      var p = e.layer.properties;
+      if (p.cluster) {
+        this.map.setView(e.latlng, Math.min(this.map.getZoom() + 2, 18));
+        return;
+      }
+      if (kind === "incidents") { this.showIncident(p.id); return; }
+      var rows = "";
+      for (var k in p) { rows += "<tr><td>" + esc(k) + "</td><td>" + esc(p[k]) + "</td></tr>"; }
+      this.showInfo("<h3>" + esc(kind.slice(0, -1)) + " " + esc(p.id) + "</h3><table>" + rows + "</table>");
+    },
+
+    showIncident: function (id) {
+      var self = this;
+      return getJSON(this.config.api + "/incidents/" + encodeURIComponent(id)).then(function (d) {
+        var f = d.incident, hist = "", cams = "";
+        (d.history || []).forEach(function (h) {
+          hist += "<li>" + esc(new Date(h.at).toISOString().slice(0, 16).replace("T", " ")) + " " +
+            esc(h.from_status || "·") + " → " + esc(h.to_status) + "</li>";
+        });
+        (d.cameras || []).forEach(function (c) { cams += "<li>" + esc(c.id) + " " + Math.round(c.distance_m) + " m</li>"; });
+        self.showInfo('<h3 data-incident="' + esc(f.id) + '">' + esc(f.title || f.category) + "</h3>" +
+          "<p>" + esc(f.category) + " · <b>" + esc(f.status) + "</b> · " + esc(f.priority) + "<br>" +
+          esc(f.address) + "<br>Grid " + esc(f.grid_code) + " · " + esc(f.office) + "</p>" +
+          "<b>Status history</b><ul>" + hist + "</ul><b>Nearest cameras</b><ul>" + cams + "</ul>");
+        if (f.grid_code) { self.highlight(f.grid_code); }
+      }).catch(function (err) { self.notice(err.message); });
+    },
+
+    search: function (text) {
+      var self = this;
+      return getJSON(this.config.api + "/locate?q=" + encodeURIComponent(text)).then(function (r) {
+        self.map.flyTo([r.lat, r.lon], Math.max(self.map.getZoom(), 15), { duration: 0.8 });
+        if (r.grid_code) { self.showGrid(r.grid_code); }
+        self.notice(r.grid_code ? "grid " + r.grid_code : "outside every grid");
+      }).catch(function (err) { self.notice(err.message); });
+    },
+
+    /* ---------- live events (server-sent events, resumed with Last-Event-ID) */
+    connect: function () {
+      var self = this, url = this.config.events;
+      if (this.lastEventId) { url += "?last_event_id=" + encodeURIComponent(this.lastEventId); }
+      var source = new EventSource(url);
+      this.source = source;
+      ["incident", "incident-status", "sensor-alarm"].forEach(function (type) {
+        source.addEventListener(type, function (e) { self.onEvent(type, e); });
+      });
+      source.onopen = function () { document.body.setAttribute("data-live", "1"); };
+      source.onerror = function () {
+        document.body.setAttribute("data-live", "0");
+        // the browser retries by itself unless the server answered with an error: then we do
+        if (source.readyState === EventSource.CLOSED) {
+          setTimeout(function () { if (self.source === source) { self.connect(); } }, 2000);
+        }
+      };
+    },
+
+    onEvent: function (type, e) {
+      if (e.lastEventId) { this.lastEventId = e.lastEventId; }
+      var ev = JSON.parse(e.data);
+      this.eventsReceived += 1;
+      if (type === "incident") {
+        var c = this.counts[ev.grid_code] || (this.counts[ev.grid_code] = { total: 0 });
+        if (ev.open) {
+          c.total += 1;
+          c[ev.category] = (c[ev.category] || 0) + 1;
+        }
+        if (ev.grid_code) { this.layers.grids.setFeatureStyle(ev.grid_code, this.gridStyle(ev.grid_code)); }
+      }
+      var colour = type === "sensor-alarm" ? this.style.live.alarm :
+        (type === "incident" ? this.style.live.incident : (this.style.status[ev.status] || "#fff"));
+      this.flash(ev, colour, type);
+    },
+
+    flash: function (ev, colour, type) {
+      var marker = L.circleMarker([ev.lat, ev.lon], {
+        pane: "cw-live", renderer: this.liveRenderer, radius: 9, color: colour, weight: 3, fillColor: colour, fillOpacity: 0.6,
+        className: "cw-flash"
+      });
+      marker.feature = ev;
+      marker.bindTooltip(esc(type + " " + ev.id + (ev.category ? " · " + ev.category : "")));
+      marker.on("click", function () { if (ev.kind === "incidents") { this.showIncident(ev.id); } }, this);
+      this.live.addLayer(marker);
+      this.liveMarkers.push(marker);
+      var path = marker.getElement && marker.getElement();
+      if (path) {
+        path.setAttribute("data-live-id", ev.id);
+        setTimeout(function () { path.classList.remove("cw-flash"); }, FLASH_MS);
+      }
+      while (this.liveMarkers.length > LIVE_MAX) { this.live.removeLayer(this.liveMarkers.shift()); }
+    },
+
+    /* ---------- for tests and the operator console */
+    featureCount: function () {
+      var n = this.base.featureCount();
+      for (var name in this.layers) {
+        var layer = this.layers[name];
+        if (layer.featureCount && this.map.hasLayer(layer)) { n += layer.featureCount(); }
+      }
+      return n + this.liveMarkers.length;
+    },
+
+    liveCount: function () { return this.liveMarkers.length; }
+  };
+
+  window.CityWall = Wall;
+})();

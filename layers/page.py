@@ -1,0 +1,100 @@
+"""The map-wall page: a folium (Leaflet) map whose every asset is served by us.
+
+folium links Leaflet, jQuery, Bootstrap and Font Awesome from public CDNs by
+default; :class:`WallMap` replaces those links with our ``/static/...`` copies
+(vendored from the npm registry under ``layers/assets/`` with their licences),
+so the page works in a centre with no internet. The behaviour (layers, live
+events, search, URL state) is ``assets/wall.js``; the server passes it one JSON
+config.
+
+>>> html = render_wall_page(kiosk=True)
+>>> "cdn" in html or "https://" in html
+False
+>>> '"kiosk": true' in html
+True
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import folium
+from branca.element import Figure, JavascriptLink, MacroElement
+from folium.elements import CssLink
+from jinja2 import Template
+
+from layers.style import WALL_STYLE
+
+ASSETS_DIR = Path(__file__).parent / "assets"
+STATIC_PREFIX = "/static"
+CENTRE = (34.75, 113.65)  # Zhengzhou
+START_ZOOM = 10
+
+SCRIPTS = ("leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js", "leaflet.heat/leaflet-heat.js")
+OWN_SCRIPT = "wall.js"
+OWN_CSS = "wall.css"
+
+
+class WallMap(folium.Map):
+    """A folium map that loads Leaflet from our server instead of a CDN."""
+
+    default_js = [("leaflet", f"{STATIC_PREFIX}/leaflet/leaflet.js")]
+    default_css = [("leaflet_css", f"{STATIC_PREFIX}/leaflet/leaflet.css")]
+
+
+def wall_config(kiosk: bool = False, basemap_url: str = "") -> dict:
+    """The JSON the page script starts from (routes, style, defaults)."""
+    return {
+        "kiosk": kiosk,
+        "basemapUrl": basemap_url,
+        "tiles": "/tiles/{layer}/{z}/{x}/{y}.mvt",
+        "events": "/v1/events",
+        "api": "/map/api",
+        "centre": list(CENTRE),
+        "zoom": START_ZOOM,
+        "style": WALL_STYLE,
+        "windows": ["1h", "24h", "7d", "30d", "all"],
+        "defaults": {
+            "layers": ["grids", "incidents", "sensors"],
+            "window": "24h",
+            "status": "open",
+            "category": "",
+        },
+    }
+
+
+def render_wall_page(kiosk: bool = False, basemap_url: str = "") -> str:
+    """The whole HTML page for ``/map`` (``kiosk`` hides every control but the map)."""
+    figure = Figure(title="cityaware map wall" + (" (kiosk)" if kiosk else ""))
+    wall = WallMap(
+        location=list(CENTRE),
+        zoom_start=START_ZOOM,
+        tiles=None,
+        prefer_canvas=True,
+        control_scale=not kiosk,
+        zoom_control=not kiosk,
+        attribution_control=False,
+    )
+    figure.add_child(wall)
+    for script in SCRIPTS:
+        figure.header.add_child(JavascriptLink(f"{STATIC_PREFIX}/{script}"))
+    figure.header.add_child(CssLink(f"{STATIC_PREFIX}/{OWN_CSS}"))
+    figure.header.add_child(JavascriptLink(f"{STATIC_PREFIX}/{OWN_SCRIPT}"))
+    wall.add_child(_WallStart(wall_config(kiosk, basemap_url)))
+    return figure.render()
+
+
+class _WallStart(MacroElement):
+    """Calls ``CityWall.start(map, config)`` after folium has created the map."""
+
+    _template = Template(
+        "{% macro script(this, kwargs) %}"
+        "CityWall.start({{ this._parent.get_name() }}, {{ this.config }});"
+        "{% endmacro %}"
+    )
+
+    def __init__(self, config: dict) -> None:
+        super().__init__()
+        self._name = "CityWallStart"
+        self.config = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")

@@ -1,0 +1,306 @@
+"""The map wall's layers: tiles, grid counts, heat points and unit chains from live feeds.
+
+:class:`MapLayers` turns two kinds of feed into tiles:
+
+* a :class:`BoundaryFeed` (the active boundary generation: districts, streets,
+  communities, grids), rebuilt when the active generation changes;
+* one :class:`PointFeed` per kind (incidents, cameras, sensors), snapshotted
+  into numpy arrays and re-read when the feed's version changes (at most once
+  per ``refresh_seconds``, so a burst of writes costs one reload).
+
+Every tile is cached under ``(layer, data_version, z, x, y, filters)``; the
+version is the generation for boundary layers and the snapshot's feed version
+for point layers, so a write is never hidden behind a stale tile.
+
+>>> MapLayers.layer_names()
+('districts', 'streets', 'communities', 'grids', 'incidents', 'cameras', 'sensors')
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import InvalidInput, NotFound
+from layers.sources import PointSource, PolygonSource
+from layers.tile_cache import TileCache
+from layers.tiles import TileBox, encode_tile, lonlat_to_mercator
+
+# tile layer → (units level, min zoom)
+BOUNDARY_LEVELS: dict[str, tuple[str, int]] = {
+    "districts": ("district", 0),
+    "streets": ("street", 11),
+    "communities": ("community", 13),
+    "grids": ("grid", 10),
+}
+OPEN_STATUSES = ("received", "dispatched", "in_progress")
+WINDOWS: dict[str, float | None] = {
+    "1h": 3600.0,
+    "24h": 86400.0,
+    "7d": 7 * 86400.0,
+    "30d": 30 * 86400.0,
+    "all": None,
+}
+POLYGON_CAP = 3000
+HEAT_CAP = 4000
+
+
+@dataclass(frozen=True)
+class PointLayerSpec:
+    """How one point kind is tiled: what each point carries and what bins sum."""
+
+    columns: tuple[str, ...]
+    sums: tuple[str, ...]
+    detail_zoom: int
+    cap: int = 2000
+
+
+POINT_LAYERS: dict[str, PointLayerSpec] = {
+    "incidents": PointLayerSpec(
+        ("id", "status", "category", "priority", "grid_code"), ("open",), detail_zoom=14
+    ),
+    "cameras": PointLayerSpec(("id", "name", "online"), ("offline",), detail_zoom=15),
+    "sensors": PointLayerSpec(("id", "device_kind", "online", "alarm"), ("alarm",), detail_zoom=15),
+}
+
+
+class BoundaryFeed(Protocol):
+    def version(self) -> str: ...
+    def load(self) -> pd.DataFrame: ...
+
+
+class PointFeed(Protocol):
+    """``load()`` returns a frame with ``id, lon, lat`` plus attribute columns
+    (incidents: ``status, category, priority, grid_code, reported_at`` in epoch ms;
+    sensors: ``alarm, online, device_kind``; cameras: ``name, online``)."""
+
+    def version(self) -> str: ...
+    def load(self) -> pd.DataFrame: ...
+
+
+@dataclass(frozen=True)
+class TileFilters:
+    """Incident filters carried by a tile URL; part of the cache key.
+
+    >>> TileFilters.parse("24h", "open", "").key()
+    ('24h', 'open', '')
+    """
+
+    window: str = "all"
+    status: str = "open"
+    category: str = ""
+
+    @classmethod
+    def parse(cls, window: str = "all", status: str = "open", category: str = "") -> TileFilters:
+        if window not in WINDOWS:
+            raise InvalidInput(f"window must be one of {', '.join(WINDOWS)}, not {window!r}")
+        if status not in ("open", "all"):
+            raise InvalidInput(f"status must be 'open' or 'all', not {status!r}")
+        return cls(window, status, category.strip())
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.window, self.status, self.category)
+
+    def mask(self, frame: pd.DataFrame, now_ms: float) -> np.ndarray:
+        """Which incident rows pass the filters."""
+        keep = np.ones(len(frame), dtype=bool)
+        seconds = WINDOWS[self.window]
+        if seconds is not None and "reported_at" in frame:
+            keep &= frame["reported_at"].to_numpy(dtype="float64") >= now_ms - seconds * 1000
+        if self.status == "open":
+            keep &= frame["status"].isin(OPEN_STATUSES).to_numpy()
+        if self.category:
+            keep &= (frame["category"] == self.category).to_numpy()
+        return keep
+
+
+@dataclass
+class _Snapshot:
+    version: str
+    frame: pd.DataFrame
+    source: PointSource
+    loaded: float
+
+
+@dataclass
+class MapLayers:
+    """Tiles and aggregates for the map wall, built from feeds (see module doc)."""
+
+    boundaries: BoundaryFeed
+    points: dict[str, PointFeed] = field(default_factory=dict)
+    cache: TileCache = field(default_factory=TileCache)
+    refresh_seconds: float = 1.0
+    clock: Callable[[], float] = time.time
+    _polygons: tuple[str, dict[str, PolygonSource], dict[str, dict]] | None = None
+    _snapshots: dict[str, _Snapshot] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
+
+    @staticmethod
+    def layer_names() -> tuple[str, ...]:
+        return (*BOUNDARY_LEVELS, *POINT_LAYERS)
+
+    # -- boundaries -------------------------------------------------------
+    def _boundary_state(self) -> tuple[str, dict[str, PolygonSource], dict[str, dict]]:
+        version = self.boundaries.version()
+        with self._lock:
+            if self._polygons is None or self._polygons[0] != version:
+                units = self.boundaries.load()
+                sources = {
+                    name: PolygonSource.from_units(units[units["level"] == lvl], name, zoom)
+                    for name, (lvl, zoom) in BOUNDARY_LEVELS.items()
+                }
+                cols = [c for c in units.columns if c != "geometry"]
+                records = {r["code"]: r for r in units[cols].to_dict("records")}
+                self._polygons = (version, sources, records)
+            return self._polygons
+
+    def unit(self, code: str) -> dict:
+        """A unit's record (attributes parsed) with its chain up to the district.
+
+        Raises :class:`NotFound` for an unknown code.
+        """
+        _, _, records = self._boundary_state()
+        if code not in records:
+            raise NotFound(f"no boundary unit with code {code!r}")
+        chain, current = [], records[code]
+        while current is not None:
+            chain.append({k: current.get(k, "") for k in ("code", "name", "level")})
+            current = records.get(current.get("parent_code") or "")
+        return {**_plain(records[code]), "chain": chain[::-1]}
+
+    # -- points -----------------------------------------------------------
+    def snapshot(self, kind: str) -> _Snapshot:
+        """The current snapshot of ``kind``, re-read when its feed changed."""
+        feed = self.points.get(kind)
+        if feed is None:
+            raise NotFound(f"no point feed for {kind!r}")
+        with self._lock:
+            snap = self._snapshots.get(kind)
+            now = time.monotonic()
+            if snap is not None and now - snap.loaded < self.refresh_seconds:
+                return snap
+            version = feed.version()
+            if snap is None or snap.version != version:
+                frame = _with_derived(kind, feed.load())
+                spec = POINT_LAYERS[kind]
+                source = PointSource.from_frame(kind, frame, spec.columns, spec.sums)
+                snap = _Snapshot(version, frame, source, now)
+            else:
+                snap.loaded = now
+            self._snapshots[kind] = snap
+            return snap
+
+    def _incidents(self, filters: TileFilters) -> tuple[_Snapshot, np.ndarray]:
+        snap = self.snapshot("incidents")
+        return snap, filters.mask(snap.frame, self.clock() * 1000)
+
+    def grid_counts(self, filters: TileFilters) -> dict[str, dict]:
+        """Incident counts per grid under ``filters``: ``{grid: {"total": n, category: n}}``."""
+        snap, keep = self._incidents(filters)
+        frame = snap.frame.loc[keep, ["grid_code", "category"]]
+        frame = frame[frame["grid_code"].fillna("") != ""]
+        table = pd.crosstab(frame["grid_code"], frame["category"])
+        totals = table.sum(axis=1)
+        return {
+            str(code): {"total": int(totals[code]), **{c: int(n) for c, n in row.items() if n}}
+            for code, row in table.iterrows()
+        }
+
+    def heat(self, filters: TileFilters, bbox: tuple[float, float, float, float], zoom: int):
+        """``[[lat, lon, weight], ...]`` of incidents in ``bbox``, binned to at most HEAT_CAP."""
+        snap, keep = self._incidents(filters)
+        minlon, minlat, maxlon, maxlat = bbox
+        x0, y0 = lonlat_to_mercator(np.array([minlon]), np.array([minlat]))
+        x1, y1 = lonlat_to_mercator(np.array([maxlon]), np.array([maxlat]))
+        src = snap.source
+        inside = keep & (src.x >= x0[0]) & (src.x <= x1[0]) & (src.y >= y0[0]) & (src.y <= y1[0])
+        lon = snap.frame["lon"].to_numpy()[inside]
+        lat = snap.frame["lat"].to_numpy()[inside]
+        cell = 360.0 / 2 ** (zoom + 8) * 8  # about 8 screen pixels
+        keys = np.column_stack([np.floor(lat / cell), np.floor(lon / cell)])
+        cells, counts = np.unique(keys, axis=0, return_counts=True)
+        order = np.argsort(-counts, kind="stable")[:HEAT_CAP]
+        return [
+            [
+                round((cells[i, 0] + 0.5) * cell, 6),
+                round((cells[i, 1] + 0.5) * cell, 6),
+                int(counts[i]),
+            ]
+            for i in order
+        ]
+
+    # -- tiles ------------------------------------------------------------
+    def data_version(self, layer: str) -> str:
+        """The version a tile of ``layer`` is rendered from (part of its cache key)."""
+        if layer in BOUNDARY_LEVELS:
+            return self._boundary_state()[0]
+        if layer in POINT_LAYERS:
+            return self.snapshot(layer).version
+        raise NotFound(f"no tile layer {layer!r}; layers: {', '.join(self.layer_names())}")
+
+    def tile(self, layer: str, z: int, x: int, y: int, filters: TileFilters | None = None) -> bytes:
+        """The encoded MVT of ``layer`` at ``z/x/y`` (cached).
+
+        Raises :class:`NotFound` for an unknown layer, :class:`InvalidInput` for a bad tile.
+        """
+        filters = filters or TileFilters()
+        box = TileBox.of(z, x, y)
+        version = self.data_version(layer)
+        key_filters = filters.key() if layer == "incidents" else ()
+        key = (layer, version, z, x, y, key_filters)
+        return self.cache.get_or_render(key, lambda: self.render(layer, box, filters))
+
+    def render(self, layer: str, box: TileBox, filters: TileFilters) -> bytes:
+        """Render one tile without the cache."""
+        if layer in BOUNDARY_LEVELS:
+            source = self._boundary_state()[1][layer]
+            return encode_tile({layer: source.features(box, POLYGON_CAP)})
+        spec = POINT_LAYERS[layer]
+        if layer == "incidents":
+            snap, keep = self._incidents(filters)
+            source = snap.source.select(keep)
+        else:
+            source = self.snapshot(layer).source
+        return encode_tile({layer: source.features(box, spec.cap, spec.detail_zoom)})
+
+    def densest_tiles(self, layer: str, z: int, n: int = 3) -> list[tuple[int, int, int]]:
+        """The ``n`` tiles at zoom ``z`` holding the most points of ``layer`` (benchmarks)."""
+        src = self.snapshot(layer).source
+        world = TileBox.of(0, 0, 0)
+        size = world.size / 2**z
+        tx = np.floor((src.x - world.minx) / size).astype("int64")
+        ty = np.floor((world.maxy - src.y) / size).astype("int64")
+        tiles, counts = np.unique(np.column_stack([tx, ty]), axis=0, return_counts=True)
+        best = np.argsort(-counts, kind="stable")[:n]
+        return [(z, int(tiles[i, 0]), int(tiles[i, 1])) for i in best]
+
+
+def _with_derived(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """Add the 0/1 columns bins sum (``open``, ``offline``, ``alarm``)."""
+    frame = frame.reset_index(drop=True)
+    if kind == "incidents":
+        frame["open"] = frame["status"].isin(OPEN_STATUSES).astype("int8")
+    if kind in ("cameras", "sensors"):
+        frame["online"] = frame["online"].fillna(True).astype(bool)
+        frame["offline"] = (~frame["online"]).astype("int8")
+    if kind == "sensors":
+        frame["alarm"] = frame["alarm"].fillna(False).astype(bool)
+    return frame
+
+
+def _plain(record: dict) -> dict:
+    """A unit record for JSON: no NaN, ``attributes`` parsed."""
+    out = {k: v for k, v in record.items() if not isinstance(v, float) or v == v}
+    if isinstance(out.get("attributes"), str):
+        try:
+            out["attributes"] = json.loads(out["attributes"])
+        except ValueError:
+            pass
+    return out
