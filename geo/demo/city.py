@@ -1,0 +1,421 @@
+"""The demo city: Zhengzhou's real districts, generated streets, communities and grids.
+
+District outlines and every name and code are real (see data/boundaries/README.md);
+all polygons below district level are GENERATED.  Each district is split into
+its real streets, each street into its real communities and each community
+into grids by density-weighted Voronoi cells (:mod:`geo.demo.partition`), so
+the urban core around downtown gets small units and the counties large ones.
+All cut lines of a district are noded once, so the four levels nest exactly.
+
+Run ``python -m geo.demo.city --out data/boundaries/zhengzhou-demo.gpkg``
+(``make demo-boundaries``).
+
+>>> float(population_density(np.array([DOWNTOWN[0]]), np.array([DOWNTOWN[1]]))[0]) > 1.0
+True
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import pyogrio
+import shapely
+from shapely import Geometry
+
+from geo.boundaries.schema import CORE_COLUMNS, STORAGE_CRS
+from geo.demo import partition
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+DEFAULT_SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+DISTRICTS_FILE = "zhengzhou-districts.geojson"
+DIVISIONS_FILE = "zhengzhou-divisions.csv"
+DEFAULT_SEED = 2023
+TOTAL_GRIDS = 4744
+CODE_SYSTEM, CODE_VERSION = "NBS", "2023"
+LAYER_ORDER = ("districts", "streets", "communities", "grids", "zones")
+# GDAL stamps "now" into GeoPackage metadata; a fixed date keeps output byte-identical.
+FIXED_GPKG_DATE = "2024-01-01T00:00:00.000Z"
+
+DOWNTOWN = (113.65, 34.75)
+# Town centres (county seats, the airport city) with their relative weight.
+TOWN_CENTRES = np.array(
+    [
+        (113.03, 34.75, 0.30),  # 巩义
+        (113.05, 34.46, 0.25),  # 登封
+        (113.38, 34.53, 0.25),  # 新密
+        (113.38, 34.79, 0.30),  # 荥阳
+        (113.30, 34.80, 0.35),  # 上街
+        (113.74, 34.39, 0.30),  # 新郑
+        (113.84, 34.52, 0.45),  # 航空港
+        (113.98, 34.72, 0.30),  # 中牟
+        (113.76, 34.73, 0.40),  # 经开区 / 郑东新区
+    ]
+)
+# Functional zone -> (host district, direction of the zone inside the host, east/north).
+ZONE_HOSTS: dict[str, tuple[str, tuple[float, float]]] = {
+    "410171": ("410104", (1.0, -0.6)),  # 经开区: south-east of 管城回族区
+    "410172": ("410102", (-1.0, 0.4)),  # 高新区: west of 中原区
+    "410173": ("410184", (1.0, 0.5)),  # 航空港区: east of 新郑市
+}
+
+
+def population_density(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Relative population density: a downtown peak, town centres and a rural floor.
+
+    >>> d = population_density(np.array([113.65, 113.0]), np.array([34.75, 34.3]))
+    >>> bool(d[0] > 20 * d[1])
+    True
+    """
+    xy = partition.to_km(lon, lat)
+    core = partition.to_km(np.array([DOWNTOWN[0]]), np.array([DOWNTOWN[1]]))[0]
+    density = 0.02 + 1.5 * np.exp(-np.hypot(*(xy - core).T) / 6.0)
+    towns = partition.to_km(TOWN_CENTRES[:, 0], TOWN_CENTRES[:, 1])
+    for (tx, ty), weight in zip(towns, TOWN_CENTRES[:, 2], strict=True):
+        density += weight * np.exp(-np.hypot(xy[:, 0] - tx, xy[:, 1] - ty) / 2.5)
+    return density
+
+
+@dataclass
+class Unit:
+    """A node of the generation tree; ``level`` 'region' is an internal split only."""
+
+    code: str
+    name: str
+    level: str
+    parent_code: str
+    managing_zone: str = ""
+    cell: Geometry | None = None
+    children: list[Unit] = field(default_factory=list)
+    child_seeds: np.ndarray | None = None
+    lines: Geometry | None = None
+    faces: np.ndarray | None = None
+    attributes: dict = field(default_factory=dict)
+
+    def split(self, rng: np.random.Generator) -> None:
+        """Cut ``cell`` among the children, sorted north to south."""
+        cut = partition.split_polygon(self.cell, len(self.children), rng, population_density)
+        order = np.lexsort((cut.seeds_km[:, 0], -cut.seeds_km[:, 1]))
+        self.child_seeds = cut.seeds_km[order] if len(self.children) > 1 else None
+        self.lines = cut.lines
+        for child, index in zip(self.children, order, strict=True):
+            child.cell = cut.cells[index]
+
+
+def _rng(seed: int, code: str, salt: int = 0) -> np.random.Generator:
+    return np.random.default_rng([seed, int(code), salt])
+
+
+def load_divisions(shared_data: Path) -> pd.DataFrame:
+    """The real NBS divisions (level, code, name, parent_code) as strings."""
+    return pd.read_csv(shared_data / DIVISIONS_FILE, dtype=str, keep_default_na=False)
+
+
+def load_districts(shared_data: Path) -> gpd.GeoDataFrame:
+    """Repaired district outlines; overlaps go to the lower code; snapped to the grid."""
+    frame = gpd.read_file(shared_data / DISTRICTS_FILE).sort_values("code").reset_index(drop=True)
+    taken: Geometry = shapely.Polygon()
+    outlines = []
+    for geom in frame.geometry:
+        repaired = _polygonal(shapely.make_valid(geom))
+        own = _polygonal(shapely.difference(repaired, taken, grid_size=partition.GRID_SIZE))
+        outlines.append(own)
+        taken = shapely.union(taken, own, grid_size=partition.GRID_SIZE)
+    return gpd.GeoDataFrame(frame[["code", "name"]], geometry=outlines, crs=STORAGE_CRS)
+
+
+def _polygonal(geom: Geometry) -> Geometry:
+    parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
+    return shapely.union_all(parts, grid_size=partition.GRID_SIZE)
+
+
+def plan_district(
+    code: str, name: str, outline: Geometry, divisions: pd.DataFrame, seed: int
+) -> Unit:
+    """District -> regions (host/zone) -> streets -> communities, with approximate cells."""
+    district = Unit(code, name, "district", "", cell=outline)
+    zones = [zone for zone, (host, _) in ZONE_HOSTS.items() if host == code]
+    regions = [Unit(code, name, "region", code)]
+    zone_names = divisions.set_index("code").name
+    regions += [Unit(zone, zone_names[zone], "zone", code, managing_zone=zone) for zone in zones]
+    district.children = regions
+    if zones:
+        _split_host(district, ZONE_HOSTS[zones[0]][1], divisions, seed)
+    else:
+        regions[0].cell = outline
+    for region in regions:
+        rows = divisions[divisions.parent_code == region.code].sort_values("code")
+        region.children = [
+            Unit(r.code, r.name, "street", code, managing_zone=region.managing_zone)
+            for r in rows.itertuples()
+        ]
+        region.split(_rng(seed, region.code, 1))
+        for street in region.children:
+            rows = divisions[divisions.parent_code == street.code].sort_values("code")
+            street.children = [
+                Unit(r.code, r.name, "community", street.code, managing_zone=street.managing_zone)
+                for r in rows.itertuples()
+            ]
+            street.split(_rng(seed, street.code, 2))
+    return district
+
+
+def _split_host(district: Unit, direction: tuple[float, float], divisions, seed: int) -> None:
+    """Cut a host district across ``direction`` so the zone gets its share of people."""
+    rest, zone = district.children
+    counts = [int((divisions.parent_code == r.code).sum()) for r in (rest, zone)]
+    lon, lat = partition.sample_points(
+        district.cell, 2000, _rng(seed, district.code, 3), population_density
+    )
+    unit = np.asarray(direction) / np.hypot(*direction)
+    cut = float(np.quantile(partition.to_km(lon, lat) @ unit, counts[0] / sum(counts)))
+    seeds = np.array([(cut - 0.5) * unit, (cut + 0.5) * unit])
+    split = partition.split_by_seeds(district.cell, seeds)
+    district.child_seeds, district.lines = seeds, split.lines
+    rest.cell, zone.cell = split.cells
+
+
+def allocate_grids(populations: Sequence[float], total: int) -> np.ndarray:
+    """Grids per community: one each, the rest by population (largest remainder).
+
+    >>> allocate_grids([1.0, 3.0, 0.0], 6).tolist()
+    [2, 3, 1]
+    """
+    weights = np.asarray(populations, dtype=float)
+    extra = total - len(weights)
+    quota = extra * weights / weights.sum()
+    counts = np.floor(quota).astype(int)
+    remainder = quota - counts
+    order = np.lexsort((np.arange(len(weights)), -remainder))
+    counts[order[: extra - counts.sum()]] += 1
+    return counts + 1
+
+
+def _communities(district: Unit) -> Iterable[Unit]:
+    for region in district.children:
+        for street in region.children:
+            yield from street.children
+
+
+def _plan_grids(community: Unit, count: int, office: str, seed: int) -> None:
+    stem = community.name.removesuffix("居民委员会").removesuffix("村民委员会")
+    stem = stem.removesuffix("居委会").removesuffix("村委会")
+    staff = grid_staff(count, office, _rng(seed, community.code, 4))
+    community.children = [
+        Unit(
+            f"{community.code}{i + 1:03d}",
+            f"{stem}第{i + 1}网格",
+            "grid",
+            community.code,
+            managing_zone=community.managing_zone,
+            attributes=staff[i],
+        )
+        for i in range(count)
+    ]
+    community.split(_rng(seed, community.code, 5))
+
+
+def _office(street: Unit) -> str:
+    return street.name + ("人民政府" if street.name.endswith(("镇", "乡")) else "办事处")
+
+
+def _assign(unit: Unit, faces: np.ndarray, points: np.ndarray, index: np.ndarray) -> None:
+    unit.faces = index
+    if not unit.children:
+        return
+    if unit.child_seeds is None:
+        owner = np.zeros(len(index), dtype=int)
+    else:
+        owner = partition.nearest_seed(points[index], unit.child_seeds)
+    for i, child in enumerate(unit.children):
+        _assign(child, faces, points, index[owner == i])
+
+
+def _records(district: Unit, faces: np.ndarray) -> dict[str, list[dict]]:
+    rows: dict[str, list[dict]] = {layer: [] for layer in LAYER_ORDER}
+
+    def add(layer: str, unit: Unit, parent_code: str, attributes: dict | None = None) -> None:
+        if len(unit.faces) == 0:
+            raise RuntimeError(f"demo city: unit {unit.code} {unit.name} got no area")
+        geom = shapely.coverage_union_all(faces[unit.faces])
+        row = {
+            "code": unit.code,
+            "name": unit.name,
+            "level": unit.level,
+            "parent_code": parent_code,
+            "code_system": CODE_SYSTEM,
+            "code_version": CODE_VERSION,
+            "managing_zone": unit.managing_zone,
+            "attributes": json.dumps(attributes or {}, ensure_ascii=False),
+            "geometry": geom,
+        }
+        if layer == "grids":
+            row.update(attributes or {})
+        rows[layer].append(row)
+
+    add("districts", district, "")
+    for region in district.children:
+        if region.managing_zone:
+            add("zones", region, "", {"host_district": district.code})
+        for street in region.children:
+            add("streets", street, district.code)
+            for community in street.children:
+                add("communities", community, street.code)
+                for grid in community.children:
+                    add("grids", grid, community.code, grid.attributes)
+    return rows
+
+
+SURNAMES = list(
+    "王李张刘陈杨赵黄周吴徐孙胡朱高林何郭马罗梁宋郑谢韩唐冯于董萧程曹袁邓许傅沈曾彭吕苏卢蒋蔡贾丁魏薛叶阎余潘杜戴夏钟汪田任姜范方石姚谭"
+)
+GIVEN = list(
+    "伟芳娜敏静丽强磊军洋勇艳杰娟涛明超秀霞平刚桂英华玉兰萍红建国志文斌辉鹏宇浩然晨阳欣怡梓涵子轩佳琪雨桐思远嘉豪"
+)
+PHONE_PREFIXES = np.array([130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 155, 156,
+                           157, 158, 159, 166, 173, 175, 176, 177, 180, 181, 182, 183, 185, 186,
+                           187, 188, 189, 191, 193, 195, 198, 199])  # fmt: skip
+
+
+def grid_staff(count: int, office: str, rng: np.random.Generator) -> list[dict[str, str]]:
+    """``count`` generated grid workers: a Chinese name, a mobile number and the office.
+
+    >>> staff = grid_staff(2, "林山寨街道办事处", np.random.default_rng(0))
+    >>> len(staff), len(staff[0]["phone"]), staff[0]["office"]
+    (2, 11, '林山寨街道办事处')
+    """
+    surname = rng.integers(0, len(SURNAMES), count)
+    given = rng.integers(0, len(GIVEN), (count, 2))
+    two_chars = rng.random(count) < 0.7
+    prefix = PHONE_PREFIXES[rng.integers(0, len(PHONE_PREFIXES), count)]
+    number = rng.integers(0, 100_000_000, count)
+    return [
+        {
+            "worker": SURNAMES[surname[i]]
+            + "".join(GIVEN[g] for g in given[i, : 1 + two_chars[i]]),
+            "phone": f"{prefix[i]}{number[i]:08d}",
+            "office": office,
+        }
+        for i in range(count)
+    ]
+
+
+def build_demo_boundaries(
+    shared_data: Path = DEFAULT_SHARED_DATA,
+    seed: int = DEFAULT_SEED,
+    districts: Iterable[str] | None = None,
+    progress: bool = False,
+) -> dict[str, gpd.GeoDataFrame]:
+    """Generate the demo hierarchy; ``districts`` limits the output to some district codes.
+
+    A subset yields exactly the rows the full build has for those districts.
+
+    >>> layers = build_demo_boundaries(districts=["410106"])  # doctest: +SKIP
+    >>> sorted(layers)  # doctest: +SKIP
+    ['communities', 'districts', 'grids', 'streets', 'zones']
+    """
+    divisions = load_divisions(Path(shared_data))
+    outlines = load_districts(Path(shared_data))
+    plans = [
+        plan_district(row.code, row.name, row.geometry, divisions, seed)
+        for row in _progress(list(outlines.itertuples()), progress, "streets, communities")
+    ]
+    communities = [c for plan in plans for c in _communities(plan)]
+    populations = [
+        c.cell.area * float(population_density(*_xy(shapely.point_on_surface(c.cell)))[0])
+        for c in communities
+    ]
+    counts = allocate_grids(populations, TOTAL_GRIDS)
+    grid_counts = dict(zip((c.code for c in communities), counts, strict=True))
+    wanted = set(districts) if districts is not None else None
+    chosen = [plan for plan in plans if wanted is None or plan.code in wanted]
+    for plan in _progress(chosen, progress, "grids"):
+        for region in plan.children:
+            for street in region.children:
+                for community in street.children:
+                    _plan_grids(community, grid_counts[community.code], _office(street), seed)
+    lines = [line for plan in chosen for line in _all_lines(plan)]
+    faces, owner = partition.arrangement([plan.cell for plan in chosen], lines)
+    points = partition.face_points_km(faces)
+    rows: dict[str, list[dict]] = {layer: [] for layer in LAYER_ORDER}
+    for index, plan in enumerate(chosen):
+        _assign(plan, faces, points, np.flatnonzero(owner == index))
+        for layer, records in _records(plan, faces).items():
+            rows[layer].extend(records)
+    return {layer: _frame(records) for layer, records in rows.items()}
+
+
+def _xy(point: Geometry) -> tuple[np.ndarray, np.ndarray]:
+    return np.array([point.x]), np.array([point.y])
+
+
+def _all_lines(unit: Unit) -> list[Geometry]:
+    lines = [unit.lines] if unit.lines is not None else []
+    for child in unit.children:
+        lines.extend(_all_lines(child))
+    return lines
+
+
+def _frame(records: list[dict]) -> gpd.GeoDataFrame:
+    frame = pd.DataFrame(records, columns=None if records else [*CORE_COLUMNS, "geometry"])
+    frame = frame.sort_values("code", kind="stable").reset_index(drop=True)
+    return gpd.GeoDataFrame(frame, geometry="geometry", crs=STORAGE_CRS)
+
+
+def _progress(items: list, enabled: bool, label: str) -> Iterable:
+    if not enabled:
+        return items
+    from tqdm import tqdm
+
+    return tqdm(items, desc=label, unit="district", file=sys.stderr)
+
+
+def write_demo_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
+    """Write the layers to a fresh GeoPackage, byte-identical for identical input.
+
+    >>> write_demo_gpkg(build_demo_boundaries(), Path("demo.gpkg"))  # doctest: +SKIP
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.partial{path.suffix}")
+    tmp.unlink(missing_ok=True)
+    previous = pyogrio.get_gdal_config_option("OGR_CURRENT_DATE")
+    pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": FIXED_GPKG_DATE})
+    try:
+        for layer in LAYER_ORDER:
+            if layer in layers:
+                pyogrio.write_dataframe(
+                    layers[layer], tmp, layer=layer, driver="GPKG", promote_to_multi=True
+                )
+    finally:
+        pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
+    tmp.replace(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Command line: build the demo boundaries and write the GeoPackage."""
+    parser = argparse.ArgumentParser(
+        prog="python -m geo.demo.city", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--out", type=Path, required=True, help="output GeoPackage")
+    parser.add_argument("--shared-data", type=Path, default=DEFAULT_SHARED_DATA)
+    parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
+    args = parser.parse_args(argv)
+    started = time.perf_counter()
+    layers = build_demo_boundaries(args.shared_data, args.seed, progress=True)
+    write_demo_gpkg(layers, args.out)
+    counts = ", ".join(f"{len(frame)} {name}" for name, frame in layers.items())
+    print(f"wrote {args.out}: {counts} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

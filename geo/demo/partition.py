@@ -1,0 +1,216 @@
+"""Geometry kernel of the demo city: weighted seeds, Voronoi splits, one noded arrangement.
+
+A parent polygon is split into ``k`` children by density-weighted k-means seeds
+and the Voronoi diagram of those seeds.  All split lines of one district (every
+level) are noded together on a fixed precision grid and polygonized into
+*faces*; each unit is the union of the faces assigned to it.  Because every
+level is built from the same faces, nesting is exact and siblings share
+bit-identical edges.
+
+Distances and Voronoi diagrams use a local metric plane (km, equirectangular
+around Zhengzhou) so cells are not stretched by the lon/lat aspect.
+
+>>> import shapely
+>>> square = shapely.box(113.6, 34.7, 113.7, 34.8)
+>>> rng = np.random.default_rng(1)
+>>> split = split_polygon(square, 3, rng, lambda lon, lat: np.ones_like(lon))
+>>> split.seeds_km.shape, len(split.cells)
+((3, 2), 3)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+from shapely import Geometry
+
+# Fixed precision of every output coordinate, degrees (~1 cm).
+GRID_SIZE = 1e-7
+ORIGIN_LON, ORIGIN_LAT = 113.6, 34.7
+KM_PER_DEG_LAT = 110.574
+KM_PER_DEG_LON = 111.320 * float(np.cos(np.radians(ORIGIN_LAT)))
+# Child split lines reach this far (degrees, ~10 cm) past their parent so they
+# always cross its edge after snapping; stray ends are dangles polygonize drops.
+LINE_OVERSHOOT = 1e-6
+
+WeightFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+
+
+def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    """Lon/lat to the local km plane, shape (n, 2).
+
+    >>> to_km(np.array([113.6]), np.array([34.7])).tolist()
+    [[0.0, 0.0]]
+    """
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    return np.column_stack(
+        ((lon - ORIGIN_LON) * KM_PER_DEG_LON, (lat - ORIGIN_LAT) * KM_PER_DEG_LAT)
+    )
+
+
+def _km_to_lonlat(coords: np.ndarray) -> np.ndarray:
+    return np.column_stack(
+        (coords[:, 0] / KM_PER_DEG_LON + ORIGIN_LON, coords[:, 1] / KM_PER_DEG_LAT + ORIGIN_LAT)
+    )
+
+
+def _lonlat_to_km(coords: np.ndarray) -> np.ndarray:
+    return to_km(coords[:, 0], coords[:, 1])
+
+
+def sample_points(
+    polygon: Geometry, n: int, rng: np.random.Generator, weight: WeightFn
+) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` lon/lat points inside ``polygon`` with density proportional to ``weight``.
+
+    >>> lon, lat = sample_points(shapely.box(0, 0, 1, 1), 5, np.random.default_rng(0),
+    ...                          lambda x, y: np.ones_like(x))
+    >>> bool(shapely.contains_xy(shapely.box(0, 0, 1, 1), lon, lat).all())
+    True
+    """
+    shapely.prepare(polygon)
+    minx, miny, maxx, maxy = polygon.bounds
+    bbox_area = (maxx - minx) * (maxy - miny)
+    fill = polygon.area / bbox_area if bbox_area > 0 else 1.0
+    lons: list[np.ndarray] = []
+    lats: list[np.ndarray] = []
+    have = 0
+    while have < n:
+        batch = int(min(max(4 * (n - have) / max(fill, 0.05), 256), 200_000))
+        x = rng.uniform(minx, maxx, batch)
+        y = rng.uniform(miny, maxy, batch)
+        u = rng.uniform(0.0, 1.0, batch)
+        inside = shapely.contains_xy(polygon, x, y)
+        x, y, u = x[inside], y[inside], u[inside]
+        if len(x) == 0:
+            continue
+        w = weight(x, y)
+        keep = u * w.max() <= w
+        lons.append(x[keep])
+        lats.append(y[keep])
+        have += int(keep.sum())
+    return np.concatenate(lons)[:n], np.concatenate(lats)[:n]
+
+
+def kmeans_seeds(
+    points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 12
+) -> np.ndarray:
+    """``k`` distinct seeds among ``points`` (n, 2): the member nearest each k-means centre.
+
+    Seeds are sample points, so they lie inside the sampled polygon.
+
+    >>> pts = np.array([[0, 0], [0.1, 0], [5, 5], [5.1, 5]], dtype=float)
+    >>> sorted(kmeans_seeds(pts, 2, np.random.default_rng(0)).round(1).tolist())
+    [[0.0, 0.0], [5.0, 5.0]]
+    """
+    centres = points[rng.choice(len(points), size=k, replace=False)]
+    for _ in range(iters):
+        label = _nearest(points, centres)
+        counts = np.bincount(label, minlength=k)
+        filled = counts > 0
+        for axis in (0, 1):
+            sums = np.bincount(label, weights=points[:, axis], minlength=k)
+            centres[filled, axis] = sums[filled] / counts[filled]
+    label = _nearest(points, centres)
+    chosen = np.full(k, -1)
+    dist = np.hypot(*(points - centres[label]).T)
+    order = np.lexsort((dist, label))
+    first = np.unique(label[order], return_index=True)
+    chosen[first[0]] = order[first[1]]
+    taken = np.zeros(len(points), dtype=bool)
+    taken[chosen[chosen >= 0]] = True
+    for cluster in np.flatnonzero(chosen < 0):
+        # an empty cluster takes the free point farthest from every seed so far
+        gap = np.min(np.hypot(*(points[:, None, :] - points[chosen[chosen >= 0]][None]).T), axis=0)
+        gap[taken] = -1.0
+        chosen[cluster] = int(np.argmax(gap))
+        taken[chosen[cluster]] = True
+    return points[chosen]
+
+
+def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+    d2 = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
+    return np.argmin(d2, axis=1)
+
+
+def nearest_seed(points: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+    """Index of the nearest seed for every point (both in km, shape (n, 2)).
+
+    >>> nearest_seed(np.array([[0.0, 0.0], [9.0, 9.0]]), np.array([[10.0, 10.0], [1.0, 1.0]]))
+    array([1, 0])
+    """
+    return _nearest(points, seeds)
+
+
+@dataclass
+class Split:
+    """A parent cut into children: seeds (km), approximate child cells and the cut lines."""
+
+    seeds_km: np.ndarray
+    cells: list[Geometry]
+    lines: Geometry | None
+
+
+def split_polygon(
+    parent: Geometry,
+    k: int,
+    rng: np.random.Generator,
+    weight: WeightFn,
+    samples_per_child: int = 25,
+) -> Split:
+    """Split ``parent`` (lon/lat) into ``k`` Voronoi cells of weighted k-means seeds."""
+    n = max(samples_per_child * k, 120)
+    lon, lat = sample_points(parent, n, rng, weight)
+    points = to_km(lon, lat)
+    if k == 1:
+        return Split(points[:1], [parent], None)
+    seeds = kmeans_seeds(points, k, rng)
+    return split_by_seeds(parent, seeds)
+
+
+def split_by_seeds(parent: Geometry, seeds: np.ndarray) -> Split:
+    """Cells and cut lines of the Voronoi diagram of ``seeds`` (km) inside ``parent``."""
+    minx, miny, maxx, maxy = shapely.transform(parent, _lonlat_to_km).bounds
+    pad = 1.0 + max(maxx - minx, maxy - miny)
+    frame = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
+    sites = shapely.multipoints(seeds)
+    cells_km = shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=frame))
+    owner = [
+        int(np.flatnonzero(shapely.contains_xy(c, seeds[:, 0], seeds[:, 1]))[0]) for c in cells_km
+    ]
+    cells_km = cells_km[np.argsort(owner)]
+    cells = shapely.intersection(shapely.transform(cells_km, _km_to_lonlat), parent)
+    edges_km = shapely.voronoi_polygons(sites, extend_to=frame, only_edges=True)
+    reach = shapely.buffer(parent, LINE_OVERSHOOT, quad_segs=1, join_style="mitre")
+    lines = shapely.intersection(shapely.transform(edges_km, _km_to_lonlat), reach)
+    return Split(seeds, list(cells), lines)
+
+
+def arrangement(regions: list[Geometry], lines: list[Geometry]) -> tuple[np.ndarray, np.ndarray]:
+    """Faces of the disjoint ``regions`` cut by ``lines``, noded once on :data:`GRID_SIZE`.
+
+    Returns the faces and, for each face, the index of the region holding it.
+    Faces in no region (gaps, holes) are dropped.
+
+    >>> faces, owner = arrangement([shapely.box(0, 0, 2, 1), shapely.box(2, 0, 3, 1)],
+    ...                            [shapely.LineString([(1, -1), (1, 2)])])
+    >>> sorted(zip(owner.tolist(), (round(f.area, 6) for f in faces)))
+    [(0, 1.0), (0, 1.0), (1, 1.0)]
+    """
+    linework = shapely.union_all(
+        [*shapely.boundary(regions), *[g for g in lines if g is not None]], grid_size=GRID_SIZE
+    )
+    faces = shapely.get_parts(shapely.polygonize(shapely.get_parts(linework)))
+    inner = shapely.point_on_surface(faces)
+    face_index, region_index = shapely.STRtree(regions).query(inner, predicate="within")
+    _, first = np.unique(face_index, return_index=True)
+    return faces[face_index[first]], region_index[first]
+
+
+def face_points_km(faces: np.ndarray) -> np.ndarray:
+    """An interior point of every face, in km (n, 2)."""
+    inner = shapely.point_on_surface(faces)
+    return to_km(shapely.get_x(inner), shapely.get_y(inner))
