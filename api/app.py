@@ -18,7 +18,7 @@ from api.errors import install_error_handlers
 from api.ogc.openapi import install_openapi
 from api.settings import Settings
 
-ROUTER_MODULES: tuple[str, ...] = ("api.routes.health", "api.ogc")
+ROUTER_MODULES: tuple[str, ...] = ("api.routes.health", "api.ogc", "api.service.locate")
 
 
 def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:

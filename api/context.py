@@ -45,6 +45,13 @@ class AppContext:
 
         return DutyList.load(self.settings.data_dir)
 
+    @cached_property
+    def geocoding(self):
+        """Point/address → grid answers over all generations (issue: service API)."""
+        from api.service.geocoding import Geocoding
+
+        return Geocoding(self)
+
 
 def get_context(request: Request) -> AppContext:
     """FastAPI dependency: the app's :class:`AppContext`."""

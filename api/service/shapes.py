@@ -5,9 +5,10 @@ Every grid, community, street, district and managing zone in any answer is
 are ``null``, never ``[]`` or ``""``.
 
 >>> area_object({"code": "410105", "name": "金水区", "level": "district",
-...              "code_system": "NBS", "parent_code": ""})  # doctest: +NORMALIZE_WHITESPACE
+...              "code_system": "NBS", "code_version": "2023", "parent_code": ""})
+... # doctest: +NORMALIZE_WHITESPACE
 {'code': '410105', 'name': '金水区', 'level': 'district', 'type_name': '区',
- 'code_system': 'NBS', 'parent_code': None}
+ 'code_system': 'NBS-2023', 'parent_code': None}
 """
 
 from __future__ import annotations
@@ -41,9 +42,14 @@ def area_object(unit: Mapping[str, Any]) -> dict[str, Any]:
         "name": unit.get("name") or None,
         "level": level or None,
         "type_name": TYPE_NAMES.get(level),
-        "code_system": unit.get("code_system") or None,
+        "code_system": _code_system(unit),
         "parent_code": unit.get("parent_code") or None,
     }
+
+
+def _code_system(unit: Mapping[str, Any]) -> str | None:
+    system, version = unit.get("code_system") or "", unit.get("code_version") or ""
+    return (f"{system}-{version}" if version else system) or None
 
 
 def zone_object(code: str) -> dict[str, Any]:
@@ -57,7 +63,7 @@ def zone_object(code: str) -> dict[str, Any]:
         "name": ZONE_NAMES.get(code),
         "level": "zone",
         "type_name": TYPE_NAMES["zone"],
-        "code_system": "NBS",
+        "code_system": "NBS-2023",
         "parent_code": None,
     }
 

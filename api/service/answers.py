@@ -1,0 +1,164 @@
+"""The geocode-to-grid answer for one point and for a batch, built from the engine's results.
+
+One point (``GET /v1/locate``) answers with area objects inline (see
+:mod:`api.service.shapes`); a batch answers with codes per point and every
+area object once, keyed by code (MapIt's keyed-by-id layout), so a 10,000
+point answer stays small. Absent parts are ``null``; NaN distances become
+``null`` when serialised with orjson.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from api.service.shapes import AreaCatalog
+
+CODE_COLUMNS: tuple[str, ...] = (
+    "grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "managing_zone",
+    "nearest_grid",
+)
+
+
+def _round(value: float, digits: int) -> float | None:
+    return None if value != value else round(float(value), digits)
+
+
+def data_version(catalog: AreaCatalog, generation: str, code: str | None) -> dict[str, Any]:
+    """Which boundary generation and which division-code edition answered."""
+    area = catalog.area(code)
+    return {"grids": generation, "codes": area["code_system"] if area else None}
+
+
+def location_answer(
+    loc, catalog: AreaCatalog, gcj02: tuple[float, float], query: dict[str, Any]
+) -> dict[str, Any]:
+    """The answer for one :class:`~geo.engine.results.Location`.
+
+    >>> # location_answer(locator.locate(113.65, 34.75), catalog, (113.656, 34.749), query)
+    """
+    outside = loc.status == "outside"
+    nearest = None
+    if outside and loc.nearest_grid:
+        nearest = {"grid": catalog.area(loc.nearest_grid), "distance_m": _round(loc.distance_m, 2)}
+    codes = (loc.grid_code, loc.community_code, loc.street_code, loc.district_code)
+    return {
+        "query": query,
+        "status": loc.status,
+        "on_boundary": loc.status == "on_boundary",
+        "outside": outside,
+        "grid": catalog.area(loc.grid_code),
+        "chain": catalog.areas([c for c in codes if c]),
+        "managing_zone": catalog.area(loc.managing_zone),
+        "location": {"wgs84": [loc.lon, loc.lat], "gcj02": [float(gcj02[0]), float(gcj02[1])]},
+        "candidates": catalog.areas(loc.candidates),
+        "nearest_grid": nearest,
+        "generation": loc.generation,
+        "data_version": data_version(catalog, loc.generation, loc.grid_code or loc.nearest_grid),
+    }
+
+
+def referenced_areas(batch, catalog: AreaCatalog) -> dict[str, dict[str, Any]]:
+    """Every area object a batch mentions, keyed by code (each looked up once)."""
+    codes: set[str] = set()
+    for column in CODE_COLUMNS:
+        codes.update(np.unique(getattr(batch, column)[getattr(batch, column) != None]).tolist())  # noqa: E711
+    for listed in batch.candidates[batch.candidates != None]:  # noqa: E711
+        codes.update(listed)
+    return {code: area for code in sorted(codes) if (area := catalog.area(code))}
+
+
+def batch_records(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) -> list[dict]:
+    """One compact record per point: codes (see ``areas``) and both coordinate pairs."""
+    status = batch.status.tolist()
+    return [
+        {
+            "id": id_,
+            "status": s,
+            "on_boundary": s == "on_boundary",
+            "outside": s == "outside",
+            "grid": g,
+            "community": c,
+            "street": st,
+            "district": d,
+            "managing_zone": z,
+            "wgs84": [lon, lat],
+            "gcj02": [glon, glat],
+            "candidates": cand,
+            "nearest_grid": near,
+            "distance_m": dist,
+        }
+        for id_, s, g, c, st, d, z, lon, lat, glon, glat, cand, near, dist in zip(
+            ids,
+            status,
+            batch.grid_code.tolist(),
+            batch.community_code.tolist(),
+            batch.street_code.tolist(),
+            batch.district_code.tolist(),
+            batch.managing_zone.tolist(),
+            batch.lon.tolist(),
+            batch.lat.tolist(),
+            gcj_lon.tolist(),
+            gcj_lat.tolist(),
+            batch.candidates.tolist(),
+            batch.nearest_grid.tolist(),
+            np.round(batch.distance_m, 2).tolist(),
+            strict=True,
+        )
+    ]
+
+
+def batch_columns(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) -> dict:
+    """The same fields column by column (``layout=columns``: no per-point objects)."""
+    return {
+        "id": ids,
+        "status": batch.status.tolist(),
+        "grid": batch.grid_code.tolist(),
+        "community": batch.community_code.tolist(),
+        "street": batch.street_code.tolist(),
+        "district": batch.district_code.tolist(),
+        "managing_zone": batch.managing_zone.tolist(),
+        "lon": batch.lon,
+        "lat": batch.lat,
+        "gcj02_lon": gcj_lon,
+        "gcj02_lat": gcj_lat,
+        "candidates": batch.candidates.tolist(),
+        "nearest_grid": batch.nearest_grid.tolist(),
+        "distance_m": np.round(batch.distance_m, 2),
+    }
+
+
+def batch_answer(
+    batch,
+    gcj: tuple[np.ndarray, np.ndarray],
+    ids: list,
+    catalog: AreaCatalog,
+    crs: str,
+    layout: str,
+) -> dict[str, Any]:
+    """The whole batch answer (``layout`` is ``records`` or ``columns``)."""
+    build = batch_columns if layout == "columns" else batch_records
+    first_grid = next((c for c in batch.grid_code[:50] if c), None)
+    return {
+        "count": len(batch),
+        "crs": crs,
+        "generation": batch.generation,
+        "data_version": data_version(catalog, batch.generation, first_grid),
+        "areas": referenced_areas(batch, catalog) or None,
+        "layout": layout,
+        "results": build(batch, gcj[0], gcj[1], ids),
+    }
+
+
+def batch_csv(batch, gcj: tuple[np.ndarray, np.ndarray], ids: list) -> str:
+    """The batch as CSV (one row per point, candidates joined with ``;``)."""
+    import pandas as pd
+
+    columns = batch_columns(batch, gcj[0], gcj[1], ids)
+    columns["candidates"] = [";".join(c) if c else "" for c in columns["candidates"]]
+    return pd.DataFrame(columns).to_csv(index=False, float_format="%.8f")

@@ -1,0 +1,185 @@
+"""``/v1/locate``: geocode-to-grid for one point (GET) or a batch of up to 10,000 (POST).
+
+    GET  /v1/locate?lon=113.6565&lat=34.7494&crs=GCJ02
+    POST /v1/locate   {"crs": "WGS84", "points": [[113.65, 34.75], ...]}
+                      {"crs": "BD09", "points": [{"id": "a1", "x": 113.66, "y": 34.75}]}
+    POST /v1/locate?crs=EPSG:4547   (Content-Type: text/csv; header id,x,y or x,y)
+
+A batch answers JSON (``layout=records`` per point, or ``layout=columns``),
+or CSV when the request's ``Accept`` asks for ``text/csv``.
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import orjson
+from fastapi import APIRouter, Depends, Query, Request, Response
+
+from api.service.answers import batch_answer, batch_csv
+from api.service.auth import read_access
+from api.service.geocoding import Geocoding
+from api.service.limits import check_batch_length, read_body
+from geo.crs import from_lonlat, normalize_crs
+from geo.errors import InvalidInput
+
+JSON = "application/json"
+LAYOUTS = ("records", "columns")
+CRS_HELP = "WGS84, CGCS2000, GCJ02, BD09 or EPSG:NNNN (x = longitude/easting)"
+
+BATCH_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["points"],
+    "properties": {
+        "crs": {"type": "string", "description": CRS_HELP},
+        "points": {
+            "type": "array",
+            "maxItems": 10_000,
+            "items": {
+                "oneOf": [
+                    {"type": "array", "items": {"type": "number"}, "minItems": 2, "maxItems": 2},
+                    {
+                        "type": "object",
+                        "required": ["x", "y"],
+                        "properties": {
+                            "id": {"type": ["string", "integer"]},
+                            "x": {"type": "number"},
+                            "y": {"type": "number"},
+                        },
+                    },
+                ]
+            },
+        },
+    },
+}
+BATCH_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            JSON: {"schema": BATCH_SCHEMA},
+            "text/csv": {"schema": {"type": "string", "description": "header x,y or id,x,y"}},
+        },
+    }
+}
+
+
+def json_response(payload: Any, status_code: int = 200) -> Response:
+    """orjson-serialised answer (NaN → null, numpy arrays as lists)."""
+    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
+    return Response(body, status_code=status_code, media_type=JSON)
+
+
+def parse_json_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list, str]:
+    """x, y, ids and CRS of a JSON batch; InvalidInput says what is wrong."""
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"body is not valid JSON: {error}") from None
+    if not isinstance(payload, dict) or not isinstance(payload.get("points"), list):
+        raise InvalidInput('body must be a JSON object with a "points" array')
+    points = payload["points"]
+    crs = payload.get("crs") or crs
+    if not isinstance(crs, str):
+        raise InvalidInput(f'"crs" is required ({CRS_HELP})')
+    check_batch_length(len(points))
+    if isinstance(points[0], dict):
+        try:
+            ids = [p.get("id") for p in points]
+            xy = [(p["x"], p["y"]) for p in points]
+        except (AttributeError, KeyError, TypeError):
+            raise InvalidInput('every point object needs numeric "x" and "y"') from None
+        if any(i is not None and not isinstance(i, str | int) for i in ids):
+            raise InvalidInput('a point "id" must be a string or an integer')
+    else:
+        ids, xy = list(range(len(points))), points
+    try:
+        array = np.asarray(xy, dtype=float)
+    except (ValueError, TypeError):
+        raise InvalidInput("every point must be [x, y] numbers (or all {id, x, y})") from None
+    if array.ndim != 2 or array.shape[1] != 2:
+        raise InvalidInput("every point must be [x, y] numbers (or all {id, x, y})")
+    return array[:, 0], array[:, 1], ids, crs
+
+
+def parse_csv_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list, str]:
+    """x, y, ids and CRS of a CSV batch (header ``x,y`` or ``id,x,y``; ``lon,lat`` too)."""
+    import pandas as pd
+
+    if not crs:
+        raise InvalidInput(f"a CSV batch needs the crs query parameter ({CRS_HELP})")
+    try:
+        frame = pd.read_csv(io.BytesIO(body), dtype={"id": str}, nrows=10_001)
+    except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
+        raise InvalidInput(f"body is not readable CSV: {error}") from None
+    columns = {str(c).strip().lower(): c for c in frame.columns}
+    xname = columns.get("x") or columns.get("lon")
+    yname = columns.get("y") or columns.get("lat")
+    if xname is None or yname is None:
+        raise InvalidInput("CSV header must name the columns x,y (or lon,lat), optionally id")
+    check_batch_length(len(frame))
+    try:
+        x = pd.to_numeric(frame[xname]).to_numpy(dtype=float)
+        y = pd.to_numeric(frame[yname]).to_numpy(dtype=float)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput(f"CSV x/y must be numbers: {error}") from None
+    ids = frame[columns["id"]].tolist() if "id" in columns else list(range(len(frame)))
+    return x, y, ids, crs
+
+
+def build_router(ctx) -> APIRouter:
+    router = APIRouter(tags=["geocode-to-grid"])
+    geocoding: Geocoding = ctx.geocoding
+    readable = Depends(read_access(ctx))
+
+    @router.get(
+        "/v1/locate",
+        summary="Which grid (and community, street, district, zone) holds one point",
+        dependencies=[readable],
+    )
+    async def locate_one(
+        lon: float | None = Query(None, description="x: longitude, or easting in metres"),
+        lat: float | None = Query(None, description="y: latitude, or northing in metres"),
+        crs: str | None = Query(None, description=CRS_HELP),
+        generation: str | None = Query(None, description="boundary generation (default active)"),
+        address: str | None = Query(None, max_length=200, description="instead of lon/lat"),
+    ) -> Response:
+        if address is not None:
+            return json_response(geocoding.locate_address(address, generation))
+        if lon is None or lat is None or not crs:
+            raise InvalidInput(f"lon, lat and crs are required ({CRS_HELP}), or an address")
+        return json_response(geocoding.locate_point(lon, lat, crs, generation))
+
+    @router.post(
+        "/v1/locate",
+        summary="Locate a batch of up to 10,000 points (JSON or CSV)",
+        dependencies=[readable],
+        openapi_extra=BATCH_BODY,
+    )
+    async def locate_batch(
+        request: Request,
+        crs: str | None = Query(None, description=CRS_HELP + "; required for CSV"),
+        generation: str | None = Query(None, description="boundary generation (default active)"),
+        layout: str = Query("records", description="records (per point) or columns"),
+    ) -> Response:
+        if layout not in LAYOUTS:
+            raise InvalidInput(f"layout must be one of {', '.join(LAYOUTS)}")
+        body = await read_body(request)
+        content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
+        if content_type in ("text/csv", "application/csv"):
+            x, y, ids, crs = parse_csv_batch(body, crs)
+        elif content_type in (JSON, "") or content_type.endswith("+json"):
+            x, y, ids, crs = parse_json_batch(body, crs)
+        else:
+            raise InvalidInput(f"unsupported Content-Type {content_type!r}; send JSON or text/csv")
+        crs = normalize_crs(crs)
+        locator = geocoding.locator(generation)
+        batch = locator.locate_many(x, y, crs)
+        gcj = from_lonlat(batch.lon, batch.lat, "GCJ02")
+        if "text/csv" in request.headers.get("accept", ""):
+            return Response(batch_csv(batch, gcj, ids), media_type="text/csv")
+        answer = batch_answer(batch, gcj, ids, geocoding.catalog(locator), crs, layout)
+        return json_response(answer)
+
+    return router
