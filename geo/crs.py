@@ -25,7 +25,7 @@ e.g. lon=34.7, lat=113.6). Batches name the first offending row.
 (113.6439, 34.7512)
 >>> to_lonlat(34.7, 113.6, "WGS84")
 Traceback (most recent call last):
-geo.errors.InvalidInput: lon=34.7, lat=113.6: looks like latitude and longitude are swapped (give x=longitude, y=latitude)
+geo.errors.InvalidInput: lon=34.7, lat=113.6: looks like latitude and longitude are swapped
 """
 
 from __future__ import annotations
@@ -127,12 +127,12 @@ def lonlat_problem(lon: float, lat: float) -> str | None:
     """Why one lon/lat is unusable, or None when it is fine (the rules in the module doc).
 
     >>> lonlat_problem(34.7, 113.6)
-    'lon=34.7, lat=113.6: looks like latitude and longitude are swapped (give x=longitude, y=latitude)'
+    'lon=34.7, lat=113.6: looks like latitude and longitude are swapped'
     """
     if not (math.isfinite(lon) and math.isfinite(lat)):
         reason = "not a finite number"
     elif _point_in_china(lat, lon) and not _point_in_china(lon, lat):
-        reason = "looks like latitude and longitude are swapped (give x=longitude, y=latitude)"
+        reason = "looks like latitude and longitude are swapped"
     elif abs(lat) > 90:
         reason = "latitude is outside [-90, 90]"
     elif abs(lon) > 180:
@@ -150,8 +150,8 @@ def _point_in_china(lon: float, lat: float) -> bool:
 def lonlat_problems(lon, lat) -> np.ndarray:
     """Vectorised :func:`lonlat_problem`: an object array of messages, None where fine.
 
-    >>> lonlat_problems([113.6, 113.6, float("nan")], [34.7, 95.0, 34.7]).tolist()
-    [None, 'lon=113.6, lat=95.0: latitude is outside [-90, 90]', 'lon=nan, lat=34.7: not a finite number']
+    >>> lonlat_problems([113.6, float("nan")], [95.0, 34.7]).tolist()
+    ['lon=113.6, lat=95.0: latitude is outside [-90, 90]', 'lon=nan, lat=34.7: not a finite number']
     """
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))

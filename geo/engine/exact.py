@@ -8,18 +8,37 @@ Zhengzhou), whose scale error inside one zone is below 0.01 %.
 
 >>> from shapely import box
 >>> index = ExactIndex(np.array([box(113.0, 34.0, 113.01, 34.01)]))
->>> chosen, on_edge = index.covering(np.array([113.005, 113.01]), np.array([34.005, 34.0]))
->>> chosen.tolist(), on_edge.tolist()
+>>> answer = index.resolve(np.array([113.005, 113.01]), np.array([34.005, 34.0]), near_m=10)
+>>> answer.chosen.tolist(), answer.on_boundary.tolist()
 ([0, 0], [False, True])
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 import numpy as np
 import shapely
 from pyproj import Transformer
 
 from geo.crs import metric_crs_for
+
+MIN_DISTANCE_M = 1e-3
+
+
+@dataclass
+class ExactAnswer:
+    """Per point: ``chosen`` grid index (-1 none) and ``on_boundary``; pairs
+    (``near_point``, ``near_grid``) of *other* grids within near_m, sorted; for
+    the ``outside`` points, the ``nearest`` grid (-1 none) and ``distance`` (m)."""
+
+    chosen: np.ndarray
+    on_boundary: np.ndarray
+    near_point: np.ndarray
+    near_grid: np.ndarray
+    outside: np.ndarray
+    nearest: np.ndarray
+    distance: np.ndarray
 
 
 class ExactIndex:
@@ -29,7 +48,13 @@ class ExactIndex:
     the smallest index, i.e. the smallest code.
     """
 
-    def __init__(self, geometries: np.ndarray, metric_crs: str | None = None) -> None:
+    def __init__(
+        self,
+        geometries: np.ndarray,
+        outside_tolerance_m: float = 500.0,
+        metric_crs: str | None = None,
+    ) -> None:
+        self.outside_tolerance_m = outside_tolerance_m
         self.geometries = np.asarray(geometries, dtype=object)
         if metric_crs is None:
             west, _, east, _ = shapely.total_bounds(self.geometries)
@@ -51,34 +76,55 @@ class ExactIndex:
         x, y = self._to_metric.transform(lon, lat)
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
-    def covering(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Per point: the covering grid with the smallest index (-1 if none), and
-        whether the point lies on that grid's boundary (covered, not contained)."""
-        points = shapely.points(lon, lat)
-        point_idx, grid_idx = self.tree.query(points)
-        hit = shapely.covers(self.geometries[grid_idx], points[point_idx])
-        point_idx, grid_idx = point_idx[hit], grid_idx[hit]
-        chosen = np.full(len(points), -1, dtype=np.int64)
-        # Reverse-sorted assignment: the last write per point is its smallest grid index.
-        order = np.argsort(grid_idx, kind="stable")[::-1]
-        chosen[point_idx[order]] = grid_idx[order]
-        on_boundary = np.zeros(len(points), dtype=bool)
-        inside = np.flatnonzero(chosen >= 0)
-        on_boundary[inside] = ~shapely.contains(self.geometries[chosen[inside]], points[inside])
-        return chosen, on_boundary
+    def resolve(self, lon: np.ndarray, lat: np.ndarray, near_m: float) -> ExactAnswer:
+        """Exact answers for WGS84 points (finite only).
 
-    def within_distance(
-        self, x: np.ndarray, y: np.ndarray, distance_m: float
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Pairs (point index, grid index) with the grid within ``distance_m`` metres of
-        the metric point, sorted by point then grid index."""
-        points = shapely.points(x, y)
-        windows = shapely.box(x - distance_m, y - distance_m, x + distance_m, y + distance_m)
-        point_idx, grid_idx = self.metric_tree.query(windows)
-        near = shapely.dwithin(self.metric_geometries[grid_idx], points[point_idx], distance_m)
-        point_idx, grid_idx = point_idx[near], grid_idx[near]
-        order = np.lexsort((grid_idx, point_idx))
-        return point_idx[order], grid_idx[order]
+        One metric ``dwithin`` query finds every grid within ``near_m`` (at least
+        1 mm, so points on an edge always meet their grids despite projection
+        rounding). A point near exactly one grid is decided by the fast prepared
+        ``contains_xy``; the rest (near several grids, or on an edge) by
+        ``covers`` on the lon/lat polygon, smallest index first.
+        """
+        n = len(lon)
+        x, y = self.to_metric(lon, lat)
+        metric_points = shapely.points(x, y)
+        point_idx, grid_idx = self.metric_tree.query(
+            metric_points, predicate="dwithin", distance=max(near_m, MIN_DISTANCE_M)
+        )
+        chosen = np.full(n, -1, dtype=np.int64)
+        on_boundary = np.zeros(n, dtype=bool)
+        pairs_per_point = np.bincount(point_idx, minlength=n)
+        single = pairs_per_point[point_idx] == 1
+        s_point, s_grid = point_idx[single], grid_idx[single]
+        inside = shapely.contains_xy(self.geometries[s_grid], lon[s_point], lat[s_point])
+        chosen[s_point[inside]] = s_grid[inside]
+        unsure = np.zeros(n, dtype=bool)
+        unsure[point_idx[~single]] = True
+        unsure[s_point[~inside]] = True
+        if unsure.any():
+            self._cover(lon, lat, point_idx, grid_idx, unsure, chosen, on_boundary)
+        others = grid_idx != chosen[point_idx]
+        near_point, near_grid = point_idx[others], grid_idx[others]
+        order = np.lexsort((near_grid, near_point))
+        outside = np.flatnonzero(chosen < 0)
+        nearest, distance = self.nearest(x[outside], y[outside], self.outside_tolerance_m)
+        return ExactAnswer(
+            chosen, on_boundary, near_point[order], near_grid[order], outside, nearest, distance
+        )
+
+    def _cover(self, lon, lat, point_idx, grid_idx, unsure, chosen, on_boundary) -> None:
+        """Decide ``unsure`` points with ``covers``: smallest covering index wins."""
+        pairs = unsure[point_idx]
+        p_idx, g_idx = point_idx[pairs], grid_idx[pairs]
+        points = shapely.points(lon[p_idx], lat[p_idx])
+        hit = shapely.covers(self.geometries[g_idx], points)
+        p_idx, g_idx, points = p_idx[hit], g_idx[hit], points[hit]
+        # Reverse-sorted assignment: the last write per point is its smallest grid index.
+        order = np.argsort(g_idx, kind="stable")[::-1]
+        chosen[p_idx[order]] = g_idx[order]
+        first = chosen[p_idx] == g_idx
+        p_idx, g_idx, points = p_idx[first], g_idx[first], points[first]
+        on_boundary[p_idx] = ~shapely.contains(self.geometries[g_idx], points)
 
     def nearest(
         self, x: np.ndarray, y: np.ndarray, max_distance_m: float

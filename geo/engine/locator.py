@@ -105,7 +105,7 @@ class GridLocator:
         if grids.empty:
             raise InvalidInput(f"generation {generation!r} has no grids to locate in")
         geometries = grids.geometry.to_numpy()
-        exact = ExactIndex(geometries)
+        exact = ExactIndex(geometries, outside_tolerance_m)
         table, from_cache = None, False
         if cell_m is not None:
             path = None
@@ -174,25 +174,22 @@ class GridLocator:
         self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
     ) -> None:
         """Fill ``found``/``status``/distances/candidates for ``rows`` from the exact index."""
-        lon, lat = batch.lon[rows], batch.lat[rows]
-        chosen, on_boundary = self.exact.covering(lon, lat)
-        found[rows] = chosen
-        status[rows[on_boundary]] = "on_boundary"
-        x, y = self.exact.to_metric(lon, lat)
-        point_idx, grid_idx = self.exact.within_distance(x, y, self.near_m)
-        others = grid_idx != chosen[point_idx]
-        point_idx, grid_idx = point_idx[others], grid_idx[others]
-        if point_idx.size:
+        answer = self.exact.resolve(batch.lon[rows], batch.lat[rows], self.near_m)
+        found[rows] = answer.chosen
+        status[rows[answer.chosen >= 0]] = "inside"
+        status[rows[answer.on_boundary]] = "on_boundary"
+        if answer.near_point.size:
+            point_idx = answer.near_point
             starts = np.flatnonzero(np.r_[True, point_idx[1:] != point_idx[:-1]])
             groups = np.empty(starts.size, dtype=object)
-            for i, codes in enumerate(np.split(self.grid_codes[grid_idx], starts[1:])):
-                groups[i] = codes.tolist()
+            codes = self.grid_codes[answer.near_grid].tolist()
+            bounds = np.r_[starts, point_idx.size].tolist()
+            for i in range(starts.size):
+                groups[i] = codes[bounds[i] : bounds[i + 1]]
             batch.candidates[rows[point_idx[starts]]] = groups
-        outside = np.flatnonzero(chosen < 0)
-        if outside.size:
-            nearest, distance = self.exact.nearest(x[outside], y[outside], self.outside_tolerance_m)
-            batch.nearest_grid[rows[outside]] = self._columns["grid_code"][nearest]
-            batch.distance_m[rows[outside]] = distance
+        outside = rows[answer.outside]
+        batch.nearest_grid[outside] = self._columns["grid_code"][answer.nearest]
+        batch.distance_m[outside] = answer.distance
 
     def unit(self, code: str) -> dict:
         """The record of any unit: code, name, level, parent_code, managing_zone, attributes.

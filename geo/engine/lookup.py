@@ -3,11 +3,13 @@
 Each cell (about ``cell_m`` metres square) holds the index of the one grid
 that contains the *whole cell with a margin*, or -1 ("ask the exact path").
 A cell is sure when its centre lies in exactly one grid and no grid boundary
-(outer ring, hole or part) passes within ``near_m`` metres plus one safety
-cell of it. Boundaries are burned with ``all_touched=True`` and dilated by
-``ceil(near_m / smallest cell side) + 1`` cells, so every point of a sure cell
-is strictly inside its grid and farther than ``near_m`` from every other grid:
-the lookup answer is then exactly the geometric answer with no candidates.
+(outer ring, hole or part) comes within ``near_m`` metres plus a slack of a
+quarter cell: every boundary is buffered by that reach (in degrees, using the
+larger of the degree-per-metre factors of longitude and latitude, so the
+buffer is at least that many metres in every direction) and burned with
+``all_touched=True``. Every point of a sure cell is therefore strictly inside
+its grid and farther than ``near_m`` from every other grid: the lookup answer
+is exactly the geometric answer, with no candidates.
 
 The raster is saved as an ``.npz`` under the cache directory, keyed by
 generation and a hash of the grid codes, geometries and parameters.
@@ -38,6 +40,11 @@ DEFAULT_CELL_M = 20.0
 EXACT = -1
 _M_PER_DEG_LAT_MIN = 110_574.0  # metres per degree of latitude at the equator (its minimum)
 _M_PER_DEG_LON_EQUATOR = 111_319.0  # slightly under the WGS84 value, so cells come out larger
+# Boundaries are buffered by near_m * _REACH_FACTOR + _SLACK_CELLS cells: the factor covers
+# the Gauss-Krüger scale error (< 1e-4) and the slack covers the few-percent inscribed
+# buffer arcs (quad_segs=2) and floating-point rounding when a point is binned.
+_REACH_FACTOR = 1.01
+_SLACK_CELLS = 0.25
 
 
 @dataclass
@@ -64,9 +71,11 @@ class LookupTable:
         dlat = cell_m / _M_PER_DEG_LAT_MIN
         dlon = cell_m / (_M_PER_DEG_LON_EQUATOR * math.cos(mid_lat))
         max_abs_lat = math.radians(min(89.0, max(abs(south), abs(north))))
-        smallest_side_m = min(cell_m, cell_m * math.cos(max_abs_lat) / math.cos(mid_lat))
-        margin = math.ceil(near_m / smallest_side_m) + 1
-        pad = margin + 2
+        degrees_per_m = max(
+            1 / _M_PER_DEG_LAT_MIN, 1 / (_M_PER_DEG_LON_EQUATOR * math.cos(max_abs_lat))
+        )
+        reach = (near_m * _REACH_FACTOR + cell_m * _SLACK_CELLS) * degrees_per_m
+        pad = 2 + math.ceil(reach / min(dlon, dlat))
         west, north = west - pad * dlon, north + pad * dlat
         shape = (
             math.ceil((north - south) / dlat) + pad,
@@ -91,15 +100,16 @@ class LookupTable:
             dtype="uint8",
             merge_alg=MergeAlg.add,
         )
-        edges = rasterize(
-            ((b, 1) for b in shapely.boundary(geometries[present])),
+        near_edges = shapely.buffer(shapely.boundary(geometries[present]), reach, quad_segs=2)
+        unsure = rasterize(
+            ((b, 1) for b in near_edges),
             out_shape=shape,
             transform=transform,
             fill=0,
             dtype="uint8",
             all_touched=True,
         ).astype(bool)
-        unsure = _dilate(edges | (count != 1), margin)
+        unsure |= count != 1
         dtype = np.int16 if n < np.iinfo(np.int16).max else np.int32
         cells = np.where(unsure, EXACT, index).astype(dtype)
         return cls(cells=cells, west=west, north=north, dlon=dlon, dlat=dlat)
@@ -150,19 +160,3 @@ def cache_key(codes: np.ndarray, geometries: np.ndarray, near_m: float, cell_m: 
     for wkb in shapely.to_wkb(geometries, hex=False, include_srid=False):
         digest.update(wkb)
     return digest.hexdigest()[:20]
-
-
-def _dilate(mask: np.ndarray, cells: int) -> np.ndarray:
-    """Grow a boolean raster by ``cells`` in every direction (square structuring element)."""
-    grown = mask.copy()
-    for _ in range(cells):
-        step = grown.copy()
-        step[1:, :] |= grown[:-1, :]
-        step[:-1, :] |= grown[1:, :]
-        grown = step
-    for _ in range(cells):
-        step = grown.copy()
-        step[:, 1:] |= grown[:, :-1]
-        step[:, :-1] |= grown[:, 1:]
-        grown = step
-    return grown
