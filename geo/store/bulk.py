@@ -1,0 +1,191 @@
+"""Bulk import: many features in one transaction, with a report of rejected rows.
+
+Sources: a DataFrame (``lon_col``/``lat_col`` columns), a GeoDataFrame (point
+geometry), or a file: CSV (lon/lat columns), GeoJSON, GeoPackage, or any
+other vector format GDAL reads. Rows that cannot be used are listed with
+their reason and skipped (``strict=True``: nothing is written if any row is
+rejected); every accepted row is written in one transaction, so a failure
+leaves nothing half-imported.
+
+>>> report = store.bulk_import("incidents", "calls.csv", crs="GCJ02")  # doctest: +SKIP
+>>> report.summary()                                                    # doctest: +SKIP
+'imported 9998 incidents, rejected 2 in 0.4s (24,995 rows/s, generation 2024-01)'
+"""
+
+from __future__ import annotations
+
+import csv
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import geopandas as gpd
+import numpy as np
+import pandas as pd
+import shapely
+import sqlalchemy as sa
+
+from geo.errors import InvalidInput
+from geo.store.records import prepare_rows
+from geo.store.taxonomy import check_kind
+from geo.store.times import now_ms
+
+if TYPE_CHECKING:
+    from geo.store.store import FeatureStore
+
+INSERT_BATCH = 20_000
+CSV_SUFFIXES = (".csv", ".txt", ".tsv")
+_X, _Y = "__x", "__y"
+
+
+@dataclass
+class ImportReport:
+    """The outcome of a bulk import.
+
+    ``rejected`` lists ``(row_number, reason)``; row numbers count data rows
+    from 1 (a CSV's header line is not counted).
+    """
+
+    kind: str
+    accepted: int
+    rejected: list[tuple[int, str]]
+    generation: str | None
+    seconds: float = 0.0
+
+    def summary(self) -> str:
+        """One line: counts, time, rate and generation."""
+        rate = self.accepted / self.seconds if self.seconds else 0.0
+        return (
+            f"imported {self.accepted} {self.kind}, rejected {len(self.rejected)} "
+            f"in {self.seconds:.1f}s ({rate:,.0f} rows/s, generation {self.generation})"
+        )
+
+    def write_rejected(self, path: Path) -> None:
+        """Write the rejected rows as CSV (row, reason)."""
+        with open(path, "w", newline="", encoding="utf-8") as handle:
+            writer = csv.writer(handle)
+            writer.writerow(["row", "reason"])
+            writer.writerows(self.rejected)
+
+
+def read_source(source, crs: str | None, lon_col: str, lat_col: str) -> tuple[pd.DataFrame, str]:
+    """(frame with coordinate columns, CRS of those coordinates) from a frame or a file."""
+    if isinstance(source, str | Path):
+        source = _read_file(Path(source))
+    if isinstance(source, gpd.GeoDataFrame):
+        file_crs = source.crs.to_string() if source.crs is not None else "EPSG:4326"
+        geometry = source.geometry.to_numpy()
+        points = shapely.get_type_id(geometry) == 0  # Point; None gives -1
+        frame = pd.DataFrame(source.drop(columns=source.geometry.name))
+        frame[_X] = np.where(points, shapely.get_x(np.where(points, geometry, None)), np.nan)
+        frame[_Y] = np.where(points, shapely.get_y(np.where(points, geometry, None)), np.nan)
+        return frame, crs or _short_crs(file_crs)
+    if isinstance(source, pd.DataFrame):
+        missing = [c for c in (lon_col, lat_col) if c not in source.columns]
+        if missing:
+            raise InvalidInput(
+                f"missing coordinate column(s) {missing}; columns are {list(source.columns)}"
+                " (use --lon-col/--lat-col)"
+            )
+        return source.rename(columns={lon_col: _X, lat_col: _Y}), crs or "EPSG:4326"
+    raise InvalidInput(f"cannot import from {type(source).__name__}")
+
+
+def bulk_import(
+    store: FeatureStore,
+    kind: str,
+    source,
+    crs: str | None = None,
+    lon_col: str = "lon",
+    lat_col: str = "lat",
+    strict: bool = False,
+    progress=None,
+) -> ImportReport:
+    """Import ``source`` into ``kind``; see the module doc. ``progress(n)`` is
+    called with the number of rows written after each batch."""
+    check_kind(kind)
+    started = time.perf_counter()
+    frame, crs = read_source(source, crs, lon_col, lat_col)
+    now = now_ms()
+    prepared = prepare_rows(
+        kind,
+        frame,
+        locator=store.locator,
+        crs=crs,
+        taxonomy=store.taxonomy,
+        now=now,
+        x_col=_X,
+        y_col=_Y,
+    )
+    rejected = list(prepared.rejected)
+    features = store.features
+    with store.backend.write() as conn:
+        taken = _existing_ids(conn, features, kind, prepared.columns["id"], frame)
+        if taken:
+            keep = [i for i, v in enumerate(prepared.columns["id"]) if v not in taken]
+            rejected += [
+                (int(prepared.positions[i]), f"id {v!r} already exists")
+                for i, v in enumerate(prepared.columns["id"])
+                if v in taken
+            ]
+            prepared.columns = {k: [v[i] for i in keep] for k, v in prepared.columns.items()}
+            prepared.positions = prepared.positions[keep]
+        rejected = sorted((row + 1, reason) for row, reason in rejected)
+        if strict and rejected:
+            row, reason = rejected[0]
+            raise InvalidInput(
+                f"{len(rejected)} row(s) rejected, nothing imported; first: row {row}: {reason}"
+            )
+        for start in range(0, len(prepared), INSERT_BATCH):
+            stop = start + INSERT_BATCH
+            conn.execute(features.insert(), prepared.rows(start, stop))
+            if kind == "incidents":
+                ids, statuses = prepared.columns["id"], prepared.columns["status"]
+                store._log_status(conn, kind, ids[start:stop], None, statuses[start:stop], now)
+            if progress is not None:
+                progress(min(stop, len(prepared)))
+        if len(prepared):
+            store._bump(conn)
+    seconds = time.perf_counter() - started
+    generation = store.locator.generation if store.locator is not None else None
+    return ImportReport(kind, len(prepared), rejected, generation, seconds)
+
+
+def _existing_ids(conn, features, kind: str, ids: list, frame: pd.DataFrame) -> set[str]:
+    """Which of the given ids (only those the input named) are already stored."""
+    if "id" not in frame.columns:
+        return set()
+    taken: set[str] = set()
+    for start in range(0, len(ids), 5_000):
+        chunk = ids[start : start + 5_000]
+        rows = conn.execute(
+            sa.select(features.c.id).where(features.c.kind == kind, features.c.id.in_(chunk))
+        )
+        taken.update(r[0] for r in rows)
+    return taken
+
+
+def _read_file(path: Path) -> pd.DataFrame:
+    if not path.exists():
+        raise InvalidInput(f"{path}: no such file")
+    try:
+        if path.suffix.lower() in CSV_SUFFIXES:
+            sep = "\t" if path.suffix.lower() == ".tsv" else ","
+            return pd.read_csv(path, dtype=str, keep_default_na=False, sep=sep)
+        if path.suffix.lower() == ".parquet":
+            try:
+                return gpd.read_parquet(path)
+            except ValueError:
+                return pd.read_parquet(path)
+        return gpd.read_file(path)
+    except InvalidInput:
+        raise
+    except Exception as error:  # every reader has its own error types; all mean "bad file"
+        message = str(error).splitlines()[0] if str(error) else type(error).__name__
+        raise InvalidInput(f"{path.name}: cannot read the file: {message}") from error
+
+
+def _short_crs(crs: str) -> str:
+    """'EPSG:4326' for OGC:CRS84-like names, else the CRS text as given."""
+    return "EPSG:4326" if "CRS84" in crs.upper() else crs

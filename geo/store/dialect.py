@@ -1,0 +1,228 @@
+"""The one place where SQLite and PostGIS differ: engine setup, spatial index, spatial SQL.
+
+Everything else in :mod:`geo.store` is plain SQLAlchemy Core shared by both.
+
+* SQLite (embedded default): one file, WAL, ``synchronous=FULL``,
+  ``busy_timeout``; write transactions start with ``BEGIN IMMEDIATE`` so
+  concurrent writers queue instead of failing. The spatial index is SQLite's
+  built-in R*Tree virtual table, kept in sync by triggers inside the writing
+  transaction; exact polygon and geodesic tests run as registered Python
+  functions (shapely, pyproj) on the R*Tree candidates only.
+* PostGIS: a generated ``geometry(Point, 4326)`` column with a GiST index;
+  exact tests are ``ST_Intersects`` and ``ST_DWithin`` on geography.
+
+>>> normalize_url("postgresql://u@h/db")
+'postgresql+psycopg://u@h/db'
+>>> normalize_url("", Path("/srv/ca"))
+'sqlite:////srv/ca/features.sqlite'
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import contextmanager
+from functools import lru_cache
+from pathlib import Path
+
+import shapely
+import sqlalchemy as sa
+from geoalchemy2 import Geography, Geometry
+from pyproj import Geod
+
+SQLITE_FILE = "features.sqlite"
+_GEOD = Geod(ellps="WGS84")
+_RTREE = sa.table(
+    "features_rtree",
+    sa.column("id"),
+    sa.column("minlon"),
+    sa.column("maxlon"),
+    sa.column("minlat"),
+    sa.column("maxlat"),
+)
+_SQLITE_DDL = (
+    """CREATE VIRTUAL TABLE IF NOT EXISTS features_rtree
+         USING rtree(id, minlon, maxlon, minlat, maxlat)""",
+    """CREATE TRIGGER IF NOT EXISTS features_rtree_insert AFTER INSERT ON features BEGIN
+         INSERT INTO features_rtree VALUES (new.fid, new.lon, new.lon, new.lat, new.lat); END""",
+    """CREATE TRIGGER IF NOT EXISTS features_rtree_move AFTER UPDATE OF lon, lat ON features BEGIN
+         UPDATE features_rtree SET minlon = new.lon, maxlon = new.lon,
+           minlat = new.lat, maxlat = new.lat WHERE id = new.fid; END""",
+    """CREATE TRIGGER IF NOT EXISTS features_rtree_delete AFTER DELETE ON features BEGIN
+         DELETE FROM features_rtree WHERE id = old.fid; END""",
+)
+
+
+def normalize_url(url: str, data_dir: Path | None = None) -> str:
+    """The SQLAlchemy URL for a settings URL: empty means the embedded SQLite file."""
+    if not url:
+        if data_dir is None:
+            raise ValueError("the embedded store needs a data directory")
+        return f"sqlite:///{(Path(data_dir) / SQLITE_FILE).absolute()}"
+    for prefix in ("postgresql://", "postgres://", "postgresql+psycopg2://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Backend:
+    """An engine plus the dialect's spatial expressions for the ``features`` table."""
+
+    name: str
+
+    def __init__(self, engine: sa.Engine):
+        self.engine = engine
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """A connection inside a write transaction (committed on success)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(store_write=True)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def read(self) -> Iterator[sa.Connection]:
+        """A connection inside a read transaction (one consistent snapshot)."""
+        with self.engine.connect() as conn, conn.begin():
+            yield conn
+
+    def add_geometry(self, features: sa.Table) -> None:
+        """Add backend-only columns to the table definition (before create_all)."""
+
+    def before_create(self, conn: sa.Connection) -> None:
+        """Prepare the database for the tables (extensions)."""
+
+    def install(self, conn: sa.Connection) -> None:
+        """Create the spatial index structures (after create_all)."""
+
+    def index_prefilter(self, features, minx, miny, maxx, maxy) -> sa.ColumnElement:
+        """Candidates from the spatial index for a lon/lat box (may be loose)."""
+        raise NotImplementedError
+
+    def intersects(self, features, geometry) -> sa.ColumnElement:
+        """Exact test: the point lies in or on the shapely ``geometry``."""
+        raise NotImplementedError
+
+    def within_metres(self, features, lon, lat, metres) -> sa.ColumnElement:
+        """Exact test: geodesic (WGS84 ellipsoid) distance to (lon, lat) <= metres."""
+        raise NotImplementedError
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+class SQLiteBackend(Backend):
+    name = "sqlite"
+
+    def __init__(self, url: str):
+        Path(sa.make_url(url).database).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"timeout": 60})
+        sa.event.listen(engine, "connect", _sqlite_connect)
+        sa.event.listen(engine, "begin", _sqlite_begin)
+        super().__init__(engine)
+
+    def install(self, conn: sa.Connection) -> None:
+        for statement in _SQLITE_DDL:
+            conn.exec_driver_sql(statement)
+
+    def index_prefilter(self, features, minx, miny, maxx, maxy):
+        hits = sa.select(_RTREE.c.id).where(
+            _RTREE.c.minlon <= maxx,
+            _RTREE.c.maxlon >= minx,
+            _RTREE.c.minlat <= maxy,
+            _RTREE.c.maxlat >= miny,
+        )
+        return features.c.fid.in_(hits)
+
+    def intersects(self, features, geometry):
+        return sa.func.ca_intersects(shapely.to_wkb(geometry), features.c.lon, features.c.lat) == 1
+
+    def within_metres(self, features, lon, lat, metres):
+        return sa.func.ca_geodesic_m(lon, lat, features.c.lon, features.c.lat) <= metres
+
+
+class PostGISBackend(Backend):
+    name = "postgis"
+
+    def __init__(self, url: str):
+        super().__init__(sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=20))
+
+    def add_geometry(self, features: sa.Table) -> None:
+        if "geom" not in features.c:
+            features.append_column(
+                sa.Column(
+                    "geom",
+                    Geometry("POINT", 4326, spatial_index=True),
+                    sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
+                )
+            )
+
+    def before_create(self, conn: sa.Connection) -> None:
+        conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+
+    def index_prefilter(self, features, minx, miny, maxx, maxy):
+        return features.c.geom.op("&&")(sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
+
+    def intersects(self, features, geometry):
+        shape = sa.func.ST_GeomFromWKB(shapely.to_wkb(geometry), 4326)
+        return sa.func.ST_Intersects(features.c.geom, shape)
+
+    def within_metres(self, features, lon, lat, metres):
+        centre = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
+        return sa.func.ST_DWithin(
+            sa.cast(features.c.geom, Geography), sa.cast(centre, Geography), metres
+        )
+
+
+def create_backend(url: str, data_dir: Path | None = None) -> Backend:
+    """The backend for a settings URL (empty: SQLite under ``data_dir``)."""
+    url = normalize_url(url, data_dir)
+    if url.startswith("sqlite"):
+        return SQLiteBackend(url)
+    if url.startswith("postgresql"):
+        return PostGISBackend(url)
+    raise ValueError(f"unsupported database URL {url!r}; use postgresql://... or leave it empty")
+
+
+def radius_box(lon: float, lat: float, metres: float) -> tuple[float, float, float, float]:
+    """A lon/lat box surely containing every point within ``metres`` of (lon, lat).
+
+    >>> [round(v, 3) for v in radius_box(113.6, 34.7, 1000)]
+    [113.589, 34.691, 113.611, 34.709]
+    """
+    dlat = metres / 110_000.0 * 1.01
+    far_lat = min(abs(lat) + dlat, 89.999)
+    dlon = min(metres / (111_000.0 * math.cos(math.radians(far_lat))) * 1.01, 360.0)
+    return lon - dlon, lat - dlat, lon + dlon, lat + dlat
+
+
+def _sqlite_connect(dbapi_conn, _record) -> None:
+    dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin
+    cursor = dbapi_conn.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+    dbapi_conn.create_function("ca_intersects", 3, _intersects, deterministic=True)
+    dbapi_conn.create_function("ca_geodesic_m", 4, _geodesic_m, deterministic=True)
+
+
+def _sqlite_begin(conn: sa.Connection) -> None:
+    write = conn.get_execution_options().get("store_write", False)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+@lru_cache(maxsize=32)
+def _prepared(wkb: bytes):
+    geometry = shapely.from_wkb(wkb)
+    shapely.prepare(geometry)
+    return geometry
+
+
+def _intersects(wkb: bytes, lon: float, lat: float) -> int:
+    return int(shapely.intersects_xy(_prepared(wkb), lon, lat))
+
+
+def _geodesic_m(lon0: float, lat0: float, lon: float, lat: float) -> float:
+    return _GEOD.inv(lon0, lat0, lon, lat)[2]

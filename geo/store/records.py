@@ -1,0 +1,310 @@
+"""Turning input rows into stored rows (validated, pinned to their grid) and back.
+
+Single writes and bulk imports share :func:`prepare_rows`: it validates a
+DataFrame column by column (vectorised), collects a reason for every rejected
+row (coordinates checked by :func:`geo.crs.to_lonlat_checked`), and assigns
+the grid of all accepted rows with one vectorised ``locate_lonlat`` call.
+
+>>> out = to_record({"kind": "cameras", "id": "c1", "lon": 113.6, "lat": 34.7,
+...     "online": 1, "candidates": None, "attributes": "{}", "created_at": 0,
+...     "updated_at": 0, "reported_at": None})
+>>> out["online"], out["created_at"]
+(True, '1970-01-01T00:00:00Z')
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import orjson
+import pandas as pd
+
+from geo.crs import to_lonlat_checked
+from geo.errors import InvalidInput, Unprocessable
+from geo.store.schema import ASSIGNMENT_COLUMNS, COMMON_FIELDS, DERIVED_FIELDS, KIND_FIELDS
+from geo.store.taxonomy import DELIVERY_STATES, PRIORITIES, STATUSES, Taxonomy
+from geo.store.times import from_ms, series_to_ms
+
+FLOAT_FIELDS = ("reading_value", "alarm_low", "alarm_high")
+TIME_FIELDS = ("reported_at", "reading_at")
+LOCATION_FIELDS = ("status", "grid_code", "community_code", "street_code", "district_code")
+LOCATION_FIELDS += ("managing_zone", "lon", "lat", "distance_m", "nearest_grid", "candidates")
+_TRUE = {"1", "true", "t", "yes", "y", "on", "online"}
+_FALSE = {"0", "false", "f", "no", "n", "off", "offline"}
+
+
+@dataclass
+class Prepared:
+    """Rows ready to insert (column -> list, aligned) and the rejected input rows."""
+
+    columns: dict[str, list] = field(default_factory=dict)
+    positions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    rejected: list[tuple[int, str]] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def rows(self, start: int = 0, stop: int | None = None) -> list[dict[str, Any]]:
+        """Rows ``start:stop`` as dicts for an ``executemany`` insert."""
+        names = list(self.columns)
+        values = [self.columns[n][start:stop] for n in names]
+        return [dict(zip(names, row, strict=True)) for row in zip(*values, strict=True)]
+
+
+class _Reasons:
+    """The first rejection reason of every input row."""
+
+    def __init__(self, n: int):
+        self.reason = np.full(n, None, dtype=object)
+
+    def add(self, mask, reason) -> None:
+        mask = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711
+        if isinstance(reason, str):
+            self.reason[mask] = reason
+        else:
+            self.reason[mask] = np.asarray(reason, dtype=object)[mask]
+
+    @property
+    def ok(self) -> np.ndarray:
+        return self.reason == None  # noqa: E711
+
+
+def prepare_rows(
+    kind: str,
+    frame: pd.DataFrame,
+    *,
+    locator,
+    crs: str,
+    taxonomy: Taxonomy,
+    now: int,
+    x_col: str = "lon",
+    y_col: str = "lat",
+) -> Prepared:
+    """Validate ``frame`` for ``kind``, assign grids, and return what to insert."""
+    if locator is None:
+        raise Unprocessable("no active boundary generation: import boundaries before features")
+    frame = frame.reset_index(drop=True)
+    n = len(frame)
+    reasons = _Reasons(n)
+    for col in (x_col, y_col):
+        if col not in frame.columns:
+            raise InvalidInput(
+                f"missing coordinate column {col!r} (columns: {list(frame.columns)})"
+            )
+    x = pd.to_numeric(frame[x_col], errors="coerce").to_numpy(dtype=float)
+    y = pd.to_numeric(frame[y_col], errors="coerce").to_numpy(dtype=float)
+    reasons.add(
+        ~np.isfinite(x) | ~np.isfinite(y),
+        "missing, NaN or non-numeric coordinate (or not a point geometry)",
+    )
+    out: dict[str, Any] = {"kind": np.full(n, kind, dtype=object)}
+    out["id"] = _ids(frame, reasons)
+    for name in KIND_FIELDS[kind]:
+        out[name] = _field(kind, name, frame, reasons, taxonomy)
+    reported, bad = series_to_ms(_column(frame, "reported_at"))
+    reasons.add(bad.to_numpy(), "reported_at is not an ISO 8601 time")
+    out["reported_at"] = reported.fillna(now).astype("int64").to_numpy(dtype=object)
+    out["attributes"] = _attributes(kind, frame, {x_col, y_col}, reasons)
+    if kind == "sensors":
+        out["alarm"] = _alarm(out)
+    out["created_at"] = out["updated_at"] = np.full(n, now, dtype=object)
+
+    lon, lat, problems = to_lonlat_checked(x, y, crs)
+    reasons.add(problems != None, problems)  # noqa: E711
+    keep = np.flatnonzero(reasons.ok)
+    batch = locator.locate_lonlat(lon[keep], lat[keep])
+    located = {name: np.asarray(getattr(batch, name), dtype=object) for name in LOCATION_FIELDS}
+    prepared = Prepared(positions=keep)
+    prepared.columns = {name: _nulls(values[keep]) for name, values in out.items()}
+    prepared.columns.update(assignment_columns(located, locator.generation))
+    bad_rows = np.flatnonzero(~reasons.ok)
+    prepared.rejected = [(int(i), str(reasons.reason[i])) for i in bad_rows]
+    return prepared
+
+
+def assignment_columns(located: Mapping[str, np.ndarray], generation: str) -> dict[str, list]:
+    """Store columns (lon, lat and the assignment) from located arrays."""
+    n = len(located["status"])
+    candidates = [
+        None if c is None or len(c) == 0 else orjson.dumps(list(c)).decode()
+        for c in located["candidates"]
+    ]
+    columns = {
+        "lon": _floats(located["lon"]),
+        "lat": _floats(located["lat"]),
+        "assign_status": _nulls(located["status"]),
+        "candidates": candidates,
+        "distance_m": _floats(located["distance_m"]),
+        "generation": [generation] * n,
+    }
+    for name in ("grid_code", "community_code", "street_code", "district_code"):
+        columns[name] = _nulls(located[name])
+    columns["managing_zone"] = _nulls(located["managing_zone"])
+    columns["nearest_grid"] = _nulls(located["nearest_grid"])
+    return columns
+
+
+def to_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """The public dict of a stored row (ISO times, parsed JSON, kind's fields only)."""
+    kind = row["kind"]
+    record: dict[str, Any] = {"id": row["id"], "kind": kind, "lon": row["lon"], "lat": row["lat"]}
+    for name in KIND_FIELDS.get(kind, ()) + DERIVED_FIELDS.get(kind, ()):
+        value = row.get(name)
+        if name in ("online", "alarm") and value is not None:
+            value = bool(value)
+        record[name] = from_ms(value) if name == "reading_at" else value
+    for name in ASSIGNMENT_COLUMNS:
+        if name in row:
+            record[name] = row[name]
+    if record.get("candidates") is not None:
+        record["candidates"] = orjson.loads(record["candidates"])
+    for name in ("reported_at", "created_at", "updated_at"):
+        record[name] = from_ms(row.get(name))
+    record["attributes"] = orjson.loads(row["attributes"]) if row.get("attributes") else {}
+    return record
+
+
+def record_frame(record: Mapping[str, Any]) -> pd.DataFrame:
+    """A one-row frame of a single record (GeoJSON ``geometry`` becomes lon/lat)."""
+    record = dict(record)
+    geometry = record.pop("geometry", None)
+    if geometry is not None:
+        try:
+            record["lon"], record["lat"] = geometry["coordinates"][:2]
+        except (TypeError, KeyError, ValueError) as error:
+            raise InvalidInput(f"geometry must be a GeoJSON Point: {error}") from error
+    if isinstance(record.get("attributes"), dict):
+        record["attributes"] = orjson.dumps(record["attributes"]).decode()
+    return pd.DataFrame({k: [v] for k, v in record.items()})
+
+
+def new_id() -> str:
+    """A fresh feature id (16 hex digits)."""
+    return uuid.uuid4().hex[:16]
+
+
+def _column(frame: pd.DataFrame, name: str) -> pd.Series:
+    if name in frame.columns:
+        return frame[name]
+    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+
+
+def _texts(values: pd.Series) -> np.ndarray:
+    text = values.astype(str).str.strip().to_numpy(dtype=object)
+    text[(values.isna() | (text == "")).to_numpy()] = None
+    return text
+
+
+def _ids(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
+    ids = _texts(_column(frame, "id"))
+    missing = ids == None  # noqa: E711
+    ids[missing] = [new_id() for _ in range(int(missing.sum()))]
+    too_long = np.array([len(i) > 64 for i in ids], dtype=bool)
+    reasons.add(too_long, "id is longer than 64 characters")
+    dup = pd.Series(ids).duplicated().to_numpy()
+    reasons.add(dup, _reason("duplicate id {} in the input", ids))
+    return ids
+
+
+def _field(kind, name, frame, reasons, taxonomy: Taxonomy) -> np.ndarray:
+    raw = _column(frame, name)
+    if name in FLOAT_FIELDS:
+        values = pd.to_numeric(raw, errors="coerce")
+        bad = raw.notna() & values.isna() & (raw.astype(str).str.strip() != "")
+        reasons.add(bad.to_numpy(), f"{name} is not a number")
+        return values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+    if name in TIME_FIELDS:
+        ms, bad = series_to_ms(raw)
+        reasons.add(bad.to_numpy(), f"{name} is not an ISO 8601 time")
+        return ms.astype(object).where(ms.notna(), None).to_numpy(dtype=object)
+    if name == "online":
+        return _booleans(raw, reasons)
+    values = _texts(raw)
+    choices = {
+        "category": taxonomy.categories,
+        "channel": taxonomy.channels,
+        "status": STATUSES,
+        "delivery_state": DELIVERY_STATES,
+        "priority": PRIORITIES,
+    }.get(name)
+    defaults = {"status": "received", "delivery_state": "pending", "priority": "normal"}
+    missing = values == None  # noqa: E711
+    if name in defaults:
+        values[missing] = defaults[name]
+    if name == "category":
+        reasons.add(missing, "category is required")
+    if choices is not None:
+        unknown = ~missing & ~np.isin(values.astype(str), np.array(choices, dtype=str))
+        if name in defaults:
+            unknown = ~np.isin(values.astype(str), np.array(choices, dtype=str))
+        reasons.add(unknown, _reason(f"unknown {name} {{!r}}", values))
+    return values
+
+
+def _booleans(raw: pd.Series, reasons: _Reasons) -> np.ndarray:
+    text = raw.astype(str).str.strip().str.lower()
+    missing = raw.isna() | (text == "") | (text == "none") | (text == "nan")
+    truthy, falsy = text.isin(_TRUE), text.isin(_FALSE)
+    reasons.add((~missing & ~truthy & ~falsy).to_numpy(), "online must be true or false")
+    out = np.full(len(raw), True, dtype=object)
+    out[falsy.to_numpy()] = False
+    return out
+
+
+def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reasons) -> np.ndarray:
+    known = set(COMMON_FIELDS) | set(KIND_FIELDS[kind]) | coords | {"geometry"}
+    extras = [c for c in frame.columns if c not in known]
+    base = _column(frame, "attributes")
+    result = np.full(len(frame), None, dtype=object)
+    if not extras and base.isna().all():
+        return result
+    extra_rows = frame[extras].to_dict("records") if extras else [{}] * len(frame)
+    for i, (given, extra) in enumerate(zip(base.tolist(), extra_rows, strict=True)):
+        merged = {}
+        if isinstance(given, str) and given.strip():
+            try:
+                merged = orjson.loads(given)
+            except orjson.JSONDecodeError:
+                merged = None
+        elif isinstance(given, dict):
+            merged = given
+        if not isinstance(merged, dict):
+            reasons.reason[i] = reasons.reason[i] or "attributes must be a JSON object"
+            continue
+        merged.update({k: _plain(v) for k, v in extra.items() if not _missing(v)})
+        result[i] = (
+            orjson.dumps(merged, option=orjson.OPT_NON_STR_KEYS).decode() if merged else None
+        )
+    return result
+
+
+def _alarm(out: dict[str, np.ndarray]) -> np.ndarray:
+    value = pd.to_numeric(pd.Series(out["reading_value"]), errors="coerce")
+    low = pd.to_numeric(pd.Series(out["alarm_low"]), errors="coerce")
+    high = pd.to_numeric(pd.Series(out["alarm_high"]), errors="coerce")
+    return ((value < low) | (value > high)).to_numpy(dtype=object)
+
+
+def _reason(template: str, values: np.ndarray) -> np.ndarray:
+    return np.array([template.format(v) for v in values], dtype=object)
+
+
+def _missing(value: Any) -> bool:
+    return value is None or (isinstance(value, float) and np.isnan(value))
+
+
+def _plain(value: Any) -> Any:
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _nulls(values) -> list:
+    """A Python list with NaN/NA/empty strings turned into None (numpy scalars unboxed)."""
+    return [None if _missing(v) or v is pd.NA or v == "" else _plain(v) for v in values]
+
+
+def _floats(values) -> list:
+    return [None if v is None or v != v else float(v) for v in values]

@@ -1,0 +1,153 @@
+"""The store's tables (SQLAlchemy Core), identical on SQLite and PostGIS.
+
+One ``features`` table holds all kinds (``kind`` column); each kind uses the
+common columns plus its own (:data:`KIND_FIELDS`). Times are integer
+milliseconds since the epoch (UTC) so time filters and day buckets are the
+same SQL on both backends. The spatial index is backend specific and lives
+in :mod:`geo.store.dialect`.
+
+>>> sorted(KIND_FIELDS["cameras"])
+['device_kind', 'name', 'online']
+>>> "grid_code" in ASSIGNMENT_COLUMNS
+True
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+ASSIGNMENT_COLUMNS: tuple[str, ...] = (
+    "grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "managing_zone",
+    "assign_status",
+    "candidates",
+    "distance_m",
+    "nearest_grid",
+    "generation",
+)
+COMMON_FIELDS: tuple[str, ...] = ("id", "lon", "lat", "reported_at", "attributes")
+KIND_FIELDS: dict[str, tuple[str, ...]] = {
+    "incidents": (
+        "category",
+        "title",
+        "description",
+        "channel",
+        "status",
+        "delivery_state",
+        "priority",
+        "address",
+        "office",
+    ),
+    "cameras": ("name", "device_kind", "online"),
+    "sensors": (
+        "name",
+        "device_kind",
+        "online",
+        "reading_value",
+        "reading_unit",
+        "reading_at",
+        "alarm_low",
+        "alarm_high",
+    ),
+}
+# Columns a caller may not set directly (assignment, bookkeeping, derived).
+DERIVED_FIELDS: dict[str, tuple[str, ...]] = {
+    "incidents": (),
+    "cameras": (),
+    "sensors": ("alarm",),
+}
+TIME_COLUMNS: tuple[str, ...] = ("reported_at", "created_at", "updated_at", "reading_at")
+REGION_COLUMNS: dict[str, str] = {
+    "district": "district_code",
+    "street": "street_code",
+    "community": "community_code",
+    "grid": "grid_code",
+}
+
+_ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid
+
+
+def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
+    """Build the metadata and tables (``features``, ``status_history``,
+    ``assignment_history``, ``store_meta``); the PostGIS geometry column is
+    added by the dialect."""
+    metadata = sa.MetaData()
+    text = sa.Text
+    features = sa.Table(
+        "features",
+        metadata,
+        sa.Column("fid", _ID, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("id", sa.String(64), nullable=False),
+        sa.Column("lon", sa.Float, nullable=False),
+        sa.Column("lat", sa.Float, nullable=False),
+        *(sa.Column(name, text) for name in ASSIGNMENT_COLUMNS if name != "distance_m"),
+        sa.Column("distance_m", sa.Float),
+        sa.Column("name", text),
+        sa.Column("category", text),
+        sa.Column("title", text),
+        sa.Column("description", text),
+        sa.Column("channel", text),
+        sa.Column("status", text),
+        sa.Column("delivery_state", text),
+        sa.Column("priority", text),
+        sa.Column("address", text),
+        sa.Column("office", text),
+        sa.Column("device_kind", text),
+        sa.Column("online", sa.Boolean),
+        sa.Column("reading_value", sa.Float),
+        sa.Column("reading_unit", text),
+        sa.Column("reading_at", sa.BigInteger),
+        sa.Column("alarm_low", sa.Float),
+        sa.Column("alarm_high", sa.Float),
+        sa.Column("alarm", sa.Boolean),
+        sa.Column("reported_at", sa.BigInteger),
+        sa.Column("created_at", sa.BigInteger, nullable=False),
+        sa.Column("updated_at", sa.BigInteger, nullable=False),
+        sa.Column("idempotency_key", sa.String(200)),
+        sa.Column("attributes", text),
+        sa.Index("features_kind_id", "kind", "id", unique=True),
+        sa.Index("features_kind_idem", "kind", "idempotency_key", unique=True),
+        sa.Index("features_kind_grid", "kind", "grid_code"),
+        sa.Index("features_kind_community", "kind", "community_code"),
+        sa.Index("features_kind_street", "kind", "street_code"),
+        sa.Index("features_kind_district", "kind", "district_code"),
+        sa.Index("features_kind_reported", "kind", "reported_at"),
+    )
+    status_history = sa.Table(
+        "status_history",
+        metadata,
+        sa.Column("hid", _ID, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("feature_id", sa.String(64), nullable=False),
+        sa.Column("from_status", text),
+        sa.Column("to_status", text, nullable=False),
+        sa.Column("at", sa.BigInteger, nullable=False),
+        sa.Column("note", text),
+        sa.Index("status_history_feature", "kind", "feature_id"),
+    )
+    assignment_history = sa.Table(
+        "assignment_history",
+        metadata,
+        sa.Column("hid", _ID, primary_key=True, autoincrement=True),
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("feature_id", sa.String(64), nullable=False),
+        sa.Column("lon", sa.Float),
+        sa.Column("lat", sa.Float),
+        *(sa.Column(name, text) for name in ASSIGNMENT_COLUMNS if name != "distance_m"),
+        sa.Column("distance_m", sa.Float),
+        sa.Column("replaced_at", sa.BigInteger, nullable=False),
+        sa.Column("reason", text, nullable=False),
+        sa.Index("assignment_history_feature", "kind", "feature_id"),
+    )
+    store_meta = sa.Table(
+        "store_meta",
+        metadata,
+        sa.Column("key", sa.String(64), primary_key=True),
+        sa.Column("value", sa.BigInteger, nullable=False),
+    )
+    tables = {t.name: t for t in (features, status_history, assignment_history, store_meta)}
+    return metadata, tables

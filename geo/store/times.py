@@ -1,0 +1,61 @@
+"""Times as the store keeps them: integer milliseconds since the epoch, UTC.
+
+>>> to_ms("2026-11-26T04:00:00Z")
+1795665600000
+>>> from_ms(1795665600000)
+'2026-11-26T04:00:00Z'
+>>> to_ms("2026-11-26T12:00:00+08:00") == to_ms("2026-11-26T04:00:00")
+True
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC, date, datetime
+
+import numpy as np
+import pandas as pd
+
+from geo.errors import InvalidInput
+
+
+def now_ms() -> int:
+    """The current time in epoch milliseconds."""
+    return time.time_ns() // 1_000_000
+
+
+def to_ms(value: str | datetime | date | int | float, what: str = "time") -> int:
+    """Epoch milliseconds of an ISO 8601 text, datetime, or epoch-ms number (naive = UTC)."""
+    if isinstance(value, bool):
+        raise InvalidInput(f"{what}: {value!r} is not a time")
+    if isinstance(value, int | float | np.integer | np.floating):
+        return int(value)
+    try:
+        stamp = pd.Timestamp(value)
+    except (ValueError, TypeError) as error:
+        raise InvalidInput(f"{what}: {value!r} is not an ISO 8601 time") from error
+    if pd.isna(stamp):
+        raise InvalidInput(f"{what}: {value!r} is not an ISO 8601 time")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return (stamp - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+
+
+def series_to_ms(values: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """Vectorised :func:`to_ms`: (milliseconds as nullable Int64, mask of unparseable values)."""
+    present = values.notna() & (values.astype(str).str.strip() != "")
+    if pd.api.types.is_numeric_dtype(values):
+        return values.astype("Int64"), pd.Series(False, index=values.index)
+    stamps = pd.to_datetime(values.where(present), utc=True, errors="coerce", format="ISO8601")
+    bad = present & stamps.isna()
+    epoch = pd.Timestamp(0, tz="UTC")
+    ms = ((stamps - epoch) // pd.Timedelta(milliseconds=1)).astype("Int64")
+    return ms, bad
+
+
+def from_ms(value: int | None) -> str | None:
+    """ISO 8601 UTC text (``...Z``) of epoch milliseconds; None stays None."""
+    if value is None:
+        return None
+    stamp = datetime.fromtimestamp(value / 1000, tz=UTC)
+    text = stamp.isoformat(timespec="milliseconds" if value % 1000 else "seconds")
+    return text.replace("+00:00", "Z")
