@@ -13,7 +13,7 @@ version is the generation for boundary layers and the snapshot's feed version
 for point layers, so a write is never hidden behind a stale tile.
 
 >>> MapLayers.layer_names()
-('districts', 'streets', 'communities', 'grids', 'incidents', 'cameras', 'sensors')
+('districts', 'streets', 'communities', 'grids', 'boundaries', 'incidents', 'cameras', 'sensors')
 """
 
 from __future__ import annotations
@@ -40,6 +40,8 @@ BOUNDARY_LEVELS: dict[str, tuple[str, int]] = {
     "communities": ("community", 13),
     "grids": ("grid", 10),
 }
+# one tile with several boundary layers: the dark base map
+COMPOSITES: dict[str, tuple[str, ...]] = {"boundaries": ("districts", "streets", "communities")}
 OPEN_STATUSES = ("received", "dispatched", "in_progress")
 WINDOWS: dict[str, float | None] = {
     "1h": 3600.0,
@@ -144,7 +146,7 @@ class MapLayers:
 
     @staticmethod
     def layer_names() -> tuple[str, ...]:
-        return (*BOUNDARY_LEVELS, *POINT_LAYERS)
+        return (*BOUNDARY_LEVELS, *COMPOSITES, *POINT_LAYERS)
 
     # -- boundaries -------------------------------------------------------
     def _boundary_state(self) -> tuple[str, dict[str, PolygonSource], dict[str, dict]]:
@@ -239,7 +241,7 @@ class MapLayers:
     # -- tiles ------------------------------------------------------------
     def data_version(self, layer: str) -> str:
         """The version a tile of ``layer`` is rendered from (part of its cache key)."""
-        if layer in BOUNDARY_LEVELS:
+        if layer in BOUNDARY_LEVELS or layer in COMPOSITES:
             return self._boundary_state()[0]
         if layer in POINT_LAYERS:
             return self.snapshot(layer).version
@@ -259,9 +261,10 @@ class MapLayers:
 
     def render(self, layer: str, box: TileBox, filters: TileFilters) -> bytes:
         """Render one tile without the cache."""
-        if layer in BOUNDARY_LEVELS:
-            source = self._boundary_state()[1][layer]
-            return encode_tile({layer: source.features(box, POLYGON_CAP)})
+        if layer in BOUNDARY_LEVELS or layer in COMPOSITES:
+            sources = self._boundary_state()[1]
+            names = COMPOSITES.get(layer, (layer,))
+            return encode_tile({n: sources[n].features(box, POLYGON_CAP) for n in names})
         spec = POINT_LAYERS[layer]
         if layer == "incidents":
             snap, keep = self._incidents(filters)

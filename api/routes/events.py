@@ -1,0 +1,62 @@
+"""``GET /v1/events``: server-sent events for the map wall (new incidents, status changes,
+sensor alarms).
+
+The store is the event log (see :mod:`layers.live`): each connection polls it
+through an :class:`~layers.live.EventCursor`, so a client that reconnects with
+``Last-Event-ID`` (sent by the browser's EventSource itself) or
+``?last_event_id=`` catches up on everything it missed, across server restarts.
+
+Stream format: ``id: <updated_at>-<kind>-<id>``, ``event: incident | incident-status |
+sensor-alarm``, ``data: {json}``; a ``: keep-alive`` comment every 15 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import orjson
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from api.context import AppContext
+from layers.live import EventCursor, EventFeed
+
+POLL_SECONDS = 0.4
+KEEPALIVE_SECONDS = 15.0
+RETRY_MS = 1000
+
+
+def build_router(ctx: AppContext) -> APIRouter:
+    router = APIRouter(tags=["map wall"])
+
+    @router.get(
+        "/v1/events",
+        summary="Live events (server-sent events) with Last-Event-ID catch-up",
+        response_class=StreamingResponse,
+        responses={200: {"content": {"text/event-stream": {}}}},
+    )
+    async def events(
+        request: Request,
+        last_event_id: str | None = Query(None, description="resume after this event id"),
+        last_event_header: str | None = Header(None, alias="Last-Event-ID"),
+    ) -> StreamingResponse:
+        cursor = EventCursor(EventFeed(ctx.store), last_event_header or last_event_id)
+
+        async def stream():
+            yield f"retry: {RETRY_MS}\n: connected\n\n".encode()
+            quiet_since = time.monotonic()
+            while not await request.is_disconnected():
+                for event in await asyncio.to_thread(cursor.poll):
+                    data = orjson.dumps(event.data).decode()
+                    yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+                    quiet_since = time.monotonic()
+                if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
+                    yield b": keep-alive\n\n"
+                    quiet_since = time.monotonic()
+                await asyncio.sleep(POLL_SECONDS)
+
+        headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+        return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+    return router

@@ -1,0 +1,165 @@
+"""The map wall: ``GET /map``, ``/map/kiosk``, ``/static/...``, ``/tiles/{layer}/{z}/{x}/{y}.mvt``
+and the small JSON helpers the page calls under ``/map/api/``.
+
+Every asset the page needs is served here (no CDN). Tiles carry an ETag built
+from the layer's data version, a short ``Cache-Control`` and gzip.
+``CITYAWARE_BASEMAP_URL`` (an XYZ raster URL template of the centre's own tile
+server) adds a raster base under our dark boundary style.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import math
+import os
+import re
+
+import numpy as np
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import FileResponse, HTMLResponse
+
+from api.context import AppContext
+from geo.errors import InvalidInput, NotFound
+from layers.page import ASSETS_DIR, render_wall_page
+from layers.service import POINT_LAYERS, TileFilters
+
+MVT_TYPE = "application/vnd.mapbox-vector-tile"
+NEAREST_CAMERAS = 3
+COORDINATES = re.compile(
+    r"^\s*(-?\d+(?:\.\d+)?)\s*[,\s]\s*(-?\d+(?:\.\d+)?)\s*(?:[,\s]\s*(\S+))?\s*$"
+)
+
+
+def filters(
+    window: str = Query("24h", description="time window: 1h, 24h, 7d, 30d or all"),
+    status: str = Query("open", description="open (received, dispatched, in progress) or all"),
+    category: str = Query("", description="one incident category, empty for all"),
+) -> TileFilters:
+    return TileFilters.parse(window, status, category)
+
+
+def build_router(ctx: AppContext) -> APIRouter:
+    router = APIRouter(tags=["map wall"])
+    basemap = os.environ.get("CITYAWARE_BASEMAP_URL", "")
+    pages = {kiosk: render_wall_page(kiosk, basemap) for kiosk in (False, True)}
+
+    @router.get("/map", response_class=HTMLResponse, summary="The live map wall")
+    def map_page() -> HTMLResponse:
+        return HTMLResponse(pages[False])
+
+    @router.get("/map/kiosk", response_class=HTMLResponse, summary="The map wall without controls")
+    def kiosk_page() -> HTMLResponse:
+        return HTMLResponse(pages[True])
+
+    @router.get("/static/{path:path}", include_in_schema=False)
+    def static(path: str) -> FileResponse:
+        file = (ASSETS_DIR / path).resolve()
+        if not file.is_file() or not file.is_relative_to(ASSETS_DIR.resolve()):
+            raise NotFound(f"no static file {path!r}")
+        return FileResponse(file, headers={"Cache-Control": "public, max-age=3600"})
+
+    @router.get(
+        "/tiles/{layer}/{z}/{x}/{y}.mvt",
+        summary="A Mapbox vector tile of one map layer",
+        responses={200: {"content": {MVT_TYPE: {}}}, 304: {"description": "not modified"}},
+    )
+    def tile(
+        layer: str, z: int, x: int, y: int, request: Request, f: TileFilters = Depends(filters)
+    ) -> Response:
+        layers = ctx.map_layers
+        version = layers.data_version(layer)
+        key = f"{layer}/{version}/{z}/{x}/{y}/{f.key() if layer == 'incidents' else ''}"
+        etag = '"' + hashlib.sha1(key.encode()).hexdigest()[:20] + '"'
+        live = layer in POINT_LAYERS
+        headers = {
+            "ETag": etag,
+            "Cache-Control": "public, max-age=5" if live else "public, max-age=300",
+            "Vary": "Accept-Encoding",
+        }
+        if request.headers.get("if-none-match") == etag:
+            return Response(status_code=304, headers=headers)
+        body = layers.tile(layer, z, x, y, f)
+        if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 512:
+            body = gzip.compress(body, compresslevel=5)
+            headers["Content-Encoding"] = "gzip"
+        return Response(body, media_type=MVT_TYPE, headers=headers)
+
+    @router.get("/map/api/grid-counts", summary="Incident counts per grid for the choropleth")
+    def grid_counts(f: TileFilters = Depends(filters)) -> dict:
+        layers = ctx.map_layers
+        return {"counts": layers.grid_counts(f), "data_version": layers.data_version("incidents")}
+
+    @router.get("/map/api/grids/{code}", summary="A grid's chain, worker, office and counts")
+    def grid(code: str, f: TileFilters = Depends(filters)) -> dict:
+        layers = ctx.map_layers
+        unit = layers.unit(code)
+        counts = layers.grid_counts(f).get(code, {"total": 0})
+        return {**unit, "counts": counts}
+
+    @router.get("/map/api/heat", summary="Binned incident points for the heatmap")
+    def heat(
+        bbox: str = Query(..., description="min lon, min lat, max lon, max lat"),
+        zoom: int = Query(..., ge=0, le=22),
+        f: TileFilters = Depends(filters),
+    ) -> dict:
+        return {"points": ctx.map_layers.heat(f, _bbox(bbox), zoom)}
+
+    @router.get("/map/api/incidents/{id}", summary="An incident, its history and nearest cameras")
+    def incident(id: str) -> dict:
+        record = ctx.store.get("incidents", id)
+        history = ctx.store.history("incidents", id)["status"]
+        return {
+            "incident": record,
+            "history": history,
+            "cameras": _nearest(ctx, record["lon"], record["lat"], NEAREST_CAMERAS),
+        }
+
+    @router.get("/map/api/locate", summary="Coordinates (with CRS) or an address → grid")
+    def locate(q: str = Query(..., min_length=1, max_length=200)) -> dict:
+        match = COORDINATES.match(q)
+        if match:
+            x, y, crs = float(match[1]), float(match[2]), match[3] or "WGS84"
+            answer = ctx.geocoding.locate_point(x, y, crs)
+        else:
+            answer = ctx.geocoding.locate_address(q)
+        lon, lat = answer["location"]["wgs84"]
+        grid = answer.get("grid") or {}
+        return {"lon": lon, "lat": lat, "grid_code": grid.get("code"), "status": answer["status"]}
+
+    return router
+
+
+def _bbox(text: str) -> tuple[float, float, float, float]:
+    try:
+        minlon, minlat, maxlon, maxlat = (float(v) for v in text.split(","))
+    except ValueError:
+        raise InvalidInput(
+            f"bbox must be four numbers 'minlon,minlat,maxlon,maxlat': {text!r}"
+        ) from None
+    if not (minlon < maxlon and minlat < maxlat):
+        raise InvalidInput(f"bbox {text!r} is empty or inverted")
+    return minlon, minlat, maxlon, maxlat
+
+
+def _nearest(ctx: AppContext, lon: float, lat: float, k: int) -> list[dict]:
+    """The ``k`` nearest cameras (haversine metres) from the map's camera snapshot."""
+    frame = ctx.map_layers.snapshot("cameras").frame
+    if frame.empty:
+        return []
+    lon2, lat2 = np.radians(frame["lon"].to_numpy()), np.radians(frame["lat"].to_numpy())
+    lon1, lat1 = math.radians(lon), math.radians(lat)
+    a = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + math.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    metres = 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
+    best = np.argsort(metres)[:k]
+    return [
+        {
+            "id": str(frame["id"].iat[i]),
+            "name": frame["name"].iat[i],
+            "distance_m": float(metres[i]),
+        }
+        for i in best
+    ]

@@ -1,0 +1,89 @@
+"""Feeds that connect :class:`layers.service.MapLayers` to the boundary registry and the store.
+
+:class:`RegistryFeed` serves the active boundary generation. :class:`StorePointFeed`
+keeps a frame of one kind and, when the store's ``data_version`` moves, reads
+only what changed since (``updated_at`` with a small overlap, upserted by id);
+a full read happens first and whenever the row count disagrees (a delete).
+
+>>> StorePointFeed.COLUMNS["incidents"][:4]
+('id', 'lon', 'lat', 'status')
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from functools import cached_property
+
+import pandas as pd
+
+OVERLAP_MS = 5_000
+EPOCH = pd.Timestamp(0, tz="UTC")
+
+
+class RegistryFeed:
+    """The active generation's units (all levels) from a ``BoundaryRegistry``."""
+
+    def __init__(self, registry) -> None:
+        self.registry = registry
+
+    def version(self) -> str:
+        return self.registry.active() or ""
+
+    def load(self) -> pd.DataFrame:
+        return self.registry.units()
+
+
+class StorePointFeed:
+    """One kind of the feature store as a frame with ``reported_at``/``updated_at`` in ms."""
+
+    COLUMNS: dict[str, tuple[str, ...]] = {
+        "incidents": ("id", "lon", "lat", "status", "category", "priority", "grid_code"),
+        "cameras": ("id", "lon", "lat", "name", "online", "grid_code"),
+        "sensors": ("id", "lon", "lat", "device_kind", "online", "alarm", "grid_code"),
+    }
+    TIMES = ("reported_at", "updated_at")
+
+    def __init__(self, open_store: Callable[[], object], kind: str) -> None:
+        self._open_store = open_store
+        self.kind = kind
+        self._frame: pd.DataFrame | None = None
+        self._lock = threading.Lock()
+
+    @cached_property
+    def store(self):
+        """The store, opened on first use (boundary tiles never need it)."""
+        return self._open_store()
+
+    def version(self) -> str:
+        return str(self.store.data_version())
+
+    def load(self) -> pd.DataFrame:
+        """The current frame (incremental after the first call)."""
+        from geo.store.filters import FeatureFilter
+
+        with self._lock:
+            if self._frame is None:
+                self._frame = self._read(None)
+            else:
+                since = int(self._frame["updated_at"].max()) - OVERLAP_MS if len(self._frame) else 0
+                changed = self._read(FeatureFilter(since=since, time_field="updated_at"))
+                if len(changed):
+                    merged = pd.concat([self._frame, changed], ignore_index=True)
+                    self._frame = merged.drop_duplicates("id", keep="last").reset_index(drop=True)
+                if len(self._frame) != self.store.count(self.kind):
+                    self._frame = self._read(None)
+            return self._frame
+
+    def _read(self, filters) -> pd.DataFrame:
+        columns = [*self.COLUMNS[self.kind], *self.TIMES]
+        batches = [
+            pd.DataFrame.from_records(batch, columns=columns)
+            for batch in self.store.iter_features(self.kind, filters, batch_size=50_000)
+        ]
+        frame = pd.concat(batches, ignore_index=True) if batches else pd.DataFrame(columns=columns)
+        for name in self.TIMES:
+            times = pd.to_datetime(frame[name], utc=True, format="ISO8601")
+            millis = (times - EPOCH) // pd.Timedelta(milliseconds=1)
+            frame[name] = millis.fillna(0).astype("int64")
+        return frame
