@@ -18,7 +18,13 @@ from api.errors import install_error_handlers
 from api.ogc.openapi import install_openapi
 from api.settings import Settings
 
-ROUTER_MODULES: tuple[str, ...] = ("api.routes.health", "api.ogc", "api.service.locate")
+ROUTER_MODULES: tuple[str, ...] = (
+    "api.routes.health",
+    "api.ogc",
+    "api.service.locate",
+    "api.routes.map",
+    "api.routes.events",
+)
 
 
 def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:

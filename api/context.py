@@ -52,6 +52,15 @@ class AppContext:
 
         return Geocoding(self)
 
+    @cached_property
+    def map_layers(self):
+        """Map-wall tiles and aggregates from the boundaries and the store (issue: map wall)."""
+        from layers.feeds import RegistryFeed, StorePointFeed
+        from layers.service import POINT_LAYERS, MapLayers
+
+        feeds = {kind: StorePointFeed(lambda: self.store, kind) for kind in POINT_LAYERS}
+        return MapLayers(RegistryFeed(self.registry), feeds)
+
 
 def get_context(request: Request) -> AppContext:
     """FastAPI dependency: the app's :class:`AppContext`."""
