@@ -1,0 +1,352 @@
+"""The gazetteer: every nameable thing of the city, indexed by its aliases.
+
+Entries come from the boundary hierarchy (districts, functional zones,
+streets, communities, grids) and from address points (roads with numbered
+addresses, compounds, landmarks). Every address point is located with the
+engine's :class:`~geo.engine.locator.GridLocator`, so its grid is the engine's
+ground truth, and carries its distance to the edge of its grid, community,
+street and district (how far a "对面"/"附近" may stray before the answer
+must get coarser).
+
+Indexes: ``exact`` (alias -> entries) and ``pinyin`` (toneless syllables ->
+entries) for n-gram lookups. Building the demo city takes a few seconds, so
+:meth:`Gazetteer.load_or_build` caches it under the data directory.
+
+>>> from geo.boundaries.io import read_hierarchy_gpkg  # doctest: +SKIP
+>>> units = read_hierarchy_gpkg("data/boundaries/zhengzhou-demo.gpkg")  # doctest: +SKIP
+>>> gaz = Gazetteer.build(units, GridLocator.build(units, "demo"), "demo")  # doctest: +SKIP
+>>> gaz.geocode("金水区纬五路12号").status  # doctest: +SKIP
+'matched'
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import geopandas as gpd
+import numpy as np
+import shapely
+
+from geo.boundaries.schema import METRIC_CRS
+from geo.gazetteer import aliases as al
+from geo.gazetteer.normalize import normalize, syllables
+from geo.gazetteer.points import demo_address_points, numbered_points
+
+FORMAT_VERSION = 3
+ADMIN_KINDS = ("district", "zone", "street", "community", "grid")
+POINT_KINDS = ("compound", "landmark")
+_LEVEL_FIELDS = ("grid", "community", "street", "district")
+
+
+@dataclass(slots=True)
+class Entry:
+    """One nameable thing: a unit, a zone, a road or a place."""
+
+    kind: str  # district | zone | street | community | grid | road | compound | landmark | prefix
+    code: str | None
+    name: str
+    lon: float | None = None
+    lat: float | None = None
+    district: str | None = None
+    street: str | None = None
+    community: str | None = None
+    grid: str | None = None  # the one grid this entry pins, if it pins one
+    zone: str | None = None
+    scope: frozenset[str] = frozenset()  # unit and zone codes it lies in
+    point: int = -1  # places: row in the point table
+    numbers: dict[int, int] = field(default_factory=dict)  # roads: house number -> point row
+    category: str = ""
+
+
+@dataclass(slots=True)
+class PointTable:
+    """Columnar address points: location, engine answer, distances to unit edges (m)."""
+
+    lon: list[float]
+    lat: list[float]
+    grid: list[str | None]
+    community: list[str | None]
+    street: list[str | None]
+    district: list[str | None]
+    zone: list[str | None]
+    edge_m: dict[str, list[float]]  # level -> distance to that unit's boundary
+
+    def scope(self, row: int) -> frozenset[str]:
+        """Codes of the units and zones the point lies in."""
+        codes = (self.district[row], self.street[row], self.community[row], self.zone[row])
+        return frozenset(c for c in codes if c)
+
+    def trusted_level(self, row: int, radius_m: float) -> str | None:
+        """Finest level whose unit holds every spot within ``radius_m`` of the point."""
+        if self.grid[row] is None:
+            return None
+        for level in _LEVEL_FIELDS:
+            if radius_m <= 0 or self.edge_m[level][row] > radius_m:
+                return level
+        return None
+
+
+class Gazetteer:
+    """Names -> places of one boundary generation; :meth:`geocode` answers addresses."""
+
+    def __init__(self, entries: list[Entry], points: PointTable, generation: str) -> None:
+        self.entries = entries
+        self.points = points
+        self.generation = generation
+        self.exact: dict[str, list[tuple[int, float]]] = {}
+        self.pinyin: dict[tuple[str, ...], list[tuple[int, float]]] = {}
+        self.zone_of_street: dict[str, set[str]] = {}
+        for index, entry in enumerate(entries):
+            for alias, weight in _aliases(entry):
+                self.exact.setdefault(alias, []).append((index, weight))
+        for alias, hits in self.exact.items():
+            if len(alias) >= 2:
+                self.pinyin.setdefault(syllables(alias), []).extend(hits)
+        self.max_alias = max(len(a) for a in self.exact)
+        self.fuzzy_names = _fuzzy_names(entries)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def geocode(self, text: str, limit: int = 5):
+        """Parse and match a free-text address; see :func:`geo.gazetteer.matcher.geocode`."""
+        from geo.gazetteer.matcher import geocode
+
+        return geocode(self, text, limit)
+
+    # ---- building -----------------------------------------------------------------
+
+    @classmethod
+    def build(
+        cls,
+        units: gpd.GeoDataFrame,
+        locator,
+        generation: str = "",
+        roads: gpd.GeoDataFrame | None = None,
+        places: gpd.GeoDataFrame | None = None,
+    ) -> Gazetteer:
+        """Index the units and the address points (demo points when none are given)."""
+        if roads is None or places is None:
+            roads, places = demo_address_points(units)
+        entries = _unit_entries(units)
+        number_rows, xs, ys = [], [], []
+        metric_roads = roads.to_crs(METRIC_CRS)
+        for road_index, road in enumerate(metric_roads.itertuples()):
+            for number, x, y in numbered_points(
+                road.geometry, int(road.number_from), int(road.number_to)
+            ):
+                number_rows.append((road_index, number))
+                xs.append(x)
+                ys.append(y)
+        metric_places = places.to_crs(METRIC_CRS)
+        xs.extend(metric_places.geometry.x)
+        ys.extend(metric_places.geometry.y)
+        points = _locate_points(units, locator, np.array(xs), np.array(ys))
+        road_entries = [
+            Entry("road", None, str(name)) for name in roads["name"]
+        ]  # filled from their numbers below
+        for row, (road_index, number) in enumerate(number_rows):
+            road_entries[road_index].numbers[number] = row
+        for entry in road_entries:
+            _finish_road(entry, points)
+        entries.extend(e for e in road_entries if e.numbers)
+        for offset, place in enumerate(places.itertuples()):
+            row = len(number_rows) + offset
+            if points.grid[row] is None:
+                continue
+            entries.append(
+                Entry(
+                    str(place.kind),
+                    None,
+                    str(place.name),
+                    points.lon[row],
+                    points.lat[row],
+                    points.district[row],
+                    points.street[row],
+                    points.community[row],
+                    points.grid[row],
+                    points.zone[row],
+                    points.scope(row),
+                    point=row,
+                    category=str(place.category),
+                )
+            )
+        return cls(entries, points, generation or getattr(locator, "generation", ""))
+
+    @classmethod
+    def load_or_build(
+        cls, units: gpd.GeoDataFrame, locator, generation: str, cache_dir: Path | None
+    ) -> Gazetteer:
+        """:meth:`build`, cached as ``<cache_dir>/gazetteer-<generation>-<key>.pkl``."""
+        if cache_dir is None:
+            return cls.build(units, locator, generation)
+        digest = hashlib.sha1(f"{FORMAT_VERSION}|{len(units)}".encode())
+        for module in ("aliases", "build", "normalize", "points"):  # code changes rebuild
+            digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+        digest.update("|".join(sorted(units["code"].astype(str))).encode())
+        safe = re.sub(r"[^A-Za-z0-9_.-]", "_", generation)
+        path = Path(cache_dir) / f"gazetteer-{safe}-{digest.hexdigest()[:12]}.pkl"
+        if path.exists():
+            with path.open("rb") as handle:
+                return pickle.load(handle)
+        gazetteer = cls.build(units, locator, generation)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        with partial.open("wb") as handle:
+            pickle.dump(gazetteer, handle, protocol=pickle.HIGHEST_PROTOCOL)
+        partial.replace(path)
+        return gazetteer
+
+
+def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
+    """Entries for the prefixes, districts, zones, streets, communities and grids."""
+    parent = dict(zip(units["code"], units["parent_code"], strict=True))
+    zone = {c: z for c, z in zip(units["code"], units["managing_zone"], strict=True) if z}
+    spots = shapely.point_on_surface(units.geometry.to_numpy())
+    grids_per = Counter(units.loc[units["level"] == "grid", "parent_code"])
+    only_grid = {
+        p: c for c, p in zip(units["code"], units["parent_code"], strict=True) if grids_per[p] == 1
+    }
+    entries = [Entry("prefix", None, name) for name in al.PREFIXES]
+    zone_streets: dict[str, list[str]] = {}
+    for row, spot in zip(units.itertuples(), spots, strict=True):
+        chain = {row.level: row.code}
+        code = parent.get(row.code)
+        for level in _LEVEL_FIELDS[_LEVEL_FIELDS.index(row.level) + 1 :]:
+            if code:
+                chain[level] = code
+                code = parent.get(code)
+        zones = {zone[row.code]} if row.code in zone else set()
+        street = chain.get("street")
+        if street and al.is_zhengdong_street(street):
+            zones.add(al.ZHENGDONG_KEY)
+        if row.level == "street":
+            for z in zones:
+                zone_streets.setdefault(z, []).append(row.code)
+        grid = row.code if row.level == "grid" else only_grid.get(row.code)
+        entries.append(
+            Entry(
+                row.level,
+                row.code,
+                row.name,
+                spot.x,
+                spot.y,
+                chain.get("district"),
+                street,
+                chain.get("community"),
+                grid,
+                zone.get(row.code) or None,
+                frozenset(set(chain.values()) | zones),
+            )
+        )
+    by_code = {e.code: e for e in entries if e.kind == "street"}
+    for zone_code, streets in sorted(zone_streets.items()):
+        hosts = {by_code[s].district for s in streets}
+        name = (al.zone_aliases(zone_code) or [(zone_code, 1.0)])[0][0]
+        first = by_code[streets[0]]
+        entries.append(
+            Entry(
+                "zone",
+                zone_code,
+                name,
+                first.lon,
+                first.lat,
+                hosts.pop() if len(hosts) == 1 else None,
+                zone=zone_code,
+                scope=frozenset({zone_code} | {by_code[s].district for s in streets}),
+            )
+        )
+    return entries
+
+
+def _locate_points(units: gpd.GeoDataFrame, locator, xs: np.ndarray, ys: np.ndarray) -> PointTable:
+    """Locate metric points with the engine; measure their distance to each unit's edge."""
+    batch = locator.locate_many(xs, ys, crs=METRIC_CRS)
+    boundaries = dict(
+        zip(
+            units["code"],
+            shapely.boundary(units.to_crs(METRIC_CRS).geometry.to_numpy()),
+            strict=True,
+        )
+    )
+    located = shapely.points(xs, ys)
+    codes = {level: list(getattr(batch, f"{level}_code")) for level in _LEVEL_FIELDS}
+    edge_m = {}
+    for level, column in codes.items():
+        edges = np.array([boundaries.get(c) if c else None for c in column], dtype=object)
+        distance = shapely.distance(located, edges)
+        edge_m[level] = np.nan_to_num(distance, nan=0.0).tolist()
+    zones = []
+    for zone, street in zip(batch.managing_zone, codes["street"], strict=True):
+        zones.append(
+            zone or (al.ZHENGDONG_KEY if street and al.is_zhengdong_street(street) else None)
+        )
+    return PointTable(
+        batch.lon.tolist(),
+        batch.lat.tolist(),
+        codes["grid"],
+        codes["community"],
+        codes["street"],
+        codes["district"],
+        zones,
+        edge_m,
+    )
+
+
+def _finish_road(road: Entry, points: PointTable) -> None:
+    """Drop numbers outside every grid; set the road's scope, middle and finest common unit."""
+    road.numbers = {n: r for n, r in road.numbers.items() if points.grid[r] is not None}
+    if not road.numbers:
+        return
+    rows = list(road.numbers.values())
+    road.scope = frozenset().union(*(points.scope(r) for r in rows))
+    middle = rows[len(rows) // 2]
+    road.lon, road.lat = points.lon[middle], points.lat[middle]
+    for level in _LEVEL_FIELDS[::-1]:
+        values = {getattr(points, level)[r] for r in rows}
+        if len(values) > 1:
+            break
+        setattr(road, level, values.pop())
+    zones = {points.zone[r] for r in rows}
+    road.zone = zones.pop() if len(zones) == 1 else None
+
+
+def _aliases(entry: Entry) -> list[tuple[str, float]]:
+    """All normalised aliases of an entry with their weights."""
+    kind, name = entry.kind, entry.name
+    if kind == "district":
+        found = al.district_aliases(name)
+    elif kind == "zone":
+        found = al.zone_aliases(entry.code)
+    elif kind == "street":
+        found = al.street_aliases(name)
+    elif kind == "community":
+        found = al.community_aliases(name)
+    elif kind == "grid":
+        found = [(name, al.FULL), (entry.code, al.FULL)]
+    elif kind == "compound":
+        bare = name.removesuffix("小区")
+        other = bare if bare != name else name + "小区"
+        found = [(name, al.FULL)] + ([(other, al.VARIANT)] if len(bare) >= 3 else [])
+    elif kind == "landmark" and name.endswith("地铁站"):
+        found = [(name, al.FULL), (name[:-3] + "站", al.VARIANT)]
+    else:
+        found = [(name, al.FULL)]
+    return [(normalize(a), w) for a, w in found if len(normalize(a)) >= 2]
+
+
+def _fuzzy_names(entries: list[Entry]) -> dict[str, tuple[list[str], list[int]]]:
+    """Per district ('' = whole city): names of roads, places and communities for rapidfuzz."""
+    names: dict[str, tuple[list[str], list[int]]] = {}
+    for index, entry in enumerate(entries):
+        if entry.kind in ("road", "compound", "landmark", "community", "street"):
+            for key in {"", entry.district or ""}:
+                bucket = names.setdefault(key, ([], []))
+                bucket[0].append(entry.name)
+                bucket[1].append(index)
+    return names
