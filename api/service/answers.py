@@ -65,11 +65,12 @@ def location_answer(
 
 def referenced_areas(batch, catalog: AreaCatalog) -> dict[str, dict[str, Any]]:
     """Every area object a batch mentions, keyed by code (each looked up once)."""
-    codes: set[str] = set()
+    codes: set[str | None] = set()
     for column in CODE_COLUMNS:
-        codes.update(np.unique(getattr(batch, column)[getattr(batch, column) != None]).tolist())  # noqa: E711
+        codes.update(getattr(batch, column).tolist())
     for listed in batch.candidates[batch.candidates != None]:  # noqa: E711
         codes.update(listed)
+    codes.discard(None)
     return {code: area for code in sorted(codes) if (area := catalog.area(code))}
 
 
@@ -123,13 +124,13 @@ def batch_columns(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) ->
         "street": batch.street_code.tolist(),
         "district": batch.district_code.tolist(),
         "managing_zone": batch.managing_zone.tolist(),
-        "lon": batch.lon,
-        "lat": batch.lat,
-        "gcj02_lon": gcj_lon,
-        "gcj02_lat": gcj_lat,
+        "lon": batch.lon.tolist(),
+        "lat": batch.lat.tolist(),
+        "gcj02_lon": gcj_lon.tolist(),
+        "gcj02_lat": gcj_lat.tolist(),
         "candidates": batch.candidates.tolist(),
         "nearest_grid": batch.nearest_grid.tolist(),
-        "distance_m": np.round(batch.distance_m, 2),
+        "distance_m": np.round(batch.distance_m, 2).tolist(),
     }
 
 

@@ -12,6 +12,7 @@ or CSV when the request's ``Accept`` asks for ``text/csv``.
 from __future__ import annotations
 
 import io
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -95,12 +96,12 @@ def parse_json_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarr
     else:
         ids, xy = list(range(len(points))), points
     try:
-        array = np.asarray(xy, dtype=float)
+        if set(map(len, xy)) != {2}:
+            raise ValueError
+        flat = np.fromiter(chain.from_iterable(xy), dtype=float, count=2 * len(xy))
     except (ValueError, TypeError):
         raise InvalidInput("every point must be [x, y] numbers (or all {id, x, y})") from None
-    if array.ndim != 2 or array.shape[1] != 2:
-        raise InvalidInput("every point must be [x, y] numbers (or all {id, x, y})")
-    return array[:, 0], array[:, 1], ids, crs
+    return flat[0::2].copy(), flat[1::2].copy(), ids, crs
 
 
 def parse_csv_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list, str]:

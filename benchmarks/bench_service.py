@@ -1,0 +1,201 @@
+"""Load test of the service API on loopback: single lookups, the trivial endpoint, batches.
+
+Starts ``uvicorn api.app:create_app`` on a free loopback port over a fresh data
+directory holding the demo boundaries (data/boundaries/zhengzhou-demo.gpkg),
+then drives, in the same run:
+
+* ``GET /healthz`` (the trivial endpoint: the baseline) and ``GET /v1/locate``
+  for random points of the demo city, at several concurrencies, with ``wrk``
+  (``apt-get install wrk``) for a fixed duration each: req/s, p50, p99;
+* ``POST /v1/locate`` batches of 10,000 points (httpx, a bounded number of
+  requests, 1 and 2 in flight): points/s.
+
+Targets (issue 6): >= 2,000 lookups/s with p99 < 20 ms, >= 60 % of the
+trivial endpoint's rate, > 1,000,000 points/s in batches.
+
+    .venv/bin/python benchmarks/bench_service.py [--workers 2] [--duration 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import numpy as np
+import orjson
+import shapely
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from geo.boundaries.generations import BoundaryRegistry  # noqa: E402
+from geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
+
+DEMO = ROOT / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+ADMIN_KEY = "ca_bench-admin"
+BATCH = 10_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def prepare(data_dir: Path) -> np.ndarray:
+    """Stage and activate the demo boundaries; return random points inside the city."""
+    units = read_hierarchy_gpkg(DEMO)
+    registry = BoundaryRegistry(data_dir / "boundaries")
+    registry.activate(registry.stage(units, source=DEMO.name))
+    districts = shapely.union_all(units[units["level"] == "district"].geometry.to_numpy())
+    rng = np.random.default_rng(42)
+    west, south, east, north = districts.bounds
+    candidates = np.column_stack(
+        [rng.uniform(west, east, 200_000), rng.uniform(south, north, 200_000)]
+    )
+    inside = shapely.contains_xy(districts, candidates[:, 0], candidates[:, 1])
+    return candidates[inside]
+
+
+def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
+    env = dict(os.environ, CITYAWARE_DATA_DIR=str(data_dir), CITYAWARE_ADMIN_KEY=ADMIN_KEY)
+    command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    command += ["--log-level", "warning", "--no-access-log"]
+    return subprocess.Popen(command, cwd=ROOT, env=env)
+
+
+def warm_up(base: str, points: np.ndarray, workers: int) -> None:
+    """Wait for the server, then make every worker build its locator."""
+    deadline = time.monotonic() + 120
+    with httpx.Client(base_url=base, timeout=60) as client:
+        while True:
+            try:
+                client.get("/healthz")
+                break
+            except httpx.TransportError:
+                if time.monotonic() > deadline:
+                    raise SystemExit("server did not start within 120 s") from None
+                time.sleep(0.2)
+        with ThreadPoolExecutor(workers * 4) as pool:
+            for _ in range(3):
+                list(pool.map(lambda p: client.get("/v1/locate", params=p), _params(points[:64])))
+                list(pool.map(lambda _: post_batch(client, points[:BATCH]), range(workers * 2)))
+
+
+def _params(points: np.ndarray) -> list[dict]:
+    return [{"lon": f"{x:.6f}", "lat": f"{y:.6f}", "crs": "WGS84"} for x, y in points]
+
+
+def lua_script(path: Path, points: np.ndarray) -> Path:
+    """A wrk script cycling through ``points`` (one GET /v1/locate each)."""
+    queries = ",\n".join(f'"lon={x:.6f}&lat={y:.6f}&crs=WGS84"' for x, y in points)
+    path.write_text(
+        f"local q = {{\n{queries}\n}}\nlocal i = 0\n"
+        "request = function()\n  i = i % #q + 1\n"
+        '  return wrk.format("GET", "/v1/locate?" .. q[i])\nend\n'
+    )
+    return path
+
+
+def wrk(base: str, path: str, connections: int, seconds: int, script: Path | None) -> dict:
+    command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
+    command += ["-s", str(script)] if script else []
+    out = subprocess.run([*command, base + path], capture_output=True, text=True, check=True).stdout
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    return {
+        "rps": rate,
+        "p50": _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1)),
+        "p99": _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1)),
+        "errors": int(errors.group(1)) if errors else 0,
+    }
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(\w+)", text).groups()
+    return float(value) * {"us": 1e-3, "ms": 1.0, "s": 1e3}[unit]
+
+
+def post_batch(client: httpx.Client, points: np.ndarray) -> int:
+    body = orjson.dumps({"crs": "WGS84", "points": points.tolist()})
+    answer = client.post("/v1/locate", content=body, headers={"Content-Type": "application/json"})
+    answer.raise_for_status()
+    return len(points)
+
+
+def batch_rate(base: str, points: np.ndarray, in_flight: int, requests: int) -> float:
+    """Points per second through POST /v1/locate with ``in_flight`` requests at a time."""
+    chunks = [points[(i * BATCH) % (len(points) - BATCH) :][:BATCH] for i in range(requests)]
+    clients = [httpx.Client(base_url=base, timeout=60) for _ in range(in_flight)]
+    started = time.perf_counter()
+    with ThreadPoolExecutor(in_flight) as pool:
+        done = sum(
+            pool.map(lambda ic: post_batch(clients[ic[0] % in_flight], ic[1]), enumerate(chunks))
+        )
+    elapsed = time.perf_counter() - started
+    for client in clients:
+        client.close()
+    return done / elapsed
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
+    parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
+    parser.add_argument("--connections", default="16,64", help="wrk concurrencies")
+    parser.add_argument("--batches", type=int, default=40, help="batch requests per run")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        raise SystemExit("wrk is needed: apt-get install wrk")
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+        data_dir = Path(tmp)
+        points = prepare(data_dir)
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        server = start_server(data_dir, port, args.workers)
+        try:
+            warm_up(base, points, args.workers)
+            script = lua_script(data_dir / "locate.lua", points[:2000])
+            print(
+                f"uvicorn workers={args.workers}, {os.cpu_count()} cores, "
+                f"wrk -t1, {args.duration} s per run"
+            )
+            print(
+                f"{'endpoint':<16}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+            )
+            ratios = []
+            for connections in (int(c) for c in args.connections.split(",")):
+                health = wrk(base, "/healthz", connections, args.duration, None)
+                locate = wrk(base, "/v1/locate", connections, args.duration, script)
+                for name, row in (("/healthz", health), ("/v1/locate", locate)):
+                    print(
+                        f"{name:<16}{connections:>6}{row['rps']:>10.0f}{row['p50']:>9.2f}"
+                        f"{row['p99']:>9.2f}{row['errors']:>9}"
+                    )
+                ratios.append(locate["rps"] / health["rps"])
+                print(f"{'ratio':<16}{connections:>6}{ratios[-1]:>10.0%}")
+            for in_flight in (1, 2):
+                rate = batch_rate(base, points, in_flight, args.batches)
+                print(
+                    f"POST /v1/locate batches of {BATCH}, {in_flight} in flight: "
+                    f"{rate:,.0f} points/s"
+                )
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
