@@ -189,7 +189,8 @@ def to_lonlat_checked(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
         raise InvalidInput(f"x and y differ in length ({x.size} and {y.size})")
     if name in (WGS84, GCJ02, BD09) or _pyproj_crs(name).is_geographic:
         problems = lonlat_problems(x, y)
-        lon, lat = _geographic_to_lonlat(x, y, name)
+        with np.errstate(invalid="ignore"):  # NaN/inf rows are reported in problems
+            lon, lat = _geographic_to_lonlat(x, y, name)
     else:
         lon, lat = _transformer(name, WGS84).transform(x, y)
         problems = _projected_problems(x, y, lon, lat, name)

@@ -31,9 +31,9 @@ from pathlib import Path
 
 import numpy as np
 import shapely
+from affine import Affine
 from rasterio.enums import MergeAlg
 from rasterio.features import rasterize
-from rasterio.transform import from_origin
 
 FORMAT_VERSION = "1"
 DEFAULT_CELL_M = 20.0
@@ -81,7 +81,7 @@ class LookupTable:
             math.ceil((north - south) / dlat) + pad,
             math.ceil((east - west) / dlon) + pad,
         )
-        transform = from_origin(west, north, dlon, dlat)
+        transform = Affine(dlon, 0.0, west, 0.0, -dlat, north)
         n = len(geometries)
         present = [i for i in range(n) if not shapely.is_empty(geometries[i])]
         # Reversed, so the smallest index is burned last and wins where grids overlap.

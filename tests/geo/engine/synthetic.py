@@ -36,7 +36,9 @@ def voronoi_units(
     cells = shapely.intersection(cells, city)
     cells = cells[~shapely.is_empty(cells)]
     if hole:
-        lake = shapely.Point(*core).buffer(0.01)
+        # A lake inside the first seed's cell: closer to it than half the nearest seed.
+        gap = np.sort(np.hypot(*(seeds[1:] - seeds[0]).T))[0]
+        lake = shapely.Point(*seeds[0]).buffer(0.3 * gap)
         cells = shapely.difference(cells, lake)
         cells = cells[~shapely.is_empty(cells)]
     island = shapely.box(east + 0.01, south, east + 0.03, south + 0.02)
