@@ -1,8 +1,10 @@
 """Check a units frame: nesting, sibling overlaps, coverage gaps, codes and attributes.
 
-Areas are computed in a metric CRS (:data:`geo.boundaries.schema.METRIC_CRS`
-when the units lie in its area of use, else their UTM zone) and reported in m²;
-locations are lon/lat points inside the problem area. Everything is vectorised
+Overlays run in lon/lat, where neighbours share their vertices exactly (so
+no projection slivers appear); the resulting pieces are measured in a metric
+CRS (:data:`geo.boundaries.schema.METRIC_CRS` when the units lie in its area of
+use, else their UTM zone) and reported in m². Locations are lon/lat points
+inside the problem area. Everything is vectorised
 (one STRtree query per level, one union per parent), so the 4,744 demo grids
 with their parents validate in a few seconds.
 
@@ -16,7 +18,6 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import lru_cache
 
 import geopandas as gpd
 import numpy as np
@@ -80,6 +81,7 @@ class ValidationReport:
     units: int
     levels: dict[str, int]
     tolerance_m2: float
+    sliver_width_m: float
     metric_crs: str
     findings: list[Finding] = field(default_factory=list)
 
@@ -110,6 +112,7 @@ class ValidationReport:
             "units": self.units,
             "levels": self.levels,
             "tolerance_m2": self.tolerance_m2,
+            "sliver_width_m": self.sliver_width_m,
             "metric_crs": self.metric_crs,
             "counts": self.counts,
             "findings": [f.to_dict() for f in self.findings],
@@ -117,9 +120,13 @@ class ValidationReport:
 
 
 def validate_units(
-    units: gpd.GeoDataFrame, tolerance_m2: float = 1.0, repairs: Sequence | None = None
+    units: gpd.GeoDataFrame,
+    tolerance_m2: float = 1.0,
+    repairs: Sequence | None = None,
+    sliver_width_m: float = 0.1,
 ) -> ValidationReport:
-    """Validate a units frame; areas below ``tolerance_m2`` are ignored as slivers.
+    """Validate a units frame; overlaps, gaps and parts outside the parent smaller than
+    ``tolerance_m2``, or thinner than ``sliver_width_m``, are ignored.
 
     ``repairs`` are the :class:`~geo.boundaries.io.RepairNote` s from reading.
 
@@ -131,14 +138,14 @@ def validate_units(
     if units.crs is not None and not units.crs.equals(CRS.from_user_input(STORAGE_CRS)):
         units = units.to_crs(STORAGE_CRS)
     metric_crs = _metric_crs(units)
-    geoms = units.geometry.to_crs(metric_crs).to_numpy()
+    geoms = units.geometry.to_numpy()
     codes = units["code"].astype(object).to_numpy()
     levels = units["level"].astype(object).to_numpy()
-    to_lonlat = _transformer(metric_crs)
     report = ValidationReport(
         units=len(units),
         levels={lv: int((levels == lv).sum()) for lv in LEVELS if (levels == lv).any()},
         tolerance_m2=tolerance_m2,
+        sliver_width_m=sliver_width_m,
         metric_crs=metric_crs,
     )
     invalid = ~shapely.is_valid(geoms)
@@ -148,7 +155,7 @@ def validate_units(
         )
     geoms = np.where(invalid, shapely.make_valid(geoms), geoms)
     parent_index = _parent_index(codes, units["parent_code"].astype(object).to_numpy())
-    context = _Context(geoms, codes, levels, parent_index, tolerance_m2, to_lonlat)
+    context = _Context(geoms, codes, levels, parent_index, tolerance_m2, sliver_width_m, metric_crs)
     report.findings += _outside_parent(context)
     report.findings += _overlaps(context)
     report.findings += _gaps(context)
@@ -164,16 +171,58 @@ def validate_units(
 
 @dataclass(frozen=True)
 class _Context:
-    geoms: np.ndarray  # metric, valid
+    geoms: np.ndarray  # lon/lat, valid
     codes: np.ndarray
     levels: np.ndarray
     parent_index: np.ndarray  # row of the parent, -1 when missing
     tolerance: float
-    to_lonlat: Transformer
+    sliver_width: float
+    metric_crs: str
 
-    def locations(self, areas: np.ndarray) -> list[tuple[float, float]]:
-        points = shapely.point_on_surface(areas)
-        lon, lat = self.to_lonlat.transform(shapely.get_x(points), shapely.get_y(points))
+    def pieces(self, results: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Metric polygon pieces of lon/lat overlay results, slivers removed: (pieces, owner, m²).
+
+        Slivers — strips thinner than ``sliver_width``, such as those left where a
+        vertex of one outline lies on an edge of another — are removed by a
+        morphological opening (shrink by half the width, grow back, mitred), which
+        also splits pieces joined only by such strips.
+        """
+        parts, owner = shapely.get_parts(results, return_index=True)
+        polygonal = (shapely.get_type_id(parts) == 3) & (shapely.area(parts) > 0)
+        parts, owner = parts[polygonal], owner[polygonal]
+        if not len(parts):
+            return parts, owner, np.zeros(0)
+        metric = gpd.GeoSeries(parts, crs=STORAGE_CRS).to_crs(self.metric_crs).to_numpy()
+        if self.sliver_width > 0:
+            half = self.sliver_width / 2
+            shrunk = shapely.buffer(metric, -half, join_style="mitre")
+            metric = shapely.buffer(shrunk, half, join_style="mitre")
+            metric, index = shapely.get_parts(metric, return_index=True)
+            owner = owner[index]
+        areas = shapely.area(metric)
+        solid = areas > 0
+        return metric[solid], owner[solid], areas[solid]
+
+    def per_result(self, results: np.ndarray) -> list[tuple[int, float, tuple[float, float]]]:
+        """(result index, total m², location in its largest piece) for results above tolerance."""
+        parts, owner, areas = self.pieces(results)
+        if not len(parts):
+            return []
+        totals = np.bincount(owner, weights=areas, minlength=len(results))
+        order = np.lexsort((-areas, owner))
+        largest = order[np.r_[True, owner[order][1:] != owner[order][:-1]]]
+        largest = largest[totals[owner[largest]] > self.tolerance]
+        locations = self.locations(parts[largest])
+        return [
+            (int(owner[k]), float(totals[owner[k]]), location)
+            for k, location in zip(largest, locations, strict=True)
+        ]
+
+    def locations(self, metric_pieces: np.ndarray) -> list[tuple[float, float]]:
+        """A lon/lat point inside each metric piece."""
+        points = shapely.point_on_surface(metric_pieces)
+        transformer = Transformer.from_crs(self.metric_crs, STORAGE_CRS, always_xy=True)
+        lon, lat = transformer.transform(shapely.get_x(points), shapely.get_y(points))
         return [(round(float(x), 7), round(float(y), 7)) for x, y in zip(lon, lat, strict=True)]
 
 
@@ -184,11 +233,6 @@ def _metric_crs(units: gpd.GeoDataFrame) -> str:
     if len(units) == 0 or (west <= minx and maxx <= east and south <= miny and maxy <= north):
         return METRIC_CRS
     return units.estimate_utm_crs().to_string()
-
-
-@lru_cache(maxsize=8)
-def _transformer(metric_crs: str) -> Transformer:
-    return Transformer.from_crs(metric_crs, STORAGE_CRS, always_xy=True)
 
 
 def _parent_index(codes: np.ndarray, parent_codes: np.ndarray) -> np.ndarray:
@@ -205,18 +249,16 @@ def _outside_parent(ctx: _Context) -> list[Finding]:
     suspect = ~shapely.covers(ctx.geoms[parent], ctx.geoms[child])
     child, parent = child[suspect], parent[suspect]
     outside = shapely.difference(ctx.geoms[child], ctx.geoms[parent])
-    areas = shapely.area(outside)
-    keep = areas > ctx.tolerance
-    child, parent, outside, areas = child[keep], parent[keep], outside[keep], areas[keep]
     return [
         Finding(
             "outside_parent",
-            (ctx.codes[c], ctx.codes[p]),
-            f"{ctx.codes[c]} extends {area:,.1f} m² outside its parent {ctx.codes[p]}",
-            round(float(area), 2),
+            (ctx.codes[child[k]], ctx.codes[parent[k]]),
+            f"{ctx.codes[child[k]]} extends {area:,.1f} m² outside its parent "
+            f"{ctx.codes[parent[k]]}",
+            round(area, 2),
             location,
         )
-        for c, p, area, location in zip(child, parent, areas, ctx.locations(outside), strict=True)
+        for k, area, location in ctx.per_result(outside)
     ]
 
 
@@ -231,10 +273,8 @@ def _overlaps(ctx: _Context) -> list[Finding]:
         pairs = left < right
         a, b = rows[left[pairs]], rows[right[pairs]]
         shared = shapely.intersection(ctx.geoms[a], ctx.geoms[b])
-        areas = shapely.area(shared)
-        keep = areas > ctx.tolerance
-        a, b, shared, areas = a[keep], b[keep], shared[keep], areas[keep]
-        for i, j, area, location in zip(a, b, areas, ctx.locations(shared), strict=True):
+        for k, area, location in ctx.per_result(shared):
+            i, j = a[k], b[k]
             same = ctx.parent_index[i] == ctx.parent_index[j]
             relation = "siblings" if same else f"{level}s of different parents"
             findings.append(
@@ -242,7 +282,7 @@ def _overlaps(ctx: _Context) -> list[Finding]:
                     "overlap",
                     (ctx.codes[i], ctx.codes[j]),
                     f"{ctx.codes[i]} and {ctx.codes[j]} ({relation}) overlap by {area:,.1f} m²",
-                    round(float(area), 2),
+                    round(area, 2),
                     location,
                 )
             )
@@ -259,9 +299,8 @@ def _gaps(ctx: _Context) -> list[Finding]:
     groups = np.split(order, starts[1:])
     unions = np.array([shapely.union_all(ctx.geoms[g]) for g in groups], dtype=object)
     uncovered = shapely.difference(ctx.geoms[parents], unions)
-    pieces, owner = shapely.get_parts(uncovered, return_index=True)
-    areas = shapely.area(pieces)
-    keep = (areas > ctx.tolerance) & (shapely.get_type_id(pieces) == 3)
+    pieces, owner, areas = ctx.pieces(uncovered)
+    keep = areas > ctx.tolerance
     pieces, owner, areas = pieces[keep], owner[keep], areas[keep]
     return [
         Finding(

@@ -1,0 +1,93 @@
+"""``cityaware boundaries``: import, list, activate, diff, validate, and one-line errors."""
+
+from __future__ import annotations
+
+import json
+
+import geopandas as gpd
+import pytest
+import shapely
+
+from api.cli import main
+from geo.boundaries.generations import BoundaryRegistry
+
+
+def _write_units(path, codes, boxes):
+    geoms = [shapely.box(113.6 + x0, 34.7, 113.6 + x1, 34.71) for x0, x1 in boxes]
+    frame = gpd.GeoDataFrame({"code": codes, "name": codes}, geometry=geoms, crs="EPSG:4326")
+    frame.to_file(path, engine="pyogrio")
+    return path
+
+
+@pytest.fixture
+def files(tmp_path):
+    district = _write_units(tmp_path / "district.geojson", ["410102"], [(0, 0.02)])
+    streets = _write_units(
+        tmp_path / "streets.gpkg", ["410102001", "410102002"], [(0, 0.012), (0.01, 0.02)]
+    )
+    return district, streets
+
+
+def test_import_list_activate_diff(tmp_path, files, capsys):
+    data = str(tmp_path / "data")
+    district, streets = files
+
+    assert main(["boundaries", "import", str(district), str(streets), "--data-dir", data]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("staged g0001, inactive")
+    assert "3 units: 1 overlaps" in out[-1]
+
+    args = ["boundaries", "import", str(district), "--activate", "--note", "only D"]
+    assert main([*args, "--data-dir", data]) == 0
+    assert capsys.readouterr().out.strip().startswith("staged g0002, active")
+
+    registry = BoundaryRegistry(tmp_path / "data" / "boundaries")
+    assert registry.active() == "g0002"
+    assert registry.generations()[1]["note"] == "only D"
+
+    assert main(["boundaries", "list", "--data-dir", data]) == 0
+    listing = capsys.readouterr().out.splitlines()
+    assert listing[0].startswith("  g0001") and listing[1].startswith("* g0002")
+
+    assert main(["boundaries", "activate", "g0001", "--data-dir", data]) == 0
+    assert "g0001 (was g0002)" in capsys.readouterr().out
+    assert registry.active() == "g0001"
+
+    assert main(["boundaries", "diff", "g0001", "g0002", "--json", "--data-dir", data]) == 0
+    out = capsys.readouterr().out
+    diff = json.loads(out[: out.rindex("}") + 1])
+    assert diff["removed"] == ["410102001", "410102002"] and diff["added"] == []
+    assert (
+        out.strip().splitlines()[-1] == "g0001 -> g0002: 0 added, 2 removed, 0 changed, 0 updated"
+    )
+
+
+def test_validate_writes_a_json_report(tmp_path, files, capsys):
+    report_path = tmp_path / "report.json"
+    district, streets = files
+
+    assert (
+        main(["boundaries", "validate", str(district), str(streets), "-o", str(report_path)]) == 0
+    )
+    report = json.loads(report_path.read_text())
+    assert report["counts"]["overlap"] == 1
+    overlap = shapely.box(113.61, 34.7, 113.612, 34.71)
+    assert overlap.contains(shapely.Point(report["findings"][0]["location"]))
+    assert capsys.readouterr().out.startswith("3 units: 1 overlaps")
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["boundaries", "import", "{tmp}/missing.gpkg"], "missing.gpkg: no such file"),
+        (["boundaries", "activate", "g0007"], "boundary generation 'g0007' not found"),
+        (["boundaries", "diff", "g0001", "g0002"], "'g0001' not found"),
+        (["boundaries", "validate", "{tmp}/district.geojson", "--level", "zone"], "unknown level"),
+    ],
+)
+def test_errors_are_one_line(tmp_path, files, capsys, argv, message):
+    argv = [a.replace("{tmp}", str(tmp_path)) for a in argv]
+    assert main([*argv, *(["--data-dir", str(tmp_path)] if argv[1] != "validate" else [])]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1].startswith("error: ") and message in err[-1]
+    assert not any("Traceback" in line for line in err)
