@@ -29,7 +29,8 @@ from dataclasses import dataclass
 from datetime import datetime
 
 OVERLAP_MS = 3_000
-BATCH = 500
+BATCH = 1_000
+MAX_ROWS = 10_000
 OPEN_STATUSES = ("received", "dispatched", "in_progress")
 
 
@@ -95,19 +96,28 @@ class EventFeed:
     def version(self) -> int:
         return self.store.data_version()
 
-    def since(self, cursor_ms: int) -> tuple[list[Event], bool]:
-        """Events of rows updated at or after ``cursor_ms - OVERLAP_MS``, oldest first,
-        and whether a batch was full (more remain to be read)."""
+    def since(self, cursor_ms: int) -> tuple[list[Event], int]:
+        """Events of rows updated at or after ``cursor_ms - OVERLAP_MS``, oldest first, and
+        the newest ``updated_at`` read (rows past ``MAX_ROWS`` per kind are left unread:
+        only a bulk import writes that many at once, and it is not a live event)."""
         from geo.store.filters import FeatureFilter
 
         events: list[Event] = []
-        full = False
+        newest = cursor_ms
         since = FeatureFilter(time_field="updated_at", since=max(cursor_ms - OVERLAP_MS, 0))
         for kind in self.KINDS:
-            page = self.store.query(kind, since, limit=BATCH, sortby=["updated_at"])
-            full = full or len(page.items) == BATCH
-            events.extend(e for e in map(to_event, page.items) if e is not None)
-        return sorted(events, key=lambda e: (e.at, e.id)), full
+            page_cursor, read = None, 0
+            while read < MAX_ROWS:
+                page = self.store.query(
+                    kind, since, limit=BATCH, cursor=page_cursor, sortby=["updated_at"]
+                )
+                read += len(page.items)
+                events.extend(e for e in map(to_event, page.items) if e is not None)
+                newest = max([newest, *(_ms(r.get("updated_at")) for r in page.items[-1:])])
+                if page.next is None:
+                    break
+                page_cursor = page.next
+        return sorted(events, key=lambda e: (e.at, e.id)), newest
 
 
 class EventCursor:
@@ -132,13 +142,12 @@ class EventCursor:
         version = self.feed.version()
         if version == self.version:
             return []
-        events, more = self.feed.since(self.cursor)
-        self.version = None if more else version
+        events, newest = self.feed.since(self.cursor)
+        self.version = version
         fresh = [e for e in events if e.at >= self.floor and e.id not in self.seen]
         for event in fresh:
             self.seen[event.id] = event.at
-        if fresh:
-            self.cursor = max(self.cursor, fresh[-1].at)
-            oldest = self.cursor - 2 * OVERLAP_MS
-            self.seen = {k: v for k, v in self.seen.items() if v >= oldest}
+        self.cursor = max(self.cursor, newest)
+        oldest = self.cursor - 2 * OVERLAP_MS
+        self.seen = {k: v for k, v in self.seen.items() if v >= oldest}
         return fresh
