@@ -80,6 +80,7 @@ class Reading:
     score: float = 0.0
     coverage: float = 0.0
     conflict: int = 0
+    unexplained: int = 0
     scope: frozenset[str] = frozenset()
 
 
@@ -98,6 +99,8 @@ def geocode(gazetteer, text: str, limit: int = 5) -> GeocodeResult:
         if _needs_fuzzy(readings):
             mentions += _fuzzy_mentions(gazetteer, core, mentions, readings)
             readings = _rank(gazetteer, core, mentions)
+    if _foreign_prefix(gazetteer, core, mentions):
+        return GeocodeResult(text, "not_found", None, components=components, flags=["outside_city"])
     return _answer(gazetteer, text, core, components, readings, limit)
 
 
@@ -211,6 +214,7 @@ def _score(gazetteer, text: str, reading: Reading, mentions: list[Mention]) -> N
             for i in range(m.start, m.end):
                 conflict[i] = True
     reading.conflict = sum(1 for w, c in zip(weights, conflict, strict=True) if c and not w)
+    reading.unexplained = weights.count(0.0)
     total = sum(weights)
     reading.coverage = total / max(1, len(text))
     reading.score = total - 1.5 * reading.conflict + LEVEL_BONUS.get(reading.level, 0.0)
@@ -218,11 +222,7 @@ def _score(gazetteer, text: str, reading: Reading, mentions: list[Mention]) -> N
 
 def _unexplained(text: str, readings: list[Reading]) -> int:
     """Characters the best reading leaves unexplained (all of them without a reading)."""
-    if not readings:
-        return len(text)
-    return round(
-        len(text) * (1.0 - min(1.0, readings[0].coverage / max(readings[0].mention.weight, 0.5)))
-    )
+    return readings[0].unexplained if readings else len(text)
 
 
 def _needs_fuzzy(readings: list[Reading]) -> bool:
@@ -241,10 +241,6 @@ def _place_key(gazetteer, reading: Reading) -> tuple:
 
 
 def _answer(gazetteer, query, core, components, readings, limit) -> GeocodeResult:
-    if _foreign_prefix(gazetteer, core):
-        return GeocodeResult(
-            query, "not_found", None, components=components, flags=["outside_city"]
-        )
     unique, seen = [], set()
     for reading in readings:
         key = _place_key(gazetteer, reading)
@@ -294,20 +290,32 @@ def _answer(gazetteer, query, core, components, readings, limit) -> GeocodeResul
     return GeocodeResult(query, status, level, grid, confidence, candidates, components, flags)
 
 
-def _foreign_prefix(gazetteer, text: str) -> bool:
+def _foreign_prefix(gazetteer, text: str, mentions: list[Mention]) -> bool:
     """Whether the address starts with a province or city that is not ours (北京市...)."""
+    starts: dict[int, int] = {}
+    for m in mentions:
+        if gazetteer.entries[m.entry].kind in ("prefix", "district", "zone"):
+            starts[m.start] = max(starts.get(m.start, 0), m.end)
     position = 0
-    while piece := _REGION_PIECE.match(text, position):
-        name = piece.group(0)
-        if not (gazetteer.exact.get(name) or gazetteer.pinyin.get(syllables(name))):
+    while True:
+        if position in starts:
+            position = starts[position]
+            continue
+        piece = _REGION_PIECE.match(text, position)
+        if piece is None:
+            return False
+        if not gazetteer.pinyin.get(syllables(piece.group(0))):
             return True
         position = piece.end()
-    return False
 
 
 def _fallback_level(readings: list[Reading]) -> str | None:
     """When the best reading is too unsure for a grid: the best unit reading's level."""
-    units = [r for r in readings if r.level in ("community", "street", "district")]
+    units = [
+        r
+        for r in readings
+        if r.level in ("community", "street", "district") and r.mention.how != "fuzzy"
+    ]
     return units[0].level if units and not units[0].conflict else None
 
 
