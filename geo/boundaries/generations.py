@@ -35,7 +35,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geo.boundaries.io import demote_single_parts, read_many
+from geo.boundaries.io import demote_single_parts, digit_strings, read_many
 from geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
 from geo.boundaries.validate import ValidationReport, validate_units
 from geo.errors import InvalidInput, NotFound
@@ -289,16 +289,21 @@ def _normalised(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     if len(not_polygonal):
         row = not_polygonal[0]
         raise InvalidInput(f"unit {units['code'].iat[row]}: geometry is not a polygon")
-    columns = {
-        column: units[column].fillna(_DEFAULTS.get(column, "")).astype(str).to_numpy(dtype=object)
-        if column in units.columns
-        else np.full(len(units), _DEFAULTS[column], dtype=object)
-        for column in CORE_COLUMNS
-    }
+    columns = {column: _column(units, column, _DEFAULTS.get(column, "")) for column in CORE_COLUMNS}
     extra = [c for c in units.columns if c not in CORE_COLUMNS and c not in ("geometry", "unit_id")]
     data = {**columns, **{c: units[c].to_numpy() for c in extra}}
     geometry = demote_single_parts(units.geometry.to_numpy())
     return gpd.GeoDataFrame(data, geometry=geometry, crs=STORAGE_CRS)
+
+
+def _column(units: gpd.GeoDataFrame, column: str, default: str) -> np.ndarray:
+    """A schema column as strings; codes stay exact digits even when stored as numbers."""
+    if column not in units.columns:
+        return np.full(len(units), default, dtype=object)
+    if column in ("code", "parent_code", "managing_zone"):
+        return digit_strings(units[column], "units", column)
+    values = units[column].astype(object).where(units[column].notna(), default)
+    return np.array([str(v) for v in values], dtype=object)
 
 
 def _write_json(path: Path, value: dict) -> None:

@@ -88,7 +88,7 @@ def read_units(
             f"{source}: no 'code' column (found: {found}); map one with column_map/--code-column"
         )
     frame = frame.reset_index(drop=True)
-    codes = _digit_strings(frame["code"], source, "code")
+    codes = digit_strings(frame["code"], source, "code")
     _require_codes(codes, source)
     geoms, repairs = _repaired_geometries(frame.geometry.values, codes, source)
     levels = _levels(frame, codes, level, source)
@@ -100,7 +100,7 @@ def read_units(
             "parent_code": _parent_codes(frame, codes, levels, source),
             "code_system": _text(frame, "code_system", code_system),
             "code_version": _text(frame, "code_version", code_version),
-            "managing_zone": _digit_strings(frame["managing_zone"], source, "managing_zone")
+            "managing_zone": digit_strings(frame["managing_zone"], source, "managing_zone")
             if "managing_zone" in frame.columns
             else np.full(len(frame), "", dtype=object),
             "attributes": _attributes(frame),
@@ -222,8 +222,12 @@ def _rename_core_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.rename(columns=renames)
 
 
-def _digit_strings(values: pd.Series, source: str, column: str) -> np.ndarray:
-    """Codes as exact strings: ints and integral floats back to digits, NULL to ''."""
+def digit_strings(values: pd.Series, source: str, column: str) -> np.ndarray:
+    """Codes as exact strings: ints and integral floats back to digits, NULL to ''.
+
+    >>> digit_strings(pd.Series([410102001.0, None, "010203"]), "a.gpkg", "code").tolist()
+    ['410102001', '', '010203']
+    """
     out = np.empty(len(values), dtype=object)
     for index, value in enumerate(values.tolist()):
         if value is None or (isinstance(value, float) and math.isnan(value)):
@@ -288,7 +292,7 @@ def _parent_codes(
 ) -> np.ndarray:
     """The given parent codes, else the code prefix of the parent level ('' for districts)."""
     if "parent_code" in frame.columns:
-        given = _digit_strings(frame["parent_code"], source, "parent_code")
+        given = digit_strings(frame["parent_code"], source, "parent_code")
     else:
         given = np.full(len(codes), "", dtype=object)
     out = given.copy()

@@ -139,8 +139,7 @@ def validate_units(
         units = units.to_crs(STORAGE_CRS)
     metric_crs = _metric_crs(units)
     geoms = units.geometry.to_numpy()
-    codes = units["code"].astype(object).to_numpy()
-    levels = units["level"].astype(object).to_numpy()
+    codes, levels = _text(units, "code"), _text(units, "level")
     report = ValidationReport(
         units=len(units),
         levels={lv: int((levels == lv).sum()) for lv in LEVELS if (levels == lv).any()},
@@ -153,14 +152,16 @@ def validate_units(
         report.findings.append(
             Finding("invalid_geometry", (codes[row],), shapely.is_valid_reason(geoms[row]))
         )
-    geoms = np.where(invalid, shapely.make_valid(geoms), geoms)
-    parent_index = _parent_index(codes, units["parent_code"].astype(object).to_numpy())
+    geoms = geoms.copy()
+    geoms[invalid] = shapely.make_valid(geoms[invalid])
+    parent_codes = _text(units, "parent_code")
+    parent_index = _parent_index(codes, parent_codes)
     context = _Context(geoms, codes, levels, parent_index, tolerance_m2, sliver_width_m, metric_crs)
     report.findings += _outside_parent(context)
     report.findings += _overlaps(context)
     report.findings += _gaps(context)
     report.findings += _duplicates(units)
-    report.findings += _orphans(context, units["parent_code"].astype(object).to_numpy())
+    report.findings += _orphans(context, parent_codes)
     report.findings += _missing_attributes(units)
     report.findings += [
         Finding("repaired", (note.code,), f"{note.source} feature {note.row}: {note.problem}")
@@ -272,6 +273,8 @@ def _overlaps(ctx: _Context) -> list[Finding]:
         left, right = tree.query(ctx.geoms[rows], predicate="intersects")
         pairs = left < right
         a, b = rows[left[pairs]], rows[right[pairs]]
+        interiors_meet = shapely.relate_pattern(ctx.geoms[a], ctx.geoms[b], "T********")
+        a, b = a[interiors_meet], b[interiors_meet]
         shared = shapely.intersection(ctx.geoms[a], ctx.geoms[b])
         for k, area, location in ctx.per_result(shared):
             i, j = a[k], b[k]
@@ -298,6 +301,9 @@ def _gaps(ctx: _Context) -> list[Finding]:
     parents, starts = np.unique(ctx.parent_index[order], return_index=True)
     groups = np.split(order, starts[1:])
     unions = np.array([shapely.union_all(ctx.geoms[g]) for g in groups], dtype=object)
+    shapely.prepare(unions)
+    open_parents = ~shapely.covers(unions, ctx.geoms[parents])
+    parents, unions = parents[open_parents], unions[open_parents]
     uncovered = shapely.difference(ctx.geoms[parents], unions)
     pieces, owner, areas = ctx.pieces(uncovered)
     keep = areas > ctx.tolerance
@@ -348,15 +354,15 @@ def _orphans(ctx: _Context, parent_codes: np.ndarray) -> list[Finding]:
 
 def _missing_attributes(units: gpd.GeoDataFrame) -> list[Finding]:
     findings = []
-    names = units["name"].fillna("").astype(str).str.strip().to_numpy()
-    attributes = units["attributes"].fillna("").astype(str).to_numpy()
+    names, attributes = _text(units, "name"), _text(units, "attributes")
+    levels, codes = _text(units, "level"), _text(units, "code")
     for row in range(len(units)):
         missing = [] if names[row] else ["name"]
-        if units["level"].iat[row] == "grid":
+        if levels[row] == "grid":
             found = _json_object(attributes[row])
             missing += [key for key in GRID_ATTRIBUTES if not str(found.get(key) or "").strip()]
         if missing:
-            code = units["code"].iat[row]
+            code = codes[row]
             findings.append(
                 Finding("missing_attribute", (code,), f"{code}: missing {', '.join(missing)}")
             )
@@ -369,3 +375,11 @@ def _json_object(text: str) -> dict:
     except json.JSONDecodeError:
         return {}
     return value if isinstance(value, dict) else {}
+
+
+def _text(units: gpd.GeoDataFrame, column: str) -> np.ndarray:
+    """A column as stripped strings ('' for NULL or when the column is absent)."""
+    if column not in units.columns:
+        return np.full(len(units), "", dtype=object)
+    values = units[column].astype(object).where(units[column].notna(), "")
+    return np.array([str(v).strip() for v in values], dtype=object)

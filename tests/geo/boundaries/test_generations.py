@@ -174,3 +174,14 @@ def test_stage_files_makes_one_generation_from_several_files(registry, tmp_path)
     staged = registry.units(generation)
     assert sorted(staged["code"]) == sorted(units["code"])
     assert registry.generations()[0]["source"] == "d.geojson, s.fgb"
+
+
+def test_numeric_codes_in_a_frame_are_staged_as_exact_digits(registry):
+    units = _first_release()
+    units["code"] = units["code"].astype("int64")
+    units["parent_code"] = [None, 410102.0, 410102.0]
+
+    staged = registry.units(registry.stage(units))
+
+    assert staged["code"].tolist() == [D, S1, S2]
+    assert staged["parent_code"].tolist() == ["", D, D]

@@ -319,3 +319,20 @@ def test_read_many_combines_per_level_files(tmp_path):
     assert json.loads(units["attributes"].iloc[1])["office"] == "网格办"
     whole, _ = read_many([path])
     assert len(whole) == 5
+
+
+def test_committed_demo_hierarchy_reads_whole():
+    demo = Path(__file__).parents[3] / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+
+    units = read_hierarchy_gpkg(demo)
+
+    assert units.groupby("level").size().to_dict() == {
+        "district": 12,
+        "street": 208,
+        "community": 3306,
+        "grid": 4744,
+    }
+    assert units.geometry.is_valid.all()
+    grids = units[units.level == "grid"]
+    assert (grids["code"].str[:12] == grids["parent_code"]).all()
+    assert json.loads(grids["attributes"].iloc[0]).keys() >= {"worker", "phone", "office"}
