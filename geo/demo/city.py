@@ -103,8 +103,10 @@ class Unit:
     def split(self, rng: np.random.Generator) -> None:
         """Cut ``cell`` among the children, sorted north to south."""
         cut = partition.split_polygon(self.cell, len(self.children), rng, population_density)
-        order = np.lexsort((cut.seeds_km[:, 0], -cut.seeds_km[:, 1]))
-        self.child_seeds = cut.seeds_km[order] if len(self.children) > 1 else None
+        order = [0]
+        if cut.seeds_km is not None:
+            order = np.lexsort((cut.seeds_km[:, 0], -cut.seeds_km[:, 1]))
+            self.child_seeds = cut.seeds_km[order]
         self.lines = cut.lines
         for child, index in zip(self.children, order, strict=True):
             child.cell = cut.cells[index]
@@ -206,8 +208,7 @@ def _communities(district: Unit) -> Iterable[Unit]:
 
 
 def _plan_grids(community: Unit, count: int, office: str, seed: int) -> None:
-    stem = community.name.removesuffix("居民委员会").removesuffix("村民委员会")
-    stem = stem.removesuffix("居委会").removesuffix("村委会")
+    stem = community_stem(community.name)
     staff = grid_staff(count, office, _rng(seed, community.code, 4))
     community.children = [
         Unit(
@@ -223,20 +224,74 @@ def _plan_grids(community: Unit, count: int, office: str, seed: int) -> None:
     community.split(_rng(seed, community.code, 5))
 
 
+def community_stem(name: str) -> str:
+    """A community's short name, without the committee suffix.
+
+    >>> community_stem("碧沙岗社区居委会"), community_stem("木楼村委会")
+    ('碧沙岗社区', '木楼村')
+    """
+    for suffix, keep in (
+        ("居民委员会", ""),
+        ("居委会", ""),
+        ("村民委员会", "村"),
+        ("村委会", "村"),
+    ):
+        if name.endswith(suffix):
+            return name.removesuffix(suffix) + keep
+    return name
+
+
 def _office(street: Unit) -> str:
     return street.name + ("人民政府" if street.name.endswith(("镇", "乡")) else "办事处")
 
 
-def _assign(unit: Unit, faces: np.ndarray, points: np.ndarray, index: np.ndarray) -> None:
-    unit.faces = index
+LEVEL_COLUMNS = ("district", "region", "street", "community", "grid")
+# Detached pieces are merged level by level, each within its parent level.
+FRAGMENT_LEVELS = [(2, 0), (3, 2), (4, 3)]
+
+
+def _number(plans: list[Unit]) -> tuple[list[Unit], np.ndarray]:
+    """Give every unit an id; return all units and each leaf's chain of ids."""
+    units: list[Unit] = []
+    chains: list[list[int]] = []
+
+    def walk(unit: Unit, chain: list[int]) -> None:
+        unit.uid = len(units)  # type: ignore[attr-defined]
+        units.append(unit)
+        if unit.children:
+            for child in unit.children:
+                walk(child, [*chain, unit.uid])
+        else:
+            unit.leaf = len(chains)  # type: ignore[attr-defined]
+            chains.append([*chain, unit.uid])
+
+    for plan in plans:
+        walk(plan, [])
+    return units, np.array(chains)
+
+
+def _assign(unit: Unit, points: np.ndarray, index: np.ndarray, leaf: np.ndarray) -> None:
+    """Send faces down the tree to the nearest child seed; record each face's leaf."""
     if not unit.children:
+        leaf[index] = unit.leaf
         return
     if unit.child_seeds is None:
         owner = np.zeros(len(index), dtype=int)
     else:
         owner = partition.nearest_seed(points[index], unit.child_seeds)
     for i, child in enumerate(unit.children):
-        _assign(child, faces, points, index[owner == i])
+        _assign(child, points, index[owner == i], leaf)
+
+
+def _attach_faces(units: list[Unit], chains: np.ndarray, leaf: np.ndarray) -> None:
+    for unit in units:
+        unit.faces = np.empty(0, dtype=int)
+    for column in range(chains.shape[1]):
+        ids = chains[leaf, column]
+        order = np.argsort(ids, kind="stable")
+        uids, starts = np.unique(ids[order], return_index=True)
+        for uid, index in zip(uids, np.split(order, starts[1:]), strict=True):
+            units[uid].faces = np.sort(index)
 
 
 def _records(district: Unit, faces: np.ndarray) -> dict[str, list[dict]]:
@@ -245,7 +300,7 @@ def _records(district: Unit, faces: np.ndarray) -> dict[str, list[dict]]:
     def add(layer: str, unit: Unit, parent_code: str, attributes: dict | None = None) -> None:
         if len(unit.faces) == 0:
             raise RuntimeError(f"demo city: unit {unit.code} {unit.name} got no area")
-        geom = shapely.coverage_union_all(faces[unit.faces])
+        geom = shapely.union_all(faces[unit.faces])
         row = {
             "code": unit.code,
             "name": unit.name,
@@ -344,10 +399,15 @@ def build_demo_boundaries(
                     _plan_grids(community, grid_counts[community.code], _office(street), seed)
     lines = [line for plan in chosen for line in _all_lines(plan)]
     faces, owner = partition.arrangement([plan.cell for plan in chosen], lines)
+    units, chains = _number(chosen)
+    leaf = np.full(len(faces), -1)
     points = partition.face_points_km(faces)
-    rows: dict[str, list[dict]] = {layer: [] for layer in LAYER_ORDER}
     for index, plan in enumerate(chosen):
-        _assign(plan, faces, points, np.flatnonzero(owner == index))
+        _assign(plan, points, np.flatnonzero(owner == index), leaf)
+    leaf = partition.merge_fragments(faces, leaf, chains, FRAGMENT_LEVELS)
+    _attach_faces(units, chains, leaf)
+    rows: dict[str, list[dict]] = {layer: [] for layer in LAYER_ORDER}
+    for plan in chosen:
         for layer, records in _records(plan, faces).items():
             rows[layer].extend(records)
     return {layer: _frame(records) for layer, records in rows.items()}

@@ -149,7 +149,7 @@ def nearest_seed(points: np.ndarray, seeds: np.ndarray) -> np.ndarray:
 class Split:
     """A parent cut into children: seeds (km), approximate child cells and the cut lines."""
 
-    seeds_km: np.ndarray
+    seeds_km: np.ndarray | None
     cells: list[Geometry]
     lines: Geometry | None
 
@@ -162,11 +162,10 @@ def split_polygon(
     samples_per_child: int = 25,
 ) -> Split:
     """Split ``parent`` (lon/lat) into ``k`` Voronoi cells of weighted k-means seeds."""
-    n = max(samples_per_child * k, 120)
-    lon, lat = sample_points(parent, n, rng, weight)
-    points = to_km(lon, lat)
     if k == 1:
-        return Split(points[:1], [parent], None)
+        return Split(None, [parent], None)
+    lon, lat = sample_points(parent, max(samples_per_child * k, 120), rng, weight)
+    points = to_km(lon, lat)
     seeds = kmeans_seeds(points, k, rng)
     return split_by_seeds(parent, seeds)
 
@@ -214,3 +213,71 @@ def face_points_km(faces: np.ndarray) -> np.ndarray:
     """An interior point of every face, in km (n, 2)."""
     inner = shapely.point_on_surface(faces)
     return to_km(shapely.get_x(inner), shapely.get_y(inner))
+
+
+def merge_fragments(
+    faces: np.ndarray, leaf: np.ndarray, chains: np.ndarray, levels: list[tuple[int, int]]
+) -> np.ndarray:
+    """Hand detached pieces of units to the neighbour they share the longest edge with.
+
+    ``leaf`` is the leaf unit of every face; ``chains[leaf]`` the unit ids of
+    that leaf at every level (column).  For each ``(column, parent_column)`` in
+    ``levels``, every piece but the largest of a unit moves, whole chain, to the
+    leaf across its longest shared edge within the same parent — unless that
+    would empty a unit below it.  Returns the new leaf of every face.
+
+    >>> faces = np.array([shapely.box(i, 0, i + 1, 1) for i in range(3)])
+    >>> chains = np.array([[0, 0], [0, 1]])  # leaf 0 is unit 0, leaf 1 is unit 1
+    >>> merge_fragments(faces, np.array([0, 1, 0]), chains, [(1, 0)]).tolist()
+    [0, 1, 1]
+    """
+    leaf = leaf.copy()
+    tree = shapely.STRtree(faces)
+    rings = shapely.boundary(faces)
+    for column, parent_column in levels:
+        unit = chains[leaf, column]
+        order = np.argsort(unit, kind="stable")
+        starts = np.unique(unit[order], return_index=True)[1]
+        for index in np.split(order, starts[1:]):
+            if len(index) < 2:
+                continue
+            parts = shapely.get_parts(shapely.union_all(faces[index]))
+            if len(parts) < 2:
+                continue
+            for part in parts[np.argsort(-shapely.area(parts), kind="stable")[1:]]:
+                members = index[shapely.covered_by(faces[index], part)]
+                if len(members) == 0 or not _movable(members, leaf, chains, column):
+                    continue
+                target = _neighbour_leaf(
+                    part, members, leaf, chains, (column, parent_column), tree, rings
+                )
+                if target is not None:
+                    leaf[members] = target
+    return leaf
+
+
+def _movable(members: np.ndarray, leaf: np.ndarray, chains: np.ndarray, column: int) -> bool:
+    """True when every unit below ``column`` in ``members`` keeps faces elsewhere."""
+    for below in range(column + 1, chains.shape[1]):
+        inside, count_inside = np.unique(chains[leaf[members], below], return_counts=True)
+        everywhere = chains[leaf, below]
+        total = np.array([(everywhere == u).sum() for u in inside])
+        if (total == count_inside).any():
+            return False
+    return True
+
+
+def _neighbour_leaf(part, members, leaf, chains, columns, tree, rings) -> int | None:
+    column, parent_column = columns
+    own = chains[leaf[members[0]]]
+    near = tree.query(part, predicate="intersects")
+    near = near[~np.isin(near, members)]
+    chain = chains[leaf[near]]
+    fits = (chain[:, parent_column] == own[parent_column]) & (chain[:, column] != own[column])
+    near = near[fits]
+    if len(near) == 0:
+        return None
+    shared = shapely.length(shapely.intersection(shapely.boundary(part), rings[near]))
+    leaves, which = np.unique(leaf[near], return_inverse=True)
+    total = np.bincount(which, weights=shared)
+    return int(leaves[np.argmax(total)]) if total.max() > 0 else None
