@@ -56,17 +56,20 @@ class Prepared:
 
 
 class _Reasons:
-    """The first rejection reason of every input row."""
+    """Every rejection reason of every input row ("; "-joined)."""
 
     def __init__(self, n: int):
         self.reason = np.full(n, None, dtype=object)
 
     def add(self, mask, reason) -> None:
-        mask = np.asarray(mask, dtype=bool) & (self.reason == None)  # noqa: E711
-        if isinstance(reason, str):
-            self.reason[mask] = reason
-        else:
-            self.reason[mask] = np.asarray(reason, dtype=object)[mask]
+        """Reject rows where ``mask``; ``reason`` is text, or per-row text (array or callable)."""
+        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
+            text = (
+                reason
+                if isinstance(reason, str)
+                else (reason(i) if callable(reason) else reason[i])
+            )
+            self.reason[i] = text if self.reason[i] is None else f"{self.reason[i]}; {text}"
 
     @property
     def ok(self) -> np.ndarray:
@@ -273,7 +276,7 @@ def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reas
         elif isinstance(given, dict):
             merged = given
         if not isinstance(merged, dict):
-            reasons.reason[i] = reasons.reason[i] or "attributes must be a JSON object"
+            reasons.add(np.arange(len(frame)) == i, "attributes must be a JSON object")
             continue
         merged.update({k: _plain(v) for k, v in extra.items() if not _missing(v)})
         result[i] = (
@@ -289,8 +292,9 @@ def _alarm(out: dict[str, np.ndarray]) -> np.ndarray:
     return ((value < low) | (value > high)).to_numpy(dtype=object)
 
 
-def _reason(template: str, values: np.ndarray) -> np.ndarray:
-    return np.array([template.format(v) for v in values], dtype=object)
+def _reason(template: str, values: np.ndarray):
+    """A per-row reason built only for the rows rejected."""
+    return lambda i: template.format(values[i])
 
 
 def _missing(value: Any) -> bool:
