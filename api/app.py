@@ -22,6 +22,9 @@ ROUTER_MODULES: tuple[str, ...] = (
     "api.routes.health",
     "api.ogc",
     "api.service.locate",
+    "api.service.nearest",
+    "api.service.incidents",
+    "api.service.open311",
     "api.routes.map",
     "api.routes.events",
 )

@@ -27,6 +27,19 @@ class Geocoding:
         self.ctx = ctx
         self._others: OrderedDict[str, Any] = OrderedDict()
         self._catalogs: dict[int, AreaCatalog] = {}
+        self._store = None
+
+    @property
+    def store(self):
+        """The feature store (``AppContext.store`` when the server provides one)."""
+        if hasattr(type(self.ctx), "store"):
+            return self.ctx.store
+        if self._store is None:
+            from geo.store import open_store
+
+            settings = self.ctx.settings
+            self._store = open_store(settings.database_url, settings.data_dir, self._active())
+        return self._store
 
     def locator(self, generation: str | None = None):
         """The locator of ``generation`` (the active one when None or active)."""

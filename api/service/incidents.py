@@ -1,0 +1,220 @@
+"""``/v1/incidents``: intake pinned to its grid and routed by the duty list; lifecycle.
+
+    POST  /v1/incidents        {"category": "manhole_cover", "lon": 113.66, "lat": 34.75,
+                                "crs": "GCJ02", "description": "井盖缺失"}
+          Idempotency-Key: 7d9c...   (a retry returns the same incident; 409 with another body)
+    GET   /v1/incidents/{id}
+    PATCH /v1/incidents/{id}   {"status": "dispatched", "note": "sent to the street office"}
+
+Writes need an API key: create with role service, ops or admin; update with ops or admin.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from api.service.auth import read_access, require
+from api.service.limits import check_content_length
+from api.service.locate import CRS_HELP, json_response
+from api.service.nearest import nearest_devices
+from geo.crs import from_lonlat
+from geo.errors import Conflict, InvalidInput, NotFound
+
+NEAREST_CAMERAS = 5
+
+
+class IncidentIn(BaseModel):
+    """A new incident: coordinates in any CRS, or an address."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    category: str = Field(
+        ..., min_length=1, max_length=64, description="see /open311/v2/services.json"
+    )
+    lon: float | None = Field(None, description="x: longitude or easting")
+    lat: float | None = Field(None, description="y: latitude or northing")
+    crs: str | None = Field(None, max_length=100, description=CRS_HELP)
+    address: str | None = Field(None, max_length=200, description="instead of coordinates")
+    title: str | None = Field(None, max_length=200)
+    description: str | None = Field(None, max_length=4000)
+    channel: str = Field("web", max_length=32, description="hotline_12345, photo_app, web, ...")
+    priority: str = Field("normal", max_length=16, description="low, normal, high, urgent")
+    media_url: str | None = Field(None, max_length=1000, description="a photo of the case")
+
+
+class IncidentPatch(BaseModel):
+    """A change along the lifecycle (and/or priority, delivery state)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    status: str | None = Field(None, max_length=32, description="received → dispatched → ...")
+    note: str | None = Field(None, max_length=1000, description="kept in the status history")
+    priority: str | None = Field(None, max_length=16)
+    delivery_state: str | None = Field(None, max_length=32)
+
+
+def fingerprint(incident: IncidentIn) -> str:
+    """SHA-256 of the request's content, to tell a retry from a reused key."""
+    canonical = orjson.dumps(incident.model_dump(), option=orjson.OPT_SORT_KEYS)
+    return hashlib.sha256(canonical).hexdigest()
+
+
+class Incidents:
+    """Intake, views and lifecycle over the store, the locator and the duty list."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        self.geocoding = ctx.geocoding
+
+    def create(self, incident: IncidentIn, idempotency_key: str | None) -> tuple[dict, bool]:
+        """Pin, route and store an incident; returns (view, replayed)."""
+        store = self.geocoding.store
+        store.taxonomy.check_category(incident.category)
+        if incident.lon is not None and incident.lat is not None:
+            if not incident.crs:
+                raise InvalidInput(f"crs is required with lon/lat ({CRS_HELP})")
+            x, y, crs = incident.lon, incident.lat, incident.crs
+            located = self.geocoding.locate_point(x, y, crs)
+        elif incident.address:
+            located = self.geocoding.locate_address(incident.address)
+            (x, y), crs = located["location"]["wgs84"], "EPSG:4326"
+        else:
+            raise InvalidInput("give lon, lat and crs, or an address")
+        chain = located["chain"] or []
+        district = next((a["code"] for a in chain if a["level"] == "district"), "")
+        zone = (located["managing_zone"] or {}).get("code", "")
+        routing = self.ctx.duty_list.route(incident.category, district, zone)
+        digest = fingerprint(incident)
+        record = {
+            "lon": x,
+            "lat": y,
+            **incident.model_dump(exclude={"lon", "lat", "crs", "media_url"}),
+            "office": routing.office,
+            "attributes": {
+                "routing": routing.as_dict(),
+                "request_sha256": digest,
+                "media_url": incident.media_url,
+            },
+        }
+        now = datetime.now(UTC)
+        started = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps ms
+        stored = store.add("incidents", record, crs=crs, idempotency_key=idempotency_key)
+        if stored["attributes"].get("request_sha256") != digest:
+            raise Conflict(
+                "this Idempotency-Key was already used with a different request body; "
+                "use a new key for a new incident"
+            )
+        replayed = datetime.fromisoformat(stored["created_at"]) < started
+        return self.view(stored), replayed
+
+    def view(self, record: dict[str, Any]) -> dict[str, Any]:
+        """The incident with its grid, chain, candidates, routing and nearest cameras."""
+        try:
+            locator = self.geocoding.locator(record.get("generation"))
+        except NotFound:  # generation removed since: describe with the active one
+            locator = self.geocoding.locator(None)
+        catalog = self.geocoding.catalog(locator)
+        codes = [
+            record.get(f"{level}_code") for level in ("grid", "community", "street", "district")
+        ]
+        status = record.get("assign_status")
+        nearest = None
+        if status == "outside" and record.get("nearest_grid"):
+            nearest = {
+                "grid": catalog.area(record["nearest_grid"]),
+                "distance_m": record.get("distance_m"),
+            }
+        gcj = from_lonlat(record["lon"], record["lat"], "GCJ02")
+        cameras = nearest_devices(
+            self.geocoding.store, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
+        )
+        fields = ("id", "status", "category", "title", "description", "channel", "priority")
+        fields += ("delivery_state", "address", "reported_at", "created_at", "updated_at")
+        return {
+            **{name: record.get(name) for name in fields},
+            "location": {
+                "wgs84": [record["lon"], record["lat"]],
+                "gcj02": [float(gcj[0]), float(gcj[1])],
+            },
+            "assign_status": status,
+            "on_boundary": status == "on_boundary",
+            "outside": status == "outside",
+            "grid": catalog.area(codes[0]),
+            "chain": catalog.areas([c for c in codes if c]),
+            "managing_zone": catalog.area(record.get("managing_zone")),
+            "candidates": catalog.areas(record.get("candidates")),
+            "nearest_grid": nearest,
+            "generation": record.get("generation"),
+            "routing": record["attributes"].get("routing")
+            or {"office": record.get("office"), "rule": None},
+            "nearest_cameras": cameras or None,
+            "media_url": record["attributes"].get("media_url"),
+        }
+
+    def get(self, incident_id: str) -> dict[str, Any]:
+        store = self.geocoding.store
+        view = self.view(store.get("incidents", incident_id))
+        history = [
+            {"from": h["from_status"], "to": h["to_status"], "at": h["at"], "note": h["note"]}
+            for h in store.history("incidents", incident_id)["status"]
+        ]
+        return view | {"history": history or None}
+
+    def patch(self, incident_id: str, change: IncidentPatch) -> dict[str, Any]:
+        changes = change.model_dump(exclude_none=True, exclude={"note"})
+        if not changes:
+            raise InvalidInput("nothing to change: give status, priority or delivery_state")
+        store = self.geocoding.store
+        store.update("incidents", incident_id, changes, note=change.note)
+        return self.get(incident_id)
+
+
+def build_router(ctx) -> APIRouter:
+    router = APIRouter(tags=["incidents"])
+    incidents = Incidents(ctx)
+
+    @router.post(
+        "/v1/incidents",
+        summary="Report an incident: pinned to its grid, routed to the responsible office",
+        status_code=201,
+        dependencies=[Depends(check_content_length)],
+    )
+    def create_incident(
+        incident: IncidentIn,
+        idempotency_key: str | None = Header(None, max_length=200),
+        _key=Depends(require(ctx, "incidents.create")),
+    ) -> Response:
+        view, replayed = incidents.create(incident, idempotency_key)
+        answer = json_response(view, status_code=201)
+        if replayed:
+            answer.headers["Idempotent-Replayed"] = "true"
+        answer.headers["Location"] = f"/v1/incidents/{view['id']}"
+        return answer
+
+    @router.get(
+        "/v1/incidents/{incident_id}",
+        summary="An incident with its grid, routing and status history",
+        dependencies=[Depends(read_access(ctx))],
+    )
+    def get_incident(incident_id: str) -> Response:
+        return json_response(incidents.get(incident_id))
+
+    @router.patch(
+        "/v1/incidents/{incident_id}",
+        summary="Move an incident along its lifecycle (illegal transitions: 409)",
+        dependencies=[Depends(check_content_length)],
+    )
+    def patch_incident(
+        incident_id: str,
+        change: IncidentPatch,
+        _key=Depends(require(ctx, "incidents.update")),
+    ) -> Response:
+        return json_response(incidents.patch(incident_id, change))
+
+    return router

@@ -1,0 +1,241 @@
+"""An Open311 GeoReport v2 facade (JSON only) over the same incidents.
+
+    GET  /open311/v2/services.json
+    GET  /open311/v2/services/{service_code}.json
+    GET  /open311/v2/requests.json?service_code=noise&status=open&page=1&page_size=50
+    POST /open311/v2/requests.json   (form: api_key, service_code, lat, long, description, ...)
+    GET  /open311/v2/requests/{service_request_id}.json
+
+Services are the incident categories; ``status`` is ``open`` (received,
+dispatched, in_progress) or ``closed`` (resolved, closed) and
+``status_notes`` carries the detailed status. ``lat``/``long`` are WGS84.
+Times are ISO 8601 in UTC (``Z``). ``page``/``page_size`` follow the common
+GeoReport extension. The API key comes as the ``api_key`` form field (as the
+spec says) or the ``X-API-Key`` header.
+"""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Depends, Form, Header, Query
+
+from api.service.auth import HEADER, authenticate, read_access
+from api.service.incidents import IncidentIn, Incidents
+from api.service.limits import check_content_length
+from api.service.locate import json_response
+from geo.errors import InvalidInput, NotFound
+from geo.store import FeatureFilter
+from geo.store.taxonomy import OPEN_STATUSES, PRIORITIES, STATUSES
+
+SERVICES_FILE = Path(__file__).with_name("services.csv")
+CLOSED_STATUSES = tuple(s for s in STATUSES if s not in OPEN_STATUSES)
+MAX_PAGE_SIZE = 1000
+
+
+def load_services(categories: tuple[str, ...]) -> list[dict[str, Any]]:
+    """GeoReport service records for the store's categories (names from services.csv).
+
+    >>> load_services(("noise",))[0]["service_name"]
+    '噪声扰民'
+    """
+    with open(SERVICES_FILE, encoding="utf-8", newline="") as handle:
+        known = {row["code"]: row for row in csv.DictReader(handle)}
+    services = []
+    for code in categories:
+        row = known.get(code, {})
+        keywords = [k for k in (row.get("keywords") or "").split(";") if k]
+        services.append(
+            {
+                "service_code": code,
+                "service_name": row.get("name") or code,
+                "description": row.get("description") or None,
+                "metadata": True,
+                "type": "realtime",
+                "keywords": ",".join(keywords) or None,
+                "group": row.get("group") or None,
+            }
+        )
+    return services
+
+
+def service_definition(code: str) -> dict[str, Any]:
+    """The GeoReport attributes every service takes (priority and title)."""
+    return {
+        "service_code": code,
+        "attributes": [
+            {
+                "variable": True,
+                "code": "priority",
+                "datatype": "singlevaluelist",
+                "required": False,
+                "datatype_description": "how urgent the case is",
+                "order": 1,
+                "description": "Priority",
+                "values": [{"key": p, "name": p} for p in PRIORITIES],
+            },
+            {
+                "variable": True,
+                "code": "title",
+                "datatype": "string",
+                "required": False,
+                "datatype_description": "up to 200 characters",
+                "order": 2,
+                "description": "Short title",
+                "values": None,
+            },
+        ],
+    }
+
+
+def service_request(record: dict[str, Any], names: dict[str, str]) -> dict[str, Any]:
+    """One incident as a GeoReport v2 service request."""
+    return {
+        "service_request_id": record["id"],
+        "status": "open" if record.get("status") in OPEN_STATUSES else "closed",
+        "status_notes": record.get("status"),
+        "service_name": names.get(record.get("category"), record.get("category")),
+        "service_code": record.get("category"),
+        "description": record.get("description"),
+        "agency_responsible": record.get("office"),
+        "service_notice": None,
+        "requested_datetime": record.get("reported_at"),
+        "updated_datetime": record.get("updated_at"),
+        "expected_datetime": None,
+        "address": record.get("address"),
+        "address_id": None,
+        "zipcode": None,
+        "lat": record.get("lat"),
+        "long": record.get("lon"),
+        "media_url": (record.get("attributes") or {}).get("media_url"),
+    }
+
+
+def _csv_values(text: str | None) -> list[str] | None:
+    values = [v.strip() for v in (text or "").split(",") if v.strip()]
+    return values or None
+
+
+def status_filter(text: str | None) -> list[str] | None:
+    """Store statuses for an Open311 ``status`` filter (``open``, ``closed`` or both)."""
+    wanted = _csv_values(text)
+    if wanted is None:
+        return None
+    unknown = sorted(set(wanted) - {"open", "closed"})
+    if unknown:
+        raise InvalidInput(f"status must be open and/or closed, not {', '.join(unknown)}")
+    return [
+        s
+        for group, statuses in (("open", OPEN_STATUSES), ("closed", CLOSED_STATUSES))
+        if group in wanted
+        for s in statuses
+    ]
+
+
+def build_router(ctx) -> APIRouter:
+    router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
+    incidents = Incidents(ctx)
+    readable = Depends(read_access(ctx))
+
+    def services() -> list[dict[str, Any]]:
+        return load_services(ctx.geocoding.store.taxonomy.categories)
+
+    def names() -> dict[str, str]:
+        return {s["service_code"]: s["service_name"] for s in services()}
+
+    @router.get(
+        "/services.json", summary="Service list (incident categories)", dependencies=[readable]
+    )
+    def list_services():
+        return json_response(services())
+
+    @router.get(
+        "/services/{service_code}.json", summary="Service definition", dependencies=[readable]
+    )
+    def define_service(service_code: str):
+        if service_code not in ctx.geocoding.store.taxonomy.categories:
+            raise NotFound(f"no service {service_code!r}; see /open311/v2/services.json")
+        return json_response(service_definition(service_code))
+
+    @router.get(
+        "/requests.json", summary="Service requests (newest first)", dependencies=[readable]
+    )
+    def list_requests(
+        service_request_id: str | None = Query(
+            None, max_length=2000, description="ids, comma separated"
+        ),
+        service_code: str | None = Query(
+            None, max_length=500, description="codes, comma separated"
+        ),
+        status: str | None = Query(None, max_length=20, description="open, closed or open,closed"),
+        start_date: str | None = Query(None, max_length=40, description="ISO 8601, inclusive"),
+        end_date: str | None = Query(None, max_length=40, description="ISO 8601, inclusive"),
+        page: int = Query(1, ge=1, le=1_000_000),
+        page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
+        jurisdiction_id: str | None = Query(None, max_length=100, description="ignored"),
+    ):
+        filters = FeatureFilter(
+            ids=_csv_values(service_request_id),
+            category=_csv_values(service_code),
+            status=status_filter(status),
+            since=start_date,
+            until=end_date,
+        )
+        page_of = ctx.geocoding.store.query(
+            "incidents",
+            filters,
+            limit=page_size,
+            offset=(page - 1) * page_size,
+            sortby=["-reported_at"],
+        )
+        known = names()
+        return json_response([service_request(r, known) for r in page_of.items])
+
+    @router.get(
+        "/requests/{service_request_id}.json",
+        summary="One service request",
+        dependencies=[readable],
+    )
+    def get_request(service_request_id: str):
+        record = ctx.geocoding.store.get("incidents", service_request_id)
+        return json_response([service_request(record, names())])
+
+    @router.post(
+        "/requests.json",
+        summary="Create a service request (form encoded, as the spec says)",
+        dependencies=[Depends(check_content_length)],
+    )
+    def create_request(
+        service_code: str = Form(..., max_length=64),
+        lat: float | None = Form(None),
+        long: float | None = Form(None),
+        address_string: str | None = Form(None, max_length=200),
+        description: str | None = Form(None, max_length=4000),
+        media_url: str | None = Form(None, max_length=1000),
+        api_key: str | None = Form(None, max_length=200),
+        jurisdiction_id: str | None = Form(None, max_length=100),
+        x_api_key: str | None = Header(None, alias=HEADER),
+        idempotency_key: str | None = Header(None, max_length=200),
+    ):
+        authenticate(ctx.keys, api_key or x_api_key, "incidents.create")
+        if (lat is None) != (long is None):
+            raise InvalidInput("give both lat and long (WGS84), or an address_string")
+        incident = IncidentIn(
+            category=service_code,
+            lon=long,
+            lat=lat,
+            crs="EPSG:4326" if lat is not None else None,
+            address=address_string,
+            description=description,
+            channel="open311",
+            media_url=media_url,
+        )
+        view, _ = incidents.create(incident, idempotency_key)
+        notice = f"routed to {view['routing']['office']}"
+        return json_response(
+            [{"service_request_id": view["id"], "service_notice": notice, "account_id": None}]
+        )
+
+    return router
