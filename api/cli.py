@@ -18,7 +18,7 @@ import sys
 from api.settings import Settings
 from geo.errors import CityAwareError
 
-COMMANDS = ("serve", "keys", "boundaries")
+COMMANDS = ("serve", "keys", "boundaries", "geocode", "locate")
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:

@@ -31,6 +31,22 @@ class AppContext:
 
         return BoundaryRegistry(self.settings.data_dir / "boundaries")
 
+    @property
+    def locator(self):
+        """GridLocator of the active generation, following activation (issue: engine)."""
+        from geo.errors import NotFound
+
+        active = self.registry.active()
+        if active is None:
+            raise NotFound("no active boundary generation: import and activate boundaries first")
+        return self.locator_for(active)
+
+    def locator_for(self, generation: str):
+        """GridLocator of one generation (last 3 kept; raster cached under data_dir/cache)."""
+        from geo.engine.cached import locators_of
+
+        return locators_of(self).get(generation)
+
     @cached_property
     def keys(self):
         """The API key store (hashed keys under ``data_dir``; issue: service API)."""
@@ -51,6 +67,23 @@ class AppContext:
         from api.service.geocoding import Geocoding
 
         return Geocoding(self)
+
+    @cached_property
+    def gazetteer(self):
+        """Address → place/grid matcher of the active generation (issue: gazetteer).
+
+        ``.geocode(text)`` -> GeocodeResult; rebuilt when the active generation
+        changes, cached on disk under ``data_dir/cache``.
+        """
+        from geo.gazetteer.active import ActiveGazetteer
+
+        def source(generation: str) -> str:
+            meta = [g for g in self.registry.generations() if g["id"] == generation]
+            return meta[0].get("source", "") if meta else ""
+
+        return ActiveGazetteer(
+            self.geocoding.locator, self.registry.units, source, self.settings.data_dir
+        )
 
     @cached_property
     def map_layers(self):

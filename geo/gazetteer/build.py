@@ -14,6 +14,7 @@ entries) for n-gram lookups. Building the demo city takes a few seconds, so
 
 >>> from geo.boundaries.io import read_hierarchy_gpkg  # doctest: +SKIP
 >>> units = read_hierarchy_gpkg("data/boundaries/zhengzhou-demo.gpkg")  # doctest: +SKIP
+>>> from geo.engine.locator import GridLocator  # doctest: +SKIP
 >>> gaz = Gazetteer.build(units, GridLocator.build(units, "demo"), "demo")  # doctest: +SKIP
 >>> gaz.geocode("金水区纬五路12号").status  # doctest: +SKIP
 'matched'
@@ -22,6 +23,7 @@ entries) for n-gram lookups. Building the demo city takes a few seconds, so
 from __future__ import annotations
 
 import hashlib
+import os
 import pickle
 import re
 from collections import Counter
@@ -35,9 +37,15 @@ import shapely
 from geo.boundaries.schema import METRIC_CRS
 from geo.gazetteer import aliases as al
 from geo.gazetteer.normalize import normalize, syllables
-from geo.gazetteer.points import demo_address_points, numbered_points
+from geo.gazetteer.points import (
+    demo_address_points,
+    empty_address_points,
+    numbered_points,
+    read_address_points,
+)
 
 FORMAT_VERSION = 3
+DEMO_POINTS = "demo"
 ADMIN_KINDS = ("district", "zone", "street", "community", "grid")
 POINT_KINDS = ("compound", "landmark")
 _LEVEL_FIELDS = ("grid", "community", "street", "district")
@@ -108,6 +116,7 @@ class Gazetteer:
             if len(alias) >= 2:
                 self.pinyin.setdefault(syllables(alias), []).extend(hits)
         self.max_alias = max(len(a) for a in self.exact)
+        self.unit_names = {e.code: e.name for e in entries if e.code}
         self.fuzzy_names = _fuzzy_names(entries)
 
     def __len__(self) -> int:
@@ -127,12 +136,17 @@ class Gazetteer:
         units: gpd.GeoDataFrame,
         locator,
         generation: str = "",
-        roads: gpd.GeoDataFrame | None = None,
-        places: gpd.GeoDataFrame | None = None,
+        points: str | Path | None = DEMO_POINTS,
     ) -> Gazetteer:
-        """Index the units and the address points (demo points when none are given)."""
-        if roads is None or places is None:
+        """Index the units plus address points: ``"demo"`` generates the demo city's,
+        a path imports them (:func:`~geo.gazetteer.points.read_address_points`),
+        None indexes the units only."""
+        if points is None:
+            roads, places = empty_address_points()
+        elif str(points) == DEMO_POINTS:
             roads, places = demo_address_points(units)
+        else:
+            roads, places = read_address_points(Path(points))
         entries = _unit_entries(units)
         number_rows, xs, ys = [], [], []
         metric_roads = roads.to_crs(METRIC_CRS)
@@ -146,61 +160,73 @@ class Gazetteer:
         metric_places = places.to_crs(METRIC_CRS)
         xs.extend(metric_places.geometry.x)
         ys.extend(metric_places.geometry.y)
-        points = _locate_points(units, locator, np.array(xs), np.array(ys))
-        road_entries = [
-            Entry("road", None, str(name)) for name in roads["name"]
-        ]  # filled from their numbers below
+        points_table = _locate_points(units, locator, np.array(xs), np.array(ys))
+        road_entries = [Entry("road", None, str(name)) for name in roads["name"]]
         for row, (road_index, number) in enumerate(number_rows):
             road_entries[road_index].numbers[number] = row
         for entry in road_entries:
-            _finish_road(entry, points)
+            _finish_road(entry, points_table)
         entries.extend(e for e in road_entries if e.numbers)
         for offset, place in enumerate(places.itertuples()):
             row = len(number_rows) + offset
-            if points.grid[row] is None:
-                continue
-            entries.append(
-                Entry(
-                    str(place.kind),
-                    None,
-                    str(place.name),
-                    points.lon[row],
-                    points.lat[row],
-                    points.district[row],
-                    points.street[row],
-                    points.community[row],
-                    points.grid[row],
-                    points.zone[row],
-                    points.scope(row),
-                    point=row,
-                    category=str(place.category),
-                )
-            )
-        return cls(entries, points, generation or getattr(locator, "generation", ""))
+            if points_table.grid[row] is not None:
+                entries.append(_place_entry(place, row, points_table))
+        return cls(entries, points_table, generation or getattr(locator, "generation", ""))
 
     @classmethod
     def load_or_build(
-        cls, units: gpd.GeoDataFrame, locator, generation: str, cache_dir: Path | None
+        cls,
+        units: gpd.GeoDataFrame,
+        locator,
+        generation: str,
+        cache_dir: Path | None,
+        points: str | Path | None = DEMO_POINTS,
     ) -> Gazetteer:
-        """:meth:`build`, cached as ``<cache_dir>/gazetteer-<generation>-<key>.pkl``."""
+        """:meth:`build`, cached as ``<cache_dir>/gazetteer-<generation>-<key>.pkl``.
+
+        The key covers the unit codes, the points source (and its file's size and
+        time) and this package's code, so any change rebuilds.
+        """
         if cache_dir is None:
-            return cls.build(units, locator, generation)
-        digest = hashlib.sha1(f"{FORMAT_VERSION}|{len(units)}".encode())
+            return cls.build(units, locator, generation, points)
+        digest = hashlib.sha1(f"{FORMAT_VERSION}|{len(units)}|{points}".encode())
+        if points is not None and str(points) != DEMO_POINTS and Path(points).exists():
+            stat = Path(points).stat()
+            digest.update(f"{stat.st_size}|{stat.st_mtime_ns}".encode())
+        digest.update("|".join(sorted(units["code"].astype(str))).encode())
         for module in ("aliases", "build", "normalize", "points"):  # code changes rebuild
             digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
-        digest.update("|".join(sorted(units["code"].astype(str))).encode())
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", generation)
         path = Path(cache_dir) / f"gazetteer-{safe}-{digest.hexdigest()[:12]}.pkl"
         if path.exists():
             with path.open("rb") as handle:
                 return pickle.load(handle)
-        gazetteer = cls.build(units, locator, generation)
+        gazetteer = cls.build(units, locator, generation, points)
         path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(".tmp")
+        partial = path.with_suffix(f".{os.getpid()}.tmp")
         with partial.open("wb") as handle:
             pickle.dump(gazetteer, handle, protocol=pickle.HIGHEST_PROTOCOL)
         partial.replace(path)
         return gazetteer
+
+
+def _place_entry(place, row: int, points: PointTable) -> Entry:
+    """A compound or landmark located at point ``row``."""
+    return Entry(
+        str(place.kind),
+        None,
+        str(place.name),
+        points.lon[row],
+        points.lat[row],
+        points.district[row],
+        points.street[row],
+        points.community[row],
+        points.grid[row],
+        points.zone[row],
+        points.scope(row),
+        point=row,
+        category=str(place.category),
+    )
 
 
 def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
@@ -266,6 +292,8 @@ def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
 
 def _locate_points(units: gpd.GeoDataFrame, locator, xs: np.ndarray, ys: np.ndarray) -> PointTable:
     """Locate metric points with the engine; measure their distance to each unit's edge."""
+    if len(xs) == 0:
+        return PointTable([], [], [], [], [], [], [], {level: [] for level in _LEVEL_FIELDS})
     batch = locator.locate_many(xs, ys, crs=METRIC_CRS)
     boundaries = dict(
         zip(

@@ -101,7 +101,7 @@ def geocode(gazetteer, text: str, limit: int = 5) -> GeocodeResult:
             readings = _rank(gazetteer, core, mentions)
     if _foreign_prefix(gazetteer, core, mentions):
         return GeocodeResult(text, "not_found", None, components=components, flags=["outside_city"])
-    return _answer(gazetteer, text, core, components, readings, limit)
+    return _answer(gazetteer, text, core, components, readings, mentions, limit)
 
 
 # ---- mentions -------------------------------------------------------------------
@@ -240,7 +240,7 @@ def _place_key(gazetteer, reading: Reading) -> tuple:
     return ("unit", reading.level, entry.code or reading.mention.entry)
 
 
-def _answer(gazetteer, query, core, components, readings, limit) -> GeocodeResult:
+def _answer(gazetteer, query, core, components, readings, mentions, limit) -> GeocodeResult:
     unique, seen = [], set()
     for reading in readings:
         key = _place_key(gazetteer, reading)
@@ -280,7 +280,7 @@ def _answer(gazetteer, query, core, components, readings, limit) -> GeocodeResul
         )
     level, grid = _trusted(gazetteer, best, radius)
     if grid and confidence < TRUST:
-        level, grid = _fallback_level(unique), None
+        level, grid = _fallback_level(gazetteer, best, mentions), None
     if level is None:
         return GeocodeResult(
             query, "not_found", None, None, confidence, candidates, components, flags
@@ -309,14 +309,20 @@ def _foreign_prefix(gazetteer, text: str, mentions: list[Mention]) -> bool:
         position = piece.end()
 
 
-def _fallback_level(readings: list[Reading]) -> str | None:
-    """When the best reading is too unsure for a grid: the best unit reading's level."""
-    units = [
-        r
-        for r in readings
-        if r.level in ("community", "street", "district") and r.mention.how != "fuzzy"
-    ]
-    return units[0].level if units and not units[0].conflict else None
+def _fallback_level(gazetteer, best: Reading, mentions: list[Mention]) -> str | None:
+    """Too unsure for a grid: the finest unit *named in the text* that the best reading lies in."""
+    named = {
+        gazetteer.entries[m.entry].kind
+        for m in mentions
+        if m.how == "exact"
+        and m.weight >= VARIANT
+        and gazetteer.entries[m.entry].kind in ("district", "zone", "street", "community")
+        and gazetteer.entries[m.entry].code in best.scope
+    }
+    for level in ("community", "street", "district"):
+        if level in named or (level == "district" and "zone" in named):
+            return level
+    return None
 
 
 def _trusted(gazetteer, reading: Reading, radius: float) -> tuple[str | None, str | None]:

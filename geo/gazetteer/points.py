@@ -59,6 +59,13 @@ def numbered_points(
     return out
 
 
+def empty_address_points() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
+    """No roads, no places (a gazetteer of the units only)."""
+    roads = gpd.GeoDataFrame({c: [] for c in ROAD_COLUMNS}, geometry=[], crs=STORAGE_CRS)
+    places = gpd.GeoDataFrame({c: [] for c in PLACE_COLUMNS}, geometry=[], crs=STORAGE_CRS)
+    return roads, places
+
+
 def read_address_points(path: Path) -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """Import ``roads`` and ``places`` from a GeoPackage or a folder of two CSV files."""
     path = Path(path)

@@ -58,8 +58,29 @@ class GeocodeResult:
         """The top candidate, if any."""
         return self.candidates[0] if self.candidates else None
 
+    @property
+    def unit_code(self) -> str | None:
+        """Code of the unit at ``level`` (grid, community, street or district), if any."""
+        best = self.best
+        if self.level == "grid" or self.grid_code:
+            return self.grid_code
+        if best is None or self.level not in ("community", "street", "district"):
+            return None
+        return getattr(best, f"{self.level}_code")
+
+    @property
+    def lon(self) -> float | None:
+        """Longitude of the answer, only when its grid is trusted."""
+        return self.best.lon if self.grid_code and self.best else None
+
+    @property
+    def lat(self) -> float | None:
+        """Latitude of the answer, only when its grid is trusted."""
+        return self.best.lat if self.grid_code and self.best else None
+
     def to_dict(self) -> dict:
         """JSON-ready dict (None stays None, never [])."""
         record = asdict(self)
+        record["unit_code"] = self.unit_code
         record["candidates"] = [asdict(c) for c in self.candidates]
         return record
