@@ -1,0 +1,62 @@
+"""Locators per boundary generation, built once per process and kept for the last few used.
+
+The lookup raster of each is cached on disk (see :mod:`geo.engine.lookup`), so
+a restart loads it instead of rebuilding. Thread-safe: concurrent first uses
+of one generation build it once.
+
+>>> from pathlib import Path
+>>> cache = LocatorCache(lambda generation: None, Path("/tmp/unused"))
+>>> cache.limit
+3
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+
+import geopandas as gpd
+
+from geo.engine.locator import GridLocator
+
+
+class LocatorCache:
+    """``get(generation)`` -> GridLocator, building from ``units_of(generation)`` on first use."""
+
+    def __init__(
+        self, units_of: Callable[[str], gpd.GeoDataFrame], cache_dir: Path, limit: int = 3
+    ) -> None:
+        self.units_of, self.cache_dir, self.limit = units_of, cache_dir, limit
+        self._locators: OrderedDict[str, GridLocator] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, generation: str) -> GridLocator:
+        with self._lock:
+            if generation in self._locators:
+                self._locators.move_to_end(generation)
+                return self._locators[generation]
+            locator = GridLocator.build(
+                self.units_of(generation), generation, cache_dir=self.cache_dir
+            )
+            self._locators[generation] = locator
+            while len(self._locators) > self.limit:
+                self._locators.popitem(last=False)
+            return locator
+
+
+_attach_lock = threading.Lock()
+
+
+def locators_of(ctx) -> LocatorCache:
+    """The :class:`LocatorCache` attached to an app context (created on first use)."""
+    with _attach_lock:
+        cache = ctx.__dict__.get("_locator_cache")
+        if cache is None:
+            cache = LocatorCache(
+                lambda generation: ctx.registry.units(generation),
+                ctx.settings.data_dir / "cache",
+            )
+            ctx.__dict__["_locator_cache"] = cache
+        return cache

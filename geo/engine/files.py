@@ -1,0 +1,354 @@
+"""Locate every point of a CSV, GeoPackage (any OGR vector file) or GeoParquet file, streaming.
+
+Rows are read and written in chunks (pandas/pyarrow CSV readers, pyogrio's
+Arrow stream, ``pyarrow.parquet.iter_batches``), so files larger than memory
+work. The output is the input columns plus ``grid_code``, ``community_code``,
+``street_code``, ``district_code``, ``status``, ``distance_m``,
+``nearest_grid`` and ``error``; its format follows the output extension
+(``.csv``, ``.gpkg``, ``.parquet``/``.geoparquet``).
+
+Coordinates come from ``lon_col``/``lat_col`` (x = longitude or easting,
+y = latitude or northing; detected from common names when not given) or
+else from point geometries. **Bad rows do not abort the file**: a row whose
+coordinates are missing, not numbers, out of range, swapped or not a point
+gets status ``invalid`` and the reason in ``error``. The output is written to
+a temporary file and renamed at the end, so a failure never leaves a partial
+output.
+
+Output geometry: the input geometry (in its CRS) when the input had one,
+else WGS84 points from the located lon/lat (none for invalid rows); CSV
+output carries the input geometry as WKT.
+
+>>> sorted(OUTPUT_FORMATS)
+['.csv', '.geoparquet', '.gpkg', '.parquet']
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import pyarrow.parquet as pq
+import pyogrio
+import shapely
+
+from geo.crs import to_lonlat_checked
+from geo.engine.locator import GridLocator
+from geo.errors import InvalidInput
+
+OUTPUT_FORMATS = {".csv": "csv", ".gpkg": "gpkg", ".parquet": "parquet", ".geoparquet": "parquet"}
+ADDED = (
+    "grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "status",
+    "distance_m",
+    "nearest_grid",
+    "error",
+)
+LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
+LAT_NAMES = ("lat", "latitude", "y", "纬度")
+
+
+@dataclass
+class Chunk:
+    """Attribute columns, point coordinates (NaN where missing) and per-row read errors."""
+
+    table: pa.Table
+    x: np.ndarray
+    y: np.ndarray
+    errors: np.ndarray
+    geometry: np.ndarray | None  # WKB per row, when the input has geometry
+
+
+def locate_file(
+    input_path: Path | str,
+    output_path: Path | str,
+    locator: GridLocator,
+    crs: str,
+    lon_col: str | None = None,
+    lat_col: str | None = None,
+    chunk_size: int = 100_000,
+    progress: Callable[[int], None] | None = None,
+    layer: str | None = None,
+) -> dict:
+    """Locate all rows of ``input_path`` into ``output_path``; return a summary dict.
+
+    The summary has ``points``, one count per status, and ``seconds``.
+    ``progress`` is called with the number of rows of each finished chunk.
+    """
+    input_path, output_path = Path(input_path), Path(output_path)
+    out_format = OUTPUT_FORMATS.get(output_path.suffix.lower())
+    if out_format is None:
+        raise InvalidInput(f"output {output_path.name}: use one of {', '.join(OUTPUT_FORMATS)}")
+    if not input_path.exists():
+        raise InvalidInput(f"input {input_path} does not exist")
+    start = time.perf_counter()
+    counts = {"inside": 0, "on_boundary": 0, "outside": 0, "invalid": 0}
+    chunks = read_chunks(input_path, lon_col, lat_col, chunk_size, layer)
+    fd, tmp = tempfile.mkstemp(dir=output_path.parent, suffix=output_path.suffix)
+    os.close(fd)
+    os.unlink(tmp)  # writers create it; GDAL refuses to append to an empty file
+    writer = _Writer(Path(tmp), out_format)
+    try:
+        for chunk in chunks:
+            table, lon, lat = _locate_chunk(chunk, locator, crs)
+            writer.write(table, chunk.geometry, chunks.geometry_crs, lon, lat)
+            statuses = table["status"].to_numpy(zero_copy_only=False).astype(str)
+            for status, n in zip(*np.unique(statuses, return_counts=True), strict=True):
+                counts[str(status)] += int(n)
+            if progress is not None:
+                progress(table.num_rows)
+        writer.close()
+        os.replace(tmp, output_path)
+    finally:
+        writer.close()
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    return {"points": sum(counts.values()), **counts, "seconds": time.perf_counter() - start}
+
+
+def _locate_chunk(chunk: Chunk, locator: GridLocator, crs: str):
+    """(output table, WGS84 lon, WGS84 lat) of one chunk."""
+    lon, lat, problems = to_lonlat_checked(chunk.x, chunk.y, crs)
+    problems = np.where(chunk.errors != None, chunk.errors, problems)  # noqa: E711
+    batch = locator.locate_lonlat(lon, lat)
+    bad = problems != None  # noqa: E711
+    batch.status[bad] = "invalid"
+    batch.error[bad] = problems[bad]
+    table = chunk.table.drop_columns([c for c in ADDED if c in chunk.table.column_names])
+    for name in ADDED:
+        values = getattr(batch, name)
+        kind = pa.float64() if name == "distance_m" else pa.string()
+        table = table.append_column(name, pa.array(values, type=kind, from_pandas=True))
+    return table, lon, lat
+
+
+def count_rows(path: Path | str, layer: str | None = None) -> int | None:
+    """Row count when cheap to know (GeoParquet, OGR files), else None (CSV)."""
+    path = Path(path)
+    if path.suffix.lower() == ".csv":
+        return None
+    if path.suffix.lower() in (".parquet", ".geoparquet"):
+        return pq.ParquetFile(path).metadata.num_rows
+    count = pyogrio.read_info(path, layer=layer).get("features", -1)
+    return count if count >= 0 else None
+
+
+class read_chunks:  # noqa: N801 - used like a generator function
+    """Iterate :class:`Chunk` s of a file; ``geometry_crs`` is known after the first."""
+
+    def __init__(self, path: Path, lon_col, lat_col, chunk_size: int, layer: str | None):
+        self.path, self.lon_col, self.lat_col = path, lon_col, lat_col
+        self.chunk_size, self.layer = chunk_size, layer
+        self.geometry_crs: str | None = None
+
+    def __iter__(self) -> Iterator[Chunk]:
+        suffix = self.path.suffix.lower()
+        if suffix == ".csv":
+            yield from self._csv()
+        elif suffix in (".parquet", ".geoparquet"):
+            yield from self._parquet()
+        else:
+            yield from self._ogr()
+
+    def _csv(self) -> Iterator[Chunk]:
+        options = pa_csv.ConvertOptions(strings_can_be_null=False)
+        read = pa_csv.ReadOptions(block_size=max(1 << 20, self.chunk_size * 64))
+        with pa_csv.open_csv(self.path, read_options=read, convert_options=options) as reader:
+            columns = reader.schema.names
+            lon_col, lat_col = _coordinate_columns(columns, self.lon_col, self.lat_col)
+            if lon_col is None:
+                raise InvalidInput(
+                    f"{self.path.name}: no coordinate columns found among {columns}; "
+                    "give --lon-col and --lat-col"
+                )
+            as_text = {c: pa.string() for c in columns}
+            options = pa_csv.ConvertOptions(column_types=as_text, strings_can_be_null=False)
+        with pa_csv.open_csv(self.path, read_options=read, convert_options=options) as reader:
+            for batch in reader:
+                yield from self._split(pa.Table.from_batches([batch]), lon_col, lat_col, None)
+
+    def _parquet(self) -> Iterator[Chunk]:
+        parquet = pq.ParquetFile(self.path)
+        geo = json.loads((parquet.schema_arrow.metadata or {}).get(b"geo", b"{}"))
+        geometry_col = geo.get("primary_column")
+        if geometry_col:
+            encoding = geo["columns"][geometry_col].get("encoding", "WKB")
+            if encoding.upper() != "WKB":
+                raise InvalidInput(f"{self.path.name}: geometry encoding {encoding} (need WKB)")
+            crs = geo["columns"][geometry_col].get("crs", "OGC:CRS84")
+            self.geometry_crs = _crs_text(crs)
+        columns = [c for c in parquet.schema_arrow.names if c != geometry_col]
+        lon_col, lat_col = self._columns_or_geometry(columns, geometry_col)
+        for batch in parquet.iter_batches(batch_size=self.chunk_size):
+            yield from self._split(pa.Table.from_batches([batch]), lon_col, lat_col, geometry_col)
+
+    def _ogr(self) -> Iterator[Chunk]:
+        try:
+            stream = pyogrio.open_arrow(
+                self.path, layer=self.layer, batch_size=self.chunk_size, use_pyarrow=True
+            )
+        except pyogrio.errors.DataSourceError as error:
+            raise InvalidInput(f"{self.path.name}: cannot read ({error})") from None
+        with stream as (meta, reader):
+            self.geometry_crs = meta.get("crs")
+            geometry_col = meta.get("geometry_name") or "wkb_geometry"
+            columns = list(meta["fields"])
+            lon_col, lat_col = self._columns_or_geometry(columns, geometry_col)
+            for batch in reader:
+                yield from self._split(
+                    pa.Table.from_batches([batch]), lon_col, lat_col, geometry_col
+                )
+
+    def _columns_or_geometry(self, columns, geometry_col):
+        lon_col, lat_col = _coordinate_columns(columns, self.lon_col, self.lat_col)
+        if lon_col is None and not geometry_col:
+            raise InvalidInput(
+                f"{self.path.name}: no geometry and no coordinate columns among {columns}"
+            )
+        return lon_col, lat_col
+
+    def _split(self, table: pa.Table, lon_col, lat_col, geometry_col) -> Iterator[Chunk]:
+        for offset in range(0, max(table.num_rows, 1), self.chunk_size):
+            part = table.slice(offset, self.chunk_size)
+            if part.num_rows:
+                yield _chunk(part, lon_col, lat_col, geometry_col)
+
+
+def _crs_text(crs) -> str:
+    """GeoParquet's PROJJSON (or string) CRS as a name pyproj/GDAL accept."""
+    if isinstance(crs, dict):
+        ident = crs.get("id") or {}
+        if ident.get("authority") and ident.get("code"):
+            return f"{ident['authority']}:{ident['code']}"
+        return json.dumps(crs)
+    return "OGC:CRS84" if crs is None else str(crs)
+
+
+def _coordinate_columns(columns, lon_col, lat_col) -> tuple[str | None, str | None]:
+    if (lon_col is None) != (lat_col is None):
+        raise InvalidInput("give both --lon-col and --lat-col, or neither")
+    if lon_col is not None:
+        missing = [c for c in (lon_col, lat_col) if c not in columns]
+        if missing:
+            raise InvalidInput(f"column(s) {missing} not in the input (has: {list(columns)})")
+        return lon_col, lat_col
+    lower = {c.lower(): c for c in columns}
+    lon = next((lower[n] for n in LON_NAMES if n in lower), None)
+    lat = next((lower[n] for n in LAT_NAMES if n in lower), None)
+    return (lon, lat) if lon and lat else (None, None)
+
+
+def _chunk(table: pa.Table, lon_col, lat_col, geometry_col) -> Chunk:
+    n = table.num_rows
+    errors = np.full(n, None, dtype=object)
+    geometry = None
+    if geometry_col and geometry_col in table.column_names:
+        geometry = table[geometry_col].to_numpy(zero_copy_only=False)
+        table = table.drop_columns([geometry_col])
+    if lon_col is not None:
+        x = _numbers(table[lon_col], lon_col, errors)
+        y = _numbers(table[lat_col], lat_col, errors)
+    else:
+        shapes = shapely.from_wkb(geometry, on_invalid="ignore")
+        points = shapely.get_type_id(shapes) == shapely.GeometryType.POINT
+        points &= ~shapely.is_empty(shapes)
+        x = np.where(points, shapely.get_x(shapes), np.nan)
+        y = np.where(points, shapely.get_y(shapes), np.nan)
+        for i in np.flatnonzero(~points):
+            kind = (
+                "missing or empty"
+                if shapes[i] is None or shapes[i].is_empty
+                else shapes[i].geom_type
+            )
+            errors[i] = f"geometry is {kind}, not a point"
+    return Chunk(table=table, x=x, y=y, errors=errors, geometry=geometry)
+
+
+def _numbers(column: pa.ChunkedArray, name: str, errors: np.ndarray) -> np.ndarray:
+    values = column.to_pandas()
+    numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
+    if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
+        text = values.astype(str).str.strip()
+        unreadable = np.isnan(numbers) & (text.str.lower() != "nan").to_numpy()
+        for i in np.flatnonzero(unreadable & (errors == None)):  # noqa: E711
+            shown = text.iloc[i]
+            errors[i] = f"{name}={shown!r} is not a number" if shown else f"{name} is empty"
+    return numbers
+
+
+class _Writer:
+    """Appends located chunks to one CSV, GeoPackage layer or GeoParquet file."""
+
+    def __init__(self, path: Path, out_format: str) -> None:
+        self.path, self.format = path, out_format
+        self._sink = None
+        self._schema = None
+        self._first = True
+
+    def write(self, table: pa.Table, wkb: np.ndarray | None, crs: str | None, lon, lat) -> None:
+        """Append ``table``; geometry is the input ``wkb`` (in ``crs``) or points at lon/lat."""
+        if self.format == "csv":
+            if wkb is not None:
+                wkt = shapely.to_wkt(shapely.from_wkb(wkb, on_invalid="ignore"))
+                table = table.append_column("geometry", pa.array(wkt, type=pa.string()))
+            self._write_csv(table)
+            return
+        geometry_type = "Unknown"
+        if wkb is None:
+            points = shapely.points(lon, lat)
+            points[~(np.isfinite(lon) & np.isfinite(lat))] = None
+            wkb, crs, geometry_type = shapely.to_wkb(points), "EPSG:4326", "Point"
+        table = table.append_column("geometry", pa.array(wkb, type=pa.binary(), from_pandas=True))
+        if self.format == "gpkg":
+            pyogrio.write_arrow(
+                table,
+                self.path,
+                layer="located",
+                driver="GPKG",
+                geometry_name="geometry",
+                geometry_type=geometry_type,
+                crs=crs,
+                append=not self._first,
+            )
+        else:
+            self._write_parquet(table, crs)
+        self._first = False
+
+    def _write_csv(self, table: pa.Table) -> None:
+        if self._sink is None:
+            self._sink = pa_csv.CSVWriter(str(self.path), table.schema)
+            self._schema = table.schema
+        self._sink.write_table(table.cast(self._schema))
+
+    def _write_parquet(self, table: pa.Table, crs: str | None) -> None:
+        if self._sink is None:
+            geo = {
+                "version": "1.0.0",
+                "primary_column": "geometry",
+                "columns": {"geometry": {"encoding": "WKB", "geometry_types": []}},
+            }
+            if crs and crs.upper() not in ("EPSG:4326", "OGC:CRS84"):
+                from pyproj import CRS
+
+                geo["columns"]["geometry"]["crs"] = CRS.from_user_input(crs).to_json_dict()
+            metadata = dict(table.schema.metadata or {}, geo=json.dumps(geo))
+            self._schema = table.schema.with_metadata(metadata)
+            self._sink = pq.ParquetWriter(str(self.path), self._schema)
+        self._sink.write_table(table.cast(self._schema))
+
+    def close(self) -> None:
+        if self._sink is not None:
+            self._sink.close()
+            self._sink = None
