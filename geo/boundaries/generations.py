@@ -8,7 +8,9 @@ generation directory appears in one rename, so readers never see half of it.
 
 Every unit carries a ``unit_id`` derived from its code and its normalised
 geometry, so a unit that did not change keeps its identity across generations
-and a new id appears exactly when its code or outline changed.
+and a new id appears exactly when its code or outline changed; its
+``since_generation`` says in which generation that identity first appeared
+(MapIt's ``generation_low``). Names and attributes may change under one id.
 
 >>> registry = BoundaryRegistry(Path("cityaware-data/boundaries"))  # doctest: +SKIP
 >>> gen = registry.stage(units, source="zhengzhou-demo.gpkg")  # doctest: +SKIP
@@ -35,7 +37,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geo.boundaries.io import demote_single_parts, digit_strings, read_many
+from geo.boundaries.io import digit_strings, read_many, repair_geometries
 from geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
 from geo.boundaries.validate import ValidationReport, validate_units
 from geo.errors import InvalidInput, NotFound
@@ -81,8 +83,8 @@ class BoundaryRegistry:
         >>> registry.stage(units, source="grids.gpkg", note="2024 re-survey")  # doctest: +SKIP
         'g0002'
         """
-        units = _normalised(units)
-        report = validate_units(units, repairs=repairs)
+        units, repaired_here = _normalised(units)
+        report = validate_units(units, repairs=[*repairs, *repaired_here])
         duplicates = report.of_kind("duplicate_code")
         if duplicates:
             raise InvalidInput(
@@ -90,6 +92,7 @@ class BoundaryRegistry:
                 "every unit of a generation needs its own code"
             )
         units.insert(0, "unit_id", unit_ids(units))
+        units["since_generation"] = self._since(units["unit_id"])
         self.root.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
         try:
@@ -164,8 +167,10 @@ class BoundaryRegistry:
             raise InvalidInput(f"unknown level '{level}' (use one of {', '.join(LEVELS)})")
         generation = self._resolve(generation)
         if generation not in self._cache:
-            path = self.root / generation / UNITS_FILE
-            self._cache[generation] = gpd.read_parquet(path)
+            units = gpd.read_parquet(self.root / generation / UNITS_FILE)
+            since = units.get("since_generation", pd.Series("", index=units.index))
+            units["since_generation"] = since.where(since != "", generation)
+            self._cache[generation] = units
         units = self._cache[generation]
         if level is not None:
             units = units[units["level"] == level]
@@ -196,6 +201,16 @@ class BoundaryRegistry:
         }
 
     # -- internals ----------------------------------------------------------
+    def _since(self, new_ids: pd.Series) -> np.ndarray:
+        """The generation each unit first appeared in, carried over from the latest
+        generation for unchanged units; '' (this generation, still unnamed) for the rest."""
+        ids = self._ids()
+        if not ids:
+            return np.full(len(new_ids), "", dtype=object)
+        previous = self.units(ids[-1])
+        since = pd.Series(previous["since_generation"].to_numpy(), index=previous["unit_id"])
+        return since.reindex(new_ids.to_numpy()).fillna("").to_numpy(dtype=object)
+
     def _publish(
         self,
         workdir: Path,
@@ -270,8 +285,9 @@ def unit_ids(units: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
-def _normalised(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """A clean copy in EPSG:4326 with every schema column, or InvalidInput."""
+def _normalised(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list]:
+    """A clean copy in EPSG:4326 with every schema column and repaired geometry, with the
+    repair notes; or InvalidInput."""
     if units is None or len(units) == 0:
         raise InvalidInput("no boundary units to stage")
     if "code" not in units.columns or "level" not in units.columns:
@@ -284,16 +300,12 @@ def _normalised(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     bad_levels = sorted(set(units["level"]) - set(LEVELS))
     if bad_levels:
         raise InvalidInput(f"unknown levels {bad_levels} (use one of {', '.join(LEVELS)})")
-    types = shapely.get_type_id(units.geometry.to_numpy())
-    not_polygonal = np.flatnonzero(~np.isin(types, (3, 6)))
-    if len(not_polygonal):
-        row = not_polygonal[0]
-        raise InvalidInput(f"unit {units['code'].iat[row]}: geometry is not a polygon")
     columns = {column: _column(units, column, _DEFAULTS.get(column, "")) for column in CORE_COLUMNS}
-    extra = [c for c in units.columns if c not in CORE_COLUMNS and c not in ("geometry", "unit_id")]
+    geometry, repairs = repair_geometries(units.geometry.to_numpy(), columns["code"], "units")
+    own = {"geometry", "unit_id", "since_generation", units.geometry.name}
+    extra = [c for c in units.columns if c not in CORE_COLUMNS and c not in own]
     data = {**columns, **{c: units[c].to_numpy() for c in extra}}
-    geometry = demote_single_parts(units.geometry.to_numpy())
-    return gpd.GeoDataFrame(data, geometry=geometry, crs=STORAGE_CRS)
+    return gpd.GeoDataFrame(data, geometry=geometry, crs=STORAGE_CRS), repairs
 
 
 def _column(units: gpd.GeoDataFrame, column: str, default: str) -> np.ndarray:

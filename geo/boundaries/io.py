@@ -90,7 +90,7 @@ def read_units(
     frame = frame.reset_index(drop=True)
     codes = digit_strings(frame["code"], source, "code")
     _require_codes(codes, source)
-    geoms, repairs = _repaired_geometries(frame.geometry.values, codes, source)
+    geoms, repairs = repair_geometries(frame.geometry.values, codes, source)
     levels = _levels(frame, codes, level, source)
     units = gpd.GeoDataFrame(
         {
@@ -341,10 +341,18 @@ def _json_value(value: object) -> object:
     return value
 
 
-def _repaired_geometries(
+def repair_geometries(
     geoms: np.ndarray, codes: np.ndarray, source: str
 ) -> tuple[np.ndarray, list[RepairNote]]:
-    """Reject unusable geometries, repair invalid ones, keep only polygonal parts."""
+    """Reject unusable geometries, repair invalid ones, keep only polygonal parts.
+
+    ``source`` names the file in error messages and notes; rows count from 1.
+
+    >>> bow_tie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
+    >>> geoms, notes = repair_geometries(np.array([bow_tie]), np.array(["410102"]), "a.shp")
+    >>> geoms[0].geom_type, notes[0].row
+    ('MultiPolygon', 1)
+    """
     missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
     if missing.any():
         row = int(np.flatnonzero(missing)[0])
@@ -354,11 +362,9 @@ def _repaired_geometries(
     not_areal = ~np.isin(types, (3, 6, 7))
     if not_areal.any():
         row = int(np.flatnonzero(not_areal)[0])
-        kind = shapely.get_type_id(geoms[row])
-        name = geoms[row].geom_type
         raise InvalidInput(
-            f"{source}: feature {row + 1} (code {codes[row]}): {name} geometry "
-            f"(type {kind}); boundaries must be polygons"
+            f"{source}: feature {row + 1} (code {codes[row]}): {geoms[row].geom_type} geometry; "
+            "boundaries must be polygons"
         )
     geoms = shapely.force_2d(geoms)
     invalid = ~shapely.is_valid(geoms) | (types == 7)

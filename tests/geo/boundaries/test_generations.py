@@ -107,8 +107,12 @@ def test_unchanged_units_keep_their_identity(registry):
     assert new[S2] != old[S2]  # outline changed
     assert new.is_unique
 
+    since = registry.units(second).set_index("code")["since_generation"]
+    assert since.to_dict() == {D: first, S1: first, S2: second, "410102003": second}
+
     third = registry.stage(_first_release())  # the first release again
     assert registry.units(third)["unit_id"].tolist() == old.tolist()
+    assert registry.units(third)["since_generation"].tolist() == [first, first, third]
 
 
 def test_diff_lists_added_removed_changed_and_updated(registry):
@@ -158,7 +162,7 @@ def test_bad_frames_are_refused_without_a_trace(registry):
         registry.stage(units.iloc[:0])
     points = _first_release()
     points.loc[0, "geometry"] = to_lonlat(shapely.Point(1, 1))
-    with pytest.raises(InvalidInput, match="not a polygon"):
+    with pytest.raises(InvalidInput, match="feature 1 \\(code 410102\\): Point geometry"):
         registry.stage(points)
     assert registry.generations() == []
     assert not registry.root.exists()  # nothing was written
@@ -185,3 +189,18 @@ def test_numeric_codes_in_a_frame_are_staged_as_exact_digits(registry):
 
     assert staged["code"].tolist() == [D, S1, S2]
     assert staged["parent_code"].tolist() == ["", D, D]
+
+
+def test_staging_repairs_invalid_geometry_and_reports_it(registry):
+    units = _first_release()
+    west, south, east, north = units.geometry.iloc[1].bounds
+    bow_tie = shapely.Polygon([(west, south), (east, north), (east, south), (west, north)])
+    units.loc[1, "geometry"] = bow_tie
+
+    generation = registry.stage(units)
+
+    staged = registry.units(generation)
+    assert staged.geometry.is_valid.all()
+    assert staged.geometry.iloc[1].area == pytest.approx(shapely.make_valid(bow_tie).area)
+    repaired = [f for f in registry.validation(generation)["findings"] if f["kind"] == "repaired"]
+    assert [f["codes"] for f in repaired] == [[S1]]
