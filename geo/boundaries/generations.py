@@ -37,7 +37,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geo.boundaries.io import digit_strings, read_many, repair_geometries
+from geo.boundaries.io import digit_strings, read_many
+from geo.boundaries.repair import repair_geometries
 from geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
 from geo.boundaries.validate import ValidationReport, validate_units
 from geo.errors import InvalidInput, NotFound

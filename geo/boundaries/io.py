@@ -18,42 +18,22 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
-import shapely
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from geo.boundaries.repair import RepairNote, repair_geometries
 from geo.boundaries.schema import CORE_COLUMNS, LAYER_OF, LEVEL_OF_LAYER, LEVELS, STORAGE_CRS
 from geo.errors import InvalidInput
 
 # Code length -> level, and level -> length of the parent's code prefix.
 LEVEL_OF_CODE_LENGTH: dict[int, str] = {6: "district", 9: "street", 12: "community"}
 PARENT_PREFIX: dict[str, int] = {"street": 6, "community": 9, "grid": 12}
-_POLYGONAL = {"Polygon", "MultiPolygon"}
-
-
-@dataclass(frozen=True)
-class RepairNote:
-    """One feature whose geometry was invalid and has been repaired.
-
-    >>> RepairNote("a.geojson", 3, "410102", "Self-intersection[113.6 34.7]", "make_valid").row
-    3
-    """
-
-    source: str
-    row: int  # 1-based feature number in the source layer
-    code: str
-    problem: str
-    action: str
-
-    def to_dict(self) -> dict:
-        return asdict(self)
 
 
 def read_units(
@@ -339,75 +319,6 @@ def _json_value(value: object) -> object:
     if isinstance(value, pd.Timestamp):
         return value.isoformat()
     return value
-
-
-def repair_geometries(
-    geoms: np.ndarray, codes: np.ndarray, source: str
-) -> tuple[np.ndarray, list[RepairNote]]:
-    """Reject unusable geometries, repair invalid ones, keep only polygonal parts.
-
-    ``source`` names the file in error messages and notes; rows count from 1.
-
-    >>> bow_tie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
-    >>> geoms, notes = repair_geometries(np.array([bow_tie]), np.array(["410102"]), "a.shp")
-    >>> geoms[0].geom_type, notes[0].row
-    ('MultiPolygon', 1)
-    """
-    missing = shapely.is_missing(geoms) | shapely.is_empty(geoms)
-    if missing.any():
-        row = int(np.flatnonzero(missing)[0])
-        raise InvalidInput(f"{source}: feature {row + 1} (code {codes[row]}): empty geometry")
-    types = shapely.get_type_id(geoms)
-    # 3 Polygon, 6 MultiPolygon, 7 GeometryCollection (may hold polygons).
-    not_areal = ~np.isin(types, (3, 6, 7))
-    if not_areal.any():
-        row = int(np.flatnonzero(not_areal)[0])
-        raise InvalidInput(
-            f"{source}: feature {row + 1} (code {codes[row]}): {geoms[row].geom_type} geometry; "
-            "boundaries must be polygons"
-        )
-    geoms = shapely.force_2d(geoms)
-    invalid = ~shapely.is_valid(geoms) | (types == 7)
-    repairs = []
-    out = geoms.copy()
-    for row in np.flatnonzero(invalid):
-        problem = shapely.is_valid_reason(geoms[row])
-        fixed = _polygonal_part(shapely.make_valid(geoms[row]))
-        if fixed is None:
-            raise InvalidInput(
-                f"{source}: feature {row + 1} (code {codes[row]}): geometry has no area "
-                f"after repair ({problem})"
-            )
-        out[row] = fixed
-        action = "make_valid" if problem != "Valid Geometry" else "kept polygonal parts"
-        repairs.append(RepairNote(source, int(row) + 1, str(codes[row]), problem, action))
-    return demote_single_parts(out), repairs
-
-
-def demote_single_parts(geoms: np.ndarray) -> np.ndarray:
-    """MultiPolygons of one part become Polygons (GeoPackage and Shapefile promote them).
-
-    >>> demote_single_parts(np.array([shapely.MultiPolygon([shapely.box(0, 0, 1, 1)])]))[0]
-    <POLYGON ((1 0, 1 1, 0 1, 0 0, 1 0))>
-    """
-    single = (shapely.get_type_id(geoms) == 6) & (shapely.get_num_geometries(geoms) == 1)
-    out = np.asarray(geoms, dtype=object).copy()
-    out[single] = shapely.get_geometry(out[single], 0)
-    return out
-
-
-def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:
-    """The Polygon/MultiPolygon made of a geometry's polygonal parts, or None."""
-    if geom.geom_type in _POLYGONAL:
-        return None if geom.is_empty else geom
-    parts = [p for p in shapely.get_parts(geom) if p.geom_type in _POLYGONAL and not p.is_empty]
-    polygons = [q for p in parts for q in shapely.get_parts(p)]
-    if not polygons:
-        return None
-    if len(polygons) == 1:
-        return polygons[0]
-    merged = shapely.MultiPolygon(polygons)
-    return merged if merged.is_valid else shapely.union_all(polygons)
 
 
 def _to_storage_crs(units: gpd.GeoDataFrame, crs: str | None, source: str) -> gpd.GeoDataFrame:

@@ -128,7 +128,7 @@ def validate_units(
     """Validate a units frame; overlaps, gaps and parts outside the parent smaller than
     ``tolerance_m2``, or thinner than ``sliver_width_m``, are ignored.
 
-    ``repairs`` are the :class:`~geo.boundaries.io.RepairNote` s from reading.
+    ``repairs`` are the :class:`~geo.boundaries.repair.RepairNote` s from reading.
 
     >>> report = validate_units(units, tolerance_m2=1.0)  # doctest: +SKIP
     >>> report.counts["overlap"]  # doctest: +SKIP

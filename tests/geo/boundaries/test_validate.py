@@ -7,7 +7,7 @@ import json
 import pytest
 import shapely
 
-from geo.boundaries.io import RepairNote
+from geo.boundaries.repair import RepairNote
 from geo.boundaries.validate import KINDS, validate_units
 
 from .builders import box_m, to_lonlat, to_metric, units_frame
