@@ -18,7 +18,7 @@ import sys
 from api.settings import Settings
 from geo.errors import CityAwareError
 
-COMMANDS = ("serve", "keys", "boundaries", "geocode", "locate")
+COMMANDS = ("demo", "serve", "keys", "boundaries", "geocode", "locate", "import_", "export")
 
 
 def add_data_dir(parser: argparse.ArgumentParser) -> None:

@@ -31,6 +31,17 @@ class AppContext:
 
         return BoundaryRegistry(self.settings.data_dir / "boundaries")
 
+    @cached_property
+    def store(self):
+        """The feature store: <data_dir>/features.sqlite, or PostGIS by database_url (issue: store).
+
+        Writes are assigned with the active generation's locator (followed on each write).
+        """
+        from geo.store import open_store
+
+        settings = self.settings
+        return open_store(settings.database_url, settings.data_dir, lambda: self.locator)
+
     @property
     def locator(self):
         """GridLocator of the active generation, following activation (issue: engine)."""

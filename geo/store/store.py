@@ -50,7 +50,9 @@ class FeatureStore:
     """Incidents, cameras and sensors on SQLite or PostGIS (one code path).
 
     ``locator`` is the engine's :class:`~geo.engine.locator.GridLocator` of
-    the active generation (None: the store is read-only until one is given).
+    the active generation, or a zero-argument callable returning it (so the
+    store follows activation; called on each write). None: read-only until
+    one is given.
     ``day_offset_hours`` sets the local day of ``aggregate(by=['day'])``
     (default UTC+8, China Standard Time).
     """
@@ -66,10 +68,20 @@ class FeatureStore:
         self.backend = backend
         self.tables = tables
         self.features = tables["features"]
-        self.locator = locator
+        self._locator = locator
         self.taxonomy = taxonomy or Taxonomy()
         self.day_offset_ms = int(day_offset_hours * 3_600_000)
         self._columns = [c for c in self.features.c if c.name != "geom"]
+
+    @property
+    def locator(self):
+        """The GridLocator writes assign with (resolving a callable)."""
+        value = self._locator
+        return value() if callable(value) else value
+
+    @locator.setter
+    def locator(self, value) -> None:
+        self._locator = value
 
     @property
     def columns(self) -> sa.sql.ColumnCollection:
@@ -224,6 +236,8 @@ class FeatureStore:
     def reassign(self, locator, batch_size: int = 200_000) -> int:
         """Re-assign every feature with ``locator`` (a newly activated generation).
 
+        Call it when a generation is activated (e.g. ``store.reassign(ctx.locator)``).
+
         Features already on ``locator.generation`` are skipped; the earlier
         assignment of every other one goes to the assignment history. Set
         based: one ``locate_many`` per batch, one INSERT ... SELECT and one
@@ -239,7 +253,7 @@ class FeatureStore:
         with self.backend.write() as conn:
             rows = conn.execute(sa.select(f.c.fid, f.c.lon, f.c.lat).where(changed)).all()
             if not rows:
-                self.locator = locator
+                self._follow(locator)
                 return 0
             fid = np.array([r[0] for r in rows], dtype=np.int64)
             lon = np.array([r[1] for r in rows], dtype=float)
@@ -280,7 +294,7 @@ class FeatureStore:
             )
             tmp.drop(conn)
             self._bump(conn)
-        self.locator = locator
+        self._follow(locator)
         return len(fid)
 
     # --- reads ------------------------------------------------------------
@@ -450,6 +464,11 @@ class FeatureStore:
         self.backend.dispose()
 
     # --- internals --------------------------------------------------------
+
+    def _follow(self, locator) -> None:
+        """After a re-assignment, write with ``locator`` unless following a callable."""
+        if not callable(self._locator):
+            self._locator = locator
 
     def _row(self, conn: sa.Connection, kind: str, id: str):
         f = self.features
