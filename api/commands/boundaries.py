@@ -125,8 +125,12 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
     for gen in generations:
         counts = " ".join(f"{level}={n}" for level, n in gen["counts"].items() if n)
         marker = "*" if gen["active"] else " "
+        problems = ", ".join(f"{n} {kind}" for kind, n in gen.get("validation", {}).items() if n)
         note = f"  {gen['note']}" if gen["note"] else ""
-        print(f"{marker} {gen['id']}  {gen['created']}  {counts}  [{gen['source']}]{note}")
+        print(
+            f"{marker} {gen['id']}  {gen['created']}  {counts}  [{gen['source']}]"
+            f"  validation: {problems or 'clean'}{note}"
+        )
     return 0
 
 

@@ -204,3 +204,16 @@ def test_staging_repairs_invalid_geometry_and_reports_it(registry):
     assert staged.geometry.iloc[1].area == pytest.approx(shapely.make_valid(bow_tie).area)
     repaired = [f for f in registry.validation(generation)["findings"] if f["kind"] == "repaired"]
     assert [f["codes"] for f in repaired] == [[S1]]
+
+
+def test_concurrent_stagings_get_distinct_generations(tmp_path):
+    from concurrent.futures import ThreadPoolExecutor
+
+    root = tmp_path / "boundaries"
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        ids = list(pool.map(lambda _: BoundaryRegistry(root).stage(_first_release()), range(4)))
+
+    assert sorted(ids) == ["g0001", "g0002", "g0003", "g0004"]
+    listing = BoundaryRegistry(root).generations()
+    assert [g["id"] for g in listing] == sorted(ids)
+    assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no staging leftovers
