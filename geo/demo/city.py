@@ -100,6 +100,14 @@ class Unit:
     faces: np.ndarray | None = None
     attributes: dict = field(default_factory=dict)
 
+    def find(self, code: str) -> Unit:
+        """The street (or any unit) with ``code`` below this one."""
+        for region in self.children:
+            for street in region.children:
+                if street.code == code:
+                    return street
+        raise KeyError(code)
+
     def split(self, rng: np.random.Generator) -> None:
         """Cut ``cell`` among the children, sorted north to south."""
         cut = partition.split_polygon(self.cell, len(self.children), rng, population_density)
@@ -185,20 +193,54 @@ def _split_host(district: Unit, direction: tuple[float, float], divisions, seed:
     rest.cell, zone.cell = split.cells
 
 
-def allocate_grids(populations: Sequence[float], total: int) -> np.ndarray:
-    """Grids per community: one each, the rest by population (largest remainder).
+def allocate_grids(
+    populations: Sequence[float], total: int, minimum: Sequence[int] | None = None
+) -> np.ndarray:
+    """Split ``total`` grids: ``minimum`` each (default 1), the rest by population.
+
+    The rest goes by largest remainder, ties to the earlier entry.
 
     >>> allocate_grids([1.0, 3.0, 0.0], 6).tolist()
     [2, 3, 1]
+    >>> allocate_grids([1.0, 1.0], 7, minimum=[2, 3]).tolist()
+    [3, 4]
     """
     weights = np.asarray(populations, dtype=float)
-    extra = total - len(weights)
+    floor = np.ones(len(weights), dtype=int) if minimum is None else np.asarray(minimum)
+    extra = total - int(floor.sum())
     quota = extra * weights / weights.sum()
     counts = np.floor(quota).astype(int)
     remainder = quota - counts
     order = np.lexsort((np.arange(len(weights)), -remainder))
     counts[order[: extra - counts.sum()]] += 1
-    return counts + 1
+    return counts + floor
+
+
+def district_populations(outlines: Sequence[Geometry], step: float = 0.005) -> np.ndarray:
+    """Relative population of each district: the density summed on a lattice of ``step``°.
+
+    >>> pops = district_populations([shapely.box(113.6, 34.7, 113.7, 34.8),
+    ...                              shapely.box(113.0, 34.3, 113.1, 34.4)])
+    >>> bool(pops[0] > 5 * pops[1])
+    True
+    """
+    minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(outlines, dtype=object))
+    lon, lat = np.meshgrid(np.arange(minx, maxx, step) + step / 2, np.arange(miny, maxy, step))
+    lon, lat = lon.ravel(), lat.ravel()
+    density = population_density(lon, lat)
+    return np.array([density[shapely.contains_xy(o, lon, lat)].sum() for o in outlines])
+
+
+def _district_grid_quotas(outlines: gpd.GeoDataFrame, divisions: pd.DataFrame) -> dict[str, int]:
+    """Grids per district: one per community, the rest by the district's population."""
+    district_of = {c: c for c in outlines.code}
+    district_of.update({zone: host for zone, (host, _) in ZONE_HOSTS.items()})
+    streets = divisions[divisions.level == "township"].set_index("code").parent_code
+    communities = divisions[divisions.level == "community"]
+    owner = streets[communities.parent_code].map(district_of)
+    minimum = owner.value_counts().reindex(outlines.code).to_numpy()
+    counts = allocate_grids(district_populations(list(outlines.geometry)), TOTAL_GRIDS, minimum)
+    return dict(zip(outlines.code, counts.tolist(), strict=True))
 
 
 def _communities(district: Unit) -> Iterable[Unit]:
@@ -379,24 +421,23 @@ def build_demo_boundaries(
     """
     divisions = load_divisions(Path(shared_data))
     outlines = load_districts(Path(shared_data))
-    plans = [
-        plan_district(row.code, row.name, row.geometry, divisions, seed)
-        for row in _progress(list(outlines.itertuples()), progress, "streets, communities")
-    ]
-    communities = [c for plan in plans for c in _communities(plan)]
-    populations = [
-        c.cell.area * float(population_density(*_xy(shapely.point_on_surface(c.cell)))[0])
-        for c in communities
-    ]
-    counts = allocate_grids(populations, TOTAL_GRIDS)
-    grid_counts = dict(zip((c.code for c in communities), counts, strict=True))
-    wanted = set(districts) if districts is not None else None
-    chosen = [plan for plan in plans if wanted is None or plan.code in wanted]
-    for plan in _progress(chosen, progress, "grids"):
-        for region in plan.children:
-            for street in region.children:
-                for community in street.children:
-                    _plan_grids(community, grid_counts[community.code], _office(street), seed)
+    quotas = _district_grid_quotas(outlines, divisions)
+    wanted = set(districts) if districts is not None else set(outlines.code)
+    chosen = outlines[outlines.code.isin(wanted)]
+    plans = []
+    for row in _progress(list(chosen.itertuples()), progress):
+        plan = plan_district(row.code, row.name, row.geometry, divisions, seed)
+        communities = list(_communities(plan))
+        populations = [
+            c.cell.area * float(population_density(*_xy(shapely.point_on_surface(c.cell)))[0])
+            for c in communities
+        ]
+        counts = allocate_grids(populations, quotas[row.code])
+        for community, count in zip(communities, counts, strict=True):
+            office = _office(plan.find(community.parent_code))
+            _plan_grids(community, int(count), office, seed)
+        plans.append(plan)
+    chosen = plans
     lines = [line for plan in chosen for line in _all_lines(plan)]
     faces, owner = partition.arrangement([plan.cell for plan in chosen], lines)
     units, chains = _number(chosen)
@@ -430,12 +471,12 @@ def _frame(records: list[dict]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=STORAGE_CRS)
 
 
-def _progress(items: list, enabled: bool, label: str) -> Iterable:
+def _progress(items: list, enabled: bool) -> Iterable:
     if not enabled:
         return items
     from tqdm import tqdm
 
-    return tqdm(items, desc=label, unit="district", file=sys.stderr)
+    return tqdm(items, desc="demo city", unit="district", file=sys.stderr)
 
 
 def write_demo_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:

@@ -1,0 +1,31 @@
+"""Shared fixtures: the committed demo GeoPackage, read once per test module."""
+
+from __future__ import annotations
+
+import geopandas as gpd
+import pandas as pd
+import pytest
+
+from geo.boundaries.schema import DEMO_GPKG_NAME, METRIC_CRS
+from geo.demo.city import DEFAULT_SHARED_DATA, DIVISIONS_FILE, LAYER_ORDER, REPO_ROOT
+
+DEMO_GPKG = REPO_ROOT / "data" / "boundaries" / DEMO_GPKG_NAME
+needs_shared_data = pytest.mark.skipif(
+    not (DEFAULT_SHARED_DATA / DIVISIONS_FILE).exists(),
+    reason=f"reference data {DEFAULT_SHARED_DATA} not present",
+)
+
+
+@pytest.fixture(scope="module")
+def layers() -> dict[str, gpd.GeoDataFrame]:
+    return {layer: gpd.read_file(DEMO_GPKG, layer=layer) for layer in LAYER_ORDER}
+
+
+@pytest.fixture(scope="module")
+def metric(layers) -> dict[str, gpd.GeoDataFrame]:
+    return {name: frame.to_crs(METRIC_CRS) for name, frame in layers.items()}
+
+
+@pytest.fixture(scope="module")
+def divisions() -> pd.DataFrame:
+    return pd.read_csv(DEFAULT_SHARED_DATA / DIVISIONS_FILE, dtype=str, keep_default_na=False)
