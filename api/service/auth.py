@@ -89,15 +89,16 @@ class KeyStore:
         self.path = path
         self._admin_digest = digest(admin_key) if admin_key else None
         self._by_digest: dict[str, ApiKey] = {}
-        self._mtime: float | None = None
+        self._mtime: tuple[int, int, int] | None = None
         self._reload()
 
     def _reload(self) -> None:
         try:
-            mtime = self.path.stat().st_mtime
+            stat = self.path.stat()
         except FileNotFoundError:
             self._by_digest, self._mtime = {}, None
             return
+        mtime = (stat.st_mtime_ns, stat.st_size, stat.st_ino)
         if mtime == self._mtime:
             return
         records = json.loads(self.path.read_text(encoding="utf-8")).get("keys", [])
@@ -114,7 +115,8 @@ class KeyStore:
         tmp.write_text(json.dumps({"keys": records}, ensure_ascii=False, indent=1), "utf-8")
         os.chmod(tmp, 0o600)
         os.replace(tmp, self.path)
-        self._mtime = self.path.stat().st_mtime
+        self._mtime = None
+        self._reload()
 
     def create(self, role: str, label: str = "") -> tuple[str, ApiKey]:
         """Make a key with ``role``; returns (secret shown once, record)."""
@@ -148,11 +150,8 @@ class KeyStore:
         d = digest(secret)
         if d == self._admin_digest:
             return ApiKey(id="admin", role="admin", label="CITYAWARE_ADMIN_KEY", created="")
-        key = self._by_digest.get(d)
-        if key is None:
-            self._reload()
-            key = self._by_digest.get(d)
-        return key
+        self._reload()  # one stat: sees keys created or revoked by the CLI meanwhile
+        return self._by_digest.get(d)
 
 
 def key_store_for(settings) -> KeyStore:

@@ -1,23 +1,18 @@
 """Locators and area catalogs per boundary generation, and point/address resolution.
 
 The active generation's locator is ``AppContext.locator``; another generation
-(``?generation=g0001``) gets its own locator built once and kept (a few at
-most). :class:`Geocoding` is what the locate, nearest and incident routes share.
+(``?generation=g0001``) comes from ``AppContext.locator_for``. :class:`Geocoding`
+is what the locate, nearest and incident routes share.
 """
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from typing import Any
-
-import numpy as np
 
 from api.service.answers import location_answer
 from api.service.shapes import AreaCatalog
 from geo.crs import from_lonlat, normalize_crs
 from geo.errors import InvalidInput, NotFound, Unprocessable
-
-MAX_OTHER_GENERATIONS = 2
 
 
 class Geocoding:
@@ -25,7 +20,6 @@ class Geocoding:
 
     def __init__(self, ctx) -> None:
         self.ctx = ctx
-        self._others: OrderedDict[str, Any] = OrderedDict()
         self._catalogs: dict[int, AreaCatalog] = {}
         self._store = None
 
@@ -38,38 +32,15 @@ class Geocoding:
             from geo.store import open_store
 
             settings = self.ctx.settings
-            self._store = open_store(settings.database_url, settings.data_dir, self._active())
+            self._store = open_store(settings.database_url, settings.data_dir, self.locator())
         return self._store
 
     def locator(self, generation: str | None = None):
-        """The locator of ``generation`` (the active one when None or active)."""
-        active = self._active()
-        if generation in (None, "", active.generation):
-            return active
-        if generation in self._others:
-            self._others.move_to_end(generation)
-            return self._others[generation]
-        return self._build(generation)
-
-    def _build(self, generation: str):
-        from geo.engine.locator import GridLocator
-
-        units = self.ctx.registry.units(generation)  # NotFound for an unknown generation
-        locator = GridLocator.build(
-            units, generation, cache_dir=self.ctx.settings.data_dir / "cache"
-        )
-        self._others[generation] = locator
-        while len(self._others) > MAX_OTHER_GENERATIONS:
-            self._others.popitem(last=False)
-        return locator
-
-    def _active(self):
-        if hasattr(type(self.ctx), "locator"):
+        """The locator of ``generation`` (the active one when None); NotFound if unknown."""
+        if not generation:
             return self.ctx.locator
-        active = self.ctx.registry.active()
-        if active is None:
-            raise NotFound("no active boundary generation: import and activate boundaries first")
-        return self._others[active] if active in self._others else self._build(active)
+        self.ctx.registry.units(generation, level="district")  # NotFound for an unknown one
+        return self.ctx.locator_for(generation)
 
     def catalog(self, locator) -> AreaCatalog:
         """Area objects of a locator's generation (with code system and edition)."""
@@ -80,7 +51,7 @@ class Geocoding:
             def lookup(code: str) -> dict[str, Any]:
                 return locator.unit(code) | systems.get(code, {})
 
-            self._catalogs = {k: v for k, v in self._catalogs.items() if k == id(self._active())}
+            self._catalogs = {k: v for k, v in self._catalogs.items() if k == id(self.locator())}
             self._catalogs[key] = AreaCatalog(lookup)
         return self._catalogs[key]
 
@@ -104,7 +75,11 @@ class Geocoding:
         return location_answer(loc, self.catalog(locator), gcj, query)
 
     def locate_address(self, address: str, generation: str | None = None) -> dict:
-        """The answer for an address, through the gazetteer (422 until one exists)."""
+        """The answer for an address through the gazetteer (active generation only).
+
+        Answers only when the gazetteer trusts one grid; otherwise 422 saying
+        what it found (a coarser unit, several candidates, or nothing).
+        """
         address = (address or "").strip()
         if not address:
             raise InvalidInput("address is empty")
@@ -113,17 +88,36 @@ class Geocoding:
         gazetteer = getattr(self.ctx, "gazetteer", None)
         if gazetteer is None:
             raise Unprocessable(
-                "locating by address is not available on this server yet; send lon, lat and crs"
+                "locating by address is not available on this server; send lon, lat and crs"
             )
-        return self._from_gazetteer(gazetteer, address, generation)
-
-    def _from_gazetteer(self, gazetteer, address: str, generation: str | None) -> dict:
+        if generation:
+            raise InvalidInput("an address is located in the active generation only")
         result = gazetteer.geocode(address)
-        status = getattr(result, "status", None) or result.get("status")
-        lon = getattr(result, "lon", None)
-        lat = getattr(result, "lat", None)
-        if lon is None or lat is None or not np.isfinite([lon, lat]).all():
-            raise Unprocessable(f"address {address!r} could not be placed (gazetteer: {status})")
-        answer = self.locate_point(float(lon), float(lat), "EPSG:4326", generation)
-        answer["query"] = {"address": address, "match": status}
+        if result.lon is None or result.lat is None:
+            raise Unprocessable(_unplaced(address, result))
+        answer = self.locate_point(float(result.lon), float(result.lat), "EPSG:4326")
+        best = result.best
+        answer["query"] = {"address": address}
+        answer["match"] = {
+            "method": "address",
+            "status": result.status,
+            "level": result.level,
+            "confidence": round(float(result.confidence), 3),
+            "matched_text": best.matched_text if best else None,
+            "gazetteer_grid": result.grid_code,
+        }
         return answer
+
+
+def _unplaced(address: str, result) -> str:
+    """Why an address gave no point: what the gazetteer could and could not tell."""
+    names = [c.name for c in result.candidates[:5]]
+    if result.status == "ambiguous":
+        return f"address {address!r} is ambiguous: {', '.join(names)}; give coordinates"
+    if result.status == "not_found" or not names:
+        return f"address {address!r} was not found in the gazetteer; give coordinates"
+    unit = result.unit_code or "no unit"
+    return (
+        f"address {address!r} is only certain down to {result.level} {unit} "
+        f"({names[0]}), not a grid; give coordinates or a more precise address"
+    )

@@ -17,6 +17,7 @@ spec says) or the ``X-API-Key`` header.
 from __future__ import annotations
 
 import csv
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -134,6 +135,27 @@ def status_filter(text: str | None) -> list[str] | None:
     ]
 
 
+def parse_date(text: str | None, name: str) -> str | None:
+    """A W3C/ISO 8601 time within 1970-2200 (naive means UTC), as ISO text; else 400.
+
+    >>> parse_date("2024-05-01T08:00:00+08:00", "start_date")
+    '2024-05-01T00:00:00+00:00'
+    """
+    if not text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        raise InvalidInput(
+            f"{name} must be an ISO 8601 time, e.g. 2024-05-01T08:00:00+08:00"
+        ) from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    if not 1970 <= moment.year <= 2200:
+        raise InvalidInput(f"{name} must lie between the years 1970 and 2200")
+    return moment.astimezone(UTC).isoformat()
+
+
 def build_router(ctx) -> APIRouter:
     router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
     incidents = Incidents(ctx)
@@ -180,8 +202,8 @@ def build_router(ctx) -> APIRouter:
             ids=_csv_values(service_request_id),
             category=_csv_values(service_code),
             status=status_filter(status),
-            since=start_date,
-            until=end_date,
+            since=parse_date(start_date, "start_date"),
+            until=parse_date(end_date, "end_date"),
         )
         page_of = ctx.geocoding.store.query(
             "incidents",

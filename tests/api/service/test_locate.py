@@ -123,12 +123,20 @@ def test_bad_points_are_a_clear_400(client, params, fragment):
     assert fragment in answer.json()["description"]
 
 
-def test_address_is_validated_and_answered_422_until_the_gazetteer_lands(client, app):
-    if getattr(app.state.ctx, "gazetteer", None) is not None:
-        pytest.skip("the gazetteer is wired: covered by test_address_lookup")
-    answer = client.get("/v1/locate", params={"address": "金水区经八路街道"})
+def test_an_address_naming_a_grid_is_located_in_that_grid(client, grids):
+    body = client.get("/v1/locate", params={"address": "金水区街道2社区2网格2-4"}).json()
+    code = grids.loc[grids["name"] == "网格2-4", "code"].item()
+    assert body["grid"]["code"] == code and body["match"]["method"] == "address"
+    lon, lat = body["location"]["wgs84"]
+    assert covering_grids(grids, lon, lat) == [code]
+
+
+def test_an_address_without_a_trusted_grid_is_a_clear_422(client, units):
+    answer = client.get("/v1/locate", params={"address": "金水区街道1社区1"})
     assert answer.status_code == 422
-    assert "address" in answer.json()["description"]
+    community = units.loc[units["name"] == "社区1", "code"].item()
+    assert community in answer.json()["description"]
+    assert client.get("/v1/locate", params={"address": "火星路1号"}).status_code == 422
     assert client.get("/v1/locate", params={"address": "x" * 201}).status_code == 400
 
 
