@@ -64,6 +64,15 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
         "--layer", help="layer to read (default: the hierarchy layers or the first)"
     )
     parser.add_argument("--crs", help="CRS of the coordinates, e.g. EPSG:4547 (overrides the file)")
+    parser.add_argument(
+        "--column",
+        action="append",
+        default=[],
+        metavar="SOURCE=TARGET",
+        help="read column SOURCE as TARGET, e.g. --column 网格编码=code (repeatable)",
+    )
+    parser.add_argument("--code-system", default="NBS", help="code system when not in the file")
+    parser.add_argument("--code-version", default="", help="code version, e.g. 2023")
 
 
 def _read(args: argparse.Namespace):
@@ -71,9 +80,22 @@ def _read(args: argparse.Namespace):
 
     from geo.boundaries.io import read_many
 
+    column_map = {}
+    for pair in args.column:
+        source, separator, target = pair.partition("=")
+        if not separator or not source or not target:
+            raise ValueError(f"--column wants SOURCE=TARGET, got '{pair}'")
+        column_map[source] = target
     progress = tqdm(args.files, desc="reading", unit="file", file=sys.stderr, leave=False)
     return read_many(
-        args.files, level=args.level, layer=args.layer, crs=args.crs, progress=progress
+        args.files,
+        level=args.level,
+        layer=args.layer,
+        crs=args.crs,
+        code_system=args.code_system,
+        code_version=args.code_version,
+        column_map=column_map or None,
+        progress=progress,
     )
 
 

@@ -50,8 +50,8 @@ VALIDATION_FILE = "validation.json"
 _GENERATION_ID = re.compile(r"^g(\d{4,})$")
 _DEFAULTS = {"name": "", "parent_code": "", "code_system": "NBS", "code_version": ""}
 _DEFAULTS |= {"managing_zone": "", "attributes": "{}"}
-# Coordinates are rounded to 1e-7 degrees (about 1 cm) before hashing, so a
-# re-import through another CRS does not change a unit's identity.
+# Coordinates are rounded to 1e-7 degrees (about 1 cm) before hashing, so that
+# float noise from a file round trip (e.g. GeoJSON's 15 digits) keeps identity.
 _HASH_DECIMALS = 7
 
 
@@ -107,18 +107,17 @@ class BoundaryRegistry:
         self,
         paths: Sequence[str | Path],
         *,
-        level: str | None = None,
-        layer: str | None = None,
-        crs: str | None = None,
         note: str = "",
-        progress=None,
+        **read_options,
     ) -> str:
         """Read boundary files (a hierarchy GeoPackage, or one file per level) into one generation.
+
+        ``read_options`` go to :func:`geo.boundaries.io.read_many` (level, layer, crs, ...).
 
         >>> registry.stage_files(["districts.geojson", "grids.fgb"])  # doctest: +SKIP
         'g0003'
         """
-        units, repairs = read_many(paths, level=level, layer=layer, crs=crs, progress=progress)
+        units, repairs = read_many(paths, **read_options)
         source = ", ".join(Path(p).name for p in paths)
         return self.stage(units, source=source, note=note, repairs=repairs)
 
@@ -302,6 +301,9 @@ def _normalised(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list]:
     if bad_levels:
         raise InvalidInput(f"unknown levels {bad_levels} (use one of {', '.join(LEVELS)})")
     columns = {column: _column(units, column, _DEFAULTS.get(column, "")) for column in CORE_COLUMNS}
+    empty = np.flatnonzero(columns["code"] == "")
+    if len(empty):
+        raise InvalidInput(f"units: row {empty[0] + 1} has an empty code")
     geometry, repairs = repair_geometries(units.geometry.to_numpy(), columns["code"], "units")
     own = {"geometry", "unit_id", "since_generation", units.geometry.name}
     extra = [c for c in units.columns if c not in CORE_COLUMNS and c not in own]

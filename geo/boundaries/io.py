@@ -1,7 +1,7 @@
 """Read boundary files (GeoJSON, GeoPackage, Shapefile, FlatGeobuf) into a units frame.
 
-Any CRS pyproj knows is accepted (the file's own, or ``crs`` when the file has
-none); the result is in EPSG:4326 with the columns of :mod:`geo.boundaries.schema`.
+Any CRS pyproj knows is accepted (the file's own, or ``crs``, which overrides
+it); the result is in EPSG:4326 with the columns of :mod:`geo.boundaries.schema`.
 Invalid rings are repaired with ``shapely.make_valid`` and each repair is
 reported as a :class:`RepairNote`. A file that cannot be used raises
 :class:`~geo.errors.InvalidInput` naming the feature and the problem.
@@ -65,7 +65,7 @@ def read_units(
     if "code" not in frame.columns:
         found = ", ".join(c for c in frame.columns if c != "geometry") or "none"
         raise InvalidInput(
-            f"{source}: no 'code' column (found: {found}); map one with column_map/--code-column"
+            f"{source}: no 'code' column (found: {found}); map one (--column SOURCE=code)"
         )
     frame = frame.reset_index(drop=True)
     codes = digit_strings(frame["code"], source, "code")
@@ -91,8 +91,10 @@ def read_units(
     return units, repairs
 
 
-def read_hierarchy(path: str | Path, *, crs: str | None = None) -> tuple[gpd.GeoDataFrame, list]:
+def read_hierarchy(path: str | Path, **options) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
     """Read the districts/streets/communities/grids layers of a GeoPackage, with repairs.
+
+    ``options`` are those of :func:`read_units` except ``level`` and ``layer``.
 
     >>> units, repairs = read_hierarchy("data/boundaries/zhengzhou-demo.gpkg")  # doctest: +SKIP
     """
@@ -106,7 +108,7 @@ def read_hierarchy(path: str | Path, *, crs: str | None = None) -> tuple[gpd.Geo
         )
     frames, repairs = [], []
     for name in layers:
-        units, notes = read_units(path, layer=name, level=LEVEL_OF_LAYER[name], crs=crs)
+        units, notes = read_units(path, layer=name, level=LEVEL_OF_LAYER[name], **options)
         frames.append(units)
         repairs.extend(notes)
     return concat_units(frames), repairs
@@ -127,14 +129,15 @@ def read_many(
     *,
     level: str | None = None,
     layer: str | None = None,
-    crs: str | None = None,
     progress: Iterable | None = None,
+    **options,
 ) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
     """Read several files into one units frame (a hierarchy GeoPackage counts as one file).
 
-    A GeoPackage with hierarchy layers is read whole unless ``layer`` is given;
-    any other file is read with :func:`read_units`. ``progress`` may wrap the
-    paths (e.g. a tqdm bar over them).
+    A GeoPackage with hierarchy layers is read whole unless ``layer`` or
+    ``level`` is given; any other file is read with :func:`read_units`, which
+    also takes ``options`` (crs, code_system, code_version, column_map).
+    ``progress`` may wrap the paths (e.g. a tqdm bar over them).
 
     >>> units, repairs = read_many(["districts.geojson", "streets.fgb"])  # doctest: +SKIP
     """
@@ -142,9 +145,9 @@ def read_many(
     for path in progress if progress is not None else paths:
         path = Path(path)
         if layer is None and level is None and _is_hierarchy_gpkg(path):
-            units, notes = read_hierarchy(path, crs=crs)
+            units, notes = read_hierarchy(path, **options)
         else:
-            units, notes = read_units(path, level=level, layer=layer, crs=crs)
+            units, notes = read_units(path, level=level, layer=layer, **options)
         frames.append(units)
         repairs.extend(notes)
     if not frames:

@@ -91,3 +91,19 @@ def test_errors_are_one_line(tmp_path, files, capsys, argv, message):
     err = capsys.readouterr().err.strip().splitlines()
     assert err[-1].startswith("error: ") and message in err[-1]
     assert not any("Traceback" in line for line in err)
+
+
+def test_import_maps_columns_and_code_version(tmp_path, capsys):
+    square = shapely.box(113.6, 34.7, 113.61, 34.71)
+    frame = gpd.GeoDataFrame({"网格编码": ["410102"], "名称": ["中原区"]}, geometry=[square])
+    path = tmp_path / "renamed.gpkg"
+    frame.set_crs("EPSG:4326").to_file(path, engine="pyogrio")
+    argv = ["boundaries", "import", str(path), "--column", "网格编码=code", "--column", "名称=name"]
+    data = ["--code-version", "2023", "--data-dir", str(tmp_path / "data")]
+
+    assert main([*argv, *data]) == 0
+
+    units = BoundaryRegistry(tmp_path / "data" / "boundaries").units("g0001")
+    assert units[["code", "name", "code_version"]].values.tolist() == [["410102", "中原区", "2023"]]
+    assert main(["boundaries", "import", str(path), "--column", "oops"]) == 2
+    assert "--column wants SOURCE=TARGET" in capsys.readouterr().err
