@@ -1,9 +1,10 @@
 """Demo features for the demo city: cameras, IoT sensors and 12345 incidents.
 
 Everything is placed where people live: a grid is drawn with a weight equal to
-its estimated population (the demo density at the grid times its area), then a
-point is drawn uniformly inside that grid.  Fully vectorized and deterministic
-for a given ``seed`` and ``end``; the full sizes take a few seconds.
+its area times the demo population density at the grid (raised to
+:data:`FEATURE_CLUSTERING`), then a point is drawn uniformly inside that grid.
+Fully vectorized and deterministic for a given ``seed`` and ``end``; the full
+sizes take a few seconds.
 
 >>> from datetime import datetime, timezone
 >>> import geopandas as gpd, shapely
@@ -139,6 +140,7 @@ SENSOR_KINDS: tuple[tuple[str, float, str, float, float, float, float], ...] = (
     ("water_pressure", 0.05, "MPa", 0.35, 0.06, 0.15, 0.60),
 )
 ONLINE_SHARE = 0.95
+FEATURE_CLUSTERING = 1.5  # features per km² grow as population density ** this
 SENSOR_ALARM_SHARE = 0.015
 
 
@@ -197,7 +199,8 @@ class _Places:
         shapely.prepare(self.geoms)
         inner = shapely.point_on_surface(self.geoms)
         lon, lat = shapely.get_x(inner), shapely.get_y(inner)
-        self.weight = population_density(lon, lat) * shapely.area(self.geoms)
+        # cameras, sensors and complaints cluster even more than residents do
+        self.weight = population_density(lon, lat) ** FEATURE_CLUSTERING * shapely.area(self.geoms)
         self.weight /= self.weight.sum()
         self.bounds = shapely.bounds(self.geoms)
         self.stem = np.array([n.rsplit("第", 1)[0] for n in grids["name"]], dtype=object)
