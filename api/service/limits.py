@@ -27,8 +27,12 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body is larger than {limit // (1024 * 1024)} MB")
 
 
-def check_content_length(request: Request, limit: int = MAX_BODY_BYTES) -> None:
-    """FastAPI dependency: refuse a declared body over ``limit`` bytes before reading it."""
+def check_content_length(request: Request) -> None:
+    """FastAPI dependency: refuse a declared body over the limit before reading it."""
+    _refuse_declared(request, MAX_BODY_BYTES)
+
+
+def _refuse_declared(request: Request, limit: int) -> None:
     length = request.headers.get("content-length", "")
     if length.isdigit() and int(length) > limit:
         raise _too_large(limit)
@@ -36,7 +40,7 @@ def check_content_length(request: Request, limit: int = MAX_BODY_BYTES) -> None:
 
 async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     """The body, read in chunks and refused (413) as soon as it passes ``limit``."""
-    check_content_length(request, limit)
+    _refuse_declared(request, limit)
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)

@@ -202,3 +202,13 @@ def test_all_within_a_radius_and_around_an_incident(client, role_keys, cameras):
         ).status_code
         == 400
     )
+
+
+def test_an_oversized_incident_body_is_413(client, role_keys):
+    body = b'{"category": "noise", "description": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    answer = client.post(
+        "/v1/incidents",
+        content=body,
+        headers={"X-API-Key": role_keys["service"], "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 413
