@@ -330,7 +330,8 @@ def _duplicates(units: gpd.GeoDataFrame) -> list[Finding]:
             Finding(
                 "duplicate_code",
                 (str(code),),
-                f"code {code} is used by {count} units ({names}; rows {', '.join(map(str, rows))})",
+                f"code {code} is used by {count} units ({names}; rows "
+                f"{', '.join(str(row + 1) for row in rows)})",
             )
         )
     return findings

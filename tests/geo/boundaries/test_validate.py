@@ -152,6 +152,7 @@ def test_codes_orphans_and_attributes():
     report = validate_units(units)
 
     assert [f.codes for f in report.of_kind("duplicate_code")] == [(G1,)]
+    assert "rows 5, 6" in report.of_kind("duplicate_code")[0].message  # counted from 1
     orphans = {f.codes[0]: f.message for f in report.of_kind("orphan")}
     assert set(orphans) == {"410102009", C1, G1}
     assert "410199 does not exist" in orphans["410102009"]
