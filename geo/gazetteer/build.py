@@ -36,7 +36,7 @@ import shapely
 
 from geo.boundaries.schema import METRIC_CRS
 from geo.gazetteer import aliases as al
-from geo.gazetteer.normalize import normalize, syllables
+from geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllables
 from geo.gazetteer.points import (
     demo_address_points,
     empty_address_points,
@@ -46,6 +46,7 @@ from geo.gazetteer.points import (
 
 FORMAT_VERSION = 3
 DEMO_POINTS = "demo"
+MAX_RADIUS_M = max(RELATION_RADIUS_M.values())
 ADMIN_KINDS = ("district", "zone", "street", "community", "grid")
 POINT_KINDS = ("compound", "landmark")
 _LEVEL_FIELDS = ("grid", "community", "street", "district")
@@ -304,11 +305,14 @@ def _locate_points(units: gpd.GeoDataFrame, locator, xs: np.ndarray, ys: np.ndar
     )
     located = shapely.points(xs, ys)
     codes = {level: list(getattr(batch, f"{level}_code")) for level in _LEVEL_FIELDS}
-    edge_m = {}
-    for level, column in codes.items():
-        edges = np.array([boundaries.get(c) if c else None for c in column], dtype=object)
-        distance = shapely.distance(located, edges)
-        edge_m[level] = np.nan_to_num(distance, nan=0.0).tolist()
+    edge_m, needed = {}, np.ones(len(xs), dtype=bool)
+    for level in _LEVEL_FIELDS:  # coarser edges only where a finer one is within reach
+        distance = np.full(len(xs), np.inf)
+        rows = np.flatnonzero(needed)
+        edges = np.array([boundaries.get(codes[level][r]) for r in rows], dtype=object)
+        distance[rows] = np.nan_to_num(shapely.distance(located[rows], edges), nan=0.0)
+        edge_m[level] = distance.tolist()
+        needed &= distance <= MAX_RADIUS_M
     zones = []
     for zone, street in zip(batch.managing_zone, codes["street"], strict=True):
         zones.append(
@@ -332,7 +336,12 @@ def _finish_road(road: Entry, points: PointTable) -> None:
     if not road.numbers:
         return
     rows = list(road.numbers.values())
-    road.scope = frozenset().union(*(points.scope(r) for r in rows))
+    road.scope = frozenset(
+        code
+        for column in (points.district, points.street, points.community, points.zone)
+        for code in {column[r] for r in rows}
+        if code
+    )
     middle = rows[len(rows) // 2]
     road.lon, road.lat = points.lon[middle], points.lat[middle]
     for level in _LEVEL_FIELDS[::-1]:
@@ -368,13 +377,13 @@ def _aliases(entry: Entry) -> list[tuple[str, float]]:
     return [(normalize(a), w) for a, w in found if len(normalize(a)) >= 2]
 
 
-def _fuzzy_names(entries: list[Entry]) -> dict[str, tuple[list[str], list[int]]]:
-    """Per district ('' = whole city): names of roads, places and communities for rapidfuzz."""
-    names: dict[str, tuple[list[str], list[int]]] = {}
+def _fuzzy_names(entries: list[Entry]) -> dict[tuple[str, int], tuple[list[str], list[int]]]:
+    """Names of roads, places and units for rapidfuzz, keyed by (district or '', length)."""
+    names: dict[tuple[str, int], tuple[list[str], list[int]]] = {}
     for index, entry in enumerate(entries):
         if entry.kind in ("road", "compound", "landmark", "community", "street"):
             for key in {"", entry.district or ""}:
-                bucket = names.setdefault(key, ([], []))
+                bucket = names.setdefault((key, len(entry.name)), ([], []))
                 bucket[0].append(entry.name)
                 bucket[1].append(index)
     return names

@@ -124,6 +124,8 @@ def _pinyin_mentions(gazetteer, text: str, known: list[Mention]) -> list[Mention
     for start in range(n):
         for end in range(min(n, start + gazetteer.max_alias), start + 1, -1):
             for entry, weight in gazetteer.pinyin.get(sounds[start:end], ()):
+                if weight < VARIANT and end - start < 3:
+                    continue  # a bare two-character core sounds like too many things
                 if (start, end, entry) not in seen:
                     found.append(Mention(start, end, entry, weight, "pinyin"))
     return found
@@ -141,9 +143,15 @@ def _fuzzy_mentions(gazetteer, text: str, known: list[Mention], readings) -> lis
             explained[m.start : m.end] = [True] * (m.end - m.start)
     masked = "".join(" " if seen else c for c, seen in zip(text, explained, strict=True))
     district = gazetteer.entries[readings[0].mention.entry].district if readings else None
-    names, ids = gazetteer.fuzzy_names.get(district or "", gazetteer.fuzzy_names[""])
     found = []
-    for run in re.finditer(r"[\u4e00-\u9fff]{3,}", masked):
+    for run in re.finditer(r"[\u4e00-\u9fff]{3,12}", masked):
+        names, ids = [], []
+        for length in range(
+            len(run.group(0)) - 2, len(run.group(0)) + 3
+        ):  # ratio >= 80: similar lengths
+            bucket = gazetteer.fuzzy_names.get((district or "", length), ((), ()))
+            names.extend(bucket[0])
+            ids.extend(bucket[1])
         for _name, score, i in process.extract(
             run.group(0), names, scorer=fuzz.ratio, limit=3, score_cutoff=FUZZY_CUTOFF
         ):

@@ -14,7 +14,7 @@ with ``lon`` and ``lat``). For the demo city, :func:`demo_address_points`
 generates them inside the boundary units, deterministically.
 
 >>> numbered_points(LineString([(0, 0), (100, 0)]), 1, 4, offset_m=10.0)[1]
-(2, 12.5, -10.0)
+(2, 25.0, -10.0)
 """
 
 from __future__ import annotations
@@ -41,22 +41,24 @@ def numbered_points(
     line: LineString, number_from: int, number_to: int, offset_m: float = SIDE_OFFSET_M
 ) -> list[tuple[int, float, float]]:
     """House numbers along a metric ``line``: (number, x, y), odd left, even right."""
-    count = max(1, math.ceil((number_to - number_from + 1) / 2))
+    numbers = np.arange(number_from, number_to + 1)
+    count = max(1, math.ceil(len(numbers) / 2))
     step = line.length / count
-    out = []
-    for number in range(number_from, number_to + 1):
-        slot = (number - number_from) // 2
-        along = min(line.length, (slot + 0.5) * step)
-        here = line.interpolate(along)
-        ahead = line.interpolate(min(line.length, along + 1.0))
-        behind = line.interpolate(max(0.0, along - 1.0))
-        dx, dy = ahead.x - behind.x, ahead.y - behind.y
-        norm = math.hypot(dx, dy) or 1.0
-        side = 1.0 if number % 2 else -1.0
-        out.append(
-            (number, here.x - side * dy / norm * offset_m, here.y + side * dx / norm * offset_m)
-        )
-    return out
+    along = np.minimum(line.length, ((numbers - number_from) // 2 + 0.5) * step)
+    here = shapely.get_coordinates(shapely.line_interpolate_point(line, along))
+    ahead = shapely.get_coordinates(
+        shapely.line_interpolate_point(line, np.minimum(line.length, along + 1.0))
+    )
+    behind = shapely.get_coordinates(
+        shapely.line_interpolate_point(line, np.maximum(0.0, along - 1.0))
+    )
+    direction = ahead - behind
+    norm = np.hypot(direction[:, 0], direction[:, 1])
+    norm[norm == 0] = 1.0
+    side = np.where(numbers % 2 == 1, 1.0, -1.0) * offset_m / norm
+    x = here[:, 0] - side * direction[:, 1]
+    y = here[:, 1] + side * direction[:, 0]
+    return list(zip(numbers.tolist(), x.tolist(), y.tolist(), strict=True))
 
 
 def empty_address_points() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:

@@ -66,6 +66,8 @@ class GeocodeResult:
             return self.grid_code
         if best is None or self.level not in ("community", "street", "district"):
             return None
+        if best.level == self.level and best.code:
+            return best.code  # e.g. a functional zone (410171), answered at district level
         return getattr(best, f"{self.level}_code")
 
     @property
