@@ -15,7 +15,6 @@ Python's comparison operators, ``&``, ``|``, ``~`` and ``.between``.
 
 from __future__ import annotations
 
-import datetime as dt
 import re
 from collections.abc import Callable, Iterable
 from typing import Any, Protocol
@@ -47,6 +46,7 @@ class Backend(Protocol):
     def isin(self, column: Any, values: list[Any]) -> Any: ...
     def is_null(self, column: Any) -> Any: ...
     def spatial(self, op: str, geometry: shapely.Geometry) -> Any: ...
+    def literal(self, prop: str | None, value: Any) -> Any: ...
 
 
 def parse_filter(text: str | None, lang: str | None = None) -> dict[str, Any] | None:
@@ -110,8 +110,9 @@ class _Compiler:
             return result
         if op == "not":
             return ~self.node(args[0])
+        prop = _first_property(args)
         if op in _COMPARISONS:
-            left, right = self.value(args[0]), self.value(args[1])
+            left, right = self.value(args[0], prop), self.value(args[1], prop)
             try:
                 return _COMPARISONS[op](left, right)
             except TypeError:
@@ -119,9 +120,11 @@ class _Compiler:
         if op == "like":
             return self.backend.like(self.value(args[0]), str(self.value(args[1])))
         if op == "between":
-            return self.value(args[0]).between(self.value(args[1]), self.value(args[2]))
+            low, high = self.value(args[1], prop), self.value(args[2], prop)
+            return self.value(args[0]).between(low, high)
         if op == "in":
-            return self.backend.isin(self.value(args[0]), [self.value(v) for v in args[1]])
+            values = [self.value(v, prop) for v in args[1]]
+            return self.backend.isin(self.value(args[0]), values)
         if op == "isnull":
             return self.backend.is_null(self.value(args[0]))
         if op in SPATIAL_OPS:
@@ -138,17 +141,24 @@ class _Compiler:
         self.backend.column(prop["property"])  # checks that it is a queryable
         return self.backend.spatial(op, _geometry(literal))
 
-    def value(self, node: Any) -> Any:
+    def value(self, node: Any, prop: str | None = None) -> Any:
         if isinstance(node, dict):
             if "property" in node:
                 return self.backend.column(node["property"])
-            if "timestamp" in node:
-                return pd.Timestamp(node["timestamp"]).tz_convert("UTC")
-            if "date" in node:
-                return dt.date.fromisoformat(node["date"])
             if "op" in node:
                 raise InvalidInput(f"filter: {node['op']!r} cannot be used as a value")
-        return node
+            if "timestamp" in node:
+                node = pd.Timestamp(node["timestamp"]).tz_convert("UTC")
+            elif "date" in node:
+                node = pd.Timestamp(node["date"], tz="UTC")
+        return self.backend.literal(prop, node)
+
+
+def _first_property(args: list[Any]) -> str | None:
+    for arg in args:
+        if isinstance(arg, dict) and "property" in arg:
+            return arg["property"]
+    return None
 
 
 def _geometry(node: Any) -> shapely.Geometry:
@@ -207,6 +217,9 @@ class FrameBackend:
     def is_null(self, column: pd.Series) -> pd.Series:
         return column.isna()
 
+    def literal(self, prop: str | None, value: Any) -> Any:
+        return value
+
     def spatial(self, op: str, geometry: shapely.Geometry) -> pd.Series:
         geoms = self.frame.geometry.values
         test = {
@@ -216,3 +229,45 @@ class FrameBackend:
             "s_disjoint": shapely.disjoint,
         }[op]
         return pd.Series(test(geoms, geometry), index=self.frame.index)
+
+
+class SqlBackend:
+    """Compile filters into SQLAlchemy clauses over known columns (bound parameters only).
+
+    ``time_columns`` hold epoch milliseconds: timestamp literals compared with
+    them become integers. ``spatial(op, geometry)`` builds the spatial clause.
+    """
+
+    def __init__(
+        self,
+        columns: dict[str, Any],
+        time_columns: Iterable[str],
+        spatial: Callable[[str, shapely.Geometry], Any],
+    ) -> None:
+        self.columns = columns
+        self.time_columns = set(time_columns)
+        self._spatial = spatial
+
+    def column(self, name: str) -> Any:
+        if name not in self.columns:
+            raise InvalidInput(f"filter: {name!r} is not a queryable; see /queryables")
+        return self.columns[name]
+
+    def like(self, column: Any, pattern: str) -> Any:
+        return column.like(pattern, escape="\\")
+
+    def isin(self, column: Any, values: list[Any]) -> Any:
+        return column.in_(values)
+
+    def is_null(self, column: Any) -> Any:
+        return column.is_(None)
+
+    def spatial(self, op: str, geometry: shapely.Geometry) -> Any:
+        return self._spatial(op, geometry)
+
+    def literal(self, prop: str | None, value: Any) -> Any:
+        if prop in self.time_columns and isinstance(value, pd.Timestamp):
+            return int(value.value // 1_000_000)
+        if prop in self.time_columns and isinstance(value, str):
+            raise InvalidInput(f"filter: compare {prop!r} with TIMESTAMP('...') or DATE('...')")
+        return value

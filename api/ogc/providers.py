@@ -35,8 +35,7 @@ class ItemQuery:
     bbox: Bbox | None = None
     datetime: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = None
     filter: dict[str, Any] | None = None
-    equals: dict[str, str] = field(default_factory=dict)
-    within: shapely.Geometry | None = None
+    region: str | None = None
     properties: list[str] | None = None
     sortby: list[tuple[str, bool]] = field(default_factory=list)
     limit: int = 10
@@ -134,10 +133,10 @@ class BoundaryProvider(Provider):
         if query.bbox is not None:
             hits = frame.sindex.query(shapely.box(*query.bbox), predicate="intersects")
             mask &= frame.index.isin(hits)
-        if query.within is not None:
-            mask &= shapely.intersects(frame.geometry.values, query.within)
-        for name, value in query.equals.items():
-            mask &= frame[name] == value
+        if query.region:
+            mask &= frame["code"].str.startswith(query.region) | (
+                frame["managing_zone"] == query.region
+            )
         if query.filter is not None:
             backend = FrameBackend(frame, [*self.fields, "geometry"])
             mask &= compile_filter(query.filter, backend)
@@ -172,6 +171,8 @@ class BoundaryProvider(Provider):
             yield self._shape(selected.iloc[start : start + batch_size], query.properties)
 
     def extent(self, generation: str | None = None) -> tuple[Bbox | None, list[str | None]]:
+        if generation is None and self.registry.active() is None:
+            return None, [None, None]
         frame = self.frame(generation)
         if frame.empty:
             return None, [None, None]

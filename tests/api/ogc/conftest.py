@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 
 import geopandas as gpd
+import numpy as np
+import pandas as pd
 import pytest
 import shapely
 from fastapi.testclient import TestClient
 
 from api.app import create_app
+from api.context import AppContext
 from api.settings import Settings
 from geo.boundaries.generations import BoundaryRegistry
 
@@ -57,6 +60,36 @@ def data_dir(tmp_path):
     return tmp_path
 
 
+def incidents_frame(n: int = 60, seed: int = 5) -> pd.DataFrame:
+    """``n`` incidents inside the district, spread over the 30 days before 2026-01-31."""
+    rng = np.random.default_rng(seed)
+    reported = pd.Timestamp("2026-01-31T00:00:00Z") - pd.to_timedelta(
+        rng.integers(0, 30 * 24 * 60, n), unit="min"
+    )
+    return pd.DataFrame(
+        {
+            "id": [f"inc{i:03d}" for i in range(n)],
+            "lon": rng.uniform(WEST + 0.001, EAST - 0.001, n),
+            "lat": rng.uniform(SOUTH + 0.001, NORTH - 0.001, n),
+            "category": rng.choice(["noise", "road_damage", "sanitation"], n),
+            "channel": rng.choice(["hotline_12345", "photo_app", "web"], n),
+            "status": rng.choice(["received", "dispatched", "resolved", "closed"], n),
+            "title": [f"case {i}" for i in range(n)],
+            "reported_at": [t.isoformat() for t in reported],
+        }
+    )
+
+
 @pytest.fixture
-def client(data_dir):
-    return TestClient(create_app(Settings(data_dir=data_dir)))
+def ctx(data_dir):
+    """An app context whose store holds :func:`incidents_frame` and a few cameras."""
+    context = AppContext(Settings(data_dir=data_dir))
+    context.store.bulk_import("incidents", incidents_frame(), crs="EPSG:4326")
+    cameras = pd.DataFrame({"lon": [113.61, 113.69], "lat": [34.71, 34.79], "name": ["c1", "c2"]})
+    context.store.bulk_import("cameras", cameras, crs="EPSG:4326")
+    return context
+
+
+@pytest.fixture
+def client(ctx):
+    return TestClient(create_app(ctx=ctx))
