@@ -20,8 +20,7 @@ import json
 from pathlib import Path
 
 import folium
-from branca.element import Figure, JavascriptLink, MacroElement
-from folium.elements import CssLink
+from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
 from layers.style import WALL_STYLE
@@ -31,16 +30,20 @@ STATIC_PREFIX = "/static"
 CENTRE = (34.75, 113.65)  # Zhengzhou
 START_ZOOM = 10
 
-SCRIPTS = ("leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js", "leaflet.heat/leaflet-heat.js")
-OWN_SCRIPT = "wall.js"
-OWN_CSS = "wall.css"
-
 
 class WallMap(folium.Map):
-    """A folium map that loads Leaflet from our server instead of a CDN."""
+    """A folium map that loads Leaflet, its plugins and our script from our server."""
 
-    default_js = [("leaflet", f"{STATIC_PREFIX}/leaflet/leaflet.js")]
-    default_css = [("leaflet_css", f"{STATIC_PREFIX}/leaflet/leaflet.css")]
+    default_js = [
+        ("leaflet", f"{STATIC_PREFIX}/leaflet/leaflet.js"),
+        ("vectorgrid", f"{STATIC_PREFIX}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
+        ("heat", f"{STATIC_PREFIX}/leaflet.heat/leaflet-heat.js"),
+        ("wall", f"{STATIC_PREFIX}/wall.js"),
+    ]
+    default_css = [
+        ("leaflet_css", f"{STATIC_PREFIX}/leaflet/leaflet.css"),
+        ("wall_css", f"{STATIC_PREFIX}/wall.css"),
+    ]
 
 
 def wall_config(kiosk: bool = False, basemap_url: str = "") -> dict:
@@ -77,10 +80,8 @@ def render_wall_page(kiosk: bool = False, basemap_url: str = "") -> str:
         attribution_control=False,
     )
     figure.add_child(wall)
-    for script in SCRIPTS:
-        figure.header.add_child(JavascriptLink(f"{STATIC_PREFIX}/{script}"))
-    figure.header.add_child(CssLink(f"{STATIC_PREFIX}/{OWN_CSS}"))
-    figure.header.add_child(JavascriptLink(f"{STATIC_PREFIX}/{OWN_SCRIPT}"))
+    # no favicon request (it would be a 404 in the console)
+    figure.header.add_child(Element('<link rel="icon" href="data:,">'), name="no_favicon")
     wall.add_child(_WallStart(wall_config(kiosk, basemap_url)))
     return figure.render()
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -61,7 +61,7 @@ class PointLayerSpec:
     columns: tuple[str, ...]
     sums: tuple[str, ...]
     detail_zoom: int
-    cap: int = 2000
+    cap: int = 500
 
 
 POINT_LAYERS: dict[str, PointLayerSpec] = {
@@ -238,6 +238,24 @@ class MapLayers:
             for i in order
         ]
 
+    def hit(self, lon: float, lat: float, zoom: int, kinds: Sequence[str], pixels: float = 8):
+        """The nearest point of ``kinds`` within ``pixels`` screen pixels at ``zoom``:
+        ``(kind, record)`` or None. Only from each kind's detail zoom on (below it the
+        tiles show bins)."""
+        x, y = lonlat_to_mercator(np.array([lon]), np.array([lat]))
+        tolerance = pixels * TileBox.of(0, 0, 0).size / (256 * 2**zoom)
+        for kind in kinds:
+            if kind not in POINT_LAYERS or zoom < POINT_LAYERS[kind].detail_zoom:
+                continue
+            snap = self.snapshot(kind)
+            if not len(snap.source):
+                continue
+            d = np.hypot(snap.source.x - x[0], snap.source.y - y[0])
+            best = int(np.argmin(d))
+            if d[best] <= tolerance:
+                return kind, _plain(snap.frame.iloc[best].to_dict())
+        return None
+
     # -- tiles ------------------------------------------------------------
     def data_version(self, layer: str) -> str:
         """The version a tile of ``layer`` is rendered from (part of its cache key)."""
@@ -300,7 +318,11 @@ def _with_derived(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
 
 def _plain(record: dict) -> dict:
     """A unit record for JSON: no NaN, ``attributes`` parsed."""
-    out = {k: v for k, v in record.items() if not isinstance(v, float) or v == v}
+    out = {
+        k: (v.item() if isinstance(v, np.generic) else v)
+        for k, v in record.items()
+        if not isinstance(v, float) or v == v
+    }
     if isinstance(out.get("attributes"), str):
         try:
             out["attributes"] = json.loads(out["attributes"])

@@ -7,7 +7,8 @@ through an :class:`~layers.live.EventCursor`, so a client that reconnects with
 ``?last_event_id=`` catches up on everything it missed, across server restarts.
 
 Stream format: ``id: <updated_at>-<kind>-<id>``, ``event: incident | incident-status |
-sensor-alarm``, ``data: {json}``; a ``: keep-alive`` comment every 15 s.
+sensor-alarm``, ``data: {json}``; on connect a ``hello`` and, after 15 quiet seconds, a
+``sync`` event whose id is the stream's position, so a reconnect resumes from there.
 """
 
 from __future__ import annotations
@@ -43,8 +44,12 @@ def build_router(ctx: AppContext) -> APIRouter:
     ) -> StreamingResponse:
         cursor = EventCursor(EventFeed(ctx.store), last_event_header or last_event_id)
 
+        def position(kind: str) -> bytes:
+            # sets the browser's Last-Event-ID even before the first real event
+            return f"id: {cursor.cursor}-cursor\nevent: {kind}\ndata: {{}}\n\n".encode()
+
         async def stream():
-            yield f"retry: {RETRY_MS}\n: connected\n\n".encode()
+            yield f"retry: {RETRY_MS}\n".encode() + position("hello")
             quiet_since = time.monotonic()
             while not await request.is_disconnected():
                 for event in await asyncio.to_thread(cursor.poll):
@@ -52,7 +57,7 @@ def build_router(ctx: AppContext) -> APIRouter:
                     yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
                     quiet_since = time.monotonic()
                 if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
-                    yield b": keep-alive\n\n"
+                    yield position("sync")
                     quiet_since = time.monotonic()
                 await asyncio.sleep(POLL_SECONDS)
 

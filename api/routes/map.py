@@ -115,6 +115,19 @@ def build_router(ctx: AppContext) -> APIRouter:
             "cameras": _nearest(ctx, record["lon"], record["lat"], NEAREST_CAMERAS),
         }
 
+    @router.get("/map/api/at", summary="What a click hits: a point of a shown layer, else a grid")
+    def at(
+        lon: float = Query(..., ge=-180, le=180),
+        lat: float = Query(..., ge=-90, le=90),
+        zoom: int = Query(..., ge=0, le=22),
+        layers: str = Query("incidents,sensors,cameras", description="point layers shown"),
+    ) -> dict:
+        found = ctx.map_layers.hit(lon, lat, zoom, [k for k in layers.split(",") if k])
+        if found:
+            return {"kind": found[0], "feature": found[1]}
+        location = ctx.geocoding.locator().locate(lon, lat)
+        return {"kind": "grids", "code": location.grid_code, "status": location.status}
+
     @router.get("/map/api/locate", summary="Coordinates (with CRS) or an address → grid")
     def locate(q: str = Query(..., min_length=1, max_length=200)) -> dict:
         match = COORDINATES.match(q)

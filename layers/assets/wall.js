@@ -65,6 +65,8 @@
     layers: {},
     live: null,
     lastEventId: "",
+    seenEvents: {},
+    seenOrder: [],
     eventsReceived: 0,
     highlighted: null,
 
@@ -143,7 +145,7 @@
 
     grid: function (layer, styles, options) {
       return new CountingGrid(this.tileUrl(layer, options && options.filtered), L.extend({
-        vectorTileLayerStyles: styles, maxNativeZoom: 18, interactive: true,
+        vectorTileLayerStyles: styles, maxNativeZoom: 18, interactive: false,
         rendererFactory: L.canvas.tile
       }, options || {}));
     },
@@ -164,22 +166,17 @@
       this.layers.grids = this.grid("grids", {
         grids: function (p) { return self.gridStyle(p.code); }
       }, { getFeatureId: function (f) { return f.properties.code; } });
-      this.layers.grids.on("click", function (e) { self.showGrid(e.layer.properties.code); });
-
       this.layers.incidents = this.grid("incidents", {
         incidents: function (p) { return self.incidentStyle(p); }
       }, { filtered: true });
-      this.layers.incidents.on("click", function (e) { self.clickPoint("incidents", e); });
-
       this.layers.cameras = this.grid("cameras", {
         cameras: function (p) { return self.deviceStyle("cameras", p); }
       });
-      this.layers.cameras.on("click", function (e) { self.clickPoint("cameras", e); });
       this.layers.sensors = this.grid("sensors", {
         sensors: function (p) { return self.deviceStyle("sensors", p); }
       });
-      this.layers.sensors.on("click", function (e) { self.clickPoint("sensors", e); });
-
+      // stacked canvases hide each other's features from the pointer: the server hit-tests
+      this.map.on("click", this.clickMap, this);
       this.layers.heat = L.heatLayer([], { radius: 18, blur: 15, maxZoom: 14 });
       this.layers.heat.on("add", function () { self.refreshHeat(); });
       this.liveRenderer = L.svg({ pane: "cw-live" });
@@ -359,16 +356,21 @@
         }).catch(function (err) { self.notice(err.message); });
     },
 
-    clickPoint: function (kind, e) {
-      var p = e.layer.properties;
-      if (p.cluster) {
-        this.map.setView(e.latlng, Math.min(this.map.getZoom() + 2, 18));
-        return;
-      }
-      if (kind === "incidents") { this.showIncident(p.id); return; }
-      var rows = "";
-      for (var k in p) { rows += "<tr><td>" + esc(k) + "</td><td>" + esc(p[k]) + "</td></tr>"; }
-      this.showInfo("<h3>" + esc(kind.slice(0, -1)) + " " + esc(p.id) + "</h3><table>" + rows + "</table>");
+    clickMap: function (e) {
+      var self = this, shown = ["incidents", "sensors", "cameras"].filter(function (k) {
+        return self.map.hasLayer(self.layers[k]);
+      });
+      var url = this.config.api + "/at?lon=" + e.latlng.lng.toFixed(6) + "&lat=" + e.latlng.lat.toFixed(6) +
+        "&zoom=" + this.map.getZoom() + "&layers=" + shown.join(",");
+      return getJSON(url).then(function (hit) {
+        if (hit.kind === "incidents") { return self.showIncident(hit.feature.id); }
+        if (hit.kind === "grids") {
+          return hit.code ? self.showGrid(hit.code) : self.notice("outside every grid");
+        }
+        var rows = "", p = hit.feature;
+        for (var k in p) { rows += "<tr><td>" + esc(k) + "</td><td>" + esc(p[k]) + "</td></tr>"; }
+        self.showInfo("<h3>" + esc(hit.kind.slice(0, -1)) + " " + esc(p.id) + "</h3><table>" + rows + "</table>");
+      }).catch(function (err) { self.notice(err.message); });
     },
 
     showIncident: function (id) {
@@ -406,6 +408,9 @@
       ["incident", "incident-status", "sensor-alarm"].forEach(function (type) {
         source.addEventListener(type, function (e) { self.onEvent(type, e); });
       });
+      ["hello", "sync"].forEach(function (type) {
+        source.addEventListener(type, function (e) { if (e.lastEventId) { self.lastEventId = e.lastEventId; } });
+      });
       source.onopen = function () { document.body.setAttribute("data-live", "1"); };
       source.onerror = function () {
         document.body.setAttribute("data-live", "0");
@@ -418,6 +423,11 @@
 
     onEvent: function (type, e) {
       if (e.lastEventId) { this.lastEventId = e.lastEventId; }
+      // a resumed stream repeats a few seconds of events: show each once
+      if (this.seenEvents[e.lastEventId]) { return; }
+      this.seenEvents[e.lastEventId] = true;
+      this.seenOrder.push(e.lastEventId);
+      if (this.seenOrder.length > 2000) { delete this.seenEvents[this.seenOrder.shift()]; }
       var ev = JSON.parse(e.data);
       this.eventsReceived += 1;
       if (type === "incident") {
@@ -459,6 +469,15 @@
         if (layer.featureCount && this.map.hasLayer(layer)) { n += layer.featureCount(); }
       }
       return n + this.liveMarkers.length;
+    },
+
+    /* point markers the browser holds: features of the point layers shown, plus live ones */
+    markerCount: function () {
+      var n = this.liveMarkers.length, self = this;
+      ["incidents", "cameras", "sensors"].forEach(function (name) {
+        if (self.map.hasLayer(self.layers[name])) { n += self.layers[name].featureCount(); }
+      });
+      return n;
     },
 
     liveCount: function () { return this.liveMarkers.length; }

@@ -13,6 +13,7 @@ from pyproj import Transformer
 
 from geo.errors import InvalidInput
 from layers.tiles import (
+    BIN_PX,
     EXTENT,
     TileBox,
     binned_features,
@@ -109,7 +110,7 @@ def test_bins_conserve_counts_and_sums():
     y = rng.uniform(box.miny, box.maxy, 5000)
     flag = rng.integers(0, 2, 5000)
     feats = binned_features(box, x, y, {"open": flag})
-    assert len(feats) <= (EXTENT // 128) ** 2
+    assert len(feats) <= (EXTENT // BIN_PX) ** 2
     decoded = mapbox_vector_tile.decode(encode_tile({"incidents": feats}))
     props = [f["properties"] for f in decoded["incidents"]["features"]]
     assert sum(p["count"] for p in props) == 5000

@@ -1,0 +1,195 @@
+"""The map wall in a real headless Chromium (Debian's /usr/bin/chromium driven by Playwright)
+against a real uvicorn server with the demo city.
+
+Asserts: no console error and no request leaving the server's origin; layers
+render features; a new incident appears live within 2 s; clicking a grid shows
+its chain; the page holds fewer than MAX_MARKERS point markers; the stream resumes
+after a server restart and catches up. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+
+from api.app import create_app
+from tests.layers.demo_city import build_city
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+MAX_MARKERS = 3000  # point markers the browser holds (incidents, cameras, sensors, live)
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+ADMIN_KEY = "map-wall-test-admin-key"
+
+if not Path(CHROMIUM).exists():  # pragma: no cover - the CI image installs it
+    pytest.skip("Debian chromium is not installed", allow_module_level=True)
+
+
+class Server:
+    """uvicorn in a thread; ``restart()`` stops it and serves a new app on the same port."""
+
+    def __init__(self, ctx) -> None:
+        self.ctx = ctx
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            self.port = s.getsockname()[1]
+        self.origin = f"http://127.0.0.1:{self.port}"
+        self.start()
+
+    def start(self) -> None:
+        config = uvicorn.Config(
+            create_app(ctx=self.ctx), host="127.0.0.1", port=self.port, log_level="warning"
+        )
+        self.server = uvicorn.Server(config)
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        deadline = time.monotonic() + 20
+        while not self.server.started:
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.05)
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.server.force_exit = True
+        self.thread.join(timeout=10)
+
+    def restart(self) -> None:
+        self.stop()
+        self.start()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    ctx = build_city(tmp_path_factory.mktemp("wall"))
+    ctx.settings = replace(ctx.settings, admin_key=ADMIN_KEY)
+    ctx.map_layers.refresh_seconds = 0.2
+    srv = Server(ctx)
+    add_incident(srv, 113.62, 34.74)  # the service API builds its indexes on first use
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def wall(server, browser, request):
+    """A page on /map with every request and console error recorded."""
+    page = browser.new_page(viewport={"width": 1600, "height": 900})
+    page.requests, page.errors = [], []
+    page.on("request", lambda r: page.requests.append(r.url))
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield page
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"))
+    page.close()
+
+
+def open_wall(page, server, view: str) -> None:
+    page.goto(f"{server.origin}/map#{view}")
+    page.wait_for_selector("body[data-ready='1'][data-live='1']", timeout=20_000)
+    page.wait_for_load_state("networkidle", timeout=20_000)
+
+
+def add_incident(server, lon: float, lat: float) -> str:
+    """POST /v1/incidents when the service API serves it, else write through the store."""
+    body = {"lon": lon, "lat": lat, "crs": "WGS84", "category": "noise", "title": "wall test"}
+    response = httpx.post(
+        f"{server.origin}/v1/incidents", json=body, headers={"X-API-Key": ADMIN_KEY}, timeout=60
+    )
+    if response.status_code in (404, 405):
+        return server.ctx.store.add("incidents", {"lon": lon, "lat": lat, "category": "noise"})[
+            "id"
+        ]
+    assert response.status_code in (200, 201), response.text
+    answer = response.json()
+    return answer.get("id") or answer["incident"]["id"]
+
+
+def assert_clean(page, server) -> None:
+    assert page.errors == []
+    foreign = [u for u in page.requests if not u.startswith(server.origin)]
+    assert foreign == []
+
+
+def test_city_view_renders_layers_offline_and_bounded(wall, server):
+    open_wall(wall, server, "10/34.75/113.65&layers=grids,incidents,sensors,cameras&window=all")
+    wall.wait_for_function("CityWall.featureCount() > 0")
+    counts = wall.evaluate(
+        "Object.fromEntries(Object.entries(CityWall.layers)"
+        ".filter(([n, l]) => l.featureCount).map(([n, l]) => [n, l.featureCount()]))"
+    )
+    assert counts["grids"] > 100 and counts["sensors"] > 0 and counts["cameras"] > 0
+    assert wall.evaluate("CityWall.markerCount()") < MAX_MARKERS
+    assert any("/tiles/grids/10/" in u for u in wall.requests)
+    assert wall.locator("#cw-legend").is_visible()
+    assert_clean(wall, server)
+    ARTIFACTS.mkdir(exist_ok=True)
+    wall.screenshot(path=str(ARTIFACTS / "map-wall.png"))
+    if os.environ.get("CITYAWARE_UPDATE_DOCS_SCREENSHOT"):
+        shutil.copy(ARTIFACTS / "map-wall.png", Path(__file__).parents[2] / "docs/map-wall.png")
+
+
+def test_new_incident_appears_live_and_counts_update(wall, server):
+    open_wall(wall, server, "14/34.7702/113.7001&layers=grids,incidents&window=24h")
+    before = wall.evaluate("CityWall.eventsReceived")
+    started = time.monotonic()
+    incident = add_incident(server, 113.7001, 34.7702)
+    wall.wait_for_selector(f"path[data-live-id='{incident}']", timeout=2_000)
+    assert time.monotonic() - started < 2.0
+    grid = server.ctx.store.get("incidents", incident)["grid_code"]
+    assert wall.evaluate("CityWall.eventsReceived") == before + 1
+    assert wall.evaluate(f"CityWall.counts['{grid}'].total") >= 1
+    assert_clean(wall, server)
+
+
+def test_clicking_a_grid_shows_its_chain(wall, server):
+    grid = server.ctx.registry.units(level="grid").iloc[100]
+    point = grid.geometry.representative_point()
+    open_wall(wall, server, f"15/{point.y:.6f}/{point.x:.6f}&layers=grids&window=all")
+    xy = wall.evaluate(f"CityWall.map.latLngToContainerPoint([{point.y}, {point.x}])")
+    box = wall.locator(".folium-map").bounding_box()
+    wall.mouse.click(box["x"] + xy["x"], box["y"] + xy["y"])
+    title = wall.wait_for_selector(f"#cw-info h3[data-grid='{grid['code']}']", timeout=5_000)
+    info = wall.locator("#cw-info").inner_text()
+    chain = server.ctx.map_layers.unit(grid["code"])["chain"]
+    assert all(unit["name"] in info for unit in chain)
+    assert title.is_visible()
+    assert_clean(wall, server)
+
+
+def test_stream_resumes_after_restart_and_catches_up(wall, server):
+    open_wall(wall, server, "12/34.75/113.65&layers=grids&window=24h")
+    server.stop()
+    missed = server.ctx.store.add("incidents", {"lon": 113.66, "lat": 34.76, "category": "noise"})
+    server.start()
+    wall.wait_for_selector(f"path[data-live-id='{missed['id']}']", timeout=15_000)
+    assert wall.evaluate("CityWall.liveCount()") == 1
