@@ -16,7 +16,6 @@ from geo.errors import InvalidInput
 
 from .builders import box_m, to_lonlat, units_frame
 
-REAL_DISTRICTS = Path("/work/shared/data/zhengzhou-districts.geojson")
 FORMATS = {"GeoJSON": "geojson", "GPKG": "gpkg", "ESRI Shapefile": "shp", "FlatGeobuf": "fgb"}
 
 
@@ -204,14 +203,6 @@ def test_invalid_rings_are_repaired_and_noted(tmp_path):
     for got, dirty in zip(units.geometry[:2], lonlat[:2], strict=True):
         assert got.area == pytest.approx(shapely.make_valid(dirty).area, rel=1e-9)
     assert units.geometry.iloc[0].geom_type == "MultiPolygon"  # two triangles of the bow-tie
-
-
-def test_real_district_outlines_are_repaired():
-    units, repairs = read_units(REAL_DISTRICTS)
-    assert len(units) == 12
-    assert units.geometry.is_valid.all()
-    assert {r.code for r in repairs} == set(units["code"])  # every outline self-touches
-    assert units["code"].str.len().eq(6).all()
 
 
 def _write(path: Path, codes: list, geoms: list, **columns) -> Path:
