@@ -51,7 +51,12 @@ def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     )
 
 
-def _km_to_lonlat(coords: np.ndarray) -> np.ndarray:
+def km_to_lonlat(coords: np.ndarray) -> np.ndarray:
+    """Local km plane (n, 2) back to lon/lat (n, 2).
+
+    >>> km_to_lonlat(to_km(np.array([113.7]), np.array([34.8]))).round(9).tolist()
+    [[113.7, 34.8]]
+    """
     return np.column_stack(
         (coords[:, 0] / KM_PER_DEG_LON + ORIGIN_LON, coords[:, 1] / KM_PER_DEG_LAT + ORIGIN_LAT)
     )
@@ -181,10 +186,10 @@ def split_by_seeds(parent: Geometry, seeds: np.ndarray) -> Split:
         int(np.flatnonzero(shapely.contains_xy(c, seeds[:, 0], seeds[:, 1]))[0]) for c in cells_km
     ]
     cells_km = cells_km[np.argsort(owner)]
-    cells = shapely.intersection(shapely.transform(cells_km, _km_to_lonlat), parent)
+    cells = shapely.intersection(shapely.transform(cells_km, km_to_lonlat), parent)
     edges_km = shapely.voronoi_polygons(sites, extend_to=frame, only_edges=True)
     reach = shapely.buffer(parent, LINE_OVERSHOOT, quad_segs=1, join_style="mitre")
-    lines = shapely.intersection(shapely.transform(edges_km, _km_to_lonlat), reach)
+    lines = shapely.intersection(shapely.transform(edges_km, km_to_lonlat), reach)
     return Split(seeds, list(cells), lines)
 
 
