@@ -139,10 +139,8 @@ def bulk_import(
             )
         for start in range(0, len(prepared), INSERT_BATCH):
             stop = start + INSERT_BATCH
-            conn.execute(features.insert(), prepared.rows(start, stop))
-            if kind == "incidents":
-                ids, statuses = prepared.columns["id"], prepared.columns["status"]
-                store._log_status(conn, kind, ids[start:stop], None, statuses[start:stop], now)
+            batch = {name: values[start:stop] for name, values in prepared.columns.items()}
+            store.backend.insert_many(conn, features, batch)
             if progress is not None:
                 progress(min(stop, len(prepared)))
         if len(prepared):

@@ -14,7 +14,7 @@ the grid of all accepted rows with one vectorised ``locate_lonlat`` call.
 
 from __future__ import annotations
 
-import uuid
+import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -185,9 +185,13 @@ def record_frame(record: Mapping[str, Any]) -> pd.DataFrame:
     return pd.DataFrame({k: [v] for k, v in record.items()})
 
 
-def new_id() -> str:
-    """A fresh feature id (16 hex digits)."""
-    return uuid.uuid4().hex[:16]
+def new_ids(n: int) -> list[str]:
+    """n fresh random feature ids (16 hex digits each).
+
+    >>> [len(i) for i in new_ids(2)]
+    [16, 16]
+    """
+    return [f"{v:016x}" for v in np.frombuffer(os.urandom(8 * n), dtype=">u8").tolist()]
 
 
 def _column(frame: pd.DataFrame, name: str) -> pd.Series:
@@ -205,8 +209,8 @@ def _texts(values: pd.Series) -> np.ndarray:
 def _ids(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
     ids = _texts(_column(frame, "id"))
     missing = ids == None  # noqa: E711
-    ids[missing] = [new_id() for _ in range(int(missing.sum()))]
-    too_long = np.array([len(i) > 64 for i in ids], dtype=bool)
+    ids[missing] = new_ids(int(missing.sum()))
+    too_long = pd.Series(ids).str.len().to_numpy() > 64
     reasons.add(too_long, "id is longer than 64 characters")
     dup = pd.Series(ids).duplicated().to_numpy()
     reasons.add(dup, _reason("duplicate id {} in the input", ids))
@@ -306,9 +310,17 @@ def _plain(value: Any) -> Any:
 
 
 def _nulls(values) -> list:
-    """A Python list with NaN/NA/empty strings turned into None (numpy scalars unboxed)."""
-    return [None if _missing(v) or v is pd.NA or v == "" else _plain(v) for v in values]
+    """A Python list of ``values`` with NaN/NA/empty text as None (vectorised)."""
+    values = np.asarray(values)
+    if values.dtype.kind in "fiub":
+        out = values.astype(object)
+        if values.dtype.kind == "f":
+            out[np.isnan(values)] = None
+        return out.tolist()
+    out = values.astype(object)
+    out[pd.isna(out) | (out == "")] = None
+    return out.tolist()
 
 
 def _floats(values) -> list:
-    return [None if v is None or v != v else float(v) for v in values]
+    return _nulls(np.asarray(values, dtype=float))

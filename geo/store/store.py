@@ -37,7 +37,7 @@ from geo.store.records import (
 )
 from geo.store.schema import ASSIGNMENT_COLUMNS, REGION_COLUMNS
 from geo.store.taxonomy import Taxonomy, check_kind, check_transition
-from geo.store.times import now_ms
+from geo.store.times import from_ms, now_ms
 
 AGGREGATE_KEYS = ("grid", "community", "street", "district", "category", "status", "channel")
 AGGREGATE_KEYS += ("day", "zone", "device_kind", "online", "assign_status")
@@ -137,8 +137,6 @@ class FeatureStore:
         try:
             with self.backend.write() as conn:
                 conn.execute(self.features.insert(), [row])
-                if kind == "incidents":
-                    self._log_status(conn, kind, [row["id"]], None, [row["status"]], now)
                 self._bump(conn)
         except sa.exc.IntegrityError as error:
             if idempotency_key is not None:
@@ -265,14 +263,7 @@ class FeatureStore:
                 located = {n: np.asarray(getattr(batch, n), dtype=object) for n in LOCATION_FIELDS}
                 columns = assignment_columns(located, generation)
                 columns["fid"] = fid[start:stop].tolist()
-                names = [c.name for c in tmp.c]
-                conn.execute(
-                    tmp.insert(),
-                    [
-                        dict(zip(names, r, strict=True))
-                        for r in zip(*(columns[n] for n in names), strict=True)
-                    ],
-                )
+                self.backend.insert_many(conn, tmp, columns)
             history = self.tables["assignment_history"]
             names = ["lon", "lat", *ASSIGNMENT_COLUMNS]
             conn.execute(
@@ -314,7 +305,7 @@ class FeatureStore:
         check_kind(kind)
         out: dict[str, list[dict[str, Any]]] = {}
         with self.backend.read() as conn:
-            self._row(conn, kind, id)
+            current = self._row(conn, kind, id)
             for key, name in (("status", "status_history"), ("assignments", "assignment_history")):
                 table = self.tables[name]
                 rows = conn.execute(
@@ -323,6 +314,11 @@ class FeatureStore:
                     .order_by(table.c.hid)
                 ).mappings()
                 out[key] = [_history_record(r) for r in rows]
+        if kind == "incidents":  # the initial status is implied by the creation
+            first = out["status"][0]["from_status"] if out["status"] else current["status"]
+            created = {"kind": kind, "feature_id": id, "from_status": None, "to_status": first,
+                       "at": from_ms(current["created_at"]), "note": None}  # fmt: skip
+            out["status"].insert(0, created)
         return out
 
     def query(
@@ -555,8 +551,6 @@ def _reassign_table() -> sa.Table:
 
 
 def _history_record(row) -> dict[str, Any]:
-    from geo.store.times import from_ms
-
     out = {k: v for k, v in dict(row).items() if k != "hid"}
     for name in ("at", "replaced_at"):
         if name in out:
