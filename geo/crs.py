@@ -155,21 +155,47 @@ def lonlat_problems(lon, lat) -> np.ndarray:
     """
     lon = np.atleast_1d(np.asarray(lon, dtype=float))
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
-    problems = np.full(lon.shape, None, dtype=object)
+    return _dense(_lonlat_problem_rows(lon, lat), len(lon))
+
+
+def _lonlat_problem_rows(lon: np.ndarray, lat: np.ndarray) -> dict[int, str]:
+    """{row: message} for the unusable rows only (cheap when all are fine)."""
     ok = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)  # False for NaN
     maybe_swapped = _in_china(lat, lon) & ~_in_china(lon, lat)
-    for i in np.flatnonzero(~ok | maybe_swapped):
-        problems[i] = lonlat_problem(float(lon[i]), float(lat[i]))
+    rows = {}
+    for i in np.flatnonzero(~ok | maybe_swapped).tolist():
+        if problem := lonlat_problem(float(lon[i]), float(lat[i])):
+            rows[i] = problem
+    return rows
+
+
+def _dense(rows: dict[int, str], n: int) -> np.ndarray:
+    problems = np.empty(n, dtype=object)
+    for i, message in rows.items():
+        problems[i] = message
     return problems
 
 
-def _raise_first(problems: np.ndarray, batch: bool) -> None:
-    bad = np.flatnonzero(problems != None)  # noqa: E711 - elementwise on object array
-    if bad.size:
-        first = int(bad[0])
-        prefix = f"row {first}: " if batch else ""
-        more = f" ({bad.size} invalid rows in total)" if bad.size > 1 else ""
-        raise InvalidInput(f"{prefix}{problems[first]}{more}")
+def _convert(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+    """(lon, lat, {row: problem}); problem rows hold NaN."""
+    name = normalize_crs(crs)
+    x = np.atleast_1d(np.asarray(x, dtype=float))
+    y = np.atleast_1d(np.asarray(y, dtype=float))
+    if x.shape != y.shape:
+        raise InvalidInput(f"x and y differ in length ({x.size} and {y.size})")
+    if name in (WGS84, GCJ02, BD09) or _pyproj_crs(name).is_geographic:
+        problems = _lonlat_problem_rows(x, y)
+        with np.errstate(invalid="ignore"):  # NaN/inf rows are reported in problems
+            lon, lat = _geographic_to_lonlat(x, y, name)
+    else:
+        lon, lat = _transformer(name, WGS84).transform(x, y)
+        problems = _projected_problems(x, y, lon, lat, name)
+    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    if problems:
+        bad = list(problems)
+        lon, lat = lon.copy(), lat.copy()
+        lon[bad], lat[bad] = np.nan, np.nan
+    return lon, lat, problems
 
 
 def to_lonlat_checked(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -182,22 +208,8 @@ def to_lonlat_checked(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     >>> problems.tolist()
     [None, 'lon=200.0, lat=34.7: longitude is outside [-180, 180]']
     """
-    name = normalize_crs(crs)
-    x = np.atleast_1d(np.asarray(x, dtype=float))
-    y = np.atleast_1d(np.asarray(y, dtype=float))
-    if x.shape != y.shape:
-        raise InvalidInput(f"x and y differ in length ({x.size} and {y.size})")
-    if name in (WGS84, GCJ02, BD09) or _pyproj_crs(name).is_geographic:
-        problems = lonlat_problems(x, y)
-        with np.errstate(invalid="ignore"):  # NaN/inf rows are reported in problems
-            lon, lat = _geographic_to_lonlat(x, y, name)
-    else:
-        lon, lat = _transformer(name, WGS84).transform(x, y)
-        problems = _projected_problems(x, y, lon, lat, name)
-    bad = problems != None  # noqa: E711
-    if bad.any():
-        lon, lat = np.where(bad, np.nan, lon), np.where(bad, np.nan, lat)
-    return np.asarray(lon, dtype=float), np.asarray(lat, dtype=float), problems
+    lon, lat, problems = _convert(x, y, crs)
+    return lon, lat, _dense(problems, len(lon))
 
 
 def _geographic_to_lonlat(x: np.ndarray, y: np.ndarray, name: str):
@@ -210,8 +222,8 @@ def _geographic_to_lonlat(x: np.ndarray, y: np.ndarray, name: str):
     return _transformer(name, WGS84).transform(x, y)
 
 
-def _projected_problems(x, y, lon, lat, name: str) -> np.ndarray:
-    problems = np.full(x.shape, None, dtype=object)
+def _projected_problems(x, y, lon, lat, name: str) -> dict[int, str]:
+    problems = {}
     finite_in = np.isfinite(x) & np.isfinite(y)
     ok = finite_in & np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
     outside_china = ok & ~_in_china(lon, lat)
@@ -228,7 +240,7 @@ def _projected_problems(x, y, lon, lat, name: str) -> np.ndarray:
                 reason = f"cannot be converted from {name} (outside the CRS's area of use?)"
             else:
                 continue
-            problems[i] = f"x={float(x[i])!r}, y={float(y[i])!r}: {reason}"
+            problems[int(i)] = f"x={float(x[i])!r}, y={float(y[i])!r}: {reason}"
     return problems
 
 
@@ -246,9 +258,17 @@ def to_lonlat(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
     (113.669, 34.742)
     """
     scalar = np.ndim(x) == 0 and np.ndim(y) == 0
-    lon, lat, problems = to_lonlat_checked(x, y, crs)
+    lon, lat, problems = _convert(x, y, crs)
     _raise_first(problems, batch=not scalar)
     return _shaped(lon, scalar), _shaped(lat, scalar)
+
+
+def _raise_first(problems: dict[int, str], batch: bool) -> None:
+    if problems:
+        first = min(problems)
+        prefix = f"row {first}: " if batch else ""
+        more = f" ({len(problems)} invalid rows in total)" if len(problems) > 1 else ""
+        raise InvalidInput(f"{prefix}{problems[first]}{more}")
 
 
 def from_lonlat(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
@@ -264,7 +284,7 @@ def from_lonlat(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
     lat = np.atleast_1d(np.asarray(lat, dtype=float))
     if lon.shape != lat.shape:
         raise InvalidInput(f"lon and lat differ in length ({lon.size} and {lat.size})")
-    _raise_first(lonlat_problems(lon, lat), batch=not scalar)
+    _raise_first(_lonlat_problem_rows(lon, lat), batch=not scalar)
     if name == WGS84:
         x, y = lon, lat
     elif name == GCJ02:

@@ -41,9 +41,18 @@ import geopandas as gpd
 import numpy as np
 
 from geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
+from geo.engine import edges
 from geo.engine.exact import ExactIndex
-from geo.engine.lookup import DEFAULT_CELL_M, EXACT, LookupTable, cache_key
-from geo.engine.results import Location, LocationBatch
+from geo.engine.lookup import DEFAULT_CELL_M, EXACT, FAR, LISTED, LookupTable, cache_key
+from geo.engine.results import (
+    INSIDE,
+    INVALID,
+    ON_BOUNDARY,
+    OUTSIDE,
+    STATUS_NAMES,
+    Location,
+    LocationBatch,
+)
 from geo.errors import InvalidInput, NotFound
 
 LEVEL_ORDER = ("grid", "community", "street", "district")
@@ -110,13 +119,16 @@ class GridLocator:
         if cell_m is not None:
             path = None
             if cache_dir is not None:
-                key = cache_key(grids["code"].to_numpy(dtype=str), geometries, near_m, cell_m)
+                codes = grids["code"].to_numpy(dtype=str)
+                key = cache_key(codes, geometries, near_m, outside_tolerance_m, cell_m)
                 safe = re.sub(r"[^A-Za-z0-9_.-]", "_", generation)
                 path = Path(cache_dir) / f"grid-lookup-{safe}-{key}.npz"
             if path is not None and path.exists():
                 table, from_cache = LookupTable.load(path), True
             else:
-                table = LookupTable.build(geometries, near_m=near_m, cell_m=cell_m)
+                table = LookupTable.build(
+                    geometries, near_m, outside_tolerance_m, exact.to_metric, cell_m=cell_m
+                )
                 if path is not None:
                     table.save(path)
         return cls(units, generation, table, exact, near_m, outside_tolerance_m, from_cache)
@@ -134,7 +146,9 @@ class GridLocator:
         else:
             lon, lat = (float(v) for v in to_lonlat(x, y, crs))
         index = self.table.lookup_one(lon, lat) if self.table is not None else EXACT
-        if index == EXACT:
+        if index == FAR:
+            return Location("outside", None, None, None, None, None, self.generation, lon, lat)
+        if index < 0:
             return self.locate_lonlat(np.array([lon]), np.array([lat]))[0]
         grid, community, street, district, zone = self._rows[index]
         return Location(
@@ -154,21 +168,71 @@ class GridLocator:
         """Locate already-validated WGS84 points; NaN rows come back ``invalid``."""
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
-        batch = LocationBatch.empty(self.generation, len(lon))
+        batch = LocationBatch.empty(self.generation, len(lon), codes=False)
         batch.lon, batch.lat = lon, lat
         found = self.table.lookup(lon, lat) if self.table is not None else np.full(len(lon), EXACT)
-        status = np.where(found >= 0, "inside", "outside").astype(object)
-        unsure = np.flatnonzero(found == EXACT)
-        invalid = unsure[~(np.isfinite(lon[unsure]) & np.isfinite(lat[unsure]))]
-        unsure = unsure[np.isfinite(lon[unsure]) & np.isfinite(lat[unsure])]
-        if unsure.size:
-            self._locate_exactly(batch, found, status, unsure)
-        status[invalid] = "invalid"
+        status = np.where(found >= 0, INSIDE, OUTSIDE).astype(np.int8)
+        finite = np.isfinite(lon) & np.isfinite(lat)
+        listed = np.flatnonzero(found <= LISTED)
+        if listed.size:
+            listed = self._locate_near_edges(batch, found, status, listed)
+        exact = np.r_[np.flatnonzero((found == EXACT) & finite), listed]
+        found[found < 0] = -1
+        if exact.size:
+            self._locate_exactly(batch, found, status, exact)
+        invalid = np.flatnonzero(~finite)
+        status[invalid] = INVALID
         batch.error[invalid] = "not a finite number"
-        batch.status = status
+        batch.status = STATUS_NAMES[status]
         for name, column in self._columns.items():
             setattr(batch, name, column[found])
         return batch
+
+    def _locate_near_edges(
+        self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
+    ) -> np.ndarray:
+        """Answer points of listed cells from their segment lists; return the undecided rows."""
+        lon, lat = batch.lon[rows], batch.lat[rows]
+        x, y = self.exact.to_metric(lon, lat)
+        table = self.table
+        answer = edges.resolve(
+            table.segments,
+            table.offsets,
+            table.entries,
+            table.centre,
+            LISTED - found[rows],
+            lon,
+            lat,
+            x,
+            y,
+            self.exact.geometries,
+        )
+        decided = answer.decided
+        found[rows[decided]] = answer.chosen[decided]
+        status[rows[decided]] = INSIDE
+        point, grid = answer.group_point, answer.group_grid
+        keep = (
+            decided[point] & (answer.group_distance <= self.near_m) & (grid != answer.chosen[point])
+        )
+        self._set_candidates(batch, rows, point[keep], grid[keep])
+        found[rows[~decided]] = EXACT
+        return rows[~decided]
+
+    def _set_candidates(
+        self, batch: LocationBatch, rows: np.ndarray, point_idx: np.ndarray, grid_idx: np.ndarray
+    ) -> None:
+        """candidates[rows[p]] = codes of the grids paired with p (pairs sorted by p, grid)."""
+        if not point_idx.size:
+            return
+        starts = np.flatnonzero(np.r_[True, point_idx[1:] != point_idx[:-1]])
+        codes = self.grid_codes[grid_idx].tolist()
+        bounds = np.r_[starts, point_idx.size].tolist()
+        groups = np.fromiter(
+            (codes[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)),
+            dtype=object,
+            count=starts.size,
+        )
+        batch.candidates[rows[point_idx[starts]]] = groups
 
     def _locate_exactly(
         self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
@@ -176,17 +240,9 @@ class GridLocator:
         """Fill ``found``/``status``/distances/candidates for ``rows`` from the exact index."""
         answer = self.exact.resolve(batch.lon[rows], batch.lat[rows], self.near_m)
         found[rows] = answer.chosen
-        status[rows[answer.chosen >= 0]] = "inside"
-        status[rows[answer.on_boundary]] = "on_boundary"
-        if answer.near_point.size:
-            point_idx = answer.near_point
-            starts = np.flatnonzero(np.r_[True, point_idx[1:] != point_idx[:-1]])
-            groups = np.empty(starts.size, dtype=object)
-            codes = self.grid_codes[answer.near_grid].tolist()
-            bounds = np.r_[starts, point_idx.size].tolist()
-            for i in range(starts.size):
-                groups[i] = codes[bounds[i] : bounds[i + 1]]
-            batch.candidates[rows[point_idx[starts]]] = groups
+        status[rows[answer.chosen >= 0]] = INSIDE
+        status[rows[answer.on_boundary]] = ON_BOUNDARY
+        self._set_candidates(batch, rows, answer.near_point, answer.near_grid)
         outside = rows[answer.outside]
         batch.nearest_grid[outside] = self._columns["grid_code"][answer.nearest]
         batch.distance_m[outside] = answer.distance

@@ -1,23 +1,32 @@
-"""The fast path of the grid locator: a lon/lat raster of "which grid, surely".
+"""The fast path of the grid locator: a lon/lat raster of what is known about each cell.
 
-Each cell (about ``cell_m`` metres square) holds the index of the one grid
-that contains the *whole cell with a margin*, or -1 ("ask the exact path").
-A cell is sure when its centre lies in exactly one grid and no grid boundary
-(outer ring, hole or part) comes within ``near_m`` metres plus a slack of a
-quarter cell: every boundary is buffered by that reach (in degrees, using the
-larger of the degree-per-metre factors of longitude and latitude, so the
-buffer is at least that many metres in every direction) and burned with
-``all_touched=True``. Every point of a sure cell is therefore strictly inside
-its grid and farther than ``near_m`` from every other grid: the lookup answer
-is exactly the geometric answer, with no candidates.
+Each cell (about ``cell_m`` metres square) holds one int32:
 
-The raster is saved as an ``.npz`` under the cache directory, keyed by
+* ``>= 0`` — the index of the one grid containing the whole cell, with no
+  boundary of any grid within ``near_m`` of it: the answer, no candidates;
+* ``FAR`` (-2) — outside every grid and farther than the outside tolerance
+  from all of them: ``outside``, no nearest grid;
+* ``LISTED`` (-3) — grid edges pass near: the cell's row in the CSR segment
+  lists of :mod:`geo.engine.edges` decides (numpy, exact); :meth:`lookup`
+  returns ``LISTED - row`` for these;
+* ``EXACT`` (-1) — anything else (overlaps, outside within tolerance, off the
+  raster): the shapely ``covers`` path.
+
+A cell is "near" an edge when the edge passes within ``near_m`` (+1 % + 1 m)
+plus half the cell diagonal of its centre (see :mod:`geo.engine.edges` for why
+this makes every answer exact). The centre-in-grid test and the overlap count
+come from rasterio (GDAL) on the centres.
+
+The whole table is saved as an ``.npz`` under the cache directory, keyed by
 generation and a hash of the grid codes, geometries and parameters.
 
 >>> from shapely import box
->>> table = LookupTable.build(np.array([box(113.0, 34.0, 113.1, 34.1)]), near_m=10, cell_m=50)
->>> table.lookup(np.array([113.05, 113.0, 120.0]), np.array([34.05, 34.05, 30.0])).tolist()
-[0, -1, -1]
+>>> square = np.array([box(113.0, 34.0, 113.1, 34.1)])
+>>> table = LookupTable.build(square, 10, 500, lambda x, y: (x * 1e5, y * 1e5), cell_m=50)
+>>> [int(v) >= 0 for v in table.lookup(np.array([113.05, 113.0]), np.array([34.05, 34.05]))]
+[True, False]
+>>> int(table.lookup_one(120.0, 30.0))
+-1
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ import hashlib
 import math
 import os
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -35,87 +45,98 @@ from affine import Affine
 from rasterio.enums import MergeAlg
 from rasterio.features import rasterize
 
-FORMAT_VERSION = "1"
+from geo.engine.edges import Segments, cells_near_segments
+
+FORMAT_VERSION = "3"
 DEFAULT_CELL_M = 20.0
 EXACT = -1
+FAR = -2
+LISTED = -3
 _M_PER_DEG_LAT_MIN = 110_574.0  # metres per degree of latitude at the equator (its minimum)
-_M_PER_DEG_LON_EQUATOR = 111_319.0  # slightly under the WGS84 value, so cells come out larger
-# Boundaries are buffered by near_m * _REACH_FACTOR + _SLACK_CELLS cells: the factor covers
-# the Gauss-Krüger scale error (< 1e-4) and the slack covers the few-percent inscribed
-# buffer arcs (quad_segs=2) and floating-point rounding when a point is binned.
-_REACH_FACTOR = 1.01
-_SLACK_CELLS = 0.25
+_M_PER_DEG_LON_EQUATOR = 111_319.0  # just under the WGS84 value, so distances come out short
+_NEAR_FACTOR, _NEAR_SLACK_M = 1.01, 1.0  # GK scale error < 1e-4; lon/lat vs metric lines: mm
 
 
 @dataclass
 class LookupTable:
-    """Cell raster in lon/lat: row 0 is the north edge, column 0 the west edge."""
+    """Cell raster in lon/lat (row 0 = north edge, column 0 = west edge) + segment lists."""
 
     cells: np.ndarray
     west: float
     north: float
     dlon: float
     dlat: float
+    listed: np.ndarray  # sorted flat indices of the LISTED cells; row r = listed[r]
+    offsets: np.ndarray  # CSR: segments of listed row r are entries[offsets[r]:offsets[r+1]]
+    entries: np.ndarray
+    centre: np.ndarray  # per listed row: grid index holding the cell centre, or -1
+    segments: Segments
 
     @property
     def nbytes(self) -> int:
-        return int(self.cells.nbytes)
+        arrays = (self.cells, self.listed, self.offsets, self.entries, self.centre)
+        return int(
+            sum(a.nbytes for a in arrays) + sum(a.nbytes for a in vars(self.segments).values())
+        )
 
     @classmethod
     def build(
-        cls, geometries: np.ndarray, near_m: float, cell_m: float = DEFAULT_CELL_M
+        cls,
+        geometries: np.ndarray,
+        near_m: float,
+        outside_tolerance_m: float,
+        to_metric: Callable,
+        cell_m: float = DEFAULT_CELL_M,
     ) -> LookupTable:
         """Rasterize ``geometries`` (lon/lat polygons, index = grid index)."""
         west, south, east, north = shapely.total_bounds(geometries)
         mid_lat = math.radians((south + north) / 2)
         dlat = cell_m / _M_PER_DEG_LAT_MIN
         dlon = cell_m / (_M_PER_DEG_LON_EQUATOR * math.cos(mid_lat))
-        max_abs_lat = math.radians(min(89.0, max(abs(south), abs(north))))
-        degrees_per_m = max(
-            1 / _M_PER_DEG_LAT_MIN, 1 / (_M_PER_DEG_LON_EQUATOR * math.cos(max_abs_lat))
-        )
-        reach = (near_m * _REACH_FACTOR + cell_m * _SLACK_CELLS) * degrees_per_m
-        pad = 2 + math.ceil(reach / min(dlon, dlat))
+        max_abs_lat = math.radians(min(89.0, max(abs(south), abs(north)) + 0.1))
+        m_per_deg = (_M_PER_DEG_LON_EQUATOR * math.cos(max_abs_lat), _M_PER_DEG_LAT_MIN)
+        half_diagonal = 0.5 * math.hypot(dlon * m_per_deg[0], dlat * m_per_deg[1])
+        reach = near_m * _NEAR_FACTOR + _NEAR_SLACK_M + half_diagonal
+        pad = 2 + math.ceil(reach / min(dlon * m_per_deg[0], dlat * m_per_deg[1]))
         west, north = west - pad * dlon, north + pad * dlat
         shape = (
             math.ceil((north - south) / dlat) + pad,
             math.ceil((east - west) / dlon) + pad,
         )
         transform = Affine(dlon, 0.0, west, 0.0, -dlat, north)
-        n = len(geometries)
-        present = [i for i in range(n) if not shapely.is_empty(geometries[i])]
+        present = [i for i in range(len(geometries)) if not shapely.is_empty(geometries[i])]
+
+        def burn(shapes, **options) -> np.ndarray:
+            return rasterize(shapes, out_shape=shape, transform=transform, **options)
+
         # Reversed, so the smallest index is burned last and wins where grids overlap.
-        index = rasterize(
-            ((geometries[i], i) for i in reversed(present)),
-            out_shape=shape,
-            transform=transform,
-            fill=EXACT,
-            dtype="int32",
+        index = burn(((geometries[i], i) for i in reversed(present)), fill=-1, dtype="int32")
+        count = burn(
+            ((geometries[i], 1) for i in present), fill=0, dtype="uint8", merge_alg=MergeAlg.add
         )
-        count = rasterize(
-            ((geometries[i], 1) for i in present),
-            out_shape=shape,
-            transform=transform,
-            fill=0,
-            dtype="uint8",
-            merge_alg=MergeAlg.add,
+        tolerance_deg = (outside_tolerance_m * _NEAR_FACTOR + reach) / min(m_per_deg)
+        envelopes = shapely.buffer(
+            shapely.envelope(geometries[present]), tolerance_deg, quad_segs=1
         )
-        near_edges = shapely.buffer(shapely.boundary(geometries[present]), reach, quad_segs=2)
-        unsure = rasterize(
-            ((b, 1) for b in near_edges),
-            out_shape=shape,
-            transform=transform,
-            fill=0,
-            dtype="uint8",
-            all_touched=True,
-        ).astype(bool)
-        unsure |= count != 1
-        dtype = np.int16 if n < np.iinfo(np.int16).max else np.int32
-        cells = np.where(unsure, EXACT, index).astype(dtype)
-        return cls(cells=cells, west=west, north=north, dlon=dlon, dlat=dlat)
+        near_city = burn(((e, 1) for e in envelopes), fill=0, dtype="uint8", all_touched=True)
+
+        small = len(geometries) < np.iinfo(np.int16).max
+        cells = np.where(count == 1, index, EXACT).astype(np.int16 if small else np.int32)
+        cells[(count == 0) & (near_city == 0)] = FAR
+        segments = Segments.of(geometries, to_metric)
+        cell_of, seg_of = cells_near_segments(
+            segments, shape, west, north, dlon, dlat, reach, m_per_deg
+        )
+        listed, first = np.unique(cell_of, return_index=True)
+        flat, flat_count = cells.ravel(), count.ravel()
+        flat[listed] = np.where(flat_count[listed] <= 1, LISTED, EXACT)
+        centre = np.where(flat_count[listed] == 1, index.ravel()[listed], -1).astype(np.int32)
+        offsets = np.r_[first, len(cell_of)].astype(np.int64)
+        entries = seg_of.astype(np.int32)
+        return cls(cells, west, north, dlon, dlat, listed, offsets, entries, centre, segments)
 
     def lookup(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Grid index per point, or -1 where the exact path must decide (also NaN/off-raster)."""
+        """Cell value per point (see the module doc); EXACT for NaN and off-raster points."""
         rows, cols = self.cells.shape
         col = np.floor((lon - self.west) / self.dlon)
         row = np.floor((self.north - lat) / self.dlat)
@@ -123,6 +144,8 @@ class LookupTable:
         flat = np.where(on_raster, row * cols + col, 0).astype(np.intp)
         found = self.cells.ravel()[flat].astype(np.int64)
         found[~on_raster] = EXACT
+        listed = np.flatnonzero(found == LISTED)
+        found[listed] = LISTED - np.searchsorted(self.listed, flat[listed])
         return found
 
     def lookup_one(self, lon: float, lat: float) -> int:
@@ -130,9 +153,12 @@ class LookupTable:
         col = math.floor((lon - self.west) / self.dlon)
         row = math.floor((self.north - lat) / self.dlat)
         rows, cols = self.cells.shape
-        if 0 <= row < rows and 0 <= col < cols:
-            return int(self.cells[row, col])
-        return EXACT
+        if not (0 <= row < rows and 0 <= col < cols):
+            return EXACT
+        value = int(self.cells[row, col])
+        if value == LISTED:
+            return LISTED - int(np.searchsorted(self.listed, row * cols + col))
+        return value
 
     def save(self, path: Path) -> None:
         """Write atomically (temp file + rename), so readers never see half a table."""
@@ -140,7 +166,16 @@ class LookupTable:
         fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
         os.close(fd)
         try:
-            np.savez(tmp, cells=self.cells, frame=[self.west, self.north, self.dlon, self.dlat])
+            np.savez(
+                tmp,
+                cells=self.cells,
+                frame=[self.west, self.north, self.dlon, self.dlat],
+                listed=self.listed,
+                offsets=self.offsets,
+                entries=self.entries,
+                centre=self.centre,
+                **self.segments.arrays(),
+            )
             os.replace(tmp, path)
         finally:
             if os.path.exists(tmp):
@@ -150,12 +185,23 @@ class LookupTable:
     def load(cls, path: Path) -> LookupTable:
         with np.load(path, allow_pickle=False) as saved:
             west, north, dlon, dlat = (float(v) for v in saved["frame"])
-            return cls(cells=saved["cells"], west=west, north=north, dlon=dlon, dlat=dlat)
+            return cls(
+                saved["cells"],
+                west,
+                north,
+                dlon,
+                dlat,
+                saved["listed"],
+                saved["offsets"],
+                saved["entries"],
+                saved["centre"],
+                Segments.from_arrays(saved),
+            )
 
 
-def cache_key(codes: np.ndarray, geometries: np.ndarray, near_m: float, cell_m: float) -> str:
+def cache_key(codes: np.ndarray, geometries: np.ndarray, *parameters: float) -> str:
     """Hash of everything the table depends on (codes in order, exact WKB, parameters)."""
-    digest = hashlib.sha256(f"{FORMAT_VERSION}|{near_m!r}|{cell_m!r}|".encode())
+    digest = hashlib.sha256(f"{FORMAT_VERSION}|{parameters!r}|".encode())
     digest.update("\x1f".join(codes).encode())
     for wkb in shapely.to_wkb(geometries, hex=False, include_srid=False):
         digest.update(wkb)

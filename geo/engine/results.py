@@ -18,6 +18,8 @@ import numpy as np
 import pandas as pd
 
 STATUSES = ("inside", "on_boundary", "outside", "invalid")
+INSIDE, ON_BOUNDARY, OUTSIDE, INVALID = range(4)
+STATUS_NAMES = np.array(STATUSES, dtype=object)  # STATUS_NAMES[codes] -> names
 
 
 @dataclass(slots=True)
@@ -90,20 +92,27 @@ class LocationBatch:
     error: np.ndarray
 
     @classmethod
-    def empty(cls, generation: str, n: int) -> LocationBatch:
-        """n answers with status ``outside`` and nothing found, to be filled in."""
+    def empty(cls, generation: str, n: int, codes: bool = True) -> LocationBatch:
+        """n answers with status ``outside`` and nothing found, to be filled in.
+
+        ``codes=False`` leaves status and the five code columns as None for a
+        caller that sets them itself.
+        """
 
         def nothing() -> np.ndarray:
-            return np.full(n, None, dtype=object)
+            return np.empty(n, dtype=object)  # object arrays start as None
+
+        def code_column():
+            return nothing() if codes else None
 
         return cls(
             generation=generation,
-            status=np.full(n, "outside", dtype=object),
-            grid_code=nothing(),
-            community_code=nothing(),
-            street_code=nothing(),
-            district_code=nothing(),
-            managing_zone=nothing(),
+            status=STATUS_NAMES[np.full(n, OUTSIDE, dtype=np.int8)] if codes else None,
+            grid_code=code_column(),
+            community_code=code_column(),
+            street_code=code_column(),
+            district_code=code_column(),
+            managing_zone=code_column(),
             lon=np.full(n, np.nan),
             lat=np.full(n, np.nan),
             distance_m=np.full(n, np.nan),

@@ -1,0 +1,224 @@
+"""Boundary segments near each lookup cell: the fast exact answer close to grid edges.
+
+Every ring of every grid is cut into straight segments; the segment table
+keeps, per segment, its grid index and its endpoints projected to the metric
+CRS. For every raster cell that some segment comes near, a CSR list names the
+segments within ``reach`` of the cell centre, where ``reach`` is ``near_m``
+(+1 % + 1 m) plus half the cell diagonal, measured in a lon/lat plane scaled
+by *lower bounds* of the metres per degree (so it never underestimates who is
+near). Hence, for any point of such a cell:
+
+* every grid within ``near_m`` of the point has its nearest segments listed,
+  so the minimum over listed segments is the exact distance to that grid;
+* the grid containing the point either has a listed segment or contains the
+  whole cell, i.e. is the grid holding the cell centre.
+
+:func:`resolve` then answers with numpy (point-segment distances in metres)
+and GEOS ``contains_xy`` on prepared lon/lat polygons (no shapely objects per
+point). Points within ``EDGE_EPS_M`` of an edge, or inside two grids, are
+handed back for the ``covers`` path: lon/lat and metric straight lines differ
+by millimetres, so only ``covers`` in lon/lat decides points on an edge.
+
+>>> from shapely import box
+>>> segments = Segments.of(np.array([box(0.0, 0.0, 1.0, 1.0)]), lambda x, y: (x, y))
+>>> segments.grid.tolist(), segments.x0.tolist()
+([0, 0, 0, 0], [1.0, 1.0, 0.0, 0.0])
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import shapely
+
+EDGE_EPS_M = 0.05
+_PAIRS_PER_BATCH = 4_000_000
+
+
+@dataclass
+class Segments:
+    """Straight boundary pieces, sorted by grid index: grid and metric endpoints."""
+
+    grid: np.ndarray
+    x0: np.ndarray
+    y0: np.ndarray
+    x1: np.ndarray
+    y1: np.ndarray
+    lon0: np.ndarray
+    lat0: np.ndarray
+    lon1: np.ndarray
+    lat1: np.ndarray
+
+    @classmethod
+    def of(cls, geometries: np.ndarray, to_metric: Callable) -> Segments:
+        """Cut the rings of ``geometries`` (index = grid) into segments."""
+        parts, part_grid = shapely.get_parts(geometries, return_index=True)
+        rings, ring_part = shapely.get_rings(parts, return_index=True)
+        coords, ring_of = shapely.get_coordinates(rings, return_index=True)
+        same_ring = ring_of[1:] == ring_of[:-1]
+        start = np.flatnonzero(same_ring)
+        lon0, lat0 = coords[start, 0], coords[start, 1]
+        lon1, lat1 = coords[start + 1, 0], coords[start + 1, 1]
+        grid = part_grid[ring_part[ring_of[start]]]
+        order = np.argsort(grid, kind="stable")
+        lon0, lat0, lon1, lat1, grid = (a[order] for a in (lon0, lat0, lon1, lat1, grid))
+        x0, y0 = to_metric(lon0, lat0)
+        x1, y1 = to_metric(lon1, lat1)
+        return cls(grid.astype(np.int32), x0, y0, x1, y1, lon0, lat0, lon1, lat1)
+
+    def __len__(self) -> int:
+        return len(self.grid)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {f"seg_{name}": getattr(self, name) for name in self.__dataclass_fields__}
+
+    @classmethod
+    def from_arrays(cls, saved) -> Segments:
+        return cls(**{name: saved[f"seg_{name}"] for name in cls.__dataclass_fields__})
+
+
+def segment_distance(px, py, x0, y0, x1, y1) -> np.ndarray:
+    """Euclidean distance from points to segments, elementwise."""
+    dx, dy = x1 - x0, y1 - y0
+    length2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = np.where(length2 > 0, ((px - x0) * dx + (py - y0) * dy) / length2, 0.0)
+    t = np.clip(t, 0.0, 1.0)
+    return np.hypot(px - (x0 + t * dx), py - (y0 + t * dy))
+
+
+def cells_near_segments(
+    segments: Segments,
+    shape: tuple[int, int],
+    west: float,
+    north: float,
+    dlon: float,
+    dlat: float,
+    reach_m: float,
+    m_per_deg: tuple[float, float],
+) -> tuple[np.ndarray, np.ndarray]:
+    """(flat cell index, segment index) pairs with the cell centre within reach of the segment.
+
+    ``m_per_deg`` = (lon, lat) lower bounds of metres per degree over the raster.
+    Long segments are walked in pieces of about two cells, so only cells along
+    them are tested. Sorted by cell, then segment (hence by grid within a cell).
+    """
+    rows, cols = shape
+    sx, sy = m_per_deg
+    piece_m = 2.0 * min(dlon * sx, dlat * sy)
+    length = np.hypot((segments.lon1 - segments.lon0) * sx, (segments.lat1 - segments.lat0) * sy)
+    pieces = np.maximum(1, np.ceil(length / piece_m)).astype(np.int64)
+    seg_of_piece = np.repeat(np.arange(len(segments)), pieces)
+    k = np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces)
+    t0, t1 = k / pieces[seg_of_piece], (k + 1) / pieces[seg_of_piece]
+    d_lon = segments.lon1 - segments.lon0
+    d_lat = segments.lat1 - segments.lat0
+    p_lon0 = segments.lon0[seg_of_piece] + t0 * d_lon[seg_of_piece]
+    p_lon1 = segments.lon0[seg_of_piece] + t1 * d_lon[seg_of_piece]
+    p_lat0 = segments.lat0[seg_of_piece] + t0 * d_lat[seg_of_piece]
+    p_lat1 = segments.lat0[seg_of_piece] + t1 * d_lat[seg_of_piece]
+    reach_lon, reach_lat = reach_m / sx, reach_m / sy
+    c0 = np.floor((np.minimum(p_lon0, p_lon1) - reach_lon - west) / dlon)
+    c1 = np.floor((np.maximum(p_lon0, p_lon1) + reach_lon - west) / dlon)
+    r0 = np.floor((north - np.maximum(p_lat0, p_lat1) - reach_lat) / dlat)
+    r1 = np.floor((north - np.minimum(p_lat0, p_lat1) + reach_lat) / dlat)
+    c0, c1 = (np.clip(c, 0, cols - 1).astype(np.int64) for c in (c0, c1))
+    r0, r1 = (np.clip(r, 0, rows - 1).astype(np.int64) for r in (r0, r1))
+    ncols = c1 - c0 + 1
+    per_piece = ncols * (r1 - r0 + 1)
+    keys = []
+    first = 0
+    while first < len(per_piece):
+        # Batches of pieces bound the temporary pair arrays.
+        cumulative = np.cumsum(per_piece[first:])
+        last = first + max(1, int(np.searchsorted(cumulative, _PAIRS_PER_BATCH)))
+        piece = np.arange(first, last)
+        counts = per_piece[piece]
+        piece_of = np.repeat(piece, counts)
+        j = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+        row = r0[piece_of] + j // ncols[piece_of]
+        col = c0[piece_of] + j % ncols[piece_of]
+        distance = segment_distance(
+            (west + (col + 0.5) * dlon) * sx,
+            (north - (row + 0.5) * dlat) * sy,
+            p_lon0[piece_of] * sx,
+            p_lat0[piece_of] * sy,
+            p_lon1[piece_of] * sx,
+            p_lat1[piece_of] * sy,
+        )
+        near = distance <= reach_m
+        cell = row[near] * cols + col[near]
+        keys.append(cell * len(segments) + seg_of_piece[piece_of[near]])
+        first = last
+    key = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
+    return key // len(segments), key % len(segments)
+
+
+@dataclass
+class EdgeAnswer:
+    """Per point of :func:`resolve`: decided or not; chosen grid (-1 outside); the
+    (point, grid, metres) groups of grids with a listed segment."""
+
+    decided: np.ndarray
+    chosen: np.ndarray
+    group_point: np.ndarray
+    group_grid: np.ndarray
+    group_distance: np.ndarray
+
+
+def resolve(
+    segments: Segments,
+    offsets: np.ndarray,
+    entries: np.ndarray,
+    centre: np.ndarray,
+    rows: np.ndarray,
+    lon: np.ndarray,
+    lat: np.ndarray,
+    x: np.ndarray,
+    y: np.ndarray,
+    geometries: np.ndarray,
+) -> EdgeAnswer:
+    """Decide points in listed cells (CSR ``rows``) from their listed segments.
+
+    Undecided points (within EDGE_EPS_M of an edge, inside two grids, or
+    outside every grid, which needs the nearest-grid search) go to the
+    ``covers`` path.
+    """
+    n = len(rows)
+    starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]
+    pair_point = np.repeat(np.arange(n), counts)
+    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
+    seg = entries[np.repeat(starts, counts) + within]
+    distance = segment_distance(
+        x[pair_point],
+        y[pair_point],
+        segments.x0[seg],
+        segments.y0[seg],
+        segments.x1[seg],
+        segments.y1[seg],
+    )
+    grid = segments.grid[seg]
+    new_group = np.r_[True, (pair_point[1:] != pair_point[:-1]) | (grid[1:] != grid[:-1])]
+    group_start = np.flatnonzero(new_group)
+    group_point, group_grid = pair_point[group_start], grid[group_start].astype(np.int64)
+    group_distance = np.minimum.reduceat(distance, group_start) if group_start.size else distance
+
+    # Containment: every grid with a listed segment, plus the cell's centre grid
+    # unless it is one of those already.
+    centre_grid = centre[rows]
+    listed_centre = np.zeros(n, dtype=bool)
+    listed_centre[group_point[group_grid == centre_grid[group_point]]] = True
+    extra = np.flatnonzero((centre_grid >= 0) & ~listed_centre)
+    test_point = np.r_[group_point, extra]
+    test_grid = np.r_[group_grid, centre_grid[extra]]
+    inside = shapely.contains_xy(geometries[test_grid], lon[test_point], lat[test_point])
+    hit_point, hit_grid = test_point[inside], test_grid[inside]
+    chosen = np.full(n, -1, dtype=np.int64)
+    chosen[hit_point] = hit_grid
+    hits = np.bincount(hit_point, minlength=n)
+    touching = np.zeros(n, dtype=bool)
+    touching[group_point[group_distance < EDGE_EPS_M]] = True
+    decided = (hits == 1) & ~touching
+    return EdgeAnswer(decided, chosen, group_point, group_grid, group_distance)
