@@ -197,7 +197,7 @@ def require(ctx, permission: str) -> Callable[..., ApiKey]:
     >>> # router.post("/x", dependencies=[Depends(require(ctx, "incidents.create"))])
     """
 
-    def check(secret: str | None = Depends(_header)) -> ApiKey:
+    async def check(secret: str | None = Depends(_header)) -> ApiKey:  # async: no thread hop
         return authenticate(ctx.keys, secret, permission)
 
     return check
@@ -206,7 +206,7 @@ def require(ctx, permission: str) -> Callable[..., ApiKey]:
 def read_access(ctx) -> Callable[..., ApiKey | None]:
     """FastAPI dependency for reads: open when ``public_read``, else any known key."""
 
-    def check(secret: str | None = Depends(_header)) -> ApiKey | None:
+    async def check(secret: str | None = Depends(_header)) -> ApiKey | None:
         if ctx.settings.public_read and not secret:
             return None
         return authenticate(ctx.keys, secret, "read")

@@ -11,7 +11,8 @@ from typing import Any
 
 from api.service.answers import location_answer
 from api.service.shapes import AreaCatalog
-from geo.crs import from_lonlat, normalize_crs
+from geo.chinacoords import wgs84_to_gcj02
+from geo.crs import normalize_crs
 from geo.errors import InvalidInput, NotFound, Unprocessable
 
 
@@ -70,7 +71,7 @@ class Geocoding:
         """The full answer for one point given in ``crs``."""
         locator = self.locator(generation)
         loc = locator.locate(x, y, crs)
-        gcj = from_lonlat(loc.lon, loc.lat, "GCJ02")
+        gcj = wgs84_to_gcj02(loc.lon, loc.lat)  # already validated by the locator
         query = {"x": x, "y": y, "crs": normalize_crs(crs)}
         return location_answer(loc, self.catalog(locator), gcj, query)
 

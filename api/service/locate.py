@@ -23,7 +23,8 @@ from api.service.answers import batch_answer, batch_csv
 from api.service.auth import read_access
 from api.service.geocoding import Geocoding
 from api.service.limits import check_batch_length, read_body
-from geo.crs import from_lonlat, normalize_crs
+from geo.chinacoords import wgs84_to_gcj02
+from geo.crs import normalize_crs
 from geo.errors import InvalidInput
 
 JSON = "application/json"
@@ -177,7 +178,7 @@ def build_router(ctx) -> APIRouter:
         crs = normalize_crs(crs)
         locator = geocoding.locator(generation)
         batch = locator.locate_many(x, y, crs)
-        gcj = from_lonlat(batch.lon, batch.lat, "GCJ02")
+        gcj = wgs84_to_gcj02(batch.lon, batch.lat)  # already validated by the locator
         if "text/csv" in request.headers.get("accept", ""):
             return Response(batch_csv(batch, gcj, ids), media_type="text/csv")
         answer = batch_answer(batch, gcj, ids, geocoding.catalog(locator), crs, layout)
