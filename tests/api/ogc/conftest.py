@@ -53,11 +53,13 @@ def hierarchy() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
 
 
-@pytest.fixture
-def data_dir(tmp_path):
-    registry = BoundaryRegistry(tmp_path / "boundaries")
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A data directory with :func:`hierarchy` staged and active (shared by a test module)."""
+    path = tmp_path_factory.mktemp("data")
+    registry = BoundaryRegistry(path / "boundaries")
     registry.activate(registry.stage(hierarchy(), source="synthetic"))
-    return tmp_path
+    return path
 
 
 def incidents_frame(n: int = 60, seed: int = 5) -> pd.DataFrame:
@@ -75,21 +77,31 @@ def incidents_frame(n: int = 60, seed: int = 5) -> pd.DataFrame:
             "channel": rng.choice(["hotline_12345", "photo_app", "web"], n),
             "status": rng.choice(["received", "dispatched", "resolved", "closed"], n),
             "title": [f"case {i}" for i in range(n)],
+            "office": [None if i % 3 else "城管局" for i in range(n)],
             "reported_at": [t.isoformat() for t in reported],
         }
     )
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def ctx(data_dir):
-    """An app context whose store holds :func:`incidents_frame` and a few cameras."""
+    """An app context whose store holds :func:`incidents_frame`, 2 cameras and 10 sensors."""
     context = AppContext(Settings(data_dir=data_dir))
     context.store.bulk_import("incidents", incidents_frame(), crs="EPSG:4326")
     cameras = pd.DataFrame({"lon": [113.61, 113.69], "lat": [34.71, 34.79], "name": ["c1", "c2"]})
     context.store.bulk_import("cameras", cameras, crs="EPSG:4326")
+    sensors = pd.DataFrame(
+        {
+            "lon": np.linspace(WEST + 0.01, EAST - 0.01, 10),
+            "lat": np.full(10, (SOUTH + NORTH) / 2),
+            "name": [f"s{i}" for i in range(10)],
+            "reading_value": np.arange(10.0),
+        }
+    )
+    context.store.bulk_import("sensors", sensors, crs="EPSG:4326")
     return context
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def client(ctx):
     return TestClient(create_app(ctx=ctx))
