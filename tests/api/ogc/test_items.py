@@ -126,19 +126,31 @@ def test_properties_and_sortby(client, records):
     assert got == sorted(got, reverse=True)
 
 
+TRIANGLE = "POLYGON((113.6 34.7, 113.66 34.7, 113.66 34.78, 113.6 34.7))"
+JAN_10 = pd.Timestamp("2026-01-10T00:00:00Z")
 CQL2_CASES = [
     ("category = 'noise'", lambda r: r.category == "noise"),
-    ("category <> 'noise' AND NOT status = 'closed'", lambda r: (r.category != "noise") & (r.status != "closed")),
-    ("status = 'closed' OR channel = 'web'", lambda r: (r.status == "closed") | (r.channel == "web")),
-    ("reported_at < TIMESTAMP('2026-01-10T00:00:00Z')", lambda r: r.reported < pd.Timestamp("2026-01-10T00:00:00Z")),
+    (
+        "category <> 'noise' AND NOT status = 'closed'",
+        lambda r: (r.category != "noise") & (r.status != "closed"),
+    ),
+    (
+        "status = 'closed' OR channel = 'web'",
+        lambda r: (r.status == "closed") | (r.channel == "web"),
+    ),
+    ("reported_at < TIMESTAMP('2026-01-10T00:00:00Z')", lambda r: r.reported < JAN_10),
     ("office IS NULL AND title IS NOT NULL", lambda r: r.office.isna() & r.title.notna()),
     ("title LIKE 'case 1%'", lambda r: r.title.str.startswith("case 1")),
     ("category IN ('noise','sanitation')", lambda r: r.category.isin(["noise", "sanitation"])),
-    ("S_INTERSECTS(geometry, POLYGON((113.6 34.7, 113.66 34.7, 113.66 34.78, 113.6 34.7)))",
-     lambda r: shapely.intersects_xy(shapely.from_wkt("POLYGON((113.6 34.7, 113.66 34.7, 113.66 34.78, 113.6 34.7))"), r.lon, r.lat)),
-    ("S_INTERSECTS(geometry, BBOX(113.6, 34.7, 113.65, 34.75))",
-     lambda r: r.lon.between(113.6, 113.65) & r.lat.between(34.7, 34.75)),
-]  # fmt: skip
+    (
+        f"S_INTERSECTS(geometry, {TRIANGLE})",
+        lambda r: shapely.intersects_xy(shapely.from_wkt(TRIANGLE), r.lon, r.lat),
+    ),
+    (
+        "S_INTERSECTS(geometry, BBOX(113.6, 34.7, 113.65, 34.75))",
+        lambda r: r.lon.between(113.6, 113.65) & r.lat.between(34.7, 34.75),
+    ),
+]
 
 
 @pytest.mark.parametrize(("text", "oracle"), CQL2_CASES, ids=[c[0][:40] for c in CQL2_CASES])

@@ -1,4 +1,5 @@
-"""Landing page, conformance and the OpenAPI document (common-1 core/landing-page/json/html/oas30)."""
+"""Landing page, conformance and the OpenAPI document (common-1: core, landing-page, json,
+html, oas30)."""
 
 from __future__ import annotations
 
