@@ -193,44 +193,6 @@ def _split_host(district: Unit, direction: tuple[float, float], divisions, seed:
     rest.cell, zone.cell = split.cells
 
 
-def allocate_grids(
-    populations: Sequence[float], total: int, minimum: Sequence[int] | None = None
-) -> np.ndarray:
-    """Split ``total`` grids: ``minimum`` each (default 1), the rest by population.
-
-    The rest goes by largest remainder, ties to the earlier entry.
-
-    >>> allocate_grids([1.0, 3.0, 0.0], 6).tolist()
-    [2, 3, 1]
-    >>> allocate_grids([1.0, 1.0], 7, minimum=[2, 3]).tolist()
-    [3, 4]
-    """
-    weights = np.asarray(populations, dtype=float)
-    floor = np.ones(len(weights), dtype=int) if minimum is None else np.asarray(minimum)
-    extra = total - int(floor.sum())
-    quota = extra * weights / weights.sum()
-    counts = np.floor(quota).astype(int)
-    remainder = quota - counts
-    order = np.lexsort((np.arange(len(weights)), -remainder))
-    counts[order[: extra - counts.sum()]] += 1
-    return counts + floor
-
-
-def district_populations(outlines: Sequence[Geometry], step: float = 0.005) -> np.ndarray:
-    """Relative population of each district: the density summed on a lattice of ``step``°.
-
-    >>> pops = district_populations([shapely.box(113.6, 34.7, 113.7, 34.8),
-    ...                              shapely.box(113.0, 34.3, 113.1, 34.4)])
-    >>> bool(pops[0] > 5 * pops[1])
-    True
-    """
-    minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(outlines, dtype=object))
-    lon, lat = np.meshgrid(np.arange(minx, maxx, step) + step / 2, np.arange(miny, maxy, step))
-    lon, lat = lon.ravel(), lat.ravel()
-    density = population_density(lon, lat)
-    return np.array([density[shapely.contains_xy(o, lon, lat)].sum() for o in outlines])
-
-
 def _district_grid_quotas(outlines: gpd.GeoDataFrame, divisions: pd.DataFrame) -> dict[str, int]:
     """Grids per district: one per community, the rest by the district's population."""
     district_of = {c: c for c in outlines.code}
@@ -239,7 +201,9 @@ def _district_grid_quotas(outlines: gpd.GeoDataFrame, divisions: pd.DataFrame) -
     communities = divisions[divisions.level == "community"]
     owner = streets[communities.parent_code].map(district_of)
     minimum = owner.value_counts().reindex(outlines.code).to_numpy()
-    counts = allocate_grids(district_populations(list(outlines.geometry)), TOTAL_GRIDS, minimum)
+    counts = partition.apportion(
+        partition.lattice_totals(list(outlines.geometry), population_density), TOTAL_GRIDS, minimum
+    )
     return dict(zip(outlines.code, counts.tolist(), strict=True))
 
 
@@ -432,7 +396,7 @@ def build_demo_boundaries(
             c.cell.area * float(population_density(*_xy(shapely.point_on_surface(c.cell)))[0])
             for c in communities
         ]
-        counts = allocate_grids(populations, quotas[row.code])
+        counts = partition.apportion(populations, quotas[row.code])
         for community, count in zip(communities, counts, strict=True):
             office = _office(plan.find(community.parent_code))
             _plan_grids(community, int(count), office, seed)
@@ -511,8 +475,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=DEFAULT_SEED)
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    layers = build_demo_boundaries(args.shared_data, args.seed, progress=True)
-    write_demo_gpkg(layers, args.out)
+    try:
+        layers = build_demo_boundaries(args.shared_data, args.seed, progress=True)
+        write_demo_gpkg(layers, args.out)
+    except (OSError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
     counts = ", ".join(f"{len(frame)} {name}" for name, frame in layers.items())
     print(f"wrote {args.out}: {counts} in {time.perf_counter() - started:.1f} s", file=sys.stderr)
     return 0

@@ -20,7 +20,7 @@ around Zhengzhou) so cells are not stretched by the lon/lat aspect.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -286,3 +286,45 @@ def _neighbour_leaf(part, members, leaf, chains, columns, tree, rings) -> int | 
     leaves, which = np.unique(leaf[near], return_inverse=True)
     total = np.bincount(which, weights=shared)
     return int(leaves[np.argmax(total)]) if total.max() > 0 else None
+
+
+def apportion(
+    populations: Sequence[float], total: int, minimum: Sequence[int] | None = None
+) -> np.ndarray:
+    """Split ``total`` units: ``minimum`` each (default 1), the rest by ``populations``.
+
+    The rest goes by largest remainder, ties to the earlier entry.
+
+    >>> apportion([1.0, 3.0, 0.0], 6).tolist()
+    [2, 3, 1]
+    >>> apportion([1.0, 1.0], 7, minimum=[2, 3]).tolist()
+    [3, 4]
+    """
+    weights = np.asarray(populations, dtype=float)
+    floor = np.ones(len(weights), dtype=int) if minimum is None else np.asarray(minimum)
+    extra = total - int(floor.sum())
+    quota = extra * weights / weights.sum()
+    counts = np.floor(quota).astype(int)
+    remainder = quota - counts
+    order = np.lexsort((np.arange(len(weights)), -remainder))
+    counts[order[: extra - counts.sum()]] += 1
+    return counts + floor
+
+
+def lattice_totals(
+    regions: Sequence[Geometry], weight: WeightFn, step: float = 0.005
+) -> np.ndarray:
+    """``weight`` summed over a lattice of ``step``° inside each region (a population).
+
+    >>> totals = lattice_totals([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 3, 1)],
+    ...                         lambda lon, lat: np.ones_like(lon), step=0.1)
+    >>> totals.tolist()
+    [100.0, 200.0]
+    """
+    minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(regions, dtype=object))
+    lon, lat = np.meshgrid(
+        np.arange(minx, maxx, step) + step / 2, np.arange(miny, maxy, step) + step / 2
+    )
+    lon, lat = lon.ravel(), lat.ravel()
+    density = weight(lon, lat)
+    return np.array([density[shapely.contains_xy(r, lon, lat)].sum() for r in regions])

@@ -173,12 +173,6 @@ def test_districts_keep_the_real_outlines(metric):
     assert (moved <= 1e-6 * shapely.area(real.geometry.values) + TOLERANCE_M2).all()
 
 
-def test_allocate_grids_gives_each_at_least_one_by_population():
-    counts = city.allocate_grids([0.0, 1.0, 5.0, 2.0], 12)
-    assert counts.sum() == 12 and counts.min() >= 1
-    assert counts[2] > counts[3] > counts[1] >= counts[0]
-
-
 @needs_shared_data
 def test_a_subset_build_is_byte_identical_and_matches_the_committed_file(tmp_path, layers):
     paths = [tmp_path / "a.gpkg", tmp_path / "b.gpkg"]

@@ -80,3 +80,11 @@ def test_merge_fragments_moves_pieces_but_never_empties_a_unit():
     assert kept.tolist() == [0, 2, 2, 1]  # the piece is all of leaf 1: moving it would empty it
     moved = partition.merge_fragments(faces, np.array([0, 2, 2, 0]), chains, [(1, 0)])
     assert moved.tolist() == [0, 2, 2, 2]
+
+
+def test_apportion_gives_each_its_minimum_and_the_rest_by_weight():
+    counts = partition.apportion([0.0, 1.0, 5.0, 2.0], 12)
+    assert counts.sum() == 12 and counts.min() >= 1
+    assert counts[2] > counts[3] > counts[1] >= counts[0]
+    counts = partition.apportion([1.0, 1.0, 1.0], 10, minimum=[3, 0, 0])
+    assert counts.sum() == 10 and counts[0] >= 3
