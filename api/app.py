@@ -21,6 +21,7 @@ from api.settings import Settings
 ROUTER_MODULES: tuple[str, ...] = (
     "api.routes.health",
     "api.ogc",
+    "api.regions",
     "api.service.locate",
     "api.service.nearest",
     "api.service.incidents",

@@ -10,12 +10,12 @@ from fastapi import APIRouter
 
 from api.context import AppContext
 from api.ogc import collections, items, landing
-from api.ogc.catalog import Catalog
+from api.ogc.catalog import catalog_of
 
 
 def build_router(ctx: AppContext) -> APIRouter:
-    """All OGC API - Features routes, sharing one :class:`Catalog`."""
-    catalog = Catalog(ctx)
+    """All OGC API - Features routes, sharing the context's catalog."""
+    catalog = catalog_of(ctx)
     router = APIRouter()
     router.include_router(landing.build_router())
     router.include_router(collections.build_router(catalog))

@@ -71,6 +71,14 @@ class Catalog:
             ) from None
 
 
+def catalog_of(ctx: AppContext) -> Catalog:
+    """The one catalog of ``ctx``, shared by the OGC and region routers (one frame cache)."""
+    found = ctx.__dict__.get("ogc_catalog")
+    if found is None:
+        found = ctx.__dict__["ogc_catalog"] = Catalog(ctx)
+    return found
+
+
 def has_store(ctx: AppContext) -> bool:
     """Whether this build of the server has the feature store (issue: store)."""
     return hasattr(type(ctx), "store")

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from api.ogc import exports
-from api.ogc.catalog import Catalog
+from api.ogc.catalog import Catalog, Collection
 from api.ogc.collections import Generation
 from api.ogc.crs import check_crs, to_uri
 from api.ogc.geojson import collection_bytes, feature_bytes, json_safe_records
@@ -53,36 +53,8 @@ def build_router(catalog: Catalog) -> APIRouter:
         offset: Offset = 0,
     ) -> Response:
         collection = catalog.get(collectionId)
-        fmt = negotiate(request, ITEM_FORMATS, default="geojson")
-        if fmt in exports.FILE_FORMATS:
-            return exports.export_response(collection, params, fmt)
-        query = params.query
-        query.limit, query.offset = limit, offset
-        page = collection.provider.query(query)
         path = f"/collections/{collectionId}/items"
-        keys = ("geojson", "html")
-        links = alternates(request, path, "html" if fmt == "html" else "geojson", keys)
-        args = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
-        returned = len(page.items)
-        if offset + returned < page.number_matched:
-            links.append(_page_link(request, path, "next", args, offset + limit, fmt))
-        if offset > 0:
-            links.append(_page_link(request, path, "prev", args, max(0, offset - limit), fmt))
-        links.append(
-            link(request, f"/collections/{collectionId}", "collection", "application/json")
-        )
-        if fmt == "html":
-            return _items_html(request, collection.title, page.items, links, page.number_matched)
-        members = {
-            "numberMatched": int(page.number_matched),
-            "numberReturned": returned,
-            "timeStamp": dt.datetime.now(dt.UTC)
-            .isoformat(timespec="seconds")
-            .replace("+00:00", "Z"),
-            "links": links,
-        }
-        body = collection_bytes(feature_bytes(page.items, params.crs), members)
-        return Response(body, media_type=GEOJSON, headers=_crs_header(params.crs))
+        return items_response(request, collection, params, limit, offset, path)
 
     @router.get(
         "/collections/{collectionId}/items/{featureId}",
@@ -116,6 +88,38 @@ def build_router(catalog: Catalog) -> APIRouter:
         return Response(body, media_type=GEOJSON, headers=_crs_header(crs_uri))
 
     return router
+
+
+def items_response(
+    request: Request, collection: Collection, params: ItemParams, limit: int, offset: int, path: str
+) -> Response:
+    """A page of ``collection`` at ``path`` (GeoJSON or HTML), or a full export for file formats."""
+    fmt = negotiate(request, ITEM_FORMATS, default="geojson")
+    if fmt in exports.FILE_FORMATS:
+        return exports.export_response(collection, params, fmt)
+    query = params.query
+    query.limit, query.offset = limit, offset
+    page = collection.provider.query(query)
+    keys = ("geojson", "html")
+    links = alternates(request, path, "html" if fmt == "html" else "geojson", keys)
+    args = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
+    returned = len(page.items)
+    if offset + returned < page.number_matched:
+        links.append(_page_link(request, path, "next", args, offset + limit, fmt))
+    if offset > 0:
+        links.append(_page_link(request, path, "prev", args, max(0, offset - limit), fmt))
+    links.append(link(request, f"/collections/{collection.id}", "collection", "application/json"))
+    if fmt == "html":
+        return _items_html(request, collection.title, page.items, links, page.number_matched)
+    stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+    members = {
+        "numberMatched": int(page.number_matched),
+        "numberReturned": returned,
+        "timeStamp": stamp,
+        "links": links,
+    }
+    body = collection_bytes(feature_bytes(page.items, params.crs), members)
+    return Response(body, media_type=GEOJSON, headers=_crs_header(params.crs))
 
 
 def _page_link(request: Request, path: str, rel: str, args: dict, offset: int, fmt: str) -> dict:

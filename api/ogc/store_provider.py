@@ -68,7 +68,8 @@ class StoreProvider(Provider):
         self.fields = kind_fields(kind)
 
     # -- filters -----------------------------------------------------------
-    def _filter(self, query: ItemQuery) -> FeatureFilter:
+    def feature_filter(self, query: ItemQuery) -> FeatureFilter:
+        """The store filter for ``query`` (CQL2 compiled into its ``where``)."""
         where = None
         if query.filter is not None:
             columns = {name: self.store.columns[name] for name in self.fields}
@@ -113,7 +114,11 @@ class StoreProvider(Provider):
         self.check_properties(query.properties)
         sortby = [("" if asc else "-") + name for name, asc in query.sortby]
         page = self.store.query(
-            self.kind, self._filter(query), limit=query.limit, offset=query.offset, sortby=sortby
+            self.kind,
+            self.feature_filter(query),
+            limit=query.limit,
+            offset=query.offset,
+            sortby=sortby,
         )
         return Page(self._frame(page.items, query.properties), page.number_matched)
 
@@ -122,7 +127,7 @@ class StoreProvider(Provider):
 
     def iter_batches(self, query: ItemQuery, batch_size: int) -> Iterator[gpd.GeoDataFrame]:
         self.check_properties(query.properties)
-        for batch in self.store.iter_features(self.kind, self._filter(query), batch_size):
+        for batch in self.store.iter_features(self.kind, self.feature_filter(query), batch_size):
             yield self._frame(batch, query.properties)
 
     def extent(self, generation: str | None = None) -> tuple[Bbox | None, list[str | None]]:

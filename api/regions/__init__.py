@@ -1,0 +1,184 @@
+"""Region endpoints (``/v1/regions/{code}``: record, geometry, children, features, stats)
+and recurring-category hotspots (``/v1/hotspots``).
+
+Everything is computed from the same providers as the OGC API, so a region's
+``/features`` takes exactly the filters of ``/collections/{id}/items``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import orjson
+import pandas as pd
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import Response
+
+from api.context import AppContext
+from api.ogc.catalog import catalog_of
+from api.ogc.crs import CRS84, check_crs
+from api.ogc.geojson import collection_bytes, feature_bytes
+from api.ogc.items import Limit, Offset, items_response
+from api.ogc.params import DEFAULT_LIMIT, ItemParams, item_params
+from api.ogc.web import GEOJSON, json_response, link
+from api.regions.hotspots import HotspotQuery, find_hotspots
+from api.regions.stats import region_stats
+from api.regions.units import Units, record, simplified
+from geo.errors import InvalidInput
+
+Generation = Annotated[str | None, Query(description="boundary generation id (default: active)")]
+Kind = Annotated[str, Query(description="collection id: incidents, cameras, sensors, grids, ...")]
+
+
+def build_router(ctx: AppContext) -> APIRouter:
+    """Region and hotspot routes."""
+    catalog = catalog_of(ctx)
+    router = APIRouter(prefix="/v1", tags=["regions"])
+
+    def units() -> Units:
+        levels = {"districts": "district", "streets": "street"}
+        levels |= {"communities": "community", "grids": "grid"}
+        return Units({level: catalog.get(layer).provider for layer, level in levels.items()})
+
+    @router.get("/regions/{code}", summary="A unit (any level) or functional zone")
+    def region(request: Request, code: str, generation: Generation = None) -> Response:
+        lookup = units()
+        body = record(lookup.unit(code, generation), len(lookup.children(code, generation)))
+        base = f"/v1/regions/{code}"
+        body["links"] = [
+            link(request, base, "self", "application/json", generation=generation),
+            link(request, base + "/geometry", "geometry", GEOJSON, generation=generation),
+            link(request, base + "/children", "children", GEOJSON, generation=generation),
+            link(request, base + "/features", "items", GEOJSON, kind="incidents"),
+            link(request, base + "/stats", "stats", "application/json", kind="incidents"),
+        ]
+        if body["parent_code"]:
+            parent = f"/v1/regions/{body['parent_code']}"
+            body["links"].append(link(request, parent, "up", "application/json"))
+        return json_response(body)
+
+    @router.get("/regions/{code}/geometry", summary="The unit's outline as a GeoJSON Feature")
+    def geometry(
+        code: str,
+        generation: Generation = None,
+        simplify: Annotated[
+            float | None, Query(ge=0, description="simplification tolerance in metres")
+        ] = None,
+        crs: Annotated[str | None, Query(description="output CRS (default CRS84)")] = None,
+    ) -> Response:
+        crs_uri = check_crs(crs, "crs")
+        unit = simplified(units().unit(code, generation), simplify)
+        feature = feature_bytes(unit[["id", "name", "level", "geometry"]], crs_uri)[0]
+        return Response(feature, media_type=GEOJSON, headers={"Content-Crs": f"<{crs_uri}>"})
+
+    @router.get("/regions/{code}/children", summary="Units one level below, as GeoJSON")
+    def children(code: str, generation: Generation = None) -> Response:
+        frame = units().children(code, generation)
+        features = feature_bytes(frame[["id", "code", "name", "level", "geometry"]], CRS84)
+        body = collection_bytes(features, {"numberMatched": len(frame), "parent": code})
+        return Response(body, media_type=GEOJSON)
+
+    @router.get("/regions/{code}/features", summary="Features inside the region (items filters)")
+    def features(
+        request: Request,
+        code: str,
+        params: Annotated[ItemParams, Depends(item_params)],
+        kind: Kind = "incidents",
+        limit: Limit = DEFAULT_LIMIT,
+        offset: Offset = 0,
+    ) -> Response:
+        units().unit(code, params.query.generation)  # 404 for an unknown code
+        collection = catalog.get(kind)
+        params.query.region = code
+        path = f"/v1/regions/{code}/features"
+        return items_response(request, collection, params, limit, offset, path)
+
+    @router.get("/regions/{code}/stats", summary="Counts, top grids, closure and on-time rates")
+    def stats(
+        code: str,
+        params: Annotated[ItemParams, Depends(item_params)],
+        kind: Kind = "incidents",
+        sla_hours: Annotated[float, Query(gt=0, description="on-time limit in hours")] = 72,
+        top: Annotated[int, Query(ge=1, le=100)] = 10,
+    ) -> Response:
+        units().unit(code, params.query.generation)
+        provider = catalog.get(kind).provider
+        if not hasattr(provider, "feature_filter"):
+            raise InvalidInput(
+                f"stats need a feature kind (incidents, cameras, sensors), not {kind}"
+            )
+        params.query.region = code
+        filters = provider.feature_filter(params.query)
+        body = {"region": code, **region_stats(ctx.store, kind, filters, sla_hours, top)}
+        return json_response(body)
+
+    @router.get("/hotspots", summary="Grids where one category keeps coming back (see docs)")
+    def hotspots(
+        request: Request,
+        end: Annotated[
+            str | None, Query(description="end of the window, ISO 8601 (default: now)")
+        ] = None,
+        window_days: Annotated[int, Query(ge=1, le=90)] = 7,
+        baseline_days: Annotated[int, Query(ge=7, le=365)] = 28,
+        category: str | None = None,
+        region: Annotated[str | None, Query(description="limit to a unit or zone code")] = None,
+        min_count: Annotated[int, Query(ge=1)] = 3,
+        min_days: Annotated[int, Query(ge=1)] = 2,
+        alpha: Annotated[float, Query(gt=0, le=1, description="false discovery rate")] = 0.05,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+    ) -> Response:
+        if region:
+            units().unit(region)
+        query = HotspotQuery(
+            end_ms=_end_ms(end),
+            window_days=window_days,
+            baseline_days=baseline_days,
+            category=category,
+            region=region,
+            min_count=min_count,
+            min_days=min_days,
+            alpha=alpha,
+        )
+        hot, tested = find_hotspots(ctx.store, query)
+        names = units().providers["grid"].frame().set_index("code")["name"]
+        rows = []
+        for row in hot.head(limit).to_dict("records"):
+            rows.append(
+                {
+                    "grid_code": row["grid"],
+                    "grid_name": names.get(row["grid"]),
+                    "category": row["category"],
+                    **{k: row[k] for k in ("window_count", "baseline_count", "days_with_cases")},
+                    **{k: float(row[k]) for k in ("baseline_daily_mean", "expected", "ratio")},
+                    "p_value": float(row["p_value"]),
+                    "q_value": float(row["q_value"]),
+                }
+            )
+        body = {
+            "window": [_iso(query.window_start_ms), _iso(query.end_ms)],
+            "baseline": [_iso(query.baseline_start_ms), _iso(query.window_start_ms)],
+            "tested_pairs": tested,
+            "method": "Poisson upper tail vs the grid's own baseline, Benjamini-Hochberg q-values",
+            "hotspots": rows,
+            "links": [link(request, "/v1/hotspots", "self", "application/json")],
+        }
+        return Response(
+            orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY), media_type="application/json"
+        )
+
+    return router
+
+
+def _end_ms(text: str | None) -> int:
+    if not text:
+        return int(pd.Timestamp.now(tz="UTC").value // 1_000_000)
+    try:
+        stamp = pd.Timestamp(text)
+    except ValueError:
+        raise InvalidInput(f"end {text!r} is not an ISO 8601 date or time") from None
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return int(stamp.value // 1_000_000)
+
+
+def _iso(ms: int) -> str:
+    return pd.Timestamp(ms, unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
