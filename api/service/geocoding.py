@@ -9,11 +9,16 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+import shapely
+
 from api.service.answers import location_answer
 from api.service.shapes import AreaCatalog
 from geo.chinacoords import wgs84_to_gcj02
 from geo.crs import normalize_crs
 from geo.errors import InvalidInput, NotFound, Unprocessable
+
+MAX_NEAR_M = 500.0
 
 
 class Geocoding:
@@ -67,10 +72,20 @@ class Geocoding:
             for code, system, version in frame.itertuples(index=False)
         }
 
-    def locate_point(self, x: float, y: float, crs: str, generation: str | None = None) -> dict:
-        """The full answer for one point given in ``crs``."""
+    def locate_point(
+        self,
+        x: float,
+        y: float,
+        crs: str,
+        generation: str | None = None,
+        near_m: float | None = None,
+    ) -> dict:
+        """The full answer for one point given in ``crs``; ``near_m`` widens or narrows
+        the candidate radius (default: the locator's own, 10 m)."""
         locator = self.locator(generation)
         loc = locator.locate(x, y, crs)
+        if near_m is not None:
+            loc.candidates = grids_within(locator, loc.lon, loc.lat, near_m, loc.grid_code)
         gcj = wgs84_to_gcj02(loc.lon, loc.lat)  # already validated by the locator
         query = {"x": x, "y": y, "crs": normalize_crs(crs)}
         return location_answer(loc, self.catalog(locator), gcj, query)
@@ -108,6 +123,18 @@ class Geocoding:
             "gazetteer_grid": result.grid_code,
         }
         return answer
+
+
+def grids_within(locator, lon: float, lat: float, near_m: float, own: str | None):
+    """Codes of the grids other than ``own`` within ``near_m`` metres (metric CRS), or None."""
+    if not 0 <= near_m <= MAX_NEAR_M:
+        raise InvalidInput(f"near_m must be between 0 and {MAX_NEAR_M:g} metres")
+    x, y = locator.exact.to_metric(np.array([lon]), np.array([lat]))
+    _, found = locator.exact.metric_tree.query(
+        shapely.points(x, y), predicate="dwithin", distance=near_m
+    )
+    codes = sorted(set(locator.grid_codes[found].tolist()) - {own})
+    return codes or None
 
 
 def _unplaced(address: str, result) -> str:

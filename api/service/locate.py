@@ -145,13 +145,16 @@ def build_router(ctx) -> APIRouter:
         lat: float | None = Query(None, description="y: latitude, or northing in metres"),
         crs: str | None = Query(None, description=CRS_HELP),
         generation: str | None = Query(None, description="boundary generation (default active)"),
+        near_m: float | None = Query(
+            None, description="list candidate grids within this many metres (0-500)"
+        ),
         address: str | None = Query(None, max_length=200, description="instead of lon/lat"),
     ) -> Response:
         if address is not None:
             return json_response(geocoding.locate_address(address, generation))
         if lon is None or lat is None or not crs:
             raise InvalidInput(f"lon, lat and crs are required ({CRS_HELP}), or an address")
-        return json_response(geocoding.locate_point(lon, lat, crs, generation))
+        return json_response(geocoding.locate_point(lon, lat, crs, generation, near_m))
 
     @router.post(
         "/v1/locate",

@@ -218,3 +218,41 @@ def test_batch_limits(client):
         "/v1/locate", content=b"x,y\n113.61,34.75\n", headers={"Content-Type": "text/csv"}
     )
     assert no_crs.status_code == 400 and "crs" in no_crs.json()["description"]
+
+
+@pytest.mark.parametrize("near_m", [0.0, 50.0, 400.0])
+def test_near_m_lists_every_other_grid_within_that_many_metres(client, grids, near_m):
+    lon, lat = 113.6095, 34.7590  # ~46 m west and ~111 m south of grid corners
+    body = client.get(
+        "/v1/locate", params={"lon": lon, "lat": lat, "crs": "WGS84", "near_m": near_m}
+    ).json()
+    metric = grids.to_crs(4547)
+    point = shapely.Point(*Transformer.from_crs(4326, 4547, always_xy=True).transform(lon, lat))
+    own = body["grid"]["code"]
+    expected = sorted(metric.loc[metric.geometry.distance(point) <= near_m, "code"])
+    expected = [c for c in expected if c != own]
+    assert [c["code"] for c in body["candidates"] or []] == expected
+    far = client.get("/v1/locate", params={"lon": lon, "lat": lat, "crs": "WGS84", "near_m": 9e9})
+    assert far.status_code == 400
+
+
+def test_an_older_generation_answers_by_name(staged_dir, units):
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from api.settings import Settings
+    from geo.boundaries.generations import BoundaryRegistry
+
+    registry = BoundaryRegistry(staged_dir / "boundaries")
+    first = registry.active()
+    renamed = units.assign(name=units["name"] + "（新）")
+    second = registry.stage(renamed, source="renamed")
+    client = TestClient(create_app(Settings(data_dir=staged_dir)))
+    params = {"lon": 113.605, "lat": 34.745, "crs": "WGS84"}
+    old = client.get("/v1/locate", params=params | {"generation": first}).json()
+    new = client.get("/v1/locate", params=params | {"generation": second}).json()
+    assert old["generation"] == first and not old["grid"]["name"].endswith("（新）")
+    assert new["generation"] == second and new["grid"]["name"].endswith("（新）")
+    assert old["grid"]["code"] == new["grid"]["code"]
+    missing = client.get("/v1/locate", params=params | {"generation": "g9999"})
+    assert missing.status_code == 404
