@@ -31,6 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from geo.errors import InvalidInput
+
+    if any(not text.strip() for text in args.addresses):
+        raise InvalidInput("address is empty")
     gazetteer = _gazetteer(settings)
     results = [gazetteer.geocode(text, limit=args.limit) for text in args.addresses]
     if args.json:

@@ -55,7 +55,7 @@ TRUST = 0.8  # confidence needed before a grid is returned
 MIN_CONFIDENCE = 0.35  # below this nothing is claimed
 FUZZY_CUTOFF = 80.0
 _REGION_PIECE = re.compile(r"[\u4e00-\u9fff]{2,4}?(?:省|自治区|市)")
-_CJK = re.compile(r"[\u4e00-\u9fff]")
+_ROAD_AHEAD = re.compile(r"(?:\d+号|[东西南北中]?(?:路|街|大道|大街|巷))")
 
 
 @dataclass(slots=True)
@@ -197,6 +197,8 @@ def _readings_of(gazetteer, text: str, mention: Mention, entry) -> list[Reading]
                 return [Reading(mention, "address", number.end(), row, int(number.group(1)))]
             return [Reading(mention, "road", number.end(), flags=["number_not_found"])]
         return [Reading(mention, "road", mention.end)]
+    if mention.weight < VARIANT and entry.code and _ROAD_AHEAD.match(text, mention.end):
+        return []  # a bare unit name before 街/路/a number is part of a road name (德化街88号)
     return [Reading(mention, level, mention.end, entry.point)]
 
 
