@@ -35,6 +35,7 @@ import shapely
 
 EDGE_EPS_M = 0.05
 _PAIRS_PER_BATCH = 4_000_000
+PIECE_CELLS = 3  # long segments are walked in pieces about this many cells long
 
 
 @dataclass
@@ -81,12 +82,8 @@ class Segments:
 
 def segment_distance(px, py, x0, y0, x1, y1) -> np.ndarray:
     """Euclidean distance from points to segments, elementwise."""
-    dx, dy = x1 - x0, y1 - y0
-    length2 = dx * dx + dy * dy
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = np.where(length2 > 0, ((px - x0) * dx + (py - y0) * dy) / length2, 0.0)
-    t = np.clip(t, 0.0, 1.0)
-    return np.hypot(px - (x0 + t * dx), py - (y0 + t * dy))
+    t = np.clip(_projection(px, py, x0, y0, x1, y1), 0.0, 1.0)
+    return np.hypot(px - (x0 + t * (x1 - x0)), py - (y0 + t * (y1 - y0)))
 
 
 def cells_near_segments(
@@ -102,23 +99,28 @@ def cells_near_segments(
     """(flat cell index, segment index) pairs with the cell centre within reach of the segment.
 
     ``m_per_deg`` = (lon, lat) lower bounds of metres per degree over the raster.
-    Long segments are walked in pieces of about two cells, so only cells along
-    them are tested. Sorted by cell, then segment (hence by grid within a cell).
+    Long segments are walked in pieces of about ``PIECE_CELLS`` cells, so only
+    cells along them are tested. Sorted by cell, then segment (hence by grid within a cell).
     """
     rows, cols = shape
     sx, sy = m_per_deg
-    piece_m = 2.0 * min(dlon * sx, dlat * sy)
-    length = np.hypot((segments.lon1 - segments.lon0) * sx, (segments.lat1 - segments.lat0) * sy)
-    pieces = np.maximum(1, np.ceil(length / piece_m)).astype(np.int64)
+    piece_m = PIECE_CELLS * min(dlon * sx, dlat * sy)
+    ax, ay = segments.lon0 * sx, segments.lat0 * sy
+    bx, by = segments.lon1 * sx, segments.lat1 * sy
+    pieces = np.maximum(1, np.ceil(np.hypot(bx - ax, by - ay) / piece_m)).astype(np.int64)
     seg_of_piece = np.repeat(np.arange(len(segments)), pieces)
     k = np.arange(pieces.sum()) - np.repeat(np.cumsum(pieces) - pieces, pieces)
-    t0, t1 = k / pieces[seg_of_piece], (k + 1) / pieces[seg_of_piece]
-    d_lon = segments.lon1 - segments.lon0
-    d_lat = segments.lat1 - segments.lat0
-    p_lon0 = segments.lon0[seg_of_piece] + t0 * d_lon[seg_of_piece]
-    p_lon1 = segments.lon0[seg_of_piece] + t1 * d_lon[seg_of_piece]
-    p_lat0 = segments.lat0[seg_of_piece] + t0 * d_lat[seg_of_piece]
-    p_lat1 = segments.lat0[seg_of_piece] + t1 * d_lat[seg_of_piece]
+    n_pieces = pieces[seg_of_piece]
+    t0, t1 = k / n_pieces, (k + 1) / n_pieces
+    lon0, lat0 = segments.lon0[seg_of_piece], segments.lat0[seg_of_piece]
+    d_lon = (segments.lon1 - segments.lon0)[seg_of_piece]
+    d_lat = (segments.lat1 - segments.lat0)[seg_of_piece]
+    p_lon0, p_lon1 = lon0 + t0 * d_lon, lon0 + t1 * d_lon
+    p_lat0, p_lat1 = lat0 + t0 * d_lat, lat0 + t1 * d_lat
+    # A piece owns the cells whose centre projects onto its share of the segment
+    # (the end pieces also own what projects beyond the ends): no pair twice.
+    own_lo = np.where(k == 0, -np.inf, t0)
+    own_hi = np.where(k == n_pieces - 1, np.inf, t1)
     reach_lon, reach_lat = reach_m / sx, reach_m / sy
     c0 = np.floor((np.minimum(p_lon0, p_lon1) - reach_lon - west) / dlon)
     c1 = np.floor((np.maximum(p_lon0, p_lon1) + reach_lon - west) / dlon)
@@ -140,20 +142,25 @@ def cells_near_segments(
         j = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
         row = r0[piece_of] + j // ncols[piece_of]
         col = c0[piece_of] + j % ncols[piece_of]
-        distance = segment_distance(
-            (west + (col + 0.5) * dlon) * sx,
-            (north - (row + 0.5) * dlat) * sy,
-            p_lon0[piece_of] * sx,
-            p_lat0[piece_of] * sy,
-            p_lon1[piece_of] * sx,
-            p_lat1[piece_of] * sy,
-        )
-        near = distance <= reach_m
-        cell = row[near] * cols + col[near]
-        keys.append(cell * len(segments) + seg_of_piece[piece_of[near]])
+        seg = seg_of_piece[piece_of]
+        px = (west + (col + 0.5) * dlon) * sx
+        py = (north - (row + 0.5) * dlat) * sy
+        t = _projection(px, py, ax[seg], ay[seg], bx[seg], by[seg])
+        owned = (t >= own_lo[piece_of]) & (t < own_hi[piece_of])
+        row, col, seg, px, py = row[owned], col[owned], seg[owned], px[owned], py[owned]
+        near = segment_distance(px, py, ax[seg], ay[seg], bx[seg], by[seg]) <= reach_m
+        keys.append((row[near] * cols + col[near]) * len(segments) + seg[near])
         first = last
-    key = np.unique(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
+    key = np.sort(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
     return key // len(segments), key % len(segments)
+
+
+def _projection(px, py, x0, y0, x1, y1) -> np.ndarray:
+    """Parameter t of the projection of points on the (infinite) line through a segment."""
+    dx, dy = x1 - x0, y1 - y0
+    length2 = dx * dx + dy * dy
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(length2 > 0, ((px - x0) * dx + (py - y0) * dy) / length2, 0.0)
 
 
 @dataclass

@@ -32,6 +32,7 @@ generation and a hash of the grid codes, geometries and parameters.
 from __future__ import annotations
 
 import hashlib
+import json
 import math
 import os
 import tempfile
@@ -109,10 +110,11 @@ class LookupTable:
         def burn(shapes, **options) -> np.ndarray:
             return rasterize(shapes, out_shape=shape, transform=transform, **options)
 
+        shapes = dict(zip(present, _geojson(geometries[present]), strict=True))
         # Reversed, so the smallest index is burned last and wins where grids overlap.
-        index = burn(((geometries[i], i) for i in reversed(present)), fill=-1, dtype="int32")
+        index = burn(((shapes[i], i) for i in reversed(present)), fill=-1, dtype="int32")
         count = burn(
-            ((geometries[i], 1) for i in present), fill=0, dtype="uint8", merge_alg=MergeAlg.add
+            ((shapes[i], 1) for i in present), fill=0, dtype="uint8", merge_alg=MergeAlg.add
         )
         tolerance_deg = (outside_tolerance_m * _NEAR_FACTOR + reach) / min(m_per_deg)
         envelopes = shapely.buffer(
@@ -197,6 +199,11 @@ class LookupTable:
                 saved["centre"],
                 Segments.from_arrays(saved),
             )
+
+
+def _geojson(geometries: np.ndarray) -> list[dict]:
+    """GeoJSON dicts for rasterio via shapely's vectorised writer (faster than geo_interface)."""
+    return [json.loads(text) for text in shapely.to_geojson(geometries)]
 
 
 def cache_key(codes: np.ndarray, geometries: np.ndarray, *parameters: float) -> str:
