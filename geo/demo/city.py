@@ -99,9 +99,11 @@ class Unit:
     lines: Geometry | None = None
     faces: np.ndarray | None = None
     attributes: dict = field(default_factory=dict)
+    uid: int = -1  # position among all units of a build
+    leaf: int = -1  # position among the leaves (grids) of a build
 
-    def find(self, code: str) -> Unit:
-        """The street (or any unit) with ``code`` below this one."""
+    def street(self, code: str) -> Unit:
+        """The street with ``code`` in this district."""
         for region in self.children:
             for street in region.children:
                 if street.code == code:
@@ -251,8 +253,8 @@ def _office(street: Unit) -> str:
     return street.name + ("人民政府" if street.name.endswith(("镇", "乡")) else "办事处")
 
 
-LEVEL_COLUMNS = ("district", "region", "street", "community", "grid")
-# Detached pieces are merged level by level, each within its parent level.
+# Leaf chains hold (district, region, street, community, grid) ids; detached
+# pieces merge level by level, each within its parent (street within district).
 FRAGMENT_LEVELS = [(2, 0), (3, 2), (4, 3)]
 
 
@@ -262,13 +264,13 @@ def _number(plans: list[Unit]) -> tuple[list[Unit], np.ndarray]:
     chains: list[list[int]] = []
 
     def walk(unit: Unit, chain: list[int]) -> None:
-        unit.uid = len(units)  # type: ignore[attr-defined]
+        unit.uid = len(units)
         units.append(unit)
         if unit.children:
             for child in unit.children:
                 walk(child, [*chain, unit.uid])
         else:
-            unit.leaf = len(chains)  # type: ignore[attr-defined]
+            unit.leaf = len(chains)
             chains.append([*chain, unit.uid])
 
     for plan in plans:
@@ -398,7 +400,7 @@ def build_demo_boundaries(
         ]
         counts = partition.apportion(populations, quotas[row.code])
         for community, count in zip(communities, counts, strict=True):
-            office = _office(plan.find(community.parent_code))
+            office = _office(plan.street(community.parent_code))
             _plan_grids(community, int(count), office, seed)
         plans.append(plan)
     chosen = plans
@@ -460,9 +462,10 @@ def write_demo_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
                 pyogrio.write_dataframe(
                     layers[layer], tmp, layer=layer, driver="GPKG", promote_to_multi=True
                 )
+        tmp.replace(path)
     finally:
         pyogrio.set_gdal_config_options({"OGR_CURRENT_DATE": previous})
-    tmp.replace(path)
+        tmp.unlink(missing_ok=True)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
