@@ -27,19 +27,6 @@ class Geocoding:
     def __init__(self, ctx) -> None:
         self.ctx = ctx
         self._catalogs: dict[int, AreaCatalog] = {}
-        self._store = None
-
-    @property
-    def store(self):
-        """The feature store (``AppContext.store`` when the server provides one)."""
-        if hasattr(type(self.ctx), "store"):
-            return self.ctx.store
-        if self._store is None:
-            from geo.store import open_store
-
-            settings = self.ctx.settings
-            self._store = open_store(settings.database_url, settings.data_dir, self.locator())
-        return self._store
 
     def locator(self, generation: str | None = None):
         """The locator of ``generation`` (the active one when None); NotFound if unknown."""

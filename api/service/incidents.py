@@ -74,7 +74,7 @@ class Incidents:
 
     def create(self, incident: IncidentIn, idempotency_key: str | None) -> tuple[dict, bool]:
         """Pin, route and store an incident; returns (view, replayed)."""
-        store = self.geocoding.store
+        store = self.ctx.store
         store.taxonomy.check_category(incident.category)
         if incident.lon is not None and incident.lat is not None:
             if not incident.crs:
@@ -132,7 +132,7 @@ class Incidents:
             }
         gcj = from_lonlat(record["lon"], record["lat"], "GCJ02")
         cameras = nearest_devices(
-            self.geocoding.store, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
+            self.ctx.store, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
         )
         fields = ("id", "status", "category", "title", "description", "channel", "priority")
         fields += ("delivery_state", "address", "reported_at", "created_at", "updated_at")
@@ -158,7 +158,7 @@ class Incidents:
         }
 
     def get(self, incident_id: str) -> dict[str, Any]:
-        store = self.geocoding.store
+        store = self.ctx.store
         view = self.view(store.get("incidents", incident_id))
         history = [
             {"from": h["from_status"], "to": h["to_status"], "at": h["at"], "note": h["note"]}
@@ -170,7 +170,7 @@ class Incidents:
         changes = change.model_dump(exclude_none=True, exclude={"note"})
         if not changes:
             raise InvalidInput("nothing to change: give status, priority or delivery_state")
-        store = self.geocoding.store
+        store = self.ctx.store
         store.update("incidents", incident_id, changes, note=change.note)
         return self.get(incident_id)
 

@@ -131,7 +131,7 @@ def build_router(ctx) -> APIRouter:
     ):
         if kind is not None and kind not in DEVICE_KINDS:
             raise InvalidInput(f"kind must be one of {', '.join(DEVICE_KINDS)}")
-        store = ctx.geocoding.store
+        store = ctx.store
         if incident is not None:
             record = store.get("incidents", incident)
             x, y, query = record["lon"], record["lat"], {"incident": incident}

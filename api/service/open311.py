@@ -162,7 +162,7 @@ def build_router(ctx) -> APIRouter:
     readable = Depends(read_access(ctx))
 
     def services() -> list[dict[str, Any]]:
-        return load_services(ctx.geocoding.store.taxonomy.categories)
+        return load_services(ctx.store.taxonomy.categories)
 
     def names() -> dict[str, str]:
         return {s["service_code"]: s["service_name"] for s in services()}
@@ -177,7 +177,7 @@ def build_router(ctx) -> APIRouter:
         "/services/{service_code}.json", summary="Service definition", dependencies=[readable]
     )
     def define_service(service_code: str):
-        if service_code not in ctx.geocoding.store.taxonomy.categories:
+        if service_code not in ctx.store.taxonomy.categories:
             raise NotFound(f"no service {service_code!r}; see /open311/v2/services.json")
         return json_response(service_definition(service_code))
 
@@ -205,7 +205,7 @@ def build_router(ctx) -> APIRouter:
             since=parse_date(start_date, "start_date"),
             until=parse_date(end_date, "end_date"),
         )
-        page_of = ctx.geocoding.store.query(
+        page_of = ctx.store.query(
             "incidents",
             filters,
             limit=page_size,
@@ -221,7 +221,7 @@ def build_router(ctx) -> APIRouter:
         dependencies=[readable],
     )
     def get_request(service_request_id: str):
-        record = ctx.geocoding.store.get("incidents", service_request_id)
+        record = ctx.store.get("incidents", service_request_id)
         return json_response([service_request(record, names())])
 
     @router.post(

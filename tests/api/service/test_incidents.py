@@ -18,7 +18,7 @@ GEOD = Geod(ellps="WGS84")
 @pytest.fixture(scope="module")
 def cameras(app):
     """A line of cameras across the synthetic city (every other one offline)."""
-    store = app.state.ctx.geocoding.store
+    store = app.state.ctx.store
     rng = np.random.default_rng(5)
     placed = []
     for i, (lon, lat) in enumerate(
@@ -155,7 +155,7 @@ def test_status_follows_the_lifecycle_and_illegal_transitions_are_409(client, ro
     ],
 )
 def test_bad_incidents_are_400_and_nothing_is_stored(client, role_keys, app, body):
-    store = app.state.ctx.geocoding.store
+    store = app.state.ctx.store
     before = store.count("incidents")
     answer = post(client, role_keys["service"], body)
     assert answer.status_code == 400, answer.text
