@@ -28,6 +28,7 @@ import pandas as pd
 import shapely
 
 from geo.demo.city import DEFAULT_SEED, population_density
+from geo.errors import InvalidInput
 
 LOCAL_TZ = "Asia/Shanghai"
 
@@ -178,16 +179,23 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _grids_and_names(units) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
+def _grids_and_names(
+    units: dict[str, gpd.GeoDataFrame] | gpd.GeoDataFrame,
+) -> tuple[gpd.GeoDataFrame, dict[str, str]]:
     frames = list(units.values()) if isinstance(units, dict) else [units]
-    frame = pd.concat(frames, ignore_index=True)
-    names = dict(zip(frame["code"], frame["name"], strict=True))
+    for frame in frames:
+        missing = {"code", "name", "parent_code", "geometry"} - set(frame.columns)
+        if missing:
+            raise InvalidInput(f"demo features: units lack the columns {sorted(missing)}")
     if isinstance(units, dict):
-        grids = units["grids"]
+        grids = units.get("grids", gpd.GeoDataFrame())
     elif "level" in units.columns:
         grids = units[units["level"] == "grid"]
     else:
         grids = units
+    if len(grids) == 0 or shapely.area(grids.geometry.values).sum() <= 0:
+        raise InvalidInput("demo features: there are no grids with an area to place features in")
+    names = {c: n for frame in frames for c, n in zip(frame["code"], frame["name"], strict=True)}
     return grids.sort_values("code").reset_index(drop=True), names
 
 

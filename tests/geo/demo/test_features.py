@@ -17,6 +17,7 @@ from geo.demo.features import (
     STATUSES,
     generate_demo_features,
 )
+from geo.errors import InvalidInput
 
 END = datetime(2024, 6, 1, 8, 30, tzinfo=UTC)
 SIZES = dict(n_cameras=6000, n_sensors=8000, days=3, incidents_per_day=4000, end=END)
@@ -144,6 +145,13 @@ def test_grids_alone_are_enough(layers):
         shapely.union_all(grids.geometry.values[:50]), out["incidents"].lon, out["incidents"].lat
     )
     assert inside.all()
+
+
+def test_units_without_grids_are_refused(layers):
+    with pytest.raises(InvalidInput, match="no grids"):
+        generate_demo_features(layers["districts"].assign(level="district").iloc[:0], end=END)
+    with pytest.raises(InvalidInput, match="parent_code"):
+        generate_demo_features(layers["grids"].drop(columns="parent_code"), end=END)
 
 
 @pytest.mark.slow
