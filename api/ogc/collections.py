@@ -78,7 +78,7 @@ def collection_document(request: Request, collection: Collection, generation: st
             *(
                 link(
                     request,
-                    path + "/items",
+                    path + "/export",
                     "enclosure",
                     media,
                     f"Export as {key}",
@@ -86,6 +86,7 @@ def collection_document(request: Request, collection: Collection, generation: st
                     f=key,
                 )
                 for key, media in (
+                    ("geojson", GEOJSON),
                     ("csv", "text/csv"),
                     ("gpkg", "application/geopackage+sqlite3"),
                     ("parquet", "application/vnd.apache.parquet"),

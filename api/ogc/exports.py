@@ -11,10 +11,12 @@ their CRS; GeoJSON keeps the authority order of ``crs`` like ``/items``.
 from __future__ import annotations
 
 import io
+import itertools
 import json
 import os
 import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import geopandas as gpd
 import pandas as pd
@@ -36,14 +38,15 @@ BATCH_SIZE = 5000
 
 
 def _pyproj(crs: str) -> CRS:
-    return CRS.from_user_input("OGC:CRS84" if crs == CRS84 else "EPSG:" + crs.rsplit("/", 1)[1])
+    """The file CRS: EPSG codes; CRS84 is written as EPSG:4326 (files are x=lon anyway)."""
+    return CRS.from_user_input("EPSG:4326" if crs == CRS84 else "EPSG:" + crs.rsplit("/", 1)[1])
 
 
 def _batches(collection: Collection, params: ItemParams) -> Iterator[gpd.GeoDataFrame]:
     """Matching items in the target CRS with traditional (x=lon) axis order."""
     target = _pyproj(params.crs)
     for batch in collection.provider.iter_batches(params.query, BATCH_SIZE):
-        frame = batch.set_crs("OGC:CRS84", allow_override=True)
+        frame = batch.set_crs("EPSG:4326", allow_override=True)
         yield frame if params.crs == CRS84 else frame.to_crs(target)
 
 
@@ -52,16 +55,17 @@ def export_response(collection: Collection, params: ItemParams, fmt: str):
     name = f"{collection.id}.{fmt}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
     if fmt == "csv":
-        return StreamingResponse(_csv(collection, params), FORMAT_MEDIA["csv"], headers=disposition)
+        stream = _primed(_csv(collection, params))
+        return StreamingResponse(stream, media_type=FORMAT_MEDIA["csv"], headers=disposition)
     if fmt == "geojson":
-        return StreamingResponse(_geojson(collection, params), GEOJSON)
+        return StreamingResponse(_primed(_geojson(collection, params)), media_type=GEOJSON)
     writer = _write_gpkg if fmt == "gpkg" else _write_parquet
     handle, path = tempfile.mkstemp(suffix="." + fmt, prefix="cityaware-export-")
     os.close(handle)
     try:
         writer(collection, params, path)
     except BaseException:
-        os.unlink(path)
+        Path(path).unlink(missing_ok=True)
         raise
     return FileResponse(
         path,
@@ -71,14 +75,20 @@ def export_response(collection: Collection, params: ItemParams, fmt: str):
     )
 
 
+def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Produce the first chunk now, so bad filters fail with a 400 before streaming starts."""
+    first = next(chunks, b"")
+    return itertools.chain([first], chunks)
+
+
 def _geojson(collection: Collection, params: ItemParams) -> Iterator[bytes]:
-    yield b'{"type":"FeatureCollection","features":['
     first = True
     for batch in collection.provider.iter_batches(params.query, BATCH_SIZE):
         for feature in feature_bytes(batch, params.crs):
-            yield feature if first else b"," + feature
+            head = b'{"type":"FeatureCollection","features":[' if first else b","
+            yield head + feature
             first = False
-    yield b"]}"
+    yield b'{"type":"FeatureCollection","features":[]}' if first else b"]}"
 
 
 def _csv(collection: Collection, params: ItemParams) -> Iterator[bytes]:

@@ -22,6 +22,7 @@ from api.ogc.geojson import collection_bytes, feature_bytes, json_safe_records
 from api.ogc.html import render_page
 from api.ogc.params import DEFAULT_LIMIT, MAX_LIMIT, ItemParams, item_params
 from api.ogc.web import GEOJSON, HTML, alternates, base_url, href, link, negotiate
+from geo.errors import InvalidInput
 
 ITEM_FORMATS = ("geojson", "json", "html", "csv", "gpkg", "parquet")
 Limit = Annotated[
@@ -55,6 +56,22 @@ def build_router(catalog: Catalog) -> APIRouter:
         collection = catalog.get(collectionId)
         path = f"/collections/{collectionId}/items"
         return items_response(request, collection, params, limit, offset, path)
+
+    @router.get(
+        "/collections/{collectionId}/export",
+        summary="Every matching item as one streamed file (GeoJSON, CSV, GeoPackage, GeoParquet)",
+        response_class=Response,
+    )
+    def export(
+        collectionId: str,
+        params: Annotated[ItemParams, Depends(item_params)],
+        f: Annotated[str, Query(description="geojson, csv, gpkg or parquet")] = "geojson",
+    ) -> Response:
+        if f not in ("geojson", *exports.FILE_FORMATS):
+            raise InvalidInput(
+                f"f={f!r} is not an export format; use geojson, csv, gpkg or parquet"
+            )
+        return exports.export_response(catalog.get(collectionId), params, f)
 
     @router.get(
         "/collections/{collectionId}/items/{featureId}",
