@@ -14,7 +14,6 @@ import shutil
 import socket
 import threading
 import time
-from dataclasses import replace
 from pathlib import Path
 
 import httpx
@@ -80,8 +79,7 @@ class Server:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    ctx = build_city(tmp_path_factory.mktemp("wall"))
-    ctx.settings = replace(ctx.settings, admin_key=ADMIN_KEY)
+    ctx = build_city(tmp_path_factory.mktemp("wall"), admin_key=ADMIN_KEY)
     ctx.map_layers.refresh_seconds = 0.2
     srv = Server(ctx)
     add_incident(srv, 113.62, 34.74)  # the service API builds its indexes on first use

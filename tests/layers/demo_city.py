@@ -1,8 +1,8 @@
 """A small demo city for map-wall tests: the committed boundaries plus generated features.
 
-``build_city(data_dir)`` stages and activates the demo boundaries, opens the
-embedded store with a locator and imports cameras, sensors and a week of
-incidents from :mod:`geo.demo.features`; it returns an :class:`AppContext`.
+``build_city(data_dir)`` stages and activates the demo boundaries and imports
+cameras, sensors and a week of incidents from :mod:`geo.demo.features`; it returns
+an :class:`AppContext`.
 """
 
 from __future__ import annotations
@@ -13,11 +13,8 @@ import pandas as pd
 
 from api.context import AppContext
 from api.settings import Settings
-from geo.boundaries.generations import BoundaryRegistry
 from geo.boundaries.io import read_hierarchy_gpkg
 from geo.demo.features import generate_demo_features
-from geo.engine.locator import GridLocator
-from geo.store import open_store
 from geo.store.taxonomy import TAXONOMY
 
 DEMO_GPKG = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "zhengzhou-demo.gpkg"
@@ -49,19 +46,23 @@ def store_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_city(
-    data_dir: Path, cameras: int = 2000, sensors: int = 3000, days: int = 7, per_day: int = 500
+    data_dir: Path,
+    cameras: int = 2000,
+    sensors: int = 3000,
+    days: int = 7,
+    per_day: int = 500,
+    admin_key: str = "",
 ) -> AppContext:
-    registry = BoundaryRegistry(data_dir / "boundaries")
-    generation = registry.stage(read_hierarchy_gpkg(DEMO_GPKG), source="demo")
-    registry.activate(generation)
-    units = registry.units()
-    locator = GridLocator.build(units, generation)
-    store = open_store("", data_dir, locator)
+    ctx = AppContext(Settings(data_dir=data_dir, admin_key=admin_key))
+    generation = ctx.registry.stage(read_hierarchy_gpkg(DEMO_GPKG), source="demo")
+    ctx.registry.activate(generation)
     features = generate_demo_features(
-        units, n_cameras=cameras, n_sensors=sensors, days=days, incidents_per_day=per_day
+        ctx.registry.units(),
+        n_cameras=cameras,
+        n_sensors=sensors,
+        days=days,
+        incidents_per_day=per_day,
     )
     for kind, frame in features.items():
-        store.bulk_import(kind, store_frame(frame), strict=True)
-    ctx = AppContext(Settings(data_dir=data_dir))
-    ctx.store = store
+        ctx.store.bulk_import(kind, store_frame(frame), strict=True)
     return ctx
