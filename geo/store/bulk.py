@@ -137,12 +137,7 @@ def bulk_import(
             raise InvalidInput(
                 f"{len(rejected)} row(s) rejected, nothing imported; first: row {row}: {reason}"
             )
-        for start in range(0, len(prepared), INSERT_BATCH):
-            stop = start + INSERT_BATCH
-            batch = {name: values[start:stop] for name, values in prepared.columns.items()}
-            store.backend.insert_many(conn, features, batch)
-            if progress is not None:
-                progress(min(stop, len(prepared)))
+        store.backend.bulk_load(conn, features, prepared.columns, INSERT_BATCH, progress)
         if len(prepared):
             store._bump(conn)
     seconds = time.perf_counter() - started

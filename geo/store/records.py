@@ -86,8 +86,10 @@ def prepare_rows(
     now: int,
     x_col: str = "lon",
     y_col: str = "lat",
+    cluster: bool = False,
 ) -> Prepared:
-    """Validate ``frame`` for ``kind``, assign grids, and return what to insert."""
+    """Validate ``frame`` for ``kind``, assign grids, and return what to insert
+    (``cluster``: accepted rows ordered by grid, for fast bulk index builds)."""
     if locator is None:
         raise Unprocessable("no active boundary generation: import boundaries before features")
     frame = frame.reset_index(drop=True)
@@ -121,6 +123,9 @@ def prepare_rows(
     keep = np.flatnonzero(reasons.ok)
     batch = locator.locate_lonlat(lon[keep], lat[keep])
     located = {name: np.asarray(getattr(batch, name), dtype=object) for name in LOCATION_FIELDS}
+    if cluster:  # grid order: index inserts land on neighbouring pages
+        order = np.argsort(pd.Series(located["grid_code"]).fillna("").to_numpy(str), kind="stable")
+        keep, located = keep[order], {name: v[order] for name, v in located.items()}
     prepared = Prepared(positions=keep)
     prepared.columns = {name: _nulls(values[keep]) for name, values in out.items()}
     prepared.columns.update(assignment_columns(located, locator.generation))

@@ -209,3 +209,19 @@ def test_bad_paging_arguments(store):
         store.query("incidents", None, sortby="password")
     with pytest.raises(InvalidInput, match="cannot aggregate"):
         store.aggregate("incidents", ["planet"])
+
+
+def test_spatial_index_follows_writes_after_a_bulk_import(loaded):
+    store, _ = loaded
+    box = (113.6001, 34.7001, 113.6002, 34.7002)
+    assert ids_of(store, "incidents", FeatureFilter(bbox=box)) == set()
+    added = store.add("incidents", {"lon": 113.60015, "lat": 34.70015, "category": "noise"})
+    assert ids_of(store, "incidents", FeatureFilter(bbox=box)) == {added["id"]}
+    store.update("incidents", added["id"], {"lon": 113.63, "lat": 34.73})
+    assert ids_of(store, "incidents", FeatureFilter(bbox=box)) == set()
+    store.bulk_import(
+        "incidents", sample.incidents(3).assign(id=["x1", "x2", "x3"], lon=113.60012, lat=34.70012)
+    )
+    assert ids_of(store, "incidents", FeatureFilter(bbox=box)) == {"x1", "x2", "x3"}
+    store.delete("incidents", "x2")
+    assert ids_of(store, "incidents", FeatureFilter(bbox=box)) == {"x1", "x3"}
