@@ -23,6 +23,7 @@ CODE_COLUMNS: tuple[str, ...] = (
     "managing_zone",
     "nearest_grid",
 )
+COORDINATE_DECIMALS = 7
 
 
 def _round(value: float, digits: int) -> float | None:
@@ -74,6 +75,11 @@ def referenced_areas(batch, catalog: AreaCatalog) -> dict[str, dict[str, Any]]:
     return {code: area for code in sorted(codes) if (area := catalog.area(code))}
 
 
+def _degrees(values: np.ndarray) -> list[float]:
+    """Coordinates rounded to 1e-7 degrees (about 1 cm): shorter JSON, same answer."""
+    return np.round(values, COORDINATE_DECIMALS).tolist()
+
+
 def batch_records(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) -> list[dict]:
     """One compact record per point: codes (see ``areas``) and both coordinate pairs."""
     status = batch.status.tolist()
@@ -102,10 +108,10 @@ def batch_records(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) ->
             batch.street_code.tolist(),
             batch.district_code.tolist(),
             batch.managing_zone.tolist(),
-            batch.lon.tolist(),
-            batch.lat.tolist(),
-            gcj_lon.tolist(),
-            gcj_lat.tolist(),
+            _degrees(batch.lon),
+            _degrees(batch.lat),
+            _degrees(gcj_lon),
+            _degrees(gcj_lat),
             batch.candidates.tolist(),
             batch.nearest_grid.tolist(),
             np.round(batch.distance_m, 2).tolist(),
@@ -124,10 +130,10 @@ def batch_columns(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) ->
         "street": batch.street_code.tolist(),
         "district": batch.district_code.tolist(),
         "managing_zone": batch.managing_zone.tolist(),
-        "lon": batch.lon.tolist(),
-        "lat": batch.lat.tolist(),
-        "gcj02_lon": gcj_lon.tolist(),
-        "gcj02_lat": gcj_lat.tolist(),
+        "lon": _degrees(batch.lon),
+        "lat": _degrees(batch.lat),
+        "gcj02_lon": _degrees(gcj_lon),
+        "gcj02_lat": _degrees(gcj_lat),
         "candidates": batch.candidates.tolist(),
         "nearest_grid": batch.nearest_grid.tolist(),
         "distance_m": np.round(batch.distance_m, 2).tolist(),

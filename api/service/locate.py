@@ -5,8 +5,10 @@
                       {"crs": "BD09", "points": [{"id": "a1", "x": 113.66, "y": 34.75}]}
     POST /v1/locate?crs=EPSG:4547   (Content-Type: text/csv; header id,x,y or x,y)
 
-A batch answers JSON (``layout=records`` per point, or ``layout=columns``),
-or CSV when the request's ``Accept`` asks for ``text/csv``.
+A batch answers JSON column by column (``layout=columns``, the default: one
+array per field, index-aligned with the input, built without a Python loop
+per point), or one object per point (``layout=records``), or CSV when the
+request's ``Accept`` asks for ``text/csv``. Area objects come once, keyed by code.
 """
 
 from __future__ import annotations
@@ -166,7 +168,9 @@ def build_router(ctx) -> APIRouter:
         request: Request,
         crs: str | None = Query(None, description=CRS_HELP + "; required for CSV"),
         generation: str | None = Query(None, description="boundary generation (default active)"),
-        layout: str = Query("records", description="records (per point) or columns"),
+        layout: str = Query(
+            "columns", description="columns (one array per field; fastest) or records (per point)"
+        ),
     ) -> Response:
         if layout not in LAYOUTS:
             raise InvalidInput(f"layout must be one of {', '.join(LAYOUTS)}")

@@ -147,7 +147,8 @@ def random_points(n: int, seed: int = 7) -> np.ndarray:
 
 def test_json_batch_matches_shapely_for_every_point(client, grids):
     points = random_points(2000)
-    body = client.post("/v1/locate", json={"crs": "WGS84", "points": points.tolist()}).json()
+    payload = {"crs": "WGS84", "points": points.tolist()}
+    body = client.post("/v1/locate", params={"layout": "records"}, json=payload).json()
     assert body["count"] == 2000 and len(body["results"]) == 2000
     for (lon, lat), result in zip(points, body["results"], strict=True):
         covering = covering_grids(grids, lon, lat)
@@ -166,8 +167,9 @@ def test_batch_with_ids_in_gcj02_agrees_with_single_lookups(client):
             {"id": f"p{i}", "x": x, "y": y} for i, (x, y) in enumerate(zip(gx, gy, strict=True))
         ],
     }
-    batch = client.post("/v1/locate", json=payload).json()
-    columns = client.post("/v1/locate", params={"layout": "columns"}, json=payload).json()
+    batch = client.post("/v1/locate", params={"layout": "records"}, json=payload).json()
+    columns = client.post("/v1/locate", json=payload).json()  # the default layout
+    assert columns["layout"] == "columns" and columns["areas"] == batch["areas"]
     for i, result in enumerate(batch["results"]):
         single = client.get(
             "/v1/locate", params={"lon": gx[i], "lat": gy[i], "crs": "GCJ02"}
