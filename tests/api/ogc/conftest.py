@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
@@ -53,13 +54,17 @@ def hierarchy() -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(rows, geometry="geometry", crs="EPSG:4326")
 
 
-@pytest.fixture(scope="module")
-def data_dir(tmp_path_factory):
-    """A data directory with :func:`hierarchy` staged and active (shared by a test module)."""
-    path = tmp_path_factory.mktemp("data")
+def staged(path: Path) -> Path:
+    """Stage and activate :func:`hierarchy` under ``path``; return ``path``."""
     registry = BoundaryRegistry(path / "boundaries")
     registry.activate(registry.stage(hierarchy(), source="synthetic"))
     return path
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory):
+    """A data directory with :func:`hierarchy` staged and active (shared by a test module)."""
+    return staged(tmp_path_factory.mktemp("data"))
 
 
 def incidents_frame(n: int = 60, seed: int = 5) -> pd.DataFrame:
@@ -86,6 +91,11 @@ def incidents_frame(n: int = 60, seed: int = 5) -> pd.DataFrame:
 @pytest.fixture(scope="module")
 def ctx(data_dir):
     """An app context whose store holds :func:`incidents_frame`, 2 cameras and 10 sensors."""
+    return populated(data_dir)
+
+
+def populated(data_dir: Path) -> AppContext:
+    """An app context over ``data_dir`` with incidents, cameras and sensors imported."""
     context = AppContext(Settings(data_dir=data_dir))
     context.store.bulk_import("incidents", incidents_frame(), crs="EPSG:4326")
     cameras = pd.DataFrame({"lon": [113.61, 113.69], "lat": [34.71, 34.79], "name": ["c1", "c2"]})
