@@ -44,6 +44,7 @@ CODE_SYSTEM, CODE_VERSION = "NBS", "2023"
 LAYER_ORDER = ("districts", "streets", "communities", "grids", "zones")
 # GDAL stamps "now" into GeoPackage metadata; a fixed date keeps output byte-identical.
 FIXED_GPKG_DATE = "2024-01-01T00:00:00.000Z"
+GPKG_VERSION = "1.2"  # opens without warnings in older GDAL/QGIS too
 
 DOWNTOWN = (113.65, 34.75)
 # Town centres (county seats, the airport city) with their relative weight.
@@ -460,7 +461,12 @@ def write_demo_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
         for layer in LAYER_ORDER:
             if layer in layers:
                 pyogrio.write_dataframe(
-                    layers[layer], tmp, layer=layer, driver="GPKG", promote_to_multi=True
+                    layers[layer],
+                    tmp,
+                    layer=layer,
+                    driver="GPKG",
+                    promote_to_multi=True,
+                    dataset_options={"VERSION": GPKG_VERSION},
                 )
         tmp.replace(path)
     finally:
