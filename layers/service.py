@@ -142,6 +142,7 @@ class MapLayers:
     clock: Callable[[], float] = time.time
     _polygons: tuple[str, dict[str, PolygonSource], dict[str, dict]] | None = None
     _snapshots: dict[str, _Snapshot] = field(default_factory=dict)
+    _filtered: dict[tuple, PointSource] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @staticmethod
@@ -202,6 +203,18 @@ class MapLayers:
     def _incidents(self, filters: TileFilters) -> tuple[_Snapshot, np.ndarray]:
         snap = self.snapshot("incidents")
         return snap, filters.mask(snap.frame, self.clock() * 1000)
+
+    def _filtered_incidents(self, filters: TileFilters) -> PointSource:
+        """The incidents passing ``filters`` (kept per snapshot, filters and minute)."""
+        snap = self.snapshot("incidents")
+        key = (snap.version, filters.key(), int(self.clock() // 60))
+        with self._lock:
+            if key not in self._filtered:
+                _, keep = self._incidents(filters)
+                if len(self._filtered) >= 8:
+                    self._filtered.pop(next(iter(self._filtered)))
+                self._filtered[key] = snap.source.select(keep)
+            return self._filtered[key]
 
     def grid_counts(self, filters: TileFilters) -> dict[str, dict]:
         """Incident counts per grid under ``filters``: ``{grid: {"total": n, category: n}}``."""
@@ -285,8 +298,7 @@ class MapLayers:
             return encode_tile({n: sources[n].features(box, POLYGON_CAP) for n in names})
         spec = POINT_LAYERS[layer]
         if layer == "incidents":
-            snap, keep = self._incidents(filters)
-            source = snap.source.select(keep)
+            source = self._filtered_incidents(filters)
         else:
             source = self.snapshot(layer).source
         return encode_tile({layer: source.features(box, spec.cap, spec.detail_zoom)})
