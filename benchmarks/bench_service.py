@@ -109,14 +109,31 @@ def lua_script(path: Path, points: np.ndarray) -> Path:
     return path
 
 
-def wrk(base: str, path: str, connections: int, seconds: int, script: Path | None) -> dict:
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process and all its descendants (from /proc)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except FileNotFoundError:
+        return 0.0
+    own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return own + sum(cpu_seconds(int(child)) for child in children)
+
+
+def wrk(
+    base: str, path: str, connections: int, seconds: int, script: Path | None, server: int
+) -> dict:
     command = ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
     command += ["-s", str(script)] if script else []
+    cpu_before = cpu_seconds(server)
     out = subprocess.run([*command, base + path], capture_output=True, text=True, check=True).stdout
+    cpu = cpu_seconds(server) - cpu_before
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    done = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
     return {
         "rps": rate,
+        "cpu_us": cpu / max(done, 1) * 1e6,
         "p50": _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1)),
         "p99": _ms(re.search(r"\s99%\s+([\d.]+\w+)", out).group(1)),
         "errors": int(errors.group(1)) if errors else 0,
@@ -142,9 +159,11 @@ def post_batch(client: httpx.Client, body: bytes, layout: str = "records") -> No
     answer.raise_for_status()
 
 
-def batch_rate(base: str, points: np.ndarray, in_flight: int, requests: int, layout: str) -> float:
+def batch_rate(
+    base: str, points: np.ndarray, in_flight: int, requests: int, layout: str, server: int
+) -> tuple[float, float]:
     """Points per second through POST /v1/locate with ``in_flight`` requests at a time
-    (request bodies are serialised before the clock starts)."""
+    (request bodies are serialised before the clock starts), and server CPU ms per batch."""
     starts = [(i * BATCH) % (len(points) - BATCH) for i in range(requests)]
     bodies = [batch_body(points[start : start + BATCH]) for start in starts]
     clients = [httpx.Client(base_url=base, timeout=60) for _ in range(in_flight)]
@@ -152,13 +171,13 @@ def batch_rate(base: str, points: np.ndarray, in_flight: int, requests: int, lay
     def send(i: int) -> None:
         post_batch(clients[i % in_flight], bodies[i], layout)
 
-    started = time.perf_counter()
+    started, cpu_before = time.perf_counter(), cpu_seconds(server)
     with ThreadPoolExecutor(in_flight) as pool:
         list(pool.map(send, range(requests)))
-    elapsed = time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, cpu_seconds(server) - cpu_before
     for client in clients:
         client.close()
-    return requests * BATCH / elapsed
+    return requests * BATCH / elapsed, cpu / requests * 1e3
 
 
 def main() -> int:
@@ -184,25 +203,30 @@ def main() -> int:
                 f"wrk -t1, {args.duration} s per run"
             )
             print(
-                f"{'endpoint':<16}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}"
+                f"{'endpoint':<16}{'conns':>6}{'req/s':>10}{'p50 ms':>9}{'p99 ms':>9}"
+                f"{'non-2xx':>9}{'server CPU us/req':>19}"
             )
-            ratios = []
             for connections in (int(c) for c in args.connections.split(",")):
-                health = wrk(base, "/healthz", connections, args.duration, None)
-                locate = wrk(base, "/v1/locate", connections, args.duration, script)
+                health = wrk(base, "/healthz", connections, args.duration, None, server.pid)
+                locate = wrk(base, "/v1/locate", connections, args.duration, script, server.pid)
                 for name, row in (("/healthz", health), ("/v1/locate", locate)):
                     print(
                         f"{name:<16}{connections:>6}{row['rps']:>10.0f}{row['p50']:>9.2f}"
-                        f"{row['p99']:>9.2f}{row['errors']:>9}"
+                        f"{row['p99']:>9.2f}{row['errors']:>9}{row['cpu_us']:>19.0f}"
                     )
-                ratios.append(locate["rps"] / health["rps"])
-                print(f"{'ratio':<16}{connections:>6}{ratios[-1]:>10.0%}")
+                print(
+                    f"{'ratio':<16}{connections:>6}{locate['rps'] / health['rps']:>10.0%}"
+                    f"{'':>27}{health['cpu_us'] / locate['cpu_us']:>19.0%}"
+                )
             for layout in ("records", "columns"):
                 for in_flight in (1, 2):
-                    rate = batch_rate(base, points, in_flight, args.batches, layout)
+                    rate, cpu_ms = batch_rate(
+                        base, points, in_flight, args.batches, layout, server.pid
+                    )
                     print(
                         f"POST /v1/locate {BATCH} points, layout={layout}, "
-                        f"{in_flight} in flight: {rate:,.0f} points/s"
+                        f"{in_flight} in flight: {rate:,.0f} points/s "
+                        f"(server CPU {cpu_ms:.1f} ms per batch)"
                     )
         finally:
             server.terminate()
