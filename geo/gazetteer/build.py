@@ -42,6 +42,7 @@ from geo.gazetteer.points import (
     empty_address_points,
     numbered_points,
     read_address_points,
+    road_crossings,
 )
 
 FORMAT_VERSION = 3
@@ -118,6 +119,7 @@ class Gazetteer:
                 self.pinyin.setdefault(syllables(alias), []).extend(hits)
         self.max_alias = max(len(a) for a in self.exact)
         self.unit_names = {e.code: e.name for e in entries if e.code}
+        self.crossings: dict[tuple[int, int], int] = {}  # (road entry, road entry) -> point row
         self.fuzzy_names = _fuzzy_names(entries)
 
     def __len__(self) -> int:
@@ -161,18 +163,31 @@ class Gazetteer:
         metric_places = places.to_crs(METRIC_CRS)
         xs.extend(metric_places.geometry.x)
         ys.extend(metric_places.geometry.y)
+        crossings = road_crossings(metric_roads.geometry.to_numpy())
+        xs.extend(x for _, _, x, _ in crossings)
+        ys.extend(y for _, _, _, y in crossings)
         points_table = _locate_points(units, locator, np.array(xs), np.array(ys))
         road_entries = [Entry("road", None, str(name)) for name in roads["name"]]
         for row, (road_index, number) in enumerate(number_rows):
             road_entries[road_index].numbers[number] = row
         for entry in road_entries:
             _finish_road(entry, points_table)
-        entries.extend(e for e in road_entries if e.numbers)
+        entry_of_road = {}
+        for road_index, entry in enumerate(road_entries):
+            if entry.numbers:
+                entry_of_road[road_index] = len(entries)
+                entries.append(entry)
         for offset, place in enumerate(places.itertuples()):
             row = len(number_rows) + offset
             if points_table.grid[row] is not None:
                 entries.append(_place_entry(place, row, points_table))
-        return cls(entries, points_table, generation or getattr(locator, "generation", ""))
+        gazetteer = cls(entries, points_table, generation or getattr(locator, "generation", ""))
+        first = len(number_rows) + len(places)
+        for offset, (a, b, _, _) in enumerate(crossings):
+            if a in entry_of_road and b in entry_of_road and points_table.grid[first + offset]:
+                pair = (entry_of_road[a], entry_of_road[b])
+                gazetteer.crossings[pair] = gazetteer.crossings[pair[::-1]] = first + offset
+        return gazetteer
 
     @classmethod
     def load_or_build(

@@ -19,7 +19,7 @@ How an address is read:
    with a single grid, and only when the relation's radius (对面 ~120 m)
    stays inside that grid; otherwise the coarser level that is safe.
 
->>> from geo.gazetteer.normalize import normalize
+>>> from geo.gazetteer.reading import NUMBER
 >>> NUMBER.match("纬五路12号院", 3).group(1)
 '12'
 """
@@ -27,61 +27,28 @@ How an address is read:
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
 
 from rapidfuzz import fuzz, process
 
 from geo.errors import InvalidInput
 from geo.gazetteer.aliases import VARIANT
-from geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, split_tail, syllables
-from geo.gazetteer.result import Candidate, GeocodeResult
-
-NUMBER = re.compile(r"(?:[东西南北中]段)?(\d+)号(?:院)?")
-LEVEL_OF_KIND = {"zone": "district"}
-CONTEXT_KINDS = frozenset(("prefix", "district", "zone", "street", "community"))
-LEVEL_BONUS = {
-    "address": 0.5,
-    "grid": 0.45,
-    "compound": 0.4,
-    "landmark": 0.4,
-    "community": 0.3,
-    "road": 0.25,
-    "street": 0.2,
-    "district": 0.1,
-}
-HOW_FACTOR = {"exact": 1.0, "pinyin": 0.92}
-TIE = 0.05  # readings this close to the best one compete with it
-TRUST = 0.8  # confidence needed before a grid is returned
-MIN_CONFIDENCE = 0.35  # below this nothing is claimed
-FUZZY_CUTOFF = 80.0
-_REGION_PIECE = re.compile(r"[\u4e00-\u9fff]{2,4}?(?:省|自治区|市)")
-_ROAD_AHEAD = re.compile(r"(?:\d+号|[东西南北中]?(?:路|街|大道|大街|巷))")
-
-
-@dataclass(slots=True)
-class Mention:
-    start: int
-    end: int
-    entry: int
-    weight: float
-    how: str  # exact | pinyin | fuzzy
-
-
-@dataclass(slots=True)
-class Reading:
-    """One way to read the address: a place (or unit) plus the text it explains."""
-
-    mention: Mention
-    level: str
-    end: int
-    point: int = -1
-    number: int | None = None
-    flags: list[str] = field(default_factory=list)
-    score: float = 0.0
-    coverage: float = 0.0
-    conflict: int = 0
-    unexplained: int = 0
-    scope: frozenset[str] = frozenset()
+from geo.gazetteer.answer import answer, foreign_prefix
+from geo.gazetteer.normalize import normalize, split_tail, syllables
+from geo.gazetteer.reading import (
+    CONTEXT_KINDS,
+    CROSSING,
+    CROSSING_END,
+    CROSSING_RADIUS_M,
+    FUZZY_CUTOFF,
+    HOW_FACTOR,
+    LEVEL_BONUS,
+    LEVEL_OF_KIND,
+    NUMBER,
+    ROAD_AHEAD,
+    Mention,
+    Reading,
+)
+from geo.gazetteer.result import GeocodeResult
 
 
 def geocode(gazetteer, text: str, limit: int = 5) -> GeocodeResult:
@@ -99,9 +66,11 @@ def geocode(gazetteer, text: str, limit: int = 5) -> GeocodeResult:
         if _needs_fuzzy(readings):
             mentions += _fuzzy_mentions(gazetteer, core, mentions, readings)
             readings = _rank(gazetteer, core, mentions)
-    if _foreign_prefix(gazetteer, core, mentions):
-        return GeocodeResult(text, "not_found", None, components=components, flags=["outside_city"])
-    return _answer(gazetteer, text, core, components, readings, mentions, limit)
+    if foreign_prefix(gazetteer, core, mentions):
+        return GeocodeResult(
+            text, "not_found", None, components=components, flags=["unknown_region"]
+        )
+    return answer(gazetteer, text, core, components, readings, mentions, limit)
 
 
 # ---- mentions -------------------------------------------------------------------
@@ -171,6 +140,7 @@ def _rank(gazetteer, text: str, mentions: list[Mention]) -> list[Reading]:
         if entry.kind == "prefix" or _inside_longer_name(mention, wide):
             continue
         readings.extend(_readings_of(gazetteer, text, mention, entry))
+    readings.extend(_crossings(gazetteer, text, mentions))
     for reading in readings:
         _score(gazetteer, text, reading, mentions)
     readings.sort(key=lambda r: -r.score)
@@ -197,9 +167,29 @@ def _readings_of(gazetteer, text: str, mention: Mention, entry) -> list[Reading]
                 return [Reading(mention, "address", number.end(), row, int(number.group(1)))]
             return [Reading(mention, "road", number.end(), flags=["number_not_found"])]
         return [Reading(mention, "road", mention.end)]
-    if mention.weight < VARIANT and entry.code and _ROAD_AHEAD.match(text, mention.end):
+    if mention.weight < VARIANT and entry.code and ROAD_AHEAD.match(text, mention.end):
         return []  # a bare unit name before 街/路/a number is part of a road name (德化街88号)
     return [Reading(mention, level, mention.end, entry.point)]
+
+
+def _crossings(gazetteer, text: str, mentions: list[Mention]) -> list[Reading]:
+    """'纬五路与经三路交叉口', '纬五路经三路口': two roads that cross, the crossing point."""
+    roads = [m for m in mentions if gazetteer.entries[m.entry].kind == "road" and m.how != "fuzzy"]
+    by_start: dict[int, list[Mention]] = {}
+    for m in roads:
+        by_start.setdefault(m.start, []).append(m)
+    found = []
+    for first in roads:
+        for second in by_start.get(CROSSING.match(text, first.end).end(), ()):
+            row = gazetteer.crossings.get((first.entry, second.entry))
+            if row is not None:
+                end = CROSSING_END.match(text, second.end).end()
+                names = (gazetteer.entries[first.entry].name, gazetteer.entries[second.entry].name)
+                label = f"{names[0]}与{names[1]}交叉口"
+                found.append(
+                    Reading(first, "address", end, row, label=label, radius_m=CROSSING_RADIUS_M)
+                )
+    return found
 
 
 def _score(gazetteer, text: str, reading: Reading, mentions: list[Mention]) -> None:
@@ -237,157 +227,3 @@ def _unexplained(text: str, readings: list[Reading]) -> int:
 
 def _needs_fuzzy(readings: list[Reading]) -> bool:
     return not readings or readings[0].level in ("district", "street", "community", "road")
-
-
-# ---- the answer -----------------------------------------------------------------
-
-
-def _place_key(gazetteer, reading: Reading) -> tuple:
-    """What a reading points at, to tell real alternatives from repeats."""
-    if reading.point >= 0:
-        return ("point", gazetteer.points.grid[reading.point])
-    entry = gazetteer.entries[reading.mention.entry]
-    return ("unit", reading.level, entry.code or reading.mention.entry)
-
-
-def _answer(gazetteer, query, core, components, readings, mentions, limit) -> GeocodeResult:
-    unique, seen = [], set()
-    for reading in readings:
-        key = _place_key(gazetteer, reading)
-        if key not in seen:
-            seen.add(key)
-            unique.append(reading)
-    if not unique:
-        return GeocodeResult(query, "not_found", None, components=components)
-    best = unique[0]
-    rivals = [r for r in unique[1:] if r.score >= best.score - TIE]
-    radius = RELATION_RADIUS_M.get(components.get("relation", ""), 0.0)
-    quality = best.mention.weight * HOW_FACTOR.get(best.mention.how, 1.0)
-    confidence = round(quality * (0.55 + 0.45 * min(1.0, best.coverage / max(quality, 0.5))), 3)
-    if best.conflict:
-        confidence = round(confidence * 0.7, 3)
-    flags = list(best.flags)
-    if best.conflict:
-        flags.append("conflict")
-    if best.mention.how != "exact":
-        flags.append(f"{best.mention.how}_match")
-    candidates = [_candidate(gazetteer, core, r, confidence, radius) for r in unique[:limit]]
-    for candidate, reading in zip(candidates[1:], unique[1:limit], strict=False):
-        candidate.confidence = round(
-            confidence * max(0.0, min(1.0, reading.score / max(best.score, 1e-9))), 3
-        )
-    if confidence < MIN_CONFIDENCE:
-        return GeocodeResult(
-            query, "not_found", None, None, confidence, candidates, components, flags
-        )
-    if rivals:
-        flags.append("ambiguous")
-        level = _common_level(gazetteer, [best, *rivals])
-        for candidate in candidates[: 1 + len(rivals)]:
-            candidate.confidence = round(confidence / (1 + len(rivals)), 3)
-        return GeocodeResult(
-            query, "ambiguous", level, None, candidates[0].confidence, candidates, components, flags
-        )
-    level, grid = _trusted(gazetteer, best, radius)
-    if grid and confidence < TRUST:
-        level, grid = _fallback_level(gazetteer, best, mentions), None
-    if level is None:
-        return GeocodeResult(
-            query, "not_found", None, None, confidence, candidates, components, flags
-        )
-    whole = best.coverage >= 0.9 * quality and not best.flags
-    status = "matched" if whole and (grid or level == best.level) else "partial"
-    return GeocodeResult(query, status, level, grid, confidence, candidates, components, flags)
-
-
-def _foreign_prefix(gazetteer, text: str, mentions: list[Mention]) -> bool:
-    """Whether the address starts with a province or city that is not ours (北京市...)."""
-    starts: dict[int, int] = {}
-    for m in mentions:
-        if gazetteer.entries[m.entry].kind in ("prefix", "district", "zone"):
-            starts[m.start] = max(starts.get(m.start, 0), m.end)
-    position = 0
-    while True:
-        if position in starts:
-            position = starts[position]
-            continue
-        piece = _REGION_PIECE.match(text, position)
-        if piece is None:
-            return False
-        if not gazetteer.pinyin.get(syllables(piece.group(0))):
-            return True
-        position = piece.end()
-
-
-def _fallback_level(gazetteer, best: Reading, mentions: list[Mention]) -> str | None:
-    """Too unsure for a grid: the finest unit *named in the text* that the best reading lies in."""
-    named = {
-        gazetteer.entries[m.entry].kind
-        for m in mentions
-        if m.how == "exact"
-        and m.weight >= VARIANT
-        and gazetteer.entries[m.entry].kind in ("district", "zone", "street", "community")
-        and gazetteer.entries[m.entry].code in best.scope
-    }
-    for level in ("community", "street", "district"):
-        if level in named or (level == "district" and "zone" in named):
-            return level
-    return None
-
-
-def _trusted(gazetteer, reading: Reading, radius: float) -> tuple[str | None, str | None]:
-    """(level answered, grid or None) for a single winning reading."""
-    points = gazetteer.points
-    if reading.point >= 0:
-        level = points.trusted_level(reading.point, radius)
-        if level == "grid":
-            return reading.level, points.grid[reading.point]
-        return level, None
-    entry = gazetteer.entries[reading.mention.entry]
-    if entry.grid and not radius:
-        return reading.level, entry.grid
-    if reading.level == "road":
-        for level in ("community", "street", "district"):
-            if getattr(entry, level):
-                return ("road" if level == "community" else level), None
-        return None, None
-    return reading.level, None
-
-
-def _common_level(gazetteer, readings: list[Reading]) -> str | None:
-    """Finest unit level all competing readings share (None when they share none)."""
-    for level in ("community", "street", "district"):
-        codes = {_code_at(gazetteer, r, level) for r in readings}
-        if len(codes) == 1 and None not in codes:
-            return level
-    return None
-
-
-def _code_at(gazetteer, reading: Reading, level: str) -> str | None:
-    if reading.point >= 0:
-        return getattr(gazetteer.points, level)[reading.point]
-    return getattr(gazetteer.entries[reading.mention.entry], level)
-
-
-def _candidate(gazetteer, text, reading: Reading, confidence: float, radius: float) -> Candidate:
-    entry = gazetteer.entries[reading.mention.entry]
-    points = gazetteer.points
-    if reading.point >= 0:
-        row = reading.point
-        lon, lat, grid = points.lon[row], points.lat[row], points.grid[row]
-        codes = (points.district[row], points.street[row], points.community[row], points.zone[row])
-    else:
-        lon, lat, grid = entry.lon, entry.lat, entry.grid
-        codes = (entry.district, entry.street, entry.community, entry.zone)
-    name = f"{entry.name}{reading.number}号" if reading.number is not None else entry.name
-    return Candidate(
-        name,
-        reading.level,
-        entry.code,
-        confidence,
-        lon,
-        lat,
-        grid,
-        text[reading.mention.start : reading.end],
-        *codes,
-    )

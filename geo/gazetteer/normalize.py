@@ -28,7 +28,7 @@ _CN_DIGITS = {
     "零": 0, "〇": 0, "一": 1, "二": 2, "两": 2, "三": 3, "四": 4,
     "五": 5, "六": 6, "七": 7, "八": 8, "九": 9,
 }  # fmt: skip
-_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?=号|栋|幢|单元|室|层)")
+_CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?=号|栋|幢|单元|室|层|组)")
 
 # Building / unit / floor / room tail, e.g. 3号楼2单元501室, 5栋1单元, 1201室.
 _TAIL = re.compile(
@@ -37,6 +37,8 @@ _TAIL = re.compile(
     r"(?:(?P<floor>\d+)层)?"
     r"(?:(?P<room>\d+)(?P<room_mark>室|户|号)?)?$"
 )
+# A villagers' group after a village: 王庄村3组, 王庄村五组 (numerals already digits).
+_GROUP = re.compile(r"(?<=[村庄])(\d+)(?:组|队)$")
 # Relations to a named place, longest first; the radius (metres) says how far
 # from the place the caller may be, which limits how fine the answer can be.
 RELATION_RADIUS_M: dict[str, float] = {
@@ -112,6 +114,10 @@ def split_tail(text: str) -> tuple[str, dict[str, str]]:
         if relation and relation.start() >= 2:
             components.setdefault("relation", relation.group(0))
             core = core[: relation.start()]
+        group = _GROUP.search(core)
+        if group and group.start() >= 2:
+            components.setdefault("group", group.group(1))
+            core = core[: group.start()]
         tail = _TAIL.search(core)
         if tail and _is_building_tail(tail) and tail.start() >= 2:
             for key in ("building", "unit", "floor", "room"):

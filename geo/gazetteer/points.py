@@ -61,6 +61,19 @@ def numbered_points(
     return list(zip(numbers.tolist(), x.tolist(), y.tolist(), strict=True))
 
 
+def road_crossings(lines: np.ndarray) -> list[tuple[int, int, float, float]]:
+    """Where two metric roads cross once: (road i, road j, x, y) with i < j."""
+    tree = shapely.STRtree(lines)
+    left, right = tree.query(lines, predicate="intersects")
+    crossings = []
+    for i, j in zip(left.tolist(), right.tolist(), strict=True):
+        if i < j:
+            where = lines[i].intersection(lines[j])
+            if where.geom_type == "Point":
+                crossings.append((i, j, where.x, where.y))
+    return crossings
+
+
 def empty_address_points() -> tuple[gpd.GeoDataFrame, gpd.GeoDataFrame]:
     """No roads, no places (a gazetteer of the units only)."""
     roads = gpd.GeoDataFrame({c: [] for c in ROAD_COLUMNS}, geometry=[], crs=STORAGE_CRS)

@@ -25,7 +25,7 @@ def test_geocode_text_and_not_found(capsys, cache_dir):
         == 0
     )
     out = capsys.readouterr().out
-    assert "not_found" in out and "outside_city" in out
+    assert "not_found" in out and "unknown_region" in out
     assert "matched · level district" in out
 
 

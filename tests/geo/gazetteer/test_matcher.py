@@ -320,3 +320,34 @@ def test_result_shape(gazetteer, addresses):
 def test_bad_input_is_invalid(gazetteer, text):
     with pytest.raises(InvalidInput):
         gazetteer.geocode(text)
+
+
+def test_crossing_of_two_roads(gazetteer, locator):
+    checked = 0
+    for (a, b), row in sorted(gazetteer.crossings.items())[:20]:
+        first, second = gazetteer.entries[a].name, gazetteer.entries[b].name
+        truth = locator.locate(gazetteer.points.lon[row], gazetteer.points.lat[row]).grid_code
+        for text in (f"{first}与{second}交叉口", f"{first}{second}路口"):
+            result = gazetteer.geocode(text)
+            assert result.level in ("address", "community", "street", "district", None), text
+            if result.grid_code is not None:
+                assert result.grid_code == truth
+                assert gazetteer.points.edge_m["grid"][row] > 30.0  # corners stay in the grid
+                checked += 1
+    assert checked
+
+
+def test_village_group_and_complaint_words(gazetteer, locator, addresses, units):
+    road, number, row = addresses[0]
+    truth = engine_grid(locator, gazetteer, row)
+    for text in (
+        f"麻烦到{road.name}{number}号看一下",
+        f"我家在{road.name}{number}号院，楼道灯坏了",
+    ):
+        assert gazetteer.geocode(text).grid_code == truth
+    villages = units[(units.level == "community") & units.name.str.endswith("村委会")]
+    village = villages[villages.name.map(villages.name.value_counts()) == 1].iloc[0]
+    street = gazetteer.unit_names[village["parent_code"]]
+    result = gazetteer.geocode(f"{street}{village['name'].removesuffix('委会')}3组")
+    assert result.components["group"] == "3"
+    assert result.best.community_code == village["code"]
