@@ -80,6 +80,31 @@ class Segments:
         return cls(**{name: saved[f"seg_{name}"] for name in cls.__dataclass_fields__})
 
 
+BLOCK_SHIFT = 3  # cells are grouped in blocks of 8 x 8 (64 cells: one bit each in a uint64)
+
+
+def block_key(row: np.ndarray, col: np.ndarray, cols: int) -> np.ndarray:
+    """Cell key ordering cells block by block: block index * 64 + bit within the block.
+
+    >>> block_key(np.array([0, 0, 9]), np.array([0, 9, 0]), cols=16).tolist()
+    [0, 65, 136]
+    """
+    block_cols = -(-cols // (1 << BLOCK_SHIFT))
+    block = (row >> BLOCK_SHIFT) * block_cols + (col >> BLOCK_SHIFT)
+    mask = (1 << BLOCK_SHIFT) - 1
+    return (block << (2 * BLOCK_SHIFT)) + ((row & mask) << BLOCK_SHIFT) + (col & mask)
+
+
+def key_cell(key: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray]:
+    """(row, col) of cell keys (inverse of :func:`block_key`)."""
+    block_cols = -(-cols // (1 << BLOCK_SHIFT))
+    block, bit = key >> (2 * BLOCK_SHIFT), key & ((1 << (2 * BLOCK_SHIFT)) - 1)
+    mask = (1 << BLOCK_SHIFT) - 1
+    row = (block // block_cols << BLOCK_SHIFT) + (bit >> BLOCK_SHIFT)
+    col = (block % block_cols << BLOCK_SHIFT) + (bit & mask)
+    return row, col
+
+
 def segment_distance(px, py, x0, y0, x1, y1) -> np.ndarray:
     """Euclidean distance from points to segments, elementwise."""
     t = np.clip(_projection(px, py, x0, y0, x1, y1), 0.0, 1.0)
@@ -96,7 +121,7 @@ def cells_near_segments(
     reach_m: float,
     m_per_deg: tuple[float, float],
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(flat cell index, segment index) pairs with the cell centre within reach of the segment.
+    """(cell key, segment index) pairs with the cell centre within reach of the segment.
 
     ``m_per_deg`` = (lon, lat) lower bounds of metres per degree over the raster.
     Long segments are walked in pieces of about ``PIECE_CELLS`` cells, so only
@@ -149,7 +174,7 @@ def cells_near_segments(
         owned = (t >= own_lo[piece_of]) & (t < own_hi[piece_of])
         row, col, seg, px, py = row[owned], col[owned], seg[owned], px[owned], py[owned]
         near = segment_distance(px, py, ax[seg], ay[seg], bx[seg], by[seg]) <= reach_m
-        keys.append((row[near] * cols + col[near]) * len(segments) + seg[near])
+        keys.append(block_key(row[near], col[near], cols) * len(segments) + seg[near])
         first = last
     key = np.sort(np.concatenate(keys)) if keys else np.empty(0, dtype=np.int64)
     return key // len(segments), key % len(segments)
@@ -185,13 +210,20 @@ def resolve(
     lat: np.ndarray,
     x: np.ndarray,
     y: np.ndarray,
+    centre_lon: np.ndarray,
+    centre_lat: np.ndarray,
+    m_per_deg: tuple[float, float],
     geometries: np.ndarray,
 ) -> EdgeAnswer:
     """Decide points in listed cells (CSR ``rows``) from their listed segments.
 
-    Undecided points (within EDGE_EPS_M of an edge, inside two grids, or
-    outside every grid, which needs the nearest-grid search) go to the
-    ``covers`` path.
+    A point whose straight path from its cell centre crosses no listed segment
+    (clearly: nothing within ``PATH_TOL_M`` of the path's ends or of the
+    segments' ends) is in the centre's grid, since every boundary piece inside
+    the cell is listed. The others are tested with ``contains_xy`` against
+    every listed grid and the centre grid. Undecided points (within
+    ``EDGE_EPS_M`` of an edge, inside two grids, or outside every grid, which
+    needs the nearest-grid search) go to the ``covers`` path.
     """
     n = len(rows)
     starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]
@@ -211,21 +243,59 @@ def resolve(
     group_start = np.flatnonzero(new_group)
     group_point, group_grid = pair_point[group_start], grid[group_start].astype(np.int64)
     group_distance = np.minimum.reduceat(distance, group_start) if group_start.size else distance
-
-    # Containment: every grid with a listed segment, plus the cell's centre grid
-    # unless it is one of those already.
-    centre_grid = centre[rows]
-    listed_centre = np.zeros(n, dtype=bool)
-    listed_centre[group_point[group_grid == centre_grid[group_point]]] = True
-    extra = np.flatnonzero((centre_grid >= 0) & ~listed_centre)
-    test_point = np.r_[group_point, extra]
-    test_grid = np.r_[group_grid, centre_grid[extra]]
-    inside = shapely.contains_xy(geometries[test_grid], lon[test_point], lat[test_point])
-    hit_point, hit_grid = test_point[inside], test_grid[inside]
-    chosen = np.full(n, -1, dtype=np.int64)
-    chosen[hit_point] = hit_grid
-    hits = np.bincount(hit_point, minlength=n)
     touching = np.zeros(n, dtype=bool)
     touching[group_point[group_distance < EDGE_EPS_M]] = True
+
+    centre_grid = centre[rows].astype(np.int64)
+    unclear = _path_crosses(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg)
+    needs_test = np.zeros(n, dtype=bool)
+    needs_test[pair_point[unclear]] = True
+    chosen = np.where(needs_test, -1, centre_grid)
+    hits = (~needs_test & (centre_grid >= 0)).astype(np.int64)
+
+    # The rest: every grid with a listed segment, plus the centre grid unless listed.
+    tested = needs_test[group_point]
+    t_point, t_grid = group_point[tested], group_grid[tested]
+    listed_centre = np.zeros(n, dtype=bool)
+    listed_centre[t_point[t_grid == centre_grid[t_point]]] = True
+    extra = np.flatnonzero(needs_test & (centre_grid >= 0) & ~listed_centre)
+    test_point = np.r_[t_point, extra]
+    test_grid = np.r_[t_grid, centre_grid[extra]]
+    inside = shapely.contains_xy(geometries[test_grid], lon[test_point], lat[test_point])
+    hit_point, hit_grid = test_point[inside], test_grid[inside]
+    chosen[hit_point] = hit_grid
+    hits += np.bincount(hit_point, minlength=n)
     decided = (hits == 1) & ~touching
     return EdgeAnswer(decided, chosen, group_point, group_grid, group_distance)
+
+
+PATH_TOL_M = 0.01
+
+
+def _path_crosses(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg):
+    """Per (point, segment) pair: may the path centre → point cross the segment?
+
+    Works in lon/lat scaled to metres (lower bounds, so tolerances err large),
+    relative to the cell centre. True for a proper crossing and whenever an end
+    of either lies within PATH_TOL_M of the other's line, where signs could lie.
+    """
+    sx, sy = m_per_deg
+    c_lon, c_lat = centre_lon[pair_point], centre_lat[pair_point]
+    px, py = (lon[pair_point] - c_lon) * sx, (lat[pair_point] - c_lat) * sy
+    ax, ay = (segments.lon0[seg] - c_lon) * sx, (segments.lat0[seg] - c_lat) * sy
+    bx, by = (segments.lon1[seg] - c_lon) * sx, (segments.lat1[seg] - c_lat) * sy
+    ex, ey = bx - ax, by - ay
+    side_centre = ex * (0 - ay) - ey * (0 - ax)  # |.| / |e| = distance centre - line ab
+    side_point = ex * (py - ay) - ey * (px - ax)
+    side_a = px * ay - py * ax  # |.| / |p| = distance a - line (centre, point)
+    side_b = px * by - py * bx
+    tol_ab = PATH_TOL_M * np.hypot(ex, ey)
+    tol_path = PATH_TOL_M * np.hypot(px, py)
+    near = (
+        (np.abs(side_centre) <= tol_ab)
+        | (np.abs(side_point) <= tol_ab)
+        | (np.abs(side_a) <= tol_path)
+        | (np.abs(side_b) <= tol_path)
+    )
+    crossing = (side_centre * side_point < 0) & (side_a * side_b < 0)
+    return near | crossing

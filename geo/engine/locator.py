@@ -195,6 +195,7 @@ class GridLocator:
         lon, lat = batch.lon[rows], batch.lat[rows]
         x, y = self.exact.to_metric(lon, lat)
         table = self.table
+        centre_lon, centre_lat = table.cell_centres(lon, lat)
         answer = edges.resolve(
             table.segments,
             table.offsets,
@@ -205,6 +206,9 @@ class GridLocator:
             lat,
             x,
             y,
+            centre_lon,
+            centre_lat,
+            table.m_per_deg,
             self.exact.geometries,
         )
         decided = answer.decided

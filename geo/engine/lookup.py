@@ -46,13 +46,14 @@ from affine import Affine
 from rasterio.enums import MergeAlg
 from rasterio.features import rasterize
 
-from geo.engine.edges import Segments, cells_near_segments
+from geo.engine.edges import BLOCK_SHIFT, Segments, block_key, cells_near_segments, key_cell
 
-FORMAT_VERSION = "3"
+FORMAT_VERSION = "5"
 DEFAULT_CELL_M = 20.0
 EXACT = -1
 FAR = -2
 LISTED = -3
+FINE = -4  # coarse table only: look in the fine raster
 _M_PER_DEG_LAT_MIN = 110_574.0  # metres per degree of latitude at the equator (its minimum)
 _M_PER_DEG_LON_EQUATOR = 111_319.0  # just under the WGS84 value, so distances come out short
 _NEAR_FACTOR, _NEAR_SLACK_M = 1.01, 1.0  # GK scale error < 1e-4; lon/lat vs metric lines: mm
@@ -67,15 +68,23 @@ class LookupTable:
     north: float
     dlon: float
     dlat: float
-    listed: np.ndarray  # sorted flat indices of the LISTED cells; row r = listed[r]
+    m_per_deg: tuple[float, float]  # lower bounds of metres per degree (lon, lat)
+    block_bits: np.ndarray  # per 8x8 block: uint64 with one bit per listed cell
+    block_base: np.ndarray  # per block: CSR row of its first listed cell
     offsets: np.ndarray  # CSR: segments of listed row r are entries[offsets[r]:offsets[r+1]]
     entries: np.ndarray
     centre: np.ndarray  # per listed row: grid index holding the cell centre, or -1
     segments: Segments
+    coarse: np.ndarray | None = None  # per BLOCK x BLOCK cells: the common value, or FINE
+
+    def __post_init__(self) -> None:
+        if self.coarse is None:
+            self.coarse = _coarse(self.cells)
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.cells, self.listed, self.offsets, self.entries, self.centre)
+        arrays = (self.cells, self.coarse, self.block_bits, self.block_base)
+        arrays += (self.offsets, self.entries, self.centre)
         return int(
             sum(a.nbytes for a in arrays) + sum(a.nbytes for a in vars(self.segments).values())
         )
@@ -129,37 +138,78 @@ class LookupTable:
         cell_of, seg_of = cells_near_segments(
             segments, shape, west, north, dlon, dlat, reach, m_per_deg
         )
-        listed, first = np.unique(cell_of, return_index=True)
-        flat, flat_count = cells.ravel(), count.ravel()
-        flat[listed] = np.where(flat_count[listed] <= 1, LISTED, EXACT)
-        centre = np.where(flat_count[listed] == 1, index.ravel()[listed], -1).astype(np.int32)
+        keys, first = np.unique(cell_of, return_index=True)
+        row, col = key_cell(keys, shape[1])
+        cells[row, col] = np.where(count[row, col] <= 1, LISTED, EXACT)
+        centre = np.where(count[row, col] == 1, index[row, col], -1).astype(np.int32)
+        block_bits = np.zeros(_block_count(shape), dtype=np.uint64)
+        np.bitwise_or.at(block_bits, keys >> 6, np.uint64(1) << (keys & 63).astype(np.uint64))
+        block_base = np.cumsum(np.bitwise_count(block_bits)) - np.bitwise_count(block_bits)
         offsets = np.r_[first, len(cell_of)].astype(np.int64)
         entries = seg_of.astype(np.int32)
-        return cls(cells, west, north, dlon, dlat, listed, offsets, entries, centre, segments)
+        return cls(
+            cells,
+            west,
+            north,
+            dlon,
+            dlat,
+            m_per_deg,
+            block_bits,
+            block_base.astype(np.int64),
+            offsets,
+            entries,
+            centre,
+            segments,
+        )
 
     def lookup(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
-        """Cell value per point (see the module doc); EXACT for NaN and off-raster points."""
+        """Cell value per point (see the module doc); EXACT for NaN and off-raster points.
+
+        A small coarse table (fits in CPU cache) answers blocks with one common
+        value; only the other points read the big fine raster.
+        """
         rows, cols = self.cells.shape
-        col = np.floor((lon - self.west) / self.dlon)
-        row = np.floor((self.north - lat) / self.dlat)
-        on_raster = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)
-        flat = np.where(on_raster, row * cols + col, 0).astype(np.intp)
-        found = self.cells.ravel()[flat].astype(np.int64)
+        col = (lon - self.west) * (1.0 / self.dlon)
+        row = (self.north - lat) * (1.0 / self.dlat)
+        on_raster = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)  # False for NaN
+        col = col.astype(np.intp, casting="unsafe")
+        row = row.astype(np.intp, casting="unsafe")
+        col[~on_raster] = 0
+        row[~on_raster] = 0
+        coarse_cols = self.coarse.shape[1]
+        found = self.coarse.ravel()[(row >> BLOCK_SHIFT) * coarse_cols + (col >> BLOCK_SHIFT)]
+        found = found.astype(np.int64)
         found[~on_raster] = EXACT
-        listed = np.flatnonzero(found == LISTED)
-        found[listed] = LISTED - np.searchsorted(self.listed, flat[listed])
+        fine = np.flatnonzero(found == FINE)
+        row, col = row[fine], col[fine]
+        found[fine] = value = self.cells.ravel()[row * cols + col]
+        listed = value == LISTED
+        found[fine[listed]] = LISTED - self._listed_rows(row[listed], col[listed])
         return found
+
+    def _listed_rows(self, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+        """CSR rows of LISTED cells: block base + listed cells before it in the block."""
+        key = block_key(row, col, self.cells.shape[1])
+        block, bit = key >> 6, (key & 63).astype(np.uint64)
+        below = self.block_bits[block] & ((np.uint64(1) << bit) - np.uint64(1))
+        return self.block_base[block] + np.bitwise_count(below)
+
+    def cell_centres(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Lon/lat of the centres of the cells holding (on-raster) points."""
+        col = np.floor((lon - self.west) * (1.0 / self.dlon))
+        row = np.floor((self.north - lat) * (1.0 / self.dlat))
+        return self.west + (col + 0.5) * self.dlon, self.north - (row + 0.5) * self.dlat
 
     def lookup_one(self, lon: float, lat: float) -> int:
         """Scalar :meth:`lookup` without numpy array overhead."""
-        col = math.floor((lon - self.west) / self.dlon)
-        row = math.floor((self.north - lat) / self.dlat)
+        col = math.floor((lon - self.west) * (1.0 / self.dlon))
+        row = math.floor((self.north - lat) * (1.0 / self.dlat))
         rows, cols = self.cells.shape
         if not (0 <= row < rows and 0 <= col < cols):
             return EXACT
         value = int(self.cells[row, col])
         if value == LISTED:
-            return LISTED - int(np.searchsorted(self.listed, row * cols + col))
+            return LISTED - int(self._listed_rows(np.array([row]), np.array([col]))[0])
         return value
 
     def save(self, path: Path) -> None:
@@ -171,8 +221,9 @@ class LookupTable:
             np.savez(
                 tmp,
                 cells=self.cells,
-                frame=[self.west, self.north, self.dlon, self.dlat],
-                listed=self.listed,
+                frame=[self.west, self.north, self.dlon, self.dlat, *self.m_per_deg],
+                block_bits=self.block_bits,
+                block_base=self.block_base,
                 offsets=self.offsets,
                 entries=self.entries,
                 centre=self.centre,
@@ -186,19 +237,38 @@ class LookupTable:
     @classmethod
     def load(cls, path: Path) -> LookupTable:
         with np.load(path, allow_pickle=False) as saved:
-            west, north, dlon, dlat = (float(v) for v in saved["frame"])
+            west, north, dlon, dlat, sx, sy = (float(v) for v in saved["frame"])
             return cls(
                 saved["cells"],
                 west,
                 north,
                 dlon,
                 dlat,
-                saved["listed"],
+                (sx, sy),
+                saved["block_bits"],
+                saved["block_base"],
                 saved["offsets"],
                 saved["entries"],
                 saved["centre"],
                 Segments.from_arrays(saved),
             )
+
+
+def _block_count(shape: tuple[int, int]) -> int:
+    size = 1 << BLOCK_SHIFT
+    return -(-shape[0] // size) * -(-shape[1] // size)
+
+
+def _coarse(cells: np.ndarray) -> np.ndarray:
+    """Blocks of BLOCK x BLOCK cells: their common value when all agree (and are not
+    LISTED), else FINE. Edge blocks are padded with FINE."""
+    rows, cols = cells.shape
+    size = 1 << BLOCK_SHIFT
+    padded = np.full((-(-rows // size) * size, -(-cols // size) * size), FINE, cells.dtype)
+    padded[:rows, :cols] = cells
+    blocks = padded.reshape(padded.shape[0] // size, size, padded.shape[1] // size, size)
+    low, high = blocks.min(axis=(1, 3)), blocks.max(axis=(1, 3))
+    return np.where((low == high) & (low != LISTED), low, FINE).astype(cells.dtype)
 
 
 def _geojson(geometries: np.ndarray) -> list[dict]:

@@ -95,8 +95,8 @@ class LocationBatch:
     def empty(cls, generation: str, n: int, codes: bool = True) -> LocationBatch:
         """n answers with status ``outside`` and nothing found, to be filled in.
 
-        ``codes=False`` leaves status and the five code columns as None for a
-        caller that sets them itself.
+        ``codes=False`` leaves status, lon, lat and the five code columns as None
+        for a caller that sets them itself.
         """
 
         def nothing() -> np.ndarray:
@@ -113,8 +113,8 @@ class LocationBatch:
             street_code=code_column(),
             district_code=code_column(),
             managing_zone=code_column(),
-            lon=np.full(n, np.nan),
-            lat=np.full(n, np.nan),
+            lon=np.full(n, np.nan) if codes else None,
+            lat=np.full(n, np.nan) if codes else None,
             distance_m=np.full(n, np.nan),
             nearest_grid=nothing(),
             candidates=nothing(),
