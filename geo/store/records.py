@@ -110,9 +110,11 @@ def prepare_rows(
     out["id"] = _ids(frame, reasons)
     for name in KIND_FIELDS[kind]:
         out[name] = _field(kind, name, frame, reasons, taxonomy)
-    reported, bad = series_to_ms(_column(frame, "reported_at"))
-    reasons.add(bad.to_numpy(), "reported_at is not an ISO 8601 time")
-    out["reported_at"] = reported.fillna(now).astype("int64").to_numpy(dtype=object)
+    out["reported_at"] = np.full(n, now, dtype=object)
+    if "reported_at" in frame.columns:
+        reported, bad = series_to_ms(frame["reported_at"])
+        reasons.add(bad.to_numpy(), "reported_at is not an ISO 8601 time")
+        out["reported_at"] = reported.fillna(now).astype("int64").to_numpy(dtype=object)
     out["attributes"] = _attributes(kind, frame, {x_col, y_col}, reasons)
     if kind == "sensors":
         out["alarm"] = _alarm(out)
@@ -199,43 +201,51 @@ def new_ids(n: int) -> list[str]:
     return [f"{v:016x}" for v in np.frombuffer(os.urandom(8 * n), dtype=">u8").tolist()]
 
 
-def _column(frame: pd.DataFrame, name: str) -> pd.Series:
-    if name in frame.columns:
-        return frame[name]
-    return pd.Series([None] * len(frame), index=frame.index, dtype=object)
+def _column(frame: pd.DataFrame, name: str) -> pd.Series | None:
+    """The input column, or None when the input does not have it (the fast path)."""
+    return frame[name] if name in frame.columns else None
 
 
-def _texts(values: pd.Series) -> np.ndarray:
-    text = values.astype(str).str.strip().to_numpy(dtype=object)
-    text[(values.isna() | (text == "")).to_numpy()] = None
-    return text
+def _texts(values: pd.Series | None, n: int) -> np.ndarray:
+    """Stripped text, None for missing/blank values."""
+    if values is None:
+        return np.full(n, None, dtype=object)
+    out = np.empty(n, dtype=object)
+    out[:] = [
+        None if v is None or v != v or v is pd.NA else (str(v).strip() or None)
+        for v in values.to_numpy(dtype=object)
+    ]
+    return out
 
 
 def _ids(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
-    ids = _texts(_column(frame, "id"))
+    ids = _texts(_column(frame, "id"), len(frame))
     missing = ids == None  # noqa: E711
     ids[missing] = new_ids(int(missing.sum()))
-    too_long = pd.Series(ids).str.len().to_numpy() > 64
-    reasons.add(too_long, "id is longer than 64 characters")
-    dup = pd.Series(ids).duplicated().to_numpy()
-    reasons.add(dup, _reason("duplicate id {} in the input", ids))
+    if not missing.all():
+        too_long = pd.Series(ids).str.len().to_numpy() > 64
+        reasons.add(too_long, "id is longer than 64 characters")
+        dup = pd.Series(ids).duplicated().to_numpy()
+        reasons.add(dup, _reason("duplicate id {} in the input", ids))
     return ids
 
 
 def _field(kind, name, frame, reasons, taxonomy: Taxonomy) -> np.ndarray:
-    raw = _column(frame, name)
-    if name in FLOAT_FIELDS:
-        values = pd.to_numeric(raw, errors="coerce")
-        bad = raw.notna() & values.isna() & (raw.astype(str).str.strip() != "")
-        reasons.add(bad.to_numpy(), f"{name} is not a number")
+    raw, n = _column(frame, name), len(frame)
+    if name in FLOAT_FIELDS or name in TIME_FIELDS:
+        if raw is None:
+            return np.full(n, None, dtype=object)
+        if name in FLOAT_FIELDS:
+            values = pd.to_numeric(raw, errors="coerce")
+            bad = raw.notna() & values.isna() & (raw.astype(str).str.strip() != "")
+            reasons.add(bad.to_numpy(), f"{name} is not a number")
+        else:
+            values, bad = series_to_ms(raw)
+            reasons.add(bad.to_numpy(), f"{name} is not an ISO 8601 time")
         return values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
-    if name in TIME_FIELDS:
-        ms, bad = series_to_ms(raw)
-        reasons.add(bad.to_numpy(), f"{name} is not an ISO 8601 time")
-        return ms.astype(object).where(ms.notna(), None).to_numpy(dtype=object)
     if name == "online":
-        return _booleans(raw, reasons)
-    values = _texts(raw)
+        return np.full(n, True, dtype=object) if raw is None else _booleans(raw, reasons)
+    values = _texts(raw, n)
     choices = {
         "category": taxonomy.categories,
         "channel": taxonomy.channels,
@@ -247,12 +257,12 @@ def _field(kind, name, frame, reasons, taxonomy: Taxonomy) -> np.ndarray:
     missing = values == None  # noqa: E711
     if name in defaults:
         values[missing] = defaults[name]
+        missing[:] = False
     if name == "category":
         reasons.add(missing, "category is required")
     if choices is not None:
-        unknown = ~missing & ~np.isin(values.astype(str), np.array(choices, dtype=str))
-        if name in defaults:
-            unknown = ~np.isin(values.astype(str), np.array(choices, dtype=str))
+        allowed = set(choices)
+        unknown = ~missing & np.fromiter((v not in allowed for v in values), bool, n)
         reasons.add(unknown, _reason(f"unknown {name} {{!r}}", values))
     return values
 
@@ -272,8 +282,9 @@ def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reas
     extras = [c for c in frame.columns if c not in known]
     base = _column(frame, "attributes")
     result = np.full(len(frame), None, dtype=object)
-    if not extras and base.isna().all():
+    if not extras and (base is None or base.isna().all()):
         return result
+    base = base if base is not None else pd.Series([None] * len(frame), dtype=object)
     extra_rows = frame[extras].to_dict("records") if extras else [{}] * len(frame)
     for i, (given, extra) in enumerate(zip(base.tolist(), extra_rows, strict=True)):
         merged = {}
