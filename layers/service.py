@@ -229,7 +229,8 @@ class MapLayers:
         }
 
     def heat(self, filters: TileFilters, bbox: tuple[float, float, float, float], zoom: int):
-        """``[[lat, lon, weight], ...]`` of incidents in ``bbox``, binned to at most HEAT_CAP."""
+        """``[[lat, lon, count], ...]`` of incidents in ``bbox``: bins of about 8 screen pixels
+        at ``zoom`` (at their members' mean position), the HEAT_CAP fullest."""
         snap, keep = self._incidents(filters)
         minlon, minlat, maxlon, maxlat = bbox
         x0, y0 = lonlat_to_mercator(np.array([minlon]), np.array([minlat]))
@@ -239,17 +240,12 @@ class MapLayers:
         lon = snap.frame["lon"].to_numpy()[inside]
         lat = snap.frame["lat"].to_numpy()[inside]
         cell = 360.0 / 2 ** (zoom + 8) * 8  # about 8 screen pixels
-        keys = np.column_stack([np.floor(lat / cell), np.floor(lon / cell)])
-        cells, counts = np.unique(keys, axis=0, return_counts=True)
+        keys = np.floor(lat / cell) * 1e7 + np.floor(lon / cell)
+        cells, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
+        mean_lat = np.bincount(inverse, weights=lat, minlength=len(cells)) / counts
+        mean_lon = np.bincount(inverse, weights=lon, minlength=len(cells)) / counts
         order = np.argsort(-counts, kind="stable")[:HEAT_CAP]
-        return [
-            [
-                round((cells[i, 0] + 0.5) * cell, 6),
-                round((cells[i, 1] + 0.5) * cell, 6),
-                int(counts[i]),
-            ]
-            for i in order
-        ]
+        return [[round(mean_lat[i], 6), round(mean_lon[i], 6), int(counts[i])] for i in order]
 
     def hit(self, lon: float, lat: float, zoom: int, kinds: Sequence[str], pixels: float = 8):
         """The nearest point of ``kinds`` within ``pixels`` screen pixels at ``zoom``:

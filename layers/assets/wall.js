@@ -244,7 +244,11 @@
         "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
           return v.toFixed(5);
         }).join(",");
-      getJSON(url).then(function (body) { self.layers.heat.setLatLngs(body.points); })
+      getJSON(url).then(function (body) {
+        var max = body.points.reduce(function (m, p) { return Math.max(m, p[2]); }, 1);
+        self.layers.heat.setOptions({ max: max });
+        self.layers.heat.setLatLngs(body.points);
+      })
         .catch(function (err) { self.notice("heat: " + err.message); });
     },
 

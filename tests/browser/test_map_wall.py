@@ -191,3 +191,23 @@ def test_stream_resumes_after_restart_and_catches_up(wall, server):
     server.start()
     wall.wait_for_selector(f"path[data-live-id='{missed['id']}']", timeout=15_000)
     assert wall.evaluate("CityWall.liveCount()") == 1
+
+
+def test_search_flies_to_the_grid_and_the_view_lives_in_the_url(wall, server):
+    open_wall(wall, server, "11/34.70/113.60&layers=grids,heat&window=7d&status=all")
+    state = wall.evaluate("CityWall.state")
+    assert (state["window"], state["status"]) == ("7d", "all")
+    assert wall.evaluate("CityWall.map.hasLayer(CityWall.layers.heat)")
+    assert wall.evaluate("CityWall.layers.heat._latlngs.length") > 0
+    answer = server.ctx.geocoding.locate_point(113.65, 34.75, "GCJ02")
+    wall.fill("#cw-search", "113.65, 34.75 GCJ02")
+    wall.press("#cw-search", "Enter")
+    wall.wait_for_selector(f"#cw-info h3[data-grid='{answer['grid']['code']}']", timeout=5_000)
+    wall.wait_for_function("CityWall.map.getZoom() >= 15 && !CityWall.map._animatingZoom")
+    wall.wait_for_timeout(1_000)  # the fly animation ends, then moveend writes the hash
+    zoom, lat, lon = wall.evaluate("location.hash").lstrip("#").split("&")[0].split("/")
+    wgs_lon, wgs_lat = answer["location"]["wgs84"]
+    assert int(zoom) >= 15
+    assert abs(float(lat) - wgs_lat) < 1e-3 and abs(float(lon) - wgs_lon) < 1e-3
+    assert "layers=grids,heat" in wall.evaluate("location.hash")
+    assert_clean(wall, server)
