@@ -172,8 +172,9 @@ class LookupTable:
         col = (lon - self.west) * (1.0 / self.dlon)
         row = (self.north - lat) * (1.0 / self.dlat)
         on_raster = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)  # False for NaN
-        col = col.astype(np.intp, casting="unsafe")
-        row = row.astype(np.intp, casting="unsafe")
+        with np.errstate(invalid="ignore"):  # NaN rows are off the raster
+            col = col.astype(np.intp, casting="unsafe")
+            row = row.astype(np.intp, casting="unsafe")
         col[~on_raster] = 0
         row[~on_raster] = 0
         coarse_cols = self.coarse.shape[1]

@@ -235,3 +235,32 @@ def test_demo_city_matches_covers_oracle(tmp_path):
     assert (batch.status[-len(vertices) :] == "on_boundary").all()
     chain = locator.chain(batch.grid_code[-1])
     assert chain["street"]["code"] == batch.street_code[-1]
+
+
+def test_overlapping_and_nested_grids_still_match_the_oracle():
+    """Bad data (overlaps, a grid inside another, a sliver) gets the covers answer too."""
+    import geopandas as gpd
+
+    big = shapely.box(113.60, 34.70, 113.64, 34.74)
+    shapes = {
+        "g1": big,
+        "g2": shapely.box(113.63, 34.70, 113.67, 34.74),  # overlaps g1 by ~900 m
+        "g3": shapely.box(113.61, 34.71, 113.612, 34.712),  # inside g1
+        "g4": shapely.box(113.6399, 34.70, 113.6401, 34.74),  # ~20 m sliver inside both
+    }
+    units = gpd.GeoDataFrame(
+        {"code": list(shapes), "level": "grid", "parent_code": "", "managing_zone": ""},
+        geometry=list(shapes.values()),
+        crs="EPSG:4326",
+    )
+    locator = GridLocator.build(units, "bad", near_m=NEAR_M, outside_tolerance_m=TOLERANCE_M)
+    oracle = Oracle(units)
+    rng = np.random.default_rng(9)
+    lon = np.r_[rng.uniform(113.595, 113.675, 400), rng.uniform(113.6395, 113.6405, 200)]
+    lat = np.r_[rng.uniform(34.695, 34.745, 400), rng.uniform(34.70, 34.74, 200)]
+    batch = locator.locate_many(lon, lat)
+    for i in range(len(lon)):
+        expected = oracle.answer(float(lon[i]), float(lat[i]))
+        assert batch.grid_code[i] == expected["grid"], i
+        assert batch.candidates[i] == expected["candidates"], i
+        assert batch.status[i] == expected["status"], i
