@@ -29,6 +29,7 @@ import shapely
 
 from geo.demo.city import DEFAULT_SEED, population_density
 from geo.errors import InvalidInput
+from geo.store.taxonomy import DEFAULT_CATEGORIES
 
 LOCAL_TZ = "Asia/Shanghai"
 
@@ -44,73 +45,62 @@ class IncidentCategory:
     sensor_related: bool = False
 
 
-# The 12345 taxonomy (shares of all incidents add up to 1).
+# The 12345 taxonomy of the store (geo.store.taxonomy.DEFAULT_CATEGORIES) with
+# each category's share of all incidents (adding up to 1) and typical titles.
 INCIDENT_CATEGORIES: tuple[IncidentCategory, ...] = (
     IncidentCategory(
-        "city_appearance",
-        "市容环境",
-        0.16,
-        ("垃圾清运不及时", "小区楼道堆放杂物", "路面积水未清理", "广告牌破损"),
+        "road_damage", "道路破损", 0.07, ("道路坑洼破损", "人行道地砖松动", "路面塌陷")
     ),
     IncidentCategory(
-        "noise",
-        "噪声扰民",
-        0.12,
-        ("夜间施工噪声扰民", "广场舞音响声音过大", "商铺高音喇叭扰民", "车辆鸣笛扰民"),
+        "manhole_cover", "井盖缺失或破损", 0.03, ("井盖缺失", "井盖破损下沉", "井盖异响"), True
+    ),
+    IncidentCategory("street_light", "路灯故障", 0.05, ("路灯不亮", "路灯白天常亮", "灯杆倾斜")),
+    IncidentCategory(
+        "sanitation", "环境卫生", 0.14, ("垃圾清运不及时", "小区楼道堆放杂物", "公共厕所无人保洁")
     ),
     IncidentCategory(
-        "road_traffic",
-        "道路交通",
-        0.11,
-        ("路口信号灯故障", "机动车违停堵塞道路", "道路坑洼破损", "共享单车乱停放"),
-    ),
-    IncidentCategory(
-        "water_heating",
-        "供水供暖",
-        0.13,
-        ("小区停水未通知", "自来水水质发黄", "暖气不热", "供水管道漏水"),
-        sensor_related=True,
-    ),
-    IncidentCategory(
-        "property",
-        "物业管理",
-        0.12,
-        ("物业服务不到位", "电梯故障无人维修", "小区门禁损坏", "物业乱收费"),
-    ),
-    IncidentCategory(
-        "illegal_building",
-        "违章建筑",
-        0.06,
-        ("楼顶私搭乱建", "占用绿地违建", "违规扩建门面房"),
-    ),
-    IncidentCategory(
-        "street_vending",
-        "占道经营",
+        "illegal_parking",
+        "违法停车",
         0.08,
+        ("机动车违停堵塞道路", "共享单车乱停放", "占用消防通道停车"),
+    ),
+    IncidentCategory(
+        "noise", "噪声扰民", 0.11, ("夜间施工噪声扰民", "广场舞音响声音过大", "商铺高音喇叭扰民")
+    ),
+    IncidentCategory(
+        "water_supply", "供水问题", 0.09, ("小区停水未通知", "自来水水质发黄", "供水管道漏水"), True
+    ),
+    IncidentCategory(
+        "drainage", "排水不畅", 0.05, ("路面积水未清理", "下水道堵塞返味", "雨水篦子堵塞"), True
+    ),
+    IncidentCategory(
+        "greenery", "园林绿化", 0.04, ("树木倾斜有倒伏风险", "绿地被占用", "行道树枝叶遮挡信号灯")
+    ),
+    IncidentCategory(
+        "construction", "建设施工", 0.06, ("工地夜间施工", "楼顶私搭乱建", "违规扩建门面房")
+    ),
+    IncidentCategory(
+        "street_vendor",
+        "占道经营",
+        0.07,
         ("流动摊贩占道经营", "店外经营占用人行道", "夜市摊点占道"),
     ),
     IncidentCategory(
-        "public_facilities",
-        "公共设施",
-        0.09,
-        ("路灯不亮", "井盖缺失破损", "公交站牌损坏", "公共厕所无人保洁"),
-        sensor_related=True,
+        "air_pollution", "大气污染", 0.06, ("餐馆油烟扰民", "工地扬尘严重", "露天焚烧垃圾"), True
     ),
     IncidentCategory(
-        "pollution",
-        "环境污染",
-        0.07,
-        ("餐馆油烟扰民", "工地扬尘严重", "河道水体异味", "露天焚烧垃圾"),
-        sensor_related=True,
+        "public_safety",
+        "公共安全",
+        0.05,
+        ("楼道电动车充电", "燃气管道异味", "消防通道被占用"),
+        True,
     ),
     IncidentCategory(
-        "safety_hazard",
-        "安全隐患",
-        0.06,
-        ("楼道电动车充电", "燃气管道异味", "消防通道被占用", "树木倾斜有倒伏风险"),
-        sensor_related=True,
+        "elderly_care", "养老服务", 0.03, ("独居老人需要帮助", "社区养老服务不到位", "老人走失求助")
     ),
+    IncidentCategory("other", "其他", 0.07, ("其他诉求", "政策咨询", "意见建议")),
 )
+assert {c.slug for c in INCIDENT_CATEGORIES} == set(DEFAULT_CATEGORIES)
 
 CHANNELS: tuple[str, ...] = ("hotline_12345", "photo_app", "web", "grid_patrol", "sensor_alarm")
 CHANNEL_SHARES = np.array([0.58, 0.16, 0.07, 0.15, 0.04])
@@ -256,7 +246,7 @@ def _cameras(places: _Places, n: int, rng: np.random.Generator) -> pd.DataFrame:
             "lon": lon,
             "lat": lat,
             "name": names,
-            "kind": slugs[kind],
+            "device_kind": slugs[kind],
             "online": rng.random(n) < ONLINE_SHARE,
         }
     )
@@ -285,12 +275,11 @@ def _sensors(places: _Places, n: int, end: datetime, rng: np.random.Generator) -
             "id": _ids("SEN-", n),
             "lon": lon,
             "lat": lat,
-            "kind": spec["kind"].to_numpy(),
+            "device_kind": spec["kind"].to_numpy(),
             "online": online,
-            "status": np.where(alarm, "alarm", "normal"),
-            "last_value": np.round(value, 3),
-            "unit": spec["unit"].to_numpy(),
-            "last_reading_at": pd.Timestamp(end) - pd.to_timedelta(np.round(age_s), unit="s"),
+            "reading_value": np.round(value, 3),
+            "reading_unit": spec["unit"].to_numpy(),
+            "reading_at": pd.Timestamp(end) - pd.to_timedelta(np.round(age_s), unit="s"),
             "alarm_low": low,
             "alarm_high": high,
         }
@@ -334,7 +323,6 @@ def _incidents(
     status, updated = _lifecycle(reported, end, rng)
     number = rng.integers(1, 200, n).astype(str)
     address = places.address[grid] + number + "号附近"
-    labels = np.array([c.label for c in INCIDENT_CATEGORIES], dtype=object)
     channels = np.array(CHANNELS, dtype=object)
     return pd.DataFrame(
         {
@@ -342,7 +330,6 @@ def _incidents(
             "lon": lon,
             "lat": lat,
             "category": np.array([c.slug for c in INCIDENT_CATEGORIES], dtype=object)[category],
-            "category_label": labels[category],
             "title": title,
             "description": "市民反映：" + address + "，" + title + "，请相关部门尽快处理。",
             "channel": channels[channel],
