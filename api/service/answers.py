@@ -9,6 +9,7 @@ point answer stays small. Absent parts are ``null``; NaN distances become
 
 from __future__ import annotations
 
+from itertools import chain
 from typing import Any
 
 import numpy as np
@@ -69,10 +70,9 @@ def referenced_areas(batch, catalog: AreaCatalog) -> dict[str, dict[str, Any]]:
     codes: set[str | None] = set()
     for column in CODE_COLUMNS:
         codes.update(getattr(batch, column).tolist())
-    for listed in batch.candidates[batch.candidates != None]:  # noqa: E711
-        codes.update(listed)
+    codes.update(chain.from_iterable(batch.candidates[batch.candidates != None]))  # noqa: E711
     codes.discard(None)
-    return {code: area for code in sorted(codes) if (area := catalog.area(code))}
+    return catalog.lookup_many(codes)
 
 
 def _degrees(values: np.ndarray) -> list[float]:

@@ -101,6 +101,13 @@ class AreaCatalog:
         self._cache[code] = found
         return found
 
+    def lookup_many(self, codes: set[str]) -> dict[str, dict[str, Any]]:
+        """Area objects of the known ``codes``, keyed by code (unknown codes left out)."""
+        cache = self._cache
+        for code in codes - cache.keys():
+            self.area(code)
+        return {code: area for code in codes if (area := cache[code]) is not None}
+
     def areas(self, codes: list[str] | None) -> list[dict[str, Any]] | None:
         """Area objects for ``codes``; None (not []) when there are none."""
         found = [a for a in map(self.area, codes or ()) if a is not None]
