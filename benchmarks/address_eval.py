@@ -209,14 +209,41 @@ class CaseMaker:
         entry = self.rng.choice(self.by_kind["landmark"] + self.by_kind["compound"])
         relation = self.rng.choice(["对面", "附近", "旁边", "东侧", "门口"])
         parts, _ = self.context(entry.district, None, entry.zone, held_out)
-        radius = RELATION_RADIUS_M[relation] * self.rng.random()
-        angle = self.rng.uniform(0, 2 * math.pi)
-        lon = entry.lon + radius * math.cos(angle) / (111_320 * math.cos(math.radians(entry.lat)))
-        lat = entry.lat + radius * math.sin(angle) / 110_540
-        truth = self.locator.locate(lon, lat).grid_code
+        truth = self._near(entry.lon, entry.lat, RELATION_RADIUS_M[relation])
         return Case(
             self.join([*parts, entry.name + relation], held_out), "relation", truth, False, relation
         )
+
+    def crossing(self, held_out: bool) -> Case:
+        """'纬五路与经三路交叉口': the caller stands within 30 m of where two roads cross."""
+        (a, b), row = self.rng.choice(sorted(self.gaz.crossings.items()))
+        first, second = self.gaz.entries[a].name, self.gaz.entries[b].name
+        form = self.rng.choice(["{}与{}交叉口", "{}和{}交叉口", "{}{}路口", "{}与{}交汇处"])
+        pts = self.gaz.points
+        parts, _ = self.context(pts.district[row], None, pts.zone[row], held_out)
+        truth = self._near(pts.lon[row], pts.lat[row], 30.0)
+        return Case(
+            self.join([*parts, form.format(first, second)], held_out), "crossing", truth, False
+        )
+
+    def noisy(self, held_out: bool) -> Case:
+        """An address inside the caller's words: '麻烦到纬五路12号看一下'."""
+        case = (
+            self.address(held_out) if self.rng.random() < 0.7 else self.place("compound", held_out)
+        )
+        before = self.rng.choice(["", "我家在", "麻烦到", "请派人去", "投诉：", "地址是", "我住在"])
+        after = self.rng.choice(
+            ["，楼道灯坏了", "门口有垃圾没人清理", "噪音扰民", "看一下", "下水道堵了"]
+        )
+        case.text, case.category = before + case.text + after, "noisy"
+        return case
+
+    def _near(self, lon: float, lat: float, radius_m: float) -> str | None:
+        """Grid (engine) of a random spot up to ``radius_m`` from (lon, lat)."""
+        distance, angle = radius_m * self.rng.random(), self.rng.uniform(0, 2 * math.pi)
+        lon += distance * math.cos(angle) / (111_320 * math.cos(math.radians(lat)))
+        lat += distance * math.sin(angle) / 110_540
+        return self.locator.locate(lon, lat).grid_code
 
     def unit_only(self, held_out: bool) -> Case:
         entry = self.rng.choice(self.by_kind["community"] + self.by_kind["street"])
@@ -261,13 +288,15 @@ _ELSEWHERE = (
     "开封市龙亭区北门大街9号",
 )
 MIX = (
-    ("address", 0.40),
-    ("compound", 0.15),
-    ("landmark", 0.10),
+    ("address", 0.34),
+    ("compound", 0.13),
+    ("landmark", 0.09),
     ("relation", 0.08),
+    ("crossing", 0.05),
+    ("noisy", 0.06),
     ("unit_only", 0.07),
     ("ambiguous", 0.05),
-    ("unknown", 0.15),
+    ("unknown", 0.13),
 )
 
 

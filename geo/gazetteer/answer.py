@@ -84,6 +84,7 @@ def foreign_prefix(gazetteer, text: str, mentions: list[Mention]) -> bool:
         for m in mentions
         if gazetteer.entries[m.entry].kind in ("prefix", "district", "zone", "street")
     ]
+    ends = {end for _, end in spans}
     position = 0
     while True:
         reach = max((end for start, end in spans if start <= position < end), default=position)
@@ -93,7 +94,8 @@ def foreign_prefix(gazetteer, text: str, mentions: list[Mention]) -> bool:
         piece = REGION_PIECE.match(text, position)
         if piece is None or piece.group(0).endswith(NOT_REGIONS):
             return False
-        if not gazetteer.pinyin.get(syllables(piece.group(0))):
+        known = piece.end() in ends  # 投诉新密市: words before a known city
+        if not known and not gazetteer.pinyin.get(syllables(piece.group(0))):
             return True
         position = piece.end()
 

@@ -31,12 +31,16 @@ _CN_DIGITS = {
 _CN_NUMBER = re.compile(r"([零〇一二两三四五六七八九十百]+)(?=号|栋|幢|单元|室|层|组)")
 
 # Building / unit / floor / room tail, e.g. 3号楼2单元501室, 5栋1单元, 1201室.
-_TAIL = re.compile(
-    r"(?<!\d)(?:(?P<building>\d+)(?:号楼|栋|幢|座|楼))?"
+_TAIL_BODY = (
+    r"(?<!\d)(?:(?P<building>\d+)(?:号楼|栋|幢|座|楼)(?![道梯下上顶前后里]))?"
     r"(?:(?P<unit>\d+)单元)?"
     r"(?:(?P<floor>\d+)层)?"
-    r"(?:(?P<room>\d+)(?P<room_mark>室|户|号)?)?$"
+    r"(?:(?P<room>\d+)(?P<room_mark>室|户|号)?)?"
 )
+_TAIL = re.compile(_TAIL_BODY + "$")
+_INNER_TAIL = re.compile(_TAIL_BODY)
+# Where a building tail followed by the caller's other words starts: 5栋2单元502室下水道堵了.
+_TAIL_START = re.compile(r"(?<!\d)\d+(?:号楼(?![道梯下上顶前后里])|栋|幢|单元)")
 # A villagers' group after a village: 王庄村3组, 王庄村五组 (numerals already digits).
 _GROUP = re.compile(r"(?<=[村庄])(\d+)(?:组|队)$")
 # Relations to a named place, longest first; the radius (metres) says how far
@@ -106,6 +110,8 @@ def split_tail(text: str) -> tuple[str, dict[str, str]]:
     ('花园路88号', {})
     >>> split_tail("市第一人民医院对面")
     ('市第一人民医院', {'relation': '对面'})
+    >>> split_tail("鑫苑苑9栋2单元502室下水道堵了")
+    ('鑫苑苑', {'note': '下水道堵了', 'building': '9', 'unit': '2', 'room': '502'})
     """
     components: dict[str, str] = {}
     core = text
@@ -119,6 +125,11 @@ def split_tail(text: str) -> tuple[str, dict[str, str]]:
             components.setdefault("group", group.group(1))
             core = core[: group.start()]
         tail = _TAIL.search(core)
+        if not (tail and _is_building_tail(tail) and tail.start() >= 2):
+            start = _TAIL_START.search(core, 2)
+            tail = start and _INNER_TAIL.match(core, start.start())
+            if tail:
+                components["note"] = core[tail.end() :]
         if tail and _is_building_tail(tail) and tail.start() >= 2:
             for key in ("building", "unit", "floor", "room"):
                 if tail.group(key):
