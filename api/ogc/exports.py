@@ -94,7 +94,10 @@ def _geojson(collection: Collection, params: ItemParams) -> Iterator[bytes]:
 def _csv(collection: Collection, params: ItemParams) -> Iterator[bytes]:
     header = True
     for frame in _batches(collection, params):
-        table = frame.drop(columns=[frame.geometry.name])
+        table = pd.DataFrame(frame.drop(columns=[frame.geometry.name]))
+        for name in table.columns:
+            if pd.api.types.is_datetime64_any_dtype(table[name]):
+                table[name] = table[name].dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         table["wkt"] = frame.geometry.to_wkt()
         buffer = io.StringIO()
         table.to_csv(buffer, index=False, header=header)

@@ -119,6 +119,9 @@ def item_params(
     filter_lang: Annotated[
         str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")
     ] = None,
+    filter_crs: Annotated[
+        str | None, Query(alias="filter-crs", description="CRS of filter geometries: CRS84 only")
+    ] = None,
     properties: Annotated[str | None, Query(description="comma-separated properties")] = None,
     sortby: Annotated[str | None, Query(description="e.g. -created_at,category")] = None,
     generation: Annotated[
@@ -127,6 +130,8 @@ def item_params(
 ) -> ItemParams:
     """FastAPI dependency: validate the common parameters (400 on anything wrong)."""
     bbox_crs_uri = check_crs(bbox_crs, "bbox-crs")
+    if check_crs(filter_crs, "filter-crs") != CRS84:
+        raise InvalidInput("filter-crs: filter geometries are read as CRS84 (lon,lat) only")
     query = ItemQuery(
         bbox=parse_bbox(bbox, bbox_crs_uri),
         datetime=parse_datetime(datetime),

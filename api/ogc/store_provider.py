@@ -66,6 +66,7 @@ class StoreProvider(Provider):
         self.store = store
         self.kind = kind
         self.fields = kind_fields(kind)
+        self._extent: tuple[int, tuple[Bbox | None, list[str | None]]] | None = None
 
     # -- filters -----------------------------------------------------------
     def feature_filter(self, query: ItemQuery) -> FeatureFilter:
@@ -131,6 +132,12 @@ class StoreProvider(Provider):
             yield self._frame(batch, query.properties)
 
     def extent(self, generation: str | None = None) -> tuple[Bbox | None, list[str | None]]:
+        version = self.store.data_version()
+        if self._extent is None or self._extent[0] != version:
+            self._extent = (version, self._measure_extent())
+        return self._extent[1]
+
+    def _measure_extent(self) -> tuple[Bbox | None, list[str | None]]:
         c = self.store.columns
         stmt = sa.select(
             sa.func.min(c.lon), sa.func.min(c.lat), sa.func.max(c.lon), sa.func.max(c.lat),

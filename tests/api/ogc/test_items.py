@@ -243,3 +243,10 @@ def test_generation_parameter_serves_another_generation(client, data_dir):
     assert active["properties"]["name"] == "金水区"
     assert other["features"][0]["properties"]["name"] == "新金水区"
     assert client.get("/collections/districts/items?generation=g9999").status_code == 404
+
+
+def test_filter_crs_other_than_crs84_is_refused(client):
+    ok = client.get(ITEMS, params={"filter": "category = 'noise'", "filter-crs": "OGC:CRS84"})
+    assert ok.status_code == 200
+    refused = client.get(ITEMS, params={"filter": "category = 'noise'", "filter-crs": "EPSG:4326"})
+    assert refused.status_code == 400 and "filter-crs" in refused.json()["description"]
