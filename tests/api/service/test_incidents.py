@@ -6,7 +6,8 @@ import uuid
 
 import numpy as np
 import pytest
-from pyproj import Geod
+import shapely
+from pyproj import Geod, Transformer
 
 from api.service.routing import DutyList
 from geo.crs import from_lonlat
@@ -93,6 +94,22 @@ def test_an_incident_on_a_boundary_carries_the_candidates_and_the_default_rule(
     assert body["on_boundary"] is True and body["grid"]["code"] == covering[0]
     assert [c["code"] for c in body["candidates"]] == covering[1:]
     assert body["routing"]["rule"]["default"] is True
+
+
+def test_an_incident_outside_every_grid_is_kept_with_its_nearest_grid(client, role_keys, grids):
+    lon, lat = 113.643, 34.77  # ~275 m east of the city's last grid
+    answer = post(
+        client, role_keys["service"], {"category": "noise", "lon": lon, "lat": lat, "crs": "WGS84"}
+    )
+    assert answer.status_code == 201
+    body = answer.json()
+    assert body["outside"] is True and body["grid"] is None and body["chain"] is None
+    metric = grids.to_crs(4547)
+    point = shapely.Point(*Transformer.from_crs(4326, 4547, always_xy=True).transform(lon, lat))
+    distances = metric.geometry.distance(point)
+    assert body["nearest_grid"]["grid"]["code"] == metric.loc[distances.idxmin(), "code"]
+    assert body["nearest_grid"]["distance_m"] == pytest.approx(distances.min(), abs=0.5)
+    assert body["routing"]["rule"]["id"] == "R105"  # no district known: the category rule
 
 
 def test_an_incident_by_address(client, role_keys, grids):
