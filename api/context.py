@@ -93,7 +93,7 @@ class AppContext:
             return meta[0].get("source", "") if meta else ""
 
         return ActiveGazetteer(
-            self.geocoding.locator, self.registry.units, source, self.settings.data_dir
+            lambda: self.locator, self.registry.units, source, self.settings.data_dir
         )
 
     @cached_property
