@@ -15,8 +15,7 @@ from tests.geo.store import sample
 N = 600
 
 
-@pytest.fixture
-def loaded(store):
+def load(store):
     frame = sample.incidents(N)
     report = store.bulk_import("incidents", frame)
     assert report.accepted == N and not report.rejected
@@ -25,14 +24,26 @@ def loaded(store):
     return store, frame
 
 
+@pytest.fixture(scope="module")
+def shared(shared_store):
+    """One loaded store per backend for the tests that only read."""
+    return load(shared_store)
+
+
+@pytest.fixture
+def loaded(store):
+    """A loaded store of its own, for tests that write."""
+    return load(store)
+
+
 def ids(store, f: FeatureFilter) -> set[str]:
     found = [item["id"] for batch in store.iter_features("incidents", f, 97) for item in batch]
     assert len(found) == len(set(found)) == store.count("incidents", f)
     return set(found)
 
 
-def test_bbox(loaded):
-    store, frame = loaded
+def test_bbox(shared):
+    store, frame = shared
     box = (113.607, 34.705, 113.6255, 34.731)
     inside = frame.lon.between(box[0], box[2]) & frame.lat.between(box[1], box[3])
     assert 0 < inside.sum() < N
@@ -49,8 +60,8 @@ def ids_of(store, kind, f):
 
 
 @pytest.mark.parametrize("form", ["shapely", "wkt", "geojson"])
-def test_polygon(loaded, form):
-    store, frame = loaded
+def test_polygon(shared, form):
+    store, frame = shared
     polygon = shapely.Polygon([(113.601, 34.701), (113.635, 34.712), (113.62, 34.738)])
     value = {"shapely": polygon, "wkt": polygon.wkt, "geojson": shapely.to_geojson(polygon)}[form]
     expected = shapely.intersects_xy(polygon, frame.lon.to_numpy(), frame.lat.to_numpy())
@@ -58,8 +69,8 @@ def test_polygon(loaded, form):
     assert ids(store, FeatureFilter(polygon=value)) == set(frame.id[expected])
 
 
-def test_radius_is_geodesic_metres(loaded):
-    store, frame = loaded
+def test_radius_is_geodesic_metres(shared):
+    store, frame = shared
     centre = (113.62, 34.72)
     _, _, distance = Geod(ellps="WGS84").inv(
         np.full(N, centre[0]), np.full(N, centre[1]), frame.lon.to_numpy(), frame.lat.to_numpy()
@@ -73,8 +84,8 @@ def test_radius_is_geodesic_metres(loaded):
     ("code", "length"),
     [("410105", 6), ("410102001", 9), ("410105002001", 12), ("410102002002001", 15), ("410171", 6)],
 )
-def test_region_at_every_level(loaded, code, length):
-    store, frame = loaded
+def test_region_at_every_level(shared, code, length):
+    store, frame = shared
     grids = frame.grid.fillna("")
     if code == "410171":  # the functional zone manages street 410102002
         expected = grids.str.startswith("410102002")
@@ -84,8 +95,8 @@ def test_region_at_every_level(loaded, code, length):
     assert ids(store, FeatureFilter(region=code)) == set(frame.id[expected])
 
 
-def test_time_category_status_channel(loaded):
-    store, frame = loaded
+def test_time_category_status_channel(shared):
+    store, frame = shared
     f = FeatureFilter(
         since="2026-11-05T00:00:00Z",
         until="2026-11-12T12:00:00+08:00",
@@ -103,8 +114,8 @@ def test_time_category_status_channel(loaded):
     assert ids(store, f) == set(frame.id[expected])
 
 
-def test_filters_combine_with_extra_where_clause(loaded):
-    store, frame = loaded
+def test_filters_combine_with_extra_where_clause(shared):
+    store, frame = shared
     c = store.columns
     f = FeatureFilter(region="410105", where=c.title.like("case 1%"))
     expected = frame.grid.fillna("").str.startswith("410105") & frame.title.str.startswith("case 1")
@@ -137,8 +148,8 @@ def test_paging_is_stable_and_complete(loaded):
     assert page.number_matched == len(seen)
 
 
-def test_sortby_and_offset_paging(loaded):
-    store, frame = loaded
+def test_sortby_and_offset_paging(shared):
+    store, frame = shared
     pages, cursor = [], None
     while True:
         page = store.query(
@@ -165,8 +176,8 @@ def test_sortby_and_offset_paging(loaded):
         ["channel", "day"],
     ],
 )
-def test_aggregate_matches_pandas_groupby(loaded, by):
-    store, frame = loaded
+def test_aggregate_matches_pandas_groupby(shared, by):
+    store, frame = shared
     f = FeatureFilter(status=["received", "dispatched", "in_progress"])
     local_day = (frame.ms + pd.Timedelta(hours=8)).dt.strftime("%Y-%m-%d")
     data = frame.assign(
@@ -197,12 +208,13 @@ def test_aggregate_matches_pandas_groupby(loaded, by):
         (FeatureFilter(since="yesterday-ish"), "ISO 8601"),
     ],
 )
-def test_bad_filters_are_invalid_input(store, f, message):
+def test_bad_filters_are_invalid_input(shared_store, f, message):
     with pytest.raises(InvalidInput, match=message):
-        store.query("incidents", f)
+        shared_store.query("incidents", f)
 
 
-def test_bad_paging_arguments(store):
+def test_bad_paging_arguments(shared_store):
+    store = shared_store
     with pytest.raises(InvalidInput, match="invalid cursor"):
         store.query("incidents", None, cursor="bogus!")
     with pytest.raises(InvalidInput, match="cannot sort by"):
