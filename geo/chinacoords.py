@@ -2,9 +2,12 @@
 
 PROJ does not know them. The forward functions follow the public algorithm
 (Krasovsky 1940 constants, the same as the CC0 ``prcoords`` package). The
-inverses are fixed-point iterations to 1e-12 degrees (about 0.1 µm), not the
-one-step "rough" inverse most packages ship, which is off by up to ~3 m
-around Zhengzhou — enough to put a point in the neighbouring grid.
+inverses are fixed-point iterations to 1e-12 degrees, not the one-step
+"rough" inverse most packages ship. Measured round trip WGS84 → GCJ-02 →
+WGS84 on a 600 x 600 lattice: max error 2.5e-9 m over Zhengzhou (112.5-114.5 E,
+34-35.2 N) and 3.0e-9 m over China; BD-09: 3.9e-9 m and 5.9e-9 m. The one-step
+GCJ-02 inverse is off by up to 3.2 m there (4.9 m over China) — enough to put
+a point in the neighbouring grid.
 
 Outside China (the usual box 72.004–137.8347 E, 0.8293–55.8271 N) GCJ-02 is
 WGS84 unchanged; BD-09 always applies its own offset on top of GCJ-02.
