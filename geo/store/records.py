@@ -119,6 +119,10 @@ def prepare_rows(
     if kind == "sensors":
         out["alarm"] = _alarm(out)
     out["created_at"] = out["updated_at"] = np.full(n, now, dtype=object)
+    if "updated_at" in frame.columns:  # imports of history keep their last change
+        updated, bad = series_to_ms(frame["updated_at"])
+        reasons.add(bad.to_numpy(), "updated_at is not an ISO 8601 time")
+        out["updated_at"] = updated.fillna(now).astype("int64").to_numpy(dtype=object)
 
     lon, lat, problems = to_lonlat_checked(x, y, crs)
     reasons.add(problems != None, problems)  # noqa: E711
@@ -278,7 +282,7 @@ def _booleans(raw: pd.Series, reasons: _Reasons) -> np.ndarray:
 
 
 def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reasons) -> np.ndarray:
-    known = set(COMMON_FIELDS) | set(KIND_FIELDS[kind]) | coords | {"geometry"}
+    known = set(COMMON_FIELDS) | set(KIND_FIELDS[kind]) | coords | {"geometry", "updated_at"}
     extras = [c for c in frame.columns if c not in known]
     base = _column(frame, "attributes")
     result = np.full(len(frame), None, dtype=object)
@@ -300,7 +304,9 @@ def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reas
             continue
         merged.update({k: _plain(v) for k, v in extra.items() if not _missing(v)})
         result[i] = (
-            orjson.dumps(merged, option=orjson.OPT_NON_STR_KEYS).decode() if merged else None
+            orjson.dumps(merged, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
+            if merged
+            else None
         )
     return result
 
