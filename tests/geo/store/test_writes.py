@@ -180,3 +180,24 @@ def test_persists_across_reopen(store, tmp_path, locator):
         assert again.get("cameras", "c1")["name"] == "gate"
     finally:
         again.close()
+
+
+def test_concurrent_writers_lose_nothing(store):
+    from concurrent.futures import ThreadPoolExecutor
+
+    version = store.data_version()
+
+    def write(worker: int) -> list[str]:
+        ids = []
+        for k in range(8):
+            record = {"lon": 113.601 + k * 0.002, "lat": 34.701 + worker * 0.005}
+            ids.append(store.add("cameras", dict(record, id=f"w{worker}-{k}"))["id"])
+            store.update("cameras", ids[-1], {"online": k % 2 == 0})
+        return ids
+
+    with ThreadPoolExecutor(4) as pool:
+        written = [i for ids in pool.map(write, range(4)) for i in ids]
+    stored = {i["id"]: i for b in store.iter_features("cameras") for i in b}
+    assert set(stored) == set(written) and len(written) == 32
+    assert all(stored[i]["online"] is (int(i.split("-")[1]) % 2 == 0) for i in written)
+    assert store.data_version() == version + 64
