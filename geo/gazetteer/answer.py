@@ -66,7 +66,7 @@ def answer(gazetteer, query, core, components, readings, mentions, limit) -> Geo
             query, "ambiguous", level, None, candidates[0].confidence, candidates, components, flags
         )
     level, grid = _trusted(gazetteer, best, max(radius, best.radius_m))
-    if grid and confidence < TRUST:
+    if grid and (confidence < TRUST or best.mention.how == "fuzzy"):  # 人民公园 ≠ 人民路公园
         level, grid = _fallback_level(gazetteer, best, mentions), None
     if level is None:
         return GeocodeResult(

@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
-NUMBER = re.compile(r"(?:[东西南北中]段)?(\d+)号(?:院)?")
+NUMBER = re.compile(r"(?:[东西南北中]段)?(\d+)(?:号院?|$)")  # 纬五路12号(院), 纬五路12
 LEVEL_OF_KIND = {"zone": "district"}
 CONTEXT_KINDS = frozenset(("prefix", "district", "zone", "street", "community"))
 LEVEL_BONUS = {

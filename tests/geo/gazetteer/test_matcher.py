@@ -351,3 +351,24 @@ def test_village_group_and_complaint_words(gazetteer, locator, addresses, units)
     result = gazetteer.geocode(f"{street}{village['name'].removesuffix('委会')}3组")
     assert result.components["group"] == "3"
     assert result.best.community_code == village["code"]
+
+
+def test_near_spelling_never_pins_a_grid(gazetteer):
+    """'人民公园' is not '人民路公园': a fuzzy match may be listed, never trusted to a grid."""
+    landmarks = [e for e in gazetteer.entries if e.kind == "landmark" and "路" in e.name]
+    checked = 0
+    for place in landmarks[:30]:
+        said = place.name.replace("路", "", 1)
+        if said in gazetteer.exact or len(said) < 4:
+            continue
+        result = gazetteer.geocode(said)
+        assert result.grid_code is None, said
+        checked += 1
+    assert checked
+
+
+def test_number_without_hao_at_the_end(gazetteer, locator, addresses):
+    for road, number, row in addresses:
+        assert gazetteer.geocode(f"{road.name}{number}").grid_code == engine_grid(
+            locator, gazetteer, row
+        )
