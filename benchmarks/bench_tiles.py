@@ -62,14 +62,13 @@ def point_frames(units, scale: float) -> dict[str, pd.DataFrame]:
     )
     frames = {}
     for kind, frame in features.items():
-        frame = frame.rename(columns={"kind": "device_kind"})
         if kind == "incidents":
             reported = pd.to_datetime(frame["reported_at"], utc=True)
             frame["reported_at"] = (reported - EPOCH) // pd.Timedelta(milliseconds=1)
-            frame["priority"] = frame.get("priority", "normal")
             frame["grid_code"] = ""
         if kind == "sensors":
-            frame["alarm"] = frame["status"].eq("alarm")
+            value = frame["reading_value"]
+            frame["alarm"] = (value > frame["alarm_high"]) | (value < frame["alarm_low"])
         frames[kind] = frame
     return frames
 

@@ -125,6 +125,8 @@ class TileFilters:
 
 @dataclass
 class _Snapshot:
+    """One kind at one feed version; ``frame`` rows are in ``source`` order (by longitude)."""
+
     version: str
     frame: pd.DataFrame
     source: PointSource
@@ -191,10 +193,10 @@ class MapLayers:
                 return snap
             version = feed.version()
             if snap is None or snap.version != version:
-                frame = _with_derived(kind, feed.load())
                 spec = POINT_LAYERS[kind]
+                frame = _with_derived(kind, feed.load())
                 source = PointSource.from_frame(kind, frame, spec.columns, spec.sums)
-                snap = _Snapshot(version, frame, source, now)
+                snap = _Snapshot(version, source.attributes, source, now)
             else:
                 snap.loaded = now
             self._snapshots[kind] = snap

@@ -83,7 +83,7 @@ class PolygonSource:
 
 @dataclass
 class PointSource:
-    """A snapshot of one point kind: coordinates in EPSG:3857 plus attribute columns.
+    """A snapshot of one point kind: coordinates in EPSG:3857 (ascending x) plus attributes.
 
     ``columns`` are sent with each point when zoomed in; ``sums`` are 0/1 (or weight)
     columns summed per bin when zoomed out (e.g. ``open``, ``alarm``).
@@ -104,9 +104,14 @@ class PointSource:
         columns: Sequence[str] = (),
         sums: Sequence[str] = (),
     ) -> PointSource:
-        """Build from a frame with ``lon`` and ``lat`` (WGS84) and attribute columns."""
+        """Build from a frame with ``lon`` and ``lat`` (WGS84) and attribute columns.
+
+        The rows are ordered by longitude (``attributes`` keeps that order), so a
+        tile scans only its own slab of x.
+        """
+        frame = frame.sort_values("lon", kind="stable").reset_index(drop=True)
         x, y = lonlat_to_mercator(frame["lon"].to_numpy(), frame["lat"].to_numpy())
-        return cls(name, x, y, frame.reset_index(drop=True), tuple(columns), tuple(sums))
+        return cls(name, x, y, frame, tuple(columns), tuple(sums))
 
     def __len__(self) -> int:
         return len(self.x)
@@ -124,9 +129,9 @@ class PointSource:
 
     def features(self, box: TileBox, cap: int, detail_zoom: int) -> list[dict]:
         """Points as themselves when zoomed in and under ``cap``; otherwise bins."""
-        inside = points_in(box, self.x, self.y)
+        inside = points_in(box, self.x, self.y, x_sorted=True)
         if box.z >= detail_zoom and len(inside) <= cap:
-            near = points_in(box, self.x, self.y, BUFFER_PX)
+            near = points_in(box, self.x, self.y, BUFFER_PX, x_sorted=True)
             rows = self.attributes.iloc[near][list(self.columns)]
             props = [_clean(r) for r in rows.to_dict("records")]
             return point_features(box, self.x[near], self.y[near], props)
@@ -138,7 +143,7 @@ def _clean(record: dict) -> dict:
     """MVT properties: drop missing values, make numpy scalars and timestamps plain."""
     out = {}
     for key, value in record.items():
-        if value is None or (isinstance(value, float) and np.isnan(value)):
+        if value is None or (not isinstance(value, str) and pd.isna(value)):
             continue
         if isinstance(value, np.generic):
             value = value.item()

@@ -149,10 +149,17 @@ def polygon_features(
     ]
 
 
-def points_in(box: TileBox, x: np.ndarray, y: np.ndarray, buffer_px: float = 0) -> np.ndarray:
-    """Indices of the EPSG:3857 points inside the (optionally buffered) tile."""
+def points_in(
+    box: TileBox, x: np.ndarray, y: np.ndarray, buffer_px: float = 0, x_sorted: bool = False
+) -> np.ndarray:
+    """Indices of the EPSG:3857 points inside the (optionally buffered) tile.
+
+    With ``x_sorted`` (``x`` ascending) only the slab of the tile's columns is scanned.
+    """
     minx, miny, maxx, maxy = box.buffered(buffer_px)
-    return np.flatnonzero((x >= minx) & (x < maxx) & (y > miny) & (y <= maxy))
+    lo, hi = np.searchsorted(x, [minx, maxx], side="left") if x_sorted else (0, len(x))
+    xs, ys = x[lo:hi], y[lo:hi]
+    return lo + np.flatnonzero((xs >= minx) & (xs < maxx) & (ys > miny) & (ys <= maxy))
 
 
 def point_features(

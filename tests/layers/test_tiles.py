@@ -132,3 +132,17 @@ def test_point_features_round_trip():
 
 def test_empty_tile_is_empty_bytes():
     assert encode_tile({"grids": []}) == b""
+
+
+@settings(max_examples=50, deadline=None)
+@given(st.integers(min_value=6, max_value=16), st.integers(min_value=0, max_value=2**31))
+def test_sorted_slab_selection_matches_full_scan(z, seed):
+    rng = np.random.default_rng(seed)
+    x, y = lonlat_to_mercator(rng.uniform(113.0, 114.5, 2000), rng.uniform(34.2, 35.0, 2000))
+    order = np.argsort(x)
+    x, y = x[order], y[order]
+    tile = WEB_MERCATOR.tile(113.65, 34.75, z)
+    box = TileBox.of(z, tile.x, tile.y)
+    for buffer in (0, 64):
+        fast = points_in(box, x, y, buffer, x_sorted=True)
+        assert list(fast) == list(points_in(box, x, y, buffer))
