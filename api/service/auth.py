@@ -203,12 +203,22 @@ def require(ctx, permission: str) -> Callable[..., ApiKey]:
     return check
 
 
+def check_read(ctx, secret: str | None) -> ApiKey | None:
+    """Reads are open when ``public_read`` (unless a key is sent: then it must be known),
+    else they need any known key."""
+    if ctx.settings.public_read and not secret:
+        return None
+    return authenticate(ctx.keys, secret, "read")
+
+
 def read_access(ctx) -> Callable[..., ApiKey | None]:
-    """FastAPI dependency for reads: open when ``public_read``, else any known key."""
+    """FastAPI dependency for reads (see :func:`check_read`)."""
 
     async def check(secret: str | None = Depends(_header)) -> ApiKey | None:
-        if ctx.settings.public_read and not secret:
-            return None
-        return authenticate(ctx.keys, secret, "read")
+        return check_read(ctx, secret)
 
     return check
+
+
+# For routes that read the header themselves (the hot path): the same OpenAPI security.
+SECURITY = [{_header.scheme_name: []}]
