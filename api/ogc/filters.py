@@ -69,6 +69,45 @@ def parse_filter(text: str | None, lang: str | None = None) -> dict[str, Any] | 
         raise InvalidInput(f"filter is not valid {lang}: {first_lines}") from None
 
 
+def with_equalities(
+    ast: dict[str, Any] | None, pairs: dict[str, str], fields: dict[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """AND ``name = value`` for each query parameter named after a queryable (Part 3
+    queryables-query-parameters), typed by the queryable's JSON Schema.
+
+    >>> with_equalities(None, {"n": "2"}, {"n": {"type": "number"}})
+    {'op': '=', 'args': [{'property': 'n'}, 2.0]}
+    """
+    terms = [
+        {"op": "=", "args": [{"property": name}, _typed(name, value, fields[name])]}
+        for name, value in pairs.items()
+        if name in fields
+    ]
+    if ast is not None:
+        terms.insert(0, ast)
+    if len(terms) <= 1:
+        return terms[0] if terms else None
+    return {"op": "and", "args": terms}
+
+
+def _typed(name: str, value: str, schema: dict[str, Any]) -> Any:
+    kind = schema.get("type")
+    try:
+        if kind == "number":
+            return float(value)
+        if kind == "integer":
+            return int(value)
+    except ValueError:
+        raise InvalidInput(f"{name}={value!r} is not a {kind}") from None
+    if kind == "boolean":
+        if value.lower() not in ("true", "false"):
+            raise InvalidInput(f"{name}={value!r} must be true or false")
+        return value.lower() == "true"
+    if schema.get("format") == "date-time":
+        return {"timestamp": value}
+    return value
+
+
 def properties_of(ast: dict[str, Any] | None) -> set[str]:
     """Names of every property the filter refers to."""
     found: set[str] = set()

@@ -18,6 +18,7 @@ from api.ogc import exports
 from api.ogc.catalog import Catalog, Collection
 from api.ogc.collections import Generation
 from api.ogc.crs import check_crs, to_uri
+from api.ogc.filters import with_equalities
 from api.ogc.geojson import collection_bytes, feature_bytes, json_safe_records
 from api.ogc.html import render_page
 from api.ogc.params import DEFAULT_LIMIT, MAX_LIMIT, ItemParams, item_params
@@ -30,6 +31,25 @@ Limit = Annotated[
     Query(ge=1, le=MAX_LIMIT, description=f"page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})"),
 ]
 Offset = Annotated[int, Query(ge=0, description="number of matching items to skip")]
+# Queryables usable as ``?name=value`` (any queryable works; these are listed in the
+# OpenAPI document because GDAL forwards equality filters only for listed parameters).
+EQUALITY_PARAMETERS = (
+    "code", "name", "parent_code", "managing_zone", "category", "status", "channel",
+    "priority", "office", "device_kind", "grid_code", "community_code", "street_code",
+    "district_code",
+)  # fmt: skip
+EQUALITY_OPENAPI = {
+    "parameters": [
+        {
+            "name": name,
+            "in": "query",
+            "required": False,
+            "schema": {"type": "string"},
+            "description": f"only items whose {name} equals this (when a queryable)",
+        }
+        for name in EQUALITY_PARAMETERS
+    ]
+}
 
 
 def _crs_header(crs: str) -> dict[str, str]:
@@ -44,6 +64,7 @@ def build_router(catalog: Catalog) -> APIRouter:
         "/collections/{collectionId}/items",
         summary="Items of a collection (GeoJSON, HTML, or exports: CSV, GeoPackage, GeoParquet)",
         response_class=Response,
+        openapi_extra=EQUALITY_OPENAPI,
         responses={200: {"content": {GEOJSON: {}, HTML: {}}}},
     )
     def items(
@@ -63,6 +84,7 @@ def build_router(catalog: Catalog) -> APIRouter:
         response_class=Response,
     )
     def export(
+        request: Request,
         collectionId: str,
         params: Annotated[ItemParams, Depends(item_params)],
         f: Annotated[str, Query(description="geojson, csv, gpkg or parquet")] = "geojson",
@@ -71,7 +93,9 @@ def build_router(catalog: Catalog) -> APIRouter:
             raise InvalidInput(
                 f"f={f!r} is not an export format; use geojson, csv, gpkg or parquet"
             )
-        return exports.export_response(catalog.get(collectionId), params, f)
+        collection = catalog.get(collectionId)
+        _add_equalities(request, collection, params)
+        return exports.export_response(collection, params, f)
 
     @router.get(
         "/collections/{collectionId}/items/{featureId}",
@@ -112,6 +136,7 @@ def items_response(
 ) -> Response:
     """A page of ``collection`` at ``path`` (GeoJSON or HTML), or a full export for file formats."""
     fmt = negotiate(request, ITEM_FORMATS, default="geojson")
+    _add_equalities(request, collection, params)
     if fmt in exports.FILE_FORMATS:
         return exports.export_response(collection, params, fmt)
     query = params.query
@@ -137,6 +162,13 @@ def items_response(
     }
     body = collection_bytes(feature_bytes(page.items, params.crs), members)
     return Response(body, media_type=GEOJSON, headers=_crs_header(params.crs))
+
+
+def _add_equalities(request: Request, collection: Collection, params: ItemParams) -> None:
+    """Fold ``?name=value`` parameters naming queryables into the query's filter."""
+    fields = collection.provider.fields
+    pairs = {k: v for k, v in request.query_params.items() if k in fields}
+    params.query.filter = with_equalities(params.query.filter, pairs, fields)
 
 
 def _page_link(request: Request, path: str, rel: str, args: dict, offset: int, fmt: str) -> dict:

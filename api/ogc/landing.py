@@ -21,7 +21,10 @@ CONFORMANCE: tuple[str, ...] = (
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
     *(_FEATURES + name for name in ("core", "oas30", "geojson", "html")),
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
-    *(_FILTER + name for name in ("queryables", "filter", "features-filter")),
+    *(
+        _FILTER + name
+        for name in ("queryables", "queryables-query-parameters", "filter", "features-filter")
+    ),
     *(
         _CQL2 + name
         for name in (

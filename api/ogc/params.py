@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Literal
 
 import pandas as pd
 from fastapi import Query
@@ -117,7 +117,8 @@ def item_params(
     datetime: Annotated[str | None, Query(description="instant or interval (a/b, ../b)")] = None,
     filter: Annotated[str | None, Query(description="CQL2 filter")] = None,
     filter_lang: Annotated[
-        str | None, Query(alias="filter-lang", description="cql2-text (default) or cql2-json")
+        Literal["cql2-text", "cql2-json"] | None,
+        Query(alias="filter-lang", description="cql2-text (default) or cql2-json"),
     ] = None,
     filter_crs: Annotated[
         str | None, Query(alias="filter-crs", description="CRS of filter geometries: CRS84 only")

@@ -250,3 +250,18 @@ def test_filter_crs_other_than_crs84_is_refused(client):
     assert ok.status_code == 200
     refused = client.get(ITEMS, params={"filter": "category = 'noise'", "filter-crs": "EPSG:4326"})
     assert refused.status_code == 400 and "filter-crs" in refused.json()["description"]
+
+
+def test_queryables_as_query_parameters(client, records):
+    by_params = client.get(ITEMS, params={"category": "noise", "status": "closed", "limit": 100})
+    expected = records[(records.category == "noise") & (records.status == "closed")]
+    assert ids(by_params) == set(expected.index) and len(expected) > 0
+    mixed = client.get(ITEMS, params={"channel": "web", "filter": "category = 'noise'"})
+    both = records[(records.channel == "web") & (records.category == "noise")]
+    assert mixed.json()["numberMatched"] == len(both)
+    sensors = client.get("/collections/sensors/items", params={"reading_value": "3"}).json()
+    assert [f["properties"]["name"] for f in sensors["features"]] == ["s3"]
+    bad = client.get("/collections/sensors/items", params={"reading_value": "three"})
+    assert bad.status_code == 400 and "reading_value" in bad.json()["description"]
+    grids = client.get("/collections/grids/items", params={"parent_code": "410105002001"}).json()
+    assert {f["id"] for f in grids["features"]} == {"41010500200101", "41010500200102"}
