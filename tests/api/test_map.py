@@ -124,6 +124,18 @@ def test_new_incident_invalidates_its_tile_and_is_an_event(city):
     assert [e.type for e in cursor.poll()] == ["incident-status"]
 
 
+def test_sensor_alarm_is_an_event(city):
+    ctx, _ = city
+    cursor = EventCursor(EventFeed(ctx.store))
+    sensor = ctx.store.query("sensors", _filter(device_kind="smoke"), limit=1).items[0]
+    ctx.store.update("sensors", sensor["id"], {"reading_value": sensor["alarm_high"] + 1})
+    events = cursor.poll()
+    assert [(e.type, e.data["id"]) for e in events] == [("sensor-alarm", sensor["id"])]
+    # a reading back to normal is not an alarm
+    ctx.store.update("sensors", sensor["id"], {"reading_value": sensor["alarm_high"] - 1})
+    assert cursor.poll() == []
+
+
 def test_heat_is_binned_and_bounded(city):
     _, client = city
     body = client.get("/map/api/heat?bbox=112.7,34.2,114.3,35.0&zoom=10&window=all").json()

@@ -211,3 +211,13 @@ def test_search_flies_to_the_grid_and_the_view_lives_in_the_url(wall, server):
     assert abs(float(lat) - wgs_lat) < 1e-3 and abs(float(lon) - wgs_lon) < 1e-3
     assert "layers=grids,heat" in wall.evaluate("location.hash")
     assert_clean(wall, server)
+
+
+def test_kiosk_has_the_map_and_no_controls(wall, server):
+    wall.goto(f"{server.origin}/map/kiosk#11/34.75/113.65&layers=grids,sensors&window=all")
+    wall.wait_for_selector("body[data-ready='1'][data-live='1']", timeout=20_000)
+    wall.wait_for_function("CityWall.featureCount() > 0")
+    assert wall.locator("#cw-search").count() == 0
+    assert wall.locator(".leaflet-control-zoom").count() == 0
+    assert wall.locator("#cw-legend").is_visible()
+    assert_clean(wall, server)
