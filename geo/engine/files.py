@@ -95,7 +95,7 @@ def locate_file(
         raise InvalidInput(f"input {input_path} does not exist")
     start = time.perf_counter()
     counts = {"inside": 0, "on_boundary": 0, "outside": 0, "invalid": 0}
-    chunks = read_chunks(input_path, lon_col, lat_col, chunk_size, layer)
+    chunks = ChunkReader(input_path, lon_col, lat_col, chunk_size, layer)
     fd, tmp = tempfile.mkstemp(dir=output_path.parent, suffix=output_path.suffix)
     os.close(fd)
     os.unlink(tmp)  # writers create it; GDAL refuses to append to an empty file
@@ -145,8 +145,8 @@ def count_rows(path: Path | str, layer: str | None = None) -> int | None:
     return count if count >= 0 else None
 
 
-class read_chunks:  # noqa: N801 - used like a generator function
-    """Iterate :class:`Chunk` s of a file; ``geometry_crs`` is known after the first."""
+class ChunkReader:
+    """Iterate the :class:`Chunk` s of a file; ``geometry_crs`` is known after the first."""
 
     def __init__(self, path: Path, lon_col, lat_col, chunk_size: int, layer: str | None):
         self.path, self.lon_col, self.lat_col = path, lon_col, lat_col
