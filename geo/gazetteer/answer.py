@@ -15,7 +15,19 @@ from geo.gazetteer.reading import (
 )
 from geo.gazetteer.result import Candidate, GeocodeResult
 
-NOT_REGIONS = ("社区", "小区", "园区", "校区", "景区", "厂区", "矿区")
+NOT_REGIONS = (
+    "社区",
+    "小区",
+    "园区",
+    "校区",
+    "景区",
+    "厂区",
+    "矿区",
+    "东区",
+    "西区",
+    "南区",
+    "北区",
+)
 
 
 def _place_key(gazetteer, reading: Reading) -> tuple:
@@ -83,6 +95,7 @@ def foreign_prefix(gazetteer, text: str, mentions: list[Mention]) -> bool:
         (m.start, m.end)
         for m in mentions
         if gazetteer.entries[m.entry].kind in ("prefix", "district", "zone", "street")
+        and m.weight >= VARIANT  # not bare cores: 银河 (街道) in 银河家园西区
     ]
     ends = {end for _, end in spans}
     position = 0
