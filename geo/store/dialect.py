@@ -31,6 +31,8 @@ from geoalchemy2 import Geography, Geometry
 from pyproj import Geod
 
 SQLITE_FILE = "features.sqlite"
+CACHE_KIB = -131_072  # page cache per connection: 128 MiB (negative = KiB)
+BULK_CACHE_KIB = -2_097_152  # 2 GiB while a bulk import runs
 _GEOD = Geod(ellps="WGS84")
 _RTREE = sa.table(
     "features_rtree",
@@ -148,18 +150,31 @@ class SQLiteBackend(Backend):
     def install(self, conn: sa.Connection) -> None:
         for statement in _SQLITE_DDL:
             conn.exec_driver_sql(statement)
+        self._analyze(conn)
+
+    @staticmethod
+    def _analyze(conn: sa.Connection) -> None:
+        """Sampled planner statistics, so spatial filters start from the R*Tree."""
+        conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")
 
     def bulk_load(self, conn, features, columns, batch, progress):
         """As the base, but the R*Tree is filled once after the rows (much faster than the
         per-row trigger); the trigger is dropped and restored inside the same transaction."""
         last = conn.exec_driver_sql("SELECT coalesce(max(fid), 0) FROM features").scalar_one()
         conn.exec_driver_sql("DROP TRIGGER features_rtree_insert")
-        super().bulk_load(conn, features, columns, batch, progress)
-        conn.exec_driver_sql(
-            "INSERT INTO features_rtree SELECT fid, lon, lon, lat, lat FROM features WHERE fid > ?",
-            (last,),
-        )
+        conn.exec_driver_sql(f"PRAGMA cache_size={BULK_CACHE_KIB}")  # every index stays cached
+        try:
+            super().bulk_load(conn, features, columns, batch, progress)
+            conn.exec_driver_sql(
+                "INSERT INTO features_rtree SELECT fid, lon, lon, lat, lat FROM features"
+                " WHERE fid > ?",
+                (last,),
+            )
+        finally:
+            conn.exec_driver_sql(f"PRAGMA cache_size={CACHE_KIB}")
         conn.exec_driver_sql(_SQLITE_DDL[1])
+        self._analyze(conn)
 
     def index_prefilter(self, features, minx, miny, maxx, maxy):
         hits = sa.select(_RTREE.c.id).where(
@@ -252,7 +267,7 @@ def _sqlite_connect(dbapi_conn, _record) -> None:
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA busy_timeout=60000")
-    cursor.execute("PRAGMA cache_size=-131072")  # 128 MiB: indexes of a big import stay cached
+    cursor.execute(f"PRAGMA cache_size={CACHE_KIB}")
     cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
     dbapi_conn.create_function("ca_intersects", 3, _intersects, deterministic=True)

@@ -121,7 +121,7 @@ def filter_clauses(
             backend.within_metres(features, lon, lat, metres),
         ]
     if f.region:
-        clauses.append(_region_clause(c, str(f.region)))
+        clauses.append(_region_clause(c, kind, str(f.region)))
     if f.since is not None or f.until is not None:
         if f.time_field not in TIME_FIELDS:
             raise InvalidInput(f"time_field must be one of {', '.join(TIME_FIELDS)}")
@@ -143,10 +143,15 @@ def filter_clauses(
     return clauses
 
 
-def _region_clause(c, code: str) -> sa.ColumnElement:
+def _region_clause(c, kind: str, code: str) -> sa.ColumnElement:
     """A region code by its length: 6 district (or zone), 9 street, 12 community, else grid."""
-    if len(code) == 6:
-        return sa.or_(c.district_code == code, c.managing_zone == code)
+    if len(code) == 6:  # a district or a functional zone: two index lookups, one union
+        table = c.fid.table
+        arms = [
+            sa.select(c.fid).where(c.kind == kind, column == code)
+            for column in (c.district_code, c.managing_zone)
+        ]
+        return table.c.fid.in_(sa.union_all(*arms))
     if len(code) == 9:
         return c.street_code == code
     if len(code) == 12:

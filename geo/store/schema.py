@@ -115,6 +115,7 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Index("features_kind_community", "kind", "community_code"),
         sa.Index("features_kind_street", "kind", "street_code"),
         sa.Index("features_kind_district", "kind", "district_code"),
+        sa.Index("features_kind_zone", "kind", "managing_zone"),
         sa.Index("features_kind_reported", "kind", "reported_at"),
     )
     status_history = sa.Table(
