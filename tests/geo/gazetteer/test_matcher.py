@@ -372,3 +372,17 @@ def test_number_without_hao_at_the_end(gazetteer, locator, addresses):
         assert gazetteer.geocode(f"{road.name}{number}").grid_code == engine_grid(
             locator, gazetteer, row
         )
+
+
+def test_compound_phases_are_not_districts(gazetteer, locator):
+    """银河家园西区: 西区 is a compound's phase, not an unknown district."""
+    counts = names_count(gazetteer, "compound")
+    phased = [
+        e
+        for e in gazetteer.entries
+        if e.kind == "compound" and e.name.endswith(("东区", "西区")) and counts[e.name] == 1
+    ]
+    assert phased
+    for place in phased[:10]:
+        result = gazetteer.geocode(district_name(gazetteer, place.district) + place.name + "东门")
+        assert result.grid_code == locator.locate(place.lon, place.lat).grid_code, place.name
