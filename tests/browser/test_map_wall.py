@@ -17,8 +17,11 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
+import pandas as pd
 import pytest
 import uvicorn
+from pyproj import Geod
 
 from api.app import create_app
 from tests.layers.demo_city import build_city
@@ -39,6 +42,7 @@ CHROMIUM_ARGS = [
 MAX_MARKERS = 3000  # point markers the browser holds (incidents, cameras, sensors, live)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADMIN_KEY = "map-wall-test-admin-key"
+GEOD = Geod(ellps="WGS84")
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - the CI image installs it
     pytest.skip("Debian chromium is not installed", allow_module_level=True)
@@ -220,4 +224,27 @@ def test_kiosk_has_the_map_and_no_controls(wall, server):
     assert wall.locator("#cw-search").count() == 0
     assert wall.locator(".leaflet-control-zoom").count() == 0
     assert wall.locator("#cw-legend").is_visible()
+    assert_clean(wall, server)
+
+
+def test_clicking_an_incident_shows_details_history_and_nearest_cameras(wall, server):
+    store = server.ctx.store
+    incident = store.query("incidents", None, limit=1, sortby=["-reported_at"]).items[0]
+    lon, lat = incident["lon"], incident["lat"]
+    open_wall(wall, server, f"17/{lat:.6f}/{lon:.6f}&layers=grids,incidents&window=all&status=all")
+    xy = wall.evaluate(f"CityWall.map.latLngToContainerPoint([{lat}, {lon}])")
+    box = wall.locator(".folium-map").bounding_box()
+    wall.mouse.click(box["x"] + xy["x"], box["y"] + xy["y"])
+    wall.wait_for_selector(f"#cw-info h3[data-incident='{incident['id']}']", timeout=5_000)
+    info = wall.locator("#cw-info").inner_text()
+    assert incident["status"] in info and incident["category"] in info
+    for change in store.history("incidents", incident["id"])["status"]:
+        assert change["to_status"] in info
+    cameras = pd.DataFrame(store.query("cameras", None, limit=100_000).items)
+    _, _, metres = GEOD.inv(
+        np.full(len(cameras), lon), np.full(len(cameras), lat), cameras["lon"], cameras["lat"]
+    )
+    nearest = cameras["id"].to_numpy()[np.argsort(metres)[:3]]
+    shown = wall.locator("#cw-info li").all_inner_texts()
+    assert [text.split()[0] for text in shown[-3:]] == list(nearest)
     assert_clean(wall, server)
