@@ -260,14 +260,20 @@ class FrameBackend:
         return value
 
     def spatial(self, op: str, geometry: shapely.Geometry) -> pd.Series:
-        geoms = self.frame.geometry.values
-        test = {
-            "s_intersects": shapely.intersects,
-            "s_within": shapely.within,
-            "s_contains": shapely.contains,
-            "s_disjoint": shapely.disjoint,
+        predicate = {
+            "s_intersects": "intersects",
+            "s_within": "within",
+            "s_contains": "contains",
+            "s_disjoint": "intersects",
         }[op]
-        return pd.Series(test(geoms, geometry), index=self.frame.index)
+        hits = self.frame.sindex.query(geometry, predicate=_reversed(predicate))
+        mask = pd.Series(self.frame.index.isin(self.frame.index[hits]), index=self.frame.index)
+        return ~mask if op == "s_disjoint" else mask
+
+
+def _reversed(predicate: str) -> str:
+    """STRtree tests ``geometry <predicate> row``; CQL2 asks ``row <predicate> geometry``."""
+    return {"within": "contains", "contains": "within"}.get(predicate, predicate)
 
 
 class SqlBackend:

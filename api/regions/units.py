@@ -16,6 +16,7 @@ import shapely
 from api.ogc.providers import BoundaryProvider
 from geo.boundaries.schema import LEVELS, METRIC_CRS
 from geo.errors import InvalidInput, NotFound
+from geo.gazetteer.aliases import ZONE_ALIASES
 
 CHILD_LEVEL = dict(zip(LEVELS, (*LEVELS[1:], None), strict=True))
 
@@ -42,7 +43,7 @@ class Units:
         zone = {
             "id": code,
             "code": code,
-            "name": f"functional zone {code}",
+            "name": ZONE_ALIASES.get(code, (f"functional zone {code}",))[0],
             "level": "zone",
             "parent_code": "",
             "code_system": managed["code_system"].iloc[0],
