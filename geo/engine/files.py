@@ -36,6 +36,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute  # noqa: F401 - registers pa.compute
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pyogrio
@@ -276,7 +277,32 @@ def _chunk(table: pa.Table, lon_col, lat_col, geometry_col) -> Chunk:
     return Chunk(table=table, x=x, y=y, errors=errors, geometry=geometry)
 
 
+_POINT_WKB = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def point_wkb(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
+    """Little-endian WKB points built with numpy (null where lon/lat is NaN).
+
+    >>> import shapely
+    >>> shapely.from_wkb(point_wkb(np.array([113.5]), np.array([34.5]))[0].as_py()).wkt
+    'POINT (113.5 34.5)'
+    """
+    records = np.empty(len(lon), dtype=_POINT_WKB)
+    records["order"], records["kind"], records["x"], records["y"] = 1, 1, lon, lat
+    data = pa.py_buffer(records.tobytes())
+    offsets = pa.py_buffer(np.arange(len(lon) + 1, dtype=np.int32) * _POINT_WKB.itemsize)
+    valid = np.isfinite(lon) & np.isfinite(lat)
+    nulls = None if valid.all() else pa.array(valid).buffers()[1]
+    return pa.Array.from_buffers(pa.binary(), len(lon), [nulls, offsets, data])
+
+
 def _numbers(column: pa.ChunkedArray, name: str, errors: np.ndarray) -> np.ndarray:
+    if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
+        return column.to_numpy().astype(float)
+    try:  # fast path: every value parses
+        return pa.compute.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        pass
     values = column.to_pandas()
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
@@ -307,10 +333,10 @@ class _Writer:
             return
         geometry_type = "Unknown"
         if wkb is None:
-            points = shapely.points(lon, lat)
-            points[~(np.isfinite(lon) & np.isfinite(lat))] = None
-            wkb, crs, geometry_type = shapely.to_wkb(points), "EPSG:4326", "Point"
-        table = table.append_column("geometry", pa.array(wkb, type=pa.binary(), from_pandas=True))
+            wkb, crs, geometry_type = point_wkb(lon, lat), "EPSG:4326", "Point"
+        else:
+            wkb = pa.array(wkb, type=pa.binary(), from_pandas=True)
+        table = table.append_column("geometry", wkb)
         if self.format == "gpkg":
             pyogrio.write_arrow(
                 table,

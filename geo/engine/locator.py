@@ -141,6 +141,7 @@ class GridLocator:
                 )
                 if path is not None:
                     table.save(path)
+                    _remove_stale(path, safe)
         return cls(units, generation, table, exact, near_m, outside_tolerance_m, from_cache)
 
     def locate(self, x: float, y: float, crs: str = WGS84) -> Location:
@@ -300,6 +301,14 @@ class GridLocator:
         return (
             f"GridLocator({len(self.grid_codes)} grids, generation={self.generation!r}, {source})"
         )
+
+
+def _remove_stale(current: Path, generation: str) -> None:
+    """Delete this generation's other cached tables (older format or parameters)."""
+    mine = re.compile(rf"grid-lookup-{re.escape(generation)}-[0-9a-f]{{20}}\.npz")
+    for path in current.parent.iterdir():
+        if path != current and mine.fullmatch(path.name):
+            path.unlink(missing_ok=True)
 
 
 def _records(units: gpd.GeoDataFrame) -> dict[str, dict]:

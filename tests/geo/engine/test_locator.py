@@ -208,8 +208,10 @@ def test_cache_hit_skips_the_rebuild(tmp_path):
     moved.loc[moved["level"] == "grid", "geometry"] = moved[moved["level"] == "grid"].translate(
         1e-4
     )
+    (tmp_path / "grid-lookup-gen-1-x-0123456789abcdef0123.npz").write_bytes(b"other gen")
     assert not GridLocator.build(moved, "gen-1", cache_dir=tmp_path).from_cache
-    assert len(list(tmp_path.glob("*.npz"))) == 2
+    remaining = sorted(p.name for p in tmp_path.glob("*.npz"))
+    assert files[0].name not in remaining and len(remaining) == 2  # stale one replaced
 
 
 @pytest.mark.skipif(not DEMO.exists(), reason="demo boundaries not generated")
