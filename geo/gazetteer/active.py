@@ -14,6 +14,7 @@ True
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -66,6 +67,9 @@ class ActiveGazetteer:
                     self.data_dir / "cache",
                     address_points_source(self.data_dir, self._source(generation)),
                 )
+                # It lives as long as the process: keep its objects out of the cyclic
+                # GC's full scans, which would otherwise stall single lookups.
+                gc.freeze()
             return self._current
 
     def geocode(self, text: str, limit: int = 5) -> GeocodeResult:
