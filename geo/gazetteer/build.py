@@ -110,7 +110,6 @@ class Gazetteer:
         self.generation = generation
         self.exact: dict[str, list[tuple[int, float]]] = {}
         self.pinyin: dict[tuple[str, ...], list[tuple[int, float]]] = {}
-        self.zone_of_street: dict[str, set[str]] = {}
         for index, entry in enumerate(entries):
             for alias, weight in _aliases(entry):
                 self.exact.setdefault(alias, []).append((index, weight))

@@ -216,7 +216,6 @@ def _score(gazetteer, text: str, reading: Reading, mentions: list[Mention]) -> N
     reading.conflict = sum(1 for w, c in zip(weights, conflict, strict=True) if c and not w)
     reading.unexplained = weights.count(0.0)
     total = sum(weights)
-    reading.coverage = total / max(1, len(text))
     reading.score = total - 1.5 * reading.conflict + LEVEL_BONUS.get(reading.level, 0.0)
 
 

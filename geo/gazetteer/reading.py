@@ -61,7 +61,6 @@ class Reading:
     label: str = ""  # a name other than the entry's (e.g. 纬五路与经三路交叉口)
     radius_m: float = 0.0  # how far the named spot may be from the point
     score: float = 0.0
-    coverage: float = 0.0
     conflict: int = 0
     unexplained: int = 0
     scope: frozenset[str] = frozenset()

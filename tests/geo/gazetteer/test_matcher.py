@@ -386,3 +386,15 @@ def test_compound_phases_are_not_districts(gazetteer, locator):
     for place in phased[:10]:
         result = gazetteer.geocode(district_name(gazetteer, place.district) + place.name + "东门")
         assert result.grid_code == locator.locate(place.lon, place.lat).grid_code, place.name
+
+
+def test_grid_named_by_code_or_unique_name(gazetteer, units):
+    grids = units[units.level == "grid"]
+    unique = grids[grids.name.map(grids.name.value_counts()) == 1].iloc[0]
+    for text in (unique["code"], unique["name"]):
+        result = gazetteer.geocode(text)
+        assert (result.status, result.level, result.grid_code) == (
+            "matched",
+            "grid",
+            unique["code"],
+        )
