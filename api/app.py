@@ -20,9 +20,9 @@ from api.settings import Settings
 
 ROUTER_MODULES: tuple[str, ...] = (
     "api.routes.health",
+    "api.service.locate",  # early: the hot path matches fewer routes
     "api.ogc",
     "api.regions",
-    "api.service.locate",
     "api.service.nearest",
     "api.service.incidents",
     "api.service.open311",
