@@ -49,6 +49,7 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 
 from geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
 from geo.engine import edges
@@ -268,18 +269,18 @@ class GridLocator:
         Raises NotFound for an unknown code.
         """
         try:
-            return dict(self._records[code], attributes=dict(self._records[code]["attributes"]))
+            record = self._records[code]
         except KeyError:
             raise NotFound(f"no unit {code!r} in generation {self.generation!r}") from None
+        return dict(record, attributes=_attributes(record["attributes"]))
 
     def chain(self, grid_code: str) -> dict[str, dict]:
         """Records of a grid and its ancestors keyed by level (levels without a record omitted)."""
-        chain, code = {}, grid_code
-        record = self.unit(grid_code)
+        chain, record = {}, self.unit(grid_code)
         while record is not None:
             chain[record["level"]] = record
             code = record["parent_code"]
-            record = self._records.get(code) if code else None
+            record = self.unit(code) if code in self._records else None
         return chain
 
     def _chain_codes(self, grid_code: str) -> list[str | None]:
@@ -314,15 +315,16 @@ def _remove_stale(current: Path, generation: str) -> None:
 def _records(units: gpd.GeoDataFrame) -> dict[str, dict]:
     records = {}
     columns = ("code", "name", "level", "parent_code", "managing_zone", "attributes")
-    frame = units.reindex(columns=list(columns))
-    for code, name, level, parent, zone, attributes in frame.itertuples(index=False):
+    frame = pd.DataFrame(units).reindex(columns=list(columns))
+    rows = zip(*(frame[column].tolist() for column in columns), strict=True)
+    for code, name, level, parent, zone, attributes in rows:
         records[str(code)] = {
             "code": str(code),
             "name": "" if _missing(name) else str(name),
             "level": str(level),
             "parent_code": "" if _missing(parent) else str(parent),
             "managing_zone": "" if _missing(zone) else str(zone),
-            "attributes": _attributes(attributes),
+            "attributes": attributes,  # parsed by unit(), on demand
         }
     return records
 

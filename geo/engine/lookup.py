@@ -48,7 +48,7 @@ from rasterio.features import rasterize
 
 from geo.engine.edges import BLOCK_SHIFT, Segments, block_key, cells_near_segments, key_cell
 
-FORMAT_VERSION = "5"
+FORMAT_VERSION = "6"
 DEFAULT_CELL_M = 20.0
 EXACT = -1
 FAR = -2
@@ -228,6 +228,7 @@ class LookupTable:
                 offsets=self.offsets,
                 entries=self.entries,
                 centre=self.centre,
+                coarse=self.coarse,
                 **self.segments.arrays(),
             )
             os.replace(tmp, path)
@@ -252,6 +253,7 @@ class LookupTable:
                 saved["entries"],
                 saved["centre"],
                 Segments.from_arrays(saved),
+                saved["coarse"],
             )
 
 
