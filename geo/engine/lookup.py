@@ -42,9 +42,9 @@ from pathlib import Path
 
 import numpy as np
 import shapely
-from affine import Affine
 from rasterio.enums import MergeAlg
 from rasterio.features import rasterize
+from rasterio.transform import Affine
 
 from geo.engine.edges import BLOCK_SHIFT, Segments, block_key, cells_near_segments, key_cell
 
