@@ -130,13 +130,13 @@ def batch_columns(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) ->
         "street": batch.street_code.tolist(),
         "district": batch.district_code.tolist(),
         "managing_zone": batch.managing_zone.tolist(),
-        "lon": _degrees(batch.lon),
-        "lat": _degrees(batch.lat),
-        "gcj02_lon": _degrees(gcj_lon),
-        "gcj02_lat": _degrees(gcj_lat),
+        "lon": np.round(batch.lon, COORDINATE_DECIMALS),  # numpy arrays: orjson writes them
+        "lat": np.round(batch.lat, COORDINATE_DECIMALS),  # directly (NaN as null)
+        "gcj02_lon": np.round(gcj_lon, COORDINATE_DECIMALS),
+        "gcj02_lat": np.round(gcj_lat, COORDINATE_DECIMALS),
         "candidates": batch.candidates.tolist(),
         "nearest_grid": batch.nearest_grid.tolist(),
-        "distance_m": np.round(batch.distance_m, 2).tolist(),
+        "distance_m": np.round(batch.distance_m, 2),
     }
 
 
