@@ -199,8 +199,8 @@ class Gazetteer:
     ) -> Gazetteer:
         """:meth:`build`, cached as ``<cache_dir>/gazetteer-<generation>-<key>.pkl``.
 
-        The key covers the unit codes, the points source (and its file's size and
-        time) and this package's code, so any change rebuilds.
+        The key covers the unit codes and outlines, the points source (and its
+        file's size and time) and this package's code, so any change rebuilds.
         """
         if cache_dir is None:
             return cls.build(units, locator, generation, points)
@@ -208,7 +208,9 @@ class Gazetteer:
         if points is not None and str(points) != DEMO_POINTS and Path(points).exists():
             stat = Path(points).stat()
             digest.update(f"{stat.st_size}|{stat.st_mtime_ns}".encode())
-        digest.update("|".join(sorted(units["code"].astype(str))).encode())
+        digest.update("|".join(units["code"].astype(str)).encode())
+        for blob in shapely.to_wkb(units.geometry.to_numpy()):  # same codes, new outlines
+            digest.update(blob)
         for module in ("aliases", "build", "normalize", "points"):  # code changes rebuild
             digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", generation)
