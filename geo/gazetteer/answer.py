@@ -15,6 +15,7 @@ from geo.gazetteer.reading import (
 )
 from geo.gazetteer.result import Candidate, GeocodeResult
 
+# Names ending in 区 that are no district: 碧沙岗社区, 阳光小区, 银河家园西区.
 NOT_REGIONS = (
     "社区",
     "小区",
@@ -39,6 +40,12 @@ def _place_key(gazetteer, reading: Reading) -> tuple:
 
 
 def answer(gazetteer, query, core, components, readings, mentions, limit) -> GeocodeResult:
+    """The result for ranked ``readings`` of the normalised text ``core``.
+
+    Repeats of one place collapse; rivals within :data:`TIE` make it ambiguous;
+    the grid is kept only for a confident, exact or homophone reading whose
+    point keeps the relation's radius inside its grid.
+    """
     unique, seen = [], set()
     for reading in readings:
         key = _place_key(gazetteer, reading)
