@@ -18,6 +18,7 @@ import sys
 from api.settings import Settings
 from geo.errors import CityAwareError
 
+DESCRIPTION = "cityaware: city-awareness map server (demo, serve, import, locate, export, ...)"
 COMMANDS = ("demo", "serve", "keys", "boundaries", "geocode", "locate", "import_", "export")
 
 
@@ -31,7 +32,7 @@ def add_data_dir(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cityaware", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="cityaware", description=DESCRIPTION)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for name in COMMANDS:
