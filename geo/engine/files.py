@@ -57,6 +57,12 @@ ADDED = (
     "nearest_grid",
     "error",
 )
+_OGR_ERRORS = (
+    pyogrio.errors.DataSourceError,
+    pyogrio.errors.DataLayerError,
+    pyogrio.errors.FieldError,
+    pyogrio.errors.GeometryError,
+)
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
 LAT_NAMES = ("lat", "latitude", "y", "纬度")
 
@@ -110,8 +116,12 @@ def locate_file(
                 counts[str(status)] += int(n)
             if progress is not None:
                 progress(table.num_rows)
+        if not sum(counts.values()):
+            raise InvalidInput(f"{input_path.name}: no rows to locate")
         writer.close()
         os.replace(tmp, output_path)
+    except (pa.ArrowInvalid, *_OGR_ERRORS) as error:
+        raise InvalidInput(f"{input_path.name}: cannot read ({error})") from None
     finally:
         writer.close()
         if os.path.exists(tmp):
@@ -140,9 +150,12 @@ def count_rows(path: Path | str, layer: str | None = None) -> int | None:
     path = Path(path)
     if path.suffix.lower() == ".csv":
         return None
-    if path.suffix.lower() in (".parquet", ".geoparquet"):
-        return pq.ParquetFile(path).metadata.num_rows
-    count = pyogrio.read_info(path, layer=layer).get("features", -1)
+    try:
+        if path.suffix.lower() in (".parquet", ".geoparquet"):
+            return pq.ParquetFile(path).metadata.num_rows
+        count = pyogrio.read_info(path, layer=layer).get("features", -1)
+    except (pa.ArrowInvalid, *_OGR_ERRORS):
+        return None  # locate_file reports the unreadable file
     return count if count >= 0 else None
 
 
@@ -200,7 +213,7 @@ class ChunkReader:
             stream = pyogrio.open_arrow(
                 self.path, layer=self.layer, batch_size=self.chunk_size, use_pyarrow=True
             )
-        except pyogrio.errors.DataSourceError as error:
+        except _OGR_ERRORS as error:
             raise InvalidInput(f"{self.path.name}: cannot read ({error})") from None
         with stream as (meta, reader):
             self.geometry_crs = meta.get("crs")

@@ -114,7 +114,14 @@ def test_errors_leave_no_partial_output(setup, tmp_path):
         locate_file(src, tmp_path / "out.csv", locator, "WGS84")
     with pytest.raises(InvalidInput, match="use one of"):
         locate_file(src, tmp_path / "out.xlsx", locator, "WGS84")
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.csv"]
+    (tmp_path / "header.csv").write_text("id,lon,lat\n")
+    with pytest.raises(InvalidInput, match="header.csv: no rows to locate"):
+        locate_file(tmp_path / "header.csv", tmp_path / "out.csv", locator, "WGS84")
+    for name in ("broken.gpkg", "broken.parquet"):
+        (tmp_path / name).write_text("not really")
+        with pytest.raises(InvalidInput, match=f"{name}: cannot read"):
+            locate_file(tmp_path / name, tmp_path / "out.gpkg", locator, "WGS84")
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(("out", "tmp"))]
 
 
 def test_cli_locates_a_file_with_the_active_generation(tmp_path, capsys):
