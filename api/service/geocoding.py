@@ -20,6 +20,7 @@ from geo.crs import normalize_crs
 from geo.errors import InvalidInput, NotFound, Unprocessable
 
 MAX_NEAR_M = 500.0
+MAX_CATALOGS = 4
 
 
 class Geocoding:
@@ -27,7 +28,7 @@ class Geocoding:
 
     def __init__(self, ctx) -> None:
         self.ctx = ctx
-        self._catalogs: dict[int, AreaCatalog] = {}
+        self._catalogs: dict[str, AreaCatalog] = {}
 
     def locator(self, generation: str | None = None):
         """The locator of ``generation`` (the active one when None); NotFound if unknown."""
@@ -37,20 +38,24 @@ class Geocoding:
         return self.ctx.locator_for(generation)
 
     def catalog(self, locator) -> AreaCatalog:
-        """Area objects of a locator's generation (with code system and edition)."""
-        key = id(locator)
-        if key not in self._catalogs:
-            systems = self._code_systems(locator.generation)
+        """Area objects of a locator's generation (with code system and edition).
+
+        Keyed by generation id: a staged generation never changes.
+        """
+        generation = locator.generation
+        if generation not in self._catalogs:
+            systems = self._code_systems(generation)
 
             def lookup(code: str) -> dict[str, Any]:
                 return locator.unit(code) | systems.get(code, {})
 
-            self._catalogs = {k: v for k, v in self._catalogs.items() if k == id(self.locator())}
-            self._catalogs[key] = AreaCatalog(lookup)
+            while len(self._catalogs) >= MAX_CATALOGS:
+                self._catalogs.pop(next(iter(self._catalogs)))
+            self._catalogs[generation] = AreaCatalog(lookup)
             # The locator's indexes live as long as the process: keep their millions of
             # objects out of the cyclic GC's scans, which otherwise dominate big batches.
             gc.freeze()
-        return self._catalogs[key]
+        return self._catalogs[generation]
 
     def _code_systems(self, generation: str) -> dict[str, dict[str, str]]:
         try:
