@@ -18,6 +18,7 @@ for point layers, so a write is never hidden behind a stale tile.
 
 from __future__ import annotations
 
+import gzip
 import json
 import threading
 import time
@@ -27,6 +28,7 @@ from typing import Protocol
 
 import numpy as np
 import pandas as pd
+import shapely
 
 from geo.errors import InvalidInput, NotFound
 from layers.sources import PointSource, PolygonSource
@@ -144,7 +146,7 @@ class MapLayers:
     clock: Callable[[], float] = time.time
     _polygons: tuple[str, dict[str, PolygonSource], dict[str, dict]] | None = None
     _snapshots: dict[str, _Snapshot] = field(default_factory=dict)
-    _filtered: dict[tuple, PointSource] = field(default_factory=dict)
+    _memos: dict[tuple, object] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @staticmethod
@@ -206,29 +208,40 @@ class MapLayers:
         snap = self.snapshot("incidents")
         return snap, filters.mask(snap.frame, self.clock() * 1000)
 
-    def _filtered_incidents(self, filters: TileFilters) -> PointSource:
-        """The incidents passing ``filters`` (kept per snapshot, filters and minute)."""
-        snap = self.snapshot("incidents")
-        key = (snap.version, filters.key(), int(self.clock() // 60))
+    def _memo(self, name: str, filters: TileFilters, compute: Callable[[], object]):
+        """``compute()`` kept per incidents snapshot, ``name``, filters and minute."""
+        key = (name, self.snapshot("incidents").version, filters.key(), int(self.clock() // 60))
         with self._lock:
-            if key not in self._filtered:
-                _, keep = self._incidents(filters)
-                if len(self._filtered) >= 8:
-                    self._filtered.pop(next(iter(self._filtered)))
-                self._filtered[key] = snap.source.select(keep)
-            return self._filtered[key]
+            if key not in self._memos:
+                if len(self._memos) >= 16:
+                    self._memos.pop(next(iter(self._memos)))
+                self._memos[key] = compute()
+            return self._memos[key]
+
+    def _filtered_incidents(self, filters: TileFilters) -> PointSource:
+        """The incidents passing ``filters``."""
+
+        def select() -> PointSource:
+            snap, keep = self._incidents(filters)
+            return snap.source.select(keep)
+
+        return self._memo("filtered", filters, select)
 
     def grid_counts(self, filters: TileFilters) -> dict[str, dict]:
         """Incident counts per grid under ``filters``: ``{grid: {"total": n, category: n}}``."""
-        snap, keep = self._incidents(filters)
-        frame = snap.frame.loc[keep, ["grid_code", "category"]]
-        frame = frame[frame["grid_code"].fillna("") != ""]
-        table = pd.crosstab(frame["grid_code"], frame["category"])
-        totals = table.sum(axis=1)
-        return {
-            str(code): {"total": int(totals[code]), **{c: int(n) for c, n in row.items() if n}}
-            for code, row in table.iterrows()
-        }
+
+        def count() -> dict[str, dict]:
+            snap, keep = self._incidents(filters)
+            frame = snap.frame.loc[keep, ["grid_code", "category"]]
+            frame = frame[frame["grid_code"].fillna("") != ""]
+            out: dict[str, dict] = {}
+            for (code, category), n in frame.groupby(["grid_code", "category"]).size().items():
+                grid = out.setdefault(str(code), {"total": 0})
+                grid[str(category)] = int(n)
+                grid["total"] += int(n)
+            return out
+
+        return self._memo("counts", filters, count)
 
     def heat(self, filters: TileFilters, bbox: tuple[float, float, float, float], zoom: int):
         """``[[lat, lon, count], ...]`` of incidents in ``bbox``: bins of about 8 screen pixels
@@ -276,8 +289,16 @@ class MapLayers:
             return self.snapshot(layer).version
         raise NotFound(f"no tile layer {layer!r}; layers: {', '.join(self.layer_names())}")
 
-    def tile(self, layer: str, z: int, x: int, y: int, filters: TileFilters | None = None) -> bytes:
-        """The encoded MVT of ``layer`` at ``z/x/y`` (cached).
+    def tile(
+        self,
+        layer: str,
+        z: int,
+        x: int,
+        y: int,
+        filters: TileFilters | None = None,
+        compress: bool = False,
+    ) -> bytes:
+        """The encoded MVT of ``layer`` at ``z/x/y`` (cached; gzipped when ``compress``).
 
         Raises :class:`NotFound` for an unknown layer, :class:`InvalidInput` for a bad tile.
         """
@@ -285,8 +306,13 @@ class MapLayers:
         box = TileBox.of(z, x, y)
         version = self.data_version(layer)
         key_filters = filters.key() if layer == "incidents" else ()
-        key = (layer, version, z, x, y, key_filters)
-        return self.cache.get_or_render(key, lambda: self.render(layer, box, filters))
+        key = (layer, version, z, x, y, key_filters, compress)
+
+        def render() -> bytes:
+            body = self.render(layer, box, filters)
+            return gzip.compress(body, compresslevel=5) if compress else body
+
+        return self.cache.get_or_render(key, render)
 
     def render(self, layer: str, box: TileBox, filters: TileFilters) -> bytes:
         """Render one tile without the cache."""
@@ -300,6 +326,26 @@ class MapLayers:
         else:
             source = self.snapshot(layer).source
         return encode_tile({layer: source.features(box, spec.cap, spec.detail_zoom)})
+
+    def warm(self, zooms: Sequence[int] = (10, 11), filters: TileFilters | None = None) -> int:
+        """Load every snapshot and render (gzipped, as served) all tiles over the city at
+        ``zooms``, so the first wall page after a start does not wait. Returns tiles made."""
+        grids = self._boundary_state()[1]["grids"]
+        if not len(grids.geoms):
+            return 0
+        minx, miny, maxx, maxy = shapely.total_bounds(grids.geoms)
+        world = TileBox.of(0, 0, 0)
+        made = 0
+        for z in zooms:
+            size = world.size / 2**z
+            xs = range(int((minx - world.minx) // size), int((maxx - world.minx) // size) + 1)
+            ys = range(int((world.maxy - maxy) // size), int((world.maxy - miny) // size) + 1)
+            for layer in ("boundaries", "grids", *self.points):
+                for x in xs:
+                    for y in ys:
+                        self.tile(layer, z, x, y, filters, compress=True)
+                        made += 1
+        return made
 
     def densest_tiles(self, layer: str, z: int, n: int = 3) -> list[tuple[int, int, int]]:
         """The ``n`` tiles at zoom ``z`` holding the most points of ``layer`` (benchmarks)."""

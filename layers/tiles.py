@@ -31,7 +31,7 @@ from geo.errors import InvalidInput
 
 EXTENT = 4096
 BUFFER_PX = 64
-BIN_PX = 256
+BIN_PX = 512
 MAX_ZOOM = 22
 EARTH_RADIUS = 6378137.0
 

@@ -11,19 +11,22 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import logging
 import math
 import os
 import re
+import threading
 
 import numpy as np
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from api.context import AppContext
-from geo.errors import InvalidInput, NotFound
+from geo.errors import CityAwareError, InvalidInput, NotFound
 from layers.page import ASSETS_DIR, render_wall_page
 from layers.service import POINT_LAYERS, TileFilters
 
+LOG = logging.getLogger("cityaware.map")
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 NEAREST_CAMERAS = 3
 COORDINATES = re.compile(
@@ -40,7 +43,7 @@ def filters(
 
 
 def build_router(ctx: AppContext) -> APIRouter:
-    router = APIRouter(tags=["map wall"])
+    router = APIRouter(tags=["map wall"], on_startup=[lambda: _warm_in_background(ctx)])
     basemap = os.environ.get("CITYAWARE_BASEMAP_URL", "")
     pages = {kiosk: render_wall_page(kiosk, basemap) for kiosk in (False, True)}
 
@@ -79,10 +82,11 @@ def build_router(ctx: AppContext) -> APIRouter:
         }
         if request.headers.get("if-none-match") == etag:
             return Response(status_code=304, headers=headers)
-        body = layers.tile(layer, z, x, y, f)
-        if "gzip" in request.headers.get("accept-encoding", "") and len(body) > 512:
-            body = gzip.compress(body, compresslevel=5)
+        body = layers.tile(layer, z, x, y, f, compress=True)
+        if "gzip" in request.headers.get("accept-encoding", ""):
             headers["Content-Encoding"] = "gzip"
+        else:
+            body = gzip.decompress(body)
         return Response(body, media_type=MVT_TYPE, headers=headers)
 
     @router.get("/map/api/grid-counts", summary="Incident counts per grid for the choropleth")
@@ -141,6 +145,20 @@ def build_router(ctx: AppContext) -> APIRouter:
         return {"lon": lon, "lat": lat, "grid_code": grid.get("code"), "status": answer["status"]}
 
     return router
+
+
+def _warm_in_background(ctx: AppContext) -> None:
+    """When a server starts: render the city-wide tiles in a daemon thread (see
+    :meth:`layers.service.MapLayers.warm`); a server without data just skips it."""
+
+    def warm() -> None:
+        try:
+            made = ctx.map_layers.warm(filters=TileFilters.parse("24h", "open", ""))
+            LOG.info("map wall: %d tiles warmed", made)
+        except CityAwareError as error:
+            LOG.info("map wall: no warm-up (%s)", error)
+
+    threading.Thread(target=warm, name="map-warm-up", daemon=True).start()
 
 
 def _bbox(text: str) -> tuple[float, float, float, float]:

@@ -81,12 +81,13 @@
       this.buildLayers();
       if (!config.kiosk) { this.buildControls(); }
       this.buildLegend();
+      var counted = this.loadCounts();  // first in the browser's queue, before the tiles
       this.applyState();
       map.on("moveend", this.writeHash, this);
       map.on("moveend", this.refreshHeat, this);
       map.on("overlayadd overlayremove", this.writeHash, this);
       var self = this;
-      this.loadCounts().then(function () {
+      counted.then(function () {
         self.ready = true;
         document.body.setAttribute("data-ready", "1");
       });
@@ -233,7 +234,8 @@
       var self = this;
       return getJSON(this.config.api + "/grid-counts?" + this.filterQuery()).then(function (body) {
         self.counts = body.counts;
-        self.layers.grids.redraw();
+        // restyle grid tiles already drawn (none yet on the first load)
+        if (Object.keys(self.layers.grids._featureCounts).length) { self.layers.grids.redraw(); }
       }).catch(function (err) { self.notice("counts: " + err.message); });
     },
 
