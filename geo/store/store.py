@@ -5,17 +5,18 @@ through the engine (``locator.locate_many``) in the same transaction that
 stores the feature, bumps :meth:`FeatureStore.data_version`, and is durable
 once the call returns.
 
->>> store = open_store("", data_dir, locator)                        # doctest: +SKIP
->>> inc = store.add("incidents", {"lon": 113.62, "lat": 34.75, "category": "noise"})
->>> inc["grid_code"], inc["assign_status"], inc["status"]            # doctest: +SKIP
-('410105001001001', 'inside', 'received')
->>> store.update("incidents", inc["id"], {"status": "dispatched"})   # doctest: +SKIP
->>> store.query("incidents", FeatureFilter(region="410105"), limit=10).items  # doctest: +SKIP
+Example (``locator`` from ``GridLocator.build``)::
+
+    store = open_store("", data_dir, locator)
+    inc = store.add("incidents", {"lon": 113.62, "lat": 34.75, "category": "noise"})
+    inc["grid_code"], inc["assign_status"], inc["status"]
+    # ('410105001001001', 'inside', 'received')
+    store.update("incidents", inc["id"], {"status": "dispatched"})
+    store.query("incidents", FeatureFilter(region="410105"), limit=10).items
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +27,7 @@ from geo.errors import Conflict, InvalidInput, NotFound
 from geo.store import bulk
 from geo.store.bulk import ImportReport
 from geo.store.dialect import Backend
-from geo.store.filters import FeatureFilter, filter_clauses
-from geo.store.paging import Page, decode_cursor, encode_cursor, order_by
+from geo.store.reads import VERSION_KEY, StoreReads
 from geo.store.records import (
     LOCATION_FIELDS,
     assignment_columns,
@@ -35,18 +35,14 @@ from geo.store.records import (
     record_frame,
     to_record,
 )
-from geo.store.schema import ASSIGNMENT_COLUMNS, REGION_COLUMNS
+from geo.store.schema import ASSIGNMENT_COLUMNS
 from geo.store.taxonomy import Taxonomy, check_kind, check_transition
-from geo.store.times import from_ms, now_ms
+from geo.store.times import now_ms
 
-AGGREGATE_KEYS = ("grid", "community", "street", "district", "category", "status", "channel")
-AGGREGATE_KEYS += ("day", "zone", "device_kind", "online", "assign_status")
-DAY_MS = 86_400_000
-_VERSION_KEY = "data_version"
 _READONLY = {"id", "kind", "fid", "created_at", "updated_at", "alarm", *ASSIGNMENT_COLUMNS}
 
 
-class FeatureStore:
+class FeatureStore(StoreReads):
     """Incidents, cameras and sensors on SQLite or PostGIS (one code path).
 
     ``locator`` is the engine's :class:`~geo.engine.locator.GridLocator` of
@@ -288,173 +284,6 @@ class FeatureStore:
         self._follow(locator)
         return len(fid)
 
-    # --- reads ------------------------------------------------------------
-
-    def get(self, kind: str, id: str) -> dict[str, Any]:
-        """The stored feature (NotFound if absent)."""
-        check_kind(kind)
-        with self.backend.read() as conn:
-            return to_record(self._row(conn, kind, id))
-
-    def history(self, kind: str, id: str) -> dict[str, list[dict[str, Any]]]:
-        """Status changes and earlier grid assignments of a feature, oldest first.
-
-        >>> store.history("incidents", "a1")["status"][0]["to_status"]  # doctest: +SKIP
-        'received'
-        """
-        check_kind(kind)
-        out: dict[str, list[dict[str, Any]]] = {}
-        with self.backend.read() as conn:
-            current = self._row(conn, kind, id)
-            for key, name in (("status", "status_history"), ("assignments", "assignment_history")):
-                table = self.tables[name]
-                rows = conn.execute(
-                    sa.select(table)
-                    .where(table.c.kind == kind, table.c.feature_id == id)
-                    .order_by(table.c.hid)
-                ).mappings()
-                out[key] = [_history_record(r) for r in rows]
-        if kind == "incidents":  # the initial status is implied by the creation
-            first = out["status"][0]["from_status"] if out["status"] else current["status"]
-            created = {"kind": kind, "feature_id": id, "from_status": None, "to_status": first,
-                       "at": from_ms(current["created_at"]), "note": None}  # fmt: skip
-            out["status"].insert(0, created)
-        return out
-
-    def query(
-        self,
-        kind: str,
-        filters: FeatureFilter | None = None,
-        limit: int = 100,
-        offset: int = 0,
-        cursor: str | None = None,
-        sortby: Sequence[str] | str | None = None,
-    ) -> Page:
-        """One page of matching features, in a stable order.
-
-        Without ``sortby`` the order is insertion order and ``next`` is a
-        keyset cursor (stable while rows are added). ``sortby`` takes column
-        names, ``-name`` for descending (e.g. ``["-reported_at"]``); ties are
-        broken by insertion order. Pass ``next`` back as ``cursor``.
-
-        >>> page = store.query("incidents", FeatureFilter(status="received"))  # doctest: +SKIP
-        >>> store.query("incidents", None, limit=50, cursor=page.next)  # doctest: +SKIP
-        """
-        check_kind(kind)
-        if not 0 <= int(limit) <= 100_000:
-            raise InvalidInput(f"limit must be between 0 and 100000, got {limit}")
-        f = self.features
-        clauses = filter_clauses(self.backend, f, kind, filters)
-        order = order_by(f, sortby)
-        position = decode_cursor(cursor, keyset=not sortby) if cursor else ("offset", int(offset))
-        page_clauses = list(clauses)
-        skip = 0
-        if position[0] == "after":
-            page_clauses.append(f.c.fid > position[1])
-        else:
-            skip = position[1]
-        with self.backend.read() as conn:
-            matched = conn.execute(sa.select(sa.func.count()).where(*clauses)).scalar_one()
-            stmt = sa.select(*self._columns).where(*page_clauses).order_by(*order)
-            rows = conn.execute(stmt.limit(limit + 1).offset(skip)).mappings().all()
-        more = len(rows) > limit
-        rows = rows[:limit]
-        following = None
-        if more and rows:
-            if sortby or position[0] == "offset":
-                following = encode_cursor("offset", skip + len(rows))
-            else:
-                following = encode_cursor("after", rows[-1]["fid"])
-        return Page([to_record(r) for r in rows], int(matched), following)
-
-    def count(self, kind: str, filters: FeatureFilter | None = None) -> int:
-        """How many ``kind`` features match."""
-        check_kind(kind)
-        clauses = filter_clauses(self.backend, self.features, kind, filters)
-        with self.backend.read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).where(*clauses)).scalar_one())
-
-    def aggregate(
-        self, kind: str, by: Sequence[str], filters: FeatureFilter | None = None
-    ) -> list[dict[str, Any]]:
-        """Counts of matching features grouped by ``by`` keys, largest count first.
-
-        Keys: grid, community, street, district, zone (managing zone),
-        category, status, channel, device_kind, online, assign_status, day
-        (local day of ``filters.time_field``, 'YYYY-MM-DD'). Each row is a
-        dict of the keys plus ``count``.
-
-        >>> store.aggregate("incidents", ["district", "category"])  # doctest: +SKIP
-        [{'district': '410105', 'category': 'noise', 'count': 12}, ...]
-        """
-        check_kind(kind)
-        by = [by] if isinstance(by, str) else list(by)
-        unknown = [k for k in by if k not in AGGREGATE_KEYS]
-        if unknown or not by:
-            raise InvalidInput(
-                f"cannot aggregate by {unknown or by}; use {', '.join(AGGREGATE_KEYS)}"
-            )
-        f = self.features
-        time_field = filters.time_field if filters else "reported_at"
-        groups = [self._group_column(key, time_field).label(key) for key in by]
-        count = sa.func.count().label("count")
-        stmt = (
-            sa.select(*groups, count)
-            .where(*filter_clauses(self.backend, f, kind, filters))
-            .group_by(*groups)
-            .order_by(count.desc(), *groups)
-        )
-        with self.backend.read() as conn:
-            rows = conn.execute(stmt).mappings().all()
-        out = [dict(r) for r in rows]
-        for row in out:
-            if "day" in row and row["day"] is not None:
-                row["day"] = str(np.datetime64(int(row["day"]), "D"))
-            if "online" in row and row["online"] is not None:
-                row["online"] = bool(row["online"])
-        return out
-
-    def iter_features(
-        self, kind: str, filters: FeatureFilter | None = None, batch_size: int = 10_000
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Every matching feature, in batches of ``batch_size`` (for streaming exports).
-
-        Each batch is its own short query (keyset on insertion order), so a
-        million rows never sit in memory.
-
-        >>> for batch in store.iter_features("incidents", FeatureFilter(region="410105")):
-        ...     write(batch)  # doctest: +SKIP
-        """
-        check_kind(kind)
-        f = self.features
-        clauses = filter_clauses(self.backend, f, kind, filters)
-        last = 0
-        while True:
-            with self.backend.read() as conn:
-                rows = (
-                    conn.execute(
-                        sa.select(*self._columns)
-                        .where(*clauses, f.c.fid > last)
-                        .order_by(f.c.fid)
-                        .limit(batch_size)
-                    )
-                    .mappings()
-                    .all()
-                )
-            if not rows:
-                return
-            last = rows[-1]["fid"]
-            yield [to_record(r) for r in rows]
-
-    def data_version(self) -> int:
-        """A number that grows with every write (for cache keys, e.g. map tiles)."""
-        meta = self.tables["store_meta"]
-        with self.backend.read() as conn:
-            value = conn.execute(
-                sa.select(meta.c.value).where(meta.c.key == _VERSION_KEY)
-            ).scalar_one_or_none()
-        return int(value or 0)
-
     def close(self) -> None:
         """Release the database connections."""
         self.backend.dispose()
@@ -465,17 +294,6 @@ class FeatureStore:
         """After a re-assignment, write with ``locator`` unless following a callable."""
         if not callable(self._locator):
             self._locator = locator
-
-    def _row(self, conn: sa.Connection, kind: str, id: str):
-        f = self.features
-        row = (
-            conn.execute(sa.select(*self._columns).where(f.c.kind == kind, f.c.id == str(id)))
-            .mappings()
-            .first()
-        )
-        if row is None:
-            raise NotFound(f"no {kind} with id {id!r}")
-        return row
 
     def _by_idempotency(self, kind: str, key: str) -> dict[str, Any] | None:
         f = self.features
@@ -491,7 +309,7 @@ class FeatureStore:
 
     def _bump(self, conn: sa.Connection) -> None:
         meta = self.tables["store_meta"]
-        conn.execute(meta.update().where(meta.c.key == _VERSION_KEY).values(value=meta.c.value + 1))
+        conn.execute(meta.update().where(meta.c.key == VERSION_KEY).values(value=meta.c.value + 1))
 
     def _log_status(self, conn, kind, ids, old, new, at, note=None) -> None:
         table = self.tables["status_history"]
@@ -525,16 +343,6 @@ class FeatureStore:
             ],
         )
 
-    def _group_column(self, key: str, time_field: str) -> sa.ColumnElement:
-        c = self.features.c
-        if key in REGION_COLUMNS:
-            return c[REGION_COLUMNS[key]]
-        if key == "zone":
-            return c.managing_zone
-        if key == "day":
-            return (c[time_field] + self.day_offset_ms) // DAY_MS
-        return c[key]
-
 
 def _reassign_table() -> sa.Table:
     names = [n for n in ASSIGNMENT_COLUMNS if n != "distance_m"]
@@ -550,14 +358,6 @@ def _reassign_table() -> sa.Table:
     )
 
 
-def _history_record(row) -> dict[str, Any]:
-    out = {k: v for k, v in dict(row).items() if k != "hid"}
-    for name in ("at", "replaced_at"):
-        if name in out:
-            out[name] = from_ms(out[name])
-    return out
-
-
 def open_tables(backend: Backend) -> dict[str, sa.Table]:
     """Create (if needed) and return the store's tables on ``backend``."""
     from geo.store.schema import build_metadata
@@ -570,10 +370,10 @@ def open_tables(backend: Backend) -> dict[str, sa.Table]:
         backend.install(conn)
         meta = tables["store_meta"]
         exists = conn.execute(
-            sa.select(meta.c.value).where(meta.c.key == _VERSION_KEY)
+            sa.select(meta.c.value).where(meta.c.key == VERSION_KEY)
         ).scalar_one_or_none()
         if exists is None:
-            conn.execute(meta.insert().values(key=_VERSION_KEY, value=0))
+            conn.execute(meta.insert().values(key=VERSION_KEY, value=0))
     return tables
 
 

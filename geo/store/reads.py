@@ -1,0 +1,224 @@
+"""The read side of the feature store: get, history, query, count, aggregate, streaming.
+
+Mixed into :class:`geo.store.store.FeatureStore`; see there for opening a store.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from geo.errors import InvalidInput, NotFound
+from geo.store.filters import FeatureFilter, filter_clauses
+from geo.store.paging import Page, decode_cursor, encode_cursor, order_by
+from geo.store.records import to_record
+from geo.store.schema import REGION_COLUMNS
+from geo.store.taxonomy import check_kind
+from geo.store.times import from_ms
+
+AGGREGATE_KEYS = ("grid", "community", "street", "district", "category", "status", "channel")
+AGGREGATE_KEYS += ("day", "zone", "device_kind", "online", "assign_status")
+DAY_MS = 86_400_000
+VERSION_KEY = "data_version"
+
+
+class StoreReads:
+    """Queries over ``self.features`` (needs ``backend``, ``tables``, ``features``,
+    ``_columns`` and ``day_offset_ms`` from the store)."""
+
+    def get(self, kind: str, id: str) -> dict[str, Any]:
+        """The stored feature (NotFound if absent)."""
+        check_kind(kind)
+        with self.backend.read() as conn:
+            return to_record(self._row(conn, kind, id))
+
+    def history(self, kind: str, id: str) -> dict[str, list[dict[str, Any]]]:
+        """Status changes and earlier grid assignments of a feature, oldest first.
+
+        >>> store.history("incidents", "a1")["status"][0]["to_status"]  # doctest: +SKIP
+        'received'
+        """
+        check_kind(kind)
+        out: dict[str, list[dict[str, Any]]] = {}
+        with self.backend.read() as conn:
+            current = self._row(conn, kind, id)
+            for key, name in (("status", "status_history"), ("assignments", "assignment_history")):
+                table = self.tables[name]
+                rows = conn.execute(
+                    sa.select(table)
+                    .where(table.c.kind == kind, table.c.feature_id == id)
+                    .order_by(table.c.hid)
+                ).mappings()
+                out[key] = [_history_record(r) for r in rows]
+        if kind == "incidents":  # the initial status is implied by the creation
+            first = out["status"][0]["from_status"] if out["status"] else current["status"]
+            created = {"kind": kind, "feature_id": id, "from_status": None, "to_status": first,
+                       "at": from_ms(current["created_at"]), "note": None}  # fmt: skip
+            out["status"].insert(0, created)
+        return out
+
+    def query(
+        self,
+        kind: str,
+        filters: FeatureFilter | None = None,
+        limit: int = 100,
+        offset: int = 0,
+        cursor: str | None = None,
+        sortby: Sequence[str] | str | None = None,
+    ) -> Page:
+        """One page of matching features, in a stable order.
+
+        Without ``sortby`` the order is insertion order and ``next`` is a
+        keyset cursor (stable while rows are added). ``sortby`` takes column
+        names, ``-name`` for descending (e.g. ``["-reported_at"]``); ties are
+        broken by insertion order. Pass ``next`` back as ``cursor``.
+
+        >>> page = store.query("incidents", FeatureFilter(status="received"))  # doctest: +SKIP
+        >>> store.query("incidents", None, limit=50, cursor=page.next)  # doctest: +SKIP
+        """
+        check_kind(kind)
+        if not 0 <= int(limit) <= 100_000:
+            raise InvalidInput(f"limit must be between 0 and 100000, got {limit}")
+        f = self.features
+        clauses = filter_clauses(self.backend, f, kind, filters)
+        order = order_by(f, sortby)
+        position = decode_cursor(cursor, keyset=not sortby) if cursor else ("offset", int(offset))
+        page_clauses = list(clauses)
+        skip = 0
+        if position[0] == "after":
+            page_clauses.append(f.c.fid > position[1])
+        else:
+            skip = position[1]
+        with self.backend.read() as conn:
+            matched = conn.execute(sa.select(sa.func.count()).where(*clauses)).scalar_one()
+            stmt = sa.select(*self._columns).where(*page_clauses).order_by(*order)
+            rows = conn.execute(stmt.limit(limit + 1).offset(skip)).mappings().all()
+        more = len(rows) > limit
+        rows = rows[:limit]
+        following = None
+        if more and rows:
+            if sortby or position[0] == "offset":
+                following = encode_cursor("offset", skip + len(rows))
+            else:
+                following = encode_cursor("after", rows[-1]["fid"])
+        return Page([to_record(r) for r in rows], int(matched), following)
+
+    def count(self, kind: str, filters: FeatureFilter | None = None) -> int:
+        """How many ``kind`` features match."""
+        check_kind(kind)
+        clauses = filter_clauses(self.backend, self.features, kind, filters)
+        with self.backend.read() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).where(*clauses)).scalar_one())
+
+    def aggregate(
+        self, kind: str, by: Sequence[str], filters: FeatureFilter | None = None
+    ) -> list[dict[str, Any]]:
+        """Counts of matching features grouped by ``by`` keys, largest count first.
+
+        Keys: grid, community, street, district, zone (managing zone),
+        category, status, channel, device_kind, online, assign_status, day
+        (local day of ``filters.time_field``, 'YYYY-MM-DD'). Each row is a
+        dict of the keys plus ``count``.
+
+        >>> store.aggregate("incidents", ["district", "category"])  # doctest: +SKIP
+        [{'district': '410105', 'category': 'noise', 'count': 12}, ...]
+        """
+        check_kind(kind)
+        by = [by] if isinstance(by, str) else list(by)
+        unknown = [k for k in by if k not in AGGREGATE_KEYS]
+        if unknown or not by:
+            raise InvalidInput(
+                f"cannot aggregate by {unknown or by}; use {', '.join(AGGREGATE_KEYS)}"
+            )
+        f = self.features
+        time_field = filters.time_field if filters else "reported_at"
+        groups = [self._group_column(key, time_field).label(key) for key in by]
+        count = sa.func.count().label("count")
+        stmt = (
+            sa.select(*groups, count)
+            .where(*filter_clauses(self.backend, f, kind, filters))
+            .group_by(*groups)
+            .order_by(count.desc(), *groups)
+        )
+        with self.backend.read() as conn:
+            rows = conn.execute(stmt).mappings().all()
+        out = [dict(r) for r in rows]
+        for row in out:
+            if "day" in row and row["day"] is not None:
+                row["day"] = str(np.datetime64(int(row["day"]), "D"))
+            if "online" in row and row["online"] is not None:
+                row["online"] = bool(row["online"])
+        return out
+
+    def iter_features(
+        self, kind: str, filters: FeatureFilter | None = None, batch_size: int = 10_000
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every matching feature, in batches of ``batch_size`` (for streaming exports).
+
+        Each batch is its own short query (keyset on insertion order), so a
+        million rows never sit in memory.
+
+        >>> for batch in store.iter_features("incidents", FeatureFilter(region="410105")):
+        ...     write(batch)  # doctest: +SKIP
+        """
+        check_kind(kind)
+        f = self.features
+        clauses = filter_clauses(self.backend, f, kind, filters)
+        last = 0
+        while True:
+            with self.backend.read() as conn:
+                rows = (
+                    conn.execute(
+                        sa.select(*self._columns)
+                        .where(*clauses, f.c.fid > last)
+                        .order_by(f.c.fid)
+                        .limit(batch_size)
+                    )
+                    .mappings()
+                    .all()
+                )
+            if not rows:
+                return
+            last = rows[-1]["fid"]
+            yield [to_record(r) for r in rows]
+
+    def data_version(self) -> int:
+        """A number that grows with every write (for cache keys, e.g. map tiles)."""
+        meta = self.tables["store_meta"]
+        with self.backend.read() as conn:
+            value = conn.execute(
+                sa.select(meta.c.value).where(meta.c.key == VERSION_KEY)
+            ).scalar_one_or_none()
+        return int(value or 0)
+
+    def _row(self, conn: sa.Connection, kind: str, id: str):
+        f = self.features
+        row = (
+            conn.execute(sa.select(*self._columns).where(f.c.kind == kind, f.c.id == str(id)))
+            .mappings()
+            .first()
+        )
+        if row is None:
+            raise NotFound(f"no {kind} with id {id!r}")
+        return row
+
+    def _group_column(self, key: str, time_field: str) -> sa.ColumnElement:
+        c = self.features.c
+        if key in REGION_COLUMNS:
+            return c[REGION_COLUMNS[key]]
+        if key == "zone":
+            return c.managing_zone
+        if key == "day":
+            return (c[time_field] + self.day_offset_ms) // DAY_MS
+        return c[key]
+
+
+def _history_record(row) -> dict[str, Any]:
+    out = {k: v for k, v in dict(row).items() if k != "hid"}
+    for name in ("at", "replaced_at"):
+        if name in out:
+            out[name] = from_ms(out[name])
+    return out
