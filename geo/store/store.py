@@ -288,6 +288,12 @@ class FeatureStore(StoreReads):
         """Release the database connections."""
         self.backend.dispose()
 
+    def follow_active(self) -> int:
+        """Re-assign whatever is not on the current locator's generation (call after
+        activating a generation; a no-op when everything is current). Returns the count."""
+        locator = self.locator
+        return 0 if locator is None else self.reassign(locator)
+
     # --- internals --------------------------------------------------------
 
     def _follow(self, locator) -> None:

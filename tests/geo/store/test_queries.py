@@ -237,3 +237,21 @@ def test_spatial_index_follows_writes_after_a_bulk_import(loaded):
     assert ids_of(store, "incidents", FeatureFilter(bbox=box)) == {"x1", "x2", "x3"}
     store.delete("incidents", "x2")
     assert ids_of(store, "incidents", FeatureFilter(bbox=box)) == {"x1", "x3"}
+
+
+def test_ids_and_updated_at_filters(store):
+    store.bulk_import("incidents", sample.incidents(20))
+    assert ids_of(store, "incidents", FeatureFilter(ids=["i3", "i7", "nope"])) == {"i3", "i7"}
+    cutoff = store.get("incidents", "i0")["updated_at"]
+    store.update("incidents", "i5", {"title": "edited later"})
+    later = FeatureFilter(since=cutoff, time_field="updated_at")
+    assert "i5" in ids_of(store, "incidents", later)
+    edited = store.get("incidents", "i5")["updated_at"]
+    assert ids_of(store, "incidents", FeatureFilter(since=edited, time_field="updated_at")) == {
+        "i5"
+    }
+    history = store.history("incidents", "i5")["status"]
+    assert history == [
+        {"kind": "incidents", "feature_id": "i5", "from_status": None,
+         "to_status": sample.incidents(20).status[5], "at": cutoff, "note": None}
+    ]  # fmt: skip

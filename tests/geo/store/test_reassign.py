@@ -36,3 +36,14 @@ def test_reassign_to_a_new_generation_keeps_history(store):
     assert store.reassign(moved_edges) == 0  # nothing left on an older generation
     added = store.add("incidents", {"lon": 113.6115, "lat": 34.705, "category": "noise"})
     assert added["generation"] == "g2" and added["grid_code"] == camera["grid_code"]
+
+
+def test_follow_active_uses_a_callable_locator(store):
+    current = {"locator": synthetic.locator("g1")}
+    store.locator = lambda: current["locator"]
+    store.add("cameras", {"id": "c1", "lon": 113.6115, "lat": 34.705})
+    assert store.follow_active() == 0
+    current["locator"] = synthetic.locator("g2", shift=0.003)
+    assert store.follow_active() == 1
+    assert store.get("cameras", "c1")["generation"] == "g2"
+    assert store.add("cameras", {"id": "c2", "lon": 113.61, "lat": 34.71})["generation"] == "g2"
