@@ -186,9 +186,9 @@ class GridLocator:
         status = np.where(found >= 0, INSIDE, OUTSIDE).astype(np.int8)
         finite = np.isfinite(lon) & np.isfinite(lat)
         listed = np.flatnonzero(found <= LISTED)
-        if listed.size:
-            listed = self._locate_near_edges(batch, found, status, listed)
-        exact = np.r_[np.flatnonzero((found == EXACT) & finite), listed]
+        if listed.size:  # sets found to EXACT for the points it cannot decide
+            self._locate_near_edges(batch, found, status, listed)
+        exact = np.flatnonzero((found == EXACT) & finite)
         found[found < 0] = -1
         if exact.size:
             self._locate_exactly(batch, found, status, exact)
@@ -202,8 +202,8 @@ class GridLocator:
 
     def _locate_near_edges(
         self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
-    ) -> np.ndarray:
-        """Answer points of listed cells from their segment lists; return the undecided rows."""
+    ) -> None:
+        """Answer points of listed cells from their segment lists; undecided ones -> EXACT."""
         lon, lat = batch.lon[rows], batch.lat[rows]
         x, y = self.exact.to_metric(lon, lat)
         table = self.table
@@ -232,7 +232,6 @@ class GridLocator:
         )
         self._set_candidates(batch, rows, point[keep], grid[keep])
         found[rows[~decided]] = EXACT
-        return rows[~decided]
 
     def _set_candidates(
         self, batch: LocationBatch, rows: np.ndarray, point_idx: np.ndarray, grid_idx: np.ndarray
