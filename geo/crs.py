@@ -258,6 +258,13 @@ def to_lonlat(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
     (113.669, 34.742)
     """
     scalar = np.ndim(x) == 0 and np.ndim(y) == 0
+    if scalar and (name := normalize_crs(crs)) in (GCJ02, BD09):
+        # One point: chinacoords' pure-Python path (~50x faster than numpy here).
+        if problem := lonlat_problem(float(x), float(y)):
+            raise InvalidInput(problem)
+        inverse = chinacoords.gcj02_to_wgs84 if name == GCJ02 else chinacoords.bd09_to_wgs84
+        lon, lat = inverse(float(x), float(y))
+        return np.float64(lon), np.float64(lat)
     lon, lat, problems = _convert(x, y, crs)
     _raise_first(problems, batch=not scalar)
     return _shaped(lon, scalar), _shaped(lat, scalar)

@@ -109,6 +109,19 @@ def test_gauss_kruger_takes_easting_first_whatever_the_authority_order():
     assert x26 == pytest.approx(38_000_000 + easting, abs=1e-3)  # zone prefix
 
 
+@settings(max_examples=50, deadline=None)
+@given(china_lon, china_lat)
+def test_one_point_math_equals_the_vectorised_math(lon, lat):
+    for crs in ("GCJ-02", "BD-09"):
+        x, y = from_lonlat(np.array([lon]), np.array([lat]), crs)
+        one = to_lonlat(float(x[0]), float(y[0]), crs)
+        many = to_lonlat(x, y, crs)
+        assert one == pytest.approx((many[0][0], many[1][0]), abs=1e-12)
+        assert chinacoords.wgs84_to_bd09(lon, lat) == pytest.approx(
+            [v[0] for v in chinacoords.wgs84_to_bd09(np.array([lon]), np.array([lat]))], abs=1e-12
+        )
+
+
 def test_scalar_in_scalar_out_and_arrays_keep_length():
     lon, lat = to_lonlat(113.6, 34.7, "WGS84")
     assert np.ndim(lon) == 0 and float(lat) == 34.7
