@@ -161,3 +161,10 @@ def test_gzip_body_is_a_tile(city):
     with client.stream("GET", f"/tiles/grids/10/{tile.x}/{tile.y}.mvt") as response:
         body = b"".join(response.iter_raw())
     assert mapbox_vector_tile.decode(gzip.decompress(body))["grids"]["features"]
+
+
+def test_basemap_url_from_the_environment(city, monkeypatch):
+    ctx, _ = city
+    monkeypatch.setenv("CITYAWARE_BASEMAP_URL", "/basemap/{z}/{x}/{y}.png")
+    html = TestClient(create_app(ctx=ctx)).get("/map").text
+    assert '"basemapUrl": "/basemap/{z}/{x}/{y}.png"' in html
