@@ -61,7 +61,11 @@ class Server:
 
     def start(self) -> None:
         config = uvicorn.Config(
-            create_app(ctx=self.ctx), host="127.0.0.1", port=self.port, log_level="warning"
+            create_app(ctx=self.ctx),
+            host="127.0.0.1",
+            port=self.port,
+            log_level="warning",
+            timeout_graceful_shutdown=1,  # open event streams are closed after 1 s
         )
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, daemon=True)
@@ -73,7 +77,6 @@ class Server:
 
     def stop(self) -> None:
         self.server.should_exit = True
-        self.server.force_exit = True
         self.thread.join(timeout=10)
 
     def restart(self) -> None:
