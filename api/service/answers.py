@@ -16,14 +16,6 @@ import numpy as np
 
 from api.service.shapes import AreaCatalog
 
-CODE_COLUMNS: tuple[str, ...] = (
-    "grid_code",
-    "community_code",
-    "street_code",
-    "district_code",
-    "managing_zone",
-    "nearest_grid",
-)
 COORDINATE_DECIMALS = 7
 
 
@@ -65,63 +57,18 @@ def location_answer(
     }
 
 
-def referenced_areas(batch, catalog: AreaCatalog) -> dict[str, dict[str, Any]]:
-    """Every area object a batch mentions, keyed by code (each looked up once)."""
-    codes: set[str | None] = set()
-    for column in CODE_COLUMNS:
-        codes.update(getattr(batch, column).tolist())
-    codes.update(chain.from_iterable(batch.candidates[batch.candidates != None]))  # noqa: E711
-    codes.discard(None)
-    return catalog.lookup_many(codes)
-
-
-def _degrees(values: np.ndarray) -> list[float]:
-    """Coordinates rounded to 1e-7 degrees (about 1 cm): shorter JSON, same answer."""
-    return np.round(values, COORDINATE_DECIMALS).tolist()
-
-
-def batch_records(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) -> list[dict]:
-    """One compact record per point: codes (see ``areas``) and both coordinate pairs."""
-    status = batch.status.tolist()
-    return [
-        {
-            "id": id_,
-            "status": s,
-            "on_boundary": s == "on_boundary",
-            "outside": s == "outside",
-            "grid": g,
-            "community": c,
-            "street": st,
-            "district": d,
-            "managing_zone": z,
-            "wgs84": [lon, lat],
-            "gcj02": [glon, glat],
-            "candidates": cand,
-            "nearest_grid": near,
-            "distance_m": dist,
-        }
-        for id_, s, g, c, st, d, z, lon, lat, glon, glat, cand, near, dist in zip(
-            ids,
-            status,
-            batch.grid_code.tolist(),
-            batch.community_code.tolist(),
-            batch.street_code.tolist(),
-            batch.district_code.tolist(),
-            batch.managing_zone.tolist(),
-            _degrees(batch.lon),
-            _degrees(batch.lat),
-            _degrees(gcj_lon),
-            _degrees(gcj_lat),
-            batch.candidates.tolist(),
-            batch.nearest_grid.tolist(),
-            np.round(batch.distance_m, 2).tolist(),
-            strict=True,
-        )
-    ]
+AREA_COLUMNS: tuple[str, ...] = (
+    "grid",
+    "community",
+    "street",
+    "district",
+    "managing_zone",
+    "nearest_grid",
+)
 
 
 def batch_columns(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) -> dict:
-    """The same fields column by column (``layout=columns``: no per-point objects)."""
+    """The batch answer column by column (``layout=columns``: no per-point objects)."""
     return {
         "id": ids,
         "status": batch.status.tolist(),
@@ -140,6 +87,45 @@ def batch_columns(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) ->
     }
 
 
+def referenced_areas(columns: dict, catalog: AreaCatalog) -> dict[str, dict[str, Any]]:
+    """Every area object the batch's columns mention, keyed by code (each looked up once)."""
+    codes: set[str | None] = set()
+    for name in AREA_COLUMNS:
+        codes.update(columns[name])
+    codes.update(chain.from_iterable(c for c in columns["candidates"] if c))
+    codes.discard(None)
+    return catalog.lookup_many(codes)
+
+
+def records_from(columns: dict) -> list[dict]:
+    """One compact record per point (``layout=records``): codes and both coordinate pairs."""
+    floats = [columns[n].tolist() for n in ("lon", "lat", "gcj02_lon", "gcj02_lat", "distance_m")]
+    return [
+        {
+            "id": id_,
+            "status": s,
+            "on_boundary": s == "on_boundary",
+            "outside": s == "outside",
+            "grid": g,
+            "community": c,
+            "street": st,
+            "district": d,
+            "managing_zone": z,
+            "wgs84": [lon, lat],
+            "gcj02": [glon, glat],
+            "candidates": cand,
+            "nearest_grid": near,
+            "distance_m": dist,
+        }
+        for id_, s, g, c, st, d, z, cand, near, lon, lat, glon, glat, dist in zip(
+            *(columns[n] for n in ("id", "status", "grid", "community", "street", "district")),
+            *(columns[n] for n in ("managing_zone", "candidates", "nearest_grid")),
+            *floats,
+            strict=True,
+        )
+    ]
+
+
 def batch_answer(
     batch,
     gcj: tuple[np.ndarray, np.ndarray],
@@ -148,17 +134,17 @@ def batch_answer(
     crs: str,
     layout: str,
 ) -> dict[str, Any]:
-    """The whole batch answer (``layout`` is ``records`` or ``columns``)."""
-    build = batch_columns if layout == "columns" else batch_records
-    first_grid = next((c for c in batch.grid_code[:50] if c), None)
+    """The whole batch answer (``layout`` is ``columns`` or ``records``)."""
+    columns = batch_columns(batch, gcj[0], gcj[1], ids)
+    first_grid = next((c for c in columns["grid"][:50] if c), None)
     return {
         "count": len(batch),
         "crs": crs,
         "generation": batch.generation,
         "data_version": data_version(catalog, batch.generation, first_grid),
-        "areas": referenced_areas(batch, catalog) or None,
+        "areas": referenced_areas(columns, catalog) or None,
         "layout": layout,
-        "results": build(batch, gcj[0], gcj[1], ids),
+        "results": columns if layout == "columns" else records_from(columns),
     }
 
 
