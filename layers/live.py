@@ -28,6 +28,8 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
+from geo.store.filters import FeatureFilter
+
 OVERLAP_MS = 3_000
 BATCH = 1_000
 MAX_ROWS = 10_000
@@ -100,8 +102,6 @@ class EventFeed:
         """Events of rows updated at or after ``cursor_ms - OVERLAP_MS``, oldest first, and
         the newest ``updated_at`` read (rows past ``MAX_ROWS`` per kind are left unread:
         only a bulk import writes that many at once, and it is not a live event)."""
-        from geo.store.filters import FeatureFilter
-
         events: list[Event] = []
         newest = cursor_ms
         since = FeatureFilter(time_field="updated_at", since=max(cursor_ms - OVERLAP_MS, 0))
