@@ -82,13 +82,14 @@ def _primed(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 def _geojson(collection: Collection, params: ItemParams) -> Iterator[bytes]:
-    first = True
+    """One chunk per batch (not per feature: each chunk is a thread hop in Starlette)."""
+    head = b'{"type":"FeatureCollection","features":['
     for batch in collection.provider.iter_batches(params.query, BATCH_SIZE):
-        for feature in feature_bytes(batch, params.crs):
-            head = b'{"type":"FeatureCollection","features":[' if first else b","
-            yield head + feature
-            first = False
-    yield b'{"type":"FeatureCollection","features":[]}' if first else b"]}"
+        features = feature_bytes(batch, params.crs)
+        if features:
+            yield head + b",".join(features)
+            head = b","
+    yield head + b"]}" if head != b"," else b"]}"
 
 
 def _csv(collection: Collection, params: ItemParams) -> Iterator[bytes]:

@@ -98,6 +98,8 @@ def test_empty_export_still_has_a_schema(client, tmp_path):
     path = tmp_path / "empty.gpkg"
     path.write_bytes(gpkg.content)
     assert len(pyogrio.read_dataframe(path)) == 0
+    geojson = client.get("/collections/incidents/export", params={"filter": "1 = 0"})
+    assert json.loads(geojson.content) == {"type": "FeatureCollection", "features": []}
 
 
 def test_export_of_unknown_format_is_a_400(client):
