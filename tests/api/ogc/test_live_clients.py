@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 import numpy as np
 import pyogrio
 import pytest
@@ -55,6 +57,19 @@ def test_gdal_bbox_and_cql2_filter_match_the_store(served):
     assert len(frame) == expected
     assert set(frame["category"]) == {"noise"}
     assert shapely.contains_xy(shapely.box(*bbox), frame.geometry.x, frame.geometry.y).all()
+
+
+def test_gdal_pages_through_a_cql2_filter_in_the_connection_url(served):
+    url, store = served
+    text = "status = 'closed' AND reported_at < TIMESTAMP('2026-01-20T00:00:00Z')"
+    frame = pyogrio.read_dataframe(
+        f"OAPIF:{url}/collections/incidents?filter={quote(text)}", PAGE_SIZE=4
+    )
+    expected = store.count(
+        "incidents", FeatureFilter(status="closed", until="2026-01-19T23:59:59.999Z")
+    )
+    assert len(frame) == expected > 4
+    assert set(frame["status"]) == {"closed"}
 
 
 def test_gdal_reads_a_projected_crs(served):
