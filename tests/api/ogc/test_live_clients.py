@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 from urllib.parse import quote
 
 import numpy as np
@@ -104,3 +106,19 @@ def test_owslib_reads_landing_conformance_collections_and_items(served):
     assert page["numberMatched"] == store.count("incidents", FeatureFilter(status="closed"))
     assert len(page["features"]) == 5
     assert {f["properties"]["status"] for f in page["features"]} == {"closed"}
+
+
+@pytest.mark.skipif(shutil.which("ogr2ogr") is None, reason="Debian gdal-bin not installed")
+def test_debian_ogr2ogr_copies_a_filtered_reprojected_layer(served, tmp_path):
+    url, store = served
+    out = tmp_path / "copy.gpkg"
+    bbox = ("113.6", "34.7", "113.65", "34.75")
+    command = ["ogr2ogr", "-f", "GPKG", str(out), "OAPIF:" + url, "incidents",
+               "-oo", "PAGE_SIZE=5", "-spat", *bbox, "-where", "category = 'noise'",
+               "-t_srs", "EPSG:4547"]  # fmt: skip
+    subprocess.run(command, check=True, capture_output=True, timeout=120)
+    frame = pyogrio.read_dataframe(out)
+    expected = store.count("incidents", FeatureFilter(bbox=(113.6, 34.7, 113.65, 34.75),
+                                                      category="noise"))  # fmt: skip
+    assert len(frame) == expected > 0
+    assert frame.crs.to_epsg() == 4547 and frame.total_bounds[0] > 400_000
