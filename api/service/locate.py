@@ -144,7 +144,7 @@ def parse_csv_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarra
     if not crs:
         raise InvalidInput(f"a CSV batch needs the crs query parameter ({CRS_HELP})")
     try:
-        frame = pd.read_csv(io.BytesIO(body), dtype={"id": str}, nrows=10_001)
+        frame = pd.read_csv(io.BytesIO(body), dtype={"id": str}, nrows=10_001, encoding="utf-8-sig")
     except (ValueError, pd.errors.ParserError, UnicodeDecodeError) as error:
         raise InvalidInput(f"body is not readable CSV: {error}") from None
     columns = {str(c).strip().lower(): c for c in frame.columns}

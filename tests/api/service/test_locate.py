@@ -260,3 +260,19 @@ def test_an_older_generation_answers_by_name(staged_dir, units):
     assert old["grid"]["code"] == new["grid"]["code"]
     missing = client.get("/v1/locate", params=params | {"generation": "g9999"})
     assert missing.status_code == 404
+
+
+def test_csv_with_a_bom_and_lon_lat_header_keeps_its_ids(client, grids):
+    csv = "\ufeffid,lon,lat\nA-1,113.605,34.745\nA-2,113.635,34.775\n".encode()
+    answer = client.post(
+        "/v1/locate",
+        params={"crs": "WGS84"},
+        content=csv,
+        headers={"Content-Type": "text/csv"},
+    )
+    results = answer.json()["results"]
+    assert results["id"] == ["A-1", "A-2"]
+    assert results["grid"] == [
+        covering_grids(grids, 113.605, 34.745)[0],
+        covering_grids(grids, 113.635, 34.775)[0],
+    ]
