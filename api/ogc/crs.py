@@ -83,8 +83,3 @@ def reproject(geometries: np.ndarray, crs: str) -> np.ndarray:
         return np.column_stack([a, b])
 
     return shapely.transform(geometries, _apply)
-
-
-def storage_crs() -> str:
-    """The CRS every collection is stored in."""
-    return CRS84

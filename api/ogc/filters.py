@@ -108,24 +108,6 @@ def _typed(name: str, value: str, schema: dict[str, Any]) -> Any:
     return value
 
 
-def properties_of(ast: dict[str, Any] | None) -> set[str]:
-    """Names of every property the filter refers to."""
-    found: set[str] = set()
-
-    def _walk(node: Any) -> None:
-        if isinstance(node, dict):
-            if "property" in node:
-                found.add(node["property"])
-            for value in node.values():
-                _walk(value)
-        elif isinstance(node, list):
-            for value in node:
-                _walk(value)
-
-    _walk(ast)
-    return found
-
-
 def compile_filter(ast: dict[str, Any], backend: Backend) -> Any:
     """Compile a CQL2 JSON AST into the backend's boolean expression."""
     return _Compiler(backend).node(ast)
