@@ -3,8 +3,8 @@
 QGIS, GDAL and OWSLib find the API definition through the landing page's
 ``service-desc`` link typed ``application/vnd.oai.openapi+json;version=3.0``.
 FastAPI writes OpenAPI 3.1; :func:`to_openapi30` rewrites the few 3.1-only
-constructs it emits (``type: null`` in ``anyOf``, ``examples``, ``const``,
-numeric ``exclusiveMinimum``/``exclusiveMaximum``).
+constructs it emits (``type: null`` in ``anyOf``, type arrays, ``examples``,
+``const``, numeric ``exclusiveMinimum``/``exclusiveMaximum``).
 
 >>> to_openapi30({"anyOf": [{"type": "string"}, {"type": "null"}], "title": "t"})
 {'type': 'string', 'nullable': True, 'title': 't'}
@@ -34,6 +34,14 @@ def to_openapi30(node: Any) -> Any:
             del out[key]
             merged = rest[0] if len(rest) == 1 else {key: rest}
             out = {**merged, "nullable": True, **out}
+    if isinstance(out.get("type"), list):  # JSON Schema type arrays are 3.1-only
+        types = [t for t in out.pop("type") if t != "null"]
+        if len(types) < len(node["type"]):
+            out["nullable"] = True
+        if len(types) == 1:
+            out["type"] = types[0]
+        else:
+            out["anyOf"] = [{"type": t} for t in types]
     if "const" in out:
         out["enum"] = [out.pop("const")]
     if isinstance(out.get("examples"), list) and "schema" not in out:

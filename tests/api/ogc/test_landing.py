@@ -3,6 +3,8 @@ html, oas30)."""
 
 from __future__ import annotations
 
+from openapi_spec_validator.validation import OpenAPIV30SpecValidator
+
 from api.ogc.landing import CONFORMANCE
 
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
@@ -67,6 +69,7 @@ def test_openapi_is_3_0_with_the_ogc_media_type_and_limit_bounds(client):
     assert response.headers["content-type"] == OPENAPI
     document = response.json()
     assert document["openapi"].startswith("3.0")
+    assert [str(e)[:200] for e in OpenAPIV30SpecValidator(document).iter_errors()] == []
     assert '"type": "null"' not in response.text and '"type":"null"' not in response.text
     items = document["paths"]["/collections/{collectionId}/items"]["get"]
     limit = next(p for p in items["parameters"] if p["name"] == "limit")
