@@ -82,9 +82,9 @@ class StorePointFeed:
         if updated_since is not None:
             clauses.append(cols.updated_at >= updated_since)
         names = [*self.COLUMNS[self.kind], *self.TIMES]
-        stmt = sa.select(*(cols[n] for n in names)).where(*clauses)
+        stmt = sa.select(*(cols[n] for n in names)).where(*clauses).order_by(cols.fid)
         with self.store.backend.read() as conn:
-            frame = pd.DataFrame(conn.execute(stmt).all(), columns=names)
+            frame = pd.read_sql(stmt, conn)  # a frame of Row objects costs twice as long
         for name in self.TIMES:
             frame[name] = frame[name].fillna(0).astype("int64")
         for name in ("online", "alarm"):

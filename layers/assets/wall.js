@@ -14,6 +14,7 @@
 
   var LIVE_MAX = 300;          // live markers kept on the map (oldest dropped)
   var FLASH_MS = 6000;
+  var COUNTS_REFRESH_MS = 60000; // closed cases leave the choropleth within a minute
 
   /* A VectorGrid that counts the features of its loaded tiles. */
   var CountingGrid = L.VectorGrid.Protobuf.extend({
@@ -92,6 +93,7 @@
         document.body.setAttribute("data-ready", "1");
       });
       this.connect();
+      setInterval(function () { self.loadCounts(true); }, COUNTS_REFRESH_MS);
     },
 
     /* ---------- URL state: #z/lat/lon&layers=a,b&window=24h&status=open&category= */
@@ -230,12 +232,22 @@
         "&category=" + encodeURIComponent(this.state.category);
     },
 
-    loadCounts: function () {
+    /* Counts per grid; ``onlyChanged`` restyles just the grids whose count moved (the
+     * periodic refresh that also catches status changes) instead of redrawing every tile. */
+    loadCounts: function (onlyChanged) {
       var self = this;
       return getJSON(this.config.api + "/grid-counts?" + this.filterQuery()).then(function (body) {
+        var old = self.counts;
         self.counts = body.counts;
-        // restyle grid tiles already drawn (none yet on the first load)
-        if (Object.keys(self.layers.grids._featureCounts).length) { self.layers.grids.redraw(); }
+        if (onlyChanged) {
+          var codes = Object.keys(old).concat(Object.keys(body.counts));
+          codes.forEach(function (code) {
+            var was = (old[code] && old[code].total) || 0, now = (body.counts[code] && body.counts[code].total) || 0;
+            if (was !== now) { self.layers.grids.setFeatureStyle(code, self.gridStyle(code)); }
+          });
+        } else if (Object.keys(self.layers.grids._featureCounts).length) {
+          self.layers.grids.redraw();  // restyle grid tiles already drawn
+        }
       }).catch(function (err) { self.notice("counts: " + err.message); });
     },
 
@@ -438,7 +450,7 @@
       this.eventsReceived += 1;
       if (type === "incident") {
         var c = this.counts[ev.grid_code] || (this.counts[ev.grid_code] = { total: 0 });
-        if (ev.open) {
+        if (ev.open && (!this.state.category || this.state.category === ev.category)) {
           c.total += 1;
           c[ev.category] = (c[ev.category] || 0) + 1;
         }
