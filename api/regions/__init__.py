@@ -7,8 +7,9 @@ Everything is computed from the same providers as the OGC API, so a region's
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
+import geopandas as gpd
 import orjson
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
@@ -126,6 +127,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         min_days: Annotated[int, Query(ge=1)] = 2,
         alpha: Annotated[float, Query(gt=0, le=1, description="false discovery rate")] = 0.05,
         limit: Annotated[int, Query(ge=1, le=1000)] = 20,
+        f: Annotated[
+            Literal["json", "geojson"], Query(description="geojson: with grid outlines")
+        ] = "json",
     ) -> Response:
         if region:
             units().unit(region)
@@ -140,7 +144,8 @@ def build_router(ctx: AppContext) -> APIRouter:
             alpha=alpha,
         )
         hot, tested = find_hotspots(ctx.store, query)
-        names = units().providers["grid"].frame().set_index("code")["name"]
+        grids = units().providers["grid"].frame().set_index("code")
+        names = grids["name"]
         rows = []
         for row in hot.head(limit).to_dict("records"):
             rows.append(
@@ -154,6 +159,8 @@ def build_router(ctx: AppContext) -> APIRouter:
                     "q_value": float(row["q_value"]),
                 }
             )
+        if f == "geojson":
+            return _hotspot_features(rows, grids, query, tested)
         body = {
             "window": [_iso(query.window_start_ms), _iso(query.end_ms)],
             "baseline": [_iso(query.baseline_start_ms), _iso(query.window_start_ms)],
@@ -167,6 +174,19 @@ def build_router(ctx: AppContext) -> APIRouter:
         )
 
     return router
+
+
+def _hotspot_features(rows: list[dict], grids, query: HotspotQuery, tested: int) -> Response:
+    """Hotspots as GeoJSON: one feature per (grid, category) with the grid's outline."""
+    table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["grid_code", "category"])
+    table.insert(0, "id", table["grid_code"] + "-" + table["category"])
+    frame = gpd.GeoDataFrame(table, geometry=grids.geometry.reindex(table["grid_code"]).values)
+    members = {
+        "window": [_iso(query.window_start_ms), _iso(query.end_ms)],
+        "baseline": [_iso(query.baseline_start_ms), _iso(query.window_start_ms)],
+        "tested_pairs": tested,
+    }
+    return Response(collection_bytes(feature_bytes(frame, CRS84), members), media_type=GEOJSON)
 
 
 def _end_ms(text: str | None) -> int:

@@ -203,3 +203,16 @@ def test_hotspots_flag_the_recurring_grid_not_the_steady_one(tmp_path):
     assert one_day["hotspots"] == []
     assert client.get("/v1/hotspots", params={"window_days": 0}).status_code == 400
     assert client.get("/v1/hotspots", params={"end": "soon"}).status_code == 400
+
+
+def test_hotspots_as_geojson_carry_the_grid_outline(tmp_path):
+    client = TestClient(create_app(ctx=hotspot_context(tmp_path)))
+    response = client.get("/v1/hotspots", params={"end": "2026-03-01", "f": "geojson"})
+    assert response.headers["content-type"] == "application/geo+json"
+    features = response.json()["features"]
+    assert [f["id"] for f in features] == [f"{HOT_GRID}-noise"]
+    outline = hierarchy().set_index("code").loc[HOT_GRID, "geometry"]
+    assert shape(features[0]["geometry"]).equals(outline)
+    assert features[0]["properties"]["window_count"] == 8
+    empty = client.get("/v1/hotspots", params={"end": "2026-03-01", "f": "geojson", "min_days": 9})
+    assert empty.json()["features"] == []
