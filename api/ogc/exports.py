@@ -58,7 +58,9 @@ def export_response(collection: Collection, params: ItemParams, fmt: str):
         stream = _primed(_csv(collection, params))
         return StreamingResponse(stream, media_type=FORMAT_MEDIA["csv"], headers=disposition)
     if fmt == "geojson":
-        return StreamingResponse(_primed(_geojson(collection, params)), media_type=GEOJSON)
+        stream = _primed(_geojson(collection, params))
+        crs_header = {"Content-Crs": f"<{params.crs}>"}
+        return StreamingResponse(stream, media_type=GEOJSON, headers=crs_header)
     writer = _write_gpkg if fmt == "gpkg" else _write_parquet
     handle, path = tempfile.mkstemp(suffix="." + fmt, prefix="cityaware-export-")
     os.close(handle)

@@ -71,6 +71,7 @@ def test_parquet_export_is_geoparquet(client, noise, tmp_path):
 def test_geojson_export_streams_every_match(client, noise, tmp_path):
     response = client.get("/collections/incidents/export", params=FILTER)
     assert response.headers["content-type"] == "application/geo+json"
+    assert response.headers["content-crs"] == "<http://www.opengis.net/def/crs/OGC/1.3/CRS84>"
     path = tmp_path / "out.geojson"
     path.write_bytes(response.content)
     _check_points(pyogrio.read_dataframe(path), noise)
