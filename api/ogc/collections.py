@@ -70,6 +70,13 @@ def collection_document(request: Request, collection: Collection, generation: st
             ),
             link(
                 request,
+                path + "/schema",
+                "describedby",
+                SCHEMA_JSON,
+                "JSON Schema of the items (GeoJSON Features)",
+            ),
+            link(
+                request,
                 path + "/queryables",
                 "http://www.opengis.net/def/rel/ogc/1.0/queryables",
                 SCHEMA_JSON,
@@ -139,6 +146,28 @@ def build_router(catalog: Catalog) -> APIRouter:
                 base_url(request), body["title"], body["description"], body["links"], facts
             )
         return json_response(body)
+
+    @router.get(
+        "/collections/{collectionId}/schema",
+        summary="JSON Schema of the collection's GeoJSON features",
+        response_class=Response,
+    )
+    def schema(request: Request, collectionId: str) -> Response:
+        found = catalog.get(collectionId)
+        body = {
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": base_url(request) + f"/collections/{collectionId}/schema",
+            "title": found.title,
+            "type": "object",
+            "required": ["type", "geometry", "properties"],
+            "properties": {
+                "type": {"type": "string", "enum": ["Feature"]},
+                "id": {"type": "string"},
+                "geometry": {"type": "object"},
+                "properties": {"type": "object", "properties": found.provider.fields},
+            },
+        }
+        return json_response(body, SCHEMA_JSON)
 
     @router.get(
         "/collections/{collectionId}/queryables",

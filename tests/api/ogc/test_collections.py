@@ -63,3 +63,12 @@ def test_queryables_are_a_json_schema_of_the_properties(client):
     grid_schema = client.get("/collections/grids/queryables").json()
     assert {"code", "name", "parent_code"} <= set(grid_schema["properties"])
     assert "<table>" in client.get("/collections/grids/queryables?f=html").text
+
+
+def test_describedby_schema_lists_every_item_property(client):
+    collection = client.get("/collections/incidents").json()
+    link = next(x for x in collection["links"] if x["rel"] == "describedby")
+    assert link["type"] == "application/schema+json"
+    schema = client.get(link["href"].replace("http://testserver", "")).json()
+    item = client.get("/collections/incidents/items?limit=1").json()["features"][0]
+    assert list(schema["properties"]["properties"]["properties"]) == list(item["properties"])

@@ -31,6 +31,7 @@ OPERATIONS = [
     "GET /collections",
     "GET /collections/{collectionId}",
     "GET /collections/{collectionId}/queryables",
+    "GET /collections/{collectionId}/schema",
     "GET /collections/{collectionId}/items",
     "GET /collections/{collectionId}/items/{featureId}",
     "GET /collections/{collectionId}/export",

@@ -7,6 +7,7 @@ import subprocess
 from urllib.parse import quote
 
 import numpy as np
+import pandas as pd
 import pyogrio
 import pytest
 import shapely
@@ -46,6 +47,9 @@ def test_gdal_pages_through_all_incidents_and_counts_match_the_store(served):
     frame = pyogrio.read_dataframe("OAPIF:" + url, layer="incidents", PAGE_SIZE=7)
     assert len(frame) == store.count("incidents") == 60  # 9 pages of 7
     assert set(frame["id"]) == {f"inc{i:03d}" for i in range(60)}
+    # typed from the collection's describedby JSON Schema, not guessed from a page
+    assert pd.api.types.is_datetime64_any_dtype(frame["reported_at"])
+    assert pd.api.types.is_float_dtype(frame["distance_m"])
 
 
 def test_gdal_bbox_and_cql2_filter_match_the_store(served):
