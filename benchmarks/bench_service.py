@@ -225,7 +225,9 @@ def main() -> int:
                     print(
                         f"POST /v1/locate {BATCH} points, layout={layout}, {in_flight} in flight: "
                         f"{row['rps'] * BATCH:>11,.0f} points/s, p50 {row['p50']:.1f} ms, "
-                        f"server CPU {row['cpu_us'] / 1e3:.1f} ms/batch, non-2xx {row['errors']}"
+                        f"server CPU {row['cpu_us'] / 1e3:.1f} ms/batch "
+                        f"(= {BATCH / row['cpu_us'] * 1e6:,.0f} points per CPU-second), "
+                        f"non-2xx {row['errors']}"
                     )
         finally:
             server.terminate()
