@@ -106,6 +106,7 @@ class Backend:
     def bulk_load(self, conn, features: sa.Table, columns: dict[str, list], batch: int, progress):
         """Insert many feature rows in batches, calling ``progress(rows_done)``."""
         total = len(next(iter(columns.values()), []))
+        columns = _without_empty(columns)
         for start in range(0, total, batch):
             stop = min(start + batch, total)
             self.insert_many(conn, features, {k: v[start:stop] for k, v in columns.items()})
@@ -213,8 +214,9 @@ class PostGISBackend(Backend):
 
     def bulk_load(self, conn, features, columns, batch, progress):
         """COPY the rows in (PostgreSQL's bulk path), inside the caller's transaction."""
+        total = len(next(iter(columns.values()), []))
+        columns = _without_empty(columns)
         names = list(columns)
-        total = len(columns[names[0]]) if names else 0
         cursor = conn.connection.driver_connection.cursor()
         statement = f"COPY {features.name} ({', '.join(names)}) FROM STDIN"
         with cursor, cursor.copy(statement) as copy:
@@ -259,6 +261,11 @@ def radius_box(lon: float, lat: float, metres: float) -> tuple[float, float, flo
     far_lat = min(abs(lat) + dlat, 89.999)
     dlon = min(metres / (111_000.0 * math.cos(math.radians(far_lat))) * 1.01, 360.0)
     return lon - dlon, lat - dlat, lon + dlon, lat + dlat
+
+
+def _without_empty(columns: dict[str, list]) -> dict[str, list]:
+    """The columns with at least one value (all-NULL ones are left to the default NULL)."""
+    return {k: v for k, v in columns.items() if any(x is not None for x in v)}
 
 
 def _sqlite_connect(dbapi_conn, _record) -> None:

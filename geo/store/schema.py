@@ -70,6 +70,12 @@ REGION_COLUMNS: dict[str, str] = {
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")  # INTEGER PRIMARY KEY = rowid
 
 
+def _partial(name: str, column: str, unique: bool = False) -> sa.Index:
+    """An index on (kind, column) over the rows where ``column`` is set (mostly NULL columns)."""
+    where = sa.column(column).isnot(None)
+    return sa.Index(name, "kind", column, unique=unique, sqlite_where=where, postgresql_where=where)
+
+
 def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     """Build the metadata and tables (``features``, ``status_history``,
     ``assignment_history``, ``store_meta``); the PostGIS geometry column is
@@ -110,12 +116,12 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("idempotency_key", sa.String(200)),
         sa.Column("attributes", text),
         sa.Index("features_kind_id", "kind", "id", unique=True),
-        sa.Index("features_kind_idem", "kind", "idempotency_key", unique=True),
+        _partial("features_kind_idem", "idempotency_key", unique=True),
         sa.Index("features_kind_grid", "kind", "grid_code"),
         sa.Index("features_kind_community", "kind", "community_code"),
         sa.Index("features_kind_street", "kind", "street_code"),
         sa.Index("features_kind_district", "kind", "district_code"),
-        sa.Index("features_kind_zone", "kind", "managing_zone"),
+        _partial("features_kind_zone", "managing_zone"),
         sa.Index("features_kind_reported", "kind", "reported_at"),
     )
     status_history = sa.Table(
