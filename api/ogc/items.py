@@ -152,7 +152,7 @@ def items_response(
         links.append(_page_link(request, path, "prev", args, max(0, offset - limit), fmt))
     links.append(link(request, f"/collections/{collection.id}", "collection", "application/json"))
     if fmt == "html":
-        return _items_html(request, collection.title, page.items, links, page.number_matched)
+        return _items_html(request, collection, page.items, links, page.number_matched)
     stamp = dt.datetime.now(dt.UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
     members = {
         "numberMatched": int(page.number_matched),
@@ -177,14 +177,13 @@ def _page_link(request: Request, path: str, rel: str, args: dict, offset: int, f
     return {"href": href(request, path, **args, offset=offset, **extra), "rel": rel, "type": media}
 
 
-def _items_html(request, title, frame, links, matched) -> Response:
+def _items_html(
+    request: Request, collection: Collection, frame, links: list[dict], matched: int
+) -> Response:
     base = base_url(request)
     props = [c for c in frame.columns if c != frame.geometry.name]
     records = json_safe_records(frame[props])
-    path = request.url.path
-    rows = [
-        {"cells": [r[c] for c in props], "href": f"{base}{path}/{r['id']}?f=html"} for r in records
-    ]
-    return render_page(
-        base, f"{title}: {len(records)} of {matched}", links=links, columns=props, rows=rows
-    )
+    items = f"{base}/collections/{collection.id}/items"
+    rows = [{"cells": [r[c] for c in props], "href": f"{items}/{r['id']}?f=html"} for r in records]
+    title = f"{collection.title}: {len(records)} of {matched}"
+    return render_page(base, title, links=links, columns=props, rows=rows)

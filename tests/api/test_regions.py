@@ -216,3 +216,11 @@ def test_hotspots_as_geojson_carry_the_grid_outline(tmp_path):
     assert features[0]["properties"]["window_count"] == 8
     empty = client.get("/v1/hotspots", params={"end": "2026-03-01", "f": "geojson", "min_days": 9})
     assert empty.json()["features"] == []
+
+
+def test_region_features_as_html_link_to_the_collection_items(client, records):
+    page = client.get(f"/v1/regions/{STREET}/features", params={"f": "html", "limit": 3})
+    assert page.headers["content-type"].startswith("text/html")
+    first = records[records.street_code == STREET].index[0]
+    assert f"http://testserver/collections/incidents/items/{first}?f=html" in page.text
+    assert client.get(f"/collections/incidents/items/{first}?f=html").status_code == 200
