@@ -94,9 +94,10 @@ def ctx(data_dir):
     return populated(data_dir)
 
 
-def populated(data_dir: Path) -> AppContext:
-    """An app context over ``data_dir`` with incidents, cameras and sensors imported."""
-    context = AppContext(Settings(data_dir=data_dir))
+def populated(data_dir: Path, database_url: str = "") -> AppContext:
+    """An app context over ``data_dir`` (store: SQLite, or ``database_url``) with incidents,
+    cameras and sensors imported."""
+    context = AppContext(Settings(data_dir=data_dir, database_url=database_url))
     context.store.bulk_import("incidents", incidents_frame(), crs="EPSG:4326")
     cameras = pd.DataFrame({"lon": [113.61, 113.69], "lat": [34.71, 34.79], "name": ["c1", "c2"]})
     context.store.bulk_import("cameras", cameras, crs="EPSG:4326")

@@ -21,6 +21,8 @@ from geo.store import FeatureFilter
 from tests.api.ogc.conftest import hierarchy, incidents_frame
 from tests.api.ogc.live import live_server
 
+# one live server per worker: with --dist loadgroup (scripts/test.sh) these share a worker
+pytestmark = pytest.mark.xdist_group("ogc-live")
 COLLECTIONS = ["districts", "streets", "communities", "grids", "incidents", "cameras", "sensors"]
 
 

@@ -1,0 +1,82 @@
+"""The OGC filters, exports and region statistics on a real PostGIS store.
+
+Runs when ``CITYAWARE_TEST_DATABASE_URL`` is set (scripts/test.sh starts a
+throwaway cluster); each module run gets its own schema.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from urllib.parse import quote
+
+import numpy as np
+import pandas as pd
+import pyogrio
+import pytest
+import sqlalchemy as sa
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from tests.api.ogc.conftest import populated, staged
+from tests.api.ogc.test_items import CQL2_CASES
+
+pytestmark = pytest.mark.postgis
+URL_VARIABLE = "CITYAWARE_TEST_DATABASE_URL"
+
+
+@pytest.fixture(scope="module")
+def ctx(tmp_path_factory):
+    base = os.environ.get(URL_VARIABLE, "")
+    if not base:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"{URL_VARIABLE} is not set but CI=true")
+        pytest.skip(f"{URL_VARIABLE} not set")
+    base = base.replace("postgresql://", "postgresql+psycopg://", 1)
+    schema = f"ogc_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(base)
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
+    separator = "&" if "?" in base else "?"
+    url = f"{base}{separator}options={quote(f'-csearch_path={schema},public')}"
+    context = populated(staged(tmp_path_factory.mktemp("pg")), url)
+    assert context.store.backend_name == "postgis"
+    yield context
+    context.store.close()
+    with admin.begin() as conn:
+        conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
+    admin.dispose()
+
+
+@pytest.fixture(scope="module")
+def client(ctx):
+    return TestClient(create_app(ctx=ctx))
+
+
+@pytest.fixture(scope="module")
+def records(ctx) -> pd.DataFrame:
+    rows = [r for batch in ctx.store.iter_features("incidents") for r in batch]
+    frame = pd.DataFrame(rows).set_index("id", drop=False)
+    frame["reported"] = pd.to_datetime(frame["reported_at"], utc=True)
+    return frame
+
+
+@pytest.mark.parametrize(("text", "oracle"), CQL2_CASES, ids=[c[0][:40] for c in CQL2_CASES])
+def test_cql2_on_postgis_matches_pandas(client, records, text, oracle):
+    expected = set(records[np.asarray(oracle(records), dtype=bool)].index)
+    response = client.get("/collections/incidents/items", params={"filter": text, "limit": 100})
+    assert response.status_code == 200, response.text
+    assert {f["id"] for f in response.json()["features"]} == expected
+
+
+def test_stats_and_export_on_postgis(client, records, tmp_path):
+    body = client.get("/v1/regions/410105001/stats").json()
+    inside = records[records.street_code == "410105001"]
+    assert body["by_category"] == inside.category.value_counts().to_dict()
+    assert body["closure_rate"] == pytest.approx(inside.status.isin(["resolved", "closed"]).mean())
+    gpkg = client.get("/collections/incidents/export", params={"f": "gpkg", "status": "closed"})
+    path = tmp_path / "closed.gpkg"
+    path.write_bytes(gpkg.content)
+    assert sorted(pyogrio.read_dataframe(path)["id"]) == sorted(
+        records[records.status == "closed"].index
+    )
