@@ -36,8 +36,8 @@ class WallMap(folium.Map):
 
     default_js = [
         ("leaflet", f"{STATIC_PREFIX}/leaflet/leaflet.js"),
-        ("vectorgrid", f"{STATIC_PREFIX}/leaflet.vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
-        ("heat", f"{STATIC_PREFIX}/leaflet.heat/leaflet-heat.js"),
+        ("vectorgrid", f"{STATIC_PREFIX}/leaflet_vectorgrid/Leaflet.VectorGrid.bundled.min.js"),
+        ("heat", f"{STATIC_PREFIX}/leaflet_heat/leaflet-heat.js"),
         ("wall", f"{STATIC_PREFIX}/wall.js"),
     ]
     default_css = [

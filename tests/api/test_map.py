@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import re
 
 import mapbox_vector_tile
 import mercantile
@@ -35,8 +36,13 @@ def test_pages_reference_only_our_origin(city):
         html = client.get(path).text
         assert "http://" not in html and "https://" not in html
         assert "/static/leaflet/leaflet.js" in html and "CityWall.start" in html
-    assert client.get("/static/leaflet/leaflet.js").status_code == 200
-    assert client.get("/static/leaflet/LICENSE").status_code == 200
+    assets = re.findall(r'(?:src|href)="(/static/[^"]+)"', client.get("/map").text)
+    assert len(assets) >= 5
+    for asset in assets:
+        assert client.get(asset).status_code == 200, asset
+        vendored = asset.split("/")[2]
+        if vendored.startswith("leaflet"):
+            assert client.get(f"/static/{vendored}/LICENSE").status_code == 200
     assert client.get("/static/../../api/app.py").status_code == 404
 
 
