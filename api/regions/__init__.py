@@ -21,6 +21,7 @@ from api.ogc.crs import CRS84, check_crs
 from api.ogc.geojson import collection_bytes, feature_bytes
 from api.ogc.items import Limit, Offset, items_response
 from api.ogc.params import DEFAULT_LIMIT, ItemParams, item_params
+from api.ogc.store_provider import StoreProvider
 from api.ogc.web import GEOJSON, json_response, link
 from api.regions.hotspots import HotspotQuery, find_hotspots
 from api.regions.stats import region_stats
@@ -104,7 +105,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     ) -> Response:
         units().unit(code, params.query.generation)
         provider = catalog.get(kind).provider
-        if not hasattr(provider, "feature_filter"):
+        if not isinstance(provider, StoreProvider):
             raise InvalidInput(
                 f"stats need a feature kind (incidents, cameras, sensors), not {kind}"
             )

@@ -224,3 +224,9 @@ def test_region_features_as_html_link_to_the_collection_items(client, records):
     first = records[records.street_code == STREET].index[0]
     assert f"http://testserver/collections/incidents/items/{first}?f=html" in page.text
     assert client.get(f"/collections/incidents/items/{first}?f=html").status_code == 200
+
+
+def test_stats_need_a_feature_kind(client):
+    response = client.get(f"/v1/regions/{STREET}/stats", params={"kind": "grids"})
+    assert response.status_code == 400
+    assert "feature kind" in response.json()["description"]
