@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs every benchmark; each prints its figures and a ratio against a baseline
+# measured in the same run (the machines are shared and noisy).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${VENV:-.venv}/bin/python
+if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null
+fi
+echo "== point-in-grid engine vs geopandas.sjoin (issue: engine)"
+"$PY" -m benchmarks.bench_engine
+echo "== feature store bulk import and single writes"
+"$PY" benchmarks/bench_store.py ${CITYAWARE_BENCH_DATABASE_URL:+--postgis-url "$CITYAWARE_BENCH_DATABASE_URL"}
+echo "== geocoder evaluation (held-out addresses)"
+"$PY" benchmarks/eval_geocoder.py
+echo "== map-wall tiles"
+"$PY" benchmarks/bench_tiles.py
+echo "== service API load test (loopback)"
+"$PY" benchmarks/bench_service.py
