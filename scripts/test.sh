@@ -11,7 +11,7 @@ need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ogr2ogr >/dev/null || need+=(gdal-bin)
 if [ -z "$PG_VERSION_DIR" ] || ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
-  need+=(postgresql postgis)
+  need+=(postgresql postgresql-postgis)
 fi
 if [ ${#need[@]} -gt 0 ]; then
   if [ "$(id -u)" = 0 ]; then
