@@ -26,8 +26,10 @@ def render_page(
     facts: list[tuple[str, Any]] | None = None,
     columns: list[str] | None = None,
     rows: list[dict] | None = None,
+    geojson: bytes | None = None,
 ) -> HTMLResponse:
-    """Render the one page template; ``rows`` are ``{"cells": [...], "href": url|None}``."""
+    """Render the one page template; ``rows`` are ``{"cells": [...], "href": url|None}``;
+    ``geojson`` (CRS84 bytes) is drawn on a Leaflet map."""
     html = _ENV.get_template("page.html").render(
         root=root,
         title=title,
@@ -36,5 +38,13 @@ def render_page(
         facts=facts or [],
         columns=columns or [],
         rows=rows or [],
+        geojson=_script_safe(geojson),
     )
     return HTMLResponse(html)
+
+
+def _script_safe(geojson: bytes | None) -> str | None:
+    """GeoJSON text that cannot close its ``<script>`` element."""
+    if geojson is None:
+        return None
+    return geojson.decode().replace("</", "<\\/")

@@ -17,7 +17,7 @@ from fastapi.responses import Response
 from api.ogc import exports
 from api.ogc.catalog import Catalog, Collection
 from api.ogc.collections import Generation
-from api.ogc.crs import check_crs, to_uri
+from api.ogc.crs import CRS84, check_crs, to_uri
 from api.ogc.filters import with_equalities
 from api.ogc.geojson import collection_bytes, feature_bytes, json_safe_records
 from api.ogc.html import render_page
@@ -121,9 +121,9 @@ def build_router(catalog: Catalog) -> APIRouter:
         ]
         if fmt == "html":
             facts = list(json_safe_records(frame.drop(columns=[frame.geometry.name]))[0].items())
-            return render_page(
-                base_url(request), f"{collection.title}: {featureId}", links=links, facts=facts
-            )
+            geojson = feature_bytes(frame, CRS84)[0]
+            title = f"{collection.title}: {featureId}"
+            return render_page(base_url(request), title, links=links, facts=facts, geojson=geojson)
         feature = feature_bytes(frame, crs_uri)[0]
         body = feature[:-1] + b',"links":' + orjson.dumps(links) + b"}"
         return Response(body, media_type=GEOJSON, headers=_crs_header(crs_uri))
@@ -186,4 +186,5 @@ def _items_html(
     items = f"{base}/collections/{collection.id}/items"
     rows = [{"cells": [r[c] for c in props], "href": f"{items}/{r['id']}?f=html"} for r in records]
     title = f"{collection.title}: {len(records)} of {matched}"
-    return render_page(base, title, links=links, columns=props, rows=rows)
+    geojson = collection_bytes(feature_bytes(frame, CRS84), {"numberMatched": matched})
+    return render_page(base, title, links=links, columns=props, rows=rows, geojson=geojson)

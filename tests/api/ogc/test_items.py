@@ -14,6 +14,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from api.ogc.html import render_page
 from geo.boundaries.generations import BoundaryRegistry
 from tests.api.ogc.conftest import hierarchy
 
@@ -231,6 +232,21 @@ def test_html_items_page_links_each_item(client):
         assert f"/collections/grids/items/{code}?f=html" in response.text
     item = client.get("/collections/grids/items/41010500100101?f=html")
     assert "worker 41010500100101" in item.text
+    for page in (response, item):  # a Leaflet map of the features, from /static
+        assert "/static/leaflet/leaflet.js" in page.text
+        embedded = page.text.split('id="features">', 1)[1].split("</script>", 1)[0]
+        assert "41010500100101" in {f["id"] for f in _features(json.loads(embedded))}
+
+
+def _features(geojson: dict) -> list[dict]:
+    return geojson["features"] if geojson["type"] == "FeatureCollection" else [geojson]
+
+
+def test_embedded_geojson_cannot_close_its_script_element():
+    hostile = b'{"type":"Feature","id":"x","geometry":null,"properties":{"t":"</script><b>"}}'
+    html = render_page("http://x", "t", geojson=hostile).body.decode()
+    embedded = html.split('id="features">', 1)[1].split("</script>", 1)[0]
+    assert json.loads(embedded)["properties"]["t"] == "</script><b>"
 
 
 def test_generation_parameter_serves_another_generation(client, data_dir):
