@@ -112,6 +112,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         params.query.region = code
         filters = provider.feature_filter(params.query)
         body = {"region": code, **region_stats(ctx.store, kind, filters, sla_hours, top)}
+        names = units().providers["grid"].frame(params.query.generation).set_index("code")["name"]
+        for grid in body.get("top_grids_by_open", []):
+            grid["grid_name"] = names.get(grid["grid_code"])
         return json_response(body)
 
     @router.get("/hotspots", summary="Grids where one category keeps coming back (see docs)")

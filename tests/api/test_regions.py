@@ -114,6 +114,8 @@ def test_stats_match_pandas(client, records):
     open_cases = inside[inside.status.isin(["received", "dispatched", "in_progress"])]
     top = open_cases.grid_code.value_counts()
     assert {g["grid_code"]: g["open"] for g in body["top_grids_by_open"]} == top.to_dict()
+    names = hierarchy().set_index("code")["name"]
+    assert all(g["grid_name"] == names[g["grid_code"]] for g in body["top_grids_by_open"])
     closed = inside.status.isin(["resolved", "closed"]).sum()
     assert body["closure_rate"] == pytest.approx(closed / len(inside))
     filtered = client.get(f"/v1/regions/{STREET}/stats", params={"filter": "channel = 'web'"})
