@@ -109,6 +109,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     generation = registry.stage(units, source=source, note=args.note, repairs=repairs)
     if args.activate:
         registry.activate(generation)
+        _reassign_features(settings)
     state = (
         "active"
         if args.activate
@@ -163,7 +164,22 @@ def run_activate(args: argparse.Namespace, settings: Settings) -> int:
     previous = registry.active()
     registry.activate(args.generation)
     print(f"active boundary generation: {args.generation} (was {previous or 'none'})")
+    _reassign_features(settings)
     return 0
+
+
+def _reassign_features(settings: Settings) -> None:
+    """Re-assign every stored feature to the grids of the newly active generation."""
+    from api.context import AppContext
+    from geo.store.taxonomy import KINDS
+
+    if not settings.database_url and not (settings.data_dir / "features.sqlite").exists():
+        return
+    store = AppContext(settings).store
+    if not any(store.count(kind) for kind in KINDS):
+        return
+    moved = store.follow_active()
+    print(f"re-assigned {moved:,} stored features to the active generation", file=sys.stderr)
 
 
 def run_diff(args: argparse.Namespace, settings: Settings) -> int:

@@ -79,7 +79,9 @@ def ensure_features(ctx: AppContext, seed: int | None = None, scale: float = 1.0
     for kind in FEATURE_KINDS:
         frame = frames[kind]
         with tqdm(total=len(frame), desc=f"loading {kind}", unit=" rows", file=sys.stderr) as bar:
-            report = store.bulk_import(kind, frame, crs="EPSG:4326", progress=lambda done: bar.update(done - bar.n))
+            report = store.bulk_import(
+                kind, frame, crs="EPSG:4326", progress=lambda done: bar.update(done - bar.n)
+            )
         if report.rejected:
             raise ValueError(f"demo {kind}: {report.summary()}")
     return True

@@ -217,7 +217,7 @@ class StoreReads:
 
 
 def _history_record(row) -> dict[str, Any]:
-    out = {k: v for k, v in dict(row).items() if k != "hid"}
+    out = {str(k): v for k, v in dict(row).items() if k != "hid"}
     for name in ("at", "replaced_at"):
         if name in out:
             out[name] = from_ms(out[name])

@@ -123,6 +123,7 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Index("features_kind_district", "kind", "district_code"),
         _partial("features_kind_zone", "managing_zone"),
         sa.Index("features_kind_reported", "kind", "reported_at"),
+        sa.Index("features_kind_updated", "kind", "updated_at"),  # live events catch-up
     )
     status_history = sa.Table(
         "status_history",

@@ -373,6 +373,9 @@ def open_tables(backend: Backend) -> dict[str, sa.Table]:
     with backend.write() as conn:
         backend.before_create(conn)
         metadata.create_all(conn)
+        for table in metadata.sorted_tables:  # indexes added since the file was created
+            for index in table.indexes:
+                index.create(conn, checkfirst=True)
         backend.install(conn)
         meta = tables["store_meta"]
         exists = conn.execute(

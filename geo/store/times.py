@@ -11,12 +11,14 @@ True
 from __future__ import annotations
 
 import time
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import numpy as np
 import pandas as pd
 
 from geo.errors import InvalidInput
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 def now_ms() -> int:
@@ -32,12 +34,12 @@ def to_ms(value: str | datetime | date | int | float, what: str = "time") -> int
         return int(value)
     try:
         stamp = pd.Timestamp(value)
-    except (ValueError, TypeError) as error:
-        raise InvalidInput(f"{what}: {value!r} is not an ISO 8601 time") from error
-    if pd.isna(stamp):
-        raise InvalidInput(f"{what}: {value!r} is not an ISO 8601 time")
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return (stamp - pd.Timestamp(0, tz="UTC")) // pd.Timedelta(milliseconds=1)
+        if pd.isna(stamp):
+            raise ValueError("not a time")
+        stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+        return (stamp.to_pydatetime() - _EPOCH) // timedelta(milliseconds=1)
+    except (ValueError, TypeError, OverflowError) as error:  # incl. out-of-bounds dates
+        raise InvalidInput(f"{what}: {value!r} is not an ISO 8601 time in range") from error
 
 
 def series_to_ms(values: pd.Series) -> tuple[pd.Series, pd.Series]:

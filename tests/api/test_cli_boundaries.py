@@ -107,3 +107,31 @@ def test_import_maps_columns_and_code_version(tmp_path, capsys):
     assert units[["code", "name", "code_version"]].values.tolist() == [["410102", "中原区", "2023"]]
     assert main(["boundaries", "import", str(path), "--column", "oops"]) == 2
     assert "--column wants SOURCE=TARGET" in capsys.readouterr().err
+
+
+def test_activation_reassigns_stored_features(tmp_path, capsys):
+    """Features keep the grid they were routed with until a new generation is activated."""
+    from api.context import AppContext
+    from api.settings import Settings
+
+    data = tmp_path / "data"
+    old = _write_units(tmp_path / "old.gpkg", ["410102001001001"], [(0, 0.02)])
+    new = _write_units(
+        tmp_path / "new.gpkg", ["410102001001002", "410102001001003"], [(0, 0.01), (0.01, 0.02)]
+    )
+    assert main(["boundaries", "import", str(old), "--activate", "--data-dir", str(data)]) == 0
+    store = AppContext(Settings(data_dir=data)).store
+    added = store.add("cameras", {"id": "c1", "lon": 113.605, "lat": 34.705})
+    assert (added["grid_code"], added["generation"]) == ("410102001001001", "g0001")
+
+    assert main(["boundaries", "import", str(new), "--data-dir", str(data)]) == 0
+    assert store.get("cameras", "c1")["grid_code"] == "410102001001001"  # staged: not yet live
+    assert main(["boundaries", "activate", "g0002", "--data-dir", str(data)]) == 0
+    assert "re-assigned 1 stored features" in capsys.readouterr().err
+
+    expected = AppContext(Settings(data_dir=data)).locator.locate(113.605, 34.705).grid_code
+    moved = store.get("cameras", "c1")
+    assert (moved["grid_code"], moved["generation"]) == (expected, "g0002")
+    assert expected == "410102001001002"
+    history = store.history("cameras", "c1")["assignments"]
+    assert history[-1]["grid_code"] == "410102001001001"
