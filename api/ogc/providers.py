@@ -23,6 +23,7 @@ import pandas as pd
 import shapely
 
 from api.ogc.filters import FrameBackend, compile_filter
+from geo.boundaries.schema import CORE_COLUMNS
 from geo.errors import InvalidInput, NotFound
 
 Bbox = tuple[float, float, float, float]
@@ -92,19 +93,7 @@ class BoundaryProvider(Provider):
     becomes active.
     """
 
-    fields = {
-        name: {"type": "string", "title": name}
-        for name in (
-            "code",
-            "name",
-            "level",
-            "parent_code",
-            "code_system",
-            "code_version",
-            "managing_zone",
-            "attributes",
-        )
-    }
+    fields = {name: {"type": "string", "title": name} for name in CORE_COLUMNS}
 
     def __init__(self, registry: Any, level: str) -> None:
         self.registry = registry

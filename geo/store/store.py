@@ -117,18 +117,7 @@ class FeatureStore(StoreReads):
             existing = self._by_idempotency(kind, idempotency_key)
             if existing is not None:
                 return existing
-        now = now_ms()
-        prepared = prepare_rows(
-            kind,
-            record_frame(record),
-            locator=self.locator,
-            crs=crs,
-            taxonomy=self.taxonomy,
-            now=now,
-        )
-        if prepared.rejected:
-            raise InvalidInput(prepared.rejected[0][1])
-        row = prepared.rows()[0]
+        row = self._prepare_one(kind, record, crs, now_ms())
         row["idempotency_key"] = idempotency_key
         try:
             with self.backend.write() as conn:
@@ -173,17 +162,7 @@ class FeatureStore(StoreReads):
             merged["id"] = id
             if not ("lon" in changes or "lat" in changes or "geometry" in changes):
                 merged["lon"], merged["lat"], crs = current["lon"], current["lat"], "EPSG:4326"
-            prepared = prepare_rows(
-                kind,
-                record_frame(merged),
-                locator=self.locator,
-                crs=crs,
-                taxonomy=self.taxonomy,
-                now=now,
-            )
-            if prepared.rejected:
-                raise InvalidInput(prepared.rejected[0][1])
-            row = prepared.rows()[0]
+            row = self._prepare_one(kind, merged, crs, now)
             if kind == "incidents" and row["status"] != current["status"]:
                 check_transition(current["status"], row["status"])
                 self._log_status(conn, kind, [id], current["status"], [row["status"]], now, note)
@@ -295,6 +274,20 @@ class FeatureStore(StoreReads):
         return 0 if locator is None else self.reassign(locator)
 
     # --- internals --------------------------------------------------------
+
+    def _prepare_one(self, kind: str, record: dict[str, Any], crs: str, now: int) -> dict:
+        """One validated row, pinned to its grid; InvalidInput says why when it cannot be."""
+        prepared = prepare_rows(
+            kind,
+            record_frame(record),
+            locator=self.locator,
+            crs=crs,
+            taxonomy=self.taxonomy,
+            now=now,
+        )
+        if prepared.rejected:
+            raise InvalidInput(prepared.rejected[0][1])
+        return prepared.rows()[0]
 
     def _follow(self, locator) -> None:
         """After a re-assignment, write with ``locator`` unless following a callable."""
