@@ -10,12 +10,15 @@ on first use, so a command that needs only the store never builds the engine.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import cached_property
 
 from fastapi import Request
 
 from api.settings import Settings
+
+LOG = logging.getLogger(__name__)
 
 
 @dataclass
@@ -104,6 +107,19 @@ class AppContext:
 
         feeds = {kind: StorePointFeed(lambda: self.store, kind) for kind in POINT_LAYERS}
         return MapLayers(RegistryFeed(self.registry), feeds)
+
+
+def warm_up(ctx: AppContext) -> None:
+    """Build the engine, the store, the area catalog and the gazetteer now, not on the
+    first request (a server without boundaries skips it). Run in a daemon thread."""
+    from geo.errors import CityAwareError
+
+    try:
+        ctx.geocoding.catalog(ctx.locator)
+        ctx.store.data_version()
+        ctx.gazetteer.current()
+    except CityAwareError as error:
+        LOG.info("no warm-up (%s)", error)
 
 
 def get_context(request: Request) -> AppContext:

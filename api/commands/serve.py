@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import threading
 
 from api.settings import Settings
 
@@ -21,10 +22,13 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
     from api.app import create_app
+    from api.context import AppContext, warm_up
     from api.service.auth import ensure_admin_key
 
     settings = ensure_admin_key(settings)
-    app = create_app(settings)
+    ctx = AppContext(settings)
+    app = create_app(ctx=ctx)
+    threading.Thread(target=warm_up, args=(ctx,), name="warm-up", daemon=True).start()
     print(f"cityaware serving {settings.data_dir} on http://{args.host}:{args.port}/")
     uvicorn.run(app, host=args.host, port=args.port, log_level="warning")
     return 0

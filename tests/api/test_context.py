@@ -1,0 +1,27 @@
+"""The server's shared state: warm-up builds the engine, store and gazetteer ahead of requests."""
+
+from __future__ import annotations
+
+from api.context import AppContext, warm_up
+from api.settings import Settings
+from geo.boundaries.generations import BoundaryRegistry
+from tests.api.service.conftest import synthetic_units
+
+
+def test_warm_up_builds_what_the_first_request_needs(tmp_path):
+    registry = BoundaryRegistry(tmp_path / "boundaries")
+    registry.activate(registry.stage(synthetic_units(), source="synthetic"))
+    ctx = AppContext(Settings(data_dir=tmp_path))
+
+    warm_up(ctx)
+
+    assert {"store", "geocoding", "gazetteer"} <= set(vars(ctx))
+    assert (tmp_path / "features.sqlite").exists()
+    answer = ctx.gazetteer.geocode("金水区")
+    assert answer.to_dict()["candidates"][0]["code"] == "410105"
+
+
+def test_warm_up_without_boundaries_does_nothing(tmp_path):
+    ctx = AppContext(Settings(data_dir=tmp_path))
+    warm_up(ctx)
+    assert "gazetteer" not in vars(ctx)
