@@ -42,9 +42,11 @@ Distances are in the city's CGCS2000 Gauss-Krüger zone (EPSG:4547 here).
 
 from __future__ import annotations
 
+import gc
 import json
 import math
 import re
+from contextlib import contextmanager
 from pathlib import Path
 
 import geopandas as gpd
@@ -67,6 +69,7 @@ from geo.engine.results import (
 from geo.errors import InvalidInput, NotFound
 
 LEVEL_ORDER = ("grid", "community", "street", "district")
+CHAIN_COLUMNS = ("grid_code", "community_code", "street_code", "district_code", "managing_zone")
 # NBS code prefixes when a parent record is missing: street = 9 digits, district = 6.
 _PREFIX = {"street": 9, "district": 6}
 
@@ -94,13 +97,10 @@ class GridLocator:
         grids = units[units["level"] == "grid"].sort_values("code", kind="stable")
         self.grid_codes = grids["code"].to_numpy(dtype=object)
         chains = [self._chain_codes(code) for code in self.grid_codes]
-        # One trailing None per column, so index -1 ("no grid") reads as None.
-        self._columns = {
-            name: np.array([c[k] for c in chains] + [None], dtype=object)
-            for k, name in enumerate(
-                ("grid_code", "community_code", "street_code", "district_code", "managing_zone")
-            )
-        }
+        # One row per grid index, one column per CHAIN_COLUMNS name, and a trailing
+        # row of None so that index -1 ("no grid") reads as None. A single 2-D take
+        # gathers all five columns about twice as fast as five 1-D gathers.
+        self._chains = np.array(chains + [[None] * len(CHAIN_COLUMNS)], dtype=object)
         self._rows = [tuple(c) for c in chains]
 
     @classmethod
@@ -196,8 +196,9 @@ class GridLocator:
         status[invalid] = INVALID
         batch.error[invalid] = "not a finite number"
         batch.status = STATUS_NAMES[status]
-        for name, column in self._columns.items():
-            setattr(batch, name, column[found])
+        chains = self._chains.take(found, axis=0)  # -1 takes the trailing row of None
+        for k, name in enumerate(CHAIN_COLUMNS):
+            setattr(batch, name, chains[:, k])  # strided views of one fresh matrix
         return batch
 
     def _locate_near_edges(
@@ -242,11 +243,12 @@ class GridLocator:
         starts = np.flatnonzero(np.r_[True, point_idx[1:] != point_idx[:-1]])
         codes = self.grid_codes[grid_idx].tolist()
         bounds = np.r_[starts, point_idx.size].tolist()
-        groups = np.fromiter(
-            (codes[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)),
-            dtype=object,
-            count=starts.size,
-        )
+        with _gc_paused():  # tens of thousands of new lists would trigger many GC passes
+            groups = np.fromiter(
+                (codes[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)),
+                dtype=object,
+                count=starts.size,
+            )
         batch.candidates[rows[point_idx[starts]]] = groups
 
     def _locate_exactly(
@@ -259,7 +261,7 @@ class GridLocator:
         status[rows[answer.on_boundary]] = ON_BOUNDARY
         self._set_candidates(batch, rows, answer.near_point, answer.near_grid)
         outside = rows[answer.outside]
-        batch.nearest_grid[outside] = self._columns["grid_code"][answer.nearest]
+        batch.nearest_grid[outside] = self._chains[answer.nearest, 0]
         batch.distance_m[outside] = answer.distance
 
     def unit(self, code: str) -> dict:
@@ -301,6 +303,24 @@ class GridLocator:
         return (
             f"GridLocator({len(self.grid_codes)} grids, generation={self.generation!r}, {source})"
         )
+
+
+@contextmanager
+def _gc_paused():
+    """Pause the cyclic garbage collector while building many small lists (no cycles).
+
+    Each 700 new lists start a collection, and the survivors soon push full
+    collections over every tracked object of the process (~7 ms per 18,000 lists
+    in the benchmark). Restores the previous state, so nesting and callers that
+    turned the collector off themselves are unaffected.
+    """
+    enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if enabled:
+            gc.enable()
 
 
 def _remove_stale(current: Path, generation: str) -> None:
