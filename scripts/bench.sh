@@ -15,5 +15,9 @@ echo "== geocoder evaluation (held-out addresses)"
 "$PY" benchmarks/eval_geocoder.py
 echo "== map-wall tiles"
 "$PY" benchmarks/bench_tiles.py
+echo "== map-wall page in headless Chromium (full demo city)"
+"$PY" benchmarks/bench_map_page.py
+echo "== OGC exports: memory while streaming"
+"$PY" benchmarks/bench_ogc_exports.py
 echo "== service API load test (loopback)"
 "$PY" benchmarks/bench_service.py
