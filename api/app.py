@@ -39,7 +39,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         version="0.1.0",
         description="City-awareness map server: point-in-grid lookups, features, map wall.",
         openapi_url="/api",
-        docs_url="/api.html",
+        docs_url=None,  # /api.html: served offline by install_openapi
         redoc_url=None,
     )
     app.state.ctx = ctx

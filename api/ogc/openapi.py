@@ -15,9 +15,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 
 from api.ogc.web import OPENAPI, json_response
+
+SWAGGER_ASSETS = "/static/swagger_ui"  # swagger-ui-dist from npm, under layers/assets
 
 
 def to_openapi30(node: Any) -> Any:
@@ -56,7 +59,19 @@ def to_openapi30(node: Any) -> Any:
 
 
 def install_openapi(app: FastAPI) -> None:
-    """Replace FastAPI's ``/api`` route with the 3.0 document and the OGC media type."""
+    """Replace FastAPI's ``/api`` route with the 3.0 document and the OGC media type, and
+    serve ``/api.html`` (Swagger UI) from our own vendored assets: no CDN, works offline."""
+
+    @app.get("/api.html", include_in_schema=False)
+    def api_html() -> Response:
+        return get_swagger_ui_html(
+            openapi_url=app.openapi_url,
+            title=f"{app.title} API",
+            swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
+            swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
+            swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
+        )
+
     url = app.openapi_url
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != url]
     cache: dict[str, Any] = {}
