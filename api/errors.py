@@ -1,7 +1,8 @@
 """One place that turns core errors into HTTP answers with a JSON body.
 
 Every body has ``code`` (an OGC-style exception code), ``description`` and
-``status``, e.g. ``{"code": "NotFound", "description": "no unit 4101", "status": 404}``.
+``status``, e.g. ``{"code": "NotFound", "description": "no unit 4101", "status": 404}``;
+under ``/open311/`` the GeoReport v2 form ``[{"code": 404, "description": ...}]``.
 """
 
 from __future__ import annotations
@@ -24,6 +25,17 @@ def error_response(status: int, description: str, code: str | None = None) -> JS
     )
 
 
+OPEN311_PREFIX = "/open311/"
+
+
+def answer_for(request: Request, status: int, description: str, code: str | None = None):
+    """The error answer for ``request``: Open311 clients get GeoReport v2's
+    ``[{"code": status, "description": ...}]``, everyone else :func:`error_response`."""
+    if request.url.path.startswith(OPEN311_PREFIX):
+        return JSONResponse([{"code": status, "description": description}], status_code=status)
+    return error_response(status, description, code)
+
+
 def _describe_validation(error: RequestValidationError) -> str:
     parts = []
     for item in error.errors():
@@ -36,13 +48,13 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map core errors, validation errors and HTTP errors to JSON bodies."""
 
     @app.exception_handler(CityAwareError)
-    async def _core(_: Request, error: CityAwareError) -> JSONResponse:
-        return error_response(error.status, str(error), error.code)
+    async def _core(request: Request, error: CityAwareError) -> JSONResponse:
+        return answer_for(request, error.status, str(error), error.code)
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(_: Request, error: RequestValidationError) -> JSONResponse:
-        return error_response(400, _describe_validation(error))
+    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+        return answer_for(request, 400, _describe_validation(error))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_: Request, error: StarletteHTTPException) -> JSONResponse:
-        return error_response(error.status_code, str(error.detail))
+    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return answer_for(request, error.status_code, str(error.detail))

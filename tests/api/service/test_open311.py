@@ -105,7 +105,7 @@ def test_filters_and_paging(client, requests_made):
     assert future.json() == []
     for bad in ("2999-01-01T00:00:00Z", "yesterday"):
         answer = client.get("/open311/v2/requests.json", params={"end_date": bad})
-        assert answer.status_code == 400 and "end_date" in answer.json()["description"]
+        assert answer.status_code == 400 and "end_date" in answer.json()[0]["description"]
     assert client.get("/open311/v2/requests.json", params={"status": "pending"}).status_code == 400
 
 
@@ -126,3 +126,10 @@ def test_a_request_needs_a_place_and_a_known_service(client, role_keys):
         ).status_code
         == 401
     )
+
+
+def test_errors_use_the_georeport_error_shape(client):
+    answer = client.get("/open311/v2/requests/nope.json")
+    assert answer.status_code == 404
+    [error] = answer.json()
+    assert error["code"] == 404 and "nope" in error["description"]
