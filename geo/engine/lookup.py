@@ -48,7 +48,7 @@ from rasterio.transform import Affine
 
 from geo.engine.edges import BLOCK_SHIFT, Segments, block_key, cells_near_segments, key_cell
 
-FORMAT_VERSION = "6"
+FORMAT_VERSION = "7"
 DEFAULT_CELL_M = 20.0
 EXACT = -1
 FAR = -2
@@ -142,6 +142,7 @@ class LookupTable:
         row, col = key_cell(keys, shape[1])
         cells[row, col] = np.where(count[row, col] <= 1, LISTED, EXACT)
         centre = np.where(count[row, col] == 1, index[row, col], -1).astype(np.int32)
+        cells = _pad_to_blocks(cells)
         block_bits = np.zeros(_block_count(shape), dtype=np.uint64)
         np.bitwise_or.at(block_bits, keys >> 6, np.uint64(1) << (keys & 63).astype(np.uint64))
         block_base = np.cumsum(np.bitwise_count(block_bits)) - np.bitwise_count(block_bits)
@@ -166,24 +167,21 @@ class LookupTable:
         """Cell value per point (see the module doc); EXACT for NaN and off-raster points.
 
         A small coarse table (fits in CPU cache) answers blocks with one common
-        value; only the other points read the big fine raster.
+        value; only the other points read the big fine raster. The coarse table
+        has a border of EXACT blocks, so off-raster and NaN points need no mask:
+        their indices are clamped into that border.
         """
-        rows, cols = self.cells.shape
-        col = (lon - self.west) * (1.0 / self.dlon)
-        row = (self.north - lat) * (1.0 / self.dlat)
-        on_raster = (col >= 0) & (col < cols) & (row >= 0) & (row < rows)  # False for NaN
-        with np.errstate(invalid="ignore"):  # NaN rows are off the raster
-            col = col.astype(np.intp, casting="unsafe")
-            row = row.astype(np.intp, casting="unsafe")
-        col[~on_raster] = 0
-        row[~on_raster] = 0
-        coarse_cols = self.coarse.shape[1]
-        found = self.coarse.ravel()[(row >> BLOCK_SHIFT) * coarse_cols + (col >> BLOCK_SHIFT)]
-        found = found.astype(np.int64)
-        found[~on_raster] = EXACT
-        fine = np.flatnonzero(found == FINE)
-        row, col = row[fine], col[fine]
-        found[fine] = value = self.cells.ravel()[row * cols + col]
+        size = 1 << BLOCK_SHIFT
+        rows, cols = self.cells.shape  # multiples of size
+        col = _padded_index(np.subtract(lon, self.west), 1.0 / self.dlon, cols)
+        row = _padded_index(np.subtract(self.north, lat), 1.0 / self.dlat, rows)
+        block = row >> BLOCK_SHIFT
+        block *= self.coarse.shape[1]
+        block += col >> BLOCK_SHIFT
+        found = self.coarse.ravel().take(block).astype(np.int64)
+        fine = np.flatnonzero(found == FINE)  # always within the raster
+        row, col = row[fine] - size, col[fine] - size
+        found[fine] = value = self.cells.ravel().take(row * cols + col)
         listed = value == LISTED
         found[fine[listed]] = LISTED - self._listed_rows(row[listed], col[listed])
         return found
@@ -262,16 +260,47 @@ def _block_count(shape: tuple[int, int]) -> int:
     return -(-shape[0] // size) * -(-shape[1] // size)
 
 
+def _pad_to_blocks(cells: np.ndarray) -> np.ndarray:
+    """Cells extended south and east with EXACT (off the raster) to whole blocks."""
+    size = 1 << BLOCK_SHIFT
+    rows, cols = cells.shape
+    return np.pad(
+        cells, ((0, -rows % size), (0, -cols % size)), mode="constant", constant_values=EXACT
+    )
+
+
 def _coarse(cells: np.ndarray) -> np.ndarray:
-    """Blocks of BLOCK x BLOCK cells: their common value when all agree (and are not
-    LISTED), else FINE. Edge blocks are padded with FINE."""
+    """Blocks of BLOCK x BLOCK cells (``cells`` padded to whole blocks): their common
+    value when all agree (and are not LISTED), else FINE; plus a border one block
+    wide of EXACT all round, for points off the raster (see :func:`_padded_index`)."""
     rows, cols = cells.shape
     size = 1 << BLOCK_SHIFT
-    padded = np.full((-(-rows // size) * size, -(-cols // size) * size), FINE, cells.dtype)
-    padded[:rows, :cols] = cells
-    blocks = padded.reshape(padded.shape[0] // size, size, padded.shape[1] // size, size)
+    blocks = cells.reshape(rows // size, size, cols // size, size)
     low, high = blocks.min(axis=(1, 3)), blocks.max(axis=(1, 3))
-    return np.where((low == high) & (low != LISTED), low, FINE).astype(cells.dtype)
+    coarse = np.where((low == high) & (low != LISTED), low, FINE).astype(cells.dtype)
+    return np.pad(coarse, 1, mode="constant", constant_values=EXACT)
+
+
+def _padded_index(offset: np.ndarray, scale: float, count: int) -> np.ndarray:
+    """One block + ``floor(offset * scale)`` (the cell index), clamped into the border
+    blocks of the coarse table: [0, count + 2 blocks). NaN lands in the first.
+    ``offset`` (a fresh array of distances from the raster edge) is overwritten.
+
+    The arithmetic is the same as :meth:`LookupTable.cell_centres`, so a point's cell
+    and its cell centre always agree.
+
+    >>> _padded_index(np.array([-5.0, 0.5, 3.2, 99.0, np.nan]), 1.0, 16).tolist()
+    [3, 8, 11, 24, 0]
+    """
+    size = 1 << BLOCK_SHIFT
+    index = offset
+    index *= scale
+    np.floor(index, out=index)
+    np.fmax(index, -size, out=index)  # also NaN -> -size
+    np.fmin(index, count, out=index)
+    index = index.astype(np.intp)
+    index += size
+    return index
 
 
 def _geojson(geometries: np.ndarray) -> list[dict]:
