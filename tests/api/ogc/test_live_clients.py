@@ -19,7 +19,7 @@ from api.settings import Settings
 from geo.boundaries.generations import BoundaryRegistry
 from geo.store import FeatureFilter
 from tests.api.ogc.conftest import hierarchy, incidents_frame
-from tests.api.ogc.live import live_server
+from tests.live_server import live_server
 
 # one live server per worker: with --dist loadgroup (scripts/test.sh) these share a worker
 pytestmark = pytest.mark.xdist_group("ogc-live")

@@ -17,12 +17,21 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[3]
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @contextmanager
-def live_server(data_dir: Path) -> Iterator[str]:
+def live_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[str]:
     """Serve ``api.app:create_app`` over ``data_dir`` on a free port; yield the base URL."""
+    with server_process(data_dir, env) as (_, url):
+        yield url
+
+
+@contextmanager
+def server_process(
+    data_dir: Path, env: dict[str, str] | None = None
+) -> Iterator[tuple[subprocess.Popen, str]]:
+    """Like :func:`live_server`, yielding the process too (for tests that kill it)."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind(("127.0.0.1", 0))
@@ -38,7 +47,12 @@ def live_server(data_dir: Path) -> Iterator[str]:
         "--log-level",
         "warning",
     ]
-    env = {**os.environ, "CITYAWARE_DATA_DIR": str(data_dir), "PYTHONPATH": str(ROOT)}
+    env = {
+        **os.environ,
+        "CITYAWARE_DATA_DIR": str(data_dir),
+        "PYTHONPATH": str(ROOT),
+        **(env or {}),
+    }
     process = subprocess.Popen(command, cwd=ROOT, env=env, pass_fds=[sock.fileno()])
     url = f"http://127.0.0.1:{port}"
     try:
@@ -52,8 +66,9 @@ def live_server(data_dir: Path) -> Iterator[str]:
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")
             time.sleep(0.1)
-        yield url
+        yield process, url
     finally:
-        process.terminate()
+        if process.poll() is None:
+            process.terminate()
         process.wait(timeout=10)
         sock.close()
