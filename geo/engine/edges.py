@@ -72,6 +72,20 @@ class Segments:
     def __len__(self) -> int:
         return len(self.grid)
 
+    def lines(self, scale: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Unit normal (nx, ny) and offset of each segment's line in lon/lat scaled by
+        ``scale``: a point's signed distance from the line is ``x*nx + y*ny - offset``.
+        NaN for zero-length segments. Memoised per scale."""
+        memo = self.__dict__.setdefault("_lines", {})
+        if scale not in memo:
+            sx, sy = scale
+            ex, ey = (self.lon1 - self.lon0) * sx, (self.lat1 - self.lat0) * sy
+            with np.errstate(invalid="ignore", divide="ignore"):
+                length = np.hypot(ex, ey)
+                nx, ny = -ey / length, ex / length
+            memo[scale] = nx, ny, self.lon0 * sx * nx + self.lat0 * sy * ny
+        return memo[scale]
+
     def arrays(self) -> dict[str, np.ndarray]:
         return {f"seg_{name}": getattr(self, name) for name in self.__dataclass_fields__}
 
@@ -275,10 +289,34 @@ PATH_TOL_M = 0.01
 def _path_crosses(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg):
     """Per (point, segment) pair: may the path centre → point cross the segment?
 
-    Works in lon/lat scaled to metres (lower bounds, so tolerances err large),
-    relative to the cell centre. True for a proper crossing and whenever an end
-    of either lies within PATH_TOL_M of the other's line, where signs could lie.
+    Works in lon/lat scaled to metres (lower bounds, so tolerances err large).
+    First a cheap filter: when the centre and the point are both more than
+    PATH_TOL_M from the segment's line and on the same side, the whole path is
+    on that side and cannot meet the segment (rounding here is ~1e-8 m, far below
+    the tolerance). The other pairs (a few %) get the full test of
+    :func:`_path_crosses_near`.
     """
+    sx, sy = m_per_deg
+    nx, ny, offset = (a[seg] for a in segments.lines((sx, sy)))
+    side_centre = (centre_lon * sx)[pair_point] * nx + (centre_lat * sy)[pair_point] * ny
+    side_centre -= offset
+    side_point = (lon * sx)[pair_point] * nx + (lat * sy)[pair_point] * ny
+    side_point -= offset
+    clear = (np.minimum(side_centre, side_point) > PATH_TOL_M) | (
+        np.maximum(side_centre, side_point) < -PATH_TOL_M
+    )  # False for NaN (zero-length segments)
+    crosses = ~clear
+    maybe = np.flatnonzero(crosses)
+    crosses[maybe] = _path_crosses_near(
+        segments, seg[maybe], pair_point[maybe], lon, lat, centre_lon, centre_lat, m_per_deg
+    )
+    return crosses
+
+
+def _path_crosses_near(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg):
+    """The full test of :func:`_path_crosses`, relative to the cell centre: True for a
+    proper crossing and whenever an end of either lies within PATH_TOL_M of the
+    other's line, where signs could lie."""
     sx, sy = m_per_deg
     c_lon, c_lat = centre_lon[pair_point], centre_lat[pair_point]
     px, py = (lon[pair_point] - c_lon) * sx, (lat[pair_point] - c_lat) * sy
