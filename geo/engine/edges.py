@@ -72,6 +72,27 @@ class Segments:
     def __len__(self) -> int:
         return len(self.grid)
 
+    def distances(self, seg: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Metric distance from points (x, y) to segments ``seg``, elementwise: the
+        :func:`segment_distance` sum with each segment's direction and inverse squared
+        length computed once (memoised)."""
+        if "_directions" not in self.__dict__:
+            dx, dy = self.x1 - self.x0, self.y1 - self.y0
+            length2 = dx * dx + dy * dy
+            inverse = np.divide(1.0, length2, out=np.zeros_like(length2), where=length2 > 0)
+            self.__dict__["_directions"] = dx, dy, inverse  # zero-length: t = 0, end x0
+        dx, dy, inverse = (a[seg] for a in self.__dict__["_directions"])
+        rx, ry = x - self.x0[seg], y - self.y0[seg]
+        t = rx * dx
+        t += ry * dy
+        t *= inverse
+        np.clip(t, 0.0, 1.0, out=t)
+        dx *= t
+        dy *= t
+        rx -= dx
+        ry -= dy
+        return np.hypot(rx, ry, out=rx)
+
     def lines(self, scale: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Unit normal (nx, ny) and offset of each segment's line in lon/lat scaled by
         ``scale``: a point's signed distance from the line is ``x*nx + y*ny - offset``.
@@ -244,14 +265,7 @@ def resolve(
     pair_point = np.repeat(np.arange(n), counts)
     within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
     seg = entries[np.repeat(starts, counts) + within]
-    distance = segment_distance(
-        x[pair_point],
-        y[pair_point],
-        segments.x0[seg],
-        segments.y0[seg],
-        segments.x1[seg],
-        segments.y1[seg],
-    )
+    distance = segments.distances(seg, x[pair_point], y[pair_point])
     grid = segments.grid[seg]
     new_group = np.r_[True, (pair_point[1:] != pair_point[:-1]) | (grid[1:] != grid[:-1])]
     group_start = np.flatnonzero(new_group)
