@@ -45,7 +45,10 @@ from __future__ import annotations
 import gc
 import json
 import math
+import os
 import re
+import threading
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -69,6 +72,8 @@ from geo.engine.results import (
 from geo.errors import InvalidInput, NotFound
 
 LEVEL_ORDER = ("grid", "community", "street", "district")
+WORKERS = min(2, os.cpu_count() or 1)  # threads for one big batch
+PART_MIN_POINTS = 50_000  # smaller parts are not worth a thread hand-over
 CHAIN_COLUMNS = ("grid_code", "community_code", "street_code", "district_code", "managing_zone")
 # NBS code prefixes when a parent record is missing: street = 9 digits, district = 6.
 _PREFIX = {"street": 9, "district": 6}
@@ -177,29 +182,54 @@ class GridLocator:
         return self.locate_lonlat(lon, lat)
 
     def locate_lonlat(self, lon: np.ndarray, lat: np.ndarray) -> LocationBatch:
-        """Locate already-validated WGS84 points; NaN rows come back ``invalid``."""
+        """Locate already-validated WGS84 points; NaN rows come back ``invalid``.
+
+        Batches of at least ``2 * PART_MIN_POINTS`` points are cut into one part per
+        worker thread (at most :data:`WORKERS`): numpy, pyproj and shapely release
+        the GIL for most of the work, so the parts run side by side.
+        """
         lon = np.asarray(lon, dtype=float)
         lat = np.asarray(lat, dtype=float)
-        batch = LocationBatch.empty(self.generation, len(lon), codes=False)
+        n = len(lon)
+        batch = LocationBatch.empty(self.generation, n, codes=False)
         batch.lon, batch.lat = lon, lat
-        found = self.table.lookup(lon, lat) if self.table is not None else np.full(len(lon), EXACT)
-        status = np.where(found >= 0, INSIDE, OUTSIDE).astype(np.int8)
-        finite = np.isfinite(lon) & np.isfinite(lat)
-        listed = np.flatnonzero(found <= LISTED)
-        if listed.size:  # sets found to EXACT for the points it cannot decide
-            self._locate_near_edges(batch, found, status, listed)
-        exact = np.flatnonzero((found == EXACT) & finite)
-        found[found < 0] = -1
-        if exact.size:
-            self._locate_exactly(batch, found, status, exact)
-        invalid = np.flatnonzero(~finite)
-        status[invalid] = INVALID
-        batch.error[invalid] = "not a finite number"
+        status = np.empty(n, dtype=np.int8)
+        found = np.empty(n, dtype=np.int64)  # grid index per point, -1 none
+        bounds = np.linspace(0, n, max(1, min(WORKERS, n // PART_MIN_POINTS)) + 1).astype(int)
+        parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+        others = [_executor().submit(self._locate_part, batch, p, status, found) for p in parts[1:]]
+        self._locate_part(batch, parts[0], status, found)
+        for future in others:
+            future.result()
         batch.status = STATUS_NAMES[status]
         chains = self._chains.take(found, axis=0)  # -1 takes the trailing row of None
         for k, name in enumerate(CHAIN_COLUMNS):
             setattr(batch, name, chains[:, k])  # strided views of one fresh matrix
         return batch
+
+    def _locate_part(
+        self, whole: LocationBatch, part: slice, status: np.ndarray, grid: np.ndarray
+    ) -> None:
+        """Locate the rows ``part`` of ``whole``: fill its columns, ``status`` and ``grid``."""
+        batch, status = whole.part(part), status[part]
+        lon, lat = batch.lon, batch.lat
+        if self.table is not None:
+            found = self.table.lookup(lon, lat)  # EXACT for NaN and infinity
+        else:
+            found = np.full(len(lon), EXACT)
+        np.copyto(status, np.where(found >= 0, INSIDE, OUTSIDE), casting="unsafe")
+        listed = np.flatnonzero(found <= LISTED)
+        if listed.size:  # sets found to EXACT for the points it cannot decide
+            self._locate_near_edges(batch, found, status, listed)
+        exact = np.flatnonzero(found == EXACT)
+        finite = np.isfinite(lon[exact]) & np.isfinite(lat[exact])
+        invalid, exact = exact[~finite], exact[finite]
+        found[found < 0] = -1
+        if exact.size:
+            self._locate_exactly(batch, found, status, exact)
+        status[invalid] = INVALID
+        batch.error[invalid] = "not a finite number"
+        grid[part] = found
 
     def _locate_near_edges(
         self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
@@ -303,6 +333,19 @@ class GridLocator:
         return (
             f"GridLocator({len(self.grid_codes)} grids, generation={self.generation!r}, {source})"
         )
+
+
+_pool: tuple[int, ThreadPoolExecutor] | None = None
+_pool_lock = threading.Lock()
+
+
+def _executor() -> ThreadPoolExecutor:
+    """The process's worker threads for batch parts (made anew in a forked child)."""
+    global _pool
+    with _pool_lock:
+        if _pool is None or _pool[0] != os.getpid():
+            _pool = (os.getpid(), ThreadPoolExecutor(WORKERS, thread_name_prefix="locate"))
+        return _pool[1]
 
 
 @contextmanager

@@ -86,7 +86,7 @@ class LookupTable:
         arrays = (self.cells, self.coarse, self.block_bits, self.block_base)
         arrays += (self.offsets, self.entries, self.centre)
         return int(
-            sum(a.nbytes for a in arrays) + sum(a.nbytes for a in vars(self.segments).values())
+            sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.segments.arrays().values())
         )
 
     @classmethod

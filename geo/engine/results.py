@@ -124,6 +124,19 @@ class LocationBatch:
     def __len__(self) -> int:
         return len(self.status)
 
+    def part(self, rows: slice) -> LocationBatch:
+        """The rows ``rows`` as views: writing into the part writes into this batch.
+        Columns that are None (see :meth:`empty`) stay None.
+
+        >>> batch = LocationBatch.empty("g1", 4)
+        >>> batch.part(slice(1, 3)).error[0] = "bad"
+        >>> batch.error.tolist()
+        [None, 'bad', None, None]
+        """
+        values = {name: getattr(self, name) for name in COLUMNS}
+        views = {k: v if v is None else v[rows] for k, v in values.items()}
+        return LocationBatch(generation=self.generation, **views)
+
     def __getitem__(self, i: int) -> Location:
         values = {name: getattr(self, name)[i] for name in COLUMNS}
         values["lon"], values["lat"] = float(values["lon"]), float(values["lat"])
