@@ -266,3 +266,24 @@ def test_overlapping_and_nested_grids_still_match_the_oracle():
         assert batch.grid_code[i] == expected["grid"], i
         assert batch.candidates[i] == expected["candidates"], i
         assert batch.status[i] == expected["status"], i
+
+
+def test_batch_split_over_threads_equals_one_part_and_the_oracle(city, monkeypatch):
+    """Rows of every part land in the right place: codes, candidates, nearest, errors."""
+    import geo.engine.locator as locator_module
+
+    units, locator, oracle = city
+    rng = np.random.default_rng(3)
+    west, south, east, north = SMALL_CITY.buffer(0.02).bounds
+    edge_lon, edge_lat = boundary_points(units, 40, seed=4)
+    lon = np.r_[rng.uniform(west, east, 180), edge_lon, np.nan, rng.uniform(west, east, 100)]
+    lat = np.r_[rng.uniform(south, north, 180), edge_lat, 34.7, rng.uniform(south, north, 100)]
+    monkeypatch.setattr(locator_module, "WORKERS", 1)
+    whole = locator.locate_lonlat(lon, lat).to_frame()
+    monkeypatch.setattr(locator_module, "WORKERS", 2)
+    monkeypatch.setattr(locator_module, "PART_MIN_POINTS", 100)
+    split = locator.locate_lonlat(lon, lat)
+    assert split.to_frame().equals(whole)
+    assert split.status[300] == "invalid" and split.error[300] == "not a finite number"
+    finite = np.flatnonzero(np.isfinite(lon))
+    check(locator, oracle, lon[finite], lat[finite])  # the split batch, checked point by point
