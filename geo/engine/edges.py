@@ -249,6 +249,7 @@ def resolve(
     centre_lat: np.ndarray,
     m_per_deg: tuple[float, float],
     geometries: np.ndarray,
+    metric_error_m: float = 0.0,
 ) -> EdgeAnswer:
     """Decide points in listed cells (CSR ``rows``) from their listed segments.
 
@@ -258,7 +259,8 @@ def resolve(
     the cell is listed. The others are tested with ``contains_xy`` against
     every listed grid and the centre grid. Undecided points (within
     ``EDGE_EPS_M`` of an edge, inside two grids, or outside every grid, which
-    needs the nearest-grid search) go to the ``covers`` path.
+    needs the nearest-grid search) go to the ``covers`` path. ``x``, ``y`` may be
+    off by up to ``metric_error_m``, which widens the edge margin.
     """
     n = len(rows)
     starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]
@@ -272,7 +274,7 @@ def resolve(
     group_point, group_grid = pair_point[group_start], grid[group_start].astype(np.int64)
     group_distance = np.minimum.reduceat(distance, group_start) if group_start.size else distance
     touching = np.zeros(n, dtype=bool)
-    touching[group_point[group_distance < EDGE_EPS_M]] = True
+    touching[group_point[group_distance < EDGE_EPS_M + metric_error_m]] = True
 
     centre_grid = centre[rows].astype(np.int64)
     unclear = _path_crosses(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg)

@@ -236,8 +236,8 @@ class GridLocator:
     ) -> None:
         """Answer points of listed cells from their segment lists; undecided ones -> EXACT."""
         lon, lat = batch.lon[rows], batch.lat[rows]
-        x, y = self.exact.to_metric(lon, lat)
         table = self.table
+        x, y = table.metric_near_edges(lon, lat)  # within metric_error_m of to_metric
         centre_lon, centre_lat = table.cell_centres(lon, lat)
         answer = edges.resolve(
             table.segments,
@@ -253,8 +253,12 @@ class GridLocator:
             centre_lat,
             table.m_per_deg,
             self.exact.geometries,
+            table.metric_error_m,
         )
         decided = answer.decided
+        # Too close to call with approximate metric coordinates: the exact path decides.
+        unsure = np.abs(answer.group_distance - self.near_m) <= table.metric_error_m
+        decided[answer.group_point[unsure]] = False
         found[rows[decided]] = answer.chosen[decided]
         status[rows[decided]] = INSIDE
         point, grid = answer.group_point, answer.group_grid

@@ -15,7 +15,7 @@ import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo.crs import from_lonlat
+from geo.crs import from_lonlat, to_lonlat
 from geo.engine.locator import GridLocator
 from geo.errors import InvalidInput, NotFound
 from tests.geo.engine.synthetic import voronoi_units
@@ -287,3 +287,45 @@ def test_batch_split_over_threads_equals_one_part_and_the_oracle(city, monkeypat
     assert split.status[300] == "invalid" and split.error[300] == "not a finite number"
     finite = np.flatnonzero(np.isfinite(lon))
     check(locator, oracle, lon[finite], lat[finite])  # the split batch, checked point by point
+
+
+def test_block_affines_stay_within_their_error_bound(city):
+    """The affine stand-in for the projection (points in listed cells) vs pyproj."""
+    from geo.engine.lookup import LISTED
+
+    _, locator, _ = city
+    table = locator.table
+    rng = np.random.default_rng(8)
+    west, south, east, north = SMALL_CITY.bounds
+    lon, lat = rng.uniform(west, east, 200_000), rng.uniform(south, north, 200_000)
+    listed = table.lookup(lon, lat) <= LISTED
+    lon, lat = lon[listed], lat[listed]
+    exact_x, exact_y = locator.exact.to_metric(lon, lat)
+    x, y = table.metric_near_edges(lon, lat)
+    error = np.hypot(x - exact_x, y - exact_y)
+    assert len(lon) > 10_000
+    assert error.max() <= table.metric_error_m < 0.005  # 20 m cells: about a millimetre
+    assert error.max() > table.metric_error_m / 10  # the bound is not wildly loose
+
+
+@settings(
+    max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(st.integers(0, 2**32 - 1))
+def test_points_near_the_candidate_distance_match_the_oracle(city, seed):
+    """Points near_m ± a few mm from an edge: the affine error margin must send the
+    close calls to the exact path."""
+    units, locator, oracle = city
+    grids = units[units["level"] == "grid"].to_crs("EPSG:4547").geometry.to_numpy()
+    rng = np.random.default_rng(seed)
+    rings = shapely.boundary(grids[rng.integers(0, len(grids), 12)])
+    where = rng.uniform(0, 0.999, 12)
+    a = shapely.get_coordinates(shapely.line_interpolate_point(rings, where, normalized=True))
+    b = shapely.get_coordinates(
+        shapely.line_interpolate_point(rings, where + 1e-4, normalized=True)
+    )
+    normal = (b - a)[:, ::-1] * [1, -1] / np.hypot(*(b - a).T)[:, None]
+    offset = (NEAR_M + rng.uniform(-0.004, 0.004, 12)) * rng.choice([-1.0, 1.0], 12)
+    xy = a + normal * offset[:, None]  # near_m ± 4 mm off an edge, either side
+    lon, lat = to_lonlat(xy[:, 0], xy[:, 1], "EPSG:4547")
+    check(locator, oracle, lon, lat)
