@@ -250,14 +250,19 @@ def resolve(
     m_per_deg: tuple[float, float],
     geometries: np.ndarray,
     metric_error_m: float = 0.0,
+    valid: np.ndarray | None = None,
 ) -> EdgeAnswer:
     """Decide points in listed cells (CSR ``rows``) from their listed segments.
 
-    A point whose straight path from its cell centre crosses no listed segment
-    (clearly: nothing within ``PATH_TOL_M`` of the path's ends or of the
-    segments' ends) is in the centre's grid, since every boundary piece inside
-    the cell is listed. The others are tested with ``contains_xy`` against
-    every listed grid and the centre grid. Undecided points (within
+    Every boundary piece inside the cell is listed, so the straight path from the
+    cell centre to a point crosses the boundary of a grid exactly where it crosses
+    that grid's listed segments. When every crossing is clean (nothing within
+    ``PATH_TOL_M`` of the path's ends or of the segments' ends), the point is in
+    a grid iff the centre is XOR the crossings of its segments are odd; with no
+    crossing at all, that is the centre's grid. ``valid`` (per grid) limits the
+    parity rule to valid geometries (None: only paths with no crossing). The other
+    points are tested with ``contains_xy`` against every listed grid and the
+    centre grid. Undecided points (within
     ``EDGE_EPS_M`` of an edge, inside two grids, or outside every grid, which
     needs the nearest-grid search) go to the ``covers`` path. ``x``, ``y`` may be
     off by up to ``metric_error_m``, which widens the edge margin.
@@ -277,11 +282,36 @@ def resolve(
     touching[group_point[group_distance < EDGE_EPS_M + metric_error_m]] = True
 
     centre_grid = centre[rows].astype(np.int64)
-    unclear = _path_crosses(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg)
+    crossing, unsure = _path_crossings(
+        segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg
+    )
     needs_test = np.zeros(n, dtype=bool)
-    needs_test[pair_point[unclear]] = True
-    chosen = np.where(needs_test, -1, centre_grid)
-    hits = (~needs_test & (centre_grid >= 0)).astype(np.int64)
+    needs_test[pair_point[unsure]] = True
+    parity = np.zeros(n, dtype=bool)
+    parity[pair_point[crossing]] = True
+    if valid is None:
+        needs_test |= parity
+    else:  # ring crossings decide containment only for valid geometries
+        invalid = (centre_grid >= 0) & ~valid[centre_grid]
+        invalid[group_point[~valid[group_grid]]] = True
+        needs_test |= parity & invalid
+    parity &= ~needs_test
+    plain = ~needs_test & ~parity
+    chosen = np.where(plain, centre_grid, -1)
+    hits = (plain & (centre_grid >= 0)).astype(np.int64)
+
+    # Clean crossings only: the point is in grid G iff the centre is (G is the centre
+    # grid) XOR the path crosses G's boundary an odd number of times.
+    odd = np.logical_xor.reduceat(crossing, group_start) if group_start.size else crossing
+    is_centre = group_grid == centre_grid[group_point]
+    in_group = parity[group_point] & (odd != is_centre)
+    centre_listed = np.zeros(n, dtype=bool)
+    centre_listed[group_point[is_centre]] = True
+    keeps_centre = parity & (centre_grid >= 0) & ~centre_listed  # no segment of it: still in
+    chosen[keeps_centre] = centre_grid[keeps_centre]
+    hits += keeps_centre
+    chosen[group_point[in_group]] = group_grid[in_group]
+    hits += np.bincount(group_point[in_group], minlength=n)
 
     # The rest: every grid with a listed segment, plus the centre grid unless listed.
     tested = needs_test[group_point]
@@ -302,8 +332,8 @@ def resolve(
 PATH_TOL_M = 0.01
 
 
-def _path_crosses(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg):
-    """Per (point, segment) pair: may the path centre → point cross the segment?
+def _path_crossings(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg):
+    """Per (point, segment) pair: (clean crossing, unsure) for the path centre → point.
 
     Works in lon/lat scaled to metres (lower bounds, so tolerances err large).
     First a cheap filter: when the centre and the point are both more than
@@ -321,18 +351,18 @@ def _path_crosses(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m
     clear = (np.minimum(side_centre, side_point) > PATH_TOL_M) | (
         np.maximum(side_centre, side_point) < -PATH_TOL_M
     )  # False for NaN (zero-length segments)
-    crosses = ~clear
-    maybe = np.flatnonzero(crosses)
-    crosses[maybe] = _path_crosses_near(
+    maybe = np.flatnonzero(~clear)
+    crossing, unsure = np.zeros(len(seg), dtype=bool), np.zeros(len(seg), dtype=bool)
+    crossing[maybe], unsure[maybe] = _path_crosses_near(
         segments, seg[maybe], pair_point[maybe], lon, lat, centre_lon, centre_lat, m_per_deg
     )
-    return crosses
+    return crossing, unsure
 
 
 def _path_crosses_near(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg):
-    """The full test of :func:`_path_crosses`, relative to the cell centre: True for a
-    proper crossing and whenever an end of either lies within PATH_TOL_M of the
-    other's line, where signs could lie."""
+    """The full test of :func:`_path_crossings`, relative to the cell centre:
+    (a proper crossing with every end farther than PATH_TOL_M from the other's
+    line, an end within PATH_TOL_M of the other's line, where signs could lie)."""
     sx, sy = m_per_deg
     c_lon, c_lat = centre_lon[pair_point], centre_lat[pair_point]
     px, py = (lon[pair_point] - c_lon) * sx, (lat[pair_point] - c_lat) * sy
@@ -352,4 +382,4 @@ def _path_crosses_near(segments, seg, pair_point, lon, lat, centre_lon, centre_l
         | (np.abs(side_b) <= tol_path)
     )
     crossing = (side_centre * side_point < 0) & (side_a * side_b < 0)
-    return near | crossing
+    return crossing & ~near, near

@@ -56,6 +56,7 @@ class ExactIndex:
     ) -> None:
         self.outside_tolerance_m = outside_tolerance_m
         self.geometries = np.asarray(geometries, dtype=object)
+        self.valid = shapely.is_valid(self.geometries)  # per grid (edges' parity rule)
         if metric_crs is None:
             west, _, east, _ = shapely.total_bounds(self.geometries)
             metric_crs = metric_crs_for((west + east) / 2)

@@ -254,6 +254,7 @@ class GridLocator:
             table.m_per_deg,
             self.exact.geometries,
             table.metric_error_m,
+            self.exact.valid,
         )
         decided = answer.decided
         # Too close to call with approximate metric coordinates: the exact path decides.
