@@ -48,7 +48,7 @@ from rasterio.transform import Affine
 
 from geo.engine.edges import BLOCK_SHIFT, Segments, block_key, cells_near_segments, key_cell
 
-FORMAT_VERSION = "8"
+FORMAT_VERSION = "9"
 DEFAULT_CELL_M = 20.0
 EXACT = -1
 FAR = -2
@@ -76,7 +76,7 @@ class LookupTable:
     centre: np.ndarray  # per listed row: grid index holding the cell centre, or -1
     segments: Segments
     block_rank: np.ndarray  # per block: its row in block_affine, or -1 (no listed cell)
-    block_affine: np.ndarray  # per block with listed cells: see block_affines()
+    block_affine: np.ndarray  # (6, blocks with listed cells): see block_affines()
     metric_error_m: float  # bound on the error of metric_near_edges()
     coarse: np.ndarray | None = None  # per BLOCK x BLOCK cells: the common value, or FINE
 
@@ -213,11 +213,20 @@ class LookupTable:
         block_col = np.floor((lon - self.west) * (1.0 / self.dlon)).astype(np.intp) >> BLOCK_SHIFT
         block_row = np.floor((self.north - lat) * (1.0 / self.dlat)).astype(np.intp) >> BLOCK_SHIFT
         block = block_row * -(-self.cells.shape[1] // size) + block_col
-        x, y, x_lon, x_lat, y_lon, y_lat = self.block_affine[self.block_rank[block]].T
+        rank = self.block_rank[block]
+        x, y, x_lon, x_lat, y_lon, y_lat = (row.take(rank) for row in self.block_affine)
         # The block centre as in block_affines(): same arithmetic, same value.
         d_lon = lon - (self.west + (block_col * size + size / 2) * self.dlon)
         d_lat = lat - (self.north - (block_row * size + size / 2) * self.dlat)
-        return x + x_lon * d_lon + x_lat * d_lat, y + y_lon * d_lon + y_lat * d_lat
+        x_lon *= d_lon
+        x_lat *= d_lat
+        x += x_lon
+        x += x_lat
+        y_lon *= d_lon
+        y_lat *= d_lat
+        y += y_lon
+        y += y_lat
+        return x, y
 
     def cell_centres(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Lon/lat of the centres of the cells holding (on-raster) points."""
@@ -292,7 +301,7 @@ def block_affines(
 ) -> tuple[np.ndarray, float]:
     """Affine stand-ins for ``to_metric`` on ``blocks`` and a bound on their error (m).
 
-    Row k of the (len(blocks), 6) result holds, for block k: x and y at the block
+    Column k of the (6, len(blocks)) result holds, for block k: x and y at the block
     centre, then dx/dlon, dx/dlat, dy/dlon, dy/dlat as secants through the
     midpoints of opposite block edges. The projection is smooth, so within a block
     (offset h from the centre, half-size a few cells) f(c + h) = f(c) + J h +
@@ -319,13 +328,12 @@ def block_affines(
     x_lat = (x[:, 1, 2] - x[:, 1, 0]) / (2 * half * dlat)
     y_lon = (y[:, 2, 1] - y[:, 0, 1]) / (2 * half * dlon)
     y_lat = (y[:, 1, 2] - y[:, 1, 0]) / (2 * half * dlat)
-    affine = np.column_stack([x[:, 1, 1], y[:, 1, 1], x_lon, x_lat, y_lon, y_lat])
+    x_c, y_c = x[:, 1, 1], y[:, 1, 1]
+    affine = np.vstack([x_c, y_c, x_lon, x_lat, y_lon, y_lat])
     d_lon, d_lat = lon - lon_c[:, None, None], lat - lat_c[:, None, None]
+    x_c, y_c, x_lon, x_lat, y_lon, y_lat = (a[:, None, None] for a in affine)  # over samples
     error = np.hypot(
-        x
-        - (affine[:, 0, None, None] + x_lon[:, None, None] * d_lon + x_lat[:, None, None] * d_lat),
-        y
-        - (affine[:, 1, None, None] + y_lon[:, None, None] * d_lon + y_lat[:, None, None] * d_lat),
+        x - (x_c + x_lon * d_lon + x_lat * d_lat), y - (y_c + y_lon * d_lon + y_lat * d_lat)
     )
     edges = (error[:, :, 0], error[:, :, 2], error[:, 0, :], error[:, 2, :])
     bound = max((2 * e[:, 1] + e[:, 0] + e[:, 2]).max(initial=0.0) for e in edges)
