@@ -268,10 +268,13 @@ def resolve(
     off by up to ``metric_error_m``, which widens the edge margin.
     """
     n = len(rows)
-    starts, counts = offsets[rows], offsets[rows + 1] - offsets[rows]
+    starts = offsets[rows]
+    counts = offsets[rows + 1] - starts
     pair_point = np.repeat(np.arange(n), counts)
-    within = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
-    seg = entries[np.repeat(starts, counts) + within]
+    # entries of pair k: starts[p] + (k - first pair of p), p = pair_point[k]
+    position = (starts - (np.cumsum(counts) - counts))[pair_point]
+    position += np.arange(len(pair_point))
+    seg = entries[position]
     distance = segments.distances(seg, x[pair_point], y[pair_point])
     grid = segments.grid[seg]
     new_group = np.r_[True, (pair_point[1:] != pair_point[:-1]) | (grid[1:] != grid[:-1])]
