@@ -13,9 +13,10 @@ near). Hence, for any point of such a cell:
 * the grid containing the point either has a listed segment or contains the
   whole cell, i.e. is the grid holding the cell centre.
 
-:func:`resolve` then answers with numpy (point-segment distances in metres)
-and GEOS ``contains_xy`` on prepared lon/lat polygons (no shapely objects per
-point). Points within ``EDGE_EPS_M`` of an edge, or inside two grids, are
+:func:`resolve` then answers with numpy (point-segment distances in metres,
+parity of the segments crossed by the path from the cell centre) and, where
+a crossing is unsure, GEOS ``contains_xy`` on prepared lon/lat polygons (no
+shapely objects per point). Points within ``EDGE_EPS_M`` of an edge, or inside two grids, are
 handed back for the ``covers`` path: lon/lat and metric straight lines differ
 by millimetres, so only ``covers`` in lon/lat decides points on an edge.
 
