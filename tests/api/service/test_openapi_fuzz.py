@@ -7,10 +7,9 @@ Each operation gets a bounded, derandomised number of generated cases.
 from __future__ import annotations
 
 import pytest
-import schemathesis
-from hypothesis import HealthCheck, given, settings
 
 from tests.api.service.conftest import ADMIN_KEY
+from tests.fuzzing import assert_no_server_error, operations_of
 
 SERVICE_PATHS = r"^/(v1/(locate|nearest|incidents)|open311/v2/)"
 EXAMPLES = 30
@@ -31,29 +30,11 @@ OPERATIONS = [
 
 @pytest.fixture(scope="module")
 def operations(app) -> dict:
-    schema = schemathesis.openapi.from_asgi("/api", app).include(path_regex=SERVICE_PATHS)
-    found = {}
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        found[f"{operation.method.upper()} {operation.path}"] = operation
+    found = operations_of(app, SERVICE_PATHS)
     assert sorted(found) == sorted(OPERATIONS)  # every service route is fuzzed
     return found
 
 
 @pytest.mark.parametrize("name", OPERATIONS)
 def test_no_generated_request_makes_a_server_error(operations, name):
-    @given(case=operations[name].as_strategy())
-    @settings(
-        max_examples=EXAMPLES,
-        deadline=None,
-        derandomize=True,
-        database=None,
-        suppress_health_check=list(HealthCheck),
-    )
-    def call(case):
-        response = case.call(headers={"X-API-Key": ADMIN_KEY})
-        assert response.status_code < 500, (
-            f"{case.method} {case.formatted_path} {case.query} {case.body!r}: {response.text}"
-        )
-
-    call()
+    assert_no_server_error(operations[name], EXAMPLES, headers={"X-API-Key": ADMIN_KEY})
