@@ -220,7 +220,7 @@ def main() -> int:
                 )
             for layout in ("records", "columns"):
                 script = batch_script(data_dir / f"batch-{layout}.lua", points, layout)
-                for in_flight in (1, 2, 4):
+                for in_flight in (1, 2, 4, 8):
                     row = wrk(base, "/v1/locate", in_flight, args.duration, script, server.pid)
                     print(
                         f"POST /v1/locate {BATCH} points, layout={layout}, {in_flight} in flight: "
