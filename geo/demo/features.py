@@ -36,10 +36,12 @@ LOCAL_TZ = "Asia/Shanghai"
 
 @dataclass(frozen=True)
 class IncidentCategory:
-    """One 12345 hotline category: slug, Chinese label, share of all incidents, titles."""
+    """One 12345 hotline category (a store taxonomy slug), its share of all incidents, titles.
+
+    The Chinese names live with the service definitions (``api/service/services.csv``).
+    """
 
     slug: str
-    label: str
     share: float
     titles: tuple[str, ...]
     sensor_related: bool = False
@@ -48,57 +50,42 @@ class IncidentCategory:
 # The 12345 taxonomy of the store (geo.store.taxonomy.DEFAULT_CATEGORIES) with
 # each category's share of all incidents (adding up to 1) and typical titles.
 INCIDENT_CATEGORIES: tuple[IncidentCategory, ...] = (
+    IncidentCategory("road_damage", 0.07, ("道路坑洼破损", "人行道地砖松动", "路面塌陷")),
+    IncidentCategory("manhole_cover", 0.03, ("井盖缺失", "井盖破损下沉", "井盖异响"), True),
+    IncidentCategory("street_light", 0.05, ("路灯不亮", "路灯白天常亮", "灯杆倾斜")),
     IncidentCategory(
-        "road_damage", "道路破损", 0.07, ("道路坑洼破损", "人行道地砖松动", "路面塌陷")
-    ),
-    IncidentCategory(
-        "manhole_cover", "井盖缺失或破损", 0.03, ("井盖缺失", "井盖破损下沉", "井盖异响"), True
-    ),
-    IncidentCategory("street_light", "路灯故障", 0.05, ("路灯不亮", "路灯白天常亮", "灯杆倾斜")),
-    IncidentCategory(
-        "sanitation", "环境卫生", 0.14, ("垃圾清运不及时", "小区楼道堆放杂物", "公共厕所无人保洁")
+        "sanitation", 0.14, ("垃圾清运不及时", "小区楼道堆放杂物", "公共厕所无人保洁")
     ),
     IncidentCategory(
         "illegal_parking",
-        "违法停车",
         0.08,
         ("机动车违停堵塞道路", "共享单车乱停放", "占用消防通道停车"),
     ),
+    IncidentCategory("noise", 0.11, ("夜间施工噪声扰民", "广场舞音响声音过大", "商铺高音喇叭扰民")),
     IncidentCategory(
-        "noise", "噪声扰民", 0.11, ("夜间施工噪声扰民", "广场舞音响声音过大", "商铺高音喇叭扰民")
+        "water_supply", 0.09, ("小区停水未通知", "自来水水质发黄", "供水管道漏水"), True
     ),
+    IncidentCategory("drainage", 0.05, ("路面积水未清理", "下水道堵塞返味", "雨水篦子堵塞"), True),
     IncidentCategory(
-        "water_supply", "供水问题", 0.09, ("小区停水未通知", "自来水水质发黄", "供水管道漏水"), True
+        "greenery", 0.04, ("树木倾斜有倒伏风险", "绿地被占用", "行道树枝叶遮挡信号灯")
     ),
-    IncidentCategory(
-        "drainage", "排水不畅", 0.05, ("路面积水未清理", "下水道堵塞返味", "雨水篦子堵塞"), True
-    ),
-    IncidentCategory(
-        "greenery", "园林绿化", 0.04, ("树木倾斜有倒伏风险", "绿地被占用", "行道树枝叶遮挡信号灯")
-    ),
-    IncidentCategory(
-        "construction", "建设施工", 0.06, ("工地夜间施工", "楼顶私搭乱建", "违规扩建门面房")
-    ),
+    IncidentCategory("construction", 0.06, ("工地夜间施工", "楼顶私搭乱建", "违规扩建门面房")),
     IncidentCategory(
         "street_vendor",
-        "占道经营",
         0.07,
         ("流动摊贩占道经营", "店外经营占用人行道", "夜市摊点占道"),
     ),
-    IncidentCategory(
-        "air_pollution", "大气污染", 0.06, ("餐馆油烟扰民", "工地扬尘严重", "露天焚烧垃圾"), True
-    ),
+    IncidentCategory("air_pollution", 0.06, ("餐馆油烟扰民", "工地扬尘严重", "露天焚烧垃圾"), True),
     IncidentCategory(
         "public_safety",
-        "公共安全",
         0.05,
         ("楼道电动车充电", "燃气管道异味", "消防通道被占用"),
         True,
     ),
     IncidentCategory(
-        "elderly_care", "养老服务", 0.03, ("独居老人需要帮助", "社区养老服务不到位", "老人走失求助")
+        "elderly_care", 0.03, ("独居老人需要帮助", "社区养老服务不到位", "老人走失求助")
     ),
-    IncidentCategory("other", "其他", 0.07, ("其他诉求", "政策咨询", "意见建议")),
+    IncidentCategory("other", 0.07, ("其他诉求", "政策咨询", "意见建议")),
 )
 assert {c.slug for c in INCIDENT_CATEGORIES} == set(DEFAULT_CATEGORIES)
 
