@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import geopandas as gpd
@@ -16,6 +15,7 @@ from api.app import create_app
 from api.context import AppContext
 from api.settings import Settings
 from geo.boundaries.generations import BoundaryRegistry
+from tests.units import unit_record
 
 WEST, SOUTH, EAST, NORTH = 113.60, 34.70, 113.70, 34.80
 
@@ -26,19 +26,8 @@ def hierarchy() -> gpd.GeoDataFrame:
 
     def add(code, name, level, parent, box):
         attributes = {"worker": f"worker {code}", "phone": "0371-0000"} if level == "grid" else {}
-        rows.append(
-            {
-                "code": code,
-                "name": name,
-                "level": level,
-                "parent_code": parent,
-                "code_system": "NBS",
-                "code_version": "2023",
-                "managing_zone": "410171" if code.startswith("410105002") else "",
-                "attributes": json.dumps(attributes),
-                "geometry": shapely.box(*box),
-            }
-        )
+        zone = "410171" if code.startswith("410105002") else ""
+        rows.append(unit_record(code, name, level, parent, shapely.box(*box), zone, attributes))
 
     add("410105", "金水区", "district", "", (WEST, SOUTH, EAST, NORTH))
     mid_x, mid_y = (WEST + EAST) / 2, (SOUTH + NORTH) / 2

@@ -6,8 +6,6 @@ Eight 0.01° x 0.02° grids in one district (410105): street 410105001 west of
 
 from __future__ import annotations
 
-import json
-
 import geopandas as gpd
 import pytest
 import shapely
@@ -16,6 +14,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from geo.boundaries.generations import BoundaryRegistry
+from tests.units import unit_record
 
 ADMIN_KEY = "ca_admin-key-for-tests"
 WEST, SOUTH, EAST, NORTH = 113.60, 34.74, 113.64, 34.78
@@ -37,23 +36,11 @@ def synthetic_units() -> gpd.GeoDataFrame:
                 rows.append(
                     (f"{community}{k:03d}", f"网格{s}-{k}", "grid", community, street_zone, cell)
                 )
-    code, name, level, parent, zone, geometry = zip(*rows, strict=True)
-    return gpd.GeoDataFrame(
-        {
-            "code": code,
-            "name": name,
-            "level": level,
-            "parent_code": parent,
-            "code_system": "NBS",
-            "code_version": "2023",
-            "managing_zone": zone,
-            "attributes": [
-                json.dumps({"worker": f"w{i}", "office": "o"}) for i in range(len(rows))
-            ],
-        },
-        geometry=list(geometry),
-        crs="EPSG:4326",
-    )
+    records = [
+        unit_record(code, name, level, parent, geometry, zone, {"worker": f"w{i}", "office": "o"})
+        for i, (code, name, level, parent, zone, geometry) in enumerate(rows)
+    ]
+    return gpd.GeoDataFrame(records, geometry="geometry", crs="EPSG:4326")
 
 
 @pytest.fixture(scope="session")

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 import geopandas as gpd
 import numpy as np
 import shapely
 from pyproj import Transformer
+
+from tests.units import unit_record
 
 METRIC = "EPSG:4547"
 ORIGIN = (468_000.0, 3_846_000.0)  # about 113.65°E 34.75°N in CGCS2000 / GK CM 114E
@@ -38,16 +38,6 @@ def units_frame(rows: list[tuple]) -> gpd.GeoDataFrame:
         if level == "grid" and len(rest) < 2:
             attributes = {"worker": "王芳", "phone": "13800000000", "office": "网格办"}
         records.append(
-            {
-                "code": code,
-                "name": name,
-                "level": level,
-                "parent_code": parent,
-                "code_system": "NBS",
-                "code_version": "2023",
-                "managing_zone": "",
-                "attributes": json.dumps(attributes, ensure_ascii=False),
-                "geometry": to_lonlat(geom),
-            }
+            unit_record(code, name, level, parent, to_lonlat(geom), attributes=attributes)
         )
     return gpd.GeoDataFrame(records, geometry="geometry", crs="EPSG:4326")
