@@ -117,6 +117,7 @@ def bulk_import(
         now=now,
         x_col=_X,
         y_col=_Y,
+        keep_updated_at=True,
     )
     rejected = list(prepared.rejected)
     features = store.features

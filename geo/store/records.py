@@ -87,9 +87,12 @@ def prepare_rows(
     x_col: str = "lon",
     y_col: str = "lat",
     cluster: bool = False,
+    keep_updated_at: bool = False,
 ) -> Prepared:
     """Validate ``frame`` for ``kind``, assign grids, and return what to insert
-    (``cluster``: accepted rows ordered by grid, for fast bulk index builds)."""
+    (``cluster``: accepted rows ordered by grid, for fast bulk index builds;
+    ``keep_updated_at``: imports of history keep their own ``updated_at``, live writes
+    are stamped now so the live event stream, which follows ``updated_at``, sees them)."""
     if locator is None:
         raise Unprocessable("no active boundary generation: import boundaries before features")
     frame = frame.reset_index(drop=True)
@@ -119,7 +122,7 @@ def prepare_rows(
     if kind == "sensors":
         out["alarm"] = _alarm(out)
     out["created_at"] = out["updated_at"] = np.full(n, now, dtype=object)
-    if "updated_at" in frame.columns:  # imports of history keep their last change
+    if keep_updated_at and "updated_at" in frame.columns:  # imports keep their last change
         updated, bad = series_to_ms(frame["updated_at"])
         reasons.add(bad.to_numpy(), "updated_at is not an ISO 8601 time")
         out["updated_at"] = updated.fillna(now).astype("int64").to_numpy(dtype=object)

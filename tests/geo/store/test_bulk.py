@@ -152,3 +152,14 @@ def test_unknown_kind(store):
         store.add("trees", {"lon": 113.6, "lat": 34.7})
     with pytest.raises(NotFound):
         store.bulk_import("trees", sample.incidents(2))
+
+
+def test_imports_keep_their_updated_at_but_live_writes_are_stamped_now(store):
+    frame = sample.incidents(3)
+    frame["updated_at"] = "2024-05-01T08:00:00Z"
+    store.bulk_import("incidents", frame)
+    assert {store.get("incidents", i)["updated_at"] for i in frame.id} == {"2024-05-01T08:00:00Z"}
+
+    live = {"id": "live1", "lon": 113.61, "lat": 34.71, "category": "noise"}
+    added = store.add("incidents", {**live, "updated_at": "2024-05-01T08:00:00Z"})
+    assert added["updated_at"] > "2025"  # now, so the live event stream sees it
