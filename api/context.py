@@ -11,7 +11,8 @@ on first use, so a command that needs only the store never builds the engine.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from functools import cached_property
 
 from fastapi import Request
@@ -21,20 +22,34 @@ from api.settings import Settings
 LOG = logging.getLogger(__name__)
 
 
+class shared_part(cached_property):
+    """A ``cached_property`` built once even when threads race for it (the warm-up
+    threads and the first requests; Python 3.12 dropped cached_property's own lock)."""
+
+    def __get__(self, instance, owner=None):
+        if instance is None:
+            return self
+        with instance._building:
+            return super().__get__(instance, owner)
+
+
 @dataclass
 class AppContext:
     """Lazily built server state; one per app (tests build their own)."""
 
     settings: Settings
+    _building: threading.RLock = field(
+        default_factory=threading.RLock, init=False, repr=False, compare=False
+    )
 
-    @cached_property
+    @shared_part
     def registry(self):
         """The boundary generations under ``data_dir`` (issue: foundation)."""
         from geo.boundaries.generations import BoundaryRegistry
 
         return BoundaryRegistry(self.settings.data_dir / "boundaries")
 
-    @cached_property
+    @shared_part
     def store(self):
         """The feature store: <data_dir>/features.sqlite, or PostGIS by database_url (issue: store).
 
@@ -61,28 +76,28 @@ class AppContext:
 
         return locators_of(self).get(generation)
 
-    @cached_property
+    @shared_part
     def keys(self):
         """The API key store (hashed keys under ``data_dir``; issue: service API)."""
         from api.service.auth import key_store_for
 
         return key_store_for(self.settings)
 
-    @cached_property
+    @shared_part
     def duty_list(self):
         """The incident routing rules (``data_dir/duty-list.csv`` or the demo list)."""
         from api.service.routing import DutyList
 
         return DutyList.load(self.settings.data_dir)
 
-    @cached_property
+    @shared_part
     def geocoding(self):
         """Point/address → grid answers over all generations (issue: service API)."""
         from api.service.geocoding import Geocoding
 
         return Geocoding(self)
 
-    @cached_property
+    @shared_part
     def gazetteer(self):
         """Address → place/grid matcher of the active generation (issue: gazetteer).
 
@@ -99,7 +114,7 @@ class AppContext:
             lambda: self.locator, self.registry.units, source, self.settings.data_dir
         )
 
-    @cached_property
+    @shared_part
     def map_layers(self):
         """Map-wall tiles and aggregates from the boundaries and the store (issue: map wall)."""
         from layers.feeds import RegistryFeed, StorePointFeed

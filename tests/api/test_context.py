@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from api.context import AppContext, warm_up
+import threading
+import time
+
+from api.context import AppContext, shared_part, warm_up
 from api.settings import Settings
 from geo.boundaries.generations import BoundaryRegistry
 from tests.api.service.conftest import synthetic_units
@@ -25,3 +28,23 @@ def test_warm_up_without_boundaries_does_nothing(tmp_path):
     ctx = AppContext(Settings(data_dir=tmp_path))
     warm_up(ctx)
     assert "gazetteer" not in vars(ctx)
+
+
+def test_racing_threads_build_a_part_once(tmp_path):
+    built = []
+
+    class Counting(AppContext):
+        @shared_part
+        def slow_part(self):
+            built.append(threading.get_ident())
+            time.sleep(0.05)  # wide race window
+            return object()
+
+    ctx = Counting(Settings(data_dir=tmp_path))
+    got = []
+    threads = [threading.Thread(target=lambda: got.append(ctx.slow_part)) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(built) == 1 and len({id(part) for part in got}) == 1
