@@ -32,4 +32,4 @@ format: $(VENV)/.installed
 
 # Rebuild the committed demo boundaries (deterministic: same seed, same bytes).
 demo-boundaries: $(VENV)/.installed
-	$(PY) -m geo.demo.city --out data/boundaries/zhengzhou-demo.gpkg
+	$(PY) -m cityaware.geo.demo.city --out data/boundaries/zhengzhou-demo.gpkg

@@ -1,6 +1,6 @@
 """The FastAPI application, composed from one router factory per API.
 
-Each module in :data:`ROUTER_MODULES` exposes ``build_router(ctx) -> APIRouter``.
+Each entry of :data:`ROUTERS` is a ``build_router(ctx) -> APIRouter`` factory.
 
 >>> app = create_app(Settings())
 >>> app.title
@@ -9,25 +9,28 @@ Each module in :data:`ROUTER_MODULES` exposes ``build_router(ctx) -> APIRouter``
 
 from __future__ import annotations
 
-import importlib
+from collections.abc import Callable
 
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 
-from api.context import AppContext
-from api.errors import install_error_handlers
-from api.ogc.openapi import install_openapi
-from api.settings import Settings
+from cityaware.api import ogc, regions
+from cityaware.api.context import AppContext
+from cityaware.api.errors import install_error_handlers
+from cityaware.api.ogc.openapi import install_openapi
+from cityaware.api.routes import events, health, map
+from cityaware.api.service import incidents, locate, nearest, open311
+from cityaware.api.settings import Settings
 
-ROUTER_MODULES: tuple[str, ...] = (
-    "api.routes.health",
-    "api.service.locate",  # early: the hot path matches fewer routes
-    "api.ogc",
-    "api.regions",
-    "api.service.nearest",
-    "api.service.incidents",
-    "api.service.open311",
-    "api.routes.map",
-    "api.routes.events",
+ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
+    health.build_router,
+    locate.build_router,  # early: the hot path matches fewer routes
+    ogc.build_router,
+    regions.build_router,
+    nearest.build_router,
+    incidents.build_router,
+    open311.build_router,
+    map.build_router,
+    events.build_router,
 )
 
 
@@ -44,7 +47,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     )
     app.state.ctx = ctx
     install_error_handlers(app)
-    for name in ROUTER_MODULES:
-        app.include_router(importlib.import_module(name).build_router(ctx))
+    for build_router in ROUTERS:
+        app.include_router(build_router(ctx))
     install_openapi(app)
     return app

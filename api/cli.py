@@ -12,31 +12,32 @@ Errors print as one line unless ``--debug``.
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
+from collections.abc import Callable
 
-from api.settings import Settings
-from geo.errors import CityAwareError
+from cityaware.api.commands import boundaries, demo, export, geocode, import_, keys, locate, serve
+from cityaware.api.settings import Settings
+from cityaware.geo.errors import CityAwareError
 
 DESCRIPTION = "cityaware: city-awareness map server (demo, serve, import, locate, export, ...)"
-COMMANDS = ("demo", "serve", "keys", "boundaries", "geocode", "locate", "import_", "export")
-
-
-def add_data_dir(parser: argparse.ArgumentParser) -> None:
-    """Add the ``--data-dir`` option every data-touching command takes."""
-    parser.add_argument(
-        "--data-dir",
-        default=None,
-        help="data directory (default: $CITYAWARE_DATA_DIR, else ./cityaware-data)",
-    )
+COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+    demo.add_parser,
+    serve.add_parser,
+    keys.add_parser,
+    boundaries.add_parser,
+    geocode.add_parser,
+    locate.add_parser,
+    import_.add_parser,
+    export.add_parser,
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="cityaware", description=DESCRIPTION)
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for name in COMMANDS:
-        importlib.import_module(f"api.commands.{name}").add_parser(subparsers)
+    for add_parser in COMMANDS:
+        add_parser(subparsers)
     return parser
 
 

@@ -17,7 +17,7 @@ from functools import cached_property
 
 from fastapi import Request
 
-from api.settings import Settings
+from cityaware.api.settings import Settings
 
 LOG = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class AppContext:
     @shared_part
     def registry(self):
         """The boundary generations under ``data_dir`` (issue: foundation)."""
-        from geo.boundaries.generations import BoundaryRegistry
+        from cityaware.geo.boundaries.generations import BoundaryRegistry
 
         return BoundaryRegistry(self.settings.data_dir / "boundaries")
 
@@ -55,7 +55,7 @@ class AppContext:
 
         Writes are assigned with the active generation's locator (followed on each write).
         """
-        from geo.store import open_store
+        from cityaware.geo.store import open_store
 
         settings = self.settings
         return open_store(settings.database_url, settings.data_dir, lambda: self.locator)
@@ -63,7 +63,7 @@ class AppContext:
     @property
     def locator(self):
         """GridLocator of the active generation, following activation (issue: engine)."""
-        from geo.errors import NotFound
+        from cityaware.geo.errors import NotFound
 
         active = self.registry.active()
         if active is None:
@@ -72,28 +72,28 @@ class AppContext:
 
     def locator_for(self, generation: str):
         """GridLocator of one generation (last 3 kept; raster cached under data_dir/cache)."""
-        from geo.engine.cached import locators_of
+        from cityaware.geo.engine.cached import locators_of
 
         return locators_of(self).get(generation)
 
     @shared_part
     def keys(self):
         """The API key store (hashed keys under ``data_dir``; issue: service API)."""
-        from api.service.auth import key_store_for
+        from cityaware.api.service.auth import key_store_for
 
         return key_store_for(self.settings)
 
     @shared_part
     def duty_list(self):
         """The incident routing rules (``data_dir/duty-list.csv`` or the demo list)."""
-        from api.service.routing import DutyList
+        from cityaware.api.service.routing import DutyList
 
         return DutyList.load(self.settings.data_dir)
 
     @shared_part
     def geocoding(self):
         """Point/address → grid answers over all generations (issue: service API)."""
-        from api.service.geocoding import Geocoding
+        from cityaware.api.service.geocoding import Geocoding
 
         return Geocoding(self)
 
@@ -104,7 +104,7 @@ class AppContext:
         ``.geocode(text)`` -> GeocodeResult; rebuilt when the active generation
         changes, cached on disk under ``data_dir/cache``.
         """
-        from geo.gazetteer.active import ActiveGazetteer
+        from cityaware.geo.gazetteer.active import ActiveGazetteer
 
         def source(generation: str) -> str:
             meta = [g for g in self.registry.generations() if g["id"] == generation]
@@ -117,8 +117,8 @@ class AppContext:
     @shared_part
     def map_layers(self):
         """Map-wall tiles and aggregates from the boundaries and the store (issue: map wall)."""
-        from layers.feeds import RegistryFeed, StorePointFeed
-        from layers.service import POINT_LAYERS, MapLayers
+        from cityaware.layers.feeds import RegistryFeed, StorePointFeed
+        from cityaware.layers.service import POINT_LAYERS, MapLayers
 
         feeds = {kind: StorePointFeed(lambda: self.store, kind) for kind in POINT_LAYERS}
         return MapLayers(RegistryFeed(self.registry), feeds)
@@ -127,7 +127,7 @@ class AppContext:
 def warm_up(ctx: AppContext) -> None:
     """Build the engine, the store, the area catalog and the gazetteer now, not on the
     first request (a server without boundaries skips it). Run in a daemon thread."""
-    from geo.errors import CityAwareError
+    from cityaware.geo.errors import CityAwareError
 
     try:
         ctx.geocoding.catalog(ctx.locator)

@@ -24,8 +24,8 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 
-from geo.gazetteer.aliases import ZONE_ALIASES, district_aliases, street_aliases
-from geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllable
+from cityaware.geo.gazetteer.aliases import ZONE_ALIASES, district_aliases, street_aliases
+from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllable
 
 EVAL_SEED = 20261126
 DEV_SEED = 1

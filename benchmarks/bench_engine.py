@@ -25,12 +25,13 @@ import geopandas as gpd
 import numpy as np
 import shapely
 
-import geo.engine.locator as locator_module
-from geo.boundaries.io import read_hierarchy_gpkg
-from geo.engine.locator import GridLocator
-from geo.engine.lookup import EXACT, FAR, LISTED
+import cityaware.geo.engine.locator as locator_module
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.engine.lookup import EXACT, FAR, LISTED
+from cityaware.geo.resources import demo_boundaries  # noqa: E402
 
-DEMO = Path(__file__).resolve().parent.parent / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+DEMO = demo_boundaries()
 CORE = (113.66, 34.76)  # Zhengzhou's old town, where complaints cluster
 
 

@@ -26,21 +26,23 @@ import httpx
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from api.context import AppContext  # noqa: E402
-from api.settings import Settings  # noqa: E402
 from benchmarks.bench_store import incidents  # noqa: E402
-from geo.boundaries.generations import BoundaryRegistry  # noqa: E402
-from geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
+from cityaware.api.context import AppContext  # noqa: E402
+from cityaware.api.settings import Settings  # noqa: E402
+from cityaware.geo.boundaries.generations import BoundaryRegistry  # noqa: E402
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
+from cityaware.geo.resources import demo_boundaries  # noqa: E402
 from tests.api.ogc.live import live_server  # noqa: E402
 
-DEMO = ROOT / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+DEMO = demo_boundaries()
 FORMATS = ("geojson", "csv", "gpkg", "parquet")
 NAIVE = """
 import sys
 sys.path.insert(0, {root!r})
 import geopandas as gpd, pandas as pd
-from api.context import AppContext
-from api.settings import Settings
+from cityaware.api.context import AppContext
+from cityaware.api.settings import Settings
+from cityaware.geo.resources import demo_boundaries  # noqa: E402
 ctx = AppContext(Settings(data_dir=__import__("pathlib").Path({data_dir!r})))
 def status(key):
     for line in open("/proc/self/status"):

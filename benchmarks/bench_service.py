@@ -41,10 +41,11 @@ import shapely
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo.boundaries.generations import BoundaryRegistry  # noqa: E402
-from geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
+from cityaware.geo.boundaries.generations import BoundaryRegistry  # noqa: E402
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
+from cityaware.geo.resources import demo_boundaries  # noqa: E402
 
-DEMO = ROOT / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+DEMO = demo_boundaries()
 ADMIN_KEY = "ca_bench-admin"
 BATCH = 10_000
 
@@ -72,7 +73,7 @@ def prepare(data_dir: Path) -> np.ndarray:
 
 def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
     env = dict(os.environ, CITYAWARE_DATA_DIR=str(data_dir), CITYAWARE_ADMIN_KEY=ADMIN_KEY)
-    command = [sys.executable, "-m", "uvicorn", "--factory", "api.app:create_app"]
+    command = [sys.executable, "-m", "uvicorn", "--factory", "cityaware.api.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     command += ["--log-level", "warning", "--no-access-log"]
     return subprocess.Popen(command, cwd=ROOT, env=env)

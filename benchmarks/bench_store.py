@@ -29,13 +29,14 @@ import sqlalchemy as sa
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
-from geo.engine.locator import GridLocator  # noqa: E402
-from geo.store import open_store  # noqa: E402
-from geo.store.dialect import Backend  # noqa: E402
-from geo.store.taxonomy import DEFAULT_CATEGORIES, DEFAULT_CHANNELS  # noqa: E402
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
+from cityaware.geo.engine.locator import GridLocator  # noqa: E402
+from cityaware.geo.resources import demo_boundaries  # noqa: E402
+from cityaware.geo.store import open_store  # noqa: E402
+from cityaware.geo.store.dialect import Backend  # noqa: E402
+from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES, DEFAULT_CHANNELS  # noqa: E402
 
-DEMO = ROOT / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+DEMO = demo_boundaries()
 
 
 def incidents(n: int, bounds, seed: int = 1) -> pd.DataFrame:

@@ -23,18 +23,18 @@ from __future__ import annotations
 
 import argparse
 import time
-from pathlib import Path
 
 import mapbox_vector_tile
 import numpy as np
 import pandas as pd
 
-from geo.boundaries.io import read_hierarchy_gpkg
-from geo.demo.features import generate_demo_features
-from layers.service import MapLayers, TileFilters
-from layers.tiles import TileBox, points_in
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg
+from cityaware.geo.demo.features import generate_demo_features
+from cityaware.geo.resources import demo_boundaries  # noqa: E402
+from cityaware.layers.service import MapLayers, TileFilters
+from cityaware.layers.tiles import TileBox, points_in
 
-DEMO = Path(__file__).resolve().parents[1] / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+DEMO = demo_boundaries()
 ZOOMS = (10, 12, 14, 16)
 EPOCH = pd.Timestamp(0, tz="UTC")
 

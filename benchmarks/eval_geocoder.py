@@ -33,9 +33,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.address_eval import EVAL_SEED, generate  # noqa: E402
-from geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
-from geo.engine.locator import GridLocator  # noqa: E402
-from geo.gazetteer.build import Gazetteer  # noqa: E402
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
+from cityaware.geo.engine.locator import GridLocator  # noqa: E402
+from cityaware.geo.gazetteer.build import Gazetteer  # noqa: E402
+from cityaware.geo.resources import demo_boundaries  # noqa: E402
 
 NUMBER = re.compile(r"(\d+)号")
 
@@ -99,7 +100,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--n", type=int, default=1200)
     parser.add_argument("--seed", type=int, default=EVAL_SEED)
-    parser.add_argument("--gpkg", default=str(ROOT / "data/boundaries/zhengzhou-demo.gpkg"))
+    parser.add_argument("--gpkg", default=str(demo_boundaries()))
     parser.add_argument("--show-misses", type=int, default=0)
     parser.add_argument("--cache-dir", default=None, help="reuse engine/gazetteer caches here")
     args = parser.parse_args(argv)

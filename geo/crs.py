@@ -38,8 +38,8 @@ import numpy as np
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
-from geo import chinacoords
-from geo.errors import InvalidInput
+from cityaware.geo import chinacoords
+from cityaware.geo.errors import InvalidInput
 
 WGS84 = "EPSG:4326"
 GCJ02 = "GCJ02"

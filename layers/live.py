@@ -28,7 +28,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime
 
-from geo.store.filters import FeatureFilter
+from cityaware.geo.store.filters import FeatureFilter
 
 OVERLAP_MS = 3_000
 BATCH = 1_000

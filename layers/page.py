@@ -17,15 +17,15 @@ True
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import folium
 from branca.element import Element, Figure, MacroElement
 from jinja2 import Template
 
-from layers.style import WALL_STYLE
+from cityaware.geo.resources import shipped
+from cityaware.layers.style import WALL_STYLE
 
-ASSETS_DIR = Path(__file__).parent / "assets"
+ASSETS_DIR = shipped("cityaware.layers", "assets")
 STATIC_PREFIX = "/static"
 CENTRE = (34.75, 113.65)  # Zhengzhou
 START_ZOOM = 10

@@ -30,10 +30,10 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.errors import InvalidInput, NotFound
-from layers.sources import PointSource, PolygonSource
-from layers.tile_cache import TileCache
-from layers.tiles import TileBox, encode_tile, lonlat_to_mercator
+from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.layers.sources import PointSource, PolygonSource
+from cityaware.layers.tile_cache import TileCache
+from cityaware.layers.tiles import TileBox, encode_tile, lonlat_to_mercator
 
 # tile layer → (units level, min zoom)
 BOUNDARY_LEVELS: dict[str, tuple[str, int]] = {

@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from layers.tiles import (
+from cityaware.layers.tiles import (
     BUFFER_PX,
     TileBox,
     binned_features,

@@ -27,7 +27,7 @@ import mercantile
 import numpy as np
 import shapely
 
-from geo.errors import InvalidInput
+from cityaware.geo.errors import InvalidInput
 
 EXTENT = 4096
 BUFFER_PX = 64

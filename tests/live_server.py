@@ -40,7 +40,7 @@ def server_process(
         sys.executable,
         "-m",
         "uvicorn",
-        "api.app:create_app",
+        "cityaware.api.app:create_app",
         "--factory",
         "--fd",
         str(sock.fileno()),

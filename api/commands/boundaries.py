@@ -15,12 +15,11 @@ import json
 import sys
 from pathlib import Path
 
-from api.settings import Settings
+from cityaware.api.commands import add_data_dir
+from cityaware.api.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from api.cli import add_data_dir
-
     parser = subparsers.add_parser("boundaries", help="import and manage boundary generations")
     actions = parser.add_subparsers(dest="action", required=True)
 
@@ -78,7 +77,7 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
 def _read(args: argparse.Namespace):
     from tqdm import tqdm
 
-    from geo.boundaries.io import read_many
+    from cityaware.geo.boundaries.io import read_many
 
     column_map = {}
     for pair in args.column:
@@ -100,7 +99,7 @@ def _read(args: argparse.Namespace):
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
-    from geo.boundaries.generations import BoundaryRegistry
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
 
     units, repairs = _read(args)
     print(f"read {len(units)} units from {len(args.files)} file(s); validating", file=sys.stderr)
@@ -121,7 +120,7 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_validate(args: argparse.Namespace, settings: Settings) -> int:
-    from geo.boundaries.validate import validate_units
+    from cityaware.geo.boundaries.validate import validate_units
 
     units, repairs = _read(args)
     report = validate_units(units, tolerance_m2=args.tolerance, repairs=repairs)
@@ -136,7 +135,7 @@ def run_validate(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_list(args: argparse.Namespace, settings: Settings) -> int:
-    from geo.boundaries.generations import BoundaryRegistry
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
 
     generations = BoundaryRegistry(settings.data_dir / "boundaries").generations()
     if args.json:
@@ -158,7 +157,7 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_activate(args: argparse.Namespace, settings: Settings) -> int:
-    from geo.boundaries.generations import BoundaryRegistry
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
 
     registry = BoundaryRegistry(settings.data_dir / "boundaries")
     previous = registry.active()
@@ -170,8 +169,8 @@ def run_activate(args: argparse.Namespace, settings: Settings) -> int:
 
 def _reassign_features(settings: Settings) -> None:
     """Re-assign every stored feature to the grids of the newly active generation."""
-    from api.context import AppContext
-    from geo.store.taxonomy import KINDS
+    from cityaware.api.context import AppContext
+    from cityaware.geo.store.taxonomy import KINDS
 
     if not settings.database_url and not (settings.data_dir / "features.sqlite").exists():
         return
@@ -183,7 +182,7 @@ def _reassign_features(settings: Settings) -> None:
 
 
 def run_diff(args: argparse.Namespace, settings: Settings) -> int:
-    from geo.boundaries.generations import BoundaryRegistry
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
 
     registry = BoundaryRegistry(settings.data_dir / "boundaries")
     diff = registry.diff(args.generation_a, args.generation_b)

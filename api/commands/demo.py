@@ -12,20 +12,18 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from pathlib import Path
 
 from tqdm import tqdm
 
-from api.context import AppContext
-from api.settings import Settings
+from cityaware.api.commands import add_data_dir
+from cityaware.api.context import AppContext
+from cityaware.api.settings import Settings
+from cityaware.geo.resources import demo_boundaries
 
-DEMO_GPKG = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "zhengzhou-demo.gpkg"
 FEATURE_KINDS = ("cameras", "sensors", "incidents")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from api.cli import add_data_dir
-
     parser = subparsers.add_parser("demo", help="build the demo city (boundaries and features)")
     add_data_dir(parser)
     parser.add_argument("--seed", type=int, default=None, help="feature generator seed")
@@ -55,15 +53,15 @@ def ensure_boundaries(ctx: AppContext) -> str:
     active = registry.active()
     if active is not None:
         return active
-    print(f"staging demo boundaries from {DEMO_GPKG.name} ...", file=sys.stderr)
-    generation = registry.stage_files([DEMO_GPKG], note="demo city")
+    print(f"staging demo boundaries from {demo_boundaries().name} ...", file=sys.stderr)
+    generation = registry.stage_files([demo_boundaries()], note="demo city")
     registry.activate(generation)
     return generation
 
 
 def ensure_features(ctx: AppContext, seed: int | None = None, scale: float = 1.0) -> bool:
     """Generate and load the demo features into an empty store; True when loaded."""
-    from geo.demo.features import DEFAULT_SEED, generate_demo_features
+    from cityaware.geo.demo.features import DEFAULT_SEED, generate_demo_features
 
     store = ctx.store
     if any(store.count(kind) for kind in FEATURE_KINDS):

@@ -14,7 +14,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from api.settings import Settings
+from cityaware.api.commands import add_data_dir
+from cityaware.api.settings import Settings
 
 FEATURES = ("incidents", "cameras", "sensors")
 BOUNDARIES = ("districts", "streets", "communities", "grids")
@@ -25,8 +26,6 @@ FILTERS = ("bbox", "region", "category", "status", "channel", "since", "until")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from api.cli import add_data_dir
-
     parser = subparsers.add_parser(
         "export", help="export features or boundaries to a file", description=__doc__.split("\n")[0]
     )
@@ -44,8 +43,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from api.context import AppContext
-    from geo.errors import InvalidInput
+    from cityaware.api.context import AppContext
+    from cityaware.geo.errors import InvalidInput
 
     fmt = args.format or SUFFIX_FORMAT.get(args.output.suffix.lower())
     if fmt is None:
@@ -64,9 +63,9 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 def _export_features(ctx, args: argparse.Namespace, fmt: str) -> int:
     from tqdm import tqdm
 
-    from geo.errors import InvalidInput
-    from geo.store import FeatureFilter
-    from geo.store.export import write_features
+    from cityaware.geo.errors import InvalidInput
+    from cityaware.geo.store import FeatureFilter
+    from cityaware.geo.store.export import write_features
 
     def many(value: str | None) -> list[str] | None:
         return [v.strip() for v in value.split(",") if v.strip()] if value else None
@@ -90,7 +89,7 @@ def _export_features(ctx, args: argparse.Namespace, fmt: str) -> int:
 
 
 def _export_boundaries(ctx, layer: str, path: Path, fmt: str) -> int:
-    from geo.boundaries.schema import LEVEL_OF_LAYER
+    from cityaware.geo.boundaries.schema import LEVEL_OF_LAYER
 
     units = ctx.registry.units(level=LEVEL_OF_LAYER[layer])
     if path.exists():

@@ -12,16 +12,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
-from api.settings import Settings
-
-DEMO_GPKG = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+from cityaware.api.commands import add_data_dir
+from cityaware.api.settings import Settings
+from cityaware.geo.resources import demo_boundaries
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from api.cli import add_data_dir
-
     parser = subparsers.add_parser("geocode", help="find the grid of a Chinese address")
     parser.add_argument("addresses", nargs="+", metavar="ADDRESS", help="free-text address")
     parser.add_argument("--limit", type=int, default=5, help="candidates to show (default 5)")
@@ -31,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from geo.errors import InvalidInput
+    from cityaware.geo.errors import InvalidInput
 
     if any(not text.strip() for text in args.addresses):
         raise InvalidInput("address is empty")
@@ -50,18 +47,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def _gazetteer(settings: Settings):
     """The data directory's active gazetteer, else the bundled demo city's."""
-    from api.context import AppContext
+    from cityaware.api.context import AppContext
 
     ctx = AppContext(settings)
     if ctx.registry.active() is not None:
         return ctx.gazetteer.current()
-    from geo.boundaries.io import read_hierarchy_gpkg
-    from geo.engine.locator import GridLocator
-    from geo.gazetteer.build import DEMO_POINTS, Gazetteer
+    from cityaware.geo.boundaries.io import read_hierarchy_gpkg
+    from cityaware.geo.engine.locator import GridLocator
+    from cityaware.geo.gazetteer.build import DEMO_POINTS, Gazetteer
 
     print(f"no active boundaries in {settings.data_dir}; using the demo city", file=sys.stderr)
     cache = settings.data_dir / "cache"
-    units = read_hierarchy_gpkg(DEMO_GPKG)
+    units = read_hierarchy_gpkg(demo_boundaries())
     locator = GridLocator.build(units, "demo", cache_dir=cache)
     return Gazetteer.load_or_build(units, locator, "demo", cache, DEMO_POINTS)
 

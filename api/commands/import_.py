@@ -16,14 +16,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from api.settings import Settings
+from cityaware.api.commands import add_data_dir
+from cityaware.api.settings import Settings
 
 KINDS = ("incidents", "cameras", "sensors")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from api.cli import add_data_dir
-
     parser = subparsers.add_parser(
         "import",
         help="bulk-import incidents, cameras or sensors (CSV, GeoJSON, GeoPackage)",
@@ -47,10 +46,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from api.context import AppContext
-    from geo.crs import normalize_crs
-    from geo.errors import InvalidInput
-    from geo.store.bulk import CSV_SUFFIXES
+    from cityaware.api.context import AppContext
+    from cityaware.geo.crs import normalize_crs
+    from cityaware.geo.errors import InvalidInput
+    from cityaware.geo.store.bulk import CSV_SUFFIXES
 
     if args.crs:
         normalize_crs(args.crs)  # fail on a bad CRS before reading anything

@@ -10,12 +10,12 @@ from __future__ import annotations
 import argparse
 import sys
 
-from api.settings import Settings
+from cityaware.api.commands import add_data_dir
+from cityaware.api.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from api.cli import add_data_dir
-    from api.service.auth import ROLES
+    from cityaware.api.service.auth import ROLES
 
     parser = subparsers.add_parser("keys", help="manage API keys (roles: service, gis, ops, admin)")
     actions = parser.add_subparsers(dest="action", required=True)
@@ -31,7 +31,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
-    from api.service.auth import key_store_for
+    from cityaware.api.service.auth import key_store_for
 
     store = key_store_for(settings)
     if args.action == "create":

@@ -13,12 +13,11 @@ import argparse
 import sys
 from pathlib import Path
 
-from api.settings import Settings
+from cityaware.api.commands import add_data_dir
+from cityaware.api.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from api.cli import add_data_dir
-
     parser = subparsers.add_parser(
         "locate",
         help="add grid/community/street/district codes to the points of a file",
@@ -45,10 +44,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     from tqdm import tqdm
 
-    from api.context import AppContext
-    from geo.crs import normalize_crs
-    from geo.engine.files import count_rows, locate_file
-    from geo.errors import InvalidInput
+    from cityaware.api.context import AppContext
+    from cityaware.geo.crs import normalize_crs
+    from cityaware.geo.engine.files import count_rows, locate_file
+    from cityaware.geo.errors import InvalidInput
 
     normalize_crs(args.crs)  # fail on a bad CRS before building anything
     if args.chunk_size < 1:

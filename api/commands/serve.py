@@ -5,12 +5,11 @@ from __future__ import annotations
 import argparse
 import threading
 
-from api.settings import Settings
+from cityaware.api.commands import add_data_dir
+from cityaware.api.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from api.cli import add_data_dir
-
     parser = subparsers.add_parser("serve", help="serve the API and the map wall")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8000)
@@ -21,9 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace, settings: Settings) -> int:
     import uvicorn
 
-    from api.app import create_app
-    from api.context import AppContext, warm_up
-    from api.service.auth import ensure_admin_key
+    from cityaware.api.app import create_app
+    from cityaware.api.context import AppContext, warm_up
+    from cityaware.api.service.auth import ensure_admin_key
 
     settings = ensure_admin_key(settings)
     ctx = AppContext(settings)

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.context import AppContext
-from api.ogc import collections, items, landing
-from api.ogc.catalog import catalog_of
+from cityaware.api.context import AppContext
+from cityaware.api.ogc import collections, items, landing
+from cityaware.api.ogc.catalog import catalog_of
 
 
 def build_router(ctx: AppContext) -> APIRouter:

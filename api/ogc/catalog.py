@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from api.context import AppContext
-from api.ogc.providers import BoundaryProvider, Provider
-from geo.boundaries.schema import LAYER_OF
-from geo.errors import NotFound
+from cityaware.api.context import AppContext
+from cityaware.api.ogc.providers import BoundaryProvider, Provider
+from cityaware.geo.boundaries.schema import LAYER_OF
+from cityaware.geo.errors import NotFound
 
 BOUNDARY_COLLECTIONS: dict[str, str] = {layer: level for level, layer in LAYER_OF.items()}
 FEATURE_COLLECTIONS: tuple[str, ...] = ("incidents", "cameras", "sensors")
@@ -54,7 +54,7 @@ class Catalog:
             provider = BoundaryProvider(self.ctx.registry, level)
             found[layer] = Collection(layer, _TITLES[layer], description, provider)
         if has_store(self.ctx):
-            from api.ogc.store_provider import StoreProvider
+            from cityaware.api.ogc.store_provider import StoreProvider
 
             for kind in FEATURE_COLLECTIONS:
                 provider = StoreProvider(self.ctx.store, kind)

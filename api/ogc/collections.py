@@ -7,10 +7,10 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
 
-from api.ogc.catalog import Catalog, Collection
-from api.ogc.crs import CRS84, SUPPORTED_CRS
-from api.ogc.html import render_page
-from api.ogc.web import (
+from cityaware.api.ogc.catalog import Catalog, Collection
+from cityaware.api.ogc.crs import CRS84, SUPPORTED_CRS
+from cityaware.api.ogc.html import render_page
+from cityaware.api.ogc.web import (
     GEOJSON,
     HTML,
     SCHEMA_JSON,

@@ -18,7 +18,7 @@ import numpy as np
 import shapely
 from pyproj import CRS, Transformer
 
-from geo.errors import InvalidInput
+from cityaware.geo.errors import InvalidInput
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 _EPSG_PREFIX = "http://www.opengis.net/def/crs/EPSG/0/"

@@ -27,11 +27,11 @@ from pyproj import CRS
 from starlette.background import BackgroundTask
 from starlette.responses import FileResponse, StreamingResponse
 
-from api.ogc.catalog import Collection
-from api.ogc.crs import CRS84
-from api.ogc.geojson import feature_bytes
-from api.ogc.params import ItemParams
-from api.ogc.web import FORMAT_MEDIA, GEOJSON
+from cityaware.api.ogc.catalog import Collection
+from cityaware.api.ogc.crs import CRS84
+from cityaware.api.ogc.geojson import feature_bytes
+from cityaware.api.ogc.params import ItemParams
+from cityaware.api.ogc.web import FORMAT_MEDIA, GEOJSON
 
 FILE_FORMATS = ("csv", "gpkg", "parquet")
 BATCH_SIZE = 5000

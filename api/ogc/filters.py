@@ -24,7 +24,7 @@ import pandas as pd
 import shapely
 from shapely.geometry import shape
 
-from geo.errors import InvalidInput
+from cityaware.geo.errors import InvalidInput
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
 _COMPARISONS: dict[str, Callable[[Any, Any], Any]] = {

@@ -16,7 +16,7 @@ import orjson
 import pandas as pd
 import shapely
 
-from api.ogc.crs import reproject
+from cityaware.api.ogc.crs import reproject
 
 
 def json_safe_records(frame: pd.DataFrame) -> list[dict[str, Any]]:

@@ -6,14 +6,13 @@ True
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from fastapi.responses import HTMLResponse
-from jinja2 import Environment, FileSystemLoader, select_autoescape
+from jinja2 import Environment, PackageLoader, select_autoescape
 
 _ENV = Environment(
-    loader=FileSystemLoader(Path(__file__).parent / "templates"),
+    loader=PackageLoader("cityaware.api.ogc", "templates"),
     autoescape=select_autoescape(["html"]),
 )
 

@@ -14,16 +14,16 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.ogc import exports
-from api.ogc.catalog import Catalog, Collection
-from api.ogc.collections import Generation
-from api.ogc.crs import CRS84, check_crs, to_uri
-from api.ogc.filters import with_equalities
-from api.ogc.geojson import collection_bytes, feature_bytes, json_safe_records
-from api.ogc.html import render_page
-from api.ogc.params import DEFAULT_LIMIT, MAX_LIMIT, ItemParams, item_params
-from api.ogc.web import GEOJSON, HTML, alternates, base_url, href, link, negotiate
-from geo.errors import InvalidInput
+from cityaware.api.ogc import exports
+from cityaware.api.ogc.catalog import Catalog, Collection
+from cityaware.api.ogc.collections import Generation
+from cityaware.api.ogc.crs import CRS84, check_crs, to_uri
+from cityaware.api.ogc.filters import with_equalities
+from cityaware.api.ogc.geojson import collection_bytes, feature_bytes, json_safe_records
+from cityaware.api.ogc.html import render_page
+from cityaware.api.ogc.params import DEFAULT_LIMIT, MAX_LIMIT, ItemParams, item_params
+from cityaware.api.ogc.web import GEOJSON, HTML, alternates, base_url, href, link, negotiate
+from cityaware.geo.errors import InvalidInput
 
 ITEM_FORMATS = ("geojson", "json", "html", "csv", "gpkg", "parquet")
 Limit = Annotated[

@@ -9,8 +9,17 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from api.ogc.html import render_page
-from api.ogc.web import HTML, JSON, OPENAPI, alternates, base_url, json_response, link, negotiate
+from cityaware.api.ogc.html import render_page
+from cityaware.api.ogc.web import (
+    HTML,
+    JSON,
+    OPENAPI,
+    alternates,
+    base_url,
+    json_response,
+    link,
+    negotiate,
+)
 
 _COMMON = "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/"
 _FEATURES = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"

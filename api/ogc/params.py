@@ -15,10 +15,10 @@ from typing import Annotated, Literal
 import pandas as pd
 from fastapi import Query
 
-from api.ogc.crs import CRS84, bbox_to_crs84, check_crs
-from api.ogc.filters import parse_filter
-from api.ogc.providers import Bbox, ItemQuery
-from geo.errors import InvalidInput
+from cityaware.api.ogc.crs import CRS84, bbox_to_crs84, check_crs
+from cityaware.api.ogc.filters import parse_filter
+from cityaware.api.ogc.providers import Bbox, ItemQuery
+from cityaware.geo.errors import InvalidInput
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10000

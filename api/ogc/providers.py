@@ -22,9 +22,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from api.ogc.filters import FrameBackend, compile_filter
-from geo.boundaries.schema import CORE_COLUMNS
-from geo.errors import InvalidInput, NotFound
+from cityaware.api.ogc.filters import FrameBackend, compile_filter
+from cityaware.geo.boundaries.schema import CORE_COLUMNS
+from cityaware.geo.errors import InvalidInput, NotFound
 
 Bbox = tuple[float, float, float, float]
 

@@ -20,11 +20,11 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from api.ogc.filters import SqlBackend, compile_filter
-from api.ogc.providers import Bbox, ItemQuery, Page, Provider
-from geo.errors import InvalidInput
-from geo.store import FeatureFilter
-from geo.store.schema import ASSIGNMENT_COLUMNS, KIND_FIELDS
+from cityaware.api.ogc.filters import SqlBackend, compile_filter
+from cityaware.api.ogc.providers import Bbox, ItemQuery, Page, Provider
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store import FeatureFilter
+from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS, KIND_FIELDS
 
 _TIME = {"type": "string", "format": "date-time"}
 _TYPES: dict[str, dict[str, Any]] = {

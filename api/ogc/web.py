@@ -14,7 +14,7 @@ import orjson
 from fastapi import Request
 from fastapi.responses import Response
 
-from geo.errors import InvalidInput
+from cityaware.geo.errors import InvalidInput
 
 GEOJSON = "application/geo+json"
 JSON = "application/json"

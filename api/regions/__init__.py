@@ -15,18 +15,18 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from api.context import AppContext
-from api.ogc.catalog import catalog_of
-from api.ogc.crs import CRS84, check_crs
-from api.ogc.geojson import collection_bytes, feature_bytes
-from api.ogc.items import Limit, Offset, items_response
-from api.ogc.params import DEFAULT_LIMIT, ItemParams, item_params
-from api.ogc.store_provider import StoreProvider
-from api.ogc.web import GEOJSON, json_response, link
-from api.regions.hotspots import HotspotQuery, find_hotspots
-from api.regions.stats import region_stats
-from api.regions.units import Units, record, simplified
-from geo.errors import InvalidInput
+from cityaware.api.context import AppContext
+from cityaware.api.ogc.catalog import catalog_of
+from cityaware.api.ogc.crs import CRS84, check_crs
+from cityaware.api.ogc.geojson import collection_bytes, feature_bytes
+from cityaware.api.ogc.items import Limit, Offset, items_response
+from cityaware.api.ogc.params import DEFAULT_LIMIT, ItemParams, item_params
+from cityaware.api.ogc.store_provider import StoreProvider
+from cityaware.api.ogc.web import GEOJSON, json_response, link
+from cityaware.api.regions.hotspots import HotspotQuery, find_hotspots
+from cityaware.api.regions.stats import region_stats
+from cityaware.api.regions.units import Units, record, simplified
+from cityaware.geo.errors import InvalidInput
 
 Generation = Annotated[str | None, Query(description="boundary generation id (default: active)")]
 Kind = Annotated[str, Query(description="collection id: incidents, cameras, sensors, grids, ...")]

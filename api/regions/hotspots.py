@@ -22,8 +22,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from geo.errors import InvalidInput
-from geo.store import FeatureFilter
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store import FeatureFilter
 
 DAY_MS = 86_400_000
 ZERO_BASELINE = 0.5

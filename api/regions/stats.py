@@ -13,9 +13,9 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from geo.store import FeatureFilter
-from geo.store.filters import filter_clauses
-from geo.store.taxonomy import OPEN_STATUSES
+from cityaware.geo.store import FeatureFilter
+from cityaware.geo.store.filters import filter_clauses
+from cityaware.geo.store.taxonomy import OPEN_STATUSES
 
 GROUPS = {
     "incidents": ("category", "status", "channel", "day"),

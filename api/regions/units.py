@@ -13,10 +13,10 @@ from typing import Any
 import geopandas as gpd
 import shapely
 
-from api.ogc.providers import BoundaryProvider
-from geo.boundaries.schema import LEVELS, METRIC_CRS
-from geo.errors import InvalidInput, NotFound
-from geo.gazetteer.aliases import ZONE_ALIASES
+from cityaware.api.ogc.providers import BoundaryProvider
+from cityaware.geo.boundaries.schema import LEVELS, METRIC_CRS
+from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.gazetteer.aliases import ZONE_ALIASES
 
 CHILD_LEVEL = dict(zip(LEVELS, (*LEVELS[1:], None), strict=True))
 

@@ -20,8 +20,8 @@ import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
-from api.context import AppContext
-from layers.live import EventCursor, EventFeed
+from cityaware.api.context import AppContext
+from cityaware.layers.live import EventCursor, EventFeed
 
 POLL_SECONDS = 0.4
 KEEPALIVE_SECONDS = 15.0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.context import AppContext
+from cityaware.api.context import AppContext
 
 
 def build_router(ctx: AppContext) -> APIRouter:

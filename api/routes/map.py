@@ -21,10 +21,10 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
-from api.context import AppContext
-from geo.errors import CityAwareError, InvalidInput, NotFound
-from layers.page import ASSETS_DIR, render_wall_page
-from layers.service import POINT_LAYERS, TileFilters
+from cityaware.api.context import AppContext
+from cityaware.geo.errors import CityAwareError, InvalidInput, NotFound
+from cityaware.layers.page import ASSETS_DIR, render_wall_page
+from cityaware.layers.service import POINT_LAYERS, TileFilters
 
 LOG = logging.getLogger("cityaware.map")
 MVT_TYPE = "application/vnd.mapbox-vector-tile"

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from api.service.shapes import AreaCatalog
+from cityaware.api.service.shapes import AreaCatalog
 
 COORDINATE_DECIMALS = 7
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from fastapi import Depends
 from fastapi.security import APIKeyHeader
 
-from geo.errors import CityAwareError, InvalidInput, NotFound
+from cityaware.geo.errors import CityAwareError, InvalidInput, NotFound
 
 ROLES: tuple[str, ...] = ("service", "gis", "ops", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {

@@ -13,11 +13,11 @@ from typing import Any
 import numpy as np
 import shapely
 
-from api.service.answers import location_answer
-from api.service.shapes import AreaCatalog
-from geo.chinacoords import wgs84_to_gcj02
-from geo.crs import normalize_crs
-from geo.errors import InvalidInput, NotFound, Unprocessable
+from cityaware.api.service.answers import location_answer
+from cityaware.api.service.shapes import AreaCatalog
+from cityaware.geo.chinacoords import wgs84_to_gcj02
+from cityaware.geo.crs import normalize_crs
+from cityaware.geo.errors import InvalidInput, NotFound, Unprocessable
 
 MAX_NEAR_M = 500.0
 MAX_CATALOGS = 4

@@ -19,12 +19,12 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.service.auth import read_access, require
-from api.service.limits import check_content_length
-from api.service.locate import CRS_HELP, json_response
-from api.service.nearest import nearest_devices
-from geo.crs import from_lonlat
-from geo.errors import Conflict, InvalidInput, NotFound
+from cityaware.api.service.auth import read_access, require
+from cityaware.api.service.limits import check_content_length
+from cityaware.api.service.locate import CRS_HELP, json_response
+from cityaware.api.service.nearest import nearest_devices
+from cityaware.geo.crs import from_lonlat
+from cityaware.geo.errors import Conflict, InvalidInput, NotFound
 
 NEAREST_CAMERAS = 5
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from geo.errors import CityAwareError, InvalidInput
+from cityaware.geo.errors import CityAwareError, InvalidInput
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 MAX_BATCH = 10_000

@@ -21,13 +21,13 @@ import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 
-from api.service.answers import batch_answer, batch_csv
-from api.service.auth import HEADER, SECURITY, check_read, read_access
-from api.service.geocoding import Geocoding
-from api.service.limits import check_batch_length, read_body
-from geo.chinacoords import wgs84_to_gcj02
-from geo.crs import normalize_crs
-from geo.errors import InvalidInput
+from cityaware.api.service.answers import batch_answer, batch_csv
+from cityaware.api.service.auth import HEADER, SECURITY, check_read, read_access
+from cityaware.api.service.geocoding import Geocoding
+from cityaware.api.service.limits import check_batch_length, read_body
+from cityaware.geo.chinacoords import wgs84_to_gcj02
+from cityaware.geo.crs import normalize_crs
+from cityaware.geo.errors import InvalidInput
 
 JSON = "application/json"
 LAYOUTS = ("records", "columns")

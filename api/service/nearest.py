@@ -18,11 +18,11 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query
 from pyproj import Geod
 
-from api.service.auth import read_access
-from api.service.locate import CRS_HELP, json_response
-from geo.crs import to_lonlat
-from geo.errors import InvalidInput
-from geo.store import FeatureFilter
+from cityaware.api.service.auth import read_access
+from cityaware.api.service.locate import CRS_HELP, json_response
+from cityaware.geo.crs import to_lonlat
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store import FeatureFilter
 
 DEVICE_KINDS = ("cameras", "sensors")
 MAX_K = 100

@@ -18,20 +18,20 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Form, Header, Query
 
-from api.service.auth import HEADER, authenticate, read_access
-from api.service.incidents import IncidentIn, Incidents
-from api.service.limits import check_content_length
-from api.service.locate import json_response
-from geo.errors import InvalidInput, NotFound
-from geo.store import FeatureFilter
-from geo.store.taxonomy import OPEN_STATUSES, PRIORITIES, STATUSES
+from cityaware.api.service.auth import HEADER, authenticate, read_access
+from cityaware.api.service.incidents import IncidentIn, Incidents
+from cityaware.api.service.limits import check_content_length
+from cityaware.api.service.locate import json_response
+from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.resources import shipped
+from cityaware.geo.store import FeatureFilter
+from cityaware.geo.store.taxonomy import OPEN_STATUSES, PRIORITIES, STATUSES
 
-SERVICES_FILE = Path(__file__).with_name("services.csv")
+SERVICES_FILE = shipped("cityaware.api.service", "services.csv")
 CLOSED_STATUSES = tuple(s for s in STATUSES if s not in OPEN_STATUSES)
 MAX_PAGE_SIZE = 1000
 

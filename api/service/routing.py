@@ -23,9 +23,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from geo.errors import InvalidInput
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.resources import shipped
 
-PACKAGED_DUTY_LIST = Path(__file__).with_name("duty-list.csv")
+PACKAGED_DUTY_LIST = shipped("cityaware.api.service", "duty-list.csv")
 DUTY_LIST_NAME = "duty-list.csv"
 COLUMNS: tuple[str, ...] = ("id", "priority", "category", "district", "managing_zone", "office")
 ANY = "*"

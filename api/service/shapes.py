@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from geo.errors import NotFound
+from cityaware.geo.errors import NotFound
 
 TYPE_NAMES: dict[str, str] = {
     "grid": "网格",

@@ -37,11 +37,11 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
-from geo.boundaries.io import digit_strings, read_many
-from geo.boundaries.repair import repair_geometries
-from geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
-from geo.boundaries.validate import ValidationReport, validate_units
-from geo.errors import InvalidInput, NotFound
+from cityaware.geo.boundaries.io import digit_strings, read_many
+from cityaware.geo.boundaries.repair import repair_geometries
+from cityaware.geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
+from cityaware.geo.boundaries.validate import ValidationReport, validate_units
+from cityaware.geo.errors import InvalidInput, NotFound
 
 ACTIVE_FILE = "ACTIVE"
 UNITS_FILE = "units.parquet"

@@ -27,9 +27,15 @@ import pyogrio
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
-from geo.boundaries.repair import RepairNote, repair_geometries
-from geo.boundaries.schema import CORE_COLUMNS, LAYER_OF, LEVEL_OF_LAYER, LEVELS, STORAGE_CRS
-from geo.errors import InvalidInput
+from cityaware.geo.boundaries.repair import RepairNote, repair_geometries
+from cityaware.geo.boundaries.schema import (
+    CORE_COLUMNS,
+    LAYER_OF,
+    LEVEL_OF_LAYER,
+    LEVELS,
+    STORAGE_CRS,
+)
+from cityaware.geo.errors import InvalidInput
 
 # Code length -> level, and level -> length of the parent's code prefix.
 LEVEL_OF_CODE_LENGTH: dict[int, str] = {6: "district", 9: "street", 12: "community"}

@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import shapely
 
-from geo.errors import InvalidInput
+from cityaware.geo.errors import InvalidInput
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
 

@@ -25,7 +25,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from geo.boundaries.schema import LEVELS, METRIC_CRS, PARENT_LEVEL, STORAGE_CRS
+from cityaware.geo.boundaries.schema import LEVELS, METRIC_CRS, PARENT_LEVEL, STORAGE_CRS
 
 KINDS: tuple[str, ...] = (
     "outside_parent",

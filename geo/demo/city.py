@@ -7,7 +7,7 @@ into grids by density-weighted Voronoi cells (:mod:`geo.demo.partition`), so
 the urban core around downtown gets small units and the counties large ones.
 All cut lines of a district are noded once, so the four levels nest exactly.
 
-Run ``python -m geo.demo.city --out data/boundaries/zhengzhou-demo.gpkg``
+Run ``python -m cityaware.geo.demo.city --out data/boundaries/zhengzhou-demo.gpkg``
 (``make demo-boundaries``).
 
 >>> float(population_density(np.array([DOWNTOWN[0]]), np.array([DOWNTOWN[1]]))[0]) > 1.0
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from collections.abc import Iterable, Sequence
@@ -31,11 +32,12 @@ import pyogrio
 import shapely
 from shapely import Geometry
 
-from geo.boundaries.schema import CORE_COLUMNS, STORAGE_CRS
-from geo.demo import partition
+from cityaware.geo.boundaries.schema import CORE_COLUMNS, STORAGE_CRS
+from cityaware.geo.demo import partition
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-DEFAULT_SHARED_DATA = REPO_ROOT.parent / "shared" / "data"
+# The source files (real district outlines, NBS division list) sit beside the repository
+# as ../shared/data; set CITYAWARE_SHARED_DATA to read them elsewhere.
+DEFAULT_SHARED_DATA = Path(os.environ.get("CITYAWARE_SHARED_DATA", "../shared/data"))
 DISTRICTS_FILE = "zhengzhou-districts.geojson"
 DIVISIONS_FILE = "zhengzhou-divisions.csv"
 DEFAULT_SEED = 2023
@@ -477,7 +479,7 @@ def write_demo_gpkg(layers: dict[str, gpd.GeoDataFrame], path: Path) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Command line: build the demo boundaries and write the GeoPackage."""
     parser = argparse.ArgumentParser(
-        prog="python -m geo.demo.city", description=__doc__.split("\n")[0]
+        prog="python -m cityaware.geo.demo.city", description=__doc__.split("\n")[0]
     )
     parser.add_argument("--out", type=Path, required=True, help="output GeoPackage")
     parser.add_argument("--shared-data", type=Path, default=DEFAULT_SHARED_DATA)

@@ -27,9 +27,9 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from geo.demo.city import DEFAULT_SEED, population_density
-from geo.errors import InvalidInput
-from geo.store.taxonomy import DEFAULT_CATEGORIES
+from cityaware.geo.demo.city import DEFAULT_SEED, population_density
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
 
 LOCAL_TZ = "Asia/Shanghai"
 

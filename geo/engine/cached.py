@@ -19,7 +19,7 @@ from pathlib import Path
 
 import geopandas as gpd
 
-from geo.engine.locator import GridLocator
+from cityaware.geo.engine.locator import GridLocator
 
 
 class LocatorCache:

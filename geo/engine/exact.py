@@ -21,7 +21,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
-from geo.crs import metric_crs_for
+from cityaware.geo.crs import metric_crs_for
 
 MIN_DISTANCE_M = 1e-3
 

@@ -42,9 +42,9 @@ import pyarrow.parquet as pq
 import pyogrio
 import shapely
 
-from geo.crs import to_lonlat_checked
-from geo.engine.locator import GridLocator
-from geo.errors import InvalidInput
+from cityaware.geo.crs import to_lonlat_checked
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.errors import InvalidInput
 
 OUTPUT_FORMATS = {".csv": "csv", ".gpkg": "gpkg", ".parquet": "parquet", ".geoparquet": "parquet"}
 ADDED = (

@@ -34,8 +34,8 @@ import numpy as np
 from pyproj import Geod
 from rtree import index as rtree_index
 
-from geo.crs import lonlat_problem
-from geo.errors import InvalidInput, NotFound
+from cityaware.geo.crs import lonlat_problem
+from cityaware.geo.errors import InvalidInput, NotFound
 
 _GEOD = Geod(ellps="WGS84")
 _M_PER_DEG_LAT_MIN = 110_574.0

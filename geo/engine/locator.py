@@ -59,11 +59,11 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 
-from geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
-from geo.engine import edges
-from geo.engine.exact import ExactIndex
-from geo.engine.lookup import DEFAULT_CELL_M, EXACT, FAR, LISTED, LookupTable, cache_key
-from geo.engine.results import (
+from cityaware.geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
+from cityaware.geo.engine import edges
+from cityaware.geo.engine.exact import ExactIndex
+from cityaware.geo.engine.lookup import DEFAULT_CELL_M, EXACT, FAR, LISTED, LookupTable, cache_key
+from cityaware.geo.engine.results import (
     INSIDE,
     INVALID,
     ON_BOUNDARY,
@@ -72,7 +72,7 @@ from geo.engine.results import (
     Location,
     LocationBatch,
 )
-from geo.errors import InvalidInput, NotFound
+from cityaware.geo.errors import InvalidInput, NotFound
 
 LEVEL_ORDER = ("grid", "community", "street", "district")
 WORKERS = min(2, os.cpu_count() or 1)  # threads for one big batch

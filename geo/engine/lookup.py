@@ -46,7 +46,13 @@ from rasterio.enums import MergeAlg
 from rasterio.features import rasterize
 from rasterio.transform import Affine
 
-from geo.engine.edges import BLOCK_SHIFT, Segments, block_key, cells_near_segments, key_cell
+from cityaware.geo.engine.edges import (
+    BLOCK_SHIFT,
+    Segments,
+    block_key,
+    cells_near_segments,
+    key_cell,
+)
 
 FORMAT_VERSION = "9"
 DEFAULT_CELL_M = 20.0

@@ -19,9 +19,9 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
-from geo.boundaries.schema import DEMO_GPKG_NAME
-from geo.gazetteer.build import DEMO_POINTS, Gazetteer
-from geo.gazetteer.result import GeocodeResult
+from cityaware.geo.boundaries.schema import DEMO_GPKG_NAME
+from cityaware.geo.gazetteer.build import DEMO_POINTS, Gazetteer
+from cityaware.geo.gazetteer.result import GeocodeResult
 
 
 def address_points_source(data_dir: Path, generation_source: str) -> str | Path | None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from geo.gazetteer.aliases import VARIANT
-from geo.gazetteer.normalize import RELATION_RADIUS_M, syllables
-from geo.gazetteer.reading import (
+from cityaware.geo.gazetteer.aliases import VARIANT
+from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, syllables
+from cityaware.geo.gazetteer.reading import (
     HOW_FACTOR,
     MIN_CONFIDENCE,
     REGION_PIECE,
@@ -13,7 +13,7 @@ from geo.gazetteer.reading import (
     Mention,
     Reading,
 )
-from geo.gazetteer.result import Candidate, GeocodeResult
+from cityaware.geo.gazetteer.result import Candidate, GeocodeResult
 
 # Names ending in 区 that are no district: 碧沙岗社区, 阳光小区, 银河家园西区.
 NOT_REGIONS = (

@@ -12,9 +12,9 @@ Indexes: ``exact`` (alias -> entries) and ``pinyin`` (toneless syllables ->
 entries) for n-gram lookups. Building the demo city takes a few seconds, so
 :meth:`Gazetteer.load_or_build` caches it under the data directory.
 
->>> from geo.boundaries.io import read_hierarchy_gpkg  # doctest: +SKIP
+>>> from cityaware.geo.boundaries.io import read_hierarchy_gpkg  # doctest: +SKIP
 >>> units = read_hierarchy_gpkg("data/boundaries/zhengzhou-demo.gpkg")  # doctest: +SKIP
->>> from geo.engine.locator import GridLocator  # doctest: +SKIP
+>>> from cityaware.geo.engine.locator import GridLocator  # doctest: +SKIP
 >>> gaz = Gazetteer.build(units, GridLocator.build(units, "demo"), "demo")  # doctest: +SKIP
 >>> gaz.geocode("金水区纬五路12号").status  # doctest: +SKIP
 'matched'
@@ -28,16 +28,17 @@ import pickle
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from importlib.resources import files
 from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
 import shapely
 
-from geo.boundaries.schema import METRIC_CRS
-from geo.gazetteer import aliases as al
-from geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllables
-from geo.gazetteer.points import (
+from cityaware.geo.boundaries.schema import METRIC_CRS
+from cityaware.geo.gazetteer import aliases as al
+from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllables
+from cityaware.geo.gazetteer.points import (
     demo_address_points,
     empty_address_points,
     numbered_points,
@@ -126,7 +127,7 @@ class Gazetteer:
 
     def geocode(self, text: str, limit: int = 5):
         """Parse and match a free-text address; see :func:`geo.gazetteer.matcher.geocode`."""
-        from geo.gazetteer.matcher import geocode
+        from cityaware.geo.gazetteer.matcher import geocode
 
         return geocode(self, text, limit)
 
@@ -212,7 +213,7 @@ class Gazetteer:
         for blob in shapely.to_wkb(units.geometry.to_numpy()):  # same codes, new outlines
             digest.update(blob)
         for module in ("aliases", "build", "normalize", "points"):  # code changes rebuild
-            digest.update((Path(__file__).parent / f"{module}.py").read_bytes())
+            digest.update(files(__package__).joinpath(f"{module}.py").read_bytes())
         safe = re.sub(r"[^A-Za-z0-9_.-]", "_", generation)
         path = Path(cache_dir) / f"gazetteer-{safe}-{digest.hexdigest()[:12]}.pkl"
         if path.exists():

@@ -19,7 +19,7 @@ How an address is read:
    with a single grid, and only when the relation's radius (对面 ~120 m)
    stays inside that grid; otherwise the coarser level that is safe.
 
->>> from geo.gazetteer.reading import NUMBER
+>>> from cityaware.geo.gazetteer.reading import NUMBER
 >>> NUMBER.match("纬五路12号院", 3).group(1)
 '12'
 """
@@ -30,11 +30,11 @@ import re
 
 from rapidfuzz import fuzz, process
 
-from geo.errors import InvalidInput
-from geo.gazetteer.aliases import VARIANT
-from geo.gazetteer.answer import answer, foreign_prefix
-from geo.gazetteer.normalize import normalize, split_tail, syllables
-from geo.gazetteer.reading import (
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.gazetteer.aliases import VARIANT
+from cityaware.geo.gazetteer.answer import answer, foreign_prefix
+from cityaware.geo.gazetteer.normalize import normalize, split_tail, syllables
+from cityaware.geo.gazetteer.reading import (
     CONTEXT_KINDS,
     CROSSING,
     CROSSING_END,
@@ -48,7 +48,7 @@ from geo.gazetteer.reading import (
     Mention,
     Reading,
 )
-from geo.gazetteer.result import GeocodeResult
+from cityaware.geo.gazetteer.result import GeocodeResult
 
 
 def geocode(gazetteer, text: str, limit: int = 5) -> GeocodeResult:

@@ -28,8 +28,8 @@ import pandas as pd
 import shapely
 from shapely.geometry import LineString, Point
 
-from geo.boundaries.schema import METRIC_CRS, STORAGE_CRS
-from geo.errors import InvalidInput
+from cityaware.geo.boundaries.schema import METRIC_CRS, STORAGE_CRS
+from cityaware.geo.errors import InvalidInput
 
 ROAD_COLUMNS = ("name", "number_from", "number_to")
 PLACE_COLUMNS = ("kind", "name", "category")

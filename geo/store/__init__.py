@@ -13,11 +13,11 @@ Public API (details in :mod:`geo.store.store`)::
     store.reassign(locator) -> int;  store.data_version() -> int
 """
 
-from geo.store.bulk import ImportReport
-from geo.store.filters import FeatureFilter, parse_geometry
-from geo.store.paging import Page
-from geo.store.store import FeatureStore, open_store
-from geo.store.taxonomy import KINDS, Taxonomy
+from cityaware.geo.store.bulk import ImportReport
+from cityaware.geo.store.filters import FeatureFilter, parse_geometry
+from cityaware.geo.store.paging import Page
+from cityaware.geo.store.store import FeatureStore, open_store
+from cityaware.geo.store.taxonomy import KINDS, Taxonomy
 
 __all__ = [
     "KINDS",

@@ -26,13 +26,13 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
-from geo.errors import InvalidInput
-from geo.store.records import prepare_rows
-from geo.store.taxonomy import check_kind
-from geo.store.times import now_ms
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store.records import prepare_rows
+from cityaware.geo.store.taxonomy import check_kind
+from cityaware.geo.store.times import now_ms
 
 if TYPE_CHECKING:
-    from geo.store.store import FeatureStore
+    from cityaware.geo.store.store import FeatureStore
 
 INSERT_BATCH = 20_000
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")

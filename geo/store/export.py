@@ -24,10 +24,10 @@ import pyarrow.parquet as pq
 import pyogrio
 import shapely
 
-from geo.errors import InvalidInput
-from geo.store.filters import FeatureFilter
-from geo.store.schema import ASSIGNMENT_COLUMNS, DERIVED_FIELDS, KIND_FIELDS
-from geo.store.taxonomy import check_kind
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store.filters import FeatureFilter
+from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS, DERIVED_FIELDS, KIND_FIELDS
+from cityaware.geo.store.taxonomy import check_kind
 
 FORMATS = ("geojson", "csv", "gpkg", "parquet")
 FLOATS = {"lon", "lat", "distance_m", "reading_value", "alarm_low", "alarm_high"}

@@ -23,9 +23,9 @@ import sqlalchemy as sa
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
-from geo.errors import InvalidInput
-from geo.store.dialect import Backend, radius_box
-from geo.store.times import to_ms
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store.dialect import Backend, radius_box
+from cityaware.geo.store.times import to_ms
 
 TIME_FIELDS = ("reported_at", "updated_at", "created_at", "reading_at")
 Choice = str | Sequence[str] | None

@@ -16,7 +16,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from geo.errors import InvalidInput
+from cityaware.geo.errors import InvalidInput
 
 SORTABLE = (
     "id", "reported_at", "updated_at", "created_at", "category", "status", "channel",

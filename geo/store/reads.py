@@ -11,13 +11,13 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from geo.errors import InvalidInput, NotFound
-from geo.store.filters import FeatureFilter, filter_clauses
-from geo.store.paging import Page, decode_cursor, encode_cursor, order_by
-from geo.store.records import to_record
-from geo.store.schema import REGION_COLUMNS
-from geo.store.taxonomy import check_kind
-from geo.store.times import from_ms
+from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.store.filters import FeatureFilter, filter_clauses
+from cityaware.geo.store.paging import Page, decode_cursor, encode_cursor, order_by
+from cityaware.geo.store.records import to_record
+from cityaware.geo.store.schema import REGION_COLUMNS
+from cityaware.geo.store.taxonomy import check_kind
+from cityaware.geo.store.times import from_ms
 
 AGGREGATE_KEYS = ("grid", "community", "street", "district", "category", "status", "channel")
 AGGREGATE_KEYS += ("day", "zone", "device_kind", "online", "assign_status")

@@ -23,11 +23,16 @@ import numpy as np
 import orjson
 import pandas as pd
 
-from geo.crs import to_lonlat_checked
-from geo.errors import InvalidInput, Unprocessable
-from geo.store.schema import ASSIGNMENT_COLUMNS, COMMON_FIELDS, DERIVED_FIELDS, KIND_FIELDS
-from geo.store.taxonomy import DELIVERY_STATES, PRIORITIES, STATUSES, Taxonomy
-from geo.store.times import from_ms, series_to_ms
+from cityaware.geo.crs import to_lonlat_checked
+from cityaware.geo.errors import InvalidInput, Unprocessable
+from cityaware.geo.store.schema import (
+    ASSIGNMENT_COLUMNS,
+    COMMON_FIELDS,
+    DERIVED_FIELDS,
+    KIND_FIELDS,
+)
+from cityaware.geo.store.taxonomy import DELIVERY_STATES, PRIORITIES, STATUSES, Taxonomy
+from cityaware.geo.store.times import from_ms, series_to_ms
 
 FLOAT_FIELDS = ("reading_value", "alarm_low", "alarm_high")
 TIME_FIELDS = ("reported_at", "reading_at")

@@ -23,21 +23,21 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
-from geo.errors import Conflict, InvalidInput, NotFound
-from geo.store import bulk
-from geo.store.bulk import ImportReport
-from geo.store.dialect import Backend
-from geo.store.reads import VERSION_KEY, StoreReads
-from geo.store.records import (
+from cityaware.geo.errors import Conflict, InvalidInput, NotFound
+from cityaware.geo.store import bulk
+from cityaware.geo.store.bulk import ImportReport
+from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.reads import VERSION_KEY, StoreReads
+from cityaware.geo.store.records import (
     LOCATION_FIELDS,
     assignment_columns,
     prepare_rows,
     record_frame,
     to_record,
 )
-from geo.store.schema import ASSIGNMENT_COLUMNS
-from geo.store.taxonomy import Taxonomy, check_kind, check_transition
-from geo.store.times import now_ms
+from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
+from cityaware.geo.store.taxonomy import Taxonomy, check_kind, check_transition
+from cityaware.geo.store.times import now_ms
 
 _READONLY = {"id", "kind", "fid", "created_at", "updated_at", "alarm", *ASSIGNMENT_COLUMNS}
 
@@ -359,7 +359,7 @@ def _reassign_table() -> sa.Table:
 
 def open_tables(backend: Backend) -> dict[str, sa.Table]:
     """Create (if needed) and return the store's tables on ``backend``."""
-    from geo.store.schema import build_metadata
+    from cityaware.geo.store.schema import build_metadata
 
     metadata, tables = build_metadata()
     backend.add_geometry(tables["features"])
@@ -389,7 +389,7 @@ def open_store(url: str, data_dir: Path, locator=None, taxonomy: Taxonomy | None
 
     >>> store = open_store("", Path("cityaware-data"), locator)  # doctest: +SKIP
     """
-    from geo.store.dialect import create_backend
+    from cityaware.geo.store.dialect import create_backend
 
     backend = create_backend(url, data_dir)
     tables = open_tables(backend)

@@ -18,7 +18,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from geo.errors import Conflict, InvalidInput, NotFound
+from cityaware.geo.errors import Conflict, InvalidInput, NotFound
 
 KINDS: tuple[str, ...] = ("incidents", "cameras", "sensors")
 

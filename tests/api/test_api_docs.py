@@ -6,8 +6,8 @@ import re
 
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from cityaware.api.app import create_app
+from cityaware.api.settings import Settings
 
 
 def test_api_html_loads_only_our_own_assets(tmp_path):

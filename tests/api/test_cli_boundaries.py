@@ -8,8 +8,8 @@ import geopandas as gpd
 import pytest
 import shapely
 
-from api.cli import main
-from geo.boundaries.generations import BoundaryRegistry
+from cityaware.api.cli import main
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 
 
 def _write_units(path, codes, boxes):
@@ -111,8 +111,8 @@ def test_import_maps_columns_and_code_version(tmp_path, capsys):
 
 def test_activation_reassigns_stored_features(tmp_path, capsys):
     """Features keep the grid they were routed with until a new generation is activated."""
-    from api.context import AppContext
-    from api.settings import Settings
+    from cityaware.api.context import AppContext
+    from cityaware.api.settings import Settings
 
     data = tmp_path / "data"
     old = _write_units(tmp_path / "old.gpkg", ["410102001001001"], [(0, 0.02)])

@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 import time
 
-from api.context import AppContext, shared_part, warm_up
-from api.settings import Settings
-from geo.boundaries.generations import BoundaryRegistry
+from cityaware.api.context import AppContext, shared_part, warm_up
+from cityaware.api.settings import Settings
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 from tests.api.service.conftest import synthetic_units
 
 

@@ -1,7 +1,7 @@
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
+from cityaware.api.app import create_app
+from cityaware.api.settings import Settings
 
 
 def test_healthz_answers_ok(tmp_path):

@@ -12,9 +12,9 @@ import mercantile
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from layers.live import EventCursor, EventFeed
-from layers.tiles import BIN_PX, EXTENT
+from cityaware.api.app import create_app
+from cityaware.layers.live import EventCursor, EventFeed
+from cityaware.layers.tiles import BIN_PX, EXTENT
 from tests.layers.demo_city import build_city
 
 CENTRE = (113.65, 34.75)
@@ -156,7 +156,7 @@ def test_locate_by_coordinates(city):
 
 
 def _filter(**kwargs):
-    from geo.store.filters import FeatureFilter
+    from cityaware.geo.store.filters import FeatureFilter
 
     return FeatureFilter(**kwargs)
 

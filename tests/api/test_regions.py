@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 from pyproj import Geod
 from shapely.geometry import shape
 
-from api.app import create_app
-from api.context import AppContext
-from api.regions.hotspots import bh_qvalues, poisson_sf
-from api.settings import Settings
+from cityaware.api.app import create_app
+from cityaware.api.context import AppContext
+from cityaware.api.regions.hotspots import bh_qvalues, poisson_sf
+from cityaware.api.settings import Settings
 from tests.api.ogc.conftest import hierarchy, populated, staged
 
 STREET = "410105001"

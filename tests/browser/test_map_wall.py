@@ -23,7 +23,7 @@ import pytest
 import uvicorn
 from pyproj import Geod
 
-from api.app import create_app
+from cityaware.api.app import create_app
 from tests.layers.demo_city import build_city
 
 pytestmark = pytest.mark.browser

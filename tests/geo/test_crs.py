@@ -1,4 +1,4 @@
-"""geo.crs and geo.chinacoords against pyproj and prcoords (CC0), the independent oracles."""
+"""cityaware.geo.crs and chinacoords against pyproj and prcoords (CC0), the independent oracles."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod, Transformer
 
-from geo import chinacoords
-from geo.crs import from_lonlat, normalize_crs, to_lonlat, to_lonlat_checked
-from geo.errors import InvalidInput
+from cityaware.geo import chinacoords
+from cityaware.geo.crs import from_lonlat, normalize_crs, to_lonlat, to_lonlat_checked
+from cityaware.geo.errors import InvalidInput
 
 GEOD = Geod(ellps="WGS84")
 ALL_CRS = (

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from api.context import AppContext
-from api.settings import Settings
-from geo.boundaries.io import read_hierarchy_gpkg
-from geo.demo.features import generate_demo_features
+from cityaware.api.context import AppContext
+from cityaware.api.settings import Settings
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg
+from cityaware.geo.demo.features import generate_demo_features
+from cityaware.geo.resources import demo_boundaries
 
-DEMO_GPKG = Path(__file__).resolve().parents[2] / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+DEMO_GPKG = demo_boundaries()
 
 
 def build_city(

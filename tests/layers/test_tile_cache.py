@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from layers.tile_cache import TileCache
+from cityaware.layers.tile_cache import TileCache
 
 
 def test_evicts_least_recently_used_beyond_the_byte_bound():

@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Transformer
 
-from geo.errors import InvalidInput
-from layers.tiles import (
+from cityaware.geo.errors import InvalidInput
+from cityaware.layers.tiles import (
     BIN_PX,
     EXTENT,
     TileBox,

@@ -11,10 +11,10 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.context import AppContext
-from api.settings import Settings
-from geo.boundaries.generations import BoundaryRegistry
+from cityaware.api.app import create_app
+from cityaware.api.context import AppContext
+from cityaware.api.settings import Settings
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 from tests.units import unit_record
 
 WEST, SOUTH, EAST, NORTH = 113.60, 34.70, 113.70, 34.80

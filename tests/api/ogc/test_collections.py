@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.ogc.crs import SUPPORTED_CRS
+from cityaware.api.ogc.crs import SUPPORTED_CRS
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 

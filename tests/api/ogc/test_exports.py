@@ -12,7 +12,7 @@ import pandas as pd
 import pyogrio
 import pytest
 
-from api.ogc import exports
+from cityaware.api.ogc import exports
 
 FILTER = {"filter": "category = 'noise'"}
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from cityaware.api.app import create_app
 from tests.fuzzing import assert_no_server_error, operations_of
 
 PATHS = r"^/($|conformance|collections|v1/(regions|hotspots))"

@@ -14,8 +14,8 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from api.ogc.html import render_page
-from geo.boundaries.generations import BoundaryRegistry
+from cityaware.api.ogc.html import render_page
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 from tests.api.ogc.conftest import hierarchy
 
 ITEMS = "/collections/incidents/items"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from openapi_spec_validator.validation import OpenAPIV30SpecValidator
 
-from api.ogc.landing import CONFORMANCE
+from cityaware.api.ogc.landing import CONFORMANCE
 
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 

@@ -14,10 +14,10 @@ import shapely
 from owslib.ogcapi.features import Features
 from pyproj import Transformer
 
-from api.context import AppContext
-from api.settings import Settings
-from geo.boundaries.generations import BoundaryRegistry
-from geo.store import FeatureFilter
+from cityaware.api.context import AppContext
+from cityaware.api.settings import Settings
+from cityaware.geo.boundaries.generations import BoundaryRegistry
+from cityaware.geo.store import FeatureFilter
 from tests.api.ogc.conftest import hierarchy, incidents_frame
 from tests.live_server import live_server
 

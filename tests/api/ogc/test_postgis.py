@@ -17,7 +17,7 @@ import pytest
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from cityaware.api.app import create_app
 from tests.api.ogc.conftest import populated, staged
 from tests.api.ogc.test_items import CQL2_CASES
 

@@ -11,9 +11,9 @@ import pytest
 import shapely
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.settings import Settings
-from geo.boundaries.generations import BoundaryRegistry
+from cityaware.api.app import create_app
+from cityaware.api.settings import Settings
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 from tests.units import unit_record
 
 ADMIN_KEY = "ca_admin-key-for-tests"

@@ -8,11 +8,11 @@ import json
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
-from api.cli import main
-from api.service.auth import KeyStore
-from api.settings import Settings
-from geo.errors import InvalidInput
+from cityaware.api.app import create_app
+from cityaware.api.cli import main
+from cityaware.api.service.auth import KeyStore
+from cityaware.api.settings import Settings
+from cityaware.geo.errors import InvalidInput
 
 INCIDENT = {"category": "noise", "lon": 113.605, "lat": 34.745, "crs": "WGS84"}
 
@@ -96,7 +96,7 @@ def test_a_key_made_with_the_cli_opens_the_running_server(app, client, staged_di
 
 
 def test_serve_prints_a_generated_admin_key(monkeypatch, capsys):
-    from api.service.auth import ensure_admin_key
+    from cityaware.api.service.auth import ensure_admin_key
 
     monkeypatch.delenv("CITYAWARE_ADMIN_KEY", raising=False)
     settings = ensure_admin_key(Settings())

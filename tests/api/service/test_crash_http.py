@@ -8,9 +8,9 @@ import threading
 
 import httpx
 
-from api.context import AppContext
-from api.settings import Settings
-from geo.boundaries.generations import BoundaryRegistry
+from cityaware.api.context import AppContext
+from cityaware.api.settings import Settings
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 from tests.api.service.conftest import ADMIN_KEY, EAST, NORTH, SOUTH, WEST, synthetic_units
 from tests.live_server import server_process
 

@@ -9,8 +9,8 @@ import pytest
 import shapely
 from pyproj import Geod, Transformer
 
-from api.service.routing import DutyList
-from geo.crs import from_lonlat
+from cityaware.api.service.routing import DutyList
+from cityaware.geo.crs import from_lonlat
 from tests.api.service.conftest import covering_grids
 
 GEOD = Geod(ellps="WGS84")

@@ -11,7 +11,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo.crs import from_lonlat
+from cityaware.geo.crs import from_lonlat
 from tests.api.service.conftest import EAST, covering_grids
 
 AREA_KEYS = {"code", "name", "level", "type_name", "code_system", "parent_code"}
@@ -243,9 +243,9 @@ def test_near_m_lists_every_other_grid_within_that_many_metres(client, grids, ne
 def test_an_older_generation_answers_by_name(staged_dir, units):
     from fastapi.testclient import TestClient
 
-    from api.app import create_app
-    from api.settings import Settings
-    from geo.boundaries.generations import BoundaryRegistry
+    from cityaware.api.app import create_app
+    from cityaware.api.settings import Settings
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
 
     registry = BoundaryRegistry(staged_dir / "boundaries")
     first = registry.active()

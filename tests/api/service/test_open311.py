@@ -6,7 +6,7 @@ from datetime import datetime
 
 import pytest
 
-from geo.store.taxonomy import DEFAULT_CATEGORIES
+from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
 
 SERVICE_KEYS = {
     "service_code",

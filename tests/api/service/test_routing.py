@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from api.service.routing import DUTY_LIST_NAME, DutyList
-from geo.errors import InvalidInput
+from cityaware.api.service.routing import DUTY_LIST_NAME, DutyList
+from cityaware.geo.errors import InvalidInput
 
 HEADER = "id,priority,category,district,managing_zone,office\n"
 
@@ -50,7 +50,7 @@ def test_a_bad_duty_list_names_the_problem(tmp_path, rows, message):
 
 
 def test_the_packaged_list_covers_every_default_category():
-    from geo.store.taxonomy import DEFAULT_CATEGORIES
+    from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
 
     rules = DutyList.load()
     routed = {c: rules.route(c).rule for c in DEFAULT_CATEGORIES}

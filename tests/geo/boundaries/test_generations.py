@@ -8,8 +8,8 @@ import os
 import pytest
 import shapely
 
-from geo.boundaries.generations import BoundaryRegistry
-from geo.errors import InvalidInput, NotFound
+from cityaware.geo.boundaries.generations import BoundaryRegistry
+from cityaware.geo.errors import InvalidInput, NotFound
 
 from .builders import box_m, to_lonlat, units_frame
 

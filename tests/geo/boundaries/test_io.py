@@ -11,8 +11,9 @@ import pytest
 import shapely
 from pyproj import Transformer
 
-from geo.boundaries.io import read_hierarchy_gpkg, read_many, read_units
-from geo.errors import InvalidInput
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg, read_many, read_units
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.resources import demo_boundaries
 
 from .builders import box_m, to_lonlat, units_frame
 
@@ -313,7 +314,7 @@ def test_read_many_combines_per_level_files(tmp_path):
 
 
 def test_committed_demo_hierarchy_reads_whole():
-    demo = Path(__file__).parents[3] / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+    demo = demo_boundaries()
 
     units = read_hierarchy_gpkg(demo)
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.boundaries.repair import demote_single_parts, repair_geometries
-from geo.errors import InvalidInput
+from cityaware.geo.boundaries.repair import demote_single_parts, repair_geometries
+from cityaware.geo.errors import InvalidInput
 
 
 def _repair(*geoms):

@@ -7,8 +7,8 @@ import json
 import pytest
 import shapely
 
-from geo.boundaries.repair import RepairNote
-from geo.boundaries.validate import KINDS, validate_units
+from cityaware.geo.boundaries.repair import RepairNote
+from cityaware.geo.boundaries.validate import KINDS, validate_units
 
 from .builders import box_m, to_lonlat, to_metric, units_frame
 

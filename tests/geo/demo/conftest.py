@@ -6,10 +6,11 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from geo.boundaries.schema import DEMO_GPKG_NAME, METRIC_CRS
-from geo.demo.city import DEFAULT_SHARED_DATA, DIVISIONS_FILE, LAYER_ORDER, REPO_ROOT
+from cityaware.geo.boundaries.schema import METRIC_CRS
+from cityaware.geo.demo.city import DEFAULT_SHARED_DATA, DIVISIONS_FILE, LAYER_ORDER
+from cityaware.geo.resources import demo_boundaries
 
-DEMO_GPKG = REPO_ROOT / "data" / "boundaries" / DEMO_GPKG_NAME
+DEMO_GPKG = demo_boundaries()
 needs_shared_data = pytest.mark.skipif(
     not (DEFAULT_SHARED_DATA / DIVISIONS_FILE).exists(),
     reason=f"reference data {DEFAULT_SHARED_DATA} not present",

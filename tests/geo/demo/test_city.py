@@ -14,8 +14,8 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.boundaries.schema import CORE_COLUMNS, METRIC_CRS, STORAGE_CRS
-from geo.demo import city
+from cityaware.geo.boundaries.schema import CORE_COLUMNS, METRIC_CRS, STORAGE_CRS
+from cityaware.geo.demo import city
 from tests.geo.demo.conftest import DEMO_GPKG, needs_shared_data
 
 TOLERANCE_M2 = 1.0

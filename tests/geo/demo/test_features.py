@@ -9,16 +9,16 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.demo import features
-from geo.demo.features import (
+from cityaware.geo.demo import features
+from cityaware.geo.demo.features import (
     CHANNELS,
     INCIDENT_CATEGORIES,
     PRIORITIES,
     STATUSES,
     generate_demo_features,
 )
-from geo.errors import InvalidInput
-from geo.store.taxonomy import DEFAULT_CATEGORIES
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
 
 END = datetime(2024, 6, 1, 8, 30, tzinfo=UTC)
 SIZES = dict(n_cameras=6000, n_sensors=8000, days=3, incidents_per_day=4000, end=END)

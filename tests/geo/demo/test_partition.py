@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import shapely
 
-from geo.demo import city, features, partition
+from cityaware.geo.demo import city, features, partition
 
 L_SHAPE = shapely.Polygon([(113.6, 34.7), (113.8, 34.7), (113.8, 34.75), (113.65, 34.75),
                            (113.65, 34.9), (113.6, 34.9)])  # fmt: skip

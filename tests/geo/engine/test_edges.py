@@ -7,7 +7,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from geo.engine.edges import Segments, _path_crossings
+from cityaware.geo.engine.edges import Segments, _path_crossings
 
 
 @settings(max_examples=60, deadline=None)

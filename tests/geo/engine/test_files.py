@@ -8,10 +8,10 @@ import pandas as pd
 import pytest
 import shapely
 
-from geo.crs import from_lonlat
-from geo.engine.files import locate_file
-from geo.engine.locator import GridLocator
-from geo.errors import InvalidInput
+from cityaware.geo.crs import from_lonlat
+from cityaware.geo.engine.files import locate_file
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.errors import InvalidInput
 from tests.geo.engine.synthetic import voronoi_units
 
 CITY = shapely.Polygon([(113.60, 34.70), (113.70, 34.69), (113.72, 34.78), (113.59, 34.77)])
@@ -125,8 +125,8 @@ def test_errors_leave_no_partial_output(setup, tmp_path):
 
 
 def test_cli_locates_a_file_with_the_active_generation(tmp_path, capsys):
-    from api.cli import main
-    from geo.boundaries.generations import BoundaryRegistry
+    from cityaware.api.cli import main
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
 
     units = voronoi_units(20, seed=4, city=CITY)
     registry = BoundaryRegistry(tmp_path / "boundaries")

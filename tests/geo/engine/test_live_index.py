@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pyproj import Geod
 
-from geo.engine.live_index import LiveIndex
-from geo.errors import InvalidInput, NotFound
+from cityaware.geo.engine.live_index import LiveIndex
+from cityaware.geo.errors import InvalidInput, NotFound
 
 GEOD = Geod(ellps="WGS84")
 

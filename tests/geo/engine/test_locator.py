@@ -7,17 +7,16 @@ measured on the grids projected to EPSG:4547.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import numpy as np
 import pytest
 import shapely
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from geo.crs import from_lonlat, to_lonlat
-from geo.engine.locator import GridLocator
-from geo.errors import InvalidInput, NotFound
+from cityaware.geo.crs import from_lonlat, to_lonlat
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.resources import demo_boundaries
 from tests.geo.engine.synthetic import voronoi_units
 
 SMALL_CITY = shapely.Polygon(
@@ -25,7 +24,7 @@ SMALL_CITY = shapely.Polygon(
 )
 NEAR_M = 10.0
 TOLERANCE_M = 500.0
-DEMO = Path(__file__).resolve().parents[3] / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+DEMO = demo_boundaries()
 
 
 class Oracle:
@@ -216,7 +215,7 @@ def test_cache_hit_skips_the_rebuild(tmp_path):
 
 @pytest.mark.skipif(not DEMO.exists(), reason="demo boundaries not generated")
 def test_demo_city_matches_covers_oracle(tmp_path):
-    from geo.boundaries.io import read_hierarchy_gpkg
+    from cityaware.geo.boundaries.io import read_hierarchy_gpkg
 
     units = read_hierarchy_gpkg(DEMO)
     locator = GridLocator.build(units, "demo", cache_dir=tmp_path)
@@ -270,7 +269,7 @@ def test_overlapping_and_nested_grids_still_match_the_oracle():
 
 def test_batch_split_over_threads_equals_one_part_and_the_oracle(city, monkeypatch):
     """Rows of every part land in the right place: codes, candidates, nearest, errors."""
-    import geo.engine.locator as locator_module
+    import cityaware.geo.engine.locator as locator_module
 
     units, locator, oracle = city
     rng = np.random.default_rng(3)
@@ -291,7 +290,7 @@ def test_batch_split_over_threads_equals_one_part_and_the_oracle(city, monkeypat
 
 def test_block_affines_stay_within_their_error_bound(city):
     """The affine stand-in for the projection (points in listed cells) vs pyproj."""
-    from geo.engine.lookup import LISTED
+    from cityaware.geo.engine.lookup import LISTED
 
     _, locator, _ = city
     table = locator.table

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from geo.boundaries.io import read_hierarchy_gpkg
-from geo.engine.locator import GridLocator
-from geo.gazetteer.build import DEMO_POINTS, Gazetteer
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.gazetteer.build import DEMO_POINTS, Gazetteer
+from cityaware.geo.resources import demo_boundaries
 
-DEMO_GPKG = Path(__file__).resolve().parents[3] / "data" / "boundaries" / "zhengzhou-demo.gpkg"
+DEMO_GPKG = demo_boundaries()
 
 
 @pytest.fixture(scope="session")

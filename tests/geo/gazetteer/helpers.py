@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 
-from geo.gazetteer.normalize import normalize, syllable
+from cityaware.geo.gazetteer.normalize import normalize, syllable
 
 
 def names_count(gazetteer, kind: str) -> Counter:

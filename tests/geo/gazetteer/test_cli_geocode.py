@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from api.cli import main
+from cityaware.api.cli import main
 
 
 def test_geocode_json(capsys, gazetteer, locator, cache_dir):

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from geo.errors import InvalidInput
-from geo.gazetteer.normalize import RELATION_RADIUS_M
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M
 from tests.geo.gazetteer.helpers import (
     district_name,
     homophone_typo,
@@ -88,7 +88,7 @@ def test_homophone_typo_in_road_name(gazetteer, locator, addresses):
 
 
 def tuple_of(text: str) -> tuple[str, ...]:
-    from geo.gazetteer.normalize import syllables
+    from cityaware.geo.gazetteer.normalize import syllables
 
     return syllables(text)
 
@@ -281,7 +281,7 @@ def test_relation_radius_never_crosses_a_grid_edge(gazetteer, units):
     import geopandas as gpd
     from shapely.geometry import Point
 
-    from geo.boundaries.schema import METRIC_CRS
+    from cityaware.geo.boundaries.schema import METRIC_CRS
 
     grids = units[units.level == "grid"].set_index("code").geometry
     places = unique_places(gazetteer, "landmark", limit=40)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from geo.gazetteer.normalize import normalize, split_tail, syllables
+from cityaware.geo.gazetteer.normalize import normalize, split_tail, syllables
 
 
 @pytest.mark.parametrize(

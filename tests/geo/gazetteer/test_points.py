@@ -9,12 +9,12 @@ import pytest
 import shapely
 from shapely.geometry import LineString
 
-from geo.boundaries.schema import METRIC_CRS
-from geo.engine.locator import GridLocator
-from geo.errors import InvalidInput
-from geo.gazetteer.active import ActiveGazetteer, address_points_source
-from geo.gazetteer.build import Gazetteer
-from geo.gazetteer.points import demo_address_points, numbered_points, read_address_points
+from cityaware.geo.boundaries.schema import METRIC_CRS
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.gazetteer.active import ActiveGazetteer, address_points_source
+from cityaware.geo.gazetteer.build import Gazetteer
+from cityaware.geo.gazetteer.points import demo_address_points, numbered_points, read_address_points
 
 ERQI = "410103"
 

@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 import sqlalchemy as sa
 
-from geo.store import FeatureStore, open_store
+from cityaware.geo.store import FeatureStore, open_store
 from tests.geo.store import synthetic
 
 URL_VARIABLE = "CITYAWARE_TEST_DATABASE_URL"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from geo.store.taxonomy import DEFAULT_CATEGORIES, DEFAULT_CHANNELS, STATUSES
+from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES, DEFAULT_CHANNELS, STATUSES
 from tests.geo.store import synthetic
 
 START = pd.Timestamp("2026-11-01T00:00:00Z")

@@ -11,7 +11,7 @@ import geopandas as gpd
 import shapely
 from shapely.geometry import box
 
-from geo.engine.locator import GridLocator
+from cityaware.geo.engine.locator import GridLocator
 
 WEST, SOUTH, CELL = 113.60, 34.70, 0.01
 ZONE_STREET, ZONE = "410102002", "410171"

@@ -7,8 +7,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from geo.errors import InvalidInput, NotFound
-from geo.store import bulk
+from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.store import bulk
 from tests.geo.store import sample
 
 BAD_ROWS = {  # row number (1-based) -> (column overrides, reason pattern)
@@ -86,7 +86,7 @@ def test_existing_ids_are_rejected(store):
 
 
 def test_import_geojson_and_gpkg_in_gcj02(store, locator, tmp_path):
-    from geo.crs import from_lonlat
+    from cityaware.geo.crs import from_lonlat
 
     frame = sample.incidents(30)
     x, y = from_lonlat(frame.lon.to_numpy(), frame.lat.to_numpy(), "GCJ02")

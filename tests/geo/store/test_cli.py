@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 import pyogrio
 import pytest
 
-from api.cli import main
-from geo.boundaries.generations import BoundaryRegistry
+from cityaware.api.cli import main
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 from tests.geo.store import sample, synthetic
 
 

@@ -8,13 +8,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-from geo.store import open_store
+from cityaware.geo.store import open_store
 
 ROOT = Path(__file__).resolve().parents[3]
 WRITER = """
 import sys
 from pathlib import Path
-from geo.store import open_store
+from cityaware.geo.store import open_store
 from tests.geo.store import synthetic
 
 store = open_store(sys.argv[1], Path(sys.argv[2]), synthetic.locator())

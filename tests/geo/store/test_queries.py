@@ -8,8 +8,8 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from geo.errors import InvalidInput
-from geo.store import FeatureFilter
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store import FeatureFilter
 from tests.geo.store import sample
 
 N = 600

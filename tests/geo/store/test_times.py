@@ -4,8 +4,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from geo.errors import InvalidInput
-from geo.store.times import from_ms, to_ms
+from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store.times import from_ms, to_ms
 
 
 @pytest.mark.parametrize(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from geo.errors import Conflict, InvalidInput, NotFound
+from cityaware.geo.errors import Conflict, InvalidInput, NotFound
 from tests.geo.store import sample, synthetic
 
 
@@ -31,7 +31,7 @@ def test_add_assigns_the_engine_answer(store, locator):
 
 
 def test_add_in_gcj02_stores_wgs84(store, locator):
-    from geo.crs import from_lonlat
+    from cityaware.geo.crs import from_lonlat
 
     x, y = from_lonlat(113.615, 34.725, "GCJ02")
     feature = store.add("cameras", {"id": "cam-1", "lon": float(x), "lat": float(y)}, crs="GCJ02")
@@ -170,7 +170,7 @@ def test_data_version_bumps_on_every_write(store):
 
 
 def test_persists_across_reopen(store, tmp_path, locator):
-    from geo.store import open_store
+    from cityaware.geo.store import open_store
 
     store.add("cameras", {"id": "c1", "lon": 113.605, "lat": 34.705, "name": "gate"})
     url = str(store.backend.engine.url.render_as_string(hide_password=False))
