@@ -29,7 +29,7 @@ import cityaware.geo.engine.locator as locator_module
 from cityaware.geo.boundaries.io import read_hierarchy_gpkg
 from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.engine.lookup import EXACT, FAR, LISTED
-from cityaware.geo.resources import demo_boundaries  # noqa: E402
+from cityaware.geo.resources import demo_boundaries
 
 DEMO = demo_boundaries()
 CORE = (113.66, 34.76)  # Zhengzhou's old town, where complaints cluster

@@ -10,21 +10,17 @@ The same run loads ``/healthz`` in the same browser as a baseline page. A server
 renders the city-wide tiles in the background when it starts; the first load races
 that warm-up, the second (a new browser profile, no HTTP cache) comes after it.
 
-    .venv/bin/python benchmarks/bench_map_page.py [--scale 1.0]
+    .venv/bin/python -m benchmarks.bench_map_page [--scale 1.0]
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.browser.test_map_wall import CHROMIUM, CHROMIUM_ARGS, Server  # noqa: E402
-from tests.layers.demo_city import build_city  # noqa: E402
+from cityaware.api.testing import CHROMIUM, CHROMIUM_ARGS, ThreadedServer, demo_city
 
 VIEW = "10/34.75/113.65&layers=grids,incidents,sensors,cameras&window=24h"
 
@@ -87,7 +83,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        ctx = build_city(
+        ctx = demo_city(
             Path(tmp),
             cameras=int(130_000 * args.scale),
             sensors=int(210_000 * args.scale),
@@ -96,7 +92,7 @@ def main() -> None:
         )
         counts = {k: ctx.store.count(k) for k in ("incidents", "cameras", "sensors")}
         print(f"demo city built in {time.perf_counter() - started:.0f} s: {counts}")
-        server = Server(ctx)
+        server = ThreadedServer(ctx)
         try:
             with sync_playwright() as p:
                 browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)

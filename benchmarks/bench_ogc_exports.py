@@ -1,7 +1,7 @@
 """OGC export benchmark: streamed exports must not hold every row in memory.
 
-    .venv/bin/python benchmarks/bench_ogc_exports.py              # 1M incidents
-    .venv/bin/python benchmarks/bench_ogc_exports.py --rows 200000
+    .venv/bin/python -m benchmarks.bench_ogc_exports              # 1M incidents
+    .venv/bin/python -m benchmarks.bench_ogc_exports --rows 200000
 
 Fills a store (demo city grids) with N incidents, starts the real server
 (uvicorn subprocess) and downloads ``/collections/incidents/export`` in each
@@ -23,26 +23,20 @@ from pathlib import Path
 
 import httpx
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.bench_store import incidents  # noqa: E402
-from cityaware.api.context import AppContext  # noqa: E402
-from cityaware.api.settings import Settings  # noqa: E402
-from cityaware.geo.boundaries.generations import BoundaryRegistry  # noqa: E402
-from cityaware.geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
-from cityaware.geo.resources import demo_boundaries  # noqa: E402
-from tests.api.ogc.live import live_server  # noqa: E402
+from benchmarks.bench_store import incidents
+from cityaware.api.context import AppContext
+from cityaware.api.settings import Settings
+from cityaware.api.testing import server_process
+from cityaware.geo.boundaries.generations import BoundaryRegistry
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg
+from cityaware.geo.resources import demo_boundaries
 
 DEMO = demo_boundaries()
 FORMATS = ("geojson", "csv", "gpkg", "parquet")
 NAIVE = """
-import sys
-sys.path.insert(0, {root!r})
 import geopandas as gpd, pandas as pd
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
-from cityaware.geo.resources import demo_boundaries  # noqa: E402
 ctx = AppContext(Settings(data_dir=__import__("pathlib").Path({data_dir!r})))
 def status(key):
     for line in open("/proc/self/status"):
@@ -66,20 +60,8 @@ def rss_kb(pid: int, key: str = "VmRSS:") -> int:
     raise RuntimeError(f"no {key}")
 
 
-def server_pid(data_dir: Path) -> int:
-    """The uvicorn process :func:`live_server` started over ``data_dir``."""
-    marker = f"CITYAWARE_DATA_DIR={data_dir}".encode()
-    for proc in Path("/proc").iterdir():
-        try:
-            if b"uvicorn" in (proc / "cmdline").read_bytes():
-                if marker in (proc / "environ").read_bytes().split(b"\0"):
-                    return int(proc.name)
-        except (OSError, ValueError):
-            continue
-    raise RuntimeError(f"no server over {data_dir}")
-
-
 def populate(data_dir: Path, rows: int) -> None:
+    """Activate the demo boundaries in ``data_dir`` and bulk-import ``rows`` incidents."""
     units = read_hierarchy_gpkg(DEMO)
     registry = BoundaryRegistry(data_dir / "boundaries")
     registry.activate(registry.stage(units, source=DEMO.name))
@@ -97,15 +79,15 @@ def main(argv: list[str] | None = None) -> int:
         data_dir = Path(tmp)
         populate(data_dir, args.rows)
         naive = subprocess.run(
-            [sys.executable, "-c", NAIVE.format(root=str(ROOT), data_dir=str(data_dir))],
-            capture_output=True, text=True, check=True,
+            [sys.executable, "-c", NAIVE.format(data_dir=str(data_dir))],
+            cwd=data_dir, capture_output=True, text=True, check=True,
         ).stdout.split()  # fmt: skip
         baseline_kb = int(naive[0])
         mb = baseline_kb / 1024
         print(f"baseline: one GeoDataFrame of {naive[1]} rows grows RSS by {mb:.0f} MB")
         worst = 0.0
-        with live_server(data_dir) as url:
-            pid = server_pid(data_dir)
+        with server_process(data_dir) as (server, url):
+            pid = server.pid
             warm_up = httpx.get(url + "/collections/incidents/export?f=csv", timeout=3600)
             warm_up.raise_for_status()  # fills the store's page cache (bounded, 128 MiB)
             for fmt in FORMATS:

@@ -16,7 +16,7 @@ which stays meaningful when other work shares the machine.
 Targets (issue 6): >= 2,000 lookups/s with p99 < 20 ms, >= 60 % of the
 trivial endpoint's rate, > 1,000,000 points/s in batches.
 
-    .venv/bin/python benchmarks/bench_service.py [--workers 2] [--duration 8]
+    .venv/bin/python -m benchmarks.bench_service [--workers 2] [--duration 8]
 """
 
 from __future__ import annotations
@@ -25,7 +25,6 @@ import argparse
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -38,22 +37,14 @@ import numpy as np
 import orjson
 import shapely
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from cityaware.geo.boundaries.generations import BoundaryRegistry  # noqa: E402
-from cityaware.geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
-from cityaware.geo.resources import demo_boundaries  # noqa: E402
+from cityaware.api.testing import free_port
+from cityaware.geo.boundaries.generations import BoundaryRegistry
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg
+from cityaware.geo.resources import demo_boundaries
 
 DEMO = demo_boundaries()
 ADMIN_KEY = "ca_bench-admin"
 BATCH = 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def prepare(data_dir: Path) -> np.ndarray:
@@ -76,7 +67,7 @@ def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
     command = [sys.executable, "-m", "uvicorn", "--factory", "cityaware.api.app:create_app"]
     command += ["--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     command += ["--log-level", "warning", "--no-access-log"]
-    return subprocess.Popen(command, cwd=ROOT, env=env)
+    return subprocess.Popen(command, cwd=data_dir, env=env)
 
 
 def warm_up(base: str, points: np.ndarray, workers: int) -> None:

@@ -1,7 +1,7 @@
 """Feature-store benchmark: bulk import with grid assignment, and single-write latency.
 
-    .venv/bin/python benchmarks/bench_store.py                 # 1M incidents into SQLite
-    .venv/bin/python benchmarks/bench_store.py --rows 200000 \\
+    .venv/bin/python -m benchmarks.bench_store                 # 1M incidents into SQLite
+    .venv/bin/python -m benchmarks.bench_store --rows 200000 \\
         --postgis-url postgresql://postgres@127.0.0.1:5432/cityaware_test
 
 Grids: the committed demo city (data/boundaries/zhengzhou-demo.gpkg, 4,744
@@ -26,15 +26,12 @@ import numpy as np
 import pandas as pd
 import sqlalchemy as sa
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from cityaware.geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
-from cityaware.geo.engine.locator import GridLocator  # noqa: E402
-from cityaware.geo.resources import demo_boundaries  # noqa: E402
-from cityaware.geo.store import open_store  # noqa: E402
-from cityaware.geo.store.dialect import Backend  # noqa: E402
-from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES, DEFAULT_CHANNELS  # noqa: E402
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.resources import demo_boundaries
+from cityaware.geo.store import open_store
+from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES, DEFAULT_CHANNELS
 
 DEMO = demo_boundaries()
 

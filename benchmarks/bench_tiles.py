@@ -15,8 +15,8 @@ Prints p50/p95 in milliseconds, features per tile, and the median per-tile ratio
 baseline/cold. The first tile of a zoom also pays for simplifying the boundaries
 to that zoom (once per zoom; it shows in the grids' cold p95).
 
-    .venv/bin/python benchmarks/bench_tiles.py            # full scale
-    .venv/bin/python benchmarks/bench_tiles.py --scale 0.1
+    .venv/bin/python -m benchmarks.bench_tiles            # full scale
+    .venv/bin/python -m benchmarks.bench_tiles --scale 0.1
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import pandas as pd
 
 from cityaware.geo.boundaries.io import read_hierarchy_gpkg
 from cityaware.geo.demo.features import generate_demo_features
-from cityaware.geo.resources import demo_boundaries  # noqa: E402
+from cityaware.geo.resources import demo_boundaries
 from cityaware.layers.service import MapLayers, TileFilters
 from cityaware.layers.tiles import TileBox, points_in
 

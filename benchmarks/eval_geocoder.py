@@ -12,7 +12,7 @@ seed), geocodes every address and prints:
 * the same for a naive exact-substring matcher in the same run (the baseline),
 * a per-category / per-perturbation breakdown.
 
-    .venv/bin/python benchmarks/eval_geocoder.py [--n 1200] [--seed 20261126] [--show-misses 10]
+    .venv/bin/python -m benchmarks.eval_geocoder [--n 1200] [--seed 20261126] [--show-misses 10]
 """
 
 from __future__ import annotations
@@ -29,14 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from benchmarks.address_eval import EVAL_SEED, generate  # noqa: E402
-from cityaware.geo.boundaries.io import read_hierarchy_gpkg  # noqa: E402
-from cityaware.geo.engine.locator import GridLocator  # noqa: E402
-from cityaware.geo.gazetteer.build import Gazetteer  # noqa: E402
-from cityaware.geo.resources import demo_boundaries  # noqa: E402
+from benchmarks.address_eval import EVAL_SEED, generate
+from cityaware.geo.boundaries.io import read_hierarchy_gpkg
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.gazetteer.build import Gazetteer
+from cityaware.geo.resources import demo_boundaries
 
 NUMBER = re.compile(r"(\d+)号")
 

@@ -23,9 +23,9 @@ e.g. lon=34.7, lat=113.6). Batches name the first offending row.
 >>> lon, lat = to_lonlat(113.65, 34.75, "GCJ-02")
 >>> round(float(lon), 4), round(float(lat), 4)
 (113.6439, 34.7512)
->>> to_lonlat(34.7, 113.6, "WGS84")
+>>> to_lonlat(34.7, 113.6, "WGS84")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
-geo.errors.InvalidInput: lon=34.7, lat=113.6: looks like latitude and longitude are swapped
+cityaware.geo.errors.InvalidInput: lon=34.7, lat=113.6: looks like latitude and ... swapped
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ The web layer turns any :class:`CityAwareError` into a JSON answer with
 
 >>> raise InvalidInput("latitude 134.6 is out of range [-90, 90]")
 Traceback (most recent call last):
-geo.errors.InvalidInput: latitude 134.6 is out of range [-90, 90]
+cityaware.geo.errors.InvalidInput: latitude 134.6 is out of range [-90, 90]
 """
 
 from __future__ import annotations

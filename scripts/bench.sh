@@ -10,14 +10,14 @@ fi
 echo "== point-in-grid engine vs geopandas.sjoin (issue: engine)"
 "$PY" -m benchmarks.bench_engine
 echo "== feature store bulk import and single writes"
-"$PY" benchmarks/bench_store.py ${CITYAWARE_BENCH_DATABASE_URL:+--postgis-url "$CITYAWARE_BENCH_DATABASE_URL"}
+"$PY" -m benchmarks.bench_store ${CITYAWARE_BENCH_DATABASE_URL:+--postgis-url "$CITYAWARE_BENCH_DATABASE_URL"}
 echo "== geocoder evaluation (held-out addresses)"
-"$PY" benchmarks/eval_geocoder.py
+"$PY" -m benchmarks.eval_geocoder
 echo "== map-wall tiles"
-"$PY" benchmarks/bench_tiles.py
+"$PY" -m benchmarks.bench_tiles
 echo "== map-wall page in headless Chromium (full demo city)"
-"$PY" benchmarks/bench_map_page.py
+"$PY" -m benchmarks.bench_map_page
 echo "== OGC exports: memory while streaming"
-"$PY" benchmarks/bench_ogc_exports.py
+"$PY" -m benchmarks.bench_ogc_exports
 echo "== service API load test (loopback)"
-"$PY" benchmarks/bench_service.py
+"$PY" -m benchmarks.bench_service

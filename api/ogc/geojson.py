@@ -1,6 +1,7 @@
 """GeoJSON encoding of item frames: geometry by GEOS, properties by orjson.
 
 >>> import geopandas as gpd, shapely
+>>> from cityaware.api.ogc.crs import CRS84
 >>> frame = gpd.GeoDataFrame({"id": ["a"], "n": [1]}, geometry=[shapely.Point(1, 2)])
 >>> feature_bytes(frame, CRS84)[0]
 b'{"type":"Feature","id":"a","geometry":{"type":"Point","coordinates":[1.0,2.0]},"properties":{"n":1}}'

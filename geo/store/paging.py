@@ -4,7 +4,7 @@
 ('after', 42)
 >>> decode_cursor("nonsense", keyset=True)
 Traceback (most recent call last):
-geo.errors.InvalidInput: invalid cursor 'nonsense'
+cityaware.geo.errors.InvalidInput: invalid cursor 'nonsense'
 """
 
 from __future__ import annotations

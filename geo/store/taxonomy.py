@@ -7,9 +7,9 @@ The taxonomy (categories, intake channels) is configurable: drop a
 >>> TAXONOMY.check_category("manhole_cover")
 'manhole_cover'
 >>> check_transition("resolved", "in_progress")  # a reopen
->>> check_transition("received", "closed")
+>>> check_transition("received", "closed")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
-geo.errors.Conflict: illegal status transition received -> closed; allowed from received: dispatched
+cityaware.geo.errors.Conflict: illegal status transition received -> closed; ... dispatched
 """
 
 from __future__ import annotations

@@ -13,16 +13,16 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cityaware.api.app import create_app
+from cityaware.api.testing import demo_city
 from cityaware.layers.live import EventCursor, EventFeed
 from cityaware.layers.tiles import BIN_PX, EXTENT
-from tests.layers.demo_city import build_city
 
 CENTRE = (113.65, 34.75)
 
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory):
-    ctx = build_city(tmp_path_factory.mktemp("city"))
+    ctx = demo_city(tmp_path_factory.mktemp("city"))
     return ctx, TestClient(create_app(ctx=ctx))
 
 

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
-import threading
 import time
 from pathlib import Path
 
@@ -20,25 +18,12 @@ import httpx
 import numpy as np
 import pandas as pd
 import pytest
-import uvicorn
 from pyproj import Geod
 
-from cityaware.api.app import create_app
-from tests.layers.demo_city import build_city
+from cityaware.api.testing import CHROMIUM, CHROMIUM_ARGS, ThreadedServer, demo_city
 
 pytestmark = pytest.mark.browser
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 MAX_MARKERS = 3000  # point markers the browser holds (incidents, cameras, sensors, live)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 ADMIN_KEY = "map-wall-test-admin-key"
@@ -48,47 +33,11 @@ if not Path(CHROMIUM).exists():  # pragma: no cover - the CI image installs it
     pytest.skip("Debian chromium is not installed", allow_module_level=True)
 
 
-class Server:
-    """uvicorn in a thread; ``restart()`` stops it and serves a new app on the same port."""
-
-    def __init__(self, ctx) -> None:
-        self.ctx = ctx
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            self.port = s.getsockname()[1]
-        self.origin = f"http://127.0.0.1:{self.port}"
-        self.start()
-
-    def start(self) -> None:
-        config = uvicorn.Config(
-            create_app(ctx=self.ctx),
-            host="127.0.0.1",
-            port=self.port,
-            log_level="warning",
-            timeout_graceful_shutdown=1,  # open event streams are closed after 1 s
-        )
-        self.server = uvicorn.Server(config)
-        self.thread = threading.Thread(target=self.server.run, daemon=True)
-        self.thread.start()
-        deadline = time.monotonic() + 20
-        while not self.server.started:
-            assert time.monotonic() < deadline, "server did not start"
-            time.sleep(0.05)
-
-    def stop(self) -> None:
-        self.server.should_exit = True
-        self.thread.join(timeout=10)
-
-    def restart(self) -> None:
-        self.stop()
-        self.start()
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    ctx = build_city(tmp_path_factory.mktemp("wall"), admin_key=ADMIN_KEY)
+    ctx = demo_city(tmp_path_factory.mktemp("wall"), admin_key=ADMIN_KEY)
     ctx.map_layers.refresh_seconds = 0.2
-    srv = Server(ctx)
+    srv = ThreadedServer(ctx)
     add_incident(srv, 113.62, 34.74)  # the service API builds its indexes on first use
     yield srv
     srv.stop()

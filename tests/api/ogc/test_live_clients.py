@@ -16,10 +16,10 @@ from pyproj import Transformer
 
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
+from cityaware.api.testing import live_server
 from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.store import FeatureFilter
 from tests.api.ogc.conftest import hierarchy, incidents_frame
-from tests.live_server import live_server
 
 # one live server per worker: with --dist loadgroup (scripts/test.sh) these share a worker
 pytestmark = pytest.mark.xdist_group("ogc-live")

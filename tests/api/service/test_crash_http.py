@@ -10,9 +10,9 @@ import httpx
 
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
+from cityaware.api.testing import server_process
 from cityaware.geo.boundaries.generations import BoundaryRegistry
 from tests.api.service.conftest import ADMIN_KEY, EAST, NORTH, SOUTH, WEST, synthetic_units
-from tests.live_server import server_process
 
 WRITERS = 3
 KILL_AFTER = 60  # acknowledged reports before the kill

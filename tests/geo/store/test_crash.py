@@ -1,4 +1,8 @@
-"""kill -9 during a stream of single writes: every acknowledged write survives."""
+"""kill -9 during a stream of single writes: every acknowledged write survives.
+
+The writer is a separate interpreter that sees only the installed package: it
+runs in the data directory and reads the synthetic city's grids from a file.
+"""
 
 from __future__ import annotations
 
@@ -6,18 +10,20 @@ import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
-from cityaware.geo.store import open_store
-
-ROOT = Path(__file__).resolve().parents[3]
-WRITER = """
-import sys
-from pathlib import Path
 from cityaware.geo.store import open_store
 from tests.geo.store import synthetic
 
-store = open_store(sys.argv[1], Path(sys.argv[2]), synthetic.locator())
+WRITER = """
+import sys
+from pathlib import Path
+import geopandas as gpd
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.store import open_store
+
+data_dir = Path(sys.argv[2])
+locator = GridLocator.build(gpd.read_parquet(data_dir / "units.parquet"), "g1")
+store = open_store(sys.argv[1], data_dir, locator)
 print("ready", flush=True)
 i = 0
 while True:
@@ -35,12 +41,12 @@ def test_acknowledged_writes_survive_kill_9(store, tmp_path, locator):
         else store.backend.engine.url.render_as_string(hide_password=False)
     )
     store.close()
+    synthetic.units().to_parquet(tmp_path / "units.parquet")
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, url, str(tmp_path)],
-        cwd=ROOT,
+        cwd=tmp_path,
         stdout=subprocess.PIPE,
         text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     acknowledged = []
     try:
