@@ -2,9 +2,11 @@
 
 >>> decode_cursor(encode_cursor("after", 42), keyset=True)
 ('after', 42)
->>> decode_cursor("nonsense", keyset=True)
-Traceback (most recent call last):
-geo.errors.InvalidInput: invalid cursor 'nonsense'
+>>> try:
+...     decode_cursor("nonsense", keyset=True)
+... except InvalidInput as error:
+...     print(error)
+invalid cursor 'nonsense'
 """
 
 from __future__ import annotations
