@@ -22,9 +22,9 @@ import geopandas as gpd
 import pandas as pd
 import shapely
 
-from cityaware.api.ogc.filters import FrameBackend, compile_filter
 from cityaware.geo.boundaries.schema import CORE_COLUMNS
 from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.predicates import CqlTree, FrameTarget, compile_filter
 
 Bbox = tuple[float, float, float, float]
 
@@ -35,7 +35,7 @@ class ItemQuery:
 
     bbox: Bbox | None = None
     datetime: tuple[pd.Timestamp | None, pd.Timestamp | None] | None = None
-    filter: dict[str, Any] | None = None
+    filter: CqlTree | None = None
     region: str | None = None
     properties: list[str] | None = None
     sortby: list[tuple[str, bool]] = field(default_factory=list)
@@ -127,8 +127,8 @@ class BoundaryProvider(Provider):
                 frame["managing_zone"] == query.region
             )
         if query.filter is not None:
-            backend = FrameBackend(frame, [*self.fields, "geometry"])
-            mask &= compile_filter(query.filter, backend)
+            target = FrameTarget(frame, [*self.fields, "geometry"])
+            mask &= compile_filter(query.filter, target)
         selected = frame[mask]
         if query.sortby:
             names, ascending = zip(*query.sortby, strict=True)

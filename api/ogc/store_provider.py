@@ -1,12 +1,12 @@
 """The feature store (incidents, cameras, sensors) as an OGC API provider.
 
 Filters become one :class:`geo.store.FeatureFilter`: ``bbox``, ``datetime``
-(on ``reported_at``) and ``region`` map to its fields, and CQL2 is compiled
-by :class:`api.ogc.filters.SqlBackend` into its ``where`` clause over the
-store's columns: bound parameters only, never SQL text from the request.
+(on ``reported_at``) and ``region`` map to its fields, and the parsed CQL2
+tree goes down as its ``cql2``: the store compiles it to its own columns
+(:mod:`geo.store.cql2`), bound parameters only, never SQL text from the request.
 
->>> StoreProvider.__name__
-'StoreProvider'
+>>> kind_fields("cameras")["online"]
+{'type': 'boolean', 'title': 'online'}
 """
 
 from __future__ import annotations
@@ -17,14 +17,11 @@ from typing import Any
 import geopandas as gpd
 import orjson
 import pandas as pd
-import shapely
-import sqlalchemy as sa
 
-from cityaware.api.ogc.filters import SqlBackend, compile_filter
 from cityaware.api.ogc.providers import Bbox, ItemQuery, Page, Provider
-from cityaware.geo.errors import InvalidInput
-from cityaware.geo.store import FeatureFilter
-from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS, KIND_FIELDS
+from cityaware.geo.store import FeatureFilter, FeatureStore
+from cityaware.geo.store.cql2 import queryables
+from cityaware.geo.store.schema import TIME_COLUMNS
 
 _TIME = {"type": "string", "format": "date-time"}
 _TYPES: dict[str, dict[str, Any]] = {
@@ -39,30 +36,32 @@ _TYPES: dict[str, dict[str, Any]] = {
     "alarm_high": {"type": "number"},
     "distance_m": {"type": "number"},
 }
-_HIDDEN = ("candidates", "nearest_grid")
-TIME_COLUMNS = ("reported_at", "created_at", "updated_at", "reading_at")
 
 
 def kind_fields(kind: str) -> dict[str, dict[str, Any]]:
-    """JSON Schema of each property of ``kind`` (its own fields, times, assignment)."""
-    names = [
-        *KIND_FIELDS[kind],
-        *(("alarm",) if kind == "sensors" else ()),
-        "reported_at",
-        "created_at",
-        "updated_at",
-        *(c for c in ASSIGNMENT_COLUMNS if c not in _HIDDEN),
-        "attributes",
-    ]
-    return {n: {**_TYPES.get(n, {"type": "string"}), "title": n} for n in names}
+    """JSON Schema of each property of ``kind`` (its own fields, times, assignment).
+
+    >>> list(kind_fields("cameras"))[:3]
+    ['name', 'device_kind', 'online']
+    """
+    return {n: {**_TYPES.get(n, {"type": "string"}), "title": n} for n in queryables(kind)}
+
+
+def iso_ms(ms: int) -> str:
+    """ISO 8601 UTC text (``...Z``) of epoch milliseconds, as the API writes instants.
+
+    >>> iso_ms(1_795_665_600_000)
+    '2026-11-26T04:00:00Z'
+    """
+    return pd.Timestamp(int(ms), unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
 
 
 class StoreProvider(Provider):
-    """One kind of the feature store; ``store`` is a :class:`geo.store.FeatureStore`."""
+    """One kind of the feature store."""
 
     temporal_field = "reported_at"
 
-    def __init__(self, store: Any, kind: str) -> None:
+    def __init__(self, store: FeatureStore, kind: str) -> None:
         self.store = store
         self.kind = kind
         self.fields = kind_fields(kind)
@@ -70,36 +69,20 @@ class StoreProvider(Provider):
 
     # -- filters -----------------------------------------------------------
     def feature_filter(self, query: ItemQuery) -> FeatureFilter:
-        """The store filter for ``query`` (CQL2 compiled into its ``where``)."""
-        where = None
-        if query.filter is not None:
-            columns = {name: self.store.columns[name] for name in self.fields}
-            columns["geometry"] = None
-            backend = SqlBackend(columns, TIME_COLUMNS, self._spatial)
-            where = compile_filter(query.filter, backend)
+        """The store filter for ``query`` (its CQL2 tree compiled by the store)."""
         since, until = query.datetime or (None, None)
         return FeatureFilter(
             bbox=query.bbox,
             region=query.region,
             since=None if since is None else int(since.value // 1_000_000),
             until=None if until is None else int(until.value // 1_000_000),
-            where=where,
+            cql2=query.filter,
         )
-
-    def _spatial(self, op: str, geometry: shapely.Geometry) -> Any:
-        backend, features = self.store.backend, self.store.features
-        inside = sa.and_(
-            backend.index_prefilter(features, *geometry.bounds),
-            backend.intersects(features, geometry),
-        )
-        if op in ("s_intersects", "s_within"):
-            return inside
-        if op == "s_disjoint":
-            return sa.not_(inside)
-        raise InvalidInput(f"filter: {op} is not supported on point collections")
 
     # -- frames ------------------------------------------------------------
-    def _frame(self, records: list[dict[str, Any]], properties: list[str] | None):
+    def _frame(
+        self, records: list[dict[str, Any]], properties: list[str] | None
+    ) -> gpd.GeoDataFrame:
         keep = list(self.fields) if properties is None else properties
         table = pd.DataFrame.from_records(records, columns=["id", "lon", "lat", *self.fields])
         if "attributes" in keep:
@@ -138,18 +121,8 @@ class StoreProvider(Provider):
         return self._extent[1]
 
     def _measure_extent(self) -> tuple[Bbox | None, list[str | None]]:
-        c = self.store.columns
-        stmt = sa.select(
-            sa.func.min(c.lon), sa.func.min(c.lat), sa.func.max(c.lon), sa.func.max(c.lat),
-            sa.func.min(c.reported_at), sa.func.max(c.reported_at),
-        ).where(c.kind == self.kind)  # fmt: skip
-        with self.store.backend.read() as conn:
-            row = conn.execute(stmt).one()
-        if row[0] is None:
+        extent = self.store.extent(self.kind)
+        if extent.bbox is None:
             return None, [None, None]
-        interval = [None if v is None else _iso(v) for v in row[4:]]
-        return (row[0], row[1], row[2], row[3]), interval
-
-
-def _iso(ms: int) -> str:
-    return pd.Timestamp(int(ms), unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
+        interval = [None if v is None else iso_ms(v) for v in (extent.first_ms, extent.last_ms)]
+        return extent.bbox, interval

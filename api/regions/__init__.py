@@ -2,7 +2,8 @@
 and recurring-category hotspots (``/v1/hotspots``).
 
 Everything is computed from the same providers as the OGC API, so a region's
-``/features`` takes exactly the filters of ``/collections/{id}/items``.
+``/features`` takes exactly the filters of ``/collections/{id}/items``; the
+statistics and hotspots themselves are computed in :mod:`geo.analysis`.
 """
 
 from __future__ import annotations
@@ -21,11 +22,11 @@ from cityaware.api.ogc.crs import CRS84, check_crs
 from cityaware.api.ogc.geojson import collection_bytes, feature_bytes
 from cityaware.api.ogc.items import Limit, Offset, items_response
 from cityaware.api.ogc.params import DEFAULT_LIMIT, ItemParams, item_params
-from cityaware.api.ogc.store_provider import StoreProvider
+from cityaware.api.ogc.store_provider import StoreProvider, iso_ms
 from cityaware.api.ogc.web import GEOJSON, json_response, link
-from cityaware.api.regions.hotspots import HotspotQuery, find_hotspots
-from cityaware.api.regions.stats import region_stats
 from cityaware.api.regions.units import Units, record, simplified
+from cityaware.geo.analysis.hotspots import HotspotQuery, find_hotspots
+from cityaware.geo.analysis.stats import region_stats
 from cityaware.geo.errors import InvalidInput
 
 Generation = Annotated[str | None, Query(description="boundary generation id (default: active)")]
@@ -166,8 +167,8 @@ def build_router(ctx: AppContext) -> APIRouter:
         if f == "geojson":
             return _hotspot_features(rows, grids, query, tested)
         body = {
-            "window": [_iso(query.window_start_ms), _iso(query.end_ms)],
-            "baseline": [_iso(query.baseline_start_ms), _iso(query.window_start_ms)],
+            "window": [iso_ms(query.window_start_ms), iso_ms(query.end_ms)],
+            "baseline": [iso_ms(query.baseline_start_ms), iso_ms(query.window_start_ms)],
             "tested_pairs": tested,
             "method": "Poisson upper tail vs the grid's own baseline, Benjamini-Hochberg q-values",
             "hotspots": rows,
@@ -186,8 +187,8 @@ def _hotspot_features(rows: list[dict], grids, query: HotspotQuery, tested: int)
     table.insert(0, "id", table["grid_code"] + "-" + table["category"])
     frame = gpd.GeoDataFrame(table, geometry=grids.geometry.reindex(table["grid_code"]).values)
     members = {
-        "window": [_iso(query.window_start_ms), _iso(query.end_ms)],
-        "baseline": [_iso(query.baseline_start_ms), _iso(query.window_start_ms)],
+        "window": [iso_ms(query.window_start_ms), iso_ms(query.end_ms)],
+        "baseline": [iso_ms(query.baseline_start_ms), iso_ms(query.window_start_ms)],
         "tested_pairs": tested,
     }
     return Response(collection_bytes(feature_bytes(frame, CRS84), members), media_type=GEOJSON)
@@ -202,7 +203,3 @@ def _end_ms(text: str | None) -> int:
         raise InvalidInput(f"end {text!r} is not an ISO 8601 date or time") from None
     stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
     return int(stamp.value // 1_000_000)
-
-
-def _iso(ms: int) -> str:
-    return pd.Timestamp(ms, unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")

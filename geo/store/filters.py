@@ -24,6 +24,8 @@ from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
 from cityaware.geo.errors import InvalidInput
+from cityaware.geo.predicates import CqlTree
+from cityaware.geo.store.cql2 import cql2_clause
 from cityaware.geo.store.dialect import Backend, radius_box
 from cityaware.geo.store.times import to_ms
 
@@ -46,8 +48,10 @@ class FeatureFilter:
     * ``category``, ``status``, ``channel``, ``device_kind``: one value or a list.
     * ``online``: True/False.
     * ``ids``: only these feature ids.
-    * ``where``: an extra SQLAlchemy clause built from ``store.columns``
-      (e.g. derived from CQL2 by the OGC API); never SQL text from users.
+    * ``cql2``: a parsed CQL2 JSON tree over the kind's queryables (see
+      :mod:`geo.store.cql2`), compiled by the store to its own columns.
+    * ``where``: an extra SQLAlchemy clause built from ``store.columns`` by
+      Python callers; never SQL text from users.
     """
 
     bbox: tuple[float, float, float, float] | None = None
@@ -63,9 +67,11 @@ class FeatureFilter:
     device_kind: Choice = None
     online: bool | None = None
     ids: Sequence[str] | None = None
+    cql2: CqlTree | None = field(default=None, compare=False)
     where: sa.ColumnElement | None = field(default=None, compare=False)
 
     def categories(self) -> tuple[str, ...] | None:
+        """The ``category`` choice as a tuple (None: any)."""
         return _choices(self.category)
 
 
@@ -138,6 +144,8 @@ def filter_clauses(
         clauses.append(c.online.is_(bool(f.online)))
     if f.ids is not None:
         clauses.append(c.id.in_([str(i) for i in f.ids]))
+    if f.cql2 is not None:
+        clauses.append(cql2_clause(backend, features, kind, f.cql2))
     if f.where is not None:
         clauses.append(f.where)
     return clauses

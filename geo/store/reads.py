@@ -1,4 +1,5 @@
-"""The read side of the feature store: get, history, query, count, aggregate, streaming.
+"""The read side of the feature store: get, history, query, count, aggregate, frames,
+streaming (and, from :mod:`geo.store.statistics`, extents and resolution times).
 
 Mixed into :class:`geo.store.store.FeatureStore`; see there for opening a store.
 """
@@ -9,6 +10,7 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
+import pandas as pd
 import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput, NotFound
@@ -16,6 +18,7 @@ from cityaware.geo.store.filters import FeatureFilter, filter_clauses
 from cityaware.geo.store.paging import Page, decode_cursor, encode_cursor, order_by
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import REGION_COLUMNS
+from cityaware.geo.store.statistics import StoreStatistics
 from cityaware.geo.store.taxonomy import check_kind
 from cityaware.geo.store.times import from_ms
 
@@ -25,7 +28,7 @@ DAY_MS = 86_400_000
 VERSION_KEY = "data_version"
 
 
-class StoreReads:
+class StoreReads(StoreStatistics):
     """Queries over ``self.features`` (needs ``backend``, ``tables``, ``features``,
     ``_columns`` and ``day_offset_ms`` from the store)."""
 
@@ -152,6 +155,31 @@ class StoreReads:
             if "online" in row and row["online"] is not None:
                 row["online"] = bool(row["online"])
         return out
+
+    def frame(
+        self, kind: str, columns: Sequence[str], filters: FeatureFilter | None = None
+    ) -> pd.DataFrame:
+        """The chosen ``columns`` of every matching feature as one frame, in insertion order.
+
+        One columnar SELECT (times stay epoch milliseconds, as stored): the fast
+        way to read many rows when dicts per row are not needed.
+
+        >>> since = FeatureFilter(since=0, time_field="updated_at")
+        >>> store.frame("incidents", ["id", "lon", "lat", "updated_at"], since)  # doctest: +SKIP
+        """
+        check_kind(kind)
+        known = {c.name: c for c in self._columns}
+        unknown = [name for name in columns if name not in known]
+        if unknown or not columns:
+            names = unknown or list(columns)
+            raise InvalidInput(f"cannot read columns {names}; use {', '.join(sorted(known))}")
+        stmt = (
+            sa.select(*(known[name] for name in columns))
+            .where(*filter_clauses(self.backend, self.features, kind, filters))
+            .order_by(self.features.c.fid)
+        )
+        with self.backend.read() as conn:
+            return pd.read_sql(stmt, conn)
 
     def iter_features(
         self, kind: str, filters: FeatureFilter | None = None, batch_size: int = 10_000

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import math
-
-import numpy as np
 import pandas as pd
 import pytest
 import shapely
@@ -14,8 +11,8 @@ from shapely.geometry import shape
 
 from cityaware.api.app import create_app
 from cityaware.api.context import AppContext
-from cityaware.api.regions.hotspots import bh_qvalues, poisson_sf
 from cityaware.api.settings import Settings
+from cityaware.geo.analysis.hotspots import poisson_sf
 from tests.api.ogc.conftest import hierarchy, populated, staged
 
 STREET = "410105001"
@@ -152,19 +149,6 @@ def test_on_time_rate_from_the_status_history(tmp_path):
     body = TestClient(create_app(ctx=ctx)).get("/v1/regions/410105/stats").json()
     assert body["on_time"] == {"sla_hours": 72, "resolved_with_history": 2, "on_time": 1,
                                "rate": 0.5}  # fmt: skip
-
-
-def test_poisson_tail_against_closed_forms():
-    for mu in (0.1, 0.75, 3.0, 12.5):
-        assert poisson_sf(1, mu) == pytest.approx(1 - math.exp(-mu), rel=1e-12)
-        assert poisson_sf(3, mu) == pytest.approx(
-            1 - math.exp(-mu) * (1 + mu + mu**2 / 2), rel=1e-9, abs=1e-15
-        )
-    tail = sum(math.exp(-0.25) * 0.25**k / math.factorial(k) for k in range(20, 60))
-    assert poisson_sf(20, 0.25) == pytest.approx(tail, rel=1e-9)
-    assert bh_qvalues(np.array([0.001, 0.2, 0.01, 0.04])).tolist() == pytest.approx(
-        [0.004, 0.2, 0.02, 0.05333333]
-    )
 
 
 HOT_GRID, STEADY_GRID = "41010500100101", "41010500200101"

@@ -7,7 +7,9 @@ window (0.5 stands in for a zero baseline). Under "nothing changed" ``W`` is
 Poisson(``mu``); the p-value is ``P(X >= W)``. The many (grid, category)
 pairs tested are corrected with Benjamini-Hochberg (q-values). A hotspot has
 ``q <= alpha``, at least ``min_count`` cases, on at least ``min_days``
-distinct days (recurring, not one burst). See docs/hotspots.md.
+distinct days (recurring, not one burst). See docs/hotspots.md. The counts
+come from the store (:meth:`~geo.store.reads.StoreReads.aggregate`); the
+statistics are computed here.
 
 >>> round(poisson_sf(2, 1.0), 6)  # 1 - e^-1 (1 + 1)
 0.264241
@@ -17,20 +19,24 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.store import FeatureFilter
+from cityaware.geo.store.reads import StoreReads
 
 DAY_MS = 86_400_000
 ZERO_BASELINE = 0.5
 
 
 def poisson_sf(count: int, mu: float) -> float:
-    """``P(X >= count)`` for ``X ~ Poisson(mu)``, accurate in the far upper tail."""
+    """``P(X >= count)`` for ``X ~ Poisson(mu)``, accurate in the far upper tail.
+
+    >>> poisson_sf(0, 3.0), poisson_sf(1, 0.0)
+    (1.0, 0.0)
+    """
     if count <= 0:
         return 1.0
     if mu <= 0:
@@ -69,7 +75,12 @@ def bh_qvalues(p_values: np.ndarray) -> np.ndarray:
 
 @dataclass(frozen=True)
 class HotspotQuery:
-    """The window, its baseline and the thresholds."""
+    """The window, its baseline and the thresholds.
+
+    >>> query = HotspotQuery(end_ms=29 * DAY_MS, window_days=7, baseline_days=28)
+    >>> query.window_start_ms // DAY_MS, query.baseline_start_ms // DAY_MS
+    (22, -6)
+    """
 
     end_ms: int
     window_days: int = 7
@@ -81,6 +92,7 @@ class HotspotQuery:
     alpha: float = 0.05
 
     def check(self) -> None:
+        """Raise :class:`InvalidInput` for lengths or ``alpha`` out of range."""
         if not 1 <= self.window_days <= 90:
             raise InvalidInput(f"window_days must be 1..90, got {self.window_days}")
         if not 7 <= self.baseline_days <= 365:
@@ -90,14 +102,18 @@ class HotspotQuery:
 
     @property
     def window_start_ms(self) -> int:
+        """Start of the window (epoch ms, inclusive)."""
         return self.end_ms - self.window_days * DAY_MS
 
     @property
     def baseline_start_ms(self) -> int:
+        """Start of the baseline just before the window (epoch ms, inclusive)."""
         return self.window_start_ms - self.baseline_days * DAY_MS
 
 
-def _counts(store: Any, query: HotspotQuery, start: int, end: int, by: list[str]) -> pd.DataFrame:
+def _counts(
+    store: StoreReads, query: HotspotQuery, start: int, end: int, by: list[str]
+) -> pd.DataFrame:
     filters = FeatureFilter(
         region=query.region, category=query.category, since=start, until=end - 1
     )
@@ -105,8 +121,12 @@ def _counts(store: Any, query: HotspotQuery, start: int, end: int, by: list[str]
     return pd.DataFrame(rows, columns=[*by, "count"])
 
 
-def find_hotspots(store: Any, query: HotspotQuery) -> tuple[pd.DataFrame, int]:
-    """Hotspot rows (most significant first) and the number of (grid, category) pairs tested."""
+def find_hotspots(store: StoreReads, query: HotspotQuery) -> tuple[pd.DataFrame, int]:
+    """Hotspot rows (most significant first) and the number of (grid, category) pairs tested.
+
+    >>> hot, tested = find_hotspots(store, HotspotQuery(end_ms=now_ms()))  # doctest: +SKIP
+    >>> hot[["grid", "category", "window_count", "q_value"]].head(1)  # doctest: +SKIP
+    """
     query.check()
     keys = ["grid", "category"]
     window = _counts(store, query, query.window_start_ms, query.end_ms, keys)

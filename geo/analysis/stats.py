@@ -4,6 +4,9 @@ Counts by category, status, channel and (local) day; the grids with the most
 open incidents; the closure rate (resolved or closed / all); and the on-time
 rate: among incidents whose move to ``resolved`` is in the status history,
 the share resolved within ``sla_hours`` of being reported.
+
+>>> GROUPS["cameras"]
+('device_kind', 'online', 'day')
 """
 
 from __future__ import annotations
@@ -11,10 +14,8 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import sqlalchemy as sa
-
 from cityaware.geo.store import FeatureFilter
-from cityaware.geo.store.filters import filter_clauses
+from cityaware.geo.store.reads import StoreReads
 from cityaware.geo.store.taxonomy import OPEN_STATUSES
 
 GROUPS = {
@@ -23,10 +24,11 @@ GROUPS = {
     "sensors": ("device_kind", "online", "day"),
 }
 CLOSED = ("resolved", "closed")
+HOUR_MS = 3_600_000
 
 
 def region_stats(
-    store: Any, kind: str, filters: FeatureFilter, sla_hours: float = 72, top: int = 10
+    store: StoreReads, kind: str, filters: FeatureFilter, sla_hours: float = 72, top: int = 10
 ) -> dict[str, Any]:
     """All statistics of ``kind`` features matching ``filters``.
 
@@ -46,32 +48,11 @@ def region_stats(
     out["top_grids_by_open"] = [{"grid_code": r["grid"], "open": r["count"]} for r in grids]
     closed = sum(out["by_status"].get(s, 0) for s in CLOSED)
     out["closure_rate"] = closed / out["total"] if out["total"] else None
-    resolved, on_time = _on_time(store, kind, filters, sla_hours)
+    resolutions = store.resolutions(kind, filters, int(sla_hours * HOUR_MS))
     out["on_time"] = {
         "sla_hours": sla_hours,
-        "resolved_with_history": resolved,
-        "on_time": on_time,
-        "rate": on_time / resolved if resolved else None,
+        "resolved_with_history": resolutions.resolved,
+        "on_time": resolutions.within,
+        "rate": resolutions.rate,
     }
     return out
-
-
-def _on_time(store: Any, kind: str, filters: FeatureFilter, sla_hours: float) -> tuple[int, int]:
-    """(incidents with a logged move to resolved, of which within the SLA)."""
-    history, features = store.tables["status_history"], store.features
-    first = (
-        sa.select(history.c.feature_id, sa.func.min(history.c.at).label("resolved_at"))
-        .where(history.c.kind == kind, history.c.to_status == "resolved")
-        .group_by(history.c.feature_id)
-        .subquery()
-    )
-    sla_ms = int(sla_hours * 3_600_000)
-    within = sa.case((first.c.resolved_at - features.c.reported_at <= sla_ms, 1), else_=0)
-    stmt = (
-        sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(within), 0))
-        .select_from(features.join(first, first.c.feature_id == features.c.id))
-        .where(*filter_clauses(store.backend, features, kind, filters))
-    )
-    with store.backend.read() as conn:
-        resolved, on_time = conn.execute(stmt).one()
-    return int(resolved), int(on_time)
