@@ -46,7 +46,7 @@ def test_warm_up_without_boundaries_does_nothing(tmp_path):
     warm_up(ctx)
     assert not {"gazetteer", "geocoding", "store"} & set(vars(ctx))
     with pytest.raises(NotFound, match="no active boundary generation"):
-        ctx.locator
+        _ = ctx.locator
 
 
 def test_racing_threads_build_a_part_once(tmp_path):
