@@ -31,21 +31,20 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cityaware.geo.boundaries.schema import LEVEL_OF_LAYER
 from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.store.taxonomy import OPEN_STATUSES
 from cityaware.layers.sources import PointSource, PolygonSource
 from cityaware.layers.tile_cache import TileCache
 from cityaware.layers.tiles import TileBox, encode_tile, lonlat_to_mercator
 
 # tile layer → (units level, min zoom)
+MIN_ZOOMS: dict[str, int] = {"districts": 0, "streets": 11, "communities": 13, "grids": 10}
 BOUNDARY_LEVELS: dict[str, tuple[str, int]] = {
-    "districts": ("district", 0),
-    "streets": ("street", 11),
-    "communities": ("community", 13),
-    "grids": ("grid", 10),
+    layer: (LEVEL_OF_LAYER[layer], zoom) for layer, zoom in MIN_ZOOMS.items()
 }
 # one tile with several boundary layers: the dark base map
 COMPOSITES: dict[str, tuple[str, ...]] = {"boundaries": ("districts", "streets", "communities")}
-OPEN_STATUSES = ("received", "dispatched", "in_progress")
 WINDOWS: dict[str, float | None] = {
     "1h": 3600.0,
     "24h": 86400.0,

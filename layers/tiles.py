@@ -69,7 +69,7 @@ def check_tile(z: int, x: int, y: int) -> None:
 
     >>> check_tile(1, 2, 0)
     Traceback (most recent call last):
-    geo.errors.InvalidInput: tile 1/2/0 does not exist: x and y must be in [0, 1] at zoom 1
+    cityaware.geo.errors.InvalidInput: tile 1/2/0 does not exist: x and y must be in [0, 1] at zoom 1
     """
     if not 0 <= z <= MAX_ZOOM:
         raise InvalidInput(f"zoom {z} is out of range [0, {MAX_ZOOM}]")

@@ -3,7 +3,7 @@
 >>> check_batch_length(10_000)
 >>> check_batch_length(10_001)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
-geo.errors.InvalidInput: a batch holds at most 10000 points; got 10001 (split it ...)
+cityaware.geo.errors.InvalidInput: a batch holds at most 10000 points; got 10001 (split it ...)
 """
 
 from __future__ import annotations
