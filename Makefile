@@ -25,7 +25,7 @@ bench: $(VENV)/.installed
 	bash scripts/bench.sh
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

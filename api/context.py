@@ -1,11 +1,16 @@
-"""The objects one running server shares: settings, boundaries, engine, store.
+"""The objects one running server shares: settings, boundaries, engine, store, services.
 
-Routes get it through the :func:`get_context` dependency; each part is built
-on first use, so a command that needs only the store never builds the engine.
+Routers get it through their ``build_router(ctx)`` factory and pull their
+collaborators off it when a request comes; every service below them takes
+the parts it uses, never the context. Each part is a typed member built on
+first use, once (also when threads race), so a command that needs only the
+store never builds the engine.
 
 >>> ctx = AppContext(Settings())
 >>> ctx.settings.data_dir.name
 'cityaware-data'
+>>> "store" in vars(ctx)  # nothing opened yet
+False
 """
 
 from __future__ import annotations
@@ -14,19 +19,41 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-
-from fastapi import Request
+from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
 
 from cityaware.api.settings import Settings
 
+if TYPE_CHECKING:
+    from cityaware.api.ogc.catalog import Catalog
+    from cityaware.api.service.auth import Access, KeyStore
+    from cityaware.api.service.geocoding import Geocoding
+    from cityaware.api.service.incidents import Incidents
+    from cityaware.api.service.open311 import Open311
+    from cityaware.api.service.routing import DutyList
+    from cityaware.api.service.wall import MapWall
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
+    from cityaware.geo.engine.cached import LocatorCache
+    from cityaware.geo.engine.locator import GridLocator
+    from cityaware.geo.gazetteer.active import ActiveGazetteer
+    from cityaware.geo.store.store import FeatureStore
+    from cityaware.layers.service import MapLayers
+
 LOG = logging.getLogger(__name__)
+T = TypeVar("T")
 
 
-class shared_part(cached_property):
-    """A ``cached_property`` built once even when threads race for it (the warm-up
-    threads and the first requests; Python 3.12 dropped cached_property's own lock)."""
+class shared_part(cached_property[T]):
+    """A typed ``cached_property`` of :class:`AppContext`, built once even when threads race
+    for it (the warm-up threads and the first requests; Python 3.12 dropped
+    cached_property's own lock)."""
 
-    def __get__(self, instance, owner=None):
+    @overload
+    def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
+
+    @overload
+    def __get__(self, instance: AppContext, owner: type[Any] | None = None) -> T: ...
+
+    def __get__(self, instance: AppContext | None, owner: type[Any] | None = None) -> T | Self:
         if instance is None:
             return self
         with instance._building:
@@ -43,15 +70,29 @@ class AppContext:
     )
 
     @shared_part
-    def registry(self):
-        """The boundary generations under ``data_dir`` (issue: foundation)."""
+    def registry(self) -> BoundaryRegistry:
+        """The boundary generations under ``data_dir``."""
         from cityaware.geo.boundaries.generations import BoundaryRegistry
 
         return BoundaryRegistry(self.settings.data_dir / "boundaries")
 
     @shared_part
-    def store(self):
-        """The feature store: <data_dir>/features.sqlite, or PostGIS by database_url (issue: store).
+    def locators(self) -> LocatorCache:
+        """Locators per generation (last 3 kept; lookup rasters cached under data_dir/cache)."""
+        from cityaware.geo.engine.cached import LocatorCache
+
+        return LocatorCache(self.registry.units, self.settings.data_dir / "cache")
+
+    @property
+    def locator(self) -> GridLocator:
+        """The active generation's locator, following activation (NotFound without one)."""
+        from cityaware.api.service.geocoding import active_locator
+
+        return active_locator(self.registry, self.locators)
+
+    @shared_part
+    def store(self) -> FeatureStore:
+        """The feature store: <data_dir>/features.sqlite, or PostGIS by ``database_url``.
 
         Writes are assigned with the active generation's locator (followed on each write).
         """
@@ -60,68 +101,94 @@ class AppContext:
         settings = self.settings
         return open_store(settings.database_url, settings.data_dir, lambda: self.locator)
 
-    @property
-    def locator(self):
-        """GridLocator of the active generation, following activation (issue: engine)."""
-        from cityaware.geo.errors import NotFound
-
-        active = self.registry.active()
-        if active is None:
-            raise NotFound("no active boundary generation: import and activate boundaries first")
-        return self.locator_for(active)
-
-    def locator_for(self, generation: str):
-        """GridLocator of one generation (last 3 kept; raster cached under data_dir/cache)."""
-        from cityaware.geo.engine.cached import locators_of
-
-        return locators_of(self).get(generation)
-
     @shared_part
-    def keys(self):
-        """The API key store (hashed keys under ``data_dir``; issue: service API)."""
+    def keys(self) -> KeyStore:
+        """The API key store (hashed keys under ``data_dir``)."""
         from cityaware.api.service.auth import key_store_for
 
         return key_store_for(self.settings)
 
     @shared_part
-    def duty_list(self):
+    def access(self) -> Access:
+        """Who may read and write: the key store and the ``public_read`` setting."""
+        from cityaware.api.service.auth import Access
+
+        return Access(self.keys, self.settings.public_read)
+
+    @shared_part
+    def duty_list(self) -> DutyList:
         """The incident routing rules (``data_dir/duty-list.csv`` or the demo list)."""
         from cityaware.api.service.routing import DutyList
 
         return DutyList.load(self.settings.data_dir)
 
     @shared_part
-    def geocoding(self):
-        """Point/address → grid answers over all generations (issue: service API)."""
-        from cityaware.api.service.geocoding import Geocoding
-
-        return Geocoding(self)
-
-    @shared_part
-    def gazetteer(self):
-        """Address → place/grid matcher of the active generation (issue: gazetteer).
+    def gazetteer(self) -> ActiveGazetteer:
+        """Address → place/grid matcher of the active generation.
 
         ``.geocode(text)`` -> GeocodeResult; rebuilt when the active generation
         changes, cached on disk under ``data_dir/cache``.
         """
         from cityaware.geo.gazetteer.active import ActiveGazetteer
 
+        registry = self.registry
+
         def source(generation: str) -> str:
-            meta = [g for g in self.registry.generations() if g["id"] == generation]
+            meta = [g for g in registry.generations() if g["id"] == generation]
             return meta[0].get("source", "") if meta else ""
 
-        return ActiveGazetteer(
-            lambda: self.locator, self.registry.units, source, self.settings.data_dir
-        )
+        return ActiveGazetteer(lambda: self.locator, registry.units, source, self.settings.data_dir)
 
     @shared_part
-    def map_layers(self):
-        """Map-wall tiles and aggregates from the boundaries and the store (issue: map wall)."""
+    def geocoding(self) -> Geocoding:
+        """Point/address → grid answers over all generations."""
+        from cityaware.api.service.geocoding import Geocoding
+
+        return Geocoding(self.registry, self.locators, self.gazetteer)
+
+    @shared_part
+    def incidents(self) -> Incidents:
+        """Incident intake, views and lifecycle (REST and Open311 share it)."""
+        from cityaware.api.service.incidents import Incidents
+
+        return Incidents(self.store, self.geocoding, self.duty_list)
+
+    @shared_part
+    def open311(self) -> Open311:
+        """The Open311 GeoReport v2 view of the incidents."""
+        from cityaware.api.service.open311 import Open311
+
+        return Open311(self.store, self.incidents)
+
+    @shared_part
+    def catalog(self) -> Catalog:
+        """The OGC collections, shared by the OGC and region routers (one frame cache).
+
+        Built with the routers: the store is opened when a feature collection is first used.
+        """
+        from cityaware.api.ogc.catalog import Catalog
+
+        return Catalog(self.registry, self._open_store)
+
+    @shared_part
+    def map_layers(self) -> MapLayers:
+        """Map-wall tiles and aggregates from the boundaries and the store."""
         from cityaware.layers.feeds import RegistryFeed, StorePointFeed
         from cityaware.layers.service import POINT_LAYERS, MapLayers
 
-        feeds = {kind: StorePointFeed(lambda: self.store, kind) for kind in POINT_LAYERS}
+        feeds = {kind: StorePointFeed(self._open_store, kind) for kind in POINT_LAYERS}
         return MapLayers(RegistryFeed(self.registry), feeds)
+
+    @shared_part
+    def map_wall(self) -> MapWall:
+        """What the map wall's JSON helpers answer (grids, incidents, clicks, search)."""
+        from cityaware.api.service.wall import MapWall
+
+        return MapWall(self.map_layers, self.store, self.geocoding)
+
+    def _open_store(self) -> FeatureStore:
+        """The store, handed as a callable to parts that must not open it until they need it."""
+        return self.store
 
 
 def warm_up(ctx: AppContext) -> None:
@@ -130,13 +197,9 @@ def warm_up(ctx: AppContext) -> None:
     from cityaware.geo.errors import CityAwareError
 
     try:
-        ctx.geocoding.catalog(ctx.locator)
+        locator = ctx.locator
+        ctx.geocoding.catalog(locator)
         ctx.store.data_version()
         ctx.gazetteer.current()
     except CityAwareError as error:
         LOG.info("no warm-up (%s)", error)
-
-
-def get_context(request: Request) -> AppContext:
-    """FastAPI dependency: the app's :class:`AppContext`."""
-    return request.app.state.ctx

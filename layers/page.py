@@ -17,6 +17,7 @@ True
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import folium
 from branca.element import Element, Figure, MacroElement
@@ -46,7 +47,7 @@ class WallMap(folium.Map):
     ]
 
 
-def wall_config(kiosk: bool = False, basemap_url: str = "") -> dict:
+def wall_config(kiosk: bool = False, basemap_url: str = "") -> dict[str, Any]:
     """The JSON the page script starts from (routes, style, defaults)."""
     return {
         "kiosk": kiosk,
@@ -95,7 +96,7 @@ class _WallStart(MacroElement):
         "{% endmacro %}"
     )
 
-    def __init__(self, config: dict) -> None:
+    def __init__(self, config: dict[str, Any]) -> None:
         super().__init__()
         self._name = "CityWallStart"
         self.config = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")

@@ -19,32 +19,32 @@ for point layers, so a write is never hidden behind a stale tile.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import json
 import threading
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from cityaware.geo.boundaries.schema import LEVEL_OF_LAYER
 from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.store.taxonomy import OPEN_STATUSES
 from cityaware.layers.sources import PointSource, PolygonSource
 from cityaware.layers.tile_cache import TileCache
 from cityaware.layers.tiles import TileBox, encode_tile, lonlat_to_mercator
 
 # tile layer → (units level, min zoom)
+MIN_ZOOMS: dict[str, int] = {"districts": 0, "streets": 11, "communities": 13, "grids": 10}
 BOUNDARY_LEVELS: dict[str, tuple[str, int]] = {
-    "districts": ("district", 0),
-    "streets": ("street", 11),
-    "communities": ("community", 13),
-    "grids": ("grid", 10),
+    layer: (LEVEL_OF_LAYER[layer], zoom) for layer, zoom in MIN_ZOOMS.items()
 }
 # one tile with several boundary layers: the dark base map
 COMPOSITES: dict[str, tuple[str, ...]] = {"boundaries": ("districts", "streets", "communities")}
-OPEN_STATUSES = ("received", "dispatched", "in_progress")
 WINDOWS: dict[str, float | None] = {
     "1h": 3600.0,
     "24h": 86400.0,
@@ -52,6 +52,7 @@ WINDOWS: dict[str, float | None] = {
     "30d": 30 * 86400.0,
     "all": None,
 }
+T = TypeVar("T")
 POLYGON_CAP = 3000
 HEAT_CAP = 4000
 
@@ -144,9 +145,9 @@ class MapLayers:
     cache: TileCache = field(default_factory=TileCache)
     refresh_seconds: float = 1.0
     clock: Callable[[], float] = time.time
-    _polygons: tuple[str, dict[str, PolygonSource], dict[str, dict]] | None = None
+    _polygons: tuple[str, dict[str, PolygonSource], dict[str, dict[str, Any]]] | None = None
     _snapshots: dict[str, _Snapshot] = field(default_factory=dict)
-    _memos: dict[tuple, object] = field(default_factory=dict)
+    _memos: dict[tuple[Any, ...], Any] = field(default_factory=dict)
     _lock: threading.RLock = field(default_factory=threading.RLock)
 
     @staticmethod
@@ -154,7 +155,7 @@ class MapLayers:
         return (*BOUNDARY_LEVELS, *COMPOSITES, *POINT_LAYERS)
 
     # -- boundaries -------------------------------------------------------
-    def _boundary_state(self) -> tuple[str, dict[str, PolygonSource], dict[str, dict]]:
+    def _boundary_state(self) -> tuple[str, dict[str, PolygonSource], dict[str, dict[str, Any]]]:
         version = self.boundaries.version()
         with self._lock:
             if self._polygons is None or self._polygons[0] != version:
@@ -168,7 +169,7 @@ class MapLayers:
                 self._polygons = (version, sources, records)
             return self._polygons
 
-    def unit(self, code: str) -> dict:
+    def unit(self, code: str) -> dict[str, Any]:
         """A unit's record (attributes parsed) with its chain up to the district.
 
         Raises :class:`NotFound` for an unknown code.
@@ -208,7 +209,7 @@ class MapLayers:
         snap = self.snapshot("incidents")
         return snap, filters.mask(snap.frame, self.clock() * 1000)
 
-    def _memo(self, name: str, filters: TileFilters, compute: Callable[[], object]):
+    def _memo(self, name: str, filters: TileFilters, compute: Callable[[], T]) -> T:
         """``compute()`` kept per incidents snapshot, ``name``, filters and minute."""
         key = (name, self.snapshot("incidents").version, filters.key(), int(self.clock() // 60))
         with self._lock:
@@ -227,14 +228,14 @@ class MapLayers:
 
         return self._memo("filtered", filters, select)
 
-    def grid_counts(self, filters: TileFilters) -> dict[str, dict]:
+    def grid_counts(self, filters: TileFilters) -> dict[str, dict[str, int]]:
         """Incident counts per grid under ``filters``: ``{grid: {"total": n, category: n}}``."""
 
-        def count() -> dict[str, dict]:
+        def count() -> dict[str, dict[str, int]]:
             snap, keep = self._incidents(filters)
             frame = snap.frame.loc[keep, ["grid_code", "category"]]
             frame = frame[frame["grid_code"].fillna("") != ""]
-            out: dict[str, dict] = {}
+            out: dict[str, dict[str, int]] = {}
             for (code, category), n in frame.groupby(["grid_code", "category"]).size().items():
                 grid = out.setdefault(str(code), {"total": 0})
                 grid[str(category)] = int(n)
@@ -243,7 +244,9 @@ class MapLayers:
 
         return self._memo("counts", filters, count)
 
-    def heat(self, filters: TileFilters, bbox: tuple[float, float, float, float], zoom: int):
+    def heat(
+        self, filters: TileFilters, bbox: tuple[float, float, float, float], zoom: int
+    ) -> list[list[float]]:
         """``[[lat, lon, count], ...]`` of incidents in ``bbox``: bins of about 8 screen pixels
         at ``zoom`` (at their members' mean position), the HEAT_CAP fullest."""
         snap, keep = self._incidents(filters)
@@ -262,7 +265,9 @@ class MapLayers:
         order = np.argsort(-counts, kind="stable")[:HEAT_CAP]
         return [[round(mean_lat[i], 6), round(mean_lon[i], 6), int(counts[i])] for i in order]
 
-    def hit(self, lon: float, lat: float, zoom: int, kinds: Sequence[str], pixels: float = 8):
+    def hit(
+        self, lon: float, lat: float, zoom: int, kinds: Sequence[str], pixels: float = 8
+    ) -> tuple[str, dict[str, Any]] | None:
         """The nearest point of ``kinds`` within ``pixels`` screen pixels at ``zoom``:
         ``(kind, record)`` or None. Only from each kind's detail zoom on (below it the
         tiles show bins)."""
@@ -288,6 +293,16 @@ class MapLayers:
         if layer in POINT_LAYERS:
             return self.snapshot(layer).version
         raise NotFound(f"no tile layer {layer!r}; layers: {', '.join(self.layer_names())}")
+
+    def tile_tag(self, layer: str, z: int, x: int, y: int, filters: TileFilters) -> str:
+        """A short tag of what tile ``layer/z/x/y`` under ``filters`` shows now (an ETag):
+        it changes with the layer's data version (filters count for incidents only).
+
+        >>> # etag = f'"{layers.tile_tag("incidents", 14, 13421, 6510, TileFilters())}"'
+        """
+        version = self.data_version(layer)
+        shown = filters.key() if layer == "incidents" else ""
+        return hashlib.sha1(f"{layer}/{version}/{z}/{x}/{y}/{shown}".encode()).hexdigest()[:20]
 
     def tile(
         self,
@@ -372,7 +387,7 @@ def _with_derived(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def _plain(record: dict) -> dict:
+def _plain(record: dict[str, Any]) -> dict[str, Any]:
     """A unit record for JSON: no NaN, ``attributes`` parsed."""
     out = {
         k: (v.item() if isinstance(v, np.generic) else v)

@@ -14,9 +14,13 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cityaware.api.commands import add_data_dir
 from cityaware.api.settings import Settings
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -74,7 +78,7 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--code-version", default="", help="code version, e.g. 2023")
 
 
-def _read(args: argparse.Namespace):
+def _read(args: argparse.Namespace) -> gpd.GeoDataFrame:
     from tqdm import tqdm
 
     from cityaware.geo.boundaries.io import read_many

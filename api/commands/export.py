@@ -13,9 +13,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cityaware.api.commands import add_data_dir
 from cityaware.api.settings import Settings
+
+if TYPE_CHECKING:
+    from cityaware.api.context import AppContext
 
 FEATURES = ("incidents", "cameras", "sensors")
 BOUNDARIES = ("districts", "streets", "communities", "grids")
@@ -60,7 +64,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _export_features(ctx, args: argparse.Namespace, fmt: str) -> int:
+def _export_features(ctx: AppContext, args: argparse.Namespace, fmt: str) -> int:
     from tqdm import tqdm
 
     from cityaware.geo.errors import InvalidInput
@@ -88,7 +92,7 @@ def _export_features(ctx, args: argparse.Namespace, fmt: str) -> int:
         )
 
 
-def _export_boundaries(ctx, layer: str, path: Path, fmt: str) -> int:
+def _export_boundaries(ctx: AppContext, layer: str, path: Path, fmt: str) -> int:
     from cityaware.geo.boundaries.schema import LEVEL_OF_LAYER
 
     units = ctx.registry.units(level=LEVEL_OF_LAYER[layer])

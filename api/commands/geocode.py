@@ -12,10 +12,15 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from cityaware.api.commands import add_data_dir
 from cityaware.api.settings import Settings
 from cityaware.geo.resources import demo_boundaries
+
+if TYPE_CHECKING:
+    from cityaware.geo.gazetteer.build import Gazetteer
+    from cityaware.geo.gazetteer.result import GeocodeResult
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +50,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
-def _gazetteer(settings: Settings):
+def _gazetteer(settings: Settings) -> Gazetteer:
     """The data directory's active gazetteer, else the bundled demo city's."""
     from cityaware.api.context import AppContext
 
@@ -63,7 +68,7 @@ def _gazetteer(settings: Settings):
     return Gazetteer.load_or_build(units, locator, "demo", cache, DEMO_POINTS)
 
 
-def _describe(result, names: dict[str, str]) -> str:
+def _describe(result: GeocodeResult, names: dict[str, str]) -> str:
     """Human-readable answer: the verdict, then one line per candidate."""
     lines = [f"{result.query}"]
     verdict = f"  {result.status}"

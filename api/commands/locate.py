@@ -53,7 +53,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     if args.chunk_size < 1:
         raise InvalidInput("--chunk-size must be at least 1")
     ctx = AppContext(settings)
-    locator = ctx.locator_for(args.generation) if args.generation else ctx.locator
+    locator = ctx.geocoding.locator(args.generation)
     with tqdm(
         total=count_rows(args.input, args.layer) if args.input.exists() else None,
         unit="pt",

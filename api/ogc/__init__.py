@@ -1,7 +1,7 @@
 """OGC API - Features (Parts 1, 2 and 3) over the boundary registry and the feature store.
 
-``build_router(ctx)`` is the entry in :data:`api.app.ROUTER_MODULES`;
-:func:`api.ogc.openapi.install_openapi` patches ``/api`` after the app is built.
+``build_router(ctx)`` is an entry of :data:`cityaware.api.app.ROUTERS`;
+:func:`cityaware.api.ogc.openapi.install_openapi` patches ``/api`` after the app is built.
 """
 
 from __future__ import annotations
@@ -10,12 +10,11 @@ from fastapi import APIRouter
 
 from cityaware.api.context import AppContext
 from cityaware.api.ogc import collections, items, landing
-from cityaware.api.ogc.catalog import catalog_of
 
 
 def build_router(ctx: AppContext) -> APIRouter:
     """All OGC API - Features routes, sharing the context's catalog."""
-    catalog = catalog_of(ctx)
+    catalog = ctx.catalog
     router = APIRouter()
     router.include_router(landing.build_router())
     router.include_router(collections.build_router(catalog))

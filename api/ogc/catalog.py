@@ -6,13 +6,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cached_property
+from typing import TYPE_CHECKING
 
-from cityaware.api.context import AppContext
 from cityaware.api.ogc.providers import BoundaryProvider, Provider
 from cityaware.geo.boundaries.schema import LAYER_OF
 from cityaware.geo.errors import NotFound
+
+if TYPE_CHECKING:
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
+    from cityaware.geo.store.store import FeatureStore
 
 BOUNDARY_COLLECTIONS: dict[str, str] = {layer: level for level, layer in LAYER_OF.items()}
 FEATURE_COLLECTIONS: tuple[str, ...] = ("incidents", "cameras", "sensors")
@@ -38,26 +43,34 @@ class Collection:
 
 
 class Catalog:
-    """Collections by id, built lazily from the app context."""
+    """Collections by id, built on first use: the boundary layers of ``registry`` and,
+    when ``open_store`` is given, the feature kinds of the store it opens (only then).
+    """
 
-    def __init__(self, ctx: AppContext) -> None:
-        self.ctx = ctx
+    def __init__(
+        self,
+        registry: BoundaryRegistry,
+        open_store: Callable[[], FeatureStore] | None = None,
+    ) -> None:
+        self.registry, self.open_store = registry, open_store
 
     @cached_property
     def collections(self) -> dict[str, Collection]:
+        """Every published collection by id (boundary layers first)."""
         found: dict[str, Collection] = {}
         for layer, level in BOUNDARY_COLLECTIONS.items():
             description = (
                 f"Boundary units of level {level!r} of the active boundary generation "
                 "(ask for another with ?generation=ID)."
             )
-            provider = BoundaryProvider(self.ctx.registry, level)
+            provider = BoundaryProvider(self.registry, level)
             found[layer] = Collection(layer, _TITLES[layer], description, provider)
-        if has_store(self.ctx):
+        if self.open_store is not None:
             from cityaware.api.ogc.store_provider import StoreProvider
 
+            store = self.open_store()
             for kind in FEATURE_COLLECTIONS:
-                provider = StoreProvider(self.ctx.store, kind)
+                provider = StoreProvider(store, kind)
                 found[kind] = Collection(kind, _TITLES[kind], _TITLES[kind], provider)
         return found
 
@@ -69,16 +82,3 @@ class Catalog:
             raise NotFound(
                 f"no collection {collection_id!r}; known: {sorted(self.collections)}"
             ) from None
-
-
-def catalog_of(ctx: AppContext) -> Catalog:
-    """The one catalog of ``ctx``, shared by the OGC and region routers (one frame cache)."""
-    found = ctx.__dict__.get("ogc_catalog")
-    if found is None:
-        found = ctx.__dict__["ogc_catalog"] = Catalog(ctx)
-    return found
-
-
-def has_store(ctx: AppContext) -> bool:
-    """Whether this build of the server has the feature store (issue: store)."""
-    return hasattr(type(ctx), "store")

@@ -17,7 +17,6 @@ from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from cityaware.api.context import AppContext
-from cityaware.api.ogc.catalog import catalog_of
 from cityaware.api.ogc.crs import CRS84, check_crs
 from cityaware.api.ogc.geojson import collection_bytes, feature_bytes
 from cityaware.api.ogc.items import Limit, Offset, items_response
@@ -35,7 +34,7 @@ Kind = Annotated[str, Query(description="collection id: incidents, cameras, sens
 
 def build_router(ctx: AppContext) -> APIRouter:
     """Region and hotspot routes."""
-    catalog = catalog_of(ctx)
+    catalog = ctx.catalog
     router = APIRouter(prefix="/v1", tags=["regions"])
 
     def units() -> Units:

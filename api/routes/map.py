@@ -10,14 +10,11 @@ server) adds a raster base under our dark boundary style.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import logging
-import math
 import os
-import re
 import threading
+from typing import Any
 
-import numpy as np
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
@@ -28,10 +25,6 @@ from cityaware.layers.service import POINT_LAYERS, TileFilters
 
 LOG = logging.getLogger("cityaware.map")
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
-NEAREST_CAMERAS = 3
-COORDINATES = re.compile(
-    r"^\s*(-?\d+(?:\.\d+)?)\s*[,\s]\s*(-?\d+(?:\.\d+)?)\s*(?:[,\s]\s*(\S+))?\s*$"
-)
 
 
 def filters(
@@ -71,9 +64,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         layer: str, z: int, x: int, y: int, request: Request, f: TileFilters = Depends(filters)
     ) -> Response:
         layers = ctx.map_layers
-        version = layers.data_version(layer)
-        key = f"{layer}/{version}/{z}/{x}/{y}/{f.key() if layer == 'incidents' else ''}"
-        etag = '"' + hashlib.sha1(key.encode()).hexdigest()[:20] + '"'
+        etag = f'"{layers.tile_tag(layer, z, x, y, f)}"'
         live = layer in POINT_LAYERS
         headers = {
             "ETag": etag,
@@ -90,34 +81,24 @@ def build_router(ctx: AppContext) -> APIRouter:
         return Response(body, media_type=MVT_TYPE, headers=headers)
 
     @router.get("/map/api/grid-counts", summary="Incident counts per grid for the choropleth")
-    def grid_counts(f: TileFilters = Depends(filters)) -> dict:
-        layers = ctx.map_layers
-        return {"counts": layers.grid_counts(f), "data_version": layers.data_version("incidents")}
+    def grid_counts(f: TileFilters = Depends(filters)) -> dict[str, Any]:
+        return ctx.map_wall.grid_counts(f)
 
     @router.get("/map/api/grids/{code}", summary="A grid's chain, worker, office and counts")
-    def grid(code: str, f: TileFilters = Depends(filters)) -> dict:
-        layers = ctx.map_layers
-        unit = layers.unit(code)
-        counts = layers.grid_counts(f).get(code, {"total": 0})
-        return {**unit, "counts": counts}
+    def grid(code: str, f: TileFilters = Depends(filters)) -> dict[str, Any]:
+        return ctx.map_wall.grid(code, f)
 
     @router.get("/map/api/heat", summary="Binned incident points for the heatmap")
     def heat(
         bbox: str = Query(..., description="min lon, min lat, max lon, max lat"),
         zoom: int = Query(..., ge=0, le=22),
         f: TileFilters = Depends(filters),
-    ) -> dict:
+    ) -> dict[str, Any]:
         return {"points": ctx.map_layers.heat(f, _bbox(bbox), zoom)}
 
     @router.get("/map/api/incidents/{id}", summary="An incident, its history and nearest cameras")
-    def incident(id: str) -> dict:
-        record = ctx.store.get("incidents", id)
-        history = ctx.store.history("incidents", id)["status"]
-        return {
-            "incident": record,
-            "history": history,
-            "cameras": _nearest(ctx, record["lon"], record["lat"], NEAREST_CAMERAS),
-        }
+    def incident(id: str) -> dict[str, Any]:
+        return ctx.map_wall.incident(id)
 
     @router.get("/map/api/at", summary="What a click hits: a point of a shown layer, else a grid")
     def at(
@@ -125,31 +106,19 @@ def build_router(ctx: AppContext) -> APIRouter:
         lat: float = Query(..., ge=-90, le=90),
         zoom: int = Query(..., ge=0, le=22),
         layers: str = Query("incidents,sensors,cameras", description="point layers shown"),
-    ) -> dict:
-        found = ctx.map_layers.hit(lon, lat, zoom, [k for k in layers.split(",") if k])
-        if found:
-            return {"kind": found[0], "feature": found[1]}
-        location = ctx.geocoding.locator().locate(lon, lat)
-        return {"kind": "grids", "code": location.grid_code, "status": location.status}
+    ) -> dict[str, Any]:
+        return ctx.map_wall.at(lon, lat, zoom, [k for k in layers.split(",") if k])
 
     @router.get("/map/api/locate", summary="Coordinates (with CRS) or an address → grid")
-    def locate(q: str = Query(..., min_length=1, max_length=200)) -> dict:
-        match = COORDINATES.match(q)
-        if match:
-            x, y, crs = float(match[1]), float(match[2]), match[3] or "WGS84"
-            answer = ctx.geocoding.locate_point(x, y, crs)
-        else:
-            answer = ctx.geocoding.locate_address(q)
-        lon, lat = answer["location"]["wgs84"]
-        grid = answer.get("grid") or {}
-        return {"lon": lon, "lat": lat, "grid_code": grid.get("code"), "status": answer["status"]}
+    def locate(q: str = Query(..., min_length=1, max_length=200)) -> dict[str, Any]:
+        return ctx.map_wall.locate(q)
 
     return router
 
 
 def _warm_in_background(ctx: AppContext) -> None:
     """When a server starts: render the city-wide tiles in a daemon thread (see
-    :meth:`layers.service.MapLayers.warm`); a server without data just skips it."""
+    :meth:`cityaware.layers.service.MapLayers.warm`); a server without data just skips it."""
 
     def warm() -> None:
         try:
@@ -171,26 +140,3 @@ def _bbox(text: str) -> tuple[float, float, float, float]:
     if not (minlon < maxlon and minlat < maxlat):
         raise InvalidInput(f"bbox {text!r} is empty or inverted")
     return minlon, minlat, maxlon, maxlat
-
-
-def _nearest(ctx: AppContext, lon: float, lat: float, k: int) -> list[dict]:
-    """The ``k`` nearest cameras (haversine metres) from the map's camera snapshot."""
-    frame = ctx.map_layers.snapshot("cameras").frame
-    if frame.empty:
-        return []
-    lon2, lat2 = np.radians(frame["lon"].to_numpy()), np.radians(frame["lat"].to_numpy())
-    lon1, lat1 = math.radians(lon), math.radians(lat)
-    a = (
-        np.sin((lat2 - lat1) / 2) ** 2
-        + math.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
-    )
-    metres = 2 * 6_371_008.8 * np.arcsin(np.sqrt(a))
-    best = np.argsort(metres)[:k]
-    return [
-        {
-            "id": str(frame["id"].iat[i]),
-            "name": frame["name"].iat[i],
-            "distance_m": float(metres[i]),
-        }
-        for i in best
-    ]

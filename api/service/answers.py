@@ -9,17 +9,24 @@ point answer stays small. Absent parts are ``null``; NaN distances become
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from itertools import chain
 from typing import Any
 
 import numpy as np
 
 from cityaware.api.service.shapes import AreaCatalog
+from cityaware.geo.engine.results import Location, LocationBatch
 
 COORDINATE_DECIMALS = 7
 
 
 def _round(value: float, digits: int) -> float | None:
+    """``value`` rounded, None for NaN.
+
+    >>> _round(1.23456, 2), _round(float("nan"), 2)
+    (1.23, None)
+    """
     return None if value != value else round(float(value), digits)
 
 
@@ -30,7 +37,7 @@ def data_version(catalog: AreaCatalog, generation: str, code: str | None) -> dic
 
 
 def location_answer(
-    loc, catalog: AreaCatalog, gcj02: tuple[float, float], query: dict[str, Any]
+    loc: Location, catalog: AreaCatalog, gcj02: tuple[float, float], query: dict[str, Any]
 ) -> dict[str, Any]:
     """The answer for one :class:`~geo.engine.results.Location`.
 
@@ -67,7 +74,9 @@ AREA_COLUMNS: tuple[str, ...] = (
 )
 
 
-def batch_columns(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) -> dict:
+def batch_columns(
+    batch: LocationBatch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list[Any]
+) -> dict[str, Any]:
     """The batch answer column by column (``layout=columns``: no per-point objects)."""
     return {
         "id": ids,
@@ -87,7 +96,7 @@ def batch_columns(batch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list) ->
     }
 
 
-def referenced_areas(columns: dict, catalog: AreaCatalog) -> dict[str, dict[str, Any]]:
+def referenced_areas(columns: dict[str, Any], catalog: AreaCatalog) -> dict[str, dict[str, Any]]:
     """Every area object the batch's columns mention, keyed by code (each looked up once)."""
     codes: set[str | None] = set()
     for name in AREA_COLUMNS:
@@ -97,7 +106,7 @@ def referenced_areas(columns: dict, catalog: AreaCatalog) -> dict[str, dict[str,
     return catalog.lookup_many(codes)
 
 
-def records_from(columns: dict) -> list[dict]:
+def records_from(columns: dict[str, Any]) -> list[dict[str, Any]]:
     """One compact record per point (``layout=records``): codes and both coordinate pairs."""
     floats = [columns[n].tolist() for n in ("lon", "lat", "gcj02_lon", "gcj02_lat", "distance_m")]
     return [
@@ -126,32 +135,39 @@ def records_from(columns: dict) -> list[dict]:
     ]
 
 
-def batch_answer(
-    batch,
-    gcj: tuple[np.ndarray, np.ndarray],
-    ids: list,
-    catalog: AreaCatalog,
-    crs: str,
-    layout: str,
-) -> dict[str, Any]:
-    """The whole batch answer (``layout`` is ``columns`` or ``records``)."""
-    columns = batch_columns(batch, gcj[0], gcj[1], ids)
-    first_grid = next((c for c in columns["grid"][:50] if c), None)
-    return {
-        "count": len(batch),
-        "crs": crs,
-        "generation": batch.generation,
-        "data_version": data_version(catalog, batch.generation, first_grid),
-        "areas": referenced_areas(columns, catalog) or None,
-        "layout": layout,
-        "results": columns if layout == "columns" else records_from(columns),
-    }
+@dataclass(frozen=True)
+class LocatedBatch:
+    """A located batch with its GCJ-02 coordinates and the area catalog of its generation;
+    answers as JSON (:meth:`answer`) or CSV (:meth:`csv`)."""
 
+    batch: LocationBatch
+    gcj: tuple[np.ndarray, np.ndarray]
+    catalog: AreaCatalog
+    crs: str
 
-def batch_csv(batch, gcj: tuple[np.ndarray, np.ndarray], ids: list) -> str:
-    """The batch as CSV (one row per point, candidates joined with ``;``)."""
-    import pandas as pd
+    def columns(self, ids: list[Any]) -> dict[str, Any]:
+        """The batch column by column (see :func:`batch_columns`)."""
+        return batch_columns(self.batch, self.gcj[0], self.gcj[1], ids)
 
-    columns = batch_columns(batch, gcj[0], gcj[1], ids)
-    columns["candidates"] = [";".join(c) if c else "" for c in columns["candidates"]]
-    return pd.DataFrame(columns).to_csv(index=False, float_format="%.8f")
+    def answer(self, ids: list[Any], layout: str) -> dict[str, Any]:
+        """The whole batch answer (``layout`` is ``columns`` or ``records``)."""
+        columns = self.columns(ids)
+        generation = self.batch.generation
+        first_grid = next((c for c in columns["grid"][:50] if c), None)
+        return {
+            "count": len(self.batch),
+            "crs": self.crs,
+            "generation": generation,
+            "data_version": data_version(self.catalog, generation, first_grid),
+            "areas": referenced_areas(columns, self.catalog) or None,
+            "layout": layout,
+            "results": columns if layout == "columns" else records_from(columns),
+        }
+
+    def csv(self, ids: list[Any]) -> str:
+        """The batch as CSV (one row per point, candidates joined with ``;``)."""
+        import pandas as pd
+
+        columns = self.columns(ids)
+        columns["candidates"] = [";".join(c) if c else "" for c in columns["candidates"]]
+        return pd.DataFrame(columns).to_csv(index=False, float_format="%.8f")

@@ -22,7 +22,7 @@ import hashlib
 import json
 import os
 import secrets
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -30,6 +30,7 @@ from pathlib import Path
 from fastapi import Depends
 from fastapi.security import APIKeyHeader
 
+from cityaware.api.settings import Settings
 from cityaware.geo.errors import CityAwareError, InvalidInput, NotFound
 
 ROLES: tuple[str, ...] = ("service", "gis", "ops", "admin")
@@ -154,12 +155,12 @@ class KeyStore:
         return self._by_digest.get(d)
 
 
-def key_store_for(settings) -> KeyStore:
+def key_store_for(settings: Settings) -> KeyStore:
     """The key store of ``settings`` (file under ``data_dir``, admin key from settings)."""
     return KeyStore(Path(settings.data_dir) / KEY_FILE_NAME, settings.admin_key)
 
 
-def ensure_admin_key(settings):
+def ensure_admin_key(settings: Settings) -> Settings:
     """Settings with an admin key: the configured one, else a new one printed once.
 
     Used by ``cityaware serve``; the key also goes into the environment so that
@@ -191,33 +192,48 @@ def authenticate(store: KeyStore, secret: str | None, permission: str) -> ApiKey
     return key
 
 
-def require(ctx, permission: str) -> Callable[..., ApiKey]:
-    """FastAPI dependency: a key whose role has ``permission``.
+@dataclass(frozen=True)
+class Access:
+    """Who may do what on one server: its key store and whether reads are public.
 
-    >>> # router.post("/x", dependencies=[Depends(require(ctx, "incidents.create"))])
+    >>> import tempfile, pathlib
+    >>> access = Access(KeyStore(pathlib.Path(tempfile.mkdtemp()) / "k.json"), public_read=True)
+    >>> access.check_read(None) is None
+    True
     """
 
-    async def check(secret: str | None = Depends(_header)) -> ApiKey:  # async: no thread hop
-        return authenticate(ctx.keys, secret, permission)
+    keys: KeyStore
+    public_read: bool = True
 
-    return check
+    def check(self, secret: str | None, permission: str) -> ApiKey:
+        """The key's record when its role has ``permission`` (see :func:`authenticate`)."""
+        return authenticate(self.keys, secret, permission)
 
+    def check_read(self, secret: str | None) -> ApiKey | None:
+        """Reads are open when ``public_read`` (unless a key is sent: then it must be known),
+        else they need any known key."""
+        if self.public_read and not secret:
+            return None
+        return self.check(secret, "read")
 
-def check_read(ctx, secret: str | None) -> ApiKey | None:
-    """Reads are open when ``public_read`` (unless a key is sent: then it must be known),
-    else they need any known key."""
-    if ctx.settings.public_read and not secret:
-        return None
-    return authenticate(ctx.keys, secret, "read")
+    def require(self, permission: str) -> Callable[..., Awaitable[ApiKey]]:
+        """FastAPI dependency: a key whose role has ``permission``.
 
+        >>> # router.post("/x", dependencies=[Depends(ctx.access.require("incidents.create"))])
+        """
 
-def read_access(ctx) -> Callable[..., ApiKey | None]:
-    """FastAPI dependency for reads (see :func:`check_read`)."""
+        async def check(secret: str | None = Depends(_header)) -> ApiKey:  # async: no thread hop
+            return self.check(secret, permission)
 
-    async def check(secret: str | None = Depends(_header)) -> ApiKey | None:
-        return check_read(ctx, secret)
+        return check
 
-    return check
+    def read(self) -> Callable[..., Awaitable[ApiKey | None]]:
+        """FastAPI dependency for reads (see :meth:`check_read`)."""
+
+        async def check(secret: str | None = Depends(_header)) -> ApiKey | None:
+            return self.check_read(secret)
+
+        return check
 
 
 # For routes that read the header themselves (the hot path): the same OpenAPI security.

@@ -1,43 +1,73 @@
 """Locators and area catalogs per boundary generation, and point/address resolution.
 
-The active generation's locator is ``AppContext.locator``; another generation
-(``?generation=g0001``) comes from ``AppContext.locator_for``. :class:`Geocoding`
-is what the locate, nearest and incident routes share.
+:class:`Geocoding` answers for the active generation or another one
+(``?generation=g0001``) from the registry and the per-generation locator cache;
+the locate, map and incident routes share it. :func:`locate_text` reads the map
+wall's search box (coordinates with an optional CRS, else an address).
 """
 
 from __future__ import annotations
 
 import gc
-from typing import Any
+import re
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import shapely
 
-from cityaware.api.service.answers import location_answer
+from cityaware.api.service.answers import LocatedBatch, location_answer
 from cityaware.api.service.shapes import AreaCatalog
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.chinacoords import wgs84_to_gcj02
 from cityaware.geo.crs import normalize_crs
+from cityaware.geo.engine import Locator
+from cityaware.geo.engine.cached import LocatorCache
+from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.errors import InvalidInput, NotFound, Unprocessable
+
+if TYPE_CHECKING:
+    from cityaware.geo.gazetteer.active import ActiveGazetteer
+    from cityaware.geo.gazetteer.result import GeocodeResult
 
 MAX_NEAR_M = 500.0
 MAX_CATALOGS = 4
+COORDINATES = re.compile(
+    r"^\s*(-?\d+(?:\.\d+)?)\s*[,\s]\s*(-?\d+(?:\.\d+)?)\s*(?:[,\s]\s*(\S+))?\s*$"
+)
+
+
+def active_locator(registry: BoundaryRegistry, locators: LocatorCache) -> GridLocator:
+    """The locator of the registry's active generation; NotFound when none is active."""
+    active = registry.active()
+    if active is None:
+        raise NotFound("no active boundary generation: import and activate boundaries first")
+    return locators.get(active)
 
 
 class Geocoding:
-    """Point and address → grid answers over the generations of one server."""
+    """Point and address → grid answers over the generations of one server.
 
-    def __init__(self, ctx) -> None:
-        self.ctx = ctx
+    ``gazetteer`` (the active generation's address matcher) is optional: without
+    it, locating by address answers 422.
+    """
+
+    def __init__(
+        self,
+        registry: BoundaryRegistry,
+        locators: LocatorCache,
+        gazetteer: ActiveGazetteer | None = None,
+    ) -> None:
+        self.registry, self.locators, self.gazetteer = registry, locators, gazetteer
         self._catalogs: dict[str, AreaCatalog] = {}
 
-    def locator(self, generation: str | None = None):
+    def locator(self, generation: str | None = None) -> GridLocator:
         """The locator of ``generation`` (the active one when None); NotFound if unknown."""
         if not generation:
-            return self.ctx.locator
-        self.ctx.registry.units(generation, level="district")  # NotFound for an unknown one
-        return self.ctx.locator_for(generation)
+            return active_locator(self.registry, self.locators)
+        self.registry.units(generation, level="district")  # NotFound for an unknown one
+        return self.locators.get(generation)
 
-    def catalog(self, locator) -> AreaCatalog:
+    def catalog(self, locator: Locator) -> AreaCatalog:
         """Area objects of a locator's generation (with code system and edition).
 
         Keyed by generation id: a staged generation never changes.
@@ -59,7 +89,7 @@ class Geocoding:
 
     def _code_systems(self, generation: str) -> dict[str, dict[str, str]]:
         try:
-            units = self.ctx.registry.units(generation)
+            units = self.registry.units(generation)
         except NotFound:
             return {}
         frame = units.reindex(columns=["code", "code_system", "code_version"]).fillna("")
@@ -75,7 +105,7 @@ class Geocoding:
         crs: str,
         generation: str | None = None,
         near_m: float | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """The full answer for one point given in ``crs``; ``near_m`` widens or narrows
         the candidate radius (default: the locator's own, 10 m)."""
         locator = self.locator(generation)
@@ -86,7 +116,17 @@ class Geocoding:
         query = {"x": x, "y": y, "crs": normalize_crs(crs)}
         return location_answer(loc, self.catalog(locator), gcj, query)
 
-    def locate_address(self, address: str, generation: str | None = None) -> dict:
+    def locate_batch(
+        self, x: np.ndarray, y: np.ndarray, crs: str, generation: str | None = None
+    ) -> LocatedBatch:
+        """Locate many points given in ``crs``; InvalidInput names the first bad row."""
+        crs = normalize_crs(crs)
+        locator = self.locator(generation)
+        batch = locator.locate_many(x, y, crs)
+        gcj = wgs84_to_gcj02(batch.lon, batch.lat)  # already validated by the locator
+        return LocatedBatch(batch, gcj, self.catalog(locator), crs)
+
+    def locate_address(self, address: str, generation: str | None = None) -> dict[str, Any]:
         """The answer for an address through the gazetteer (active generation only).
 
         Answers only when the gazetteer trusts one grid; otherwise 422 saying
@@ -97,7 +137,7 @@ class Geocoding:
             raise InvalidInput("address is empty")
         if len(address) > 200:
             raise InvalidInput("address is longer than 200 characters")
-        gazetteer = getattr(self.ctx, "gazetteer", None)
+        gazetteer = self.gazetteer
         if gazetteer is None:
             raise Unprocessable(
                 "locating by address is not available on this server; send lon, lat and crs"
@@ -120,8 +160,21 @@ class Geocoding:
         }
         return answer
 
+    def locate_text(self, text: str) -> dict[str, Any]:
+        """The answer for a search box: ``x, y[, CRS]`` (default WGS84), else an address.
 
-def grids_within(locator, lon: float, lat: float, near_m: float, own: str | None):
+        >>> COORDINATES.match("113.65, 34.75 GCJ02").groups()
+        ('113.65', '34.75', 'GCJ02')
+        """
+        match = COORDINATES.match(text)
+        if match is None:
+            return self.locate_address(text)
+        return self.locate_point(float(match[1]), float(match[2]), match[3] or "WGS84")
+
+
+def grids_within(
+    locator: GridLocator, lon: float, lat: float, near_m: float, own: str | None
+) -> list[str] | None:
     """Codes of the grids other than ``own`` within ``near_m`` metres (metric CRS), or None."""
     if not 0 <= near_m <= MAX_NEAR_M:
         raise InvalidInput(f"near_m must be between 0 and {MAX_NEAR_M:g} metres")
@@ -133,7 +186,7 @@ def grids_within(locator, lon: float, lat: float, near_m: float, own: str | None
     return codes or None
 
 
-def _unplaced(address: str, result) -> str:
+def _unplaced(address: str, result: GeocodeResult) -> str:
     """Why an address gave no point: what the gazetteer could and could not tell."""
     names = [c.name for c in result.candidates[:5]]
     if result.status == "ambiguous":

@@ -13,18 +13,24 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cityaware.api.service.auth import read_access, require
+from cityaware.api.service.auth import ApiKey
 from cityaware.api.service.limits import check_content_length
 from cityaware.api.service.locate import CRS_HELP, json_response
 from cityaware.api.service.nearest import nearest_devices
 from cityaware.geo.crs import from_lonlat
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    from cityaware.api.context import AppContext
+    from cityaware.api.service.geocoding import Geocoding
+    from cityaware.api.service.routing import DutyList
+    from cityaware.geo.store.store import FeatureStore
 
 NEAREST_CAMERAS = 5
 
@@ -68,13 +74,12 @@ def fingerprint(incident: IncidentIn) -> str:
 class Incidents:
     """Intake, views and lifecycle over the store, the locator and the duty list."""
 
-    def __init__(self, ctx) -> None:
-        self.ctx = ctx
-        self.geocoding = ctx.geocoding
+    def __init__(self, store: FeatureStore, geocoding: Geocoding, duty_list: DutyList) -> None:
+        self.store, self.geocoding, self.duty_list = store, geocoding, duty_list
 
     def create(self, incident: IncidentIn, idempotency_key: str | None) -> tuple[dict, bool]:
         """Pin, route and store an incident; returns (view, replayed)."""
-        store = self.ctx.store
+        store = self.store
         store.taxonomy.check_category(incident.category)
         if incident.lon is not None and incident.lat is not None:
             if not incident.crs:
@@ -89,7 +94,7 @@ class Incidents:
         chain = located["chain"] or []
         district = next((a["code"] for a in chain if a["level"] == "district"), "")
         zone = (located["managing_zone"] or {}).get("code", "")
-        routing = self.ctx.duty_list.route(incident.category, district, zone)
+        routing = self.duty_list.route(incident.category, district, zone)
         digest = fingerprint(incident)
         record = {
             "lon": x,
@@ -132,7 +137,7 @@ class Incidents:
             }
         gcj = from_lonlat(record["lon"], record["lat"], "GCJ02")
         cameras = nearest_devices(
-            self.ctx.store, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
+            self.store, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
         )
         fields = ("id", "status", "category", "title", "description", "channel", "priority")
         fields += ("delivery_state", "address", "reported_at", "created_at", "updated_at")
@@ -158,7 +163,7 @@ class Incidents:
         }
 
     def get(self, incident_id: str) -> dict[str, Any]:
-        store = self.ctx.store
+        store = self.store
         view = self.view(store.get("incidents", incident_id))
         history = [
             {"from": h["from_status"], "to": h["to_status"], "at": h["at"], "note": h["note"]}
@@ -170,14 +175,14 @@ class Incidents:
         changes = change.model_dump(exclude_none=True, exclude={"note"})
         if not changes:
             raise InvalidInput("nothing to change: give status, priority or delivery_state")
-        store = self.ctx.store
+        store = self.store
         store.update("incidents", incident_id, changes, note=change.note)
         return self.get(incident_id)
 
 
-def build_router(ctx) -> APIRouter:
+def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["incidents"])
-    incidents = Incidents(ctx)
+    access = ctx.access
 
     @router.post(
         "/v1/incidents",
@@ -188,9 +193,9 @@ def build_router(ctx) -> APIRouter:
     def create_incident(
         incident: IncidentIn,
         idempotency_key: str | None = Header(None, max_length=200),
-        _key=Depends(require(ctx, "incidents.create")),
+        _key: ApiKey = Depends(access.require("incidents.create")),
     ) -> Response:
-        view, replayed = incidents.create(incident, idempotency_key)
+        view, replayed = ctx.incidents.create(incident, idempotency_key)
         answer = json_response(view, status_code=201)
         if replayed:
             answer.headers["Idempotent-Replayed"] = "true"
@@ -200,10 +205,10 @@ def build_router(ctx) -> APIRouter:
     @router.get(
         "/v1/incidents/{incident_id}",
         summary="An incident with its grid, routing and status history",
-        dependencies=[Depends(read_access(ctx))],
+        dependencies=[Depends(access.read())],
     )
     def get_incident(incident_id: str) -> Response:
-        return json_response(incidents.get(incident_id))
+        return json_response(ctx.incidents.get(incident_id))
 
     @router.patch(
         "/v1/incidents/{incident_id}",
@@ -213,8 +218,8 @@ def build_router(ctx) -> APIRouter:
     def patch_incident(
         incident_id: str,
         change: IncidentPatch,
-        _key=Depends(require(ctx, "incidents.update")),
+        _key: ApiKey = Depends(access.require("incidents.update")),
     ) -> Response:
-        return json_response(incidents.patch(incident_id, change))
+        return json_response(ctx.incidents.patch(incident_id, change))
 
     return router

@@ -15,19 +15,19 @@ from __future__ import annotations
 
 import io
 from itertools import chain
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
+from starlette.datastructures import QueryParams
 
-from cityaware.api.service.answers import batch_answer, batch_csv
-from cityaware.api.service.auth import HEADER, SECURITY, check_read, read_access
-from cityaware.api.service.geocoding import Geocoding
+from cityaware.api.service.auth import HEADER, SECURITY
 from cityaware.api.service.limits import check_batch_length, read_body
-from cityaware.geo.chinacoords import wgs84_to_gcj02
-from cityaware.geo.crs import normalize_crs
 from cityaware.geo.errors import InvalidInput
+
+if TYPE_CHECKING:
+    from cityaware.api.context import AppContext
 
 JSON = "application/json"
 LAYOUTS = ("records", "columns")
@@ -69,7 +69,7 @@ BATCH_BODY = {
 }
 
 
-def _query(name: str, schema: dict, description: str) -> dict[str, Any]:
+def _query(name: str, schema: dict[str, Any], description: str) -> dict[str, Any]:
     return {
         "name": name,
         "in": "query",
@@ -89,7 +89,7 @@ SINGLE_PARAMETERS = [
 ]
 
 
-def _number(params, name: str) -> float | None:
+def _number(params: QueryParams, name: str) -> float | None:
     text = params.get(name)
     if text is None:
         return None
@@ -105,7 +105,7 @@ def json_response(payload: Any, status_code: int = 200) -> Response:
     return Response(body, status_code=status_code, media_type=JSON)
 
 
-def parse_json_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list, str]:
+def parse_json_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list[Any], str]:
     """x, y, ids and CRS of a JSON batch; InvalidInput says what is wrong."""
     try:
         payload = orjson.loads(body)
@@ -137,7 +137,7 @@ def parse_json_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarr
     return flat[0::2].copy(), flat[1::2].copy(), ids, crs
 
 
-def parse_csv_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list, str]:
+def parse_csv_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list[Any], str]:
     """x, y, ids and CRS of a CSV batch (header ``x,y`` or ``id,x,y``; ``lon,lat`` too)."""
     import pandas as pd
 
@@ -162,10 +162,9 @@ def parse_csv_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarra
     return x, y, ids, crs
 
 
-def build_router(ctx) -> APIRouter:
+def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["geocode-to-grid"])
-    geocoding: Geocoding = ctx.geocoding
-    readable = Depends(read_access(ctx))
+    geocoding, access = ctx.geocoding, ctx.access
 
     @router.get(
         "/v1/locate",
@@ -175,7 +174,7 @@ def build_router(ctx) -> APIRouter:
     async def locate_one(request: Request) -> Response:
         # The hot path: parameters are read here rather than by FastAPI's per-parameter
         # machinery (a third of the request's CPU); they are documented in SINGLE_PARAMETERS.
-        check_read(ctx, request.headers.get(HEADER))
+        access.check_read(request.headers.get(HEADER))
         params = request.query_params
         generation = params.get("generation")
         if "address" in params:
@@ -189,7 +188,7 @@ def build_router(ctx) -> APIRouter:
     @router.post(
         "/v1/locate",
         summary="Locate a batch of up to 10,000 points (JSON or CSV)",
-        dependencies=[readable],
+        dependencies=[Depends(access.read())],
         openapi_extra=BATCH_BODY,
     )
     async def locate_batch(
@@ -210,13 +209,9 @@ def build_router(ctx) -> APIRouter:
             x, y, ids, crs = parse_json_batch(body, crs)
         else:
             raise InvalidInput(f"unsupported Content-Type {content_type!r}; send JSON or text/csv")
-        crs = normalize_crs(crs)
-        locator = geocoding.locator(generation)
-        batch = locator.locate_many(x, y, crs)
-        gcj = wgs84_to_gcj02(batch.lon, batch.lat)  # already validated by the locator
+        located = geocoding.locate_batch(x, y, crs, generation)
         if "text/csv" in request.headers.get("accept", ""):
-            return Response(batch_csv(batch, gcj, ids), media_type="text/csv")
-        answer = batch_answer(batch, gcj, ids, geocoding.catalog(locator), crs, layout)
-        return json_response(answer)
+            return Response(located.csv(ids), media_type="text/csv")
+        return json_response(located.answer(ids, layout))
 
     return router

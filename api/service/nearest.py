@@ -12,17 +12,20 @@ closest found are the true k nearest.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Response
 from pyproj import Geod
 
-from cityaware.api.service.auth import read_access
 from cityaware.api.service.locate import CRS_HELP, json_response
 from cityaware.geo.crs import to_lonlat
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.store import FeatureFilter
+
+if TYPE_CHECKING:
+    from cityaware.api.context import AppContext
+    from cityaware.geo.store.store import FeatureStore
 
 DEVICE_KINDS = ("cameras", "sensors")
 MAX_K = 100
@@ -50,7 +53,14 @@ def _device(record: dict[str, Any], distance: float) -> dict[str, Any]:
     return device | {"grid_code": record.get("grid_code")}
 
 
-def _within(store, kind, lon, lat, radius_m, filters: dict) -> tuple[list[dict], int]:
+def _within(
+    store: FeatureStore,
+    kind: str,
+    lon: float,
+    lat: float,
+    radius_m: float,
+    filters: dict[str, Any],
+) -> tuple[list[dict[str, Any]], int]:
     page = store.query(
         kind, FeatureFilter(radius=(lon, lat, radius_m), **filters), limit=MAX_WITHIN
     )
@@ -58,7 +68,7 @@ def _within(store, kind, lon, lat, radius_m, filters: dict) -> tuple[list[dict],
 
 
 def nearest_devices(
-    store,
+    store: FeatureStore,
     lon: float,
     lat: float,
     kinds: tuple[str, ...] = DEVICE_KINDS,
@@ -69,7 +79,7 @@ def nearest_devices(
 ) -> list[dict[str, Any]]:
     """The k nearest devices of ``kinds`` (or all within ``radius_m``), nearest first."""
     filters = {"online": online, "device_kind": device_kind}
-    found: list[dict] = []
+    found: list[dict[str, Any]] = []
     for kind in kinds:
         if radius_m is not None:
             items, matched = _within(store, kind, lon, lat, radius_m, filters)
@@ -92,10 +102,12 @@ def nearest_devices(
     return [_device(found[i], float(distance[i])) for i in order]
 
 
-def _k_nearest(store, kind, lon, lat, k, filters) -> list[dict]:
+def _k_nearest(
+    store: FeatureStore, kind: str, lon: float, lat: float, k: int, filters: dict[str, Any]
+) -> list[dict[str, Any]]:
     """Everything within the smallest searched radius holding k features (or the largest)."""
     low, radius = 0.0, FIRST_RADIUS_M
-    items: list[dict] = []
+    items: list[dict[str, Any]] = []
     for _ in range(40):  # bounded: the radius grows x4 or is bisected each round
         items_r, matched = _within(store, kind, lon, lat, radius, filters)
         if matched > MAX_WITHIN:  # too many to read: shrink towards the last small radius
@@ -108,13 +120,50 @@ def _k_nearest(store, kind, lon, lat, k, filters) -> list[dict]:
     return items
 
 
-def build_router(ctx) -> APIRouter:
+def nearest_answer(
+    store: FeatureStore,
+    *,
+    lon: float | None = None,
+    lat: float | None = None,
+    crs: str | None = None,
+    incident: str | None = None,
+    kind: str | None = None,
+    k: int = 5,
+    radius_m: float | None = None,
+    online: bool | None = None,
+    device_kind: str | None = None,
+) -> dict[str, Any]:
+    """The ``/v1/nearest`` answer around a point given in ``crs``, or an incident's point."""
+    if kind is not None and kind not in DEVICE_KINDS:
+        raise InvalidInput(f"kind must be one of {', '.join(DEVICE_KINDS)}")
+    query: dict[str, Any]
+    if incident is not None:
+        record = store.get("incidents", incident)
+        x, y, query = record["lon"], record["lat"], {"incident": incident}
+    elif lon is None or lat is None or not crs:
+        raise InvalidInput(f"give lon, lat and crs ({CRS_HELP}), or an incident id")
+    else:
+        x, y = (float(v) for v in to_lonlat(lon, lat, crs))
+        query = {"x": lon, "y": lat, "crs": crs}
+    kinds = (kind,) if kind else DEVICE_KINDS
+    devices = nearest_devices(store, x, y, kinds, k, radius_m, online, device_kind)
+    return {
+        "query": query,
+        "location": {"wgs84": [x, y]},
+        "k": None if radius_m is not None else k,
+        "radius_m": radius_m,
+        "count": len(devices),
+        "features": devices or None,
+    }
+
+
+def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["nearest devices"])
 
     @router.get(
         "/v1/nearest",
         summary="Nearest cameras or sensors to a point or an incident (true metres)",
-        dependencies=[Depends(read_access(ctx))],
+        dependencies=[Depends(ctx.access.read())],
     )
     async def nearest(
         lon: float | None = Query(None, description="x: longitude or easting"),
@@ -128,29 +177,11 @@ def build_router(ctx) -> APIRouter:
         ),
         online: bool | None = Query(None, description="only online (true) or offline (false)"),
         device_kind: str | None = Query(None, max_length=64, description="e.g. ptz, water_meter"),
-    ):
-        if kind is not None and kind not in DEVICE_KINDS:
-            raise InvalidInput(f"kind must be one of {', '.join(DEVICE_KINDS)}")
-        store = ctx.store
-        if incident is not None:
-            record = store.get("incidents", incident)
-            x, y, query = record["lon"], record["lat"], {"incident": incident}
-        elif lon is None or lat is None or not crs:
-            raise InvalidInput(f"give lon, lat and crs ({CRS_HELP}), or an incident id")
-        else:
-            x, y = (float(v) for v in to_lonlat(lon, lat, crs))
-            query = {"x": lon, "y": lat, "crs": crs}
-        kinds = (kind,) if kind else DEVICE_KINDS
-        devices = nearest_devices(store, x, y, kinds, k, radius_m, online, device_kind)
-        return json_response(
-            {
-                "query": query,
-                "location": {"wgs84": [x, y]},
-                "k": None if radius_m is not None else k,
-                "radius_m": radius_m,
-                "count": len(devices),
-                "features": devices or None,
-            }
-        )
+    ) -> Response:
+        answer = nearest_answer(
+            ctx.store, lon=lon, lat=lat, crs=crs, incident=incident, kind=kind, k=k,
+            radius_m=radius_m, online=online, device_kind=device_kind,
+        )  # fmt: skip
+        return json_response(answer)
 
     return router

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import csv
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Form, Header, Query
+from fastapi import APIRouter, Depends, Form, Header, Query, Response
 
-from cityaware.api.service.auth import HEADER, authenticate, read_access
+from cityaware.api.service.auth import HEADER
 from cityaware.api.service.incidents import IncidentIn, Incidents
 from cityaware.api.service.limits import check_content_length
 from cityaware.api.service.locate import json_response
@@ -30,6 +30,10 @@ from cityaware.geo.errors import InvalidInput, NotFound
 from cityaware.geo.resources import shipped
 from cityaware.geo.store import FeatureFilter
 from cityaware.geo.store.taxonomy import OPEN_STATUSES, PRIORITIES, STATUSES
+
+if TYPE_CHECKING:
+    from cityaware.api.context import AppContext
+    from cityaware.geo.store.store import FeatureStore
 
 SERVICES_FILE = shipped("cityaware.api.service", "services.csv")
 CLOSED_STATUSES = tuple(s for s in STATUSES if s not in OPEN_STATUSES)
@@ -156,30 +160,98 @@ def parse_date(text: str | None, name: str) -> str | None:
     return moment.astimezone(UTC).isoformat()
 
 
-def build_router(ctx) -> APIRouter:
+class Open311:
+    """The GeoReport v2 view of the store's incidents; creates through :class:`Incidents`."""
+
+    def __init__(self, store: FeatureStore, incidents: Incidents) -> None:
+        self.store, self.incidents = store, incidents
+
+    def services(self) -> list[dict[str, Any]]:
+        """The service list: one service per incident category."""
+        return load_services(self.store.taxonomy.categories)
+
+    def service(self, code: str) -> dict[str, Any]:
+        """The definition of service ``code``; NotFound for an unknown one."""
+        if code not in self.store.taxonomy.categories:
+            raise NotFound(f"no service {code!r}; see /open311/v2/services.json")
+        return service_definition(code)
+
+    def _names(self) -> dict[str, str]:
+        return {s["service_code"]: s["service_name"] for s in self.services()}
+
+    def requests(
+        self,
+        ids: str | None = None,
+        codes: str | None = None,
+        status: str | None = None,
+        start_date: str | None = None,
+        end_date: str | None = None,
+        page: int = 1,
+        page_size: int = 100,
+    ) -> list[dict[str, Any]]:
+        """Service requests matching the GeoReport filters, newest first, one page."""
+        filters = FeatureFilter(
+            ids=_csv_values(ids),
+            category=_csv_values(codes),
+            status=status_filter(status),
+            since=parse_date(start_date, "start_date"),
+            until=parse_date(end_date, "end_date"),
+        )
+        found = self.store.query(
+            "incidents", filters, limit=page_size, offset=(page - 1) * page_size,
+            sortby=["-reported_at"],
+        )  # fmt: skip
+        names = self._names()
+        return [service_request(r, names) for r in found.items]
+
+    def request(self, request_id: str) -> list[dict[str, Any]]:
+        """One service request (in a list, as GeoReport answers)."""
+        return [service_request(self.store.get("incidents", request_id), self._names())]
+
+    def create(
+        self,
+        service_code: str,
+        lat: float | None,
+        long: float | None,
+        address: str | None,
+        description: str | None,
+        media_url: str | None,
+        idempotency_key: str | None,
+    ) -> list[dict[str, Any]]:
+        """Create a service request (WGS84 ``lat``/``long``, or an address) as an incident."""
+        if (lat is None) != (long is None):
+            raise InvalidInput("give both lat and long (WGS84), or an address_string")
+        incident = IncidentIn(
+            category=service_code,
+            lon=long,
+            lat=lat,
+            crs="EPSG:4326" if lat is not None else None,
+            address=address,
+            description=description,
+            channel="open311",
+            media_url=media_url,
+        )
+        view, _ = self.incidents.create(incident, idempotency_key)
+        notice = f"routed to {view['routing']['office']}"
+        return [{"service_request_id": view["id"], "service_notice": notice, "account_id": None}]
+
+
+def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(prefix="/open311/v2", tags=["Open311 GeoReport v2"])
-    incidents = Incidents(ctx)
-    readable = Depends(read_access(ctx))
-
-    def services() -> list[dict[str, Any]]:
-        return load_services(ctx.store.taxonomy.categories)
-
-    def names() -> dict[str, str]:
-        return {s["service_code"]: s["service_name"] for s in services()}
+    access = ctx.access
+    readable = Depends(access.read())
 
     @router.get(
         "/services.json", summary="Service list (incident categories)", dependencies=[readable]
     )
-    def list_services():
-        return json_response(services())
+    def list_services() -> Response:
+        return json_response(ctx.open311.services())
 
     @router.get(
         "/services/{service_code}.json", summary="Service definition", dependencies=[readable]
     )
-    def define_service(service_code: str):
-        if service_code not in ctx.store.taxonomy.categories:
-            raise NotFound(f"no service {service_code!r}; see /open311/v2/services.json")
-        return json_response(service_definition(service_code))
+    def define_service(service_code: str) -> Response:
+        return json_response(ctx.open311.service(service_code))
 
     @router.get(
         "/requests.json", summary="Service requests (newest first)", dependencies=[readable]
@@ -197,32 +269,19 @@ def build_router(ctx) -> APIRouter:
         page: int = Query(1, ge=1, le=1_000_000),
         page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
         jurisdiction_id: str | None = Query(None, max_length=100, description="ignored"),
-    ):
-        filters = FeatureFilter(
-            ids=_csv_values(service_request_id),
-            category=_csv_values(service_code),
-            status=status_filter(status),
-            since=parse_date(start_date, "start_date"),
-            until=parse_date(end_date, "end_date"),
+    ) -> Response:
+        found = ctx.open311.requests(
+            service_request_id, service_code, status, start_date, end_date, page, page_size
         )
-        page_of = ctx.store.query(
-            "incidents",
-            filters,
-            limit=page_size,
-            offset=(page - 1) * page_size,
-            sortby=["-reported_at"],
-        )
-        known = names()
-        return json_response([service_request(r, known) for r in page_of.items])
+        return json_response(found)
 
     @router.get(
         "/requests/{service_request_id}.json",
         summary="One service request",
         dependencies=[readable],
     )
-    def get_request(service_request_id: str):
-        record = ctx.store.get("incidents", service_request_id)
-        return json_response([service_request(record, names())])
+    def get_request(service_request_id: str) -> Response:
+        return json_response(ctx.open311.request(service_request_id))
 
     @router.post(
         "/requests.json",
@@ -240,24 +299,11 @@ def build_router(ctx) -> APIRouter:
         jurisdiction_id: str | None = Form(None, max_length=100),
         x_api_key: str | None = Header(None, alias=HEADER),
         idempotency_key: str | None = Header(None, max_length=200),
-    ):
-        authenticate(ctx.keys, api_key or x_api_key, "incidents.create")
-        if (lat is None) != (long is None):
-            raise InvalidInput("give both lat and long (WGS84), or an address_string")
-        incident = IncidentIn(
-            category=service_code,
-            lon=long,
-            lat=lat,
-            crs="EPSG:4326" if lat is not None else None,
-            address=address_string,
-            description=description,
-            channel="open311",
-            media_url=media_url,
+    ) -> Response:
+        access.check(api_key or x_api_key, "incidents.create")
+        created = ctx.open311.create(
+            service_code, lat, long, address_string, description, media_url, idempotency_key
         )
-        view, _ = incidents.create(incident, idempotency_key)
-        notice = f"routed to {view['routing']['office']}"
-        return json_response(
-            [{"service_request_id": view["id"], "service_notice": notice, "account_id": None}]
-        )
+        return json_response(created)
 
     return router

@@ -1,6 +1,6 @@
 """Locators per boundary generation, built once per process and kept for the last few used.
 
-The lookup raster of each is cached on disk (see :mod:`geo.engine.lookup`), so
+The lookup raster of each is cached on disk (see :mod:`cityaware.geo.engine.lookup`), so
 a restart loads it instead of rebuilding. Thread-safe: concurrent first uses
 of one generation build it once.
 
@@ -33,6 +33,7 @@ class LocatorCache:
         self._lock = threading.Lock()
 
     def get(self, generation: str) -> GridLocator:
+        """The locator of ``generation`` (built, or loaded from the raster cache, once)."""
         with self._lock:
             if generation in self._locators:
                 self._locators.move_to_end(generation)
@@ -44,19 +45,3 @@ class LocatorCache:
             while len(self._locators) > self.limit:
                 self._locators.popitem(last=False)
             return locator
-
-
-_attach_lock = threading.Lock()
-
-
-def locators_of(ctx) -> LocatorCache:
-    """The :class:`LocatorCache` attached to an app context (created on first use)."""
-    with _attach_lock:
-        cache = ctx.__dict__.get("_locator_cache")
-        if cache is None:
-            cache = LocatorCache(
-                lambda generation: ctx.registry.units(generation),
-                ctx.settings.data_dir / "cache",
-            )
-            ctx.__dict__["_locator_cache"] = cache
-        return cache
