@@ -332,8 +332,9 @@ class FeatureStore(StoreReads, ChangeReads):
     ) -> dict:
         """One validated row, pinned to its grid (to ``location`` when given); InvalidInput
         says why when it cannot be."""
-        locator = self.locator
-        if location is not None:
+        if location is None:
+            locator = self.locator
+        else:
             record = {k: v for k, v in record.items() if k != "geometry"}
             record["lon"], record["lat"], crs = location.lon, location.lat, "EPSG:4326"
             locator = PinnedLocator(location)

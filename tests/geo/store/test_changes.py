@@ -215,3 +215,17 @@ def test_a_given_location_is_stored_as_computed(store, locator):
     assert (stored["grid_code"], stored["generation"]) == (location.grid_code, "g2")
     (change,) = store.changes(0).changes
     assert (change["new_grid"], change["generation"]) == (location.grid_code, "g2")
+
+
+def test_live_writes_during_a_bulk_import_are_logged_once(store):
+    start = store.data_version()
+    frame = sample.incidents(5000)
+    importing = threading.Thread(target=store.bulk_import, args=("incidents", frame))
+    importing.start()
+    live = []
+    while importing.is_alive() or len(live) < 5:
+        record = {"id": f"live{len(live)}", "lon": HERE[0], "lat": HERE[1], "category": "noise"}
+        live.append(store.add("incidents", record)["id"])
+    importing.join()
+    logged = Counter(c["id"] for c in store.changes(start, limit=10_000).changes)
+    assert logged == Counter([*frame.id, *live])  # under READ COMMITTED too: once each
