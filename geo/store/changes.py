@@ -26,7 +26,7 @@ Retention: rows older than ``retention_ms`` are pruned as a prefix of ``seq`` (e
 (42, 7)
 >>> parse_seq("-1")
 Traceback (most recent call last):
-geo.errors.InvalidInput: seq must be a whole number from 0 to 999999999999999999, got '-1'
+cityaware.geo.errors.InvalidInput: seq must be a whole number from 0 to 999999999999999999, got '-1'
 """
 
 from __future__ import annotations
