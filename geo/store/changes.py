@@ -146,9 +146,17 @@ class ChangeLog:
         return int(value or 0)
 
     def check_retained(self, conn: sa.Connection, after: int) -> None:
-        """ChangesPruned when rows right after ``after`` were pruned."""
-        oldest = conn.execute(sa.select(sa.func.min(self.table.c.seq))).scalar_one_or_none()
-        floor = int(oldest) if oldest is not None else self.latest(conn) + 1
+        """ChangesPruned when rows right after ``after`` were pruned.
+
+        Call it after reading the rows: pruning only ever removes a prefix, so if nothing
+        after ``after`` is pruned now, nothing was when the rows were read. One statement
+        (one snapshot under READ COMMITTED) reads both the oldest row and the newest seq.
+        """
+        meta = self.meta
+        oldest = sa.select(sa.func.min(self.table.c.seq)).scalar_subquery()
+        newest = sa.select(meta.c.value).where(meta.c.key == VERSION_KEY).scalar_subquery()
+        first, latest = conn.execute(sa.select(oldest, newest)).one()
+        floor = int(first) if first is not None else int(latest or 0) + 1
         if after < floor - 1:
             raise ChangesPruned(
                 f"changes after seq {after} are no longer kept (the oldest kept follows "
@@ -257,7 +265,6 @@ class ChangeReads:
             seq = self.changelog.latest(conn)  # first: a change committed meanwhile is re-read
             removed: list[str] = []
             if after is not None:
-                self.changelog.check_retained(conn, after)
                 touched = sa.select(c.c.feature_id).where(c.c.kind == kind, c.c.seq > after)
                 clauses.append(f.c.id.in_(touched))
                 still = sa.select(f.c.fid).where(f.c.kind == kind, f.c.id == c.c.feature_id)
@@ -275,6 +282,8 @@ class ChangeReads:
                 )
             stmt = sa.select(*(f.c[n] for n in columns)).where(*clauses).order_by(f.c.fid)
             rows = pd.read_sql(stmt, conn)  # a frame of Row objects costs twice as long
+            if after is not None:
+                self.changelog.check_retained(conn, after)
         return FrameDelta(rows, removed, seq)
 
 
