@@ -39,6 +39,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cityaware.geo.errors import ChangesPruned, InvalidInput
+from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.reads import VERSION_KEY
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.taxonomy import check_kind
@@ -184,8 +185,12 @@ class ChangeLog:
 
 
 class ChangeReads:
-    """The read side of the feed, mixed into the store (needs ``backend``, ``tables``,
-    ``features``, ``_columns`` and ``changelog``)."""
+    """The read side of the feed, mixed into the store (which sets these attributes)."""
+
+    backend: Backend
+    features: sa.Table
+    changelog: ChangeLog
+    _columns: list[sa.Column[Any]]
 
     def changes(self, after: int = 0, limit: int = 1000) -> ChangePage:
         """Up to ``limit`` changes with seq > ``after``, oldest first.
