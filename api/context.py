@@ -99,7 +99,12 @@ class AppContext:
         from cityaware.geo.store import open_store
 
         settings = self.settings
-        return open_store(settings.database_url, settings.data_dir, lambda: self.locator)
+        return open_store(
+            settings.database_url,
+            settings.data_dir,
+            lambda: self.locator,
+            retention_days=settings.changes_retention_days,
+        )
 
     @shared_part
     def keys(self) -> KeyStore:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 DEFAULT_DATA_DIR = "cityaware-data"
+DEFAULT_CHANGES_RETENTION_DAYS = 7.0
 
 
 @dataclass(frozen=True)
@@ -19,13 +20,15 @@ class Settings:
     """Where the data lives and how the server is reached.
 
     ``database_url`` empty means the embedded store (one SQLite file under
-    ``data_dir``); a ``postgresql://`` URL means PostGIS.
+    ``data_dir``); a ``postgresql://`` URL means PostGIS. ``changes_retention_days``:
+    how long the store's change feed (``/v1/changes``, ``/v1/events``) keeps its rows.
     """
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
     database_url: str = ""
     admin_key: str = ""
     public_read: bool = True
+    changes_retention_days: float = DEFAULT_CHANGES_RETENTION_DAYS
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -35,8 +38,28 @@ class Settings:
             database_url=env.get("CITYAWARE_DATABASE_URL", ""),
             admin_key=env.get("CITYAWARE_ADMIN_KEY", ""),
             public_read=env.get("CITYAWARE_PUBLIC_READ", "1") not in ("0", "false", "no"),
+            changes_retention_days=_positive_days(env.get("CITYAWARE_CHANGES_RETENTION_DAYS")),
         )
 
     def with_data_dir(self, data_dir: str | Path | None) -> Settings:
         """Return a copy with ``data_dir`` replaced when one is given."""
         return self if data_dir is None else replace(self, data_dir=Path(data_dir))
+
+
+def _positive_days(text: str | None) -> float:
+    """Days from an environment value (default when unset); ValueError names the variable.
+
+    >>> _positive_days("0.5"), _positive_days(None)
+    (0.5, 7.0)
+    """
+    if not text:
+        return DEFAULT_CHANGES_RETENTION_DAYS
+    try:
+        days = float(text)
+    except ValueError:
+        days = float("nan")
+    if not days > 0 or days == float("inf"):
+        raise ValueError(
+            f"CITYAWARE_CHANGES_RETENTION_DAYS must be a positive number, got {text!r}"
+        )
+    return days

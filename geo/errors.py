@@ -44,3 +44,11 @@ class Conflict(CityAwareError):
 
     status = 409
     code = "Conflict"
+
+
+class ChangesPruned(CityAwareError):
+    """The change feed no longer holds the changes right after the asked-for seq (retention
+    pruned them): start again from the newest seq (``GET /v1/changes?latest=true``)."""
+
+    status = 410
+    code = "Gone"

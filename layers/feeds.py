@@ -1,10 +1,10 @@
 """Feeds that connect :class:`layers.service.MapLayers` to the boundary registry and the store.
 
 :class:`RegistryFeed` serves the active boundary generation. :class:`StorePointFeed`
-keeps a frame of one kind and, when the store's ``data_version`` moves, reads
-only what changed since (``updated_at`` with a small overlap, upserted by id);
-a full read happens first and whenever the row count disagrees (a delete).
-Reads are one columnar SELECT on the store's ``features`` columns (``store.columns``).
+keeps a frame of one kind and follows the store's change feed: after a full read it
+asks only for the features changed after the last seq it has seen (upserted by id,
+deleted ones dropped) through :meth:`~geo.store.changes.ChangeReads.feature_frame`;
+it reads everything again when its seq has been pruned.
 
 >>> StorePointFeed.COLUMNS["incidents"][:4]
 ('id', 'lon', 'lat', 'status')
@@ -15,17 +15,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import cached_property
+from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 
-OVERLAP_MS = 5_000
+from cityaware.geo.errors import ChangesPruned
+from cityaware.geo.store.changes import FrameDelta
 
 
 class RegistryFeed:
     """The active generation's units (all levels) from a ``BoundaryRegistry``."""
 
-    def __init__(self, registry) -> None:
+    def __init__(self, registry: Any) -> None:
         self.registry = registry
 
     def version(self) -> str:
@@ -45,14 +46,15 @@ class StorePointFeed:
     }
     TIMES = ("reported_at", "updated_at")
 
-    def __init__(self, open_store: Callable[[], object], kind: str) -> None:
+    def __init__(self, open_store: Callable[[], Any], kind: str) -> None:
         self._open_store = open_store
         self.kind = kind
         self._frame: pd.DataFrame | None = None
+        self._seq = 0
         self._lock = threading.Lock()
 
     @cached_property
-    def store(self):
+    def store(self) -> Any:
         """The store, opened on first use (boundary tiles never need it)."""
         return self._open_store()
 
@@ -63,31 +65,33 @@ class StorePointFeed:
         """The current frame (incremental after the first call)."""
         with self._lock:
             if self._frame is None:
-                self._frame = self._read()
+                self._frame = self._shaped(self._read(None)).rows
             else:
-                since = int(self._frame["updated_at"].max()) - OVERLAP_MS if len(self._frame) else 0
-                changed = self._read(since)
-                if len(changed):
-                    merged = pd.concat([self._frame, changed], ignore_index=True)
-                    self._frame = merged.drop_duplicates("id", keep="last").reset_index(drop=True)
-                if len(self._frame) != self.store.count(self.kind):
-                    self._frame = self._read()
+                try:
+                    delta = self._shaped(self._read(self._seq))
+                except ChangesPruned:
+                    self._frame = self._shaped(self._read(None)).rows
+                else:
+                    gone = self._frame["id"].isin(delta.rows["id"])
+                    gone |= self._frame["id"].isin(delta.removed)
+                    kept = self._frame[~gone]
+                    parts = [part for part in (kept, delta.rows) if len(part)]
+                    merged = pd.concat(parts, ignore_index=True) if parts else kept
+                    self._frame = merged.reset_index(drop=True)
             return self._frame
 
-    def _read(self, updated_since: int | None = None) -> pd.DataFrame:
-        """One columnar SELECT over the store's ``features`` columns (times are epoch ms);
-        a row-by-row read through ``iter_features`` costs about 1 ms per row."""
-        cols = self.store.columns
-        clauses = [cols.kind == self.kind]
-        if updated_since is not None:
-            clauses.append(cols.updated_at >= updated_since)
+    def _read(self, after: int | None) -> FrameDelta:
         names = [*self.COLUMNS[self.kind], *self.TIMES]
-        stmt = sa.select(*(cols[n] for n in names)).where(*clauses).order_by(cols.fid)
-        with self.store.backend.read() as conn:
-            frame = pd.read_sql(stmt, conn)  # a frame of Row objects costs twice as long
+        delta = self.store.feature_frame(self.kind, names, after=after)
+        self._seq = delta.seq
+        return delta
+
+    def _shaped(self, delta: FrameDelta) -> FrameDelta:
+        """Times as int64 epoch ms, flags as nullable booleans."""
+        frame = delta.rows
         for name in self.TIMES:
             frame[name] = frame[name].fillna(0).astype("int64")
         for name in ("online", "alarm"):
             if name in frame:
                 frame[name] = frame[name].astype("boolean")
-        return frame
+        return delta

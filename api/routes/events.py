@@ -1,27 +1,29 @@
 """``GET /v1/events``: server-sent events for the map wall (new incidents, status changes,
 sensor alarms).
 
-The store is the event log (see :mod:`layers.live`): each connection polls it
-through an :class:`~layers.live.EventCursor`, so a client that reconnects with
-``Last-Event-ID`` (sent by the browser's EventSource itself) or
-``?last_event_id=`` catches up on everything it missed, across server restarts.
+The store's change feed is the event log (see :mod:`api.service.event_stream`): each
+connection follows it through an :class:`~api.service.event_stream.EventCursor`, so a
+client that reconnects with ``Last-Event-ID`` (sent by the browser's EventSource itself)
+or ``?last_event_id=`` catches up on everything it missed, across server restarts. A
+malformed id is a 400 JSON answer.
 
-Stream format: ``id: <updated_at>-<kind>-<id>``, ``event: incident | incident-status |
-sensor-alarm``, ``data: {json}``; on connect a ``hello`` and, after 15 quiet seconds, a
-``sync`` event whose id is the stream's position, so a reconnect resumes from there.
+Stream format: ``id: <seq>``, ``event: incident | incident-status | sensor-alarm``,
+``data: {json}``; on connect a ``hello`` and, after 15 quiet seconds, a ``sync`` event
+whose id is the stream's position, so a reconnect resumes from there.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import AsyncIterator
 
 import orjson
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from cityaware.api.context import AppContext
-from cityaware.layers.live import EventCursor, EventFeed
+from cityaware.api.service.event_stream import EventCursor
 
 POLL_SECONDS = 0.4
 KEEPALIVE_SECONDS = 15.0
@@ -39,16 +41,17 @@ def build_router(ctx: AppContext) -> APIRouter:
     )
     async def events(
         request: Request,
-        last_event_id: str | None = Query(None, description="resume after this event id"),
+        last_event_id: str | None = Query(None, description="resume after this event id (seq)"),
         last_event_header: str | None = Header(None, alias="Last-Event-ID"),
     ) -> StreamingResponse:
-        cursor = EventCursor(EventFeed(ctx.store), last_event_header or last_event_id)
+        resume = last_event_header or last_event_id
+        cursor = await asyncio.to_thread(EventCursor, ctx.store, resume)
 
         def position(kind: str) -> bytes:
             # sets the browser's Last-Event-ID even before the first real event
-            return f"id: {cursor.cursor}-cursor\nevent: {kind}\ndata: {{}}\n\n".encode()
+            return f"id: {cursor.position}\nevent: {kind}\ndata: {{}}\n\n".encode()
 
-        async def stream():
+        async def stream() -> AsyncIterator[bytes]:
             yield f"retry: {RETRY_MS}\n".encode() + position("hello")
             quiet_since = time.monotonic()
             while not await request.is_disconnected():

@@ -12,7 +12,6 @@ Writes need an API key: create with role service, ops or admin; update with ops 
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -85,15 +84,14 @@ class Incidents:
             if not incident.crs:
                 raise InvalidInput(f"crs is required with lon/lat ({CRS_HELP})")
             x, y, crs = incident.lon, incident.lat, incident.crs
-            located = self.geocoding.locate_point(x, y, crs)
         elif incident.address:
-            located = self.geocoding.locate_address(incident.address)
-            (x, y), crs = located["location"]["wgs84"], "EPSG:4326"
+            answer = self.geocoding.locate_address(incident.address)
+            (x, y), crs = answer["location"]["wgs84"], "EPSG:4326"
         else:
             raise InvalidInput("give lon, lat and crs, or an address")
-        chain = located["chain"] or []
-        district = next((a["code"] for a in chain if a["level"] == "district"), "")
-        zone = (located["managing_zone"] or {}).get("code", "")
+        # located once: the same answer routes the incident and is stored with it
+        location = self.geocoding.locator().locate(x, y, crs)
+        district, zone = location.district_code or "", location.managing_zone or ""
         routing = self.duty_list.route(incident.category, district, zone)
         digest = fingerprint(incident)
         record = {
@@ -107,16 +105,15 @@ class Incidents:
                 "media_url": incident.media_url,
             },
         }
-        now = datetime.now(UTC)
-        started = now.replace(microsecond=now.microsecond // 1000 * 1000)  # the store keeps ms
-        stored = store.add("incidents", record, crs=crs, idempotency_key=idempotency_key)
+        stored, created = store.add_or_replay(
+            "incidents", record, idempotency_key=idempotency_key, location=location
+        )
         if stored["attributes"].get("request_sha256") != digest:
             raise Conflict(
                 "this Idempotency-Key was already used with a different request body; "
                 "use a new key for a new incident"
             )
-        replayed = datetime.fromisoformat(stored["created_at"]) < started
-        return self.view(stored), replayed
+        return self.view(stored), not created
 
     def view(self, record: dict[str, Any]) -> dict[str, Any]:
         """The incident with its grid, chain, candidates, routing and nearest cameras."""

@@ -5,7 +5,11 @@ geometry), or a file: CSV (lon/lat columns), GeoJSON, GeoPackage, or any
 other vector format GDAL reads. Rows that cannot be used are listed with
 their reason and skipped (``strict=True``: nothing is written if any row is
 rejected); every accepted row is written in one transaction, so a failure
-leaves nothing half-imported.
+leaves nothing half-imported, and appends one ``create`` change per imported
+feature to the change feed (one INSERT ... SELECT, ``bulk`` set).
+
+The importer needs only an :class:`ImportTarget` (the store is one; this module
+does not import :mod:`geo.store.store`).
 
 >>> report = store.bulk_import("incidents", "calls.csv", crs="GCJ02")  # doctest: +SKIP
 >>> report.summary()                                                    # doctest: +SKIP
@@ -18,7 +22,7 @@ import csv
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
 
 import geopandas as gpd
 import numpy as np
@@ -27,16 +31,28 @@ import shapely
 import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store.changes import ChangeLog
+from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.records import prepare_rows
-from cityaware.geo.store.taxonomy import check_kind
+from cityaware.geo.store.taxonomy import Taxonomy, check_kind
 from cityaware.geo.store.times import now_ms
-
-if TYPE_CHECKING:
-    from cityaware.geo.store.store import FeatureStore
 
 INSERT_BATCH = 20_000
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 _X, _Y = "__x", "__y"
+
+
+class ImportTarget(Protocol):
+    """What a bulk import writes through: the backend, the ``features`` table, the
+    locator and taxonomy rows are prepared with, and the change log."""
+
+    backend: Backend
+    features: sa.Table
+    taxonomy: Taxonomy
+    changelog: ChangeLog
+
+    @property
+    def locator(self) -> Any: ...
 
 
 @dataclass
@@ -93,7 +109,7 @@ def read_source(source, crs: str | None, lon_col: str, lat_col: str) -> tuple[pd
 
 
 def bulk_import(
-    store: FeatureStore,
+    store: ImportTarget,
     kind: str,
     source,
     crs: str | None = None,
@@ -138,12 +154,33 @@ def bulk_import(
             raise InvalidInput(
                 f"{len(rejected)} row(s) rejected, nothing imported; first: row {row}: {reason}"
             )
+        last_fid = conn.execute(sa.select(sa.func.coalesce(sa.func.max(features.c.fid), 0)))
+        after = last_fid.scalar_one()
         store.backend.bulk_load(conn, features, prepared.columns, INSERT_BATCH, progress)
         if len(prepared):
-            store._bump(conn)
+            _log_created(store, conn, kind, after, now)
     seconds = time.perf_counter() - started
     generation = store.locator.generation if store.locator is not None else None
     return ImportReport(kind, len(prepared), rejected, generation, seconds)
+
+
+def _log_created(store: ImportTarget, conn: sa.Connection, kind: str, after: int, at: int) -> None:
+    """One ``create`` change per row this transaction inserted (fid > ``after``)."""
+    f = store.features
+    store.changelog.append_select(
+        conn,
+        sa.select(
+            f.c.kind,
+            f.c.id,
+            sa.literal("create"),
+            sa.null(),
+            f.c.grid_code,
+            f.c.generation,
+            sa.literal(at, sa.BigInteger),
+            sa.true(),
+        ).where(f.c.kind == kind, f.c.fid > after, store.backend.written_here(f)),
+        order_by=f.c.fid,
+    )
 
 
 def _existing_ids(conn, features, kind: str, ids: list, frame: pd.DataFrame) -> set[str]:

@@ -97,7 +97,7 @@ def prepare_rows(
     """Validate ``frame`` for ``kind``, assign grids, and return what to insert
     (``cluster``: accepted rows ordered by grid, for fast bulk index builds;
     ``keep_updated_at``: imports of history keep their own ``updated_at``, live writes
-    are stamped now so the live event stream, which follows ``updated_at``, sees them)."""
+    are stamped now)."""
     if locator is None:
         raise Unprocessable("no active boundary generation: import boundaries before features")
     frame = frame.reset_index(drop=True)

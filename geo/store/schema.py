@@ -78,8 +78,8 @@ def _partial(name: str, column: str, unique: bool = False) -> sa.Index:
 
 def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     """Build the metadata and tables (``features``, ``status_history``,
-    ``assignment_history``, ``store_meta``); the PostGIS geometry column is
-    added by the dialect."""
+    ``assignment_history``, ``store_meta``, ``changes``); the PostGIS geometry
+    column is added by the dialect."""
     metadata = sa.MetaData()
     text = sa.Text
     features = sa.Table(
@@ -123,7 +123,7 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Index("features_kind_district", "kind", "district_code"),
         _partial("features_kind_zone", "managing_zone"),
         sa.Index("features_kind_reported", "kind", "reported_at"),
-        sa.Index("features_kind_updated", "kind", "updated_at"),  # live events catch-up
+        sa.Index("features_kind_updated", "kind", "updated_at"),
     )
     status_history = sa.Table(
         "status_history",
@@ -157,5 +157,20 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("key", sa.String(64), primary_key=True),
         sa.Column("value", sa.BigInteger, nullable=False),
     )
-    tables = {t.name: t for t in (features, status_history, assignment_history, store_meta)}
+    changes = sa.Table(
+        "changes",
+        metadata,
+        sa.Column("seq", _ID, primary_key=True, autoincrement=False),  # see geo.store.changes
+        sa.Column("kind", sa.String(16), nullable=False),
+        sa.Column("feature_id", sa.String(64), nullable=False),
+        sa.Column("op", sa.String(16), nullable=False),
+        sa.Column("old_grid", text),
+        sa.Column("new_grid", text),
+        sa.Column("generation", text),
+        sa.Column("at", sa.BigInteger, nullable=False),
+        sa.Column("bulk", sa.Boolean, nullable=False),
+    )
+    tables = {
+        t.name: t for t in (features, status_history, assignment_history, store_meta, changes)
+    }
     return metadata, tables

@@ -2,8 +2,9 @@
 
 Open it with :func:`geo.store.open_store`. Every write assigns the grid
 through the engine (``locator.locate_many``) in the same transaction that
-stores the feature, bumps :meth:`FeatureStore.data_version`, and is durable
-once the call returns.
+stores the feature, appends to the change feed (:mod:`geo.store.changes`; its
+newest seq is :meth:`FeatureStore.data_version`), and is durable once the call
+returns.
 
 Example (``locator`` from ``GridLocator.build``)::
 
@@ -23,10 +24,13 @@ from typing import Any
 import numpy as np
 import sqlalchemy as sa
 
+from cityaware.geo.engine.results import Location
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
 from cityaware.geo.store import bulk
 from cityaware.geo.store.bulk import ImportReport
+from cityaware.geo.store.changes import DAY_MS, DEFAULT_RETENTION_DAYS, ChangeLog, ChangeReads
 from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.pinned import PinnedLocator
 from cityaware.geo.store.reads import VERSION_KEY, StoreReads
 from cityaware.geo.store.records import (
     LOCATION_FIELDS,
@@ -42,7 +46,7 @@ from cityaware.geo.store.times import now_ms
 _READONLY = {"id", "kind", "fid", "created_at", "updated_at", "alarm", *ASSIGNMENT_COLUMNS}
 
 
-class FeatureStore(StoreReads):
+class FeatureStore(StoreReads, ChangeReads):
     """Incidents, cameras and sensors on SQLite or PostGIS (one code path).
 
     ``locator`` is the engine's :class:`~geo.engine.locator.GridLocator` of
@@ -50,7 +54,8 @@ class FeatureStore(StoreReads):
     store follows activation; called on each write). None: read-only until
     one is given.
     ``day_offset_hours`` sets the local day of ``aggregate(by=['day'])``
-    (default UTC+8, China Standard Time).
+    (default UTC+8, China Standard Time); ``retention_days`` how long the
+    change feed keeps its rows.
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class FeatureStore(StoreReads):
         locator=None,
         taxonomy: Taxonomy | None = None,
         day_offset_hours: float = 8.0,
+        retention_days: float = DEFAULT_RETENTION_DAYS,
     ):
         self.backend = backend
         self.tables = tables
@@ -68,6 +74,7 @@ class FeatureStore(StoreReads):
         self.taxonomy = taxonomy or Taxonomy()
         self.day_offset_ms = int(day_offset_hours * 3_600_000)
         self._columns = [c for c in self.features.c if c.name != "geom"]
+        self.changelog = ChangeLog(tables, int(retention_days * DAY_MS))
 
     @property
     def locator(self):
@@ -97,6 +104,7 @@ class FeatureStore(StoreReads):
         record: dict[str, Any],
         crs: str = "EPSG:4326",
         idempotency_key: str | None = None,
+        location: Location | None = None,
     ) -> dict[str, Any]:
         """Store one feature, pinned to its grid; returns the stored feature.
 
@@ -108,28 +116,48 @@ class FeatureStore(StoreReads):
         alarm_low, alarm_high); ``reported_at``; any other keys go to
         ``attributes``. With ``idempotency_key``, a repeated call returns the
         feature the first call created instead of creating another.
+        ``location``: the engine's answer for this point, already computed by
+        the caller (e.g. for routing); it is stored as given (its lon/lat and
+        generation) instead of locating the point again.
         Raises InvalidInput (bad values), Conflict (id already used).
 
         >>> store.add("cameras", {"id": "cam-1", "lon": 113.6, "lat": 34.7})  # doctest: +SKIP
+        """
+        return self.add_or_replay(kind, record, crs, idempotency_key, location)[0]
+
+    def add_or_replay(
+        self,
+        kind: str,
+        record: dict[str, Any],
+        crs: str = "EPSG:4326",
+        idempotency_key: str | None = None,
+        location: Location | None = None,
+    ) -> tuple[dict[str, Any], bool]:
+        """As :meth:`add`, returning ``(feature, created)``: ``created`` is False when
+        ``idempotency_key`` replayed the feature an earlier call created.
+
+        >>> store.add_or_replay("incidents", record, idempotency_key="k1")[1]  # doctest: +SKIP
+        True
         """
         check_kind(kind)
         if idempotency_key is not None:
             existing = self._by_idempotency(kind, idempotency_key)
             if existing is not None:
-                return existing
-        row = self._prepare_one(kind, record, crs, now_ms())
+                return existing, False
+        now = now_ms()
+        row = self._prepare_one(kind, record, crs, now, location)
         row["idempotency_key"] = idempotency_key
         try:
             with self.backend.write() as conn:
                 conn.execute(self.features.insert(), [row])
-                self._bump(conn)
+                self._log(conn, kind, row["id"], "create", None, row, now)
         except sa.exc.IntegrityError as error:
             if idempotency_key is not None:
                 existing = self._by_idempotency(kind, idempotency_key)
                 if existing is not None:
-                    return existing
+                    return existing, False
             raise Conflict(f"{kind} id {row['id']!r} already exists") from error
-        return to_record(row)
+        return to_record(row), True
 
     def update(
         self,
@@ -176,22 +204,26 @@ class FeatureStore(StoreReads):
                 .where(self.features.c.fid == current["fid"])
                 .values(**{k: v for k, v in row.items() if k not in ("kind", "id")})
             )
-            self._bump(conn)
+            self._log(conn, kind, id, "update", current["grid_code"], row, now)
             return to_record(self._row(conn, kind, id))
 
     def delete(self, kind: str, id: str) -> None:
         """Delete a feature and its histories (NotFound if absent)."""
         check_kind(kind)
+        f = self.features
         with self.backend.write() as conn:
             deleted = conn.execute(
-                self.features.delete().where(self.features.c.kind == kind, self.features.c.id == id)
-            ).rowcount
-            if not deleted:
+                f.delete()
+                .where(f.c.kind == kind, f.c.id == id)
+                .returning(f.c.grid_code, f.c.generation)
+            ).first()
+            if deleted is None:
                 raise NotFound(f"no {kind} with id {id!r}")
             for name in ("status_history", "assignment_history"):
                 table = self.tables[name]
                 conn.execute(table.delete().where(table.c.kind == kind, table.c.feature_id == id))
-            self._bump(conn)
+            gone = {"grid_code": None, "generation": deleted.generation}
+            self._log(conn, kind, id, "delete", deleted.grid_code, gone, now_ms())
 
     def bulk_import(
         self,
@@ -203,7 +235,8 @@ class FeatureStore(StoreReads):
         strict: bool = False,
         progress=None,
     ) -> ImportReport:
-        """Import many features in one transaction (see :func:`geo.store.bulk.bulk_import`)."""
+        """Import many features in one transaction (see :func:`geo.store.bulk.bulk_import`);
+        one ``create`` change per feature."""
         return bulk.bulk_import(self, kind, source, crs, lon_col, lat_col, strict, progress)
 
     def reassign(self, locator, batch_size: int = 200_000) -> int:
@@ -212,9 +245,10 @@ class FeatureStore(StoreReads):
         Call it when a generation is activated (e.g. ``store.reassign(ctx.locator)``).
 
         Features already on ``locator.generation`` are skipped; the earlier
-        assignment of every other one goes to the assignment history. Set
-        based: one ``locate_many`` per batch, one INSERT ... SELECT and one
-        UPDATE ... FROM for the lot, all in one transaction. Returns the count.
+        assignment of every other one goes to the assignment history and a
+        ``reassign`` change (old and new grid) to the feed. Set based: one
+        ``locate_many`` per batch, INSERT ... SELECTs and one UPDATE ... FROM for
+        the lot, all in one transaction. Returns the count.
 
         >>> store.reassign(GridLocator.build(units, "g2"))  # doctest: +SKIP
         """
@@ -253,13 +287,26 @@ class FeatureStore(StoreReads):
                     ).where(f.c.fid.in_(sa.select(tmp.c.fid))),
                 )
             )
+            self.changelog.append_select(
+                conn,
+                sa.select(
+                    f.c.kind,
+                    f.c.id,
+                    sa.literal("reassign"),
+                    f.c.grid_code,
+                    tmp.c.grid_code,
+                    sa.literal(generation),
+                    sa.literal(now, sa.BigInteger),
+                    sa.true(),
+                ).where(f.c.fid == tmp.c.fid),
+                order_by=f.c.fid,
+            )
             conn.execute(
                 f.update()
                 .where(f.c.fid == tmp.c.fid)
                 .values({n: tmp.c[n] for n in ASSIGNMENT_COLUMNS})
             )
             tmp.drop(conn)
-            self._bump(conn)
         self._follow(locator)
         return len(fid)
 
@@ -275,12 +322,26 @@ class FeatureStore(StoreReads):
 
     # --- internals --------------------------------------------------------
 
-    def _prepare_one(self, kind: str, record: dict[str, Any], crs: str, now: int) -> dict:
-        """One validated row, pinned to its grid; InvalidInput says why when it cannot be."""
+    def _prepare_one(
+        self,
+        kind: str,
+        record: dict[str, Any],
+        crs: str,
+        now: int,
+        location: Location | None = None,
+    ) -> dict:
+        """One validated row, pinned to its grid (to ``location`` when given); InvalidInput
+        says why when it cannot be."""
+        if location is None:
+            locator = self.locator
+        else:
+            record = {k: v for k, v in record.items() if k != "geometry"}
+            record["lon"], record["lat"], crs = location.lon, location.lat, "EPSG:4326"
+            locator = PinnedLocator(location)
         prepared = prepare_rows(
             kind,
             record_frame(record),
-            locator=self.locator,
+            locator=locator,
             crs=crs,
             taxonomy=self.taxonomy,
             now=now,
@@ -306,9 +367,20 @@ class FeatureStore(StoreReads):
             )
         return None if row is None else to_record(row)
 
-    def _bump(self, conn: sa.Connection) -> None:
-        meta = self.tables["store_meta"]
-        conn.execute(meta.update().where(meta.c.key == VERSION_KEY).values(value=meta.c.value + 1))
+    def _log(
+        self,
+        conn: sa.Connection,
+        kind: str,
+        id: str,
+        op: str,
+        old_grid: str | None,
+        row: dict[str, Any],
+        at: int,
+    ) -> None:
+        """Append the change of one live write (``row``: the new grid and generation)."""
+        change = {"kind": kind, "feature_id": id, "op": op, "old_grid": old_grid}
+        change |= {"new_grid": row["grid_code"], "generation": row["generation"]}
+        self.changelog.append_rows(conn, [change | {"at": at, "bulk": False}])
 
     def _log_status(self, conn, kind, ids, old, new, at, note=None) -> None:
         table = self.tables["status_history"]
@@ -379,13 +451,20 @@ def open_tables(backend: Backend) -> dict[str, sa.Table]:
     return tables
 
 
-def open_store(url: str, data_dir: Path, locator=None, taxonomy: Taxonomy | None = None):
+def open_store(
+    url: str,
+    data_dir: Path,
+    locator=None,
+    taxonomy: Taxonomy | None = None,
+    retention_days: float = DEFAULT_RETENTION_DAYS,
+) -> FeatureStore:
     """Open (creating if needed) the feature store.
 
     ``url`` empty: the embedded SQLite file ``<data_dir>/features.sqlite``;
     ``postgresql://...``: PostGIS (driver psycopg). ``locator``: the engine's
     GridLocator of the active generation (needed for writes). The taxonomy
     defaults to ``<data_dir>/taxonomy.json`` when present, else the built-in one.
+    ``retention_days``: how long the change feed keeps its rows.
 
     >>> store = open_store("", Path("cityaware-data"), locator)  # doctest: +SKIP
     """
@@ -394,4 +473,4 @@ def open_store(url: str, data_dir: Path, locator=None, taxonomy: Taxonomy | None
     backend = create_backend(url, data_dir)
     tables = open_tables(backend)
     taxonomy = taxonomy or Taxonomy.load(data_dir)
-    return FeatureStore(backend, tables, locator, taxonomy)
+    return FeatureStore(backend, tables, locator, taxonomy, retention_days=retention_days)

@@ -420,7 +420,8 @@
     /* ---------- live events (server-sent events, resumed with Last-Event-ID) */
     connect: function () {
       var self = this, url = this.config.events;
-      if (this.lastEventId) { url += "?last_event_id=" + encodeURIComponent(this.lastEventId); }
+      // ids are change seqs; one of an older server (not a number) would be refused for good
+      if (/^\d+$/.test(this.lastEventId)) { url += "?last_event_id=" + encodeURIComponent(this.lastEventId); }
       var source = new EventSource(url);
       this.source = source;
       ["incident", "incident-status", "sensor-alarm"].forEach(function (type) {

@@ -13,8 +13,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from cityaware.api.app import create_app
+from cityaware.api.service.event_stream import EventCursor
 from cityaware.api.testing import demo_city
-from cityaware.layers.live import EventCursor, EventFeed
 from cityaware.layers.tiles import BIN_PX, EXTENT
 
 CENTRE = (113.65, 34.75)
@@ -109,7 +109,7 @@ def test_grid_detail_has_chain_and_worker(city):
 
 def test_new_incident_invalidates_its_tile_and_is_an_event(city):
     ctx, client = city
-    cursor = EventCursor(EventFeed(ctx.store))
+    cursor = EventCursor(ctx.store)
     lon, lat = 113.7001, 34.7702
     tile = mercantile.tile(lon, lat, 16)
     url = f"/tiles/incidents/16/{tile.x}/{tile.y}.mvt?window=1h"
@@ -123,16 +123,20 @@ def test_new_incident_invalidates_its_tile_and_is_an_event(city):
     events = cursor.poll()
     assert [(e.type, e.data["id"]) for e in events] == [("incident", record["id"])]
     assert events[0].data["grid_code"] == record["grid_code"]
+    # the event id is the write's change seq
+    seq = int(events[0].id)
+    change = ctx.store.changes(seq - 1, limit=1).changes[0]
+    assert (change["seq"], change["id"], change["op"]) == (seq, record["id"], "create")
     # a client resuming from just before the write catches up; a later write is a status event
-    resumed = EventCursor(EventFeed(ctx.store), f"{events[0].at - 1}-incidents-x")
-    assert record["id"] in [e.data["id"] for e in resumed.poll()]
+    resumed = EventCursor(ctx.store, str(seq - 1))
+    assert [e.data["id"] for e in resumed.poll()] == [record["id"]]
     ctx.store.update("incidents", record["id"], {"status": "dispatched"})
     assert [e.type for e in cursor.poll()] == ["incident-status"]
 
 
 def test_sensor_alarm_is_an_event(city):
     ctx, _ = city
-    cursor = EventCursor(EventFeed(ctx.store))
+    cursor = EventCursor(ctx.store)
     sensor = ctx.store.query("sensors", _filter(device_kind="smoke"), limit=1).items[0]
     ctx.store.update("sensors", sensor["id"], {"reading_value": sensor["alarm_high"] + 1})
     events = cursor.poll()

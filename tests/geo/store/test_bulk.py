@@ -162,4 +162,4 @@ def test_imports_keep_their_updated_at_but_live_writes_are_stamped_now(store):
 
     live = {"id": "live1", "lon": 113.61, "lat": 34.71, "category": "noise"}
     added = store.add("incidents", {**live, "updated_at": "2024-05-01T08:00:00Z"})
-    assert added["updated_at"] > "2025"  # now, so the live event stream sees it
+    assert added["updated_at"] > "2025"  # a live write is stamped now

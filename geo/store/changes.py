@@ -1,0 +1,315 @@
+"""The change feed (outbox): every write appends one row per feature to ``changes``.
+
+Each row holds ``seq``, ``kind``, ``feature_id``, ``op`` (create, update, delete,
+reassign), ``old_grid``/``new_grid``, ``generation``, ``at`` (epoch ms) and ``bulk``
+(written by a set-based write: a bulk import or a re-assignment, not a live event).
+It is written in the same transaction as the feature, so it commits with it or not at all.
+
+Commit order. ``seq`` comes from one counter row (``store_meta``'s ``data_version``, so
+:meth:`~geo.store.reads.StoreReads.data_version` *is* the newest seq). A writer takes it
+with ``UPDATE ... RETURNING`` right before inserting its change rows; the UPDATE holds the
+row's lock until the transaction ends, so the next writer's UPDATE waits for this commit
+(or rollback, which gives the numbers back). Numbers are therefore handed out in commit
+order and the committed ones are always a gapless prefix: a reader that follows ``seq``
+never skips a row that commits later. On SQLite write transactions are serial anyway
+(``BEGIN IMMEDIATE``); on PostGIS a ``SEQUENCE`` would not do, because ``nextval`` is
+handed out when called, not at commit: a transaction holding 7 can commit after one
+holding 8, and a reader that has passed 8 never sees 7. The lock is taken last, so it is
+held only for the few statements before the commit.
+
+Retention: rows older than ``retention_ms`` are pruned as a prefix of ``seq`` (every
+:data:`PRUNE_EVERY` numbers, inside the write that crosses the boundary, or by calling
+:meth:`ChangeReads.prune_changes`); asking for changes after a pruned seq raises
+:class:`~geo.errors.ChangesPruned` (HTTP 410).
+
+>>> parse_seq("42"), parse_seq(None, default=7)
+(42, 7)
+>>> parse_seq("-1")
+Traceback (most recent call last):
+cityaware.geo.errors.InvalidInput: seq must be a whole number from 0 to 999999999999999999, got '-1'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+import sqlalchemy as sa
+
+from cityaware.geo.errors import ChangesPruned, InvalidInput
+from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.reads import VERSION_KEY
+from cityaware.geo.store.records import to_record
+from cityaware.geo.store.taxonomy import check_kind
+from cityaware.geo.store.times import from_ms, now_ms
+
+OPS = ("create", "update", "delete", "reassign")
+CHANGE_FIELDS = ("kind", "feature_id", "op", "old_grid", "new_grid", "generation", "at", "bulk")
+DEFAULT_RETENTION_DAYS = 7.0
+DAY_MS = 86_400_000
+PRUNE_EVERY = 1_000
+MAX_LIMIT = 10_000
+MAX_SEQ_DIGITS = 18
+LIVE_OPS = ("create", "update")
+
+
+def parse_seq(text: str | int | None, what: str = "seq", default: int | None = None) -> int:
+    """A seq from a query parameter or header (InvalidInput unless 0..10**18-1)."""
+    if text is None or text == "":
+        if default is None:
+            raise InvalidInput(f"{what} is required")
+        return default
+    value = str(text).strip()
+    if not value.isascii() or not value.isdigit() or len(value) > MAX_SEQ_DIGITS:
+        shown = value if len(value) <= 40 else value[:40] + "..."
+        raise InvalidInput(
+            f"{what} must be a whole number from 0 to {'9' * MAX_SEQ_DIGITS}, got {shown!r}"
+        )
+    return int(value)
+
+
+@dataclass(frozen=True)
+class ChangePage:
+    """Changes after a seq, oldest first; pass ``next`` back as ``after``."""
+
+    changes: list[dict[str, Any]]
+    next: int
+
+
+@dataclass(frozen=True)
+class ChangedRecords:
+    """Live changes joined to their feature's current record: ``(seq, op, record)``
+    triples, oldest first, and ``next``, the seq everything was read up to."""
+
+    items: list[tuple[int, str, dict[str, Any]]]
+    next: int
+
+
+@dataclass(frozen=True)
+class FrameDelta:
+    """Current rows of the features changed after a seq (every row for a full read), the
+    ids deleted since, and ``seq``, the position to read from next time."""
+
+    rows: pd.DataFrame
+    removed: list[str] = field(default_factory=list)
+    seq: int = 0
+
+
+class ChangeLog:
+    """The write side of the feed over a store's tables (used by the store and bulk import)."""
+
+    def __init__(self, tables: dict[str, sa.Table], retention_ms: int) -> None:
+        self.meta = tables["store_meta"]
+        self.table = tables["changes"]
+        self.retention_ms = retention_ms
+
+    def append_rows(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
+        """Append change rows (dicts of :data:`CHANGE_FIELDS`) in order; returns the last seq."""
+        base = self._lock(conn)
+        conn.execute(self.table.insert(), [{"seq": base + i, **r} for i, r in enumerate(rows, 1)])
+        return self._advance(conn, base, len(rows))
+
+    def append_select(
+        self, conn: sa.Connection, select: sa.Select, order_by: sa.ColumnElement
+    ) -> int:
+        """Append one change row per row of ``select`` (its columns are
+        :data:`CHANGE_FIELDS` in that order), numbered in ``order_by`` order, in one
+        INSERT ... SELECT; returns the last seq."""
+        base = self._lock(conn)
+        seq = sa.literal(base, sa.BigInteger) + sa.func.row_number().over(order_by=order_by)
+        numbered = select.add_columns(seq.label("seq"))
+        conn.execute(self.table.insert().from_select([*CHANGE_FIELDS, "seq"], numbered))
+        # no rowcount for INSERT ... SELECT here; under the lock the newest row is ours
+        newest = conn.execute(sa.select(sa.func.max(self.table.c.seq))).scalar_one_or_none()
+        return self._advance(conn, base, max(int(newest or 0) - base, 0))
+
+    def prune(self, conn: sa.Connection, now: int | None = None) -> int:
+        """Delete the oldest rows up to the first one newer than the retention (a prefix of
+        ``seq``, so no hole opens in the middle); returns how many were deleted."""
+        changes = self.table
+        cutoff = (now_ms() if now is None else now) - self.retention_ms
+        first_kept = conn.execute(
+            sa.select(changes.c.seq).where(changes.c.at >= cutoff).order_by(changes.c.seq).limit(1)
+        ).scalar_one_or_none()
+        stmt = changes.delete()
+        if first_kept is not None:
+            stmt = stmt.where(changes.c.seq < first_kept)
+        return conn.execute(stmt).rowcount
+
+    def latest(self, conn: sa.Connection) -> int:
+        """The newest committed seq (0 before the first write)."""
+        meta = self.meta
+        value = conn.execute(
+            sa.select(meta.c.value).where(meta.c.key == VERSION_KEY)
+        ).scalar_one_or_none()
+        return int(value or 0)
+
+    def check_retained(self, conn: sa.Connection, after: int) -> None:
+        """ChangesPruned when rows right after ``after`` were pruned.
+
+        Call it after reading the rows: pruning only ever removes a prefix, so if nothing
+        after ``after`` is pruned now, nothing was when the rows were read. One statement
+        (one snapshot under READ COMMITTED) reads both the oldest row and the newest seq.
+        """
+        meta = self.meta
+        oldest = sa.select(sa.func.min(self.table.c.seq)).scalar_subquery()
+        newest = sa.select(meta.c.value).where(meta.c.key == VERSION_KEY).scalar_subquery()
+        first, latest = conn.execute(sa.select(oldest, newest)).one()
+        floor = int(first) if first is not None else int(latest or 0) + 1
+        if after < floor - 1:
+            raise ChangesPruned(
+                f"changes after seq {after} are no longer kept (the oldest kept follows "
+                f"{floor - 1}); start again from the newest seq (GET /v1/changes?latest=true)"
+            )
+
+    def _lock(self, conn: sa.Connection) -> int:
+        """Lock the counter row until commit (see the module doc) and return its value."""
+        meta = self.meta
+        return conn.execute(
+            meta.update()
+            .where(meta.c.key == VERSION_KEY)
+            .values(value=meta.c.value)
+            .returning(meta.c.value)
+        ).scalar_one()
+
+    def _advance(self, conn: sa.Connection, base: int, count: int) -> int:
+        last = base + count
+        if count:
+            meta = self.meta
+            conn.execute(meta.update().where(meta.c.key == VERSION_KEY).values(value=last))
+            if last // PRUNE_EVERY != base // PRUNE_EVERY:
+                self.prune(conn)
+        return last
+
+
+class ChangeReads:
+    """The read side of the feed, mixed into the store (which sets these attributes)."""
+
+    backend: Backend
+    features: sa.Table
+    changelog: ChangeLog
+    _columns: list[sa.Column[Any]]
+
+    def changes(self, after: int = 0, limit: int = 1000) -> ChangePage:
+        """Up to ``limit`` changes with seq > ``after``, oldest first.
+
+        ChangesPruned (410) when changes right after ``after`` are no longer kept.
+
+        >>> page = store.changes(after=0, limit=100)  # doctest: +SKIP
+        >>> page.changes[0]["op"], store.changes(after=page.next).changes  # doctest: +SKIP
+        ('create', [])
+        """
+        after, limit = _checked(after, limit)
+        table = self.changelog.table
+        with self.backend.read() as conn:
+            rows = conn.execute(
+                sa.select(table).where(table.c.seq > after).order_by(table.c.seq).limit(limit)
+            ).mappings()
+            changes = [_change_record(r) for r in rows]
+            self.changelog.check_retained(conn, after)
+        return ChangePage(changes, changes[-1]["seq"] if changes else after)
+
+    def prune_changes(self, now: int | None = None) -> int:
+        """Delete changes older than the retention (measured from ``now``, epoch ms; default
+        the current time); returns how many were deleted. Also runs by itself on writes.
+
+        >>> store.prune_changes()  # doctest: +SKIP
+        0
+        """
+        with self.backend.write() as conn:
+            return self.changelog.prune(conn, now)
+
+    def changed_records(
+        self, after: int, kinds: Sequence[str], limit: int = 1000
+    ) -> ChangedRecords:
+        """Live changes (create/update, not bulk) of ``kinds`` after ``after`` with their
+        feature's current record (deleted features are left out).
+
+        >>> store.changed_records(0, ["incidents"]).items[0][1]  # doctest: +SKIP
+        'create'
+        """
+        after, limit = _checked(after, limit)
+        c, f = self.changelog.table, self.features
+        stmt = (
+            sa.select(c.c.seq, c.c.op, *self._columns)
+            .select_from(c.join(f, sa.and_(f.c.kind == c.c.kind, f.c.id == c.c.feature_id)))
+            .where(
+                c.c.seq > after,
+                c.c.kind.in_(list(kinds)),
+                c.c.op.in_(LIVE_OPS),
+                c.c.bulk == sa.false(),
+            )
+            .order_by(c.c.seq)
+            .limit(limit)
+        )
+        with self.backend.read() as conn:
+            latest = self.changelog.latest(conn)  # before the rows: all up to it are read
+            rows = conn.execute(stmt).mappings().all()
+            self.changelog.check_retained(conn, after)
+        items = [(int(r["seq"]), str(r["op"]), to_record(r)) for r in rows]
+        last = items[-1][0] if items else after
+        return ChangedRecords(items, last if len(items) == limit else max(latest, last))
+
+    def feature_frame(
+        self, kind: str, columns: Sequence[str], after: int | None = None
+    ) -> FrameDelta:
+        """``columns`` of every ``kind`` feature (``after`` None), or of those changed after
+        seq ``after`` plus the ids deleted since; in insertion order, times in epoch ms.
+
+        ChangesPruned when ``after`` is older than the retention (read everything again).
+
+        >>> full = store.feature_frame("cameras", ["id", "lon", "lat"])  # doctest: +SKIP
+        >>> store.feature_frame("cameras", ["id", "lon", "lat"], after=full.seq)  # doctest: +SKIP
+        """
+        check_kind(kind)
+        f, c = self.features, self.changelog.table
+        clauses = [f.c.kind == kind]
+        with self.backend.read() as conn:
+            seq = self.changelog.latest(conn)  # first: a change committed meanwhile is re-read
+            removed: list[str] = []
+            if after is not None:
+                touched = sa.select(c.c.feature_id).where(c.c.kind == kind, c.c.seq > after)
+                clauses.append(f.c.id.in_(touched))
+                still = sa.select(f.c.fid).where(f.c.kind == kind, f.c.id == c.c.feature_id)
+                removed = list(
+                    conn.execute(
+                        sa.select(c.c.feature_id)
+                        .distinct()
+                        .where(
+                            c.c.kind == kind,
+                            c.c.seq > after,
+                            c.c.op == "delete",
+                            ~still.exists(),
+                        )
+                    ).scalars()
+                )
+            stmt = sa.select(*(f.c[n] for n in columns)).where(*clauses).order_by(f.c.fid)
+            rows = pd.read_sql(stmt, conn)  # a frame of Row objects costs twice as long
+            if after is not None:
+                self.changelog.check_retained(conn, after)
+        return FrameDelta(rows, removed, seq)
+
+
+def _checked(after: int, limit: int) -> tuple[int, int]:
+    if not 0 <= int(after) < 10**MAX_SEQ_DIGITS:
+        raise InvalidInput(f"after must be a seq from 0 on, got {after}")
+    if not 1 <= int(limit) <= MAX_LIMIT:
+        raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}, got {limit}")
+    return int(after), int(limit)
+
+
+def _change_record(row: Any) -> dict[str, Any]:
+    """The public dict of a change row (``id`` for the feature id, ISO time)."""
+    return {
+        "seq": int(row["seq"]),
+        "kind": row["kind"],
+        "id": row["feature_id"],
+        "op": row["op"],
+        "old_grid": row["old_grid"],
+        "new_grid": row["new_grid"],
+        "generation": row["generation"],
+        "at": from_ms(row["at"]),
+        "bulk": bool(row["bulk"]),
+    }
