@@ -12,10 +12,10 @@ from fastapi.testclient import TestClient
 
 from cityaware.api.app import create_app
 from cityaware.api.settings import Settings
+from cityaware.api.testing import live_server
 from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.engine.locator import GridLocator
 from tests.api.service.conftest import ADMIN_KEY
-from tests.live_server import live_server
 
 INCIDENT = {"category": "noise", "lon": 113.605, "lat": 34.745, "crs": "WGS84"}
 
