@@ -1,0 +1,15 @@
+"""Names for the numpy array types the spatial core passes around.
+
+>>> import numpy as np
+>>> lon: FloatArray = np.asarray([113.65], dtype=np.float64)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+BoolArray = npt.NDArray[np.bool_]
+ObjectArray = npt.NDArray[np.object_]
