@@ -13,3 +13,5 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 BoolArray = npt.NDArray[np.bool_]
 ObjectArray = npt.NDArray[np.object_]
+# Unit codes and other labels: numpy unicode arrays or object arrays of str.
+StrArray = npt.NDArray[np.str_ | np.object_]

@@ -19,11 +19,13 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
@@ -76,7 +78,7 @@ def read_units(
     frame = frame.reset_index(drop=True)
     codes = digit_strings(frame["code"], source, "code")
     _require_codes(codes, source)
-    geoms, repairs = repair_geometries(frame.geometry.values, codes, source)
+    geoms, repairs = repair_geometries(np.asarray(frame.geometry.values), codes, source)
     levels = _levels(frame, codes, level, source)
     units = gpd.GeoDataFrame(
         {
@@ -97,7 +99,7 @@ def read_units(
     return units, repairs
 
 
-def read_hierarchy(path: str | Path, **options) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
+def read_hierarchy(path: str | Path, **options: Any) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
     """Read the districts/streets/communities/grids layers of a GeoPackage, with repairs.
 
     ``options`` are those of :func:`read_units` except ``level`` and ``layer``.
@@ -135,8 +137,8 @@ def read_many(
     *,
     level: str | None = None,
     layer: str | None = None,
-    progress: Iterable | None = None,
-    **options,
+    progress: Iterable[str | Path] | None = None,
+    **options: Any,
 ) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
     """Read several files into one units frame (a hierarchy GeoPackage counts as one file).
 
@@ -175,7 +177,7 @@ def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
         raise InvalidInput(f"{path}: no such file")
     try:
         return gpd.read_file(path, layer=layer, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as error:
+    except (DataSourceError, DataLayerError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InvalidInput(f"{path.name}: cannot read boundary file ({message})") from error
 
@@ -185,7 +187,7 @@ def _layer_names(path: Path) -> list[str]:
         raise InvalidInput(f"{path}: no such file")
     try:
         return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
-    except pyogrio.errors.DataSourceError as error:
+    except DataSourceError as error:
         message = str(error).splitlines()[0]
         raise InvalidInput(f"{path.name}: cannot read boundary file ({message})") from error
 
@@ -200,7 +202,7 @@ def _rename_core_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Match schema columns case-insensitively, and Shapefile's 10-character cuts of them
     (CODE, Name, parent_cod, CODE_VERSI ...)."""
     present = set(frame.columns)
-    renames = {}
+    renames: dict[str, str] = {}
     for column in frame.columns:
         lower = str(column).lower()
         for wanted in CORE_COLUMNS:
@@ -226,7 +228,7 @@ def digit_strings(values: pd.Series, source: str, column: str) -> np.ndarray:
         elif isinstance(value, int | np.integer):
             out[index] = str(int(value))
         elif isinstance(value, float | np.floating):
-            if not float(value).is_integer() or abs(value) >= 2**53:
+            if not float(value).is_integer() or abs(float(value)) >= 2**53:
                 raise InvalidInput(
                     f"{source}: feature {index + 1}: {column} {value!r} is not an exact code; "
                     "store codes as text"
@@ -306,7 +308,7 @@ def _attributes(frame: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
-def _parse_json_object(value: object) -> dict:
+def _parse_json_object(value: object) -> dict[str, Any]:
     if _is_null(value) or value == "":
         return {}
     if isinstance(value, dict):
@@ -319,7 +321,9 @@ def _parse_json_object(value: object) -> dict:
 
 
 def _is_null(value: object) -> bool:
-    return value is None or (not isinstance(value, list | dict | np.ndarray) and pd.isna(value))
+    if value is None or isinstance(value, list | dict | np.ndarray):
+        return value is None
+    return bool(pd.isna(value))  # type: ignore[call-overload]  # stubs: no object overload
 
 
 def _json_value(value: object) -> object:

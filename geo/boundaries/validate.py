@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +26,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from cityaware.geo.arrays import IntArray, StrArray
+from cityaware.geo.boundaries.repair import RepairNote
 from cityaware.geo.boundaries.schema import LEVELS, METRIC_CRS, PARENT_LEVEL, STORAGE_CRS
 
 KINDS: tuple[str, ...] = (
@@ -64,7 +67,7 @@ class Finding:
     area_m2: float | None = None
     location: tuple[float, float] | None = None  # lon, lat
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "codes": list(self.codes),
@@ -106,7 +109,7 @@ class ValidationReport:
             parts.append(f"{count} {_LABELS[kind]}{suffix}")
         return f"{self.units} units: " + (", ".join(parts) if parts else "no problems")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "summary": self.summary(),
             "units": self.units,
@@ -122,7 +125,7 @@ class ValidationReport:
 def validate_units(
     units: gpd.GeoDataFrame,
     tolerance_m2: float = 1.0,
-    repairs: Sequence | None = None,
+    repairs: Sequence[RepairNote] | None = None,
     sliver_width_m: float = 0.1,
 ) -> ValidationReport:
     """Validate a units frame; overlaps, gaps and parts outside the parent smaller than
@@ -229,18 +232,22 @@ class _Context:
 
 def _metric_crs(units: gpd.GeoDataFrame) -> str:
     """METRIC_CRS when the units lie in its area of use, else their UTM zone."""
-    west, south, east, north = CRS.from_user_input(METRIC_CRS).area_of_use.bounds
+    area = CRS.from_user_input(METRIC_CRS).area_of_use
+    if area is None:  # EPSG CRSs all have one
+        raise ValueError(f"{METRIC_CRS} has no area of use")
+    west, south, east, north = area.bounds
     minx, miny, maxx, maxy = units.total_bounds
     if len(units) == 0 or (west <= minx and maxx <= east and south <= miny and maxy <= north):
         return METRIC_CRS
     return units.estimate_utm_crs().to_string()
 
 
-def _parent_index(codes: np.ndarray, parent_codes: np.ndarray) -> np.ndarray:
+def _parent_index(codes: StrArray, parent_codes: StrArray) -> IntArray:
     """Row of each unit's parent (first unit with that code), -1 when there is none."""
     index = pd.Index(codes)
     first_rows = pd.Series(np.arange(len(codes)), index=index)[~index.duplicated()]
-    return first_rows.reindex(parent_codes).fillna(-1).to_numpy(dtype=np.int64)
+    rows: IntArray = first_rows.reindex(parent_codes).fillna(-1).to_numpy(dtype=np.int64)
+    return rows
 
 
 def _outside_parent(ctx: _Context) -> list[Finding]:
@@ -370,7 +377,7 @@ def _missing_attributes(units: gpd.GeoDataFrame) -> list[Finding]:
     return findings
 
 
-def _json_object(text: str) -> dict:
+def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text) if text else {}
     except json.JSONDecodeError:
