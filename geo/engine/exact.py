@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from cityaware.geo.arrays import BoolArray, FloatArray, IntArray, ObjectArray
 from cityaware.geo.crs import metric_crs_for
 
 MIN_DISTANCE_M = 1e-3
@@ -113,11 +114,21 @@ class ExactIndex:
             chosen, on_boundary, near_point[order], near_grid[order], outside, nearest, distance
         )
 
-    def _cover(self, lon, lat, point_idx, grid_idx, unsure, chosen, on_boundary) -> None:
+    def _cover(
+        self,
+        lon: FloatArray,
+        lat: FloatArray,
+        point_idx: IntArray,
+        grid_idx: IntArray,
+        unsure: BoolArray,
+        chosen: IntArray,
+        on_boundary: BoolArray,
+    ) -> None:
         """Decide ``unsure`` points with ``covers``: smallest covering index wins."""
         pairs = unsure[point_idx]
         p_idx, g_idx = point_idx[pairs], grid_idx[pairs]
-        points = shapely.points(lon[p_idx], lat[p_idx])
+        # types-shapely: arrays in match only the overload that returns Point | array
+        points: ObjectArray = shapely.points(lon[p_idx], lat[p_idx])  # type: ignore[assignment]
         hit = shapely.covers(self.geometries[g_idx], points)
         p_idx, g_idx, points = p_idx[hit], g_idx[hit], points[hit]
         # Reverse-sorted assignment: the last write per point is its smallest grid index.
