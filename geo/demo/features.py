@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cityaware.geo.arrays import IntArray
 from cityaware.geo.demo.city import DEFAULT_SEED, population_density
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
@@ -289,7 +290,8 @@ def incident_times(n: int, days: int, end: datetime, rng: np.random.Generator) -
     weight = weight * span / 3600.0
     pick = rng.choice(len(hours), size=n, p=weight / weight.sum())
     offset = np.floor(rng.uniform(0.0, span[pick]))
-    return hours[pick] + pd.to_timedelta(offset, unit="s")
+    times: pd.DatetimeIndex = hours[pick] + pd.to_timedelta(offset, unit="s")
+    return times
 
 
 def _incidents(
@@ -329,7 +331,7 @@ def _incidents(
     )
 
 
-def _channels(category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _channels(category: IntArray, rng: np.random.Generator) -> IntArray:
     """Intake channel per incident; sensor alarms only for sensor-related categories."""
     sensor = np.array([c.sensor_related for c in INCIDENT_CATEGORIES])
     shares = np.array([c.share for c in INCIDENT_CATEGORIES])
@@ -337,7 +339,8 @@ def _channels(category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     probs[:, -1] = np.where(sensor, CHANNEL_SHARES[-1] / shares[sensor].sum(), 0.0)
     probs[:, :-1] *= (1.0 - probs[:, -1:]) / CHANNEL_SHARES[:-1].sum()
     cumulative = probs.cumsum(axis=1)[category]
-    return (rng.random(len(category))[:, None] > cumulative).sum(axis=1).clip(max=len(CHANNELS) - 1)
+    chosen = (rng.random(len(category))[:, None] > cumulative).sum(axis=1)
+    return np.asarray(chosen.clip(max=len(CHANNELS) - 1), dtype=np.int64)
 
 
 def _titles() -> tuple[np.ndarray, np.ndarray]:
@@ -346,9 +349,9 @@ def _titles() -> tuple[np.ndarray, np.ndarray]:
     return titles, first
 
 
-def _title_offset(category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _title_offset(category: IntArray, rng: np.random.Generator) -> IntArray:
     count = np.array([len(c.titles) for c in INCIDENT_CATEGORIES])[category]
-    return (rng.random(len(category)) * count).astype(int)
+    return np.asarray(rng.random(len(category)) * count, dtype=np.float64).astype(np.int64)
 
 
 def _lifecycle(
