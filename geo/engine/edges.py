@@ -39,6 +39,8 @@ from cityaware.geo.arrays import BoolArray, FloatArray, IntArray, ObjectArray
 EDGE_EPS_M = 0.05
 _PAIRS_PER_BATCH = 4_000_000
 PIECE_CELLS = 3  # long segments are walked in pieces about this many cells long
+# lon/lat -> metric x/y (e.g. ExactLocator.to_metric).
+ToMetric = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
 
 
 @dataclass
@@ -59,7 +61,7 @@ class Segments:
     def of(
         cls,
         geometries: ObjectArray,
-        to_metric: Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]],
+        to_metric: ToMetric,
     ) -> Segments:
         """Cut the rings of ``geometries`` (index = grid) into segments."""
         parts, part_grid = shapely.get_parts(geometries, return_index=True)

@@ -36,9 +36,10 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -49,6 +50,7 @@ from rasterio.transform import Affine
 from cityaware.geo.engine.edges import (
     BLOCK_SHIFT,
     Segments,
+    ToMetric,
     block_key,
     cells_near_segments,
     key_cell,
@@ -84,19 +86,14 @@ class LookupTable:
     block_rank: np.ndarray  # per block: its row in block_affine, or -1 (no listed cell)
     block_affine: np.ndarray  # (6, blocks with listed cells): see block_affines()
     metric_error_m: float  # bound on the error of metric_near_edges()
-    coarse: np.ndarray | None = None  # per BLOCK x BLOCK cells: the common value, or FINE
-
-    def __post_init__(self) -> None:
-        if self.coarse is None:
-            self.coarse = _coarse(self.cells)
+    coarse: np.ndarray  # per BLOCK x BLOCK cells: the common value, or FINE (see _coarse)
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.cells, self.coarse, self.block_bits, self.block_base)
-        arrays += (self.offsets, self.entries, self.centre, self.block_rank, self.block_affine)
-        return int(
-            sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.segments.arrays().values())
-        )
+        arrays = [self.cells, self.coarse, self.block_bits, self.block_base, self.offsets]
+        arrays += [self.entries, self.centre, self.block_rank, self.block_affine]
+        arrays += self.segments.arrays().values()
+        return sum(a.nbytes for a in arrays)
 
     @classmethod
     def build(
@@ -104,7 +101,7 @@ class LookupTable:
         geometries: np.ndarray,
         near_m: float,
         outside_tolerance_m: float,
-        to_metric: Callable,
+        to_metric: ToMetric,
         cell_m: float = DEFAULT_CELL_M,
     ) -> LookupTable:
         """Rasterize ``geometries`` (lon/lat polygons, index = grid index)."""
@@ -125,8 +122,9 @@ class LookupTable:
         transform = Affine(dlon, 0.0, west, 0.0, -dlat, north)
         present = [i for i in range(len(geometries)) if not shapely.is_empty(geometries[i])]
 
-        def burn(shapes, **options) -> np.ndarray:
-            return rasterize(shapes, out_shape=shape, transform=transform, **options)
+        def burn(shapes: Iterable[tuple[dict[str, Any], int]], **options: Any) -> np.ndarray:
+            burned: np.ndarray = rasterize(shapes, out_shape=shape, transform=transform, **options)
+            return burned
 
         shapes = dict(zip(present, _geojson(geometries[present]), strict=True))
         # Reversed, so the smallest index is burned last and wins where grids overlap.
@@ -179,6 +177,7 @@ class LookupTable:
             block_rank,
             block_affine,
             metric_error_m,
+            _coarse(cells),
         )
 
     def lookup(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
@@ -209,7 +208,8 @@ class LookupTable:
         key = block_key(row, col, self.cells.shape[1])
         block, bit = key >> 6, (key & 63).astype(np.uint64)
         below = self.block_bits[block] & ((np.uint64(1) << bit) - np.uint64(1))
-        return self.block_base[block] + np.bitwise_count(below)
+        rows: np.ndarray = self.block_base[block] + np.bitwise_count(below)
+        return rows
 
     def metric_near_edges(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Metric x, y of points in listed cells from their block's affine stand-in for
@@ -271,7 +271,7 @@ class LookupTable:
                 entries=self.entries,
                 centre=self.centre,
                 coarse=self.coarse,
-                **self.segments.arrays(),
+                **self.segments.arrays(),  # type: ignore[arg-type]  # mypy: ** meets allow_pickle
             )
             os.replace(tmp, path)
         finally:
@@ -303,7 +303,7 @@ class LookupTable:
 
 
 def block_affines(
-    blocks: np.ndarray, block_cols: int, frame: tuple[float, ...], to_metric: Callable
+    blocks: np.ndarray, block_cols: int, frame: tuple[float, ...], to_metric: ToMetric
 ) -> tuple[np.ndarray, float]:
     """Affine stand-ins for ``to_metric`` on ``blocks`` and a bound on their error (m).
 
@@ -394,7 +394,7 @@ def _padded_index(offset: np.ndarray, scale: float, count: int) -> np.ndarray:
     return index
 
 
-def _geojson(geometries: np.ndarray) -> list[dict]:
+def _geojson(geometries: np.ndarray) -> list[dict[str, Any]]:
     """GeoJSON dicts for rasterio via shapely's vectorised writer (faster than geo_interface)."""
     return [json.loads(text) for text in shapely.to_geojson(geometries)]
 
