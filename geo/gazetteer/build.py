@@ -45,6 +45,7 @@ from cityaware.geo.gazetteer.points import (
     read_address_points,
     road_crossings,
 )
+from cityaware.geo.gazetteer.result import GeocodeResult
 
 FORMAT_VERSION = 3
 DEMO_POINTS = "demo"
@@ -125,7 +126,7 @@ class Gazetteer:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def geocode(self, text: str, limit: int = 5):
+    def geocode(self, text: str, limit: int = 5) -> GeocodeResult:
         """Parse and match a free-text address; see :func:`geo.gazetteer.matcher.geocode`."""
         from cityaware.geo.gazetteer.matcher import geocode
 
