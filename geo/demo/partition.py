@@ -24,8 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import shapely
-from shapely import Geometry
+from shapely.geometry.base import BaseGeometry
+
+from cityaware.geo.arrays import FloatArray, IntArray, ObjectArray
 
 # Fixed precision of every output coordinate, degrees (~1 cm).
 GRID_SIZE = 1e-7
@@ -67,7 +70,7 @@ def _lonlat_to_km(coords: np.ndarray) -> np.ndarray:
 
 
 def sample_points(
-    polygon: Geometry, n: int, rng: np.random.Generator, weight: WeightFn
+    polygon: BaseGeometry, n: int, rng: np.random.Generator, weight: WeightFn
 ) -> tuple[np.ndarray, np.ndarray]:
     """``n`` lon/lat points inside ``polygon`` with density proportional to ``weight``.
 
@@ -133,12 +136,14 @@ def kmeans_seeds(
         gap[taken] = -1.0
         chosen[cluster] = int(np.argmax(gap))
         taken[chosen[cluster]] = True
-    return points[chosen]
+    seeds: FloatArray = points[chosen]
+    return seeds
 
 
 def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
     d2 = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-    return np.argmin(d2, axis=1)
+    nearest: IntArray = np.argmin(d2, axis=1)
+    return nearest
 
 
 def nearest_seed(points: np.ndarray, seeds: np.ndarray) -> np.ndarray:
@@ -155,12 +160,12 @@ class Split:
     """A parent cut into children: seeds (km), approximate child cells and the cut lines."""
 
     seeds_km: np.ndarray | None
-    cells: list[Geometry]
-    lines: Geometry | None
+    cells: list[BaseGeometry]
+    lines: BaseGeometry | None
 
 
 def split_polygon(
-    parent: Geometry,
+    parent: BaseGeometry,
     k: int,
     rng: np.random.Generator,
     weight: WeightFn,
@@ -175,12 +180,12 @@ def split_polygon(
     return split_by_seeds(parent, seeds)
 
 
-def split_by_seeds(parent: Geometry, seeds: np.ndarray) -> Split:
+def split_by_seeds(parent: BaseGeometry, seeds: np.ndarray) -> Split:
     """Cells and cut lines of the Voronoi diagram of ``seeds`` (km) inside ``parent``."""
     minx, miny, maxx, maxy = shapely.transform(parent, _lonlat_to_km).bounds
     pad = 1.0 + max(maxx - minx, maxy - miny)
     frame = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
-    sites = shapely.multipoints(seeds)
+    sites = shapely.MultiPoint(seeds)
     cells_km = shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=frame))
     owner = [
         int(np.flatnonzero(shapely.contains_xy(c, seeds[:, 0], seeds[:, 1]))[0]) for c in cells_km
@@ -193,7 +198,9 @@ def split_by_seeds(parent: Geometry, seeds: np.ndarray) -> Split:
     return Split(seeds, list(cells), lines)
 
 
-def arrangement(regions: list[Geometry], lines: list[Geometry]) -> tuple[np.ndarray, np.ndarray]:
+def arrangement(
+    regions: list[BaseGeometry], lines: Sequence[BaseGeometry]
+) -> tuple[ObjectArray, IntArray]:
     """Faces of the disjoint ``regions`` cut by ``lines``, noded once on :data:`GRID_SIZE`.
 
     Returns the faces and, for each face, the index of the region holding it.
@@ -272,7 +279,15 @@ def _movable(members: np.ndarray, leaf: np.ndarray, chains: np.ndarray, column: 
     return True
 
 
-def _neighbour_leaf(part, members, leaf, chains, columns, tree, rings) -> int | None:
+def _neighbour_leaf(
+    part: BaseGeometry,
+    members: IntArray,
+    leaf: IntArray,
+    chains: IntArray,
+    columns: tuple[int, int],
+    tree: shapely.STRtree,
+    rings: ObjectArray,
+) -> int | None:
     column, parent_column = columns
     own = chains[leaf[members[0]]]
     near = tree.query(part, predicate="intersects")
@@ -289,8 +304,8 @@ def _neighbour_leaf(part, members, leaf, chains, columns, tree, rings) -> int | 
 
 
 def apportion(
-    populations: Sequence[float], total: int, minimum: Sequence[int] | None = None
-) -> np.ndarray:
+    populations: npt.ArrayLike, total: int, minimum: npt.ArrayLike | None = None
+) -> IntArray:
     """Split ``total`` units: ``minimum`` each (default 1), the rest by ``populations``.
 
     The rest goes by largest remainder, ties to the earlier entry.
@@ -308,11 +323,12 @@ def apportion(
     remainder = quota - counts
     order = np.lexsort((np.arange(len(weights)), -remainder))
     counts[order[: extra - counts.sum()]] += 1
-    return counts + floor
+    shares: IntArray = counts + floor
+    return shares
 
 
 def lattice_totals(
-    regions: Sequence[Geometry], weight: WeightFn, step: float = 0.005
+    regions: Sequence[BaseGeometry], weight: WeightFn, step: float = 0.005
 ) -> np.ndarray:
     """``weight`` summed over a lattice of ``step``° inside each region (a population).
 
@@ -322,9 +338,9 @@ def lattice_totals(
     [100.0, 200.0]
     """
     minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(regions, dtype=object))
-    lon, lat = np.meshgrid(
+    lon_grid, lat_grid = np.meshgrid(
         np.arange(minx, maxx, step) + step / 2, np.arange(miny, maxy, step) + step / 2
     )
-    lon, lat = lon.ravel(), lat.ravel()
+    lon, lat = lon_grid.ravel(), lat_grid.ravel()
     density = weight(lon, lat)
     return np.array([density[shapely.contains_xy(r, lon, lat)].sum() for r in regions])
