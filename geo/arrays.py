@@ -6,6 +6,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
@@ -15,3 +17,8 @@ BoolArray = npt.NDArray[np.bool_]
 ObjectArray = npt.NDArray[np.object_]
 # Unit codes and other labels: numpy unicode arrays or object arrays of str.
 StrArray = npt.NDArray[np.str_ | np.object_]
+Int8Array = npt.NDArray[np.int8]
+Int32Array = npt.NDArray[np.int32]
+UInt64Array = npt.NDArray[np.uint64]
+# Signed integers of whatever width a compact raster uses (int16 or int32 cells).
+SignedArray = npt.NDArray[np.signedinteger[Any]]

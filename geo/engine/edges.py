@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from cityaware.geo.arrays import BoolArray, FloatArray, IntArray, ObjectArray
+from cityaware.geo.arrays import BoolArray, FloatArray, Int32Array, IntArray, ObjectArray
 
 EDGE_EPS_M = 0.05
 _PAIRS_PER_BATCH = 4_000_000
@@ -47,15 +47,15 @@ ToMetric = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
 class Segments:
     """Straight boundary pieces, sorted by grid index: grid and metric endpoints."""
 
-    grid: np.ndarray
-    x0: np.ndarray
-    y0: np.ndarray
-    x1: np.ndarray
-    y1: np.ndarray
-    lon0: np.ndarray
-    lat0: np.ndarray
-    lon1: np.ndarray
-    lat1: np.ndarray
+    grid: Int32Array
+    x0: FloatArray
+    y0: FloatArray
+    x1: FloatArray
+    y1: FloatArray
+    lon0: FloatArray
+    lat0: FloatArray
+    lon1: FloatArray
+    lat1: FloatArray
 
     @classmethod
     def of(
@@ -82,7 +82,7 @@ class Segments:
     def __len__(self) -> int:
         return len(self.grid)
 
-    def distances(self, seg: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def distances(self, seg: IntArray, x: FloatArray, y: FloatArray) -> FloatArray:
         """Metric distance from points (x, y) to segments ``seg``, elementwise: the
         :func:`segment_distance` sum with each segment's direction and inverse squared
         length computed once (memoised)."""
@@ -143,7 +143,7 @@ def block_key(row: IntArray, col: IntArray, cols: int) -> IntArray:
     return key
 
 
-def key_cell(key: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray]:
+def key_cell(key: IntArray, cols: int) -> tuple[IntArray, IntArray]:
     """(row, col) of cell keys (inverse of :func:`block_key`)."""
     block_cols = -(-cols // (1 << BLOCK_SHIFT))
     block, bit = key >> (2 * BLOCK_SHIFT), key & ((1 << (2 * BLOCK_SHIFT)) - 1)
@@ -171,7 +171,7 @@ def cells_near_segments(
     dlat: float,
     reach_m: float,
     m_per_deg: tuple[float, float],
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[IntArray, IntArray]:
     """(cell key, segment index) pairs with the cell centre within reach of the segment.
 
     ``m_per_deg`` = (lon, lat) lower bounds of metres per degree over the raster.
@@ -246,29 +246,29 @@ class EdgeAnswer:
     """Per point of :func:`resolve`: decided or not; chosen grid (-1 outside); the
     (point, grid, metres) groups of grids with a listed segment."""
 
-    decided: np.ndarray
-    chosen: np.ndarray
-    group_point: np.ndarray
-    group_grid: np.ndarray
-    group_distance: np.ndarray
+    decided: BoolArray
+    chosen: IntArray
+    group_point: IntArray
+    group_grid: IntArray
+    group_distance: FloatArray
 
 
 def resolve(
     segments: Segments,
-    offsets: np.ndarray,
-    entries: np.ndarray,
-    centre: np.ndarray,
-    rows: np.ndarray,
-    lon: np.ndarray,
-    lat: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    centre_lon: np.ndarray,
-    centre_lat: np.ndarray,
+    offsets: IntArray,
+    entries: Int32Array,
+    centre: Int32Array,
+    rows: IntArray,
+    lon: FloatArray,
+    lat: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    centre_lon: FloatArray,
+    centre_lat: FloatArray,
     m_per_deg: tuple[float, float],
-    geometries: np.ndarray,
+    geometries: ObjectArray,
     metric_error_m: float = 0.0,
-    valid: np.ndarray | None = None,
+    valid: BoolArray | None = None,
 ) -> EdgeAnswer:
     """Decide points in listed cells (CSR ``rows``) from their listed segments.
 

@@ -33,13 +33,13 @@ class ExactAnswer:
     (``near_point``, ``near_grid``) of *other* grids within near_m, sorted; for
     the ``outside`` points, the ``nearest`` grid (-1 none) and ``distance`` (m)."""
 
-    chosen: np.ndarray
-    on_boundary: np.ndarray
-    near_point: np.ndarray
-    near_grid: np.ndarray
-    outside: np.ndarray
-    nearest: np.ndarray
-    distance: np.ndarray
+    chosen: IntArray
+    on_boundary: BoolArray
+    near_point: IntArray
+    near_grid: IntArray
+    outside: IntArray
+    nearest: IntArray
+    distance: FloatArray
 
 
 class ExactIndex:
@@ -51,7 +51,7 @@ class ExactIndex:
 
     def __init__(
         self,
-        geometries: np.ndarray,
+        geometries: ObjectArray,
         outside_tolerance_m: float = 500.0,
         metric_crs: str | None = None,
     ) -> None:
@@ -69,16 +69,16 @@ class ExactIndex:
         self.tree = shapely.STRtree(self.geometries)
         self.metric_tree = shapely.STRtree(self.metric_geometries)
 
-    def _project_xy(self, xy: np.ndarray) -> np.ndarray:
+    def _project_xy(self, xy: FloatArray) -> FloatArray:
         x, y = self._to_metric.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    def to_metric(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def to_metric(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Project WGS84 lon/lat to the metric CRS (metres)."""
         x, y = self._to_metric.transform(lon, lat)
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
-    def resolve(self, lon: np.ndarray, lat: np.ndarray, near_m: float) -> ExactAnswer:
+    def resolve(self, lon: FloatArray, lat: FloatArray, near_m: float) -> ExactAnswer:
         """Exact answers for WGS84 points (finite only).
 
         One metric ``dwithin`` query finds every grid within ``near_m`` (at least
@@ -139,8 +139,8 @@ class ExactIndex:
         on_boundary[p_idx] = ~shapely.contains(self.geometries[g_idx], points)
 
     def nearest(
-        self, x: np.ndarray, y: np.ndarray, max_distance_m: float
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, x: FloatArray, y: FloatArray, max_distance_m: float
+    ) -> tuple[IntArray, FloatArray]:
         """Per metric point: the nearest grid within ``max_distance_m`` (smallest index on
         ties; -1 if none) and its distance in metres (NaN if none)."""
         nearest = np.full(len(x), -1, dtype=np.int64)

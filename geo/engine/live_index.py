@@ -35,6 +35,7 @@ import numpy as np
 from pyproj import Geod
 from rtree import index as rtree_index
 
+from cityaware.geo.arrays import FloatArray
 from cityaware.geo.crs import lonlat_problem
 from cityaware.geo.errors import InvalidInput, NotFound
 
@@ -66,7 +67,7 @@ def _checked(lon: float, lat: float) -> tuple[float, float]:
     return lon, lat
 
 
-def metres_between(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+def metres_between(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> FloatArray:
     """Geodesic distances (m) from one point to many on the WGS84 ellipsoid."""
     lons = np.asarray(lons, dtype=float)
     lats = np.asarray(lats, dtype=float)

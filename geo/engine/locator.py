@@ -62,6 +62,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
+from cityaware.geo.arrays import Int8Array, IntArray
 from cityaware.geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
 from cityaware.geo.engine import edges
 from cityaware.geo.engine.exact import ExactIndex
@@ -187,15 +188,15 @@ class GridLocator:
         lon, lat = to_lonlat(np.atleast_1d(x), np.atleast_1d(y), crs)
         return self.locate_lonlat(lon, lat)
 
-    def locate_lonlat(self, lon: np.ndarray, lat: np.ndarray) -> LocationBatch:
+    def locate_lonlat(self, lon_in: npt.ArrayLike, lat_in: npt.ArrayLike) -> LocationBatch:
         """Locate already-validated WGS84 points; NaN rows come back ``invalid``.
 
         Batches of at least ``2 * PART_MIN_POINTS`` points are cut into one part per
         worker thread (at most :data:`WORKERS`): numpy, pyproj and shapely release
         the GIL for most of the work, so the parts run side by side.
         """
-        lon = np.asarray(lon, dtype=float)
-        lat = np.asarray(lat, dtype=float)
+        lon = np.asarray(lon_in, dtype=np.float64)
+        lat = np.asarray(lat_in, dtype=np.float64)
         n = len(lon)
         batch = LocationBatch.empty(self.generation, n, codes=False)
         batch.lon, batch.lat = lon, lat
@@ -214,7 +215,7 @@ class GridLocator:
         return batch
 
     def _locate_part(
-        self, whole: LocationBatch, part: slice, status: np.ndarray, grid: np.ndarray
+        self, whole: LocationBatch, part: slice, status: Int8Array, grid: IntArray
     ) -> None:
         """Locate the rows ``part`` of ``whole``: fill its columns, ``status`` and ``grid``."""
         batch, status = whole.part(part), status[part]
@@ -238,7 +239,7 @@ class GridLocator:
         grid[part] = found
 
     def _locate_near_edges(
-        self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
+        self, batch: LocationBatch, found: IntArray, status: Int8Array, rows: IntArray
     ) -> None:
         """Answer points of listed cells from their segment lists; undecided ones -> EXACT."""
         lon, lat = batch.lon[rows], batch.lat[rows]
@@ -277,7 +278,7 @@ class GridLocator:
         found[rows[~decided]] = EXACT
 
     def _set_candidates(
-        self, batch: LocationBatch, rows: np.ndarray, point_idx: np.ndarray, grid_idx: np.ndarray
+        self, batch: LocationBatch, rows: IntArray, point_idx: IntArray, grid_idx: IntArray
     ) -> None:
         """candidates[rows[p]] = codes of the grids paired with p (pairs sorted by p, grid)."""
         if not point_idx.size:
@@ -294,7 +295,7 @@ class GridLocator:
         batch.candidates[rows[point_idx[starts]]] = groups
 
     def _locate_exactly(
-        self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
+        self, batch: LocationBatch, found: IntArray, status: Int8Array, rows: IntArray
     ) -> None:
         """Fill ``found``/``status``/distances/candidates for ``rows`` from the exact index."""
         answer = self.exact.resolve(batch.lon[rows], batch.lat[rows], self.near_m)

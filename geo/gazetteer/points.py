@@ -31,6 +31,7 @@ import shapely
 from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
+from cityaware.geo.arrays import ObjectArray
 from cityaware.geo.boundaries.schema import METRIC_CRS, STORAGE_CRS
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.frames import rows
@@ -65,7 +66,7 @@ def numbered_points(
     return list(zip(numbers.tolist(), x.tolist(), y.tolist(), strict=True))
 
 
-def road_crossings(lines: np.ndarray) -> list[tuple[int, int, float, float]]:
+def road_crossings(lines: ObjectArray) -> list[tuple[int, int, float, float]]:
     """Where two metric roads cross once: (road i, road j, x, y) with i < j."""
     tree = shapely.STRtree(lines)
     left, right = tree.query(lines, predicate="intersects")
