@@ -38,6 +38,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from cityaware.geo.arrays import StrArray
 from cityaware.geo.boundaries.io import digit_strings, read_many
 from cityaware.geo.boundaries.repair import RepairNote, repair_geometries
 from cityaware.geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
@@ -205,7 +206,7 @@ class BoundaryRegistry:
         }
 
     # -- internals ----------------------------------------------------------
-    def _since(self, new_ids: pd.Series) -> np.ndarray:
+    def _since(self, new_ids: pd.Series) -> StrArray:
         """The generation each unit first appeared in, carried over from the latest
         generation for unchanged units; '' (this generation, still unnamed) for the rest."""
         ids = self._ids()
@@ -274,7 +275,7 @@ class BoundaryRegistry:
         return units.set_index("code")
 
 
-def unit_ids(units: gpd.GeoDataFrame) -> np.ndarray:
+def unit_ids(units: gpd.GeoDataFrame) -> StrArray:
     """A stable id per unit: a hash of its code and its normalised, rounded outline.
 
     >>> unit_ids(units)[0]  # doctest: +SKIP
@@ -315,7 +316,7 @@ def _normalised(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[RepairN
     return gpd.GeoDataFrame(data, geometry=geometry, crs=STORAGE_CRS), repairs
 
 
-def _column(units: gpd.GeoDataFrame, column: str, default: str) -> np.ndarray:
+def _column(units: gpd.GeoDataFrame, column: str, default: str) -> StrArray:
     """A schema column as strings; codes stay exact digits even when stored as numbers."""
     if column not in units.columns:
         return np.full(len(units), default, dtype=object)

@@ -29,6 +29,7 @@ from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from cityaware.geo.arrays import StrArray
 from cityaware.geo.boundaries.repair import RepairNote, repair_geometries
 from cityaware.geo.boundaries.schema import (
     CORE_COLUMNS,
@@ -213,7 +214,7 @@ def _rename_core_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.rename(columns=renames)
 
 
-def digit_strings(values: pd.Series, source: str, column: str) -> np.ndarray:
+def digit_strings(values: pd.Series, source: str, column: str) -> StrArray:
     """Codes as exact strings: ints and integral floats back to digits, NULL to ''.
 
     >>> digit_strings(pd.Series([410102001.0, None, "010203"]), "a.gpkg", "code").tolist()
@@ -239,20 +240,20 @@ def digit_strings(values: pd.Series, source: str, column: str) -> np.ndarray:
     return out
 
 
-def _require_codes(codes: np.ndarray, source: str) -> None:
+def _require_codes(codes: StrArray, source: str) -> None:
     empty = np.flatnonzero(codes == "")
     if len(empty):
         raise InvalidInput(f"{source}: feature {empty[0] + 1}: empty code")
 
 
-def _text(frame: pd.DataFrame, column: str, default: str = "") -> np.ndarray:
+def _text(frame: pd.DataFrame, column: str, default: str = "") -> StrArray:
     if column not in frame.columns:
         return np.full(len(frame), default, dtype=object)
     values = frame[column].astype(object).where(frame[column].notna(), default)
     return np.array([str(v).strip() for v in values], dtype=object)
 
 
-def _levels(frame: pd.DataFrame, codes: np.ndarray, level: str | None, source: str) -> np.ndarray:
+def _levels(frame: pd.DataFrame, codes: StrArray, level: str | None, source: str) -> StrArray:
     if level is not None:
         level = LEVEL_OF_LAYER.get(level, level)
         if level not in LEVELS:
@@ -278,9 +279,7 @@ def _levels(frame: pd.DataFrame, codes: np.ndarray, level: str | None, source: s
     return levels
 
 
-def _parent_codes(
-    frame: pd.DataFrame, codes: np.ndarray, levels: np.ndarray, source: str
-) -> np.ndarray:
+def _parent_codes(frame: pd.DataFrame, codes: StrArray, levels: StrArray, source: str) -> StrArray:
     """The given parent codes, else the code prefix of the parent level ('' for districts)."""
     if "parent_code" in frame.columns:
         given = digit_strings(frame["parent_code"], source, "parent_code")
@@ -295,7 +294,7 @@ def _parent_codes(
     return out
 
 
-def _attributes(frame: gpd.GeoDataFrame) -> np.ndarray:
+def _attributes(frame: gpd.GeoDataFrame) -> StrArray:
     """Every non-schema column as one JSON object per row (merged into ``attributes``)."""
     extra = [c for c in frame.columns if c not in CORE_COLUMNS and c != frame.geometry.name]
     records = frame[extra].astype(object).to_dict("records") if extra else [{}] * len(frame)

@@ -26,7 +26,7 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
-from cityaware.geo.arrays import IntArray, StrArray
+from cityaware.geo.arrays import FloatArray, IntArray, ObjectArray, StrArray
 from cityaware.geo.boundaries.repair import RepairNote
 from cityaware.geo.boundaries.schema import LEVELS, METRIC_CRS, PARENT_LEVEL, STORAGE_CRS
 
@@ -175,15 +175,15 @@ def validate_units(
 
 @dataclass(frozen=True)
 class _Context:
-    geoms: np.ndarray  # lon/lat, valid
-    codes: np.ndarray
-    levels: np.ndarray
-    parent_index: np.ndarray  # row of the parent, -1 when missing
+    geoms: ObjectArray  # lon/lat, valid
+    codes: StrArray
+    levels: StrArray
+    parent_index: IntArray  # row of the parent, -1 when missing
     tolerance: float
     sliver_width: float
     metric_crs: str
 
-    def pieces(self, results: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pieces(self, results: ObjectArray) -> tuple[ObjectArray, IntArray, FloatArray]:
         """Metric polygon pieces of lon/lat overlay results, slivers removed: (pieces, owner, m²).
 
         Slivers — strips thinner than ``sliver_width``, such as those left where a
@@ -207,7 +207,7 @@ class _Context:
         solid = areas > 0
         return metric[solid], owner[solid], areas[solid]
 
-    def per_result(self, results: np.ndarray) -> list[tuple[int, float, tuple[float, float]]]:
+    def per_result(self, results: ObjectArray) -> list[tuple[int, float, tuple[float, float]]]:
         """(result index, total m², location in its largest piece) for results above tolerance."""
         parts, owner, areas = self.pieces(results)
         if not len(parts):
@@ -222,7 +222,7 @@ class _Context:
             for k, location in zip(largest, locations, strict=True)
         ]
 
-    def locations(self, metric_pieces: np.ndarray) -> list[tuple[float, float]]:
+    def locations(self, metric_pieces: ObjectArray) -> list[tuple[float, float]]:
         """A lon/lat point inside each metric piece."""
         points = shapely.point_on_surface(metric_pieces)
         transformer = Transformer.from_crs(self.metric_crs, STORAGE_CRS, always_xy=True)
@@ -344,7 +344,7 @@ def _duplicates(units: gpd.GeoDataFrame) -> list[Finding]:
     return findings
 
 
-def _orphans(ctx: _Context, parent_codes: np.ndarray) -> list[Finding]:
+def _orphans(ctx: _Context, parent_codes: StrArray) -> list[Finding]:
     findings = []
     for row in np.flatnonzero(ctx.levels != "district"):
         code, parent_code, level = ctx.codes[row], parent_codes[row], ctx.levels[row]
@@ -385,7 +385,7 @@ def _json_object(text: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _text(units: gpd.GeoDataFrame, column: str) -> np.ndarray:
+def _text(units: gpd.GeoDataFrame, column: str) -> StrArray:
     """A column as stripped strings ('' for NULL or when the column is absent)."""
     if column not in units.columns:
         return np.full(len(units), "", dtype=object)

@@ -34,7 +34,7 @@ import shapely
 from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
-from cityaware.geo.arrays import FloatArray, ObjectArray
+from cityaware.geo.arrays import FloatArray, IntArray, ObjectArray
 from cityaware.geo.boundaries.schema import CORE_COLUMNS, STORAGE_CRS
 from cityaware.geo.demo import partition
 from cityaware.geo.frames import rows as frame_rows
@@ -75,7 +75,7 @@ ZONE_HOSTS: dict[str, tuple[str, tuple[float, float]]] = {
 }
 
 
-def population_density(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def population_density(lon: FloatArray, lat: FloatArray) -> FloatArray:
     """Relative population density: a downtown peak, town centres and a rural floor.
 
     >>> d = population_density(np.array([113.65, 113.0]), np.array([34.75, 34.3]))
@@ -116,9 +116,9 @@ class Unit:
     managing_zone: str = ""
     cell: BaseGeometry | None = None
     children: list[Unit] = field(default_factory=list)
-    child_seeds: np.ndarray | None = None
+    child_seeds: FloatArray | None = None
     lines: BaseGeometry | None = None
-    faces: np.ndarray | None = None
+    faces: IntArray | None = None
     attributes: dict[str, Any] = field(default_factory=dict)
     uid: int = -1  # position among all units of a build
     leaf: int = -1  # position among the leaves (grids) of a build
@@ -288,7 +288,7 @@ def _office(street: Unit) -> str:
 FRAGMENT_LEVELS = [(2, 0), (3, 2), (4, 3)]
 
 
-def _number(plans: list[Unit]) -> tuple[list[Unit], np.ndarray]:
+def _number(plans: list[Unit]) -> tuple[list[Unit], IntArray]:
     """Give every unit an id; return all units and each leaf's chain of ids."""
     units: list[Unit] = []
     chains: list[list[int]] = []
@@ -308,7 +308,7 @@ def _number(plans: list[Unit]) -> tuple[list[Unit], np.ndarray]:
     return units, np.array(chains)
 
 
-def _assign(unit: Unit, points: np.ndarray, index: np.ndarray, leaf: np.ndarray) -> None:
+def _assign(unit: Unit, points: FloatArray, index: IntArray, leaf: IntArray) -> None:
     """Send faces down the tree to the nearest child seed; record each face's leaf."""
     if not unit.children:
         leaf[index] = unit.leaf
@@ -321,7 +321,7 @@ def _assign(unit: Unit, points: np.ndarray, index: np.ndarray, leaf: np.ndarray)
         _assign(child, points, index[owner == i], leaf)
 
 
-def _attach_faces(units: list[Unit], chains: np.ndarray, leaf: np.ndarray) -> None:
+def _attach_faces(units: list[Unit], chains: IntArray, leaf: IntArray) -> None:
     for unit in units:
         unit.faces = np.empty(0, dtype=int)
     for column in range(chains.shape[1]):

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cityaware.geo.arrays import IntArray
+from cityaware.geo.arrays import IntArray, ObjectArray, StrArray
 from cityaware.geo.demo.city import DEFAULT_SEED, population_density
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
@@ -217,7 +217,7 @@ class _Places:
         return grid, lon, lat
 
 
-def _ids(prefix: str, n: int, width: int = 6) -> np.ndarray:
+def _ids(prefix: str, n: int, width: int = 6) -> StrArray:
     return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width))
 
 
@@ -343,7 +343,7 @@ def _channels(category: IntArray, rng: np.random.Generator) -> IntArray:
     return np.asarray(chosen.clip(max=len(CHANNELS) - 1), dtype=np.int64)
 
 
-def _titles() -> tuple[np.ndarray, np.ndarray]:
+def _titles() -> tuple[ObjectArray, IntArray]:
     titles = np.array([t for c in INCIDENT_CATEGORIES for t in c.titles], dtype=object)
     first = np.cumsum([0] + [len(c.titles) for c in INCIDENT_CATEGORIES])[:-1]
     return titles, first
@@ -356,7 +356,7 @@ def _title_offset(category: IntArray, rng: np.random.Generator) -> IntArray:
 
 def _lifecycle(
     reported: pd.DatetimeIndex, end: datetime, rng: np.random.Generator
-) -> tuple[np.ndarray, pd.DatetimeIndex]:
+) -> tuple[StrArray, pd.DatetimeIndex]:
     """Status and last update: each step takes an exponential time; older gets further."""
     n = len(reported)
     steps = rng.exponential(STATUS_MEAN_HOURS, (n, len(STATUS_MEAN_HOURS))) * 3600.0

@@ -39,10 +39,10 @@ KM_PER_DEG_LON = 111.320 * float(np.cos(np.radians(ORIGIN_LAT)))
 # always cross its edge after snapping; stray ends are dangles polygonize drops.
 LINE_OVERSHOOT = 1e-6
 
-WeightFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+WeightFn = Callable[[FloatArray, FloatArray], FloatArray]
 
 
-def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def to_km(lon: FloatArray, lat: FloatArray) -> FloatArray:
     """Lon/lat to the local km plane, shape (n, 2).
 
     >>> to_km(np.array([113.6]), np.array([34.7])).tolist()
@@ -54,7 +54,7 @@ def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     )
 
 
-def km_to_lonlat(coords: np.ndarray) -> np.ndarray:
+def km_to_lonlat(coords: FloatArray) -> FloatArray:
     """Local km plane (n, 2) back to lon/lat (n, 2).
 
     >>> km_to_lonlat(to_km(np.array([113.7]), np.array([34.8]))).round(9).tolist()
@@ -65,13 +65,13 @@ def km_to_lonlat(coords: np.ndarray) -> np.ndarray:
     )
 
 
-def _lonlat_to_km(coords: np.ndarray) -> np.ndarray:
+def _lonlat_to_km(coords: FloatArray) -> FloatArray:
     return to_km(coords[:, 0], coords[:, 1])
 
 
 def sample_points(
     polygon: BaseGeometry, n: int, rng: np.random.Generator, weight: WeightFn
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[FloatArray, FloatArray]:
     """``n`` lon/lat points inside ``polygon`` with density proportional to ``weight``.
 
     >>> lon, lat = sample_points(shapely.box(0, 0, 1, 1), 5, np.random.default_rng(0),
@@ -83,8 +83,8 @@ def sample_points(
     minx, miny, maxx, maxy = polygon.bounds
     bbox_area = (maxx - minx) * (maxy - miny)
     fill = polygon.area / bbox_area if bbox_area > 0 else 1.0
-    lons: list[np.ndarray] = []
-    lats: list[np.ndarray] = []
+    lons: list[FloatArray] = []
+    lats: list[FloatArray] = []
     have = 0
     while have < n:
         batch = int(min(max(4 * (n - have) / max(fill, 0.05), 256), 200_000))
@@ -104,8 +104,8 @@ def sample_points(
 
 
 def kmeans_seeds(
-    points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 12
-) -> np.ndarray:
+    points: FloatArray, k: int, rng: np.random.Generator, iters: int = 12
+) -> FloatArray:
     """``k`` distinct seeds among ``points`` (n, 2): the member nearest each k-means centre.
 
     Seeds are sample points, so they lie inside the sampled polygon.
@@ -140,13 +140,13 @@ def kmeans_seeds(
     return seeds
 
 
-def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def _nearest(points: FloatArray, centres: FloatArray) -> IntArray:
     d2 = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
     nearest: IntArray = np.argmin(d2, axis=1)
     return nearest
 
 
-def nearest_seed(points: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+def nearest_seed(points: FloatArray, seeds: FloatArray) -> IntArray:
     """Index of the nearest seed for every point (both in km, shape (n, 2)).
 
     >>> nearest_seed(np.array([[0.0, 0.0], [9.0, 9.0]]), np.array([[10.0, 10.0], [1.0, 1.0]]))
@@ -159,7 +159,7 @@ def nearest_seed(points: np.ndarray, seeds: np.ndarray) -> np.ndarray:
 class Split:
     """A parent cut into children: seeds (km), approximate child cells and the cut lines."""
 
-    seeds_km: np.ndarray | None
+    seeds_km: FloatArray | None
     cells: list[BaseGeometry]
     lines: BaseGeometry | None
 
@@ -180,7 +180,7 @@ def split_polygon(
     return split_by_seeds(parent, seeds)
 
 
-def split_by_seeds(parent: BaseGeometry, seeds: np.ndarray) -> Split:
+def split_by_seeds(parent: BaseGeometry, seeds: FloatArray) -> Split:
     """Cells and cut lines of the Voronoi diagram of ``seeds`` (km) inside ``parent``."""
     minx, miny, maxx, maxy = shapely.transform(parent, _lonlat_to_km).bounds
     pad = 1.0 + max(maxx - minx, maxy - miny)
@@ -221,15 +221,15 @@ def arrangement(
     return faces[face_index[first]], region_index[first]
 
 
-def face_points_km(faces: np.ndarray) -> np.ndarray:
+def face_points_km(faces: ObjectArray) -> FloatArray:
     """An interior point of every face, in km (n, 2)."""
     inner = shapely.point_on_surface(faces)
     return to_km(shapely.get_x(inner), shapely.get_y(inner))
 
 
 def merge_fragments(
-    faces: np.ndarray, leaf: np.ndarray, chains: np.ndarray, levels: list[tuple[int, int]]
-) -> np.ndarray:
+    faces: ObjectArray, leaf: IntArray, chains: IntArray, levels: list[tuple[int, int]]
+) -> IntArray:
     """Hand detached pieces of units to the neighbour they share the longest edge with.
 
     ``leaf`` is the leaf unit of every face; ``chains[leaf]`` the unit ids of
@@ -268,7 +268,7 @@ def merge_fragments(
     return leaf
 
 
-def _movable(members: np.ndarray, leaf: np.ndarray, chains: np.ndarray, column: int) -> bool:
+def _movable(members: IntArray, leaf: IntArray, chains: IntArray, column: int) -> bool:
     """True when every unit below ``column`` in ``members`` keeps faces elsewhere."""
     for below in range(column + 1, chains.shape[1]):
         inside, count_inside = np.unique(chains[leaf[members], below], return_counts=True)
@@ -329,7 +329,7 @@ def apportion(
 
 def lattice_totals(
     regions: Sequence[BaseGeometry], weight: WeightFn, step: float = 0.005
-) -> np.ndarray:
+) -> FloatArray:
     """``weight`` summed over a lattice of ``step``° inside each region (a population).
 
     >>> totals = lattice_totals([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 3, 1)],
