@@ -188,18 +188,17 @@ class GridLocator:
         lon, lat = to_lonlat(np.atleast_1d(x), np.atleast_1d(y), crs)
         return self.locate_lonlat(lon, lat)
 
-    def locate_lonlat(self, lon_in: npt.ArrayLike, lat_in: npt.ArrayLike) -> LocationBatch:
+    def locate_lonlat(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> LocationBatch:
         """Locate already-validated WGS84 points; NaN rows come back ``invalid``.
 
         Batches of at least ``2 * PART_MIN_POINTS`` points are cut into one part per
         worker thread (at most :data:`WORKERS`): numpy, pyproj and shapely release
         the GIL for most of the work, so the parts run side by side.
         """
-        lon = np.asarray(lon_in, dtype=np.float64)
-        lat = np.asarray(lat_in, dtype=np.float64)
-        n = len(lon)
+        lons, lats = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+        n = len(lons)
         batch = LocationBatch.empty(self.generation, n, codes=False)
-        batch.lon, batch.lat = lon, lat
+        batch.lon, batch.lat = lons, lats
         status = np.empty(n, dtype=np.int8)
         found = np.empty(n, dtype=np.int64)  # grid index per point, -1 none
         bounds = np.linspace(0, n, max(1, min(WORKERS, n // PART_MIN_POINTS)) + 1).astype(int)
