@@ -1,4 +1,4 @@
-# cityaware: the two README commands (run, test) and the benchmarks.
+# cityaware: the two README commands (run, test), the benchmarks and lint (ruff + mypy).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -25,7 +25,7 @@ bench: $(VENV)/.installed
 	bash scripts/bench.sh
 
 lint: $(VENV)/.installed
-	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check . && $(VENV)/bin/lint-imports && $(PY) scripts/typecheck.py
 
 format: $(VENV)/.installed
 	$(VENV)/bin/ruff format . && $(VENV)/bin/ruff check --fix .

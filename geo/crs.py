@@ -33,12 +33,15 @@ from __future__ import annotations
 import math
 import re
 from functools import lru_cache
+from typing import overload
 
 import numpy as np
+import numpy.typing as npt
 from pyproj import CRS, Transformer
 from pyproj.exceptions import CRSError
 
 from cityaware.geo import chinacoords
+from cityaware.geo.arrays import BoolArray, FloatArray, ObjectArray
 from cityaware.geo.errors import InvalidInput
 
 WGS84 = "EPSG:4326"
@@ -64,6 +67,8 @@ ACCEPTED = (
 _OGC_URI = re.compile(r"^HTTPS?://WWW\.OPENGIS\.NET/DEF/CRS/(EPSG/0/(\d+)|OGC/1\.3/CRS84)$")
 _URN = re.compile(r"^URN:OGC:DEF:CRS:EPSG:[\d.]*:(\d+)$")
 _EPSG = re.compile(r"^EPSG:(\d+)$")
+# One point converts to a numpy float scalar, a batch to a 1-D array.
+Coordinate = FloatArray | np.float64
 # Box in which swapped coordinates are recognised (the usual GCJ-02 China box).
 _CHINA = (72.004, 0.8293, 137.8347, 55.8271)
 
@@ -118,7 +123,7 @@ def metric_crs_for(lon: float) -> str:
     return f"EPSG:{4534 + (central - 75) // 3}"
 
 
-def _in_china(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def _in_china(lon: FloatArray, lat: FloatArray) -> BoolArray:
     west, south, east, north = _CHINA
     return (lon >= west) & (lon <= east) & (lat >= south) & (lat <= north)
 
@@ -147,40 +152,44 @@ def _point_in_china(lon: float, lat: float) -> bool:
     return west <= lon <= east and south <= lat <= north
 
 
-def lonlat_problems(lon, lat) -> np.ndarray:
+def lonlat_problems(lon: npt.ArrayLike, lat: npt.ArrayLike) -> ObjectArray:
     """Vectorised :func:`lonlat_problem`: an object array of messages, None where fine.
 
     >>> lonlat_problems([113.6, float("nan")], [95.0, 34.7]).tolist()
     ['lon=113.6, lat=95.0: latitude is outside [-90, 90]', 'lon=nan, lat=34.7: not a finite number']
     """
-    lon = np.atleast_1d(np.asarray(lon, dtype=float))
-    lat = np.atleast_1d(np.asarray(lat, dtype=float))
-    return _dense(_lonlat_problem_rows(lon, lat), len(lon))
+    lons, lats = _floats(lon), _floats(lat)
+    return _dense(_lonlat_problem_rows(lons, lats), len(lons))
 
 
-def _lonlat_problem_rows(lon: np.ndarray, lat: np.ndarray) -> dict[int, str]:
+def _floats(values: npt.ArrayLike) -> FloatArray:
+    return np.atleast_1d(np.asarray(values, dtype=np.float64))
+
+
+def _lonlat_problem_rows(lon: FloatArray, lat: FloatArray) -> dict[int, str]:
     """{row: message} for the unusable rows only (cheap when all are fine)."""
     ok = (np.abs(lat) <= 90) & (np.abs(lon) <= 180)  # False for NaN
     maybe_swapped = _in_china(lat, lon) & ~_in_china(lon, lat)
-    rows = {}
+    rows: dict[int, str] = {}
     for i in np.flatnonzero(~ok | maybe_swapped).tolist():
         if problem := lonlat_problem(float(lon[i]), float(lat[i])):
             rows[i] = problem
     return rows
 
 
-def _dense(rows: dict[int, str], n: int) -> np.ndarray:
+def _dense(rows: dict[int, str], n: int) -> ObjectArray:
     problems = np.empty(n, dtype=object)
     for i, message in rows.items():
         problems[i] = message
     return problems
 
 
-def _convert(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
+def _convert(
+    x_in: npt.ArrayLike, y_in: npt.ArrayLike, crs: str
+) -> tuple[FloatArray, FloatArray, dict[int, str]]:
     """(lon, lat, {row: problem}); problem rows hold NaN."""
     name = normalize_crs(crs)
-    x = np.atleast_1d(np.asarray(x, dtype=float))
-    y = np.atleast_1d(np.asarray(y, dtype=float))
+    x, y = _floats(x_in), _floats(y_in)
     if x.shape != y.shape:
         raise InvalidInput(f"x and y differ in length ({x.size} and {y.size})")
     if name in (WGS84, GCJ02, BD09) or _pyproj_crs(name).is_geographic:
@@ -190,7 +199,7 @@ def _convert(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     else:
         lon, lat = _transformer(name, WGS84).transform(x, y)
         problems = _projected_problems(x, y, lon, lat, name)
-    lon, lat = np.asarray(lon, dtype=float), np.asarray(lat, dtype=float)
+    lon, lat = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
     if problems:
         bad = list(problems)
         lon, lat = lon.copy(), lat.copy()
@@ -198,7 +207,9 @@ def _convert(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, dict[int, str]]:
     return lon, lat, problems
 
 
-def to_lonlat_checked(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def to_lonlat_checked(
+    x: npt.ArrayLike, y: npt.ArrayLike, crs: str
+) -> tuple[FloatArray, FloatArray, ObjectArray]:
     """Convert to WGS84 without raising: ``(lon, lat, problems)``, 1-D arrays.
 
     Rows with a problem (message in ``problems``, else None) get NaN lon/lat.
@@ -212,7 +223,7 @@ def to_lonlat_checked(x, y, crs: str) -> tuple[np.ndarray, np.ndarray, np.ndarra
     return lon, lat, _dense(problems, len(lon))
 
 
-def _geographic_to_lonlat(x: np.ndarray, y: np.ndarray, name: str):
+def _geographic_to_lonlat(x: FloatArray, y: FloatArray, name: str) -> tuple[FloatArray, FloatArray]:
     if name == WGS84:
         return x, y
     if name == GCJ02:
@@ -222,8 +233,10 @@ def _geographic_to_lonlat(x: np.ndarray, y: np.ndarray, name: str):
     return _transformer(name, WGS84).transform(x, y)
 
 
-def _projected_problems(x, y, lon, lat, name: str) -> dict[int, str]:
-    problems = {}
+def _projected_problems(
+    x: FloatArray, y: FloatArray, lon: FloatArray, lat: FloatArray, name: str
+) -> dict[int, str]:
+    problems: dict[int, str] = {}
     finite_in = np.isfinite(x) & np.isfinite(y)
     ok = finite_in & np.isfinite(lon) & np.isfinite(lat) & (np.abs(lat) <= 90)
     outside_china = ok & ~_in_china(lon, lat)
@@ -244,11 +257,15 @@ def _projected_problems(x, y, lon, lat, name: str) -> dict[int, str]:
     return problems
 
 
-def _shaped(a: np.ndarray, scalar: bool):
+def _shaped(a: FloatArray, scalar: bool) -> Coordinate:
     return a[0] if scalar else a
 
 
-def to_lonlat(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
+@overload
+def to_lonlat(x: float, y: float, crs: str) -> tuple[np.float64, np.float64]: ...
+@overload
+def to_lonlat(x: npt.ArrayLike, y: npt.ArrayLike, crs: str) -> tuple[FloatArray, FloatArray]: ...
+def to_lonlat(x: npt.ArrayLike, y: npt.ArrayLike, crs: str) -> tuple[Coordinate, Coordinate]:
     """Convert x, y in ``crs`` to WGS84 (lon, lat); raise InvalidInput on any bad point.
 
     Scalars in give numpy float scalars out; sequences give 1-D arrays.
@@ -260,11 +277,12 @@ def to_lonlat(x, y, crs: str) -> tuple[np.ndarray, np.ndarray]:
     scalar = np.ndim(x) == 0 and np.ndim(y) == 0
     if scalar and (name := normalize_crs(crs)) in (GCJ02, BD09):
         # One point: chinacoords' pure-Python path (~50x faster than numpy here).
-        if problem := lonlat_problem(float(x), float(y)):
+        x_one, y_one = float(np.asarray(x)), float(np.asarray(y))
+        if problem := lonlat_problem(x_one, y_one):
             raise InvalidInput(problem)
         inverse = chinacoords.gcj02_to_wgs84 if name == GCJ02 else chinacoords.bd09_to_wgs84
-        lon, lat = inverse(float(x), float(y))
-        return np.float64(lon), np.float64(lat)
+        lon_one, lat_one = inverse(x_one, y_one)
+        return np.float64(lon_one), np.float64(lat_one)
     lon, lat, problems = _convert(x, y, crs)
     _raise_first(problems, batch=not scalar)
     return _shaped(lon, scalar), _shaped(lat, scalar)
@@ -278,7 +296,13 @@ def _raise_first(problems: dict[int, str], batch: bool) -> None:
         raise InvalidInput(f"{prefix}{problems[first]}{more}")
 
 
-def from_lonlat(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
+@overload
+def from_lonlat(lon: float, lat: float, crs: str) -> tuple[np.float64, np.float64]: ...
+@overload
+def from_lonlat(
+    lon: npt.ArrayLike, lat: npt.ArrayLike, crs: str
+) -> tuple[FloatArray, FloatArray]: ...
+def from_lonlat(lon: npt.ArrayLike, lat: npt.ArrayLike, crs: str) -> tuple[Coordinate, Coordinate]:
     """Convert WGS84 lon/lat to x, y in ``crs`` (inverse of :func:`to_lonlat`).
 
     >>> x, y = from_lonlat(113.65, 34.75, "BD-09")
@@ -287,18 +311,17 @@ def from_lonlat(lon, lat, crs: str) -> tuple[np.ndarray, np.ndarray]:
     """
     scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
     name = normalize_crs(crs)
-    lon = np.atleast_1d(np.asarray(lon, dtype=float))
-    lat = np.atleast_1d(np.asarray(lat, dtype=float))
-    if lon.shape != lat.shape:
-        raise InvalidInput(f"lon and lat differ in length ({lon.size} and {lat.size})")
-    _raise_first(_lonlat_problem_rows(lon, lat), batch=not scalar)
+    lons, lats = _floats(lon), _floats(lat)
+    if lons.shape != lats.shape:
+        raise InvalidInput(f"lon and lat differ in length ({lons.size} and {lats.size})")
+    _raise_first(_lonlat_problem_rows(lons, lats), batch=not scalar)
     if name == WGS84:
-        x, y = lon, lat
+        x, y = lons, lats
     elif name == GCJ02:
-        x, y = chinacoords.wgs84_to_gcj02(lon, lat)
+        x, y = chinacoords.wgs84_to_gcj02(lons, lats)
     elif name == BD09:
-        x, y = chinacoords.wgs84_to_bd09(lon, lat)
+        x, y = chinacoords.wgs84_to_bd09(lons, lats)
     else:
-        x, y = _transformer(WGS84, name).transform(lon, lat)
-        x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+        x, y = _transformer(WGS84, name).transform(lons, lats)
+        x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     return _shaped(x, scalar), _shaped(y, scalar)

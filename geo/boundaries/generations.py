@@ -30,6 +30,7 @@ import tempfile
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -37,8 +38,9 @@ import pandas as pd
 import shapely
 from pyproj import CRS
 
+from cityaware.geo.arrays import StrArray
 from cityaware.geo.boundaries.io import digit_strings, read_many
-from cityaware.geo.boundaries.repair import repair_geometries
+from cityaware.geo.boundaries.repair import RepairNote, repair_geometries
 from cityaware.geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
 from cityaware.geo.boundaries.validate import ValidationReport, validate_units
 from cityaware.geo.errors import InvalidInput, NotFound
@@ -73,7 +75,7 @@ class BoundaryRegistry:
         units: gpd.GeoDataFrame,
         source: str = "",
         note: str = "",
-        repairs: Sequence = (),
+        repairs: Sequence[RepairNote] = (),
     ) -> str:
         """Store ``units`` as a new inactive generation; return its id (e.g. ``'g0001'``).
 
@@ -108,7 +110,7 @@ class BoundaryRegistry:
         paths: Sequence[str | Path],
         *,
         note: str = "",
-        **read_options,
+        **read_options: Any,
     ) -> str:
         """Read boundary files (a hierarchy GeoPackage, or one file per level) into one generation.
 
@@ -144,7 +146,7 @@ class BoundaryRegistry:
             return None
         return text or None
 
-    def generations(self) -> list[dict]:
+    def generations(self) -> list[dict[str, Any]]:
         """Every generation, oldest first: id, created, source, note, active, counts.
 
         >>> [g["id"] for g in registry.generations()]  # doctest: +SKIP
@@ -176,10 +178,13 @@ class BoundaryRegistry:
             units = units[units["level"] == level]
         return units.reset_index(drop=True).copy()
 
-    def validation(self, generation: str | None = None) -> dict:
+    def validation(self, generation: str | None = None) -> dict[str, Any]:
         """The validation report saved when ``generation`` was staged."""
         generation = self._resolve(generation)
-        return json.loads((self.root / generation / VALIDATION_FILE).read_text(encoding="utf-8"))
+        report: dict[str, Any] = json.loads(
+            (self.root / generation / VALIDATION_FILE).read_text(encoding="utf-8")
+        )
+        return report
 
     def diff(self, generation_a: str, generation_b: str) -> dict[str, list[str]]:
         """Codes added, removed, changed (new outline) and updated (same outline) from a to b.
@@ -201,7 +206,7 @@ class BoundaryRegistry:
         }
 
     # -- internals ----------------------------------------------------------
-    def _since(self, new_ids: pd.Series) -> np.ndarray:
+    def _since(self, new_ids: pd.Series) -> StrArray:
         """The generation each unit first appeared in, carried over from the latest
         generation for unchanged units; '' (this generation, still unnamed) for the rest."""
         ids = self._ids()
@@ -270,7 +275,7 @@ class BoundaryRegistry:
         return units.set_index("code")
 
 
-def unit_ids(units: gpd.GeoDataFrame) -> np.ndarray:
+def unit_ids(units: gpd.GeoDataFrame) -> StrArray:
     """A stable id per unit: a hash of its code and its normalised, rounded outline.
 
     >>> unit_ids(units)[0]  # doctest: +SKIP
@@ -285,7 +290,7 @@ def unit_ids(units: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
-def _normalised(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list]:
+def _normalised(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
     """A clean copy in EPSG:4326 with every schema column and repaired geometry, with the
     repair notes; or InvalidInput."""
     if units is None or len(units) == 0:
@@ -311,7 +316,7 @@ def _normalised(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list]:
     return gpd.GeoDataFrame(data, geometry=geometry, crs=STORAGE_CRS), repairs
 
 
-def _column(units: gpd.GeoDataFrame, column: str, default: str) -> np.ndarray:
+def _column(units: gpd.GeoDataFrame, column: str, default: str) -> StrArray:
     """A schema column as strings; codes stay exact digits even when stored as numbers."""
     if column not in units.columns:
         return np.full(len(units), default, dtype=object)
@@ -321,5 +326,5 @@ def _column(units: gpd.GeoDataFrame, column: str, default: str) -> np.ndarray:
     return np.array([str(v) for v in values], dtype=object)
 
 
-def _write_json(path: Path, value: dict) -> None:
+def _write_json(path: Path, value: dict[str, Any]) -> None:
     path.write_text(json.dumps(value, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")

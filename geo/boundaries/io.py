@@ -19,14 +19,17 @@ import json
 import math
 from collections.abc import Iterable, Sequence
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
+from cityaware.geo.arrays import StrArray
 from cityaware.geo.boundaries.repair import RepairNote, repair_geometries
 from cityaware.geo.boundaries.schema import (
     CORE_COLUMNS,
@@ -76,7 +79,7 @@ def read_units(
     frame = frame.reset_index(drop=True)
     codes = digit_strings(frame["code"], source, "code")
     _require_codes(codes, source)
-    geoms, repairs = repair_geometries(frame.geometry.values, codes, source)
+    geoms, repairs = repair_geometries(np.asarray(frame.geometry.values), codes, source)
     levels = _levels(frame, codes, level, source)
     units = gpd.GeoDataFrame(
         {
@@ -97,7 +100,7 @@ def read_units(
     return units, repairs
 
 
-def read_hierarchy(path: str | Path, **options) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
+def read_hierarchy(path: str | Path, **options: Any) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
     """Read the districts/streets/communities/grids layers of a GeoPackage, with repairs.
 
     ``options`` are those of :func:`read_units` except ``level`` and ``layer``.
@@ -135,8 +138,8 @@ def read_many(
     *,
     level: str | None = None,
     layer: str | None = None,
-    progress: Iterable | None = None,
-    **options,
+    progress: Iterable[str | Path] | None = None,
+    **options: Any,
 ) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
     """Read several files into one units frame (a hierarchy GeoPackage counts as one file).
 
@@ -175,7 +178,7 @@ def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
         raise InvalidInput(f"{path}: no such file")
     try:
         return gpd.read_file(path, layer=layer, engine="pyogrio")
-    except (pyogrio.errors.DataSourceError, pyogrio.errors.DataLayerError, ValueError) as error:
+    except (DataSourceError, DataLayerError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InvalidInput(f"{path.name}: cannot read boundary file ({message})") from error
 
@@ -185,7 +188,7 @@ def _layer_names(path: Path) -> list[str]:
         raise InvalidInput(f"{path}: no such file")
     try:
         return [str(name) for name in pyogrio.list_layers(path)[:, 0]]
-    except pyogrio.errors.DataSourceError as error:
+    except DataSourceError as error:
         message = str(error).splitlines()[0]
         raise InvalidInput(f"{path.name}: cannot read boundary file ({message})") from error
 
@@ -200,7 +203,7 @@ def _rename_core_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     """Match schema columns case-insensitively, and Shapefile's 10-character cuts of them
     (CODE, Name, parent_cod, CODE_VERSI ...)."""
     present = set(frame.columns)
-    renames = {}
+    renames: dict[str, str] = {}
     for column in frame.columns:
         lower = str(column).lower()
         for wanted in CORE_COLUMNS:
@@ -211,7 +214,7 @@ def _rename_core_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     return frame.rename(columns=renames)
 
 
-def digit_strings(values: pd.Series, source: str, column: str) -> np.ndarray:
+def digit_strings(values: pd.Series, source: str, column: str) -> StrArray:
     """Codes as exact strings: ints and integral floats back to digits, NULL to ''.
 
     >>> digit_strings(pd.Series([410102001.0, None, "010203"]), "a.gpkg", "code").tolist()
@@ -226,7 +229,7 @@ def digit_strings(values: pd.Series, source: str, column: str) -> np.ndarray:
         elif isinstance(value, int | np.integer):
             out[index] = str(int(value))
         elif isinstance(value, float | np.floating):
-            if not float(value).is_integer() or abs(value) >= 2**53:
+            if not float(value).is_integer() or abs(float(value)) >= 2**53:
                 raise InvalidInput(
                     f"{source}: feature {index + 1}: {column} {value!r} is not an exact code; "
                     "store codes as text"
@@ -237,20 +240,20 @@ def digit_strings(values: pd.Series, source: str, column: str) -> np.ndarray:
     return out
 
 
-def _require_codes(codes: np.ndarray, source: str) -> None:
+def _require_codes(codes: StrArray, source: str) -> None:
     empty = np.flatnonzero(codes == "")
     if len(empty):
         raise InvalidInput(f"{source}: feature {empty[0] + 1}: empty code")
 
 
-def _text(frame: pd.DataFrame, column: str, default: str = "") -> np.ndarray:
+def _text(frame: pd.DataFrame, column: str, default: str = "") -> StrArray:
     if column not in frame.columns:
         return np.full(len(frame), default, dtype=object)
     values = frame[column].astype(object).where(frame[column].notna(), default)
     return np.array([str(v).strip() for v in values], dtype=object)
 
 
-def _levels(frame: pd.DataFrame, codes: np.ndarray, level: str | None, source: str) -> np.ndarray:
+def _levels(frame: pd.DataFrame, codes: StrArray, level: str | None, source: str) -> StrArray:
     if level is not None:
         level = LEVEL_OF_LAYER.get(level, level)
         if level not in LEVELS:
@@ -276,9 +279,7 @@ def _levels(frame: pd.DataFrame, codes: np.ndarray, level: str | None, source: s
     return levels
 
 
-def _parent_codes(
-    frame: pd.DataFrame, codes: np.ndarray, levels: np.ndarray, source: str
-) -> np.ndarray:
+def _parent_codes(frame: pd.DataFrame, codes: StrArray, levels: StrArray, source: str) -> StrArray:
     """The given parent codes, else the code prefix of the parent level ('' for districts)."""
     if "parent_code" in frame.columns:
         given = digit_strings(frame["parent_code"], source, "parent_code")
@@ -293,7 +294,7 @@ def _parent_codes(
     return out
 
 
-def _attributes(frame: gpd.GeoDataFrame) -> np.ndarray:
+def _attributes(frame: gpd.GeoDataFrame) -> StrArray:
     """Every non-schema column as one JSON object per row (merged into ``attributes``)."""
     extra = [c for c in frame.columns if c not in CORE_COLUMNS and c != frame.geometry.name]
     records = frame[extra].astype(object).to_dict("records") if extra else [{}] * len(frame)
@@ -306,7 +307,7 @@ def _attributes(frame: gpd.GeoDataFrame) -> np.ndarray:
     return out
 
 
-def _parse_json_object(value: object) -> dict:
+def _parse_json_object(value: object) -> dict[str, Any]:
     if _is_null(value) or value == "":
         return {}
     if isinstance(value, dict):
@@ -319,7 +320,9 @@ def _parse_json_object(value: object) -> dict:
 
 
 def _is_null(value: object) -> bool:
-    return value is None or (not isinstance(value, list | dict | np.ndarray) and pd.isna(value))
+    if value is None or isinstance(value, list | dict | np.ndarray):
+        return value is None
+    return bool(pd.isna(value))  # type: ignore[call-overload]  # stubs: no object overload
 
 
 def _json_value(value: object) -> object:

@@ -13,10 +13,13 @@ validation report; a feature with no area left is refused with InvalidInput.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import shapely
+from shapely.geometry.base import BaseGeometry
 
+from cityaware.geo.arrays import ObjectArray, StrArray
 from cityaware.geo.errors import InvalidInput
 
 _POLYGONAL = {"Polygon", "MultiPolygon"}
@@ -36,13 +39,13 @@ class RepairNote:
     problem: str
     action: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def repair_geometries(
-    geoms: np.ndarray, codes: np.ndarray, source: str
-) -> tuple[np.ndarray, list[RepairNote]]:
+    geoms: ObjectArray, codes: StrArray, source: str
+) -> tuple[ObjectArray, list[RepairNote]]:
     """Reject unusable geometries, repair invalid ones, keep only polygonal parts.
 
     ``source`` names the file in error messages and notes; rows count from 1.
@@ -67,9 +70,9 @@ def repair_geometries(
         )
     geoms = shapely.force_2d(geoms)
     invalid = ~shapely.is_valid(geoms) | (types == 7)
-    repairs = []
+    repairs: list[RepairNote] = []
     out = geoms.copy()
-    for row in np.flatnonzero(invalid):
+    for row in np.flatnonzero(invalid).tolist():
         problem = shapely.is_valid_reason(geoms[row])
         fixed = _polygonal_part(shapely.make_valid(geoms[row]))
         if fixed is None:
@@ -83,7 +86,7 @@ def repair_geometries(
     return demote_single_parts(out), repairs
 
 
-def demote_single_parts(geoms: np.ndarray) -> np.ndarray:
+def demote_single_parts(geoms: ObjectArray) -> ObjectArray:
     """MultiPolygons of one part become Polygons (GeoPackage and Shapefile promote them).
 
     >>> demote_single_parts(np.array([shapely.MultiPolygon([shapely.box(0, 0, 1, 1)])]))[0]
@@ -95,7 +98,7 @@ def demote_single_parts(geoms: np.ndarray) -> np.ndarray:
     return out
 
 
-def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:
+def _polygonal_part(geom: BaseGeometry) -> BaseGeometry | None:
     """The Polygon/MultiPolygon made of a geometry's polygonal parts, or None."""
     if geom.geom_type in _POLYGONAL:
         return None if geom.is_empty else geom
@@ -104,6 +107,7 @@ def _polygonal_part(geom: shapely.Geometry) -> shapely.Geometry | None:
     if not polygons:
         return None
     if len(polygons) == 1:
-        return polygons[0]
+        polygon: BaseGeometry = polygons[0]
+        return polygon
     merged = shapely.MultiPolygon(polygons)
     return merged if merged.is_valid else shapely.union_all(polygons)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
@@ -25,6 +26,8 @@ import pandas as pd
 import shapely
 from pyproj import CRS, Transformer
 
+from cityaware.geo.arrays import FloatArray, IntArray, ObjectArray, StrArray
+from cityaware.geo.boundaries.repair import RepairNote
 from cityaware.geo.boundaries.schema import LEVELS, METRIC_CRS, PARENT_LEVEL, STORAGE_CRS
 
 KINDS: tuple[str, ...] = (
@@ -64,7 +67,7 @@ class Finding:
     area_m2: float | None = None
     location: tuple[float, float] | None = None  # lon, lat
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "kind": self.kind,
             "codes": list(self.codes),
@@ -106,7 +109,7 @@ class ValidationReport:
             parts.append(f"{count} {_LABELS[kind]}{suffix}")
         return f"{self.units} units: " + (", ".join(parts) if parts else "no problems")
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "summary": self.summary(),
             "units": self.units,
@@ -122,7 +125,7 @@ class ValidationReport:
 def validate_units(
     units: gpd.GeoDataFrame,
     tolerance_m2: float = 1.0,
-    repairs: Sequence | None = None,
+    repairs: Sequence[RepairNote] | None = None,
     sliver_width_m: float = 0.1,
 ) -> ValidationReport:
     """Validate a units frame; overlaps, gaps and parts outside the parent smaller than
@@ -172,15 +175,15 @@ def validate_units(
 
 @dataclass(frozen=True)
 class _Context:
-    geoms: np.ndarray  # lon/lat, valid
-    codes: np.ndarray
-    levels: np.ndarray
-    parent_index: np.ndarray  # row of the parent, -1 when missing
+    geoms: ObjectArray  # lon/lat, valid
+    codes: StrArray
+    levels: StrArray
+    parent_index: IntArray  # row of the parent, -1 when missing
     tolerance: float
     sliver_width: float
     metric_crs: str
 
-    def pieces(self, results: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def pieces(self, results: ObjectArray) -> tuple[ObjectArray, IntArray, FloatArray]:
         """Metric polygon pieces of lon/lat overlay results, slivers removed: (pieces, owner, m²).
 
         Slivers — strips thinner than ``sliver_width``, such as those left where a
@@ -204,7 +207,7 @@ class _Context:
         solid = areas > 0
         return metric[solid], owner[solid], areas[solid]
 
-    def per_result(self, results: np.ndarray) -> list[tuple[int, float, tuple[float, float]]]:
+    def per_result(self, results: ObjectArray) -> list[tuple[int, float, tuple[float, float]]]:
         """(result index, total m², location in its largest piece) for results above tolerance."""
         parts, owner, areas = self.pieces(results)
         if not len(parts):
@@ -219,7 +222,7 @@ class _Context:
             for k, location in zip(largest, locations, strict=True)
         ]
 
-    def locations(self, metric_pieces: np.ndarray) -> list[tuple[float, float]]:
+    def locations(self, metric_pieces: ObjectArray) -> list[tuple[float, float]]:
         """A lon/lat point inside each metric piece."""
         points = shapely.point_on_surface(metric_pieces)
         transformer = Transformer.from_crs(self.metric_crs, STORAGE_CRS, always_xy=True)
@@ -229,18 +232,22 @@ class _Context:
 
 def _metric_crs(units: gpd.GeoDataFrame) -> str:
     """METRIC_CRS when the units lie in its area of use, else their UTM zone."""
-    west, south, east, north = CRS.from_user_input(METRIC_CRS).area_of_use.bounds
+    area = CRS.from_user_input(METRIC_CRS).area_of_use
+    if area is None:  # EPSG CRSs all have one
+        raise ValueError(f"{METRIC_CRS} has no area of use")
+    west, south, east, north = area.bounds
     minx, miny, maxx, maxy = units.total_bounds
     if len(units) == 0 or (west <= minx and maxx <= east and south <= miny and maxy <= north):
         return METRIC_CRS
     return units.estimate_utm_crs().to_string()
 
 
-def _parent_index(codes: np.ndarray, parent_codes: np.ndarray) -> np.ndarray:
+def _parent_index(codes: StrArray, parent_codes: StrArray) -> IntArray:
     """Row of each unit's parent (first unit with that code), -1 when there is none."""
     index = pd.Index(codes)
     first_rows = pd.Series(np.arange(len(codes)), index=index)[~index.duplicated()]
-    return first_rows.reindex(parent_codes).fillna(-1).to_numpy(dtype=np.int64)
+    rows: IntArray = first_rows.reindex(parent_codes).fillna(-1).to_numpy(dtype=np.int64)
+    return rows
 
 
 def _outside_parent(ctx: _Context) -> list[Finding]:
@@ -337,7 +344,7 @@ def _duplicates(units: gpd.GeoDataFrame) -> list[Finding]:
     return findings
 
 
-def _orphans(ctx: _Context, parent_codes: np.ndarray) -> list[Finding]:
+def _orphans(ctx: _Context, parent_codes: StrArray) -> list[Finding]:
     findings = []
     for row in np.flatnonzero(ctx.levels != "district"):
         code, parent_code, level = ctx.codes[row], parent_codes[row], ctx.levels[row]
@@ -370,7 +377,7 @@ def _missing_attributes(units: gpd.GeoDataFrame) -> list[Finding]:
     return findings
 
 
-def _json_object(text: str) -> dict:
+def _json_object(text: str) -> dict[str, Any]:
     try:
         value = json.loads(text) if text else {}
     except json.JSONDecodeError:
@@ -378,7 +385,7 @@ def _json_object(text: str) -> dict:
     return value if isinstance(value, dict) else {}
 
 
-def _text(units: gpd.GeoDataFrame, column: str) -> np.ndarray:
+def _text(units: gpd.GeoDataFrame, column: str) -> StrArray:
     """A column as stripped strings ('' for NULL or when the column is absent)."""
     if column not in units.columns:
         return np.full(len(units), "", dtype=object)

@@ -24,16 +24,20 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TypeVar
 
 import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
 import shapely
-from shapely import Geometry
+from shapely.geometry import Point
+from shapely.geometry.base import BaseGeometry
 
+from cityaware.geo.arrays import FloatArray, IntArray, ObjectArray
 from cityaware.geo.boundaries.schema import CORE_COLUMNS, STORAGE_CRS
 from cityaware.geo.demo import partition
+from cityaware.geo.frames import rows as frame_rows
 
 # The source files (real district outlines, NBS division list) sit beside the repository
 # as ../shared/data; set CITYAWARE_SHARED_DATA to read them elsewhere.
@@ -71,7 +75,7 @@ ZONE_HOSTS: dict[str, tuple[str, tuple[float, float]]] = {
 }
 
 
-def population_density(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def population_density(lon: FloatArray, lat: FloatArray) -> FloatArray:
     """Relative population density: a downtown peak, town centres and a rural floor.
 
     >>> d = population_density(np.array([113.65, 113.0]), np.array([34.75, 34.3]))
@@ -80,11 +84,25 @@ def population_density(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     """
     xy = partition.to_km(lon, lat)
     core = partition.to_km(np.array([DOWNTOWN[0]]), np.array([DOWNTOWN[1]]))[0]
-    density = 0.02 + 1.5 * np.exp(-np.hypot(*(xy - core).T) / 6.0)
+    density: FloatArray = 0.02 + 1.5 * np.exp(-np.hypot(*(xy - core).T) / 6.0)
     towns = partition.to_km(TOWN_CENTRES[:, 0], TOWN_CENTRES[:, 1])
     for (tx, ty), weight in zip(towns, TOWN_CENTRES[:, 2], strict=True):
         density += weight * np.exp(-np.hypot(xy[:, 0] - tx, xy[:, 1] - ty) / 2.5)
     return density
+
+
+Item = TypeVar("Item")
+
+
+class _DivisionRow:  # the columns read (see geo.frames)
+    code: str
+    name: str
+
+
+class _OutlineRow:
+    code: str
+    name: str
+    geometry: BaseGeometry
 
 
 @dataclass
@@ -96,14 +114,21 @@ class Unit:
     level: str
     parent_code: str
     managing_zone: str = ""
-    cell: Geometry | None = None
+    cell: BaseGeometry | None = None
     children: list[Unit] = field(default_factory=list)
-    child_seeds: np.ndarray | None = None
-    lines: Geometry | None = None
-    faces: np.ndarray | None = None
-    attributes: dict = field(default_factory=dict)
+    child_seeds: FloatArray | None = None
+    lines: BaseGeometry | None = None
+    faces: IntArray | None = None
+    attributes: dict[str, Any] = field(default_factory=dict)
     uid: int = -1  # position among all units of a build
     leaf: int = -1  # position among the leaves (grids) of a build
+
+    @property
+    def geometry(self) -> BaseGeometry:
+        """``cell``, which the build sets before anything reads it."""
+        if self.cell is None:
+            raise RuntimeError(f"demo city: unit {self.code} {self.name} has no cell yet")
+        return self.cell
 
     def street(self, code: str) -> Unit:
         """The street with ``code`` in this district."""
@@ -115,10 +140,10 @@ class Unit:
 
     def split(self, rng: np.random.Generator) -> None:
         """Cut ``cell`` among the children, sorted north to south."""
-        cut = partition.split_polygon(self.cell, len(self.children), rng, population_density)
+        cut = partition.split_polygon(self.geometry, len(self.children), rng, population_density)
         order = [0]
         if cut.seeds_km is not None:
-            order = np.lexsort((cut.seeds_km[:, 0], -cut.seeds_km[:, 1]))
+            order = np.lexsort((cut.seeds_km[:, 0], -cut.seeds_km[:, 1])).tolist()
             self.child_seeds = cut.seeds_km[order]
         self.lines = cut.lines
         for child, index in zip(self.children, order, strict=True):
@@ -137,7 +162,7 @@ def load_divisions(shared_data: Path) -> pd.DataFrame:
 def load_districts(shared_data: Path) -> gpd.GeoDataFrame:
     """Repaired district outlines; overlaps go to the lower code; snapped to the grid."""
     frame = gpd.read_file(shared_data / DISTRICTS_FILE).sort_values("code").reset_index(drop=True)
-    taken: Geometry = shapely.Polygon()
+    taken: BaseGeometry = shapely.Polygon()
     outlines = []
     for geom in frame.geometry:
         repaired = _polygonal(shapely.make_valid(geom))
@@ -147,13 +172,13 @@ def load_districts(shared_data: Path) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(frame[["code", "name"]], geometry=outlines, crs=STORAGE_CRS)
 
 
-def _polygonal(geom: Geometry) -> Geometry:
+def _polygonal(geom: BaseGeometry) -> BaseGeometry:
     parts = [p for p in shapely.get_parts(geom) if p.geom_type in ("Polygon", "MultiPolygon")]
     return shapely.union_all(parts, grid_size=partition.GRID_SIZE)
 
 
 def plan_district(
-    code: str, name: str, outline: Geometry, divisions: pd.DataFrame, seed: int
+    code: str, name: str, outline: BaseGeometry, divisions: pd.DataFrame, seed: int
 ) -> Unit:
     """District -> regions (host/zone) -> streets -> communities, with approximate cells."""
     district = Unit(code, name, "district", "", cell=outline)
@@ -170,30 +195,32 @@ def plan_district(
         rows = divisions[divisions.parent_code == region.code].sort_values("code")
         region.children = [
             Unit(r.code, r.name, "street", code, managing_zone=region.managing_zone)
-            for r in rows.itertuples()
+            for r in frame_rows(rows, _DivisionRow)
         ]
         region.split(_rng(seed, region.code, 1))
         for street in region.children:
             rows = divisions[divisions.parent_code == street.code].sort_values("code")
             street.children = [
                 Unit(r.code, r.name, "community", street.code, managing_zone=street.managing_zone)
-                for r in rows.itertuples()
+                for r in frame_rows(rows, _DivisionRow)
             ]
             street.split(_rng(seed, street.code, 2))
     return district
 
 
-def _split_host(district: Unit, direction: tuple[float, float], divisions, seed: int) -> None:
+def _split_host(
+    district: Unit, direction: tuple[float, float], divisions: pd.DataFrame, seed: int
+) -> None:
     """Cut a host district across ``direction`` so the zone gets its share of people."""
     rest, zone = district.children
     counts = [int((divisions.parent_code == r.code).sum()) for r in (rest, zone)]
     lon, lat = partition.sample_points(
-        district.cell, 2000, _rng(seed, district.code, 3), population_density
+        district.geometry, 2000, _rng(seed, district.code, 3), population_density
     )
     unit = np.asarray(direction) / np.hypot(*direction)
     cut = float(np.quantile(partition.to_km(lon, lat) @ unit, counts[0] / sum(counts)))
     seeds = np.array([(cut - 0.5) * unit, (cut + 0.5) * unit])
-    split = partition.split_by_seeds(district.cell, seeds)
+    split = partition.split_by_seeds(district.geometry, seeds)
     district.child_seeds, district.lines = seeds, split.lines
     rest.cell, zone.cell = split.cells
 
@@ -261,7 +288,7 @@ def _office(street: Unit) -> str:
 FRAGMENT_LEVELS = [(2, 0), (3, 2), (4, 3)]
 
 
-def _number(plans: list[Unit]) -> tuple[list[Unit], np.ndarray]:
+def _number(plans: list[Unit]) -> tuple[list[Unit], IntArray]:
     """Give every unit an id; return all units and each leaf's chain of ids."""
     units: list[Unit] = []
     chains: list[list[int]] = []
@@ -281,7 +308,7 @@ def _number(plans: list[Unit]) -> tuple[list[Unit], np.ndarray]:
     return units, np.array(chains)
 
 
-def _assign(unit: Unit, points: np.ndarray, index: np.ndarray, leaf: np.ndarray) -> None:
+def _assign(unit: Unit, points: FloatArray, index: IntArray, leaf: IntArray) -> None:
     """Send faces down the tree to the nearest child seed; record each face's leaf."""
     if not unit.children:
         leaf[index] = unit.leaf
@@ -294,7 +321,7 @@ def _assign(unit: Unit, points: np.ndarray, index: np.ndarray, leaf: np.ndarray)
         _assign(child, points, index[owner == i], leaf)
 
 
-def _attach_faces(units: list[Unit], chains: np.ndarray, leaf: np.ndarray) -> None:
+def _attach_faces(units: list[Unit], chains: IntArray, leaf: IntArray) -> None:
     for unit in units:
         unit.faces = np.empty(0, dtype=int)
     for column in range(chains.shape[1]):
@@ -305,11 +332,13 @@ def _attach_faces(units: list[Unit], chains: np.ndarray, leaf: np.ndarray) -> No
             units[uid].faces = np.sort(index)
 
 
-def _records(district: Unit, faces: np.ndarray) -> dict[str, list[dict]]:
-    rows: dict[str, list[dict]] = {layer: [] for layer in LAYER_ORDER}
+def _records(district: Unit, faces: ObjectArray) -> dict[str, list[dict[str, Any]]]:
+    rows: dict[str, list[dict[str, Any]]] = {layer: [] for layer in LAYER_ORDER}
 
-    def add(layer: str, unit: Unit, parent_code: str, attributes: dict | None = None) -> None:
-        if len(unit.faces) == 0:
+    def add(
+        layer: str, unit: Unit, parent_code: str, attributes: dict[str, Any] | None = None
+    ) -> None:
+        if unit.faces is None or len(unit.faces) == 0:
             raise RuntimeError(f"demo city: unit {unit.code} {unit.name} got no area")
         geom = shapely.union_all(faces[unit.faces])
         row = {
@@ -394,11 +423,12 @@ def build_demo_boundaries(
     wanted = set(districts) if districts is not None else set(outlines.code)
     chosen = outlines[outlines.code.isin(wanted)]
     plans = []
-    for row in _progress(list(chosen.itertuples()), progress):
+    for row in _progress(list(frame_rows(chosen, _OutlineRow)), progress):
         plan = plan_district(row.code, row.name, row.geometry, divisions, seed)
         communities = list(_communities(plan))
         populations = [
-            c.cell.area * float(population_density(*_xy(shapely.point_on_surface(c.cell)))[0])
+            c.geometry.area
+            * float(population_density(*_xy(shapely.point_on_surface(c.geometry)))[0])
             for c in communities
         ]
         counts = partition.apportion(populations, quotas[row.code])
@@ -406,41 +436,40 @@ def build_demo_boundaries(
             office = _office(plan.street(community.parent_code))
             _plan_grids(community, int(count), office, seed)
         plans.append(plan)
-    chosen = plans
-    lines = [line for plan in chosen for line in _all_lines(plan)]
-    faces, owner = partition.arrangement([plan.cell for plan in chosen], lines)
-    units, chains = _number(chosen)
+    lines = [line for plan in plans for line in _all_lines(plan)]
+    faces, owner = partition.arrangement([plan.geometry for plan in plans], lines)
+    units, chains = _number(plans)
     leaf = np.full(len(faces), -1)
     points = partition.face_points_km(faces)
-    for index, plan in enumerate(chosen):
+    for index, plan in enumerate(plans):
         _assign(plan, points, np.flatnonzero(owner == index), leaf)
     leaf = partition.merge_fragments(faces, leaf, chains, FRAGMENT_LEVELS)
     _attach_faces(units, chains, leaf)
-    rows: dict[str, list[dict]] = {layer: [] for layer in LAYER_ORDER}
-    for plan in chosen:
+    rows: dict[str, list[dict[str, Any]]] = {layer: [] for layer in LAYER_ORDER}
+    for plan in plans:
         for layer, records in _records(plan, faces).items():
             rows[layer].extend(records)
     return {layer: _frame(records) for layer, records in rows.items()}
 
 
-def _xy(point: Geometry) -> tuple[np.ndarray, np.ndarray]:
+def _xy(point: Point) -> tuple[FloatArray, FloatArray]:
     return np.array([point.x]), np.array([point.y])
 
 
-def _all_lines(unit: Unit) -> list[Geometry]:
+def _all_lines(unit: Unit) -> list[BaseGeometry]:
     lines = [unit.lines] if unit.lines is not None else []
     for child in unit.children:
         lines.extend(_all_lines(child))
     return lines
 
 
-def _frame(records: list[dict]) -> gpd.GeoDataFrame:
+def _frame(records: list[dict[str, Any]]) -> gpd.GeoDataFrame:
     frame = pd.DataFrame(records, columns=None if records else [*CORE_COLUMNS, "geometry"])
     frame = frame.sort_values("code", kind="stable").reset_index(drop=True)
     return gpd.GeoDataFrame(frame, geometry="geometry", crs=STORAGE_CRS)
 
 
-def _progress(items: list, enabled: bool) -> Iterable:
+def _progress(items: list[Item], enabled: bool) -> Iterable[Item]:
     if not enabled:
         return items
     from tqdm import tqdm

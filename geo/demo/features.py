@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
+from cityaware.geo.arrays import IntArray, ObjectArray, StrArray
 from cityaware.geo.demo.city import DEFAULT_SEED, population_density
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
@@ -216,7 +217,7 @@ class _Places:
         return grid, lon, lat
 
 
-def _ids(prefix: str, n: int, width: int = 6) -> np.ndarray:
+def _ids(prefix: str, n: int, width: int = 6) -> StrArray:
     return np.char.add(prefix, np.char.zfill(np.arange(1, n + 1).astype(str), width))
 
 
@@ -289,7 +290,8 @@ def incident_times(n: int, days: int, end: datetime, rng: np.random.Generator) -
     weight = weight * span / 3600.0
     pick = rng.choice(len(hours), size=n, p=weight / weight.sum())
     offset = np.floor(rng.uniform(0.0, span[pick]))
-    return hours[pick] + pd.to_timedelta(offset, unit="s")
+    times: pd.DatetimeIndex = hours[pick] + pd.to_timedelta(offset, unit="s")
+    return times
 
 
 def _incidents(
@@ -329,7 +331,7 @@ def _incidents(
     )
 
 
-def _channels(category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _channels(category: IntArray, rng: np.random.Generator) -> IntArray:
     """Intake channel per incident; sensor alarms only for sensor-related categories."""
     sensor = np.array([c.sensor_related for c in INCIDENT_CATEGORIES])
     shares = np.array([c.share for c in INCIDENT_CATEGORIES])
@@ -337,23 +339,24 @@ def _channels(category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     probs[:, -1] = np.where(sensor, CHANNEL_SHARES[-1] / shares[sensor].sum(), 0.0)
     probs[:, :-1] *= (1.0 - probs[:, -1:]) / CHANNEL_SHARES[:-1].sum()
     cumulative = probs.cumsum(axis=1)[category]
-    return (rng.random(len(category))[:, None] > cumulative).sum(axis=1).clip(max=len(CHANNELS) - 1)
+    chosen = (rng.random(len(category))[:, None] > cumulative).sum(axis=1)
+    return np.asarray(chosen.clip(max=len(CHANNELS) - 1), dtype=np.int64)
 
 
-def _titles() -> tuple[np.ndarray, np.ndarray]:
+def _titles() -> tuple[ObjectArray, IntArray]:
     titles = np.array([t for c in INCIDENT_CATEGORIES for t in c.titles], dtype=object)
     first = np.cumsum([0] + [len(c.titles) for c in INCIDENT_CATEGORIES])[:-1]
     return titles, first
 
 
-def _title_offset(category: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+def _title_offset(category: IntArray, rng: np.random.Generator) -> IntArray:
     count = np.array([len(c.titles) for c in INCIDENT_CATEGORIES])[category]
-    return (rng.random(len(category)) * count).astype(int)
+    return np.asarray(rng.random(len(category)) * count, dtype=np.float64).astype(np.int64)
 
 
 def _lifecycle(
     reported: pd.DatetimeIndex, end: datetime, rng: np.random.Generator
-) -> tuple[np.ndarray, pd.DatetimeIndex]:
+) -> tuple[StrArray, pd.DatetimeIndex]:
     """Status and last update: each step takes an exponential time; older gets further."""
     n = len(reported)
     steps = rng.exponential(STATUS_MEAN_HOURS, (n, len(STATUS_MEAN_HOURS))) * 3600.0

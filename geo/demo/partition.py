@@ -24,8 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
+import numpy.typing as npt
 import shapely
-from shapely import Geometry
+from shapely.geometry.base import BaseGeometry
+
+from cityaware.geo.arrays import FloatArray, IntArray, ObjectArray
 
 # Fixed precision of every output coordinate, degrees (~1 cm).
 GRID_SIZE = 1e-7
@@ -36,10 +39,10 @@ KM_PER_DEG_LON = 111.320 * float(np.cos(np.radians(ORIGIN_LAT)))
 # always cross its edge after snapping; stray ends are dangles polygonize drops.
 LINE_OVERSHOOT = 1e-6
 
-WeightFn = Callable[[np.ndarray, np.ndarray], np.ndarray]
+WeightFn = Callable[[FloatArray, FloatArray], FloatArray]
 
 
-def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+def to_km(lon: FloatArray, lat: FloatArray) -> FloatArray:
     """Lon/lat to the local km plane, shape (n, 2).
 
     >>> to_km(np.array([113.6]), np.array([34.7])).tolist()
@@ -51,7 +54,7 @@ def to_km(lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
     )
 
 
-def km_to_lonlat(coords: np.ndarray) -> np.ndarray:
+def km_to_lonlat(coords: FloatArray) -> FloatArray:
     """Local km plane (n, 2) back to lon/lat (n, 2).
 
     >>> km_to_lonlat(to_km(np.array([113.7]), np.array([34.8]))).round(9).tolist()
@@ -62,13 +65,13 @@ def km_to_lonlat(coords: np.ndarray) -> np.ndarray:
     )
 
 
-def _lonlat_to_km(coords: np.ndarray) -> np.ndarray:
+def _lonlat_to_km(coords: FloatArray) -> FloatArray:
     return to_km(coords[:, 0], coords[:, 1])
 
 
 def sample_points(
-    polygon: Geometry, n: int, rng: np.random.Generator, weight: WeightFn
-) -> tuple[np.ndarray, np.ndarray]:
+    polygon: BaseGeometry, n: int, rng: np.random.Generator, weight: WeightFn
+) -> tuple[FloatArray, FloatArray]:
     """``n`` lon/lat points inside ``polygon`` with density proportional to ``weight``.
 
     >>> lon, lat = sample_points(shapely.box(0, 0, 1, 1), 5, np.random.default_rng(0),
@@ -80,8 +83,8 @@ def sample_points(
     minx, miny, maxx, maxy = polygon.bounds
     bbox_area = (maxx - minx) * (maxy - miny)
     fill = polygon.area / bbox_area if bbox_area > 0 else 1.0
-    lons: list[np.ndarray] = []
-    lats: list[np.ndarray] = []
+    lons: list[FloatArray] = []
+    lats: list[FloatArray] = []
     have = 0
     while have < n:
         batch = int(min(max(4 * (n - have) / max(fill, 0.05), 256), 200_000))
@@ -101,8 +104,8 @@ def sample_points(
 
 
 def kmeans_seeds(
-    points: np.ndarray, k: int, rng: np.random.Generator, iters: int = 12
-) -> np.ndarray:
+    points: FloatArray, k: int, rng: np.random.Generator, iters: int = 12
+) -> FloatArray:
     """``k`` distinct seeds among ``points`` (n, 2): the member nearest each k-means centre.
 
     Seeds are sample points, so they lie inside the sampled polygon.
@@ -133,15 +136,17 @@ def kmeans_seeds(
         gap[taken] = -1.0
         chosen[cluster] = int(np.argmax(gap))
         taken[chosen[cluster]] = True
-    return points[chosen]
+    seeds: FloatArray = points[chosen]
+    return seeds
 
 
-def _nearest(points: np.ndarray, centres: np.ndarray) -> np.ndarray:
+def _nearest(points: FloatArray, centres: FloatArray) -> IntArray:
     d2 = ((points[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2)
-    return np.argmin(d2, axis=1)
+    nearest: IntArray = np.argmin(d2, axis=1)
+    return nearest
 
 
-def nearest_seed(points: np.ndarray, seeds: np.ndarray) -> np.ndarray:
+def nearest_seed(points: FloatArray, seeds: FloatArray) -> IntArray:
     """Index of the nearest seed for every point (both in km, shape (n, 2)).
 
     >>> nearest_seed(np.array([[0.0, 0.0], [9.0, 9.0]]), np.array([[10.0, 10.0], [1.0, 1.0]]))
@@ -154,13 +159,13 @@ def nearest_seed(points: np.ndarray, seeds: np.ndarray) -> np.ndarray:
 class Split:
     """A parent cut into children: seeds (km), approximate child cells and the cut lines."""
 
-    seeds_km: np.ndarray | None
-    cells: list[Geometry]
-    lines: Geometry | None
+    seeds_km: FloatArray | None
+    cells: list[BaseGeometry]
+    lines: BaseGeometry | None
 
 
 def split_polygon(
-    parent: Geometry,
+    parent: BaseGeometry,
     k: int,
     rng: np.random.Generator,
     weight: WeightFn,
@@ -175,12 +180,12 @@ def split_polygon(
     return split_by_seeds(parent, seeds)
 
 
-def split_by_seeds(parent: Geometry, seeds: np.ndarray) -> Split:
+def split_by_seeds(parent: BaseGeometry, seeds: FloatArray) -> Split:
     """Cells and cut lines of the Voronoi diagram of ``seeds`` (km) inside ``parent``."""
     minx, miny, maxx, maxy = shapely.transform(parent, _lonlat_to_km).bounds
     pad = 1.0 + max(maxx - minx, maxy - miny)
     frame = shapely.box(minx - pad, miny - pad, maxx + pad, maxy + pad)
-    sites = shapely.multipoints(seeds)
+    sites = shapely.MultiPoint(seeds)
     cells_km = shapely.get_parts(shapely.voronoi_polygons(sites, extend_to=frame))
     owner = [
         int(np.flatnonzero(shapely.contains_xy(c, seeds[:, 0], seeds[:, 1]))[0]) for c in cells_km
@@ -193,7 +198,9 @@ def split_by_seeds(parent: Geometry, seeds: np.ndarray) -> Split:
     return Split(seeds, list(cells), lines)
 
 
-def arrangement(regions: list[Geometry], lines: list[Geometry]) -> tuple[np.ndarray, np.ndarray]:
+def arrangement(
+    regions: list[BaseGeometry], lines: Sequence[BaseGeometry]
+) -> tuple[ObjectArray, IntArray]:
     """Faces of the disjoint ``regions`` cut by ``lines``, noded once on :data:`GRID_SIZE`.
 
     Returns the faces and, for each face, the index of the region holding it.
@@ -214,15 +221,15 @@ def arrangement(regions: list[Geometry], lines: list[Geometry]) -> tuple[np.ndar
     return faces[face_index[first]], region_index[first]
 
 
-def face_points_km(faces: np.ndarray) -> np.ndarray:
+def face_points_km(faces: ObjectArray) -> FloatArray:
     """An interior point of every face, in km (n, 2)."""
     inner = shapely.point_on_surface(faces)
     return to_km(shapely.get_x(inner), shapely.get_y(inner))
 
 
 def merge_fragments(
-    faces: np.ndarray, leaf: np.ndarray, chains: np.ndarray, levels: list[tuple[int, int]]
-) -> np.ndarray:
+    faces: ObjectArray, leaf: IntArray, chains: IntArray, levels: list[tuple[int, int]]
+) -> IntArray:
     """Hand detached pieces of units to the neighbour they share the longest edge with.
 
     ``leaf`` is the leaf unit of every face; ``chains[leaf]`` the unit ids of
@@ -261,7 +268,7 @@ def merge_fragments(
     return leaf
 
 
-def _movable(members: np.ndarray, leaf: np.ndarray, chains: np.ndarray, column: int) -> bool:
+def _movable(members: IntArray, leaf: IntArray, chains: IntArray, column: int) -> bool:
     """True when every unit below ``column`` in ``members`` keeps faces elsewhere."""
     for below in range(column + 1, chains.shape[1]):
         inside, count_inside = np.unique(chains[leaf[members], below], return_counts=True)
@@ -272,7 +279,15 @@ def _movable(members: np.ndarray, leaf: np.ndarray, chains: np.ndarray, column: 
     return True
 
 
-def _neighbour_leaf(part, members, leaf, chains, columns, tree, rings) -> int | None:
+def _neighbour_leaf(
+    part: BaseGeometry,
+    members: IntArray,
+    leaf: IntArray,
+    chains: IntArray,
+    columns: tuple[int, int],
+    tree: shapely.STRtree,
+    rings: ObjectArray,
+) -> int | None:
     column, parent_column = columns
     own = chains[leaf[members[0]]]
     near = tree.query(part, predicate="intersects")
@@ -289,8 +304,8 @@ def _neighbour_leaf(part, members, leaf, chains, columns, tree, rings) -> int | 
 
 
 def apportion(
-    populations: Sequence[float], total: int, minimum: Sequence[int] | None = None
-) -> np.ndarray:
+    populations: npt.ArrayLike, total: int, minimum: npt.ArrayLike | None = None
+) -> IntArray:
     """Split ``total`` units: ``minimum`` each (default 1), the rest by ``populations``.
 
     The rest goes by largest remainder, ties to the earlier entry.
@@ -308,12 +323,13 @@ def apportion(
     remainder = quota - counts
     order = np.lexsort((np.arange(len(weights)), -remainder))
     counts[order[: extra - counts.sum()]] += 1
-    return counts + floor
+    shares: IntArray = counts + floor
+    return shares
 
 
 def lattice_totals(
-    regions: Sequence[Geometry], weight: WeightFn, step: float = 0.005
-) -> np.ndarray:
+    regions: Sequence[BaseGeometry], weight: WeightFn, step: float = 0.005
+) -> FloatArray:
     """``weight`` summed over a lattice of ``step``° inside each region (a population).
 
     >>> totals = lattice_totals([shapely.box(0, 0, 1, 1), shapely.box(1, 0, 3, 1)],
@@ -322,9 +338,9 @@ def lattice_totals(
     [100.0, 200.0]
     """
     minx, miny, maxx, maxy = shapely.total_bounds(np.asarray(regions, dtype=object))
-    lon, lat = np.meshgrid(
+    lon_grid, lat_grid = np.meshgrid(
         np.arange(minx, maxx, step) + step / 2, np.arange(miny, maxy, step) + step / 2
     )
-    lon, lat = lon.ravel(), lat.ravel()
+    lon, lat = lon_grid.ravel(), lat_grid.ravel()
     density = weight(lon, lat)
     return np.array([density[shapely.contains_xy(r, lon, lat)].sum() for r in regions])

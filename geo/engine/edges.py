@@ -28,33 +28,41 @@ by millimetres, so only ``covers`` in lon/lat decides points on an edge.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 import shapely
 
+from cityaware.geo.arrays import BoolArray, FloatArray, Int32Array, IntArray, ObjectArray
+
 EDGE_EPS_M = 0.05
 _PAIRS_PER_BATCH = 4_000_000
 PIECE_CELLS = 3  # long segments are walked in pieces about this many cells long
+# lon/lat -> metric x/y (e.g. ExactLocator.to_metric).
+ToMetric = Callable[[FloatArray, FloatArray], tuple[FloatArray, FloatArray]]
 
 
 @dataclass
 class Segments:
     """Straight boundary pieces, sorted by grid index: grid and metric endpoints."""
 
-    grid: np.ndarray
-    x0: np.ndarray
-    y0: np.ndarray
-    x1: np.ndarray
-    y1: np.ndarray
-    lon0: np.ndarray
-    lat0: np.ndarray
-    lon1: np.ndarray
-    lat1: np.ndarray
+    grid: Int32Array
+    x0: FloatArray
+    y0: FloatArray
+    x1: FloatArray
+    y1: FloatArray
+    lon0: FloatArray
+    lat0: FloatArray
+    lon1: FloatArray
+    lat1: FloatArray
 
     @classmethod
-    def of(cls, geometries: np.ndarray, to_metric: Callable) -> Segments:
+    def of(
+        cls,
+        geometries: ObjectArray,
+        to_metric: ToMetric,
+    ) -> Segments:
         """Cut the rings of ``geometries`` (index = grid) into segments."""
         parts, part_grid = shapely.get_parts(geometries, return_index=True)
         rings, ring_part = shapely.get_rings(parts, return_index=True)
@@ -65,7 +73,8 @@ class Segments:
         lon1, lat1 = coords[start + 1, 0], coords[start + 1, 1]
         grid = part_grid[ring_part[ring_of[start]]]
         order = np.argsort(grid, kind="stable")
-        lon0, lat0, lon1, lat1, grid = (a[order] for a in (lon0, lat0, lon1, lat1, grid))
+        lon0, lat0, lon1, lat1 = (a[order] for a in (lon0, lat0, lon1, lat1))
+        grid = grid[order]
         x0, y0 = to_metric(lon0, lat0)
         x1, y1 = to_metric(lon1, lat1)
         return cls(grid.astype(np.int32), x0, y0, x1, y1, lon0, lat0, lon1, lat1)
@@ -73,7 +82,7 @@ class Segments:
     def __len__(self) -> int:
         return len(self.grid)
 
-    def distances(self, seg: np.ndarray, x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    def distances(self, seg: IntArray, x: FloatArray, y: FloatArray) -> FloatArray:
         """Metric distance from points (x, y) to segments ``seg``, elementwise: the
         :func:`segment_distance` sum with each segment's direction and inverse squared
         length computed once (memoised)."""
@@ -92,9 +101,10 @@ class Segments:
         dy *= t
         rx -= dx
         ry -= dy
-        return np.hypot(rx, ry, out=rx)
+        distance: FloatArray = np.hypot(rx, ry, out=rx)
+        return distance
 
-    def lines(self, scale: tuple[float, float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    def lines(self, scale: tuple[float, float]) -> tuple[FloatArray, FloatArray, FloatArray]:
         """Unit normal (nx, ny) and offset of each segment's line in lon/lat scaled by
         ``scale``: a point's signed distance from the line is ``x*nx + y*ny - offset``.
         NaN for zero-length segments. Memoised per scale."""
@@ -106,20 +116,21 @@ class Segments:
                 length = np.hypot(ex, ey)
                 nx, ny = -ey / length, ex / length
             memo[scale] = nx, ny, self.lon0 * sx * nx + self.lat0 * sy * ny
-        return memo[scale]
+        lines: tuple[FloatArray, FloatArray, FloatArray] = memo[scale]
+        return lines
 
     def arrays(self) -> dict[str, np.ndarray]:
         return {f"seg_{name}": getattr(self, name) for name in self.__dataclass_fields__}
 
     @classmethod
-    def from_arrays(cls, saved) -> Segments:
+    def from_arrays(cls, saved: Mapping[str, np.ndarray]) -> Segments:
         return cls(**{name: saved[f"seg_{name}"] for name in cls.__dataclass_fields__})
 
 
 BLOCK_SHIFT = 3  # cells are grouped in blocks of 8 x 8 (64 cells: one bit each in a uint64)
 
 
-def block_key(row: np.ndarray, col: np.ndarray, cols: int) -> np.ndarray:
+def block_key(row: IntArray, col: IntArray, cols: int) -> IntArray:
     """Cell key ordering cells block by block: block index * 64 + bit within the block.
 
     >>> block_key(np.array([0, 0, 9]), np.array([0, 9, 0]), cols=16).tolist()
@@ -128,10 +139,11 @@ def block_key(row: np.ndarray, col: np.ndarray, cols: int) -> np.ndarray:
     block_cols = -(-cols // (1 << BLOCK_SHIFT))
     block = (row >> BLOCK_SHIFT) * block_cols + (col >> BLOCK_SHIFT)
     mask = (1 << BLOCK_SHIFT) - 1
-    return (block << (2 * BLOCK_SHIFT)) + ((row & mask) << BLOCK_SHIFT) + (col & mask)
+    key: IntArray = (block << (2 * BLOCK_SHIFT)) + ((row & mask) << BLOCK_SHIFT) + (col & mask)
+    return key
 
 
-def key_cell(key: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray]:
+def key_cell(key: IntArray, cols: int) -> tuple[IntArray, IntArray]:
     """(row, col) of cell keys (inverse of :func:`block_key`)."""
     block_cols = -(-cols // (1 << BLOCK_SHIFT))
     block, bit = key >> (2 * BLOCK_SHIFT), key & ((1 << (2 * BLOCK_SHIFT)) - 1)
@@ -141,10 +153,13 @@ def key_cell(key: np.ndarray, cols: int) -> tuple[np.ndarray, np.ndarray]:
     return row, col
 
 
-def segment_distance(px, py, x0, y0, x1, y1) -> np.ndarray:
+def segment_distance(
+    px: FloatArray, py: FloatArray, x0: FloatArray, y0: FloatArray, x1: FloatArray, y1: FloatArray
+) -> FloatArray:
     """Euclidean distance from points to segments, elementwise."""
     t = np.clip(_projection(px, py, x0, y0, x1, y1), 0.0, 1.0)
-    return np.hypot(px - (x0 + t * (x1 - x0)), py - (y0 + t * (y1 - y0)))
+    distance: FloatArray = np.hypot(px - (x0 + t * (x1 - x0)), py - (y0 + t * (y1 - y0)))
+    return distance
 
 
 def cells_near_segments(
@@ -156,7 +171,7 @@ def cells_near_segments(
     dlat: float,
     reach_m: float,
     m_per_deg: tuple[float, float],
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[IntArray, IntArray]:
     """(cell key, segment index) pairs with the cell centre within reach of the segment.
 
     ``m_per_deg`` = (lon, lat) lower bounds of metres per degree over the raster.
@@ -216,7 +231,9 @@ def cells_near_segments(
     return key // len(segments), key % len(segments)
 
 
-def _projection(px, py, x0, y0, x1, y1) -> np.ndarray:
+def _projection(
+    px: FloatArray, py: FloatArray, x0: FloatArray, y0: FloatArray, x1: FloatArray, y1: FloatArray
+) -> FloatArray:
     """Parameter t of the projection of points on the (infinite) line through a segment."""
     dx, dy = x1 - x0, y1 - y0
     length2 = dx * dx + dy * dy
@@ -229,29 +246,29 @@ class EdgeAnswer:
     """Per point of :func:`resolve`: decided or not; chosen grid (-1 outside); the
     (point, grid, metres) groups of grids with a listed segment."""
 
-    decided: np.ndarray
-    chosen: np.ndarray
-    group_point: np.ndarray
-    group_grid: np.ndarray
-    group_distance: np.ndarray
+    decided: BoolArray
+    chosen: IntArray
+    group_point: IntArray
+    group_grid: IntArray
+    group_distance: FloatArray
 
 
 def resolve(
     segments: Segments,
-    offsets: np.ndarray,
-    entries: np.ndarray,
-    centre: np.ndarray,
-    rows: np.ndarray,
-    lon: np.ndarray,
-    lat: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    centre_lon: np.ndarray,
-    centre_lat: np.ndarray,
+    offsets: IntArray,
+    entries: Int32Array,
+    centre: Int32Array,
+    rows: IntArray,
+    lon: FloatArray,
+    lat: FloatArray,
+    x: FloatArray,
+    y: FloatArray,
+    centre_lon: FloatArray,
+    centre_lat: FloatArray,
     m_per_deg: tuple[float, float],
-    geometries: np.ndarray,
+    geometries: ObjectArray,
     metric_error_m: float = 0.0,
-    valid: np.ndarray | None = None,
+    valid: BoolArray | None = None,
 ) -> EdgeAnswer:
     """Decide points in listed cells (CSR ``rows``) from their listed segments.
 
@@ -336,7 +353,16 @@ def resolve(
 PATH_TOL_M = 0.01
 
 
-def _path_crossings(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg):
+def _path_crossings(
+    segments: Segments,
+    seg: IntArray,
+    pair_point: IntArray,
+    lon: FloatArray,
+    lat: FloatArray,
+    centre_lon: FloatArray,
+    centre_lat: FloatArray,
+    m_per_deg: tuple[float, float],
+) -> tuple[BoolArray, BoolArray]:
     """Per (point, segment) pair: (clean crossing, unsure) for the path centre → point.
 
     Works in lon/lat scaled to metres (lower bounds, so tolerances err large).
@@ -363,7 +389,16 @@ def _path_crossings(segments, seg, pair_point, lon, lat, centre_lon, centre_lat,
     return crossing, unsure
 
 
-def _path_crosses_near(segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg):
+def _path_crosses_near(
+    segments: Segments,
+    seg: IntArray,
+    pair_point: IntArray,
+    lon: FloatArray,
+    lat: FloatArray,
+    centre_lon: FloatArray,
+    centre_lat: FloatArray,
+    m_per_deg: tuple[float, float],
+) -> tuple[BoolArray, BoolArray]:
     """The full test of :func:`_path_crossings`, relative to the cell centre:
     (a proper crossing with every end farther than PATH_TOL_M from the other's
     line, an end within PATH_TOL_M of the other's line, where signs could lie)."""

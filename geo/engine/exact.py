@@ -21,6 +21,7 @@ import numpy as np
 import shapely
 from pyproj import Transformer
 
+from cityaware.geo.arrays import BoolArray, FloatArray, IntArray, ObjectArray
 from cityaware.geo.crs import metric_crs_for
 
 MIN_DISTANCE_M = 1e-3
@@ -32,13 +33,13 @@ class ExactAnswer:
     (``near_point``, ``near_grid``) of *other* grids within near_m, sorted; for
     the ``outside`` points, the ``nearest`` grid (-1 none) and ``distance`` (m)."""
 
-    chosen: np.ndarray
-    on_boundary: np.ndarray
-    near_point: np.ndarray
-    near_grid: np.ndarray
-    outside: np.ndarray
-    nearest: np.ndarray
-    distance: np.ndarray
+    chosen: IntArray
+    on_boundary: BoolArray
+    near_point: IntArray
+    near_grid: IntArray
+    outside: IntArray
+    nearest: IntArray
+    distance: FloatArray
 
 
 class ExactIndex:
@@ -50,7 +51,7 @@ class ExactIndex:
 
     def __init__(
         self,
-        geometries: np.ndarray,
+        geometries: ObjectArray,
         outside_tolerance_m: float = 500.0,
         metric_crs: str | None = None,
     ) -> None:
@@ -68,16 +69,16 @@ class ExactIndex:
         self.tree = shapely.STRtree(self.geometries)
         self.metric_tree = shapely.STRtree(self.metric_geometries)
 
-    def _project_xy(self, xy: np.ndarray) -> np.ndarray:
+    def _project_xy(self, xy: FloatArray) -> FloatArray:
         x, y = self._to_metric.transform(xy[:, 0], xy[:, 1])
         return np.column_stack([x, y])
 
-    def to_metric(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def to_metric(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Project WGS84 lon/lat to the metric CRS (metres)."""
         x, y = self._to_metric.transform(lon, lat)
         return np.asarray(x, dtype=float), np.asarray(y, dtype=float)
 
-    def resolve(self, lon: np.ndarray, lat: np.ndarray, near_m: float) -> ExactAnswer:
+    def resolve(self, lon: FloatArray, lat: FloatArray, near_m: float) -> ExactAnswer:
         """Exact answers for WGS84 points (finite only).
 
         One metric ``dwithin`` query finds every grid within ``near_m`` (at least
@@ -113,11 +114,21 @@ class ExactIndex:
             chosen, on_boundary, near_point[order], near_grid[order], outside, nearest, distance
         )
 
-    def _cover(self, lon, lat, point_idx, grid_idx, unsure, chosen, on_boundary) -> None:
+    def _cover(
+        self,
+        lon: FloatArray,
+        lat: FloatArray,
+        point_idx: IntArray,
+        grid_idx: IntArray,
+        unsure: BoolArray,
+        chosen: IntArray,
+        on_boundary: BoolArray,
+    ) -> None:
         """Decide ``unsure`` points with ``covers``: smallest covering index wins."""
         pairs = unsure[point_idx]
         p_idx, g_idx = point_idx[pairs], grid_idx[pairs]
-        points = shapely.points(lon[p_idx], lat[p_idx])
+        # types-shapely: arrays in match only the overload that returns Point | array
+        points: ObjectArray = shapely.points(lon[p_idx], lat[p_idx])  # type: ignore[assignment]
         hit = shapely.covers(self.geometries[g_idx], points)
         p_idx, g_idx, points = p_idx[hit], g_idx[hit], points[hit]
         # Reverse-sorted assignment: the last write per point is its smallest grid index.
@@ -128,8 +139,8 @@ class ExactIndex:
         on_boundary[p_idx] = ~shapely.contains(self.geometries[g_idx], points)
 
     def nearest(
-        self, x: np.ndarray, y: np.ndarray, max_distance_m: float
-    ) -> tuple[np.ndarray, np.ndarray]:
+        self, x: FloatArray, y: FloatArray, max_distance_m: float
+    ) -> tuple[IntArray, FloatArray]:
         """Per metric point: the nearest grid within ``max_distance_m`` (smallest index on
         ties; -1 if none) and its distance in metres (NaN if none)."""
         nearest = np.full(len(x), -1, dtype=np.int64)

@@ -29,9 +29,10 @@ import json
 import os
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -41,7 +42,9 @@ import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import pyogrio
 import shapely
+from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
 
+from cityaware.geo.arrays import FloatArray, ObjectArray
 from cityaware.geo.crs import to_lonlat_checked
 from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.errors import InvalidInput
@@ -57,12 +60,7 @@ ADDED = (
     "nearest_grid",
     "error",
 )
-_OGR_ERRORS = (
-    pyogrio.errors.DataSourceError,
-    pyogrio.errors.DataLayerError,
-    pyogrio.errors.FieldError,
-    pyogrio.errors.GeometryError,
-)
+_OGR_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError)
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
 LAT_NAMES = ("lat", "latitude", "y", "纬度")
 
@@ -72,10 +70,10 @@ class Chunk:
     """Attribute columns, point coordinates (NaN where missing) and per-row read errors."""
 
     table: pa.Table
-    x: np.ndarray
-    y: np.ndarray
-    errors: np.ndarray
-    geometry: np.ndarray | None  # WKB per row, when the input has geometry
+    x: FloatArray
+    y: FloatArray
+    errors: ObjectArray
+    geometry: ObjectArray | None  # WKB per row, when the input has geometry
 
 
 def locate_file(
@@ -88,7 +86,7 @@ def locate_file(
     chunk_size: int = 100_000,
     progress: Callable[[int], None] | None = None,
     layer: str | None = None,
-) -> dict:
+) -> dict[str, int | float]:
     """Locate all rows of ``input_path`` into ``output_path``; return a summary dict.
 
     The summary has ``points``, one count per status, and ``seconds``.
@@ -129,7 +127,9 @@ def locate_file(
     return {"points": sum(counts.values()), **counts, "seconds": time.perf_counter() - start}
 
 
-def _locate_chunk(chunk: Chunk, locator: GridLocator, crs: str):
+def _locate_chunk(
+    chunk: Chunk, locator: GridLocator, crs: str
+) -> tuple[pa.Table, FloatArray, FloatArray]:
     """(output table, WGS84 lon, WGS84 lat) of one chunk."""
     lon, lat, problems = to_lonlat_checked(chunk.x, chunk.y, crs)
     problems = np.where(chunk.errors != None, chunk.errors, problems)  # noqa: E711
@@ -162,7 +162,14 @@ def count_rows(path: Path | str, layer: str | None = None) -> int | None:
 class ChunkReader:
     """Iterate the :class:`Chunk` s of a file; ``geometry_crs`` is known after the first."""
 
-    def __init__(self, path: Path, lon_col, lat_col, chunk_size: int, layer: str | None):
+    def __init__(
+        self,
+        path: Path,
+        lon_col: str | None,
+        lat_col: str | None,
+        chunk_size: int,
+        layer: str | None,
+    ) -> None:
         self.path, self.lon_col, self.lat_col = path, lon_col, lat_col
         self.chunk_size, self.layer = chunk_size, layer
         self.geometry_crs: str | None = None
@@ -225,7 +232,9 @@ class ChunkReader:
                     pa.Table.from_batches([batch]), lon_col, lat_col, geometry_col
                 )
 
-    def _columns_or_geometry(self, columns, geometry_col):
+    def _columns_or_geometry(
+        self, columns: Sequence[str], geometry_col: str | None
+    ) -> tuple[str | None, str | None]:
         lon_col, lat_col = _coordinate_columns(columns, self.lon_col, self.lat_col)
         if lon_col is None and not geometry_col:
             raise InvalidInput(
@@ -233,14 +242,16 @@ class ChunkReader:
             )
         return lon_col, lat_col
 
-    def _split(self, table: pa.Table, lon_col, lat_col, geometry_col) -> Iterator[Chunk]:
+    def _split(
+        self, table: pa.Table, lon_col: str | None, lat_col: str | None, geometry_col: str | None
+    ) -> Iterator[Chunk]:
         for offset in range(0, max(table.num_rows, 1), self.chunk_size):
             part = table.slice(offset, self.chunk_size)
             if part.num_rows:
                 yield _chunk(part, lon_col, lat_col, geometry_col)
 
 
-def _crs_text(crs) -> str:
+def _crs_text(crs: object) -> str:
     """GeoParquet's PROJJSON (or string) CRS as a name pyproj/GDAL accept."""
     if isinstance(crs, dict):
         ident = crs.get("id") or {}
@@ -250,7 +261,9 @@ def _crs_text(crs) -> str:
     return "OGC:CRS84" if crs is None else str(crs)
 
 
-def _coordinate_columns(columns, lon_col, lat_col) -> tuple[str | None, str | None]:
+def _coordinate_columns(
+    columns: Sequence[str], lon_col: str | None, lat_col: str | None
+) -> tuple[str | None, str | None]:
     if (lon_col is None) != (lat_col is None):
         raise InvalidInput("give both --lon-col and --lat-col, or neither")
     if lon_col is not None:
@@ -264,18 +277,22 @@ def _coordinate_columns(columns, lon_col, lat_col) -> tuple[str | None, str | No
     return (lon, lat) if lon and lat else (None, None)
 
 
-def _chunk(table: pa.Table, lon_col, lat_col, geometry_col) -> Chunk:
+def _chunk(
+    table: pa.Table, lon_col: str | None, lat_col: str | None, geometry_col: str | None
+) -> Chunk:
     n = table.num_rows
     errors = np.full(n, None, dtype=object)
-    geometry = None
+    geometry: ObjectArray | None = None
     if geometry_col and geometry_col in table.column_names:
         geometry = table[geometry_col].to_numpy(zero_copy_only=False)
         table = table.drop_columns([geometry_col])
-    if lon_col is not None:
+    if lon_col is not None and lat_col is not None:
         x = _numbers(table[lon_col], lon_col, errors)
         y = _numbers(table[lat_col], lat_col, errors)
+    elif geometry is None:
+        raise InvalidInput("the input has neither a geometry column nor coordinate columns")
     else:
-        shapes = shapely.from_wkb(geometry, on_invalid="ignore")
+        shapes: ObjectArray = shapely.from_wkb(geometry, on_invalid="ignore")
         points = shapely.get_type_id(shapes) == shapely.GeometryType.POINT
         points &= ~shapely.is_empty(shapes)
         x = np.where(points, shapely.get_x(shapes), np.nan)
@@ -293,7 +310,7 @@ def _chunk(table: pa.Table, lon_col, lat_col, geometry_col) -> Chunk:
 _POINT_WKB = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
 
 
-def point_wkb(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
+def point_wkb(lon: FloatArray, lat: FloatArray) -> pa.Array[Any]:
     """Little-endian WKB points built with numpy (null where lon/lat is NaN).
 
     >>> import shapely
@@ -303,13 +320,15 @@ def point_wkb(lon: np.ndarray, lat: np.ndarray) -> pa.Array:
     records = np.empty(len(lon), dtype=_POINT_WKB)
     records["order"], records["kind"], records["x"], records["y"] = 1, 1, lon, lat
     data = pa.py_buffer(records.tobytes())
-    offsets = pa.py_buffer(np.arange(len(lon) + 1, dtype=np.int32) * _POINT_WKB.itemsize)
+    offsets = pa.py_buffer(
+        (np.arange(len(lon) + 1, dtype=np.int32) * _POINT_WKB.itemsize).tobytes()
+    )
     valid = np.isfinite(lon) & np.isfinite(lat)
     nulls = None if valid.all() else pa.array(valid).buffers()[1]
     return pa.Array.from_buffers(pa.binary(), len(lon), [nulls, offsets, data])
 
 
-def _numbers(column: pa.ChunkedArray, name: str, errors: np.ndarray) -> np.ndarray:
+def _numbers(column: pa.ChunkedArray[Any], name: str, errors: ObjectArray) -> FloatArray:
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
         return column.to_numpy().astype(float)
     try:  # fast path: every value parses
@@ -332,11 +351,17 @@ class _Writer:
 
     def __init__(self, path: Path, out_format: str) -> None:
         self.path, self.format = path, out_format
-        self._sink = None
-        self._schema = None
+        self._sink: tuple[pa_csv.CSVWriter | pq.ParquetWriter, pa.Schema] | None = None
         self._first = True
 
-    def write(self, table: pa.Table, wkb: np.ndarray | None, crs: str | None, lon, lat) -> None:
+    def write(
+        self,
+        table: pa.Table,
+        wkb: ObjectArray | None,
+        crs: str | None,
+        lon: FloatArray,
+        lat: FloatArray,
+    ) -> None:
         """Append ``table``; geometry is the input ``wkb`` (in ``crs``) or points at lon/lat."""
         if self.format == "csv":
             if wkb is not None:
@@ -346,10 +371,10 @@ class _Writer:
             return
         geometry_type = "Unknown"
         if wkb is None:
-            wkb, crs, geometry_type = point_wkb(lon, lat), "EPSG:4326", "Point"
+            geometry, crs, geometry_type = point_wkb(lon, lat), "EPSG:4326", "Point"
         else:
-            wkb = pa.array(wkb, type=pa.binary(), from_pandas=True)
-        table = table.append_column("geometry", wkb)
+            geometry = pa.array(wkb, type=pa.binary(), from_pandas=True)
+        table = table.append_column("geometry", geometry)
         if self.format == "gpkg":
             pyogrio.write_arrow(
                 table,
@@ -367,13 +392,17 @@ class _Writer:
 
     def _write_csv(self, table: pa.Table) -> None:
         if self._sink is None:
-            self._sink = pa_csv.CSVWriter(str(self.path), table.schema)
-            self._schema = table.schema
-        self._sink.write_table(table.cast(self._schema))
+            self._sink = pa_csv.CSVWriter(str(self.path), table.schema), table.schema
+        self._append(table)
+
+    def _append(self, table: pa.Table) -> None:
+        assert self._sink is not None  # opened by _write_csv / _write_parquet
+        sink, schema = self._sink
+        sink.write_table(table.cast(schema))
 
     def _write_parquet(self, table: pa.Table, crs: str | None) -> None:
         if self._sink is None:
-            geo = {
+            geo: dict[str, Any] = {
                 "version": "1.0.0",
                 "primary_column": "geometry",
                 "columns": {"geometry": {"encoding": "WKB", "geometry_types": []}},
@@ -382,12 +411,12 @@ class _Writer:
                 from pyproj import CRS
 
                 geo["columns"]["geometry"]["crs"] = CRS.from_user_input(crs).to_json_dict()
-            metadata = dict(table.schema.metadata or {}, geo=json.dumps(geo))
-            self._schema = table.schema.with_metadata(metadata)
-            self._sink = pq.ParquetWriter(str(self.path), self._schema)
-        self._sink.write_table(table.cast(self._schema))
+            metadata = {**(table.schema.metadata or {}), b"geo": json.dumps(geo).encode()}
+            schema = table.schema.with_metadata(metadata)
+            self._sink = pq.ParquetWriter(str(self.path), schema), schema
+        self._append(table)
 
     def close(self) -> None:
         if self._sink is not None:
-            self._sink.close()
+            self._sink[0].close()
             self._sink = None

@@ -29,11 +29,13 @@ import math
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from pyproj import Geod
 from rtree import index as rtree_index
 
+from cityaware.geo.arrays import FloatArray
 from cityaware.geo.crs import lonlat_problem
 from cityaware.geo.errors import InvalidInput, NotFound
 
@@ -42,7 +44,9 @@ _M_PER_DEG_LAT_MIN = 110_574.0
 _M_PER_DEG_LON_EQUATOR = 111_319.0  # just under WGS84's 111,319.49 m, so boxes err large
 _MAX_LAT_FOR_BOX = 89.0
 
-Where = Callable[[dict], bool] | None
+# A feature's free-form attributes (JSON-like), and a filter on them.
+Attrs = dict[str, Any]
+Where = Callable[[Attrs], bool] | None
 
 
 @dataclass
@@ -51,7 +55,7 @@ class _KindIndex:
     keys: dict[Hashable, int] = field(default_factory=dict)
     ids: dict[int, Hashable] = field(default_factory=dict)
     points: dict[int, tuple[float, float]] = field(default_factory=dict)
-    attrs: dict[int, dict] = field(default_factory=dict)
+    attrs: dict[int, Attrs] = field(default_factory=dict)
     next_key: int = 0
 
 
@@ -63,7 +67,7 @@ def _checked(lon: float, lat: float) -> tuple[float, float]:
     return lon, lat
 
 
-def metres_between(lon: float, lat: float, lons: np.ndarray, lats: np.ndarray) -> np.ndarray:
+def metres_between(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> FloatArray:
     """Geodesic distances (m) from one point to many on the WGS84 ellipsoid."""
     lons = np.asarray(lons, dtype=float)
     lats = np.asarray(lats, dtype=float)
@@ -99,7 +103,7 @@ class LiveIndex:
         return len(self._kinds[kind].ids) if kind in self._kinds else 0
 
     def insert(
-        self, kind: str, id: Hashable, lon: float, lat: float, attrs: dict | None = None
+        self, kind: str, id: Hashable, lon: float, lat: float, attrs: Attrs | None = None
     ) -> None:
         """Add a feature (replacing any feature of the same kind and id)."""
         lon, lat = _checked(lon, lat)
@@ -120,7 +124,7 @@ class LiveIndex:
         ids: Iterable[Hashable],
         lons: Iterable[float],
         lats: Iterable[float],
-        attrs: Iterable[dict | None] | None = None,
+        attrs: Iterable[Attrs | None] | None = None,
     ) -> int:
         """Insert many features of one kind; an empty kind is packed in one pass (STR).
 
@@ -175,7 +179,7 @@ class LiveIndex:
             self._remove(kind_index, id)
             return True
 
-    def get(self, kind: str, id: Hashable) -> tuple[float, float, dict]:
+    def get(self, kind: str, id: Hashable) -> tuple[float, float, Attrs]:
         """(lon, lat, attrs) of a feature; NotFound if missing."""
         with self._lock:
             kind_index = self._kinds.get(kind)
@@ -242,16 +246,25 @@ class LiveIndex:
             found = self._measured(lon, lat, box_around(lon, lat, reach), kind, where)
         return found[:k]
 
-    def _degree_nearest(self, lon, lat, fetch, selected, where) -> list[tuple[Hashable, float]]:
+    def _degree_nearest(
+        self, lon: float, lat: float, fetch: int, selected: list[_KindIndex], where: Where
+    ) -> list[tuple[Hashable, float]]:
         """Up to ``fetch`` features per kind by rtree's degree ranking, measured in metres."""
-        keys = []
+        keys: list[tuple[_KindIndex, int]] = []
         for kind_index in selected:
             for key in kind_index.tree.nearest((lon, lat, lon, lat), num_results=fetch):
                 if where is None or where(kind_index.attrs[key]):
                     keys.append((kind_index, key))
         return self._rank(lon, lat, keys)
 
-    def _measured(self, lon, lat, box, kind, where) -> list[tuple[Hashable, float]]:
+    def _measured(
+        self,
+        lon: float,
+        lat: float,
+        box: tuple[float, float, float, float],
+        kind: str | None,
+        where: Where,
+    ) -> list[tuple[Hashable, float]]:
         keys = [
             (kind_index, key)
             for kind_index in self._selected(kind)
@@ -261,7 +274,9 @@ class LiveIndex:
         return self._rank(lon, lat, keys)
 
     @staticmethod
-    def _rank(lon, lat, keys) -> list[tuple[Hashable, float]]:
+    def _rank(
+        lon: float, lat: float, keys: list[tuple[_KindIndex, int]]
+    ) -> list[tuple[Hashable, float]]:
         points = np.array([k.points[key] for k, key in keys], dtype=float).reshape(-1, 2)
         distances = metres_between(lon, lat, points[:, 0], points[:, 1])
         order = np.argsort(distances, kind="stable")

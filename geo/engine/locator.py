@@ -51,14 +51,18 @@ import math
 import os
 import re
 import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import geopandas as gpd
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
+from cityaware.geo.arrays import Int8Array, IntArray
 from cityaware.geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
 from cityaware.geo.engine import edges
 from cityaware.geo.engine.exact import ExactIndex
@@ -175,7 +179,7 @@ class GridLocator:
             "inside", grid, community, street, district, zone, self.generation, lon, lat
         )
 
-    def locate_many(self, x, y, crs: str = WGS84) -> LocationBatch:
+    def locate_many(self, x: npt.ArrayLike, y: npt.ArrayLike, crs: str = WGS84) -> LocationBatch:
         """Locate many points (arrays, lists or GeoSeries coordinates) in one go.
 
         Raises InvalidInput naming the first bad row; use
@@ -184,18 +188,17 @@ class GridLocator:
         lon, lat = to_lonlat(np.atleast_1d(x), np.atleast_1d(y), crs)
         return self.locate_lonlat(lon, lat)
 
-    def locate_lonlat(self, lon: np.ndarray, lat: np.ndarray) -> LocationBatch:
+    def locate_lonlat(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> LocationBatch:
         """Locate already-validated WGS84 points; NaN rows come back ``invalid``.
 
         Batches of at least ``2 * PART_MIN_POINTS`` points are cut into one part per
         worker thread (at most :data:`WORKERS`): numpy, pyproj and shapely release
         the GIL for most of the work, so the parts run side by side.
         """
-        lon = np.asarray(lon, dtype=float)
-        lat = np.asarray(lat, dtype=float)
-        n = len(lon)
+        lons, lats = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
+        n = len(lons)
         batch = LocationBatch.empty(self.generation, n, codes=False)
-        batch.lon, batch.lat = lon, lat
+        batch.lon, batch.lat = lons, lats
         status = np.empty(n, dtype=np.int8)
         found = np.empty(n, dtype=np.int64)  # grid index per point, -1 none
         bounds = np.linspace(0, n, max(1, min(WORKERS, n // PART_MIN_POINTS)) + 1).astype(int)
@@ -211,7 +214,7 @@ class GridLocator:
         return batch
 
     def _locate_part(
-        self, whole: LocationBatch, part: slice, status: np.ndarray, grid: np.ndarray
+        self, whole: LocationBatch, part: slice, status: Int8Array, grid: IntArray
     ) -> None:
         """Locate the rows ``part`` of ``whole``: fill its columns, ``status`` and ``grid``."""
         batch, status = whole.part(part), status[part]
@@ -235,11 +238,12 @@ class GridLocator:
         grid[part] = found
 
     def _locate_near_edges(
-        self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
+        self, batch: LocationBatch, found: IntArray, status: Int8Array, rows: IntArray
     ) -> None:
         """Answer points of listed cells from their segment lists; undecided ones -> EXACT."""
         lon, lat = batch.lon[rows], batch.lat[rows]
         table = self.table
+        assert table is not None  # listed cells come only from the lookup table
         x, y = table.metric_near_edges(lon, lat)  # within metric_error_m of to_metric
         centre_lon, centre_lat = table.cell_centres(lon, lat)
         answer = edges.resolve(
@@ -273,7 +277,7 @@ class GridLocator:
         found[rows[~decided]] = EXACT
 
     def _set_candidates(
-        self, batch: LocationBatch, rows: np.ndarray, point_idx: np.ndarray, grid_idx: np.ndarray
+        self, batch: LocationBatch, rows: IntArray, point_idx: IntArray, grid_idx: IntArray
     ) -> None:
         """candidates[rows[p]] = codes of the grids paired with p (pairs sorted by p, grid)."""
         if not point_idx.size:
@@ -290,7 +294,7 @@ class GridLocator:
         batch.candidates[rows[point_idx[starts]]] = groups
 
     def _locate_exactly(
-        self, batch: LocationBatch, found: np.ndarray, status: np.ndarray, rows: np.ndarray
+        self, batch: LocationBatch, found: IntArray, status: Int8Array, rows: IntArray
     ) -> None:
         """Fill ``found``/``status``/distances/candidates for ``rows`` from the exact index."""
         answer = self.exact.resolve(batch.lon[rows], batch.lat[rows], self.near_m)
@@ -302,7 +306,7 @@ class GridLocator:
         batch.nearest_grid[outside] = self._chains[answer.nearest, 0]
         batch.distance_m[outside] = answer.distance
 
-    def unit(self, code: str) -> dict:
+    def unit(self, code: str) -> dict[str, Any]:
         """The record of any unit: code, name, level, parent_code, managing_zone, attributes.
 
         Raises NotFound for an unknown code.
@@ -313,9 +317,10 @@ class GridLocator:
             raise NotFound(f"no unit {code!r} in generation {self.generation!r}") from None
         return dict(record, attributes=_attributes(record["attributes"]))
 
-    def chain(self, grid_code: str) -> dict[str, dict]:
+    def chain(self, grid_code: str) -> dict[str, dict[str, Any]]:
         """Records of a grid and its ancestors keyed by level (levels without a record omitted)."""
-        chain, record = {}, self.unit(grid_code)
+        chain: dict[str, dict[str, Any]] = {}
+        record: dict[str, Any] | None = self.unit(grid_code)
         while record is not None:
             chain[record["level"]] = record
             code = record["parent_code"]
@@ -357,7 +362,7 @@ def _executor() -> ThreadPoolExecutor:
 
 
 @contextmanager
-def _gc_paused():
+def _gc_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector while building many small lists (no cycles).
 
     Each 700 new lists start a collection, and the survivors soon push full
@@ -382,8 +387,8 @@ def _remove_stale(current: Path, generation: str) -> None:
             path.unlink(missing_ok=True)
 
 
-def _records(units: gpd.GeoDataFrame) -> dict[str, dict]:
-    records = {}
+def _records(units: gpd.GeoDataFrame) -> dict[str, dict[str, Any]]:
+    records: dict[str, dict[str, Any]] = {}
     columns = ("code", "name", "level", "parent_code", "managing_zone", "attributes")
     frame = pd.DataFrame(units).reindex(columns=list(columns))
     rows = zip(*(frame[column].tolist() for column in columns), strict=True)
@@ -399,17 +404,17 @@ def _records(units: gpd.GeoDataFrame) -> dict[str, dict]:
     return records
 
 
-def _missing(value) -> bool:
+def _missing(value: object) -> bool:
     return value is None or (isinstance(value, float) and math.isnan(value))
 
 
-def _attributes(value) -> dict:
+def _attributes(value: object) -> dict[str, Any]:
     if isinstance(value, dict):
         return value
-    if _missing(value) or value == "":
-        return {}
+    if not isinstance(value, str | bytes | bytearray) or not value:
+        return {}  # also None and NaN
     try:
         parsed = json.loads(value)
-    except (TypeError, ValueError):
+    except ValueError:
         return {}
     return parsed if isinstance(parsed, dict) else {}

@@ -36,9 +36,10 @@ import json
 import math
 import os
 import tempfile
-from collections.abc import Callable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import shapely
@@ -46,9 +47,19 @@ from rasterio.enums import MergeAlg
 from rasterio.features import rasterize
 from rasterio.transform import Affine
 
+from cityaware.geo.arrays import (
+    FloatArray,
+    Int32Array,
+    IntArray,
+    ObjectArray,
+    SignedArray,
+    StrArray,
+    UInt64Array,
+)
 from cityaware.geo.engine.edges import (
     BLOCK_SHIFT,
     Segments,
+    ToMetric,
     block_key,
     cells_near_segments,
     key_cell,
@@ -69,42 +80,37 @@ _NEAR_FACTOR, _NEAR_SLACK_M = 1.01, 1.0  # GK scale error < 1e-4; lon/lat vs met
 class LookupTable:
     """Cell raster in lon/lat (row 0 = north edge, column 0 = west edge) + segment lists."""
 
-    cells: np.ndarray
+    cells: SignedArray
     west: float
     north: float
     dlon: float
     dlat: float
     m_per_deg: tuple[float, float]  # lower bounds of metres per degree (lon, lat)
-    block_bits: np.ndarray  # per 8x8 block: uint64 with one bit per listed cell
-    block_base: np.ndarray  # per block: CSR row of its first listed cell
-    offsets: np.ndarray  # CSR: segments of listed row r are entries[offsets[r]:offsets[r+1]]
-    entries: np.ndarray
-    centre: np.ndarray  # per listed row: grid index holding the cell centre, or -1
+    block_bits: UInt64Array  # per 8x8 block: uint64 with one bit per listed cell
+    block_base: IntArray  # per block: CSR row of its first listed cell
+    offsets: IntArray  # CSR: segments of listed row r are entries[offsets[r]:offsets[r+1]]
+    entries: Int32Array
+    centre: Int32Array  # per listed row: grid index holding the cell centre, or -1
     segments: Segments
-    block_rank: np.ndarray  # per block: its row in block_affine, or -1 (no listed cell)
-    block_affine: np.ndarray  # (6, blocks with listed cells): see block_affines()
+    block_rank: Int32Array  # per block: its row in block_affine, or -1 (no listed cell)
+    block_affine: FloatArray  # (6, blocks with listed cells): see block_affines()
     metric_error_m: float  # bound on the error of metric_near_edges()
-    coarse: np.ndarray | None = None  # per BLOCK x BLOCK cells: the common value, or FINE
-
-    def __post_init__(self) -> None:
-        if self.coarse is None:
-            self.coarse = _coarse(self.cells)
+    coarse: SignedArray  # per BLOCK x BLOCK cells: the common value, or FINE (see _coarse)
 
     @property
     def nbytes(self) -> int:
-        arrays = (self.cells, self.coarse, self.block_bits, self.block_base)
-        arrays += (self.offsets, self.entries, self.centre, self.block_rank, self.block_affine)
-        return int(
-            sum(a.nbytes for a in arrays) + sum(a.nbytes for a in self.segments.arrays().values())
-        )
+        arrays: list[np.ndarray] = [self.cells, self.coarse, self.block_bits, self.block_base]
+        arrays += [self.offsets, self.entries, self.centre, self.block_rank, self.block_affine]
+        arrays += self.segments.arrays().values()
+        return sum(a.nbytes for a in arrays)
 
     @classmethod
     def build(
         cls,
-        geometries: np.ndarray,
+        geometries: ObjectArray,
         near_m: float,
         outside_tolerance_m: float,
-        to_metric: Callable,
+        to_metric: ToMetric,
         cell_m: float = DEFAULT_CELL_M,
     ) -> LookupTable:
         """Rasterize ``geometries`` (lon/lat polygons, index = grid index)."""
@@ -125,8 +131,9 @@ class LookupTable:
         transform = Affine(dlon, 0.0, west, 0.0, -dlat, north)
         present = [i for i in range(len(geometries)) if not shapely.is_empty(geometries[i])]
 
-        def burn(shapes, **options) -> np.ndarray:
-            return rasterize(shapes, out_shape=shape, transform=transform, **options)
+        def burn(shapes: Iterable[tuple[dict[str, Any], int]], **options: Any) -> np.ndarray:
+            burned: np.ndarray = rasterize(shapes, out_shape=shape, transform=transform, **options)
+            return burned
 
         shapes = dict(zip(present, _geojson(geometries[present]), strict=True))
         # Reversed, so the smallest index is burned last and wins where grids overlap.
@@ -141,7 +148,8 @@ class LookupTable:
         near_city = burn(((e, 1) for e in envelopes), fill=0, dtype="uint8", all_touched=True)
 
         small = len(geometries) < np.iinfo(np.int16).max
-        cells = np.where(count == 1, index, EXACT).astype(np.int16 if small else np.int32)
+        cell_type: type[np.signedinteger[Any]] = np.int16 if small else np.int32
+        cells = np.where(count == 1, index, EXACT).astype(cell_type)
         cells[(count == 0) & (near_city == 0)] = FAR
         segments = Segments.of(geometries, to_metric)
         cell_of, seg_of = cells_near_segments(
@@ -179,9 +187,10 @@ class LookupTable:
             block_rank,
             block_affine,
             metric_error_m,
+            _coarse(cells),
         )
 
-    def lookup(self, lon: np.ndarray, lat: np.ndarray) -> np.ndarray:
+    def lookup(self, lon: FloatArray, lat: FloatArray) -> IntArray:
         """Cell value per point (see the module doc); EXACT for NaN and off-raster points.
 
         A small coarse table (fits in CPU cache) answers blocks with one common
@@ -204,14 +213,15 @@ class LookupTable:
         found[fine[listed]] = LISTED - self._listed_rows(row[listed], col[listed])
         return found
 
-    def _listed_rows(self, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+    def _listed_rows(self, row: IntArray, col: IntArray) -> IntArray:
         """CSR rows of LISTED cells: block base + listed cells before it in the block."""
         key = block_key(row, col, self.cells.shape[1])
         block, bit = key >> 6, (key & 63).astype(np.uint64)
         below = self.block_bits[block] & ((np.uint64(1) << bit) - np.uint64(1))
-        return self.block_base[block] + np.bitwise_count(below)
+        rows: IntArray = self.block_base[block] + np.bitwise_count(below)
+        return rows
 
-    def metric_near_edges(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def metric_near_edges(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Metric x, y of points in listed cells from their block's affine stand-in for
         the projection: within ``metric_error_m`` of ``to_metric`` (see
         :func:`block_affines`), about ten times faster."""
@@ -234,7 +244,7 @@ class LookupTable:
         y += y_lat
         return x, y
 
-    def cell_centres(self, lon: np.ndarray, lat: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def cell_centres(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Lon/lat of the centres of the cells holding (on-raster) points."""
         col = np.floor((lon - self.west) * (1.0 / self.dlon))
         row = np.floor((self.north - lat) * (1.0 / self.dlat))
@@ -271,7 +281,7 @@ class LookupTable:
                 entries=self.entries,
                 centre=self.centre,
                 coarse=self.coarse,
-                **self.segments.arrays(),
+                **self.segments.arrays(),  # type: ignore[arg-type]  # mypy: ** meets allow_pickle
             )
             os.replace(tmp, path)
         finally:
@@ -303,8 +313,8 @@ class LookupTable:
 
 
 def block_affines(
-    blocks: np.ndarray, block_cols: int, frame: tuple[float, ...], to_metric: Callable
-) -> tuple[np.ndarray, float]:
+    blocks: IntArray, block_cols: int, frame: tuple[float, ...], to_metric: ToMetric
+) -> tuple[FloatArray, float]:
     """Affine stand-ins for ``to_metric`` on ``blocks`` and a bound on their error (m).
 
     Column k of the (6, len(blocks)) result holds, for block k: x and y at the block
@@ -351,7 +361,7 @@ def _block_count(shape: tuple[int, int]) -> int:
     return -(-shape[0] // size) * -(-shape[1] // size)
 
 
-def _pad_to_blocks(cells: np.ndarray) -> np.ndarray:
+def _pad_to_blocks(cells: SignedArray) -> SignedArray:
     """Cells extended south and east with EXACT (off the raster) to whole blocks."""
     size = 1 << BLOCK_SHIFT
     rows, cols = cells.shape
@@ -360,7 +370,7 @@ def _pad_to_blocks(cells: np.ndarray) -> np.ndarray:
     )
 
 
-def _coarse(cells: np.ndarray) -> np.ndarray:
+def _coarse(cells: SignedArray) -> SignedArray:
     """Blocks of BLOCK x BLOCK cells (``cells`` padded to whole blocks): their common
     value when all agree (and are not LISTED), else FINE; plus a border one block
     wide of EXACT all round, for points off the raster (see :func:`_padded_index`)."""
@@ -372,7 +382,7 @@ def _coarse(cells: np.ndarray) -> np.ndarray:
     return np.pad(coarse, 1, mode="constant", constant_values=EXACT)
 
 
-def _padded_index(offset: np.ndarray, scale: float, count: int) -> np.ndarray:
+def _padded_index(offset: FloatArray, scale: float, count: int) -> IntArray:
     """One block + ``floor(offset * scale)`` (the cell index), clamped into the border
     blocks of the coarse table: [0, count + 2 blocks). NaN lands in the first.
     ``offset`` (a fresh array of distances from the raster edge) is overwritten.
@@ -389,17 +399,17 @@ def _padded_index(offset: np.ndarray, scale: float, count: int) -> np.ndarray:
     np.floor(index, out=index)
     np.fmax(index, -size, out=index)  # also NaN -> -size
     np.fmin(index, count, out=index)
-    index = index.astype(np.intp)
-    index += size
-    return index
+    cells = index.astype(np.int64)  # np.intp: int64 on every supported platform
+    cells += size
+    return cells
 
 
-def _geojson(geometries: np.ndarray) -> list[dict]:
+def _geojson(geometries: ObjectArray) -> list[dict[str, Any]]:
     """GeoJSON dicts for rasterio via shapely's vectorised writer (faster than geo_interface)."""
     return [json.loads(text) for text in shapely.to_geojson(geometries)]
 
 
-def cache_key(codes: np.ndarray, geometries: np.ndarray, *parameters: float) -> str:
+def cache_key(codes: StrArray, geometries: ObjectArray, *parameters: float) -> str:
     """Hash of everything the table depends on (codes in order, exact WKB, parameters)."""
     digest = hashlib.sha256(f"{FORMAT_VERSION}|{parameters!r}|".encode())
     digest.update("\x1f".join(codes).encode())

@@ -13,9 +13,12 @@ the message is in ``error``).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
+from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from cityaware.geo.arrays import FloatArray, ObjectArray
 
 STATUSES = ("inside", "on_boundary", "outside", "invalid")
 INSIDE, ON_BOUNDARY, OUTSIDE, INVALID = range(4)
@@ -45,7 +48,7 @@ class Location:
     candidates: list[str] | None = None
     error: str | None = None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready apart from NaN distance, which becomes None)."""
         record = {f.name: getattr(self, f.name) for f in fields(self)}
         if record["distance_m"] != record["distance_m"]:
@@ -78,43 +81,41 @@ class LocationBatch:
     """
 
     generation: str
-    status: np.ndarray
-    grid_code: np.ndarray
-    community_code: np.ndarray
-    street_code: np.ndarray
-    district_code: np.ndarray
-    managing_zone: np.ndarray
-    lon: np.ndarray
-    lat: np.ndarray
-    distance_m: np.ndarray
-    nearest_grid: np.ndarray
-    candidates: np.ndarray
-    error: np.ndarray
+    status: ObjectArray
+    grid_code: ObjectArray
+    community_code: ObjectArray
+    street_code: ObjectArray
+    district_code: ObjectArray
+    managing_zone: ObjectArray
+    lon: FloatArray
+    lat: FloatArray
+    distance_m: FloatArray
+    nearest_grid: ObjectArray
+    candidates: ObjectArray
+    error: ObjectArray
 
     @classmethod
     def empty(cls, generation: str, n: int, codes: bool = True) -> LocationBatch:
         """n answers with status ``outside`` and nothing found, to be filled in.
 
-        ``codes=False`` leaves status, lon, lat and the five code columns as None
-        for a caller that sets them itself.
+        ``codes=False`` leaves status, lon, lat and the five code columns empty
+        (length 0) for a caller that sets them itself.
         """
+        size = n if codes else 0
 
-        def nothing() -> np.ndarray:
-            return np.empty(n, dtype=object)  # object arrays start as None
-
-        def code_column():
-            return nothing() if codes else None
+        def nothing(size: int = n) -> ObjectArray:
+            return np.empty(size, dtype=object)  # object arrays start as None
 
         return cls(
             generation=generation,
-            status=STATUS_NAMES[np.full(n, OUTSIDE, dtype=np.int8)] if codes else None,
-            grid_code=code_column(),
-            community_code=code_column(),
-            street_code=code_column(),
-            district_code=code_column(),
-            managing_zone=code_column(),
-            lon=np.full(n, np.nan) if codes else None,
-            lat=np.full(n, np.nan) if codes else None,
+            status=STATUS_NAMES[np.full(size, OUTSIDE, dtype=np.int8)],
+            grid_code=nothing(size),
+            community_code=nothing(size),
+            street_code=nothing(size),
+            district_code=nothing(size),
+            managing_zone=nothing(size),
+            lon=np.full(size, np.nan),
+            lat=np.full(size, np.nan),
             distance_m=np.full(n, np.nan),
             nearest_grid=nothing(),
             candidates=nothing(),
@@ -126,15 +127,14 @@ class LocationBatch:
 
     def part(self, rows: slice) -> LocationBatch:
         """The rows ``rows`` as views: writing into the part writes into this batch.
-        Columns that are None (see :meth:`empty`) stay None.
+        Columns left empty (see :meth:`empty`) stay empty.
 
         >>> batch = LocationBatch.empty("g1", 4)
         >>> batch.part(slice(1, 3)).error[0] = "bad"
         >>> batch.error.tolist()
         [None, 'bad', None, None]
         """
-        values = {name: getattr(self, name) for name in COLUMNS}
-        views = {k: v if v is None else v[rows] for k, v in values.items()}
+        views = {name: getattr(self, name)[rows] for name in COLUMNS}
         return LocationBatch(generation=self.generation, **views)
 
     def __getitem__(self, i: int) -> Location:

@@ -19,7 +19,10 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import geopandas as gpd
+
 from cityaware.geo.boundaries.schema import DEMO_GPKG_NAME
+from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.gazetteer.build import DEMO_POINTS, Gazetteer
 from cityaware.geo.gazetteer.result import GeocodeResult
 
@@ -41,8 +44,8 @@ class ActiveGazetteer:
 
     def __init__(
         self,
-        locator: Callable[[], object],
-        units: Callable[[str], object],
+        locator: Callable[[], GridLocator],
+        units: Callable[[str], gpd.GeoDataFrame],
         source: Callable[[str], str],
         data_dir: Path,
     ) -> None:

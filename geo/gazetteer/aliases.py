@@ -133,7 +133,7 @@ def community_aliases(name: str) -> list[tuple[str, float]]:
     aliases = [(name, FULL)]
     if is_village or (stem.endswith("村") and len(stem) > 2):
         base = stem[:-1] if stem.endswith("村") and len(stem) > 2 else stem
-        forms = ("村", "村委会", "村民委员会", "社区")
+        forms: tuple[str, ...] = ("村", "村委会", "村民委员会", "社区")
     else:
         base = stem
         forms = ("社区", "居委会", "社区居委会", "社区居民委员会", "居民委员会")
@@ -145,5 +145,7 @@ def community_aliases(name: str) -> list[tuple[str, float]]:
 
 def _unique(aliases: list[tuple[str, float]]) -> list[tuple[str, float]]:
     """Drop repeated alias strings, keeping the first (highest-ranked) weight."""
-    seen: set[str] = set()
-    return [(a, w) for a, w in aliases if not (a in seen or seen.add(a))]
+    first: dict[str, float] = {}
+    for alias, weight in aliases:
+        first.setdefault(alias, weight)
+    return list(first.items())

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from cityaware.geo.gazetteer.aliases import VARIANT
 from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, syllables
 from cityaware.geo.gazetteer.reading import (
@@ -14,6 +16,9 @@ from cityaware.geo.gazetteer.reading import (
     Reading,
 )
 from cityaware.geo.gazetteer.result import Candidate, GeocodeResult
+
+if TYPE_CHECKING:  # build imports this module
+    from cityaware.geo.gazetteer.build import Gazetteer
 
 # Names ending in 区 that are no district: 碧沙岗社区, 阳光小区, 银河家园西区.
 NOT_REGIONS = (
@@ -31,7 +36,7 @@ NOT_REGIONS = (
 )
 
 
-def _place_key(gazetteer, reading: Reading) -> tuple:
+def _place_key(gazetteer: Gazetteer, reading: Reading) -> tuple[str | int | None, ...]:
     """What a reading points at, to tell real alternatives from repeats."""
     if reading.point >= 0:
         return ("point", gazetteer.points.grid[reading.point])
@@ -39,7 +44,15 @@ def _place_key(gazetteer, reading: Reading) -> tuple:
     return ("unit", reading.level, entry.code or reading.mention.entry)
 
 
-def answer(gazetteer, query, core, components, readings, mentions, limit) -> GeocodeResult:
+def answer(
+    gazetteer: Gazetteer,
+    query: str,
+    core: str,
+    components: dict[str, str],
+    readings: list[Reading],
+    mentions: list[Mention],
+    limit: int,
+) -> GeocodeResult:
     """The result for ranked ``readings`` of the normalised text ``core``.
 
     Repeats of one place collapse; rivals within :data:`TIE` make it ambiguous;
@@ -96,7 +109,7 @@ def answer(gazetteer, query, core, components, readings, mentions, limit) -> Geo
     return GeocodeResult(query, status, level, grid, confidence, candidates, components, flags)
 
 
-def foreign_prefix(gazetteer, text: str, mentions: list[Mention]) -> bool:
+def foreign_prefix(gazetteer: Gazetteer, text: str, mentions: list[Mention]) -> bool:
     """Whether the address starts with a province, city or district not ours (北京市, 朝阳区)."""
     spans = [
         (m.start, m.end)
@@ -120,7 +133,7 @@ def foreign_prefix(gazetteer, text: str, mentions: list[Mention]) -> bool:
         position = piece.end()
 
 
-def _fallback_level(gazetteer, best: Reading, mentions: list[Mention]) -> str | None:
+def _fallback_level(gazetteer: Gazetteer, best: Reading, mentions: list[Mention]) -> str | None:
     """Too unsure for a grid: the finest unit *named in the text* that the best reading lies in."""
     named = {
         gazetteer.entries[m.entry].kind
@@ -136,7 +149,9 @@ def _fallback_level(gazetteer, best: Reading, mentions: list[Mention]) -> str | 
     return None
 
 
-def _trusted(gazetteer, reading: Reading, radius: float) -> tuple[str | None, str | None]:
+def _trusted(
+    gazetteer: Gazetteer, reading: Reading, radius: float
+) -> tuple[str | None, str | None]:
     """(level answered, grid or None) for a single winning reading."""
     points = gazetteer.points
     if reading.point >= 0:
@@ -155,7 +170,7 @@ def _trusted(gazetteer, reading: Reading, radius: float) -> tuple[str | None, st
     return reading.level, None
 
 
-def _common_level(gazetteer, readings: list[Reading]) -> str | None:
+def _common_level(gazetteer: Gazetteer, readings: list[Reading]) -> str | None:
     """Finest unit level all competing readings share (None when they share none)."""
     for level in ("community", "street", "district"):
         codes = {_code_at(gazetteer, r, level) for r in readings}
@@ -164,15 +179,21 @@ def _common_level(gazetteer, readings: list[Reading]) -> str | None:
     return None
 
 
-def _code_at(gazetteer, reading: Reading, level: str) -> str | None:
+def _code_at(gazetteer: Gazetteer, reading: Reading, level: str) -> str | None:
     if reading.point >= 0:
-        return getattr(gazetteer.points, level)[reading.point]
-    return getattr(gazetteer.entries[reading.mention.entry], level)
+        column: list[str | None] = getattr(gazetteer.points, level)
+        return column[reading.point]
+    code: str | None = getattr(gazetteer.entries[reading.mention.entry], level)
+    return code
 
 
-def _candidate(gazetteer, text, reading: Reading, confidence: float, radius: float) -> Candidate:
+def _candidate(
+    gazetteer: Gazetteer, text: str, reading: Reading, confidence: float, radius: float
+) -> Candidate:
     entry = gazetteer.entries[reading.mention.entry]
     points = gazetteer.points
+    lon: float | None
+    lat: float | None
     if reading.point >= 0:
         row = reading.point
         lon, lat, grid = points.lon[row], points.lat[row], points.grid[row]

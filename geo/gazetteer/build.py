@@ -34,8 +34,12 @@ from pathlib import Path
 import geopandas as gpd
 import numpy as np
 import shapely
+from shapely.geometry import LineString
 
+from cityaware.geo.arrays import FloatArray, ObjectArray
 from cityaware.geo.boundaries.schema import METRIC_CRS
+from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.frames import rows
 from cityaware.geo.gazetteer import aliases as al
 from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllables
 from cityaware.geo.gazetteer.points import (
@@ -45,6 +49,7 @@ from cityaware.geo.gazetteer.points import (
     read_address_points,
     road_crossings,
 )
+from cityaware.geo.gazetteer.result import GeocodeResult
 
 FORMAT_VERSION = 3
 DEMO_POINTS = "demo"
@@ -68,10 +73,28 @@ class Entry:
     community: str | None = None
     grid: str | None = None  # the one grid this entry pins, if it pins one
     zone: str | None = None
-    scope: frozenset[str] = frozenset()  # unit and zone codes it lies in
+    scope: frozenset[str | None] = frozenset()  # unit and zone codes it lies in
     point: int = -1  # places: row in the point table
     numbers: dict[int, int] = field(default_factory=dict)  # roads: house number -> point row
     category: str = ""
+
+
+class _RoadRow:  # the columns read (see geo.frames)
+    geometry: LineString
+    number_from: float
+    number_to: float
+
+
+class _PlaceRow:
+    kind: object
+    name: object
+    category: object
+
+
+class _UnitRow:
+    level: str
+    code: str
+    name: str
 
 
 @dataclass(slots=True)
@@ -125,7 +148,7 @@ class Gazetteer:
     def __len__(self) -> int:
         return len(self.entries)
 
-    def geocode(self, text: str, limit: int = 5):
+    def geocode(self, text: str, limit: int = 5) -> GeocodeResult:
         """Parse and match a free-text address; see :func:`geo.gazetteer.matcher.geocode`."""
         from cityaware.geo.gazetteer.matcher import geocode
 
@@ -137,7 +160,7 @@ class Gazetteer:
     def build(
         cls,
         units: gpd.GeoDataFrame,
-        locator,
+        locator: GridLocator,
         generation: str = "",
         points: str | Path | None = DEMO_POINTS,
     ) -> Gazetteer:
@@ -153,7 +176,7 @@ class Gazetteer:
         entries = _unit_entries(units)
         number_rows, xs, ys = [], [], []
         metric_roads = roads.to_crs(METRIC_CRS)
-        for road_index, road in enumerate(metric_roads.itertuples()):
+        for road_index, road in enumerate(rows(metric_roads, _RoadRow)):
             for number, x, y in numbered_points(
                 road.geometry, int(road.number_from), int(road.number_to)
             ):
@@ -177,7 +200,7 @@ class Gazetteer:
             if entry.numbers:
                 entry_of_road[road_index] = len(entries)
                 entries.append(entry)
-        for offset, place in enumerate(places.itertuples()):
+        for offset, place in enumerate(rows(places, _PlaceRow)):
             row = len(number_rows) + offset
             if points_table.grid[row] is not None:
                 entries.append(_place_entry(place, row, points_table))
@@ -193,7 +216,7 @@ class Gazetteer:
     def load_or_build(
         cls,
         units: gpd.GeoDataFrame,
-        locator,
+        locator: GridLocator,
         generation: str,
         cache_dir: Path | None,
         points: str | Path | None = DEMO_POINTS,
@@ -218,7 +241,8 @@ class Gazetteer:
         path = Path(cache_dir) / f"gazetteer-{safe}-{digest.hexdigest()[:12]}.pkl"
         if path.exists():
             with path.open("rb") as handle:
-                return pickle.load(handle)
+                cached: Gazetteer = pickle.load(handle)
+                return cached
         gazetteer = cls.build(units, locator, generation, points)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
@@ -228,7 +252,7 @@ class Gazetteer:
         return gazetteer
 
 
-def _place_entry(place, row: int, points: PointTable) -> Entry:
+def _place_entry(place: _PlaceRow, row: int, points: PointTable) -> Entry:
     """A compound or landmark located at point ``row``."""
     return Entry(
         str(place.kind),
@@ -258,7 +282,7 @@ def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
     }
     entries = [Entry("prefix", None, name) for name in al.PREFIXES]
     zone_streets: dict[str, list[str]] = {}
-    for row, spot in zip(units.itertuples(), spots, strict=True):
+    for row, spot in zip(rows(units, _UnitRow), spots, strict=True):
         chain = {row.level: row.code}
         code = parent.get(row.code)
         for level in _LEVEL_FIELDS[_LEVEL_FIELDS.index(row.level) + 1 :]:
@@ -308,7 +332,9 @@ def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
     return entries
 
 
-def _locate_points(units: gpd.GeoDataFrame, locator, xs: np.ndarray, ys: np.ndarray) -> PointTable:
+def _locate_points(
+    units: gpd.GeoDataFrame, locator: GridLocator, xs: FloatArray, ys: FloatArray
+) -> PointTable:
     """Locate metric points with the engine; measure their distance to each unit's edge."""
     if len(xs) == 0:
         return PointTable([], [], [], [], [], [], [], {level: [] for level in _LEVEL_FIELDS})
@@ -320,7 +346,8 @@ def _locate_points(units: gpd.GeoDataFrame, locator, xs: np.ndarray, ys: np.ndar
             strict=True,
         )
     )
-    located = shapely.points(xs, ys)
+    # types-shapely: arrays in match only the overload that returns Point | array
+    located: ObjectArray = shapely.points(xs, ys)  # type: ignore[assignment]
     codes = {level: list(getattr(batch, f"{level}_code")) for level in _LEVEL_FIELDS}
     edge_m, needed = {}, np.ones(len(xs), dtype=bool)
     for level in _LEVEL_FIELDS:  # coarser edges only where a finer one is within reach
@@ -376,12 +403,14 @@ def _aliases(entry: Entry) -> list[tuple[str, float]]:
     if kind == "district":
         found = al.district_aliases(name)
     elif kind == "zone":
+        assert entry.code is not None  # zones and grids always have a code
         found = al.zone_aliases(entry.code)
     elif kind == "street":
         found = al.street_aliases(name)
     elif kind == "community":
         found = al.community_aliases(name)
     elif kind == "grid":
+        assert entry.code is not None
         found = [(name, al.FULL), (entry.code, al.FULL)]
     elif kind == "compound":
         bare = name.removesuffix("小区")

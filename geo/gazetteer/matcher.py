@@ -27,6 +27,7 @@ How an address is read:
 from __future__ import annotations
 
 import re
+from typing import TYPE_CHECKING
 
 from rapidfuzz import fuzz, process
 
@@ -50,8 +51,11 @@ from cityaware.geo.gazetteer.reading import (
 )
 from cityaware.geo.gazetteer.result import GeocodeResult
 
+if TYPE_CHECKING:  # build imports this module
+    from cityaware.geo.gazetteer.build import Entry, Gazetteer
 
-def geocode(gazetteer, text: str, limit: int = 5) -> GeocodeResult:
+
+def geocode(gazetteer: Gazetteer, text: str, limit: int = 5) -> GeocodeResult:
     """Read ``text`` against ``gazetteer`` (see the module docstring)."""
     if not isinstance(text, str) or not text.strip():
         raise InvalidInput("address is empty")
@@ -76,7 +80,7 @@ def geocode(gazetteer, text: str, limit: int = 5) -> GeocodeResult:
 # ---- mentions -------------------------------------------------------------------
 
 
-def _exact_mentions(gazetteer, text: str) -> list[Mention]:
+def _exact_mentions(gazetteer: Gazetteer, text: str) -> list[Mention]:
     """Every alias occurring in ``text``, all lengths."""
     found, exact, n = [], gazetteer.exact, len(text)
     for start in range(n):
@@ -86,7 +90,7 @@ def _exact_mentions(gazetteer, text: str) -> list[Mention]:
     return found
 
 
-def _pinyin_mentions(gazetteer, text: str, known: list[Mention]) -> list[Mention]:
+def _pinyin_mentions(gazetteer: Gazetteer, text: str, known: list[Mention]) -> list[Mention]:
     """Aliases that sound like a part of ``text`` (homophone typos), not already found."""
     seen = {(m.start, m.end, m.entry) for m in known}
     sounds, found, n = syllables(text), [], len(text)
@@ -100,7 +104,9 @@ def _pinyin_mentions(gazetteer, text: str, known: list[Mention]) -> list[Mention
     return found
 
 
-def _fuzzy_mentions(gazetteer, text: str, known: list[Mention], readings) -> list[Mention]:
+def _fuzzy_mentions(
+    gazetteer: Gazetteer, text: str, known: list[Mention], readings: list[Reading]
+) -> list[Mention]:
     """Near spellings (rapidfuzz) of roads, places and units for unexplained runs of text.
 
     Names are looked up in the district of the best reading when there is one,
@@ -114,7 +120,8 @@ def _fuzzy_mentions(gazetteer, text: str, known: list[Mention], readings) -> lis
     district = gazetteer.entries[readings[0].mention.entry].district if readings else None
     found = []
     for run in re.finditer(r"[\u4e00-\u9fff]{3,12}", masked):
-        names, ids = [], []
+        names: list[str] = []
+        ids: list[int] = []
         for length in range(
             len(run.group(0)) - 2, len(run.group(0)) + 3
         ):  # ratio >= 80: similar lengths
@@ -131,7 +138,7 @@ def _fuzzy_mentions(gazetteer, text: str, known: list[Mention], readings) -> lis
 # ---- readings -------------------------------------------------------------------
 
 
-def _rank(gazetteer, text: str, mentions: list[Mention]) -> list[Reading]:
+def _rank(gazetteer: Gazetteer, text: str, mentions: list[Mention]) -> list[Reading]:
     """Readings of the text, best first."""
     readings = []
     wide = [m for m in mentions if m.how != "fuzzy" and m.weight >= VARIANT]
@@ -157,7 +164,7 @@ def _inside_longer_name(mention: Mention, wide: list[Mention]) -> bool:
     )
 
 
-def _readings_of(gazetteer, text: str, mention: Mention, entry) -> list[Reading]:
+def _readings_of(gazetteer: Gazetteer, text: str, mention: Mention, entry: Entry) -> list[Reading]:
     level = LEVEL_OF_KIND.get(entry.kind, entry.kind)
     if entry.kind == "road":
         number = NUMBER.match(text, mention.end)
@@ -172,7 +179,7 @@ def _readings_of(gazetteer, text: str, mention: Mention, entry) -> list[Reading]
     return [Reading(mention, level, mention.end, entry.point)]
 
 
-def _crossings(gazetteer, text: str, mentions: list[Mention]) -> list[Reading]:
+def _crossings(gazetteer: Gazetteer, text: str, mentions: list[Mention]) -> list[Reading]:
     """'纬五路与经三路交叉口', '纬五路经三路口': two roads that cross, the crossing point."""
     roads = [m for m in mentions if gazetteer.entries[m.entry].kind == "road" and m.how != "fuzzy"]
     by_start: dict[int, list[Mention]] = {}
@@ -180,10 +187,10 @@ def _crossings(gazetteer, text: str, mentions: list[Mention]) -> list[Reading]:
         by_start.setdefault(m.start, []).append(m)
     found = []
     for first in roads:
-        for second in by_start.get(CROSSING.match(text, first.end).end(), ()):
+        for second in by_start.get(_optional_end(CROSSING, text, first.end), ()):
             row = gazetteer.crossings.get((first.entry, second.entry))
             if row is not None:
-                end = CROSSING_END.match(text, second.end).end()
+                end = _optional_end(CROSSING_END, text, second.end)
                 names = (gazetteer.entries[first.entry].name, gazetteer.entries[second.entry].name)
                 label = f"{names[0]}与{names[1]}交叉口"
                 found.append(
@@ -192,7 +199,13 @@ def _crossings(gazetteer, text: str, mentions: list[Mention]) -> list[Reading]:
     return found
 
 
-def _score(gazetteer, text: str, reading: Reading, mentions: list[Mention]) -> None:
+def _optional_end(pattern: re.Pattern[str], text: str, pos: int) -> int:
+    """Where an all-optional ``pattern`` matched at ``pos`` ends (it always matches)."""
+    match = pattern.match(text, pos)
+    return pos if match is None else match.end()
+
+
+def _score(gazetteer: Gazetteer, text: str, reading: Reading, mentions: list[Mention]) -> None:
     """Weight of the explained text, minus contradicting units, plus a level bonus."""
     entry = gazetteer.entries[reading.mention.entry]
     scope = gazetteer.points.scope(reading.point) if reading.point >= 0 else entry.scope

@@ -138,7 +138,7 @@ def split_tail(text: str) -> tuple[str, dict[str, str]]:
     return core, components
 
 
-def _is_building_tail(match: re.Match) -> bool:
+def _is_building_tail(match: re.Match[str]) -> bool:
     """A tail counts only with a building or unit, or a room marked 室/户."""
     if match.group("building") or match.group("unit"):
         return True

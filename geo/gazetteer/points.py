@@ -20,6 +20,8 @@ generates them inside the boundary units, deterministically.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 
 import geopandas as gpd
@@ -27,9 +29,12 @@ import numpy as np
 import pandas as pd
 import shapely
 from shapely.geometry import LineString, Point
+from shapely.geometry.base import BaseGeometry
 
+from cityaware.geo.arrays import ObjectArray
 from cityaware.geo.boundaries.schema import METRIC_CRS, STORAGE_CRS
 from cityaware.geo.errors import InvalidInput
+from cityaware.geo.frames import rows
 
 ROAD_COLUMNS = ("name", "number_from", "number_to")
 PLACE_COLUMNS = ("kind", "name", "category")
@@ -61,7 +66,7 @@ def numbered_points(
     return list(zip(numbers.tolist(), x.tolist(), y.tolist(), strict=True))
 
 
-def road_crossings(lines: np.ndarray) -> list[tuple[int, int, float, float]]:
+def road_crossings(lines: ObjectArray) -> list[tuple[int, int, float, float]]:
     """Where two metric roads cross once: (road i, road j, x, y) with i < j."""
     tree = shapely.STRtree(lines)
     left, right = tree.query(lines, predicate="intersects")
@@ -158,16 +163,31 @@ _LANDMARK_FORMS = (
 )
 
 
+class _StreetRow:  # the columns read (see geo.frames)
+    code: str
+    parent_code: str
+    name: str
+    geometry: BaseGeometry
+
+
 def _namespace(district_code: str) -> str:
     """Names are unique across the urban districts and within each county-level city."""
     return district_code if district_code >= "410122" else "urban"
 
 
-def _pick(rng: np.random.Generator, options) -> str:
+def _pick(rng: np.random.Generator, options: Sequence[str]) -> str:
     return options[int(rng.integers(len(options)))]
 
 
-def _fresh(taken: set[str], make, tries: int = 40) -> str | None:
+def _road_name(rng: np.random.Generator) -> str:
+    return _pick(rng, _ROAD_WORDS) + _pick(rng, _ROAD_SUFFIXES)
+
+
+def _compound_name(rng: np.random.Generator, suffix: str) -> str:
+    return _pick(rng, _COMPOUND_WORDS) + suffix + _pick(rng, _COMPOUND_PHASES)
+
+
+def _fresh(taken: set[str], make: Callable[[], str], tries: int = 40) -> str | None:
     """A name from ``make()`` not yet in ``taken`` (then taken), or None."""
     for _ in range(tries):
         name = make()
@@ -177,7 +197,9 @@ def _fresh(taken: set[str], make, tries: int = 40) -> str | None:
     return None
 
 
-def _interior_point(polygon, rng: np.random.Generator, margin_m: float = 40.0) -> Point:
+def _interior_point(
+    polygon: BaseGeometry, rng: np.random.Generator, margin_m: float = 40.0
+) -> Point:
     """A random point at least ``margin_m`` inside a metric polygon (else its centre)."""
     inner = polygon.buffer(-margin_m)
     if inner.is_empty:
@@ -190,7 +212,9 @@ def _interior_point(polygon, rng: np.random.Generator, margin_m: float = 40.0) -
     return inner.representative_point()
 
 
-def _road_through(point: Point, district, rng: np.random.Generator, half_m: float) -> LineString:
+def _road_through(
+    point: Point, district: BaseGeometry, rng: np.random.Generator, half_m: float
+) -> LineString:
     """A straight road through ``point`` at a random angle, clipped to the district."""
     angle = rng.uniform(0, math.pi)
     dx, dy = math.cos(angle) * half_m, math.sin(angle) * half_m
@@ -199,7 +223,7 @@ def _road_through(point: Point, district, rng: np.random.Generator, half_m: floa
     if hasattr(clipped, "geoms"):
         pieces = [g for g in clipped.geoms if g.geom_type == "LineString"]
         clipped = min(pieces, key=lambda g: g.distance(point)) if pieces else line
-    return clipped if clipped.geom_type == "LineString" and clipped.length > 200 else line
+    return clipped if isinstance(clipped, LineString) and clipped.length > 200 else line
 
 
 def demo_address_points(
@@ -219,13 +243,13 @@ def demo_address_points(
     districts = by_level["district"]
     district_geom = dict(zip(districts.code, districts.geometry, strict=True))
     parents = dict(zip(units.code, units.parent_code, strict=True))
-    grids_of_street: dict[str, list] = {}
+    grids_of_street: dict[str, list[BaseGeometry]] = {}
     for code, geom in zip(by_level["grid"].code, by_level["grid"].geometry, strict=True):
         grids_of_street.setdefault(parents.get(parents.get(code, ""), ""), []).append(geom)
     roads, places = [], []
     used: dict[str, set[str]] = {}
     known = {d: names.split() for d, names in _ROADS_BY_DISTRICT.items()}
-    for street in by_level["street"].sort_values("code").itertuples():
+    for street in rows(by_level["street"].sort_values("code"), _StreetRow):
         taken = used.setdefault(_namespace(street.parent_code), set())
         grids = grids_of_street.get(street.code) or [street.geometry]
         stem = street.name.split("开发区")[-1].removesuffix("街道")
@@ -233,13 +257,10 @@ def demo_address_points(
         taken.update(names)
         pool = known.get(street.parent_code, [])
         for _ in range(2 if names else 3):
-            name = _fresh(
-                taken, lambda pool=pool: pool[int(rng.integers(len(pool)))], 8 if pool else 0
-            )
-            names.append(
-                name or _fresh(taken, lambda: _pick(rng, _ROAD_WORDS) + _pick(rng, _ROAD_SUFFIXES))
-            )
-        for name in filter(None, names):
+            name = _fresh(taken, partial(_pick, rng, pool), 8 if pool else 0)
+            if name := name or _fresh(taken, partial(_road_name, rng)):
+                names.append(name)
+        for name in names:
             start = _interior_point(grids[int(rng.integers(len(grids)))], rng)
             district = district_geom.get(street.parent_code, street.geometry)
             line = _road_through(start, district, rng, rng.uniform(600, 1500))
@@ -250,19 +271,14 @@ def demo_address_points(
         core = stem if len(stem) >= 2 else street.name
         for _ in range(int(rng.integers(5, 9))):
             suffix = _pick(rng, _COMPOUND_SUFFIXES)
-            name = _fresh(
-                taken,
-                lambda suffix=suffix: (
-                    _pick(rng, _COMPOUND_WORDS) + suffix + _pick(rng, _COMPOUND_PHASES)
-                ),
-            )
+            name = _fresh(taken, partial(_compound_name, rng, suffix))
             if name:
                 point = _interior_point(grids[int(rng.integers(len(grids)))], rng)
                 places.append(
                     {"kind": "compound", "name": name, "category": suffix, "geometry": point}
                 )
         for category, form in _LANDMARK_FORMS:
-            name = _fresh(taken, lambda form=form, core=core: form.format(core))
+            name = _fresh(taken, partial(form.format, core))
             if name and rng.random() < 0.5:
                 point = _interior_point(grids[int(rng.integers(len(grids)))], rng)
                 places.append(

@@ -63,4 +63,4 @@ class Reading:
     score: float = 0.0
     conflict: int = 0
     unexplained: int = 0
-    scope: frozenset[str] = frozenset()
+    scope: frozenset[str | None] = frozenset()

@@ -12,6 +12,7 @@ of the place they name, for display.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 STATUSES = ("matched", "partial", "ambiguous", "not_found")
 LEVELS = ("grid", "address", "compound", "landmark", "road", "community", "street", "district")
@@ -68,7 +69,8 @@ class GeocodeResult:
             return None
         if best.level == self.level and best.code:
             return best.code  # e.g. a functional zone (410171), answered at district level
-        return getattr(best, f"{self.level}_code")
+        code: str | None = getattr(best, f"{self.level}_code")
+        return code
 
     @property
     def lon(self) -> float | None:
@@ -80,7 +82,7 @@ class GeocodeResult:
         """Latitude of the answer, only when its grid is trusted."""
         return self.best.lat if self.grid_code and self.best else None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (None stays None, never [])."""
         record = asdict(self)
         record["unit_code"] = self.unit_code
