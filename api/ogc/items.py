@@ -30,7 +30,8 @@ Limit = Annotated[
     int,
     Query(ge=1, le=MAX_LIMIT, description=f"page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})"),
 ]
-Offset = Annotated[int, Query(ge=0, description="number of matching items to skip")]
+MAX_OFFSET = 10**12
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="matching items to skip")]
 # Queryables usable as ``?name=value`` (any queryable works; these are listed in the
 # OpenAPI document because GDAL forwards equality filters only for listed parameters).
 EQUALITY_PARAMETERS = (

@@ -13,6 +13,7 @@ import gzip
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -50,10 +51,7 @@ def build_router(ctx: AppContext) -> APIRouter:
 
     @router.get("/static/{path:path}", include_in_schema=False)
     def static(path: str) -> FileResponse:
-        file = (ASSETS_DIR / path).resolve()
-        if not file.is_file() or not file.is_relative_to(ASSETS_DIR.resolve()):
-            raise NotFound(f"no static file {path!r}")
-        return FileResponse(file, headers={"Cache-Control": "public, max-age=3600"})
+        return FileResponse(static_file(path), headers={"Cache-Control": "public, max-age=3600"})
 
     @router.get(
         "/tiles/{layer}/{z}/{x}/{y}.mvt",
@@ -114,6 +112,32 @@ def build_router(ctx: AppContext) -> APIRouter:
         return ctx.map_wall.locate(q)
 
     return router
+
+
+MAX_STATIC_PATH = 200
+
+
+def static_file(path: str) -> Path:
+    """The shipped asset at ``path`` under ``layers/assets``; NotFound for anything else
+    (outside the folder, a NUL byte, an over-long or unreadable name).
+
+    >>> static_file("wall.js").name
+    'wall.js'
+    >>> static_file("a" + chr(0) + ".js")
+    Traceback (most recent call last):
+    cityaware.geo.errors.NotFound: no static file 'a\\x00.js'
+    """
+    root = ASSETS_DIR.resolve()
+    try:
+        if len(path) > MAX_STATIC_PATH or "\x00" in path:
+            raise ValueError(path)
+        file = (root / path).resolve()
+        if file.is_file() and file.is_relative_to(root):
+            return file
+    except (OSError, ValueError):
+        pass
+    shown = path if len(path) <= 60 else path[:60] + "..."
+    raise NotFound(f"no static file {shown!r}")
 
 
 def _warm_in_background(ctx: AppContext) -> None:
