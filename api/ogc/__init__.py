@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from cityaware.api.context import AppContext
 from cityaware.api.ogc import collections, items, landing
@@ -16,7 +16,8 @@ def build_router(ctx: AppContext) -> APIRouter:
     """All OGC API - Features routes, sharing the context's catalog."""
     catalog = ctx.catalog
     router = APIRouter()
-    router.include_router(landing.build_router())
-    router.include_router(collections.build_router(catalog))
-    router.include_router(items.build_router(catalog))
+    router.include_router(landing.build_router(), dependencies=[Depends(ctx.access.public())])
+    readable = [Depends(ctx.access.read())]
+    router.include_router(collections.build_router(catalog), dependencies=readable)
+    router.include_router(items.build_router(catalog), dependencies=readable)
     return router

@@ -36,7 +36,7 @@ Kind = Annotated[str, Query(description="collection id: incidents, cameras, sens
 def build_router(ctx: AppContext) -> APIRouter:
     """Region and hotspot routes."""
     catalog = ctx.catalog
-    router = APIRouter(prefix="/v1", tags=["regions"])
+    router = APIRouter(prefix="/v1", tags=["regions"], dependencies=[Depends(ctx.access.read())])
 
     def units() -> Units:
         levels = {"districts": "district", "streets": "street"}
@@ -101,9 +101,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         code: str,
         params: Annotated[ItemParams, Depends(item_params)],
         kind: Kind = "incidents",
-        sla_hours: Annotated[
-            float, Query(gt=0, le=1e5, description="on-time limit (hours)")
-        ] = 72,
+        sla_hours: Annotated[float, Query(gt=0, le=1e5, description="on-time limit (hours)")] = 72,
         top: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> Response:
         units().unit(code, params.query.generation)
