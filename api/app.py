@@ -22,7 +22,7 @@ from cityaware.api.ogc.openapi import install_openapi
 from cityaware.api.routes import changes, events, health, map
 from cityaware.api.routes.map import basemap_url
 from cityaware.api.service import incidents, locate, nearest, open311
-from cityaware.api.service.auth import HEADER, check_admin_key
+from cityaware.api.service.auth import HEADER, app_routes, check_admin_key
 from cityaware.api.settings import Settings
 
 ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
 def install_middleware(app: FastAPI, ctx: AppContext) -> None:
     """Bodies guarded (access first, size cap, timeout), CORS for the configured origins,
     security headers on every answer (the last added runs first)."""
-    app.add_middleware(BodyGuard, access=lambda: ctx.access, routes=lambda: app.router.routes)
+    app.add_middleware(BodyGuard, access=lambda: ctx.access, routes=lambda: app_routes(app))
     origins = list(ctx.settings.cors_origins)
     if "*" in origins and not ctx.settings.public_read:
         raise ValueError("CITYAWARE_CORS_ORIGINS='*' needs public reads (CITYAWARE_PUBLIC_READ=1)")

@@ -116,6 +116,8 @@ class _Compiler:
             inner = self.node(args[0])
             return (not inner) if isinstance(inner, bool) else ~inner
         prop = _first_property(args)
+        if prop == "geometry" and op not in SPATIAL_OPS:
+            raise InvalidInput(f"filter: the geometry takes only {', '.join(SPATIAL_OPS)}")
         if op in _COMPARISONS:
             left, right = self.value(args[0], prop), self.value(args[1], prop)
             try:

@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
 from cityaware.api.context import AppContext
 from cityaware.api.ogc import collections, items, landing
@@ -16,8 +16,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     """All OGC API - Features routes, sharing the context's catalog."""
     catalog = ctx.catalog
     router = APIRouter()
-    router.include_router(landing.build_router(), dependencies=[Depends(ctx.access.public())])
-    readable = [Depends(ctx.access.read())]
-    router.include_router(collections.build_router(catalog), dependencies=readable)
-    router.include_router(items.build_router(catalog), dependencies=readable)
+    router.include_router(landing.build_router(ctx.access.public()))  # no data in them
+    router.include_router(collections.build_router(catalog, ctx.access.read()))
+    router.include_router(items.build_router(catalog, ctx.access.read()))
     return router

@@ -8,7 +8,7 @@ turns the same request into a full export (see :mod:`api.ogc.exports`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -57,9 +57,11 @@ def _crs_header(crs: str) -> dict[str, str]:
     return {"Content-Crs": f"<{to_uri(crs)}>"}
 
 
-def build_router(catalog: Catalog) -> APIRouter:
+def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
     """Item pages and single items."""
-    router = APIRouter(tags=["OGC API - Features"])
+    router = APIRouter(
+        tags=["OGC API - Features"], dependencies=[Depends(access)] if access else []
+    )
 
     @router.get(
         "/collections/{collectionId}/items",

@@ -311,6 +311,13 @@ def client_of(request: Request) -> str:
     return request.client.host if request.client else ""
 
 
+def app_routes(app: Any) -> list[Any]:
+    """Every APIRoute of ``app``, also those of included routers, with their full paths."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    return [c.route for c in iter_route_contexts(app.routes) if isinstance(c.route, APIRoute)]
+
+
 def route_permissions(route: Any) -> set[str]:
     """Every permission an APIRoute declares (its dependencies', and its endpoint's own).
 
