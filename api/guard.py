@@ -65,6 +65,7 @@ class BodyGuard:
         request = Request(scope)
         refusal = self.refuse(request)
         if refusal is not None:
+            refusal.headers["Connection"] = "close"  # the body is never read
             await refusal(scope, receive, send)
             return
         await self.app(scope, self.bounded(receive), send)
