@@ -95,7 +95,8 @@ class BodyGuard:
             if match is Match.FULL and hasattr(route, "dependant"):
                 key = id(route)
                 if key not in self._permissions:
-                    self._permissions[key] = route_permissions(route)
+                    in_body = getattr(route.endpoint, "key_in_body", False)
+                    self._permissions[key] = set() if in_body else route_permissions(route)
                 return self._permissions[key]
         return set()
 

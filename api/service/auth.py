@@ -295,12 +295,13 @@ class Access:
         return check
 
     @staticmethod
-    def declare(permission: str) -> Callable[[F], F]:
+    def declare(permission: str, key_in_body: bool = False) -> Callable[[F], F]:
         """Decorator for an endpoint that checks the key itself (the hot path, a key in a
         form body): declares its ``permission`` as a dependency would."""
 
         def mark(endpoint: F) -> F:
             endpoint.permission = permission  # type: ignore[attr-defined]
+            endpoint.key_in_body = key_in_body  # type: ignore[attr-defined]
             return endpoint
 
         return mark

@@ -288,7 +288,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Create a service request (form encoded, as the spec says)",
         dependencies=[Depends(check_content_length)],
     )
-    @access.declare("incidents.create")
+    @access.declare("incidents.create", key_in_body=True)
     def create_request(
         request: Request,
         service_code: str = Form(..., max_length=64),
