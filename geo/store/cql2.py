@@ -68,7 +68,8 @@ def cql2_clause(
     compiled = compile_filter(tree, SqlTarget(backend, features, kind))
     if isinstance(compiled, bool):
         return sa.true() if compiled else sa.false()
-    return compiled
+    clause: sa.ColumnElement[bool] = compiled  # SqlTarget builds SQL expressions
+    return clause
 
 
 class SqlTarget:
@@ -104,7 +105,7 @@ class SqlTarget:
 
     def spatial(self, op: str, geometry: shapely.Geometry) -> Any:
         inside = sa.and_(
-            self.backend.index_prefilter(self.features, *geometry.bounds),
+            self.backend.index_prefilter(self.features, *shapely.bounds(geometry).tolist()),
             self.backend.intersects(self.features, geometry),
         )
         if op in ("s_intersects", "s_within"):
