@@ -18,9 +18,10 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityaware.api.responses import json_response
 from cityaware.api.service.auth import ApiKey
 from cityaware.api.service.limits import check_content_length
-from cityaware.api.service.locate import CRS_HELP, json_response
+from cityaware.api.service.locate import CRS_HELP
 from cityaware.api.service.nearest import nearest_devices
 from cityaware.geo.crs import from_lonlat
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound

@@ -18,7 +18,8 @@ import numpy as np
 from fastapi import APIRouter, Depends, Query, Response
 from pyproj import Geod
 
-from cityaware.api.service.locate import CRS_HELP, json_response
+from cityaware.api.responses import json_response
+from cityaware.api.service.locate import CRS_HELP
 from cityaware.geo.crs import to_lonlat
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.store import FeatureFilter

@@ -105,3 +105,17 @@ def populated(data_dir: Path, database_url: str = "") -> AppContext:
 @pytest.fixture(scope="module")
 def client(ctx):
     return TestClient(create_app(ctx=ctx))
+
+
+def stored_incidents(context: AppContext) -> pd.DataFrame:
+    """Every stored incident record (the oracle's input), indexed by id, with ``reported``
+    as a UTC time."""
+    rows = [r for batch in context.store.iter_features("incidents") for r in batch]
+    frame = pd.DataFrame(rows).set_index("id", drop=False)
+    frame["reported"] = pd.to_datetime(frame["reported_at"], utc=True)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def records(ctx) -> pd.DataFrame:
+    return stored_incidents(ctx)

@@ -11,7 +11,6 @@ import uuid
 from urllib.parse import quote
 
 import numpy as np
-import pandas as pd
 import pyogrio
 import pytest
 import sqlalchemy as sa
@@ -51,14 +50,6 @@ def ctx(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(ctx):
     return TestClient(create_app(ctx=ctx))
-
-
-@pytest.fixture(scope="module")
-def records(ctx) -> pd.DataFrame:
-    rows = [r for batch in ctx.store.iter_features("incidents") for r in batch]
-    frame = pd.DataFrame(rows).set_index("id", drop=False)
-    frame["reported"] = pd.to_datetime(frame["reported_at"], utc=True)
-    return frame
 
 
 @pytest.mark.parametrize(("text", "oracle"), CQL2_CASES, ids=[c[0][:40] for c in CQL2_CASES])
