@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from cityaware.api.context import AppContext
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.routing import DutyList
+    from cityaware.geo.store.live import LiveDevices
     from cityaware.geo.store.store import FeatureStore
 
 NEAREST_CAMERAS = 5
@@ -74,8 +75,11 @@ def fingerprint(incident: IncidentIn) -> str:
 class Incidents:
     """Intake, views and lifecycle over the store, the locator and the duty list."""
 
-    def __init__(self, store: FeatureStore, geocoding: Geocoding, duty_list: DutyList) -> None:
+    def __init__(
+        self, store: FeatureStore, geocoding: Geocoding, duty_list: DutyList, devices: LiveDevices
+    ) -> None:
         self.store, self.geocoding, self.duty_list = store, geocoding, duty_list
+        self.devices = devices
 
     def create(self, incident: IncidentIn, idempotency_key: str | None) -> tuple[dict, bool]:
         """Pin, route and store an incident; returns (view, replayed)."""
@@ -135,7 +139,7 @@ class Incidents:
             }
         gcj = from_lonlat(record["lon"], record["lat"], "GCJ02")
         cameras = nearest_devices(
-            self.store, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
+            self.devices, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
         )
         fields = ("id", "status", "category", "title", "description", "channel", "priority")
         fields += ("delivery_state", "address", "reported_at", "created_at", "updated_at")

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 from rtree import index as rtree_index
 
-from cityaware.geo.crs import geodesic_m, lonlat_problem, radius_box
+from cityaware.geo.crs import geodesic_m, lonlat_problem, lonlat_problems, radius_box
 from cityaware.geo.errors import InvalidInput, NotFound
 
 # A feature's free-form attributes (JSON-like), and a filter on them.
@@ -105,9 +105,9 @@ class LiveIndex:
         attrs = [None] * len(ids) if attrs is None else list(attrs)
         if not (len(ids) == len(lons) == len(lats) == len(attrs)):
             raise InvalidInput("ids, lons, lats and attrs must have the same length")
-        for row, (lon, lat) in enumerate(zip(lons, lats, strict=True)):
-            if problem := lonlat_problem(float(lon), float(lat)):
-                raise InvalidInput(f"row {row}: {problem}")
+        problems = lonlat_problems(lons, lats)
+        for row in np.flatnonzero(problems != None).tolist()[:1]:  # noqa: E711
+            raise InvalidInput(f"row {row}: {problems[row]}")
         with self._lock:
             current = self._kinds.get(kind)
             if current is not None and current.ids or len(set(ids)) != len(ids):
