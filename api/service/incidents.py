@@ -88,14 +88,14 @@ class Incidents:
         if incident.lon is not None and incident.lat is not None:
             if not incident.crs:
                 raise InvalidInput(f"crs is required with lon/lat ({CRS_HELP})")
-            x, y, crs = incident.lon, incident.lat, incident.crs
+            x, y = incident.lon, incident.lat
+            location = self.geocoding.locator().locate(x, y, incident.crs)
         elif incident.address:
-            answer = self.geocoding.locate_address(incident.address)
-            (x, y), crs = answer["location"]["wgs84"], "EPSG:4326"
+            location = self.geocoding.located_address(incident.address)[0]
+            x, y = location.lon, location.lat
         else:
             raise InvalidInput("give lon, lat and crs, or an address")
         # located once: the same answer routes the incident and is stored with it
-        location = self.geocoding.locator().locate(x, y, crs)
         district, zone = location.district_code or "", location.managing_zone or ""
         routing = self.duty_list.route(incident.category, district, zone)
         digest = fingerprint(incident)
