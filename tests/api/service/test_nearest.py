@@ -4,17 +4,13 @@ both match a brute-force geodesic search over every stored device (pyproj Geod).
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import nullcontext
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 from fastapi.testclient import TestClient
 from pyproj import Geod
 
@@ -24,36 +20,15 @@ from cityaware.api.service.nearest import nearest_devices
 from cityaware.api.settings import Settings
 from cityaware.geo.errors import InvalidInput
 from tests.api.ogc.conftest import EAST, NORTH, SOUTH, WEST, staged
+from tests.postgis import schema_url
 
 GEOD = Geod(ellps="WGS84")
-URL_VARIABLE = "CITYAWARE_TEST_DATABASE_URL"
-
-
-@contextmanager
-def postgis_schema_url() -> Iterator[str]:
-    base = os.environ.get(URL_VARIABLE, "")
-    if not base:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{URL_VARIABLE} is not set but CI=true")
-        pytest.skip(f"{URL_VARIABLE} not set")
-    base = base.replace("postgresql://", "postgresql+psycopg://", 1)
-    schema = f"near_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{separator}options={quote(f'-csearch_path={schema},public')}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)])
 def two_servers(request, tmp_path) -> Iterator[tuple[AppContext, AppContext]]:
     """Two app contexts (as two server processes would hold) on the same database."""
-    with postgis_schema_url() if request.param == "postgis" else nullcontext("") as url:
+    with schema_url("near") if request.param == "postgis" else nullcontext("") as url:
         yield from _two_contexts(staged(tmp_path), url)
 
 
