@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from cityaware.api.app import create_app
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
-from cityaware.geo.boundaries.generations import BoundaryRegistry
+from tests.units import staged as staged_units
 from tests.units import unit_record
 
 WEST, SOUTH, EAST, NORTH = 113.60, 34.70, 113.70, 34.80
@@ -45,9 +45,7 @@ def hierarchy() -> gpd.GeoDataFrame:
 
 def staged(path: Path) -> Path:
     """Stage and activate :func:`hierarchy` under ``path``; return ``path``."""
-    registry = BoundaryRegistry(path / "boundaries")
-    registry.activate(registry.stage(hierarchy(), source="synthetic"))
-    return path
+    return staged_units(path, hierarchy())
 
 
 @pytest.fixture(scope="module")
