@@ -22,21 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 
+from cityaware.api.responses import json_response
 from cityaware.api.service.auth import HEADER, client_of
 from cityaware.api.service.incidents import IncidentIn, Incidents
 from cityaware.api.service.limits import check_content_length
-from cityaware.api.service.locate import json_response
 from cityaware.geo.errors import InvalidInput, NotFound
 from cityaware.geo.resources import shipped
 from cityaware.geo.store import FeatureFilter
-from cityaware.geo.store.taxonomy import OPEN_STATUSES, PRIORITIES, STATUSES
+from cityaware.geo.store.taxonomy import CLOSED_STATUSES, OPEN_STATUSES, PRIORITIES
 
 if TYPE_CHECKING:
     from cityaware.api.context import AppContext
     from cityaware.geo.store.store import FeatureStore
 
 SERVICES_FILE = shipped("cityaware.api.service", "services.csv")
-CLOSED_STATUSES = tuple(s for s in STATUSES if s not in OPEN_STATUSES)
 MAX_PAGE_SIZE = 1000
 
 
