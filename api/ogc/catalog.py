@@ -1,7 +1,7 @@
 """The collections the server publishes, each with its provider.
 
 >>> [c for c in BOUNDARY_COLLECTIONS]
-['districts', 'streets', 'communities', 'grids']
+['cities', 'districts', 'streets', 'communities', 'grids']
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 BOUNDARY_COLLECTIONS: dict[str, str] = {layer: level for level, layer in LAYER_OF.items()}
 FEATURE_COLLECTIONS: tuple[str, ...] = ("incidents", "cameras", "sensors")
 _TITLES = {
+    "cities": "Cities (地级市)",
     "districts": "Districts (区县)",
     "streets": "Streets and townships (街道/乡镇)",
     "communities": "Communities and villages (社区/村)",

@@ -38,7 +38,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["regions"])
 
     def units() -> Units:
-        levels = {"districts": "district", "streets": "street"}
+        levels = {"cities": "city", "districts": "district", "streets": "street"}
         levels |= {"communities": "community", "grids": "grid"}
         return Units({level: catalog.get(layer).provider for layer, level in levels.items()})
 

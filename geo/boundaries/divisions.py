@@ -67,9 +67,7 @@ def read_divisions(source: str | Path | BinaryIO, name: str | None = None) -> pd
     text = _decode(raw, name)
     separator = "\t" if "\t" in text.partition("\n")[0] else ","
     try:
-        frame = pd.read_csv(
-            _io.StringIO(text), dtype=str, keep_default_na=False, sep=separator
-        )
+        frame = pd.read_csv(_io.StringIO(text), dtype=str, keep_default_na=False, sep=separator)
     except pd.errors.ParserError as error:
         raise InvalidInput(f"{name}: not a CSV division list ({error})") from error
     frame.columns = [str(c).strip().lower() for c in frame.columns]

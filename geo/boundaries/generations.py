@@ -36,7 +36,6 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from pyproj import CRS
 
 from cityaware.geo.arrays import StrArray

@@ -27,7 +27,9 @@ TOLERANCE_M = 0.01  # outlines closer than 1 cm everywhere are the same outline
 _METRES_PER_DEGREE = 111_320.0
 
 
-def same_outline(a: shapely.Geometry, b: shapely.Geometry, tolerance_m: float = TOLERANCE_M) -> bool:
+def same_outline(
+    a: shapely.Geometry, b: shapely.Geometry, tolerance_m: float = TOLERANCE_M
+) -> bool:
     """Whether two lon/lat outlines are equal within ``tolerance_m`` metres (Hausdorff).
 
     >>> same_outline(shapely.box(0, 0, 1, 1), shapely.box(0, 0, 1, 1).reverse())

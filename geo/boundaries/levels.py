@@ -81,4 +81,3 @@ def is_city_code(code: str) -> bool:
     (True, False, False)
     """
     return len(code) == 6 and code.isdigit() and code.endswith("00") and not code.endswith("0000")
-

@@ -100,7 +100,9 @@ def refuse_unless_forced(findings: Sequence[Finding], force: bool) -> list[str]:
     """
     messages = [f.message for f in findings if f.kind == "implausible"]
     if messages and not force:
-        shown = "; ".join(messages[:3]) + (f"; and {len(messages) - 3} more" if len(messages) > 3 else "")
+        shown = "; ".join(messages[:3]) + (
+            f"; and {len(messages) - 3} more" if len(messages) > 3 else ""
+        )
         raise InvalidInput(
             f"implausible boundaries: {shown}. Check the CRS and axis order (--crs, "
             "--swap-axes); import anyway with --force"

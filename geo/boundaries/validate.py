@@ -336,9 +336,10 @@ def _gaps(ctx: _Context) -> list[Finding]:
 
 def _top_gaps(ctx: _Context) -> list[Finding]:
     """Holes in the union of the top-level units (those without a parent unit): land
-    enclosed by them that none covers, e.g. between two districts, or two cities."""
+    enclosed by them that none covers, e.g. between two districts, or two cities, or
+    inside a city whose outline is the union of its districts."""
     roots = np.flatnonzero(ctx.parent_index < 0)
-    if len(roots) < 2:
+    if not len(roots):
         return []
     polygons = shapely.get_parts(shapely.union_all(ctx.geoms[roots]))
     holes = np.array(
@@ -350,16 +351,18 @@ def _top_gaps(ctx: _Context) -> list[Finding]:
     pieces, owner, areas = ctx.pieces(holes)
     keep = areas > ctx.tolerance
     pieces, owner, areas = pieces[keep], owner[keep], areas[keep]
-    tree = shapely.STRtree(ctx.geoms[roots])
+    # name the top-level units around a hole and their children (the districts of a city)
+    near = np.flatnonzero(np.isin(ctx.parent_index, roots) | (ctx.parent_index < 0))
+    tree = shapely.STRtree(ctx.geoms[near])
     findings = []
     for hole, area, location in zip(owner, areas, ctx.locations(pieces), strict=True):
-        around = tuple(sorted(ctx.codes[roots[tree.query(holes[hole], predicate="intersects")]]))
+        around = tuple(sorted(ctx.codes[near[tree.query(holes[hole], predicate="intersects")]]))
         findings.append(
             Finding(
                 "gap",
                 around,
-                f"{area:,.1f} m² between the top-level units {', '.join(around)} is covered "
-                "by none of them",
+                f"{area:,.1f} m² enclosed by the top-level units is covered by none of them "
+                f"(around {', '.join(around)})",
                 round(float(area), 2),
                 location,
             )
@@ -393,8 +396,15 @@ def _division_levels(divisions: pd.DataFrame | None) -> dict[str, str]:
 def _orphans(
     ctx: _Context, parent_codes: StrArray, division_levels: dict[str, str]
 ) -> list[Finding]:
-    """Units whose parent is missing or of the wrong level (cities, and districts without
-    a parent code, are roots)."""
+    """Units whose parent is missing or not of the next level above that the units (or
+    divisions) have: a level missing altogether is skipped (grids on streets in a city
+    without communities). Cities, and districts without a parent code, are roots."""
+    present = set(ctx.levels) | set(division_levels.values())
+    expected_of = {
+        level: next((above for above in LEVELS[:i][::-1] if above in present), LEVELS[i - 1])
+        for i, level in enumerate(LEVELS)
+        if i
+    }
     findings = []
     for row in range(len(ctx.codes)):
         code, parent_code, level = ctx.codes[row], parent_codes[row], ctx.levels[row]
@@ -407,8 +417,8 @@ def _orphans(
             actual = division_levels.get(parent_code, "")
         if not actual:
             why = f"parent {parent_code} does not exist" if parent_code else "has no parent code"
-        elif actual != expected:
-            why = f"parent {parent_code} is a {actual}, expected a {expected}"
+        elif actual != expected_of[level]:
+            why = f"parent {parent_code} is a {actual}, expected a {expected_of[level]}"
         else:
             continue
         findings.append(Finding("orphan", (code,), f"{level} {code}: {why}"))

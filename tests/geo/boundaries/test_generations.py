@@ -71,7 +71,13 @@ def test_generations_listing_and_validation_saved(registry):
         ("g0002", False, "b.gpkg"),
     ]
     assert listing[0]["note"] == "first"
-    assert listing[1]["counts"] == {"city": 1, "district": 1, "street": 3, "community": 0, "grid": 0}
+    assert listing[1]["counts"] == {
+        "city": 1,
+        "district": 1,
+        "street": 3,
+        "community": 0,
+        "grid": 0,
+    }
     saved = json.loads((registry.root / second / "validation.json").read_text())
     assert saved["units"] == 5 and saved["counts"]["gap"] == 0
     assert registry.validation(second) == saved
