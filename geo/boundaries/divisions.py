@@ -9,7 +9,8 @@ Province rows are skipped (no province level). The text is UTF-8 (with or
 without BOM) or GB18030/GBK.
 
 >>> import io
->>> text = "level,code,name,parent_code\\ncounty,410202,龙亭区,410200\\ntownship,410202001,北书店街道,410202\\n"
+>>> text = "level,code,name,parent_code\\ncounty,410202,龙亭区,410200\\n"
+>>> text += "township,410202001,北书店街道,410202\\n"
 >>> read_divisions(io.BytesIO(text.encode("gbk")), "d.csv")[["code", "level"]].values.tolist()
 [['410202', 'district'], ['410202001', 'street']]
 """

@@ -147,7 +147,7 @@ class BoundaryRegistry:
 
         ``read_options`` go to :func:`geo.boundaries.io.read_many` (level, layer, crs, ...).
 
-        >>> registry.stage_files(["districts.geojson", "grids.fgb", "divisions.csv"])  # doctest: +SKIP
+        >>> registry.stage_files(["districts.geojson", "divisions.csv"])  # doctest: +SKIP
         'g0003'
         """
         outlines = [p for p in paths if not is_division_list(p)]

@@ -23,7 +23,16 @@ from tests.api.ogc.conftest import hierarchy, incidents_frame
 
 # one live server per worker: with --dist loadgroup (scripts/test.sh) these share a worker
 pytestmark = pytest.mark.xdist_group("ogc-live")
-COLLECTIONS = ["districts", "streets", "communities", "grids", "incidents", "cameras", "sensors"]
+COLLECTIONS = [
+    "cities",
+    "districts",
+    "streets",
+    "communities",
+    "grids",
+    "incidents",
+    "cameras",
+    "sensors",
+]
 
 
 @pytest.fixture(scope="module")
