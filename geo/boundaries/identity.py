@@ -73,7 +73,7 @@ def carried_ids(units: gpd.GeoDataFrame, previous: gpd.GeoDataFrame | None) -> S
     if previous is None or previous.empty:
         return ids
     before = pd.Index(previous["code"].astype(str).to_numpy())
-    rows = before.get_indexer(units["code"].astype(str).to_numpy())
+    rows = before.get_indexer(pd.Index(units["code"].astype(str)))
     matched = np.flatnonzero(rows >= 0)
     new_geoms = shapely.normalize(units.geometry.to_numpy()[matched])
     old_geoms = shapely.normalize(previous.geometry.to_numpy()[rows[matched]])

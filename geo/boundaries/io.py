@@ -366,11 +366,12 @@ def _to_storage_crs(
         except CRSError as error:
             raise InvalidInput(f"unknown CRS '{crs}'") from error
         units = units.set_crs(given, allow_override=True)
-    if units.crs is None:
+    source_crs = units.crs
+    if source_crs is None:
         raise InvalidInput(f"{source}: the file has no CRS; pass one (--crs EPSG:4547)")
     if swap_axes:
         swapped = shapely.transform(units.geometry.to_numpy(), lambda xy: xy[:, ::-1])
-        units = units.set_geometry(gpd.GeoSeries(swapped, crs=units.crs))
+        units = units.set_geometry(gpd.GeoSeries(swapped, crs=source_crs))
     with np.errstate(all="ignore"):
         lonlat = units.to_crs(STORAGE_CRS)
     minx, miny, maxx, maxy = lonlat.total_bounds
@@ -378,12 +379,12 @@ def _to_storage_crs(
     in_range = finite and minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90
     inside = in_range and in_china(np.array([minx, maxx]), np.array([miny, maxy])).all()
     if not inside and not (in_range and force):
-        hint = axis_swap_hint(shapely.get_coordinates(units.geometry.to_numpy()), units.crs)
+        hint = axis_swap_hint(shapely.get_coordinates(units.geometry.to_numpy()), source_crs)
         if hint is not None:
             raise InvalidInput(f"{source}: {hint}")
     if not in_range:
         raise InvalidInput(
-            f"{source}: coordinates do not fit CRS {units.crs.to_string()} "
+            f"{source}: coordinates do not fit CRS {source_crs.to_string()} "
             "(out of lon/lat range after transforming); pass the right one (--crs)"
         )
     return lonlat

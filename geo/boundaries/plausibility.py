@@ -28,7 +28,7 @@ from cityaware.geo.boundaries.validate import Finding
 from cityaware.geo.errors import InvalidInput
 
 CHINA_EXTENT: tuple[float, float, float, float] = (73.0, 3.0, 136.0, 54.0)  # lon/lat box
-FAR_FROM_REST_M = 50_000.0  # a unit this far from every other unit is a stray
+FAR_FROM_REST_M = 50_000.0  # a unit this far from every other unit of its level is a stray
 JUMP_M = 200_000.0  # a generation whose centre moved this far from the active one
 _GEOD = Geod(ellps="WGS84")
 
@@ -71,7 +71,8 @@ def axis_swap_hint(xy: FloatArray, crs: CRS) -> str | None:
 def implausible_units(
     units: gpd.GeoDataFrame, active: gpd.GeoDataFrame | None = None
 ) -> list[Finding]:
-    """Findings of kind ``implausible``: units outside China or far from all others, and
+    """Findings of kind ``implausible``: units outside China or far from all others of
+    their level, and
     (given the ``active`` generation's units) an extent far from the active one.
 
     >>> from shapely import box
@@ -85,7 +86,10 @@ def implausible_units(
     geoms = units.geometry.to_numpy()
     codes = units["code"].astype(str).to_numpy()
     findings = _outside_china(geoms, codes)
-    findings += _far_from_rest(geoms, codes)
+    levels = units["level"].to_numpy() if "level" in units.columns else np.zeros(len(units))
+    for level in np.unique(levels):  # a stray among its own level (not inside its city)
+        same = levels == level
+        findings += _far_from_rest(geoms[same], codes[same])
     if active is not None and not active.empty:
         findings += _jump(units, active)
     return findings
@@ -146,7 +150,7 @@ def _far_from_rest(geoms: np.ndarray, codes: np.ndarray) -> list[Finding]:
                 Finding(
                     "implausible",
                     (str(codes[row]),),
-                    f"{codes[row]} lies {gap / 1000:,.0f} km from every other unit "
+                    f"{codes[row]} lies {gap / 1000:,.0f} km from every other unit of its level "
                     f"(nearest {codes[other]})",
                     location=(round(spot.x, 7), round(spot.y, 7)),
                 )
