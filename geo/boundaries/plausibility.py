@@ -87,7 +87,8 @@ def implausible_units(
     codes = units["code"].astype(str).to_numpy()
     findings = _outside_china(geoms, codes)
     levels = units["level"].to_numpy() if "level" in units.columns else np.zeros(len(units))
-    for level in np.unique(levels):  # a stray among its own level (not inside its city)
+    # a stray among its own level (not inside its own city); cities may lie apart
+    for level in np.unique(levels[levels != "city"]):
         same = levels == level
         findings += _far_from_rest(geoms[same], codes[same])
     if active is not None and not active.empty:

@@ -8,7 +8,6 @@ import pytest
 import shapely
 
 from cityaware.geo.boundaries.divisions import DIVISION_COLUMNS, read_divisions
-from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.boundaries.io import read_units
 from cityaware.geo.errors import InvalidInput
 
@@ -18,11 +17,6 @@ from .rings import DATA
 KAIFENG = DATA / "kaifeng-districts-dirty.geojson"
 LUOYANG = DATA / "luoyang-districts-gbk.shp"
 DIVISIONS = DATA / "kaifeng-divisions.csv"
-
-
-@pytest.fixture
-def registry(tmp_path):
-    return BoundaryRegistry(tmp_path / "boundaries")
 
 
 def test_two_cities_imported_together_are_two_cities(registry):

@@ -40,11 +40,6 @@ def _second_release():
     return units
 
 
-@pytest.fixture
-def registry(tmp_path):
-    return BoundaryRegistry(tmp_path / "boundaries")
-
-
 def test_staged_generation_is_inactive_until_activated(registry):
     with pytest.raises(NotFound, match="no active boundary generation yet"):
         registry.units()

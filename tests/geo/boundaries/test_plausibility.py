@@ -7,7 +7,6 @@ import pytest
 import shapely
 from pyproj import Geod
 
-from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.boundaries.identity import same_outline
 from cityaware.geo.boundaries.io import read_units
 from cityaware.geo.errors import InvalidInput
@@ -17,11 +16,6 @@ from .rings import DATA
 GK_FILE = DATA / "kaifeng-districts-gk.gpkg"
 NORTH_FIRST = DATA / "kaifeng-districts-gk-northfirst.gpkg"
 LUOYANG = DATA / "luoyang-districts-gbk.shp"
-
-
-@pytest.fixture
-def registry(tmp_path):
-    return BoundaryRegistry(tmp_path / "boundaries")
 
 
 def _moved(units: gpd.GeoDataFrame, dx: float, dy: float, codes=None) -> gpd.GeoDataFrame:
