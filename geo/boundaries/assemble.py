@@ -126,3 +126,22 @@ def link_parents(units: gpd.GeoDataFrame, divisions: pd.DataFrame) -> gpd.GeoDat
             parents[row] = found
     out["parent_code"] = parents
     return out
+
+
+def fill_names(units: gpd.GeoDataFrame, divisions: pd.DataFrame) -> gpd.GeoDataFrame:
+    """Units without a name take the name a division list gives their code.
+
+    >>> from shapely import box
+    >>> frame = gpd.GeoDataFrame({"code": ["410202"], "name": [""]}, geometry=[box(0, 0, 1, 1)])
+    >>> listed = pd.DataFrame({"code": ["410202"], "name": ["龙亭区"]})
+    >>> fill_names(frame, listed).name.tolist()
+    ['龙亭区']
+    """
+    if divisions.empty:
+        return units
+    listed = divisions.set_index("code")["name"]
+    listed = listed[~listed.index.duplicated()]
+    out = units.copy()
+    unnamed = out["name"].astype(str).str.strip() == ""
+    out.loc[unnamed, "name"] = out.loc[unnamed, "code"].map(listed).fillna("").to_numpy()
+    return out

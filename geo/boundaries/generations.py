@@ -39,7 +39,7 @@ import pandas as pd
 from pyproj import CRS
 
 from cityaware.geo.arrays import StrArray
-from cityaware.geo.boundaries.assemble import carry_over, link_parents, with_cities
+from cityaware.geo.boundaries.assemble import carry_over, fill_names, link_parents, with_cities
 from cityaware.geo.boundaries.divisions import (
     DIVISION_COLUMNS,
     concat_divisions,
@@ -91,7 +91,8 @@ class BoundaryRegistry:
     ) -> str:
         """Store ``units`` as a new inactive generation; return its id (e.g. ``'g0001'``).
 
-        ``divisions`` (:mod:`geo.boundaries.divisions`) name units without outline.
+        ``divisions`` (:mod:`geo.boundaries.divisions`) name units without outline (and
+        outlined units whose file gives no name).
         When the units' top level has its parents in the active generation (a
         grid-only update), the levels above come from there; districts get
         their city (derived from the codes when not given). Refuses
@@ -109,7 +110,7 @@ class BoundaryRegistry:
         active_units = self.units(active) if active is not None else None
         active_divisions = self.divisions(active) if active is not None else None
         units, divisions = carry_over(units, divisions, active_units, active_divisions)
-        units = link_parents(with_cities(units, divisions), divisions)
+        units = fill_names(link_parents(with_cities(units, divisions), divisions), divisions)
         divisions = divisions[~divisions["code"].isin(units["code"])].reset_index(drop=True)
         report = validate_units(units, repairs=[*repairs, *repaired_here], divisions=divisions)
         duplicates = report.of_kind("duplicate_code")

@@ -153,3 +153,15 @@ def test_a_city_given_in_the_file_is_kept(registry):
     assert units.loc["410100", "name"] == "某市"
     assert units.loc["410102", "parent_code"] == "410100"
     assert len(units) == 2
+
+
+def test_outlines_without_names_take_them_from_the_division_list(tmp_path, registry):
+    source = gpd.read_file(DATA / "kaifeng-districts-gk.gpkg", engine="pyogrio")
+    path = tmp_path / "codes-only.gpkg"
+    source.drop(columns="name").to_file(path, engine="pyogrio")
+    listed = read_divisions(DIVISIONS).set_index("code")["name"]
+
+    units = registry.units(registry.stage_files([path, DIVISIONS])).set_index("code")
+
+    for code in source["code"]:
+        assert units.loc[code, "name"] == listed[code]
