@@ -17,7 +17,7 @@ from cityaware.api import ogc, regions
 from cityaware.api.context import AppContext
 from cityaware.api.errors import install_error_handlers
 from cityaware.api.ogc.openapi import install_openapi
-from cityaware.api.routes import changes, events, health, map
+from cityaware.api.routes import changes, devices, events, health, map
 from cityaware.api.service import incidents, locate, nearest, open311
 from cityaware.api.settings import Settings
 
@@ -32,6 +32,7 @@ ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
     map.build_router,
     events.build_router,
     changes.build_router,
+    devices.build_router,
 )
 
 

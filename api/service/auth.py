@@ -38,6 +38,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset(ROLES),
     "incidents.create": frozenset({"service", "ops", "admin"}),
     "incidents.update": frozenset({"ops", "admin"}),
+    "devices.write": frozenset({"service", "ops", "admin"}),
     "keys.manage": frozenset({"admin"}),
 }
 KEY_FILE_NAME = "api-keys.json"
