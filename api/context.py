@@ -25,6 +25,7 @@ from cityaware.api.settings import Settings
 
 if TYPE_CHECKING:
     from cityaware.api.ogc.catalog import Catalog
+    from cityaware.api.service.alarms import Alarms
     from cityaware.api.service.auth import Access, KeyStore
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.incidents import Incidents
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.cached import LocatorCache
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
+    from cityaware.geo.store.readings import ReadingStore
     from cityaware.geo.store.store import FeatureStore
     from cityaware.layers.service import MapLayers
 
@@ -190,6 +192,23 @@ class AppContext:
         from cityaware.api.service.wall import MapWall
 
         return MapWall(self.map_layers, self.store, self.geocoding)
+
+    @shared_part
+    def readings(self) -> ReadingStore:
+        """Sensor readings, thresholds and alarms (in the feature store's database)."""
+        from cityaware.geo.store.changes import DAY_MS
+        from cityaware.geo.store.readings import ReadingStore
+
+        live = self.settings.live
+        retention = int(live.readings_retention_days * DAY_MS)
+        return ReadingStore(self.store, retention, int(live.alarm_sync_s * 1000))
+
+    @shared_part
+    def alarms(self) -> Alarms:
+        """Readings in, alarm incidents out (through the incident service)."""
+        from cityaware.api.service.alarms import Alarms
+
+        return Alarms(self.readings, self.incidents)
 
     def _open_store(self) -> FeatureStore:
         """The store, handed as a callable to parts that must not open it until they need it."""
