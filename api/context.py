@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.cached import LocatorCache
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
+    from cityaware.geo.store.positions import PositionStore
     from cityaware.geo.store.readings import ReadingStore
     from cityaware.geo.store.store import FeatureStore
     from cityaware.layers.service import MapLayers
@@ -209,6 +210,24 @@ class AppContext:
         from cityaware.api.service.alarms import Alarms
 
         return Alarms(self.readings, self.incidents)
+
+    @shared_part
+    def positions(self) -> PositionStore:
+        """Moving objects, tracks and fences (region fences follow the active generation)."""
+        from cityaware.geo.store.changes import DAY_MS
+        from cityaware.geo.store.positions import PositionStore
+
+        registry, shapes = self.registry, {}
+
+        def region_shapes(generation: str) -> dict[str, Any]:
+            if generation not in shapes:
+                units = registry.units(generation)
+                shapes.clear()  # one generation at a time
+                shapes[generation] = dict(zip(units["code"], units.geometry, strict=True))
+            return shapes[generation]
+
+        retention = int(self.settings.live.tracks_retention_days * DAY_MS)
+        return PositionStore(self.store, region_shapes, retention)
 
     def _open_store(self) -> FeatureStore:
         """The store, handed as a callable to parts that must not open it until they need it."""

@@ -21,6 +21,7 @@ class LiveSettings:
     ``future_skew_s``: how far ahead of the server clock a reading or position may be;
     ``alarm_sync_s``: how often further bad readings update an open alarm's incident;
     ``fence_min_distance_m``/``fence_dwell_s``: default fence hysteresis;
+    ``position_max_outside_m``: a position farther outside every grid is refused (wrong CRS);
     ``hook_*``: webhook delivery (timeout, attempts before the dead-letter store, backoff);
     ``worker_interval_s``: how often the live worker sweeps (offline sensors, deliveries)."""
 
@@ -30,6 +31,7 @@ class LiveSettings:
     alarm_sync_s: float = 60.0
     fence_min_distance_m: float = 10.0
     fence_dwell_s: float = 0.0
+    position_max_outside_m: float = 50_000.0
     hook_timeout_s: float = 5.0
     hook_max_attempts: float = 8.0
     hook_backoff_s: float = 1.0
