@@ -17,7 +17,16 @@ from cityaware.api import ogc, regions
 from cityaware.api.context import AppContext
 from cityaware.api.errors import install_error_handlers
 from cityaware.api.ogc.openapi import install_openapi
-from cityaware.api.routes import changes, devices, events, health, map, positions, readings
+from cityaware.api.routes import (
+    changes,
+    devices,
+    events,
+    health,
+    hooks,
+    map,
+    positions,
+    readings,
+)
 from cityaware.api.service import incidents, locate, nearest, open311
 from cityaware.api.settings import Settings
 
@@ -35,6 +44,7 @@ ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
     devices.build_router,
     readings.build_router,
     positions.build_router,
+    hooks.build_router,
 )
 
 

@@ -28,7 +28,9 @@ if TYPE_CHECKING:
     from cityaware.api.service.alarms import Alarms
     from cityaware.api.service.auth import Access, KeyStore
     from cityaware.api.service.geocoding import Geocoding
+    from cityaware.api.service.hooks import LiveWorker
     from cityaware.api.service.incidents import Incidents
+    from cityaware.api.service.live_events import LiveFeed
     from cityaware.api.service.open311 import Open311
     from cityaware.api.service.routing import DutyList
     from cityaware.api.service.wall import MapWall
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.cached import LocatorCache
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
+    from cityaware.geo.store.hooks import HookStore
     from cityaware.geo.store.positions import PositionStore
     from cityaware.geo.store.readings import ReadingStore
     from cityaware.geo.store.store import FeatureStore
@@ -228,6 +231,29 @@ class AppContext:
 
         retention = int(self.settings.live.tracks_retention_days * DAY_MS)
         return PositionStore(self.store, region_shapes, retention)
+
+    @shared_part
+    def live_feed(self) -> LiveFeed:
+        """The change feed as typed live events (alarms, fence events, grid changes)."""
+        from cityaware.api.service.live_events import LiveFeed
+
+        return LiveFeed(self.store, self.readings, self.positions)
+
+    @shared_part
+    def hooks(self) -> HookStore:
+        """Webhook subscriptions, cursors and dead letters."""
+        from cityaware.geo.store.hooks import HookStore
+
+        lease_s = 2 * self.settings.live.hook_timeout_s + 5  # longer than one delivery
+        return HookStore(self.store, int(lease_s * 1000))
+
+    @shared_part
+    def live_worker(self) -> LiveWorker:
+        """The background thread delivering webhooks and sweeping alarms."""
+        from cityaware.api.service.hooks import Deliverer, LiveWorker
+
+        live = self.settings.live
+        return LiveWorker(Deliverer(self.hooks, self.live_feed, live), self.alarms, live)
 
     def _open_store(self) -> FeatureStore:
         """The store, handed as a callable to parts that must not open it until they need it."""

@@ -23,7 +23,8 @@ class LiveSettings:
     ``fence_min_distance_m``/``fence_dwell_s``: default fence hysteresis;
     ``position_max_outside_m``: a position farther outside every grid is refused (wrong CRS);
     ``hook_*``: webhook delivery (timeout, attempts before the dead-letter store, backoff);
-    ``worker_interval_s``: how often the live worker sweeps (offline sensors, deliveries)."""
+    ``worker_interval_s``: how often the live worker delivers webhooks (0: no worker in this
+    process); ``alarm_sweep_s``: how often it looks for offline sensors and lost incidents."""
 
     readings_retention_days: float = 30.0
     tracks_retention_days: float = 7.0
@@ -36,7 +37,8 @@ class LiveSettings:
     hook_max_attempts: float = 8.0
     hook_backoff_s: float = 1.0
     hook_backoff_max_s: float = 300.0
-    worker_interval_s: float = 1.0
+    worker_interval_s: float = 0.2
+    alarm_sweep_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LiveSettings:

@@ -260,11 +260,17 @@ class ReadingStore:
         return plain(row)
 
     def alarms(
-        self, sensor_id: str | None = None, state: str | None = None, limit: int = 1000
+        self,
+        sensor_id: str | None = None,
+        state: str | None = None,
+        limit: int = 1000,
+        ids: Sequence[str] | None = None,
     ) -> list[dict[str, Any]]:
-        """Alarms, newest first, optionally of one sensor and/or in one state."""
+        """Alarms, newest first, optionally of one sensor, in one state or with these ids."""
         table = self.tables["alarms"]
         stmt = sa.select(table).order_by(table.c.opened_at.desc(), table.c.id).limit(limit)
+        if ids is not None:
+            stmt = stmt.where(table.c.id.in_(list(ids)))
         if sensor_id is not None:
             stmt = stmt.where(table.c.sensor_id == sensor_id)
         if state is not None:

@@ -212,3 +212,16 @@ def test_a_region_fence_follows_a_new_generation(own_city):
     assert [e["detect"] for e in events_of(client, fid, "w1")] == ["enter", "exit"]
     now = client.get("/v1/objects?kind=worker").json()["features"][0]["properties"]
     assert now["grid_code"] == grid_3
+
+
+def test_fence_events_reach_the_event_stream(app, client, role_keys):
+    from cityaware.api.service.event_stream import EventCursor
+
+    ctx = app.state.ctx
+    key = role_keys["service"]
+    fid = fence(client, key, region=GRID_1[:-1] + "2", detect=["enter"], min_distance_m=0)
+    cursor = EventCursor(ctx.store, None, ctx.live_feed.sse_events)
+    oid = f"e-{uuid.uuid4().hex[:6]}"
+    post(client, key, positions("worker", oid, [(113.605, 34.77)]))
+    events = [e for e in cursor.poll() if e.type == "fence-enter"]
+    assert [(e.data["fence"], e.data["object_id"]) for e in events] == [(fid, oid)]

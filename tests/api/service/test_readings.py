@@ -153,6 +153,7 @@ def test_an_alarm_whose_incident_was_lost_is_repaired_once(app, role_keys, senso
 
     sid, _ = sensor
     ctx = app.state.ctx
+    ctx.live_worker.stop()  # its sweep would repair the alarm before we look
     ctx.readings.set_threshold(
         "sensor",
         sid,
@@ -164,7 +165,22 @@ def test_an_alarm_whose_incident_was_lost_is_repaired_once(app, role_keys, senso
     assert alarm_incidents(app, sid) == []
     ctx.alarms.sweep()
     ctx.alarms.sweep()
+    ctx.live_worker.start()
     assert len(alarm_incidents(app, sid)) == 1
+
+
+def test_alarm_events_reach_the_event_stream(app, client, role_keys, sensor):
+    from cityaware.api.service.event_stream import EventCursor
+
+    sid, _ = sensor
+    ctx = app.state.ctx
+    set_threshold(client, role_keys, "sensor", sid, max=1.0)
+    cursor = EventCursor(ctx.store, None, ctx.live_feed.sse_events)
+    post(client, role_keys["service"], values(sid, [(60, 5.0), (61, 0.5)]))
+    events = cursor.poll()
+    mine = [(e.type, e.data.get("sensor") or e.data.get("id")) for e in events]
+    assert ("alarm-open", sid) in mine and ("alarm-clear", sid) in mine
+    assert [int(e.id) for e in events] == sorted(int(e.id) for e in events)
 
 
 @pytest.mark.parametrize(
