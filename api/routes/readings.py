@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, BackgroundTasks, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from cityaware.api.service.alarms import alarm_view
@@ -130,10 +130,12 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="A batch of up to 10,000 sensor readings (alarms evaluated on write)",
         dependencies=[Depends(access.require("readings.write"))],
     )
-    async def post_readings(request: Request) -> Response:
+    async def post_readings(request: Request, tasks: BackgroundTasks) -> Response:
         skew = int(ctx.settings.live.future_skew_s * 1000)
         batch = parse_readings(await read_body(request, MAX_BODY), now_ms(), skew)
         report = await asyncio.to_thread(ctx.alarms.write, batch)
+        if report.alarms:  # their incidents: after the answer (the live worker repairs a crash)
+            tasks.add_task(asyncio.to_thread, ctx.alarms.sync, report.alarms)
         return json_response(
             {
                 "accepted": report.accepted,

@@ -179,8 +179,8 @@ class LiveWorker:
     def stop(self) -> None:
         """Stop the thread after its current round."""
         self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
+        if self._thread is not None:  # a round cut short is safe: deliveries and syncs repeat
+            self._thread.join(timeout=5)
         self._thread = None
 
     def _run(self) -> None:

@@ -57,7 +57,7 @@ class LiveFeed:
     def describe(self, changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """One event per change row (see the module doc)."""
         alarm_ids = [c["id"] for c in changes if c["kind"] == "alarms"]
-        fence_ids = [int(c["id"]) for c in changes if c["kind"] == "fence_events"]
+        fence_ids = [c["id"] for c in changes if c["kind"] == "fence_events"]
         alarms = {a["id"]: a for a in self.readings.alarms(ids=alarm_ids)} if alarm_ids else {}
         fences = (
             {e["id"]: e for e in self.positions.fence_events(ids=fence_ids, limit=len(fence_ids))}
@@ -71,7 +71,7 @@ class LiveFeed:
                 alarm = alarms.get(change["id"])
                 data = None if alarm is None else alarm_view(alarm)
             elif change["kind"] == "fence_events":
-                data = fences.get(int(change["id"]))
+                data = fences.get(change["id"])
             else:
                 data = {k: change[k] for k in ("kind", "id", "op", "old_grid", "new_grid")}
                 data["generation"] = change["generation"]

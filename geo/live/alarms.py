@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 MINUTE_MS = 60_000
 RULES = ("value", "offline")
@@ -68,7 +69,7 @@ class Threshold:
             and abs(rate) > max(self.rate - self.rate_band, 0.0)
         )
 
-    @property
+    @cached_property
     def checks_values(self) -> bool:
         """True when any value bound is set."""
         return any(v is not None for v in (self.min, self.max, self.rate))

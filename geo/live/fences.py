@@ -60,6 +60,7 @@ class FenceIndex:
         self.tree = shapely.STRtree(geometries)
         self.by_id = {f.id: i for i, f in enumerate(self.fences)}
         self.outside_watchers = [i for i, f in enumerate(self.fences) if "outside" in f.detect]
+        self.crossers = [i for i, f in enumerate(self.fences) if "cross" in f.detect]
         for geometry in geometries:
             shapely.prepare(geometry)
 

@@ -15,6 +15,7 @@ grid or region code in the active boundary generation, so it follows new generat
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,7 +33,13 @@ from cityaware.geo.live.fences import (
     decide,
     edge_distance_m,
 )
-from cityaware.geo.store.live_tables import insert_ignore, plain
+from cityaware.geo.store.live_tables import (
+    fetch_dicts,
+    in_values,
+    insert_ignore,
+    plain,
+    run_many,
+)
 from cityaware.geo.store.times import from_ms
 
 FENCES_VERSION = "fences_version"
@@ -43,6 +50,16 @@ RegionShapes = Callable[[str], Mapping[str, shapely.Geometry]]
 def object_key(kind: str, id: str) -> str:
     """The feed id of a moving object."""
     return f"{kind}:{id}"
+
+
+def fence_event_id(fence_id: str, key: str, at: int, detect: str) -> str:
+    """The id of a fence event: the same position always makes the same event.
+
+    >>> fence_event_id("f1", "worker:w1", 0, "enter")
+    'fe_18c5cb60291aaf3d2525'
+    """
+    digest = hashlib.sha256(f"{fence_id}\x1f{key}\x1f{at}\x1f{detect}".encode()).hexdigest()
+    return "fe_" + digest[:20]
 
 
 @dataclass(frozen=True)
@@ -128,11 +145,11 @@ class PositionStore:
             return [_fence_view(plain(r)) for r in rows]
 
     def fence_events(
-        self, fence_id: str | None = None, ids: Sequence[int] | None = None, limit: int = 1000
+        self, fence_id: str | None = None, ids: Sequence[str] | None = None, limit: int = 1000
     ) -> list[dict[str, Any]]:
         """Fence events (of one fence, or with these ids), oldest first, in Tile38's shape."""
         table = self.tables["fence_events"]
-        stmt = sa.select(table).order_by(table.c.id).limit(limit)
+        stmt = sa.select(table).order_by(table.c.at, table.c.id).limit(limit)
         if fence_id is not None:
             stmt = stmt.where(table.c.fence_id == fence_id)
         if ids is not None:
@@ -155,6 +172,11 @@ class PositionStore:
             located = locator.locate_lonlat(lon, lat)
         generation = str(locator.generation)
         keys = [object_key(k, i) for k, i in zip(batch.kinds, batch.ids, strict=True)]
+        chain = {
+            name: np.asarray(getattr(located, name), dtype=object).tolist()
+            for name in ("grid_code", "community_code", "street_code", "district_code")
+        }
+        lons, lats = lon.tolist(), lat.tolist()
         with self.backend.write() as conn:
             index = self._fence_index(conn, generation)
             current = self._objects(conn, batch)
@@ -164,9 +186,9 @@ class PositionStore:
                     "kind": batch.kinds[i],
                     "id": batch.ids[i],
                     "at": batch.at[i],
-                    "lon": lon[i],
-                    "lat": lat[i],
-                    "grid_code": located.grid_code[i],
+                    "lon": lons[i],
+                    "lat": lats[i],
+                    "grid_code": chain["grid_code"][i],
                 }
                 for i in order
             ]
@@ -184,17 +206,17 @@ class PositionStore:
             for i in newer:
                 key = keys[i]
                 before = moved.get(key) or current.get(key)
-                grid = located.grid_code[i]
+                grid = chain["grid_code"][i]
                 row = {
                     "kind": batch.kinds[i],
                     "id": batch.ids[i],
-                    "lon": float(lon[i]),
-                    "lat": float(lat[i]),
+                    "lon": lons[i],
+                    "lat": lats[i],
                     "at": batch.at[i],
                     "grid_code": grid,
-                    "community_code": located.community_code[i],
-                    "street_code": located.street_code[i],
-                    "district_code": located.district_code[i],
+                    "community_code": chain["community_code"][i],
+                    "street_code": chain["street_code"][i],
+                    "district_code": chain["district_code"][i],
                     "generation": generation,
                     "updated_at": now,
                 }
@@ -209,27 +231,18 @@ class PositionStore:
             self._save_objects(conn, moved, current)
             self._save_states(conn, states)
             if events:
-                table = self.tables["fence_events"]
-                ids = (
-                    conn.execute(
-                        table.insert().returning(table.c.id, sort_by_parameter_order=True), events
+                insert_ignore(conn, self.tables["fence_events"], events)
+                for event in events:
+                    change = _change(
+                        "fence_events",
+                        event["id"],
+                        event["detect"],
+                        event["grid_code"],
+                        event["grid_code"],
+                        generation,
+                        now,
                     )
-                    .scalars()
-                    .all()
-                )
-                for event, event_id in zip(events, ids, strict=True):
-                    event["id"] = int(event_id)
-                    changes.append(
-                        _change(
-                            "fence_events",
-                            str(event_id),
-                            event["detect"],
-                            event["grid_code"],
-                            event["grid_code"],
-                            generation,
-                            now,
-                        )
-                    )
+                    changes.append(change)
                 report.events = [event_view(e) for e in events]
             if changes:
                 self.store.changelog.append_rows(conn, changes)
@@ -318,28 +331,18 @@ class PositionStore:
         found: dict[str, dict[str, Any]] = {}
         for kind in sorted(set(batch.kinds)):
             ids = sorted({i for k, i in zip(batch.kinds, batch.ids, strict=True) if k == kind})
-            for start in range(0, len(ids), 5000):
-                rows = conn.execute(
-                    sa.select(table).where(
-                        table.c.kind == kind, table.c.id.in_(ids[start : start + 5000])
-                    )
-                ).mappings()
-                found |= {object_key(kind, r["id"]): plain(r) for r in rows}
+            stmt = sa.select(table).where(table.c.kind == kind, in_values(conn, table.c.id, ids))
+            found |= {object_key(kind, r["id"]): r for r in fetch_dicts(conn, stmt)}
         return found
 
     def _states(self, conn: sa.Connection, keys: list[str]) -> dict[tuple[str, str], list[Any]]:
         """``(fence, object) -> [inside, pending_since, touched]`` of the batch's objects."""
         table = self.tables["fence_state"]
-        found: dict[tuple[str, str], list[Any]] = {}
-        for start in range(0, len(keys), 5000):
-            rows = conn.execute(
-                sa.select(table).where(table.c.object_key.in_(keys[start : start + 5000]))
-            ).mappings()
-            found |= {
-                (r["fence_id"], r["object_key"]): [bool(r["inside"]), r["pending_since"], False]
-                for r in rows
-            }
-        return found
+        stmt = sa.select(table).where(in_values(conn, table.c.object_key, keys))
+        return {
+            (r["fence_id"], r["object_key"]): [bool(r["inside"]), r["pending_since"], False]
+            for r in fetch_dicts(conn, stmt)
+        }
 
     @staticmethod
     def _hits(
@@ -376,8 +379,9 @@ class PositionStore:
         relevant = set(inside_now) | set(index.outside_watchers)
         relevant |= {index.by_id[f] for f in known if f in index.by_id}
         segment = None
-        if before is not None and (before["lon"], before["lat"]) != (lon, lat):
-            segment = shapely.LineString([(before["lon"], before["lat"]), (lon, lat)])
+        moved = before is not None and (before["lon"], before["lat"]) != (lon, lat)
+        if moved and index.crossers and before is not None:
+            segment = shapely.linestrings([(before["lon"], before["lat"]), (lon, lat)])
             relevant |= set(index.crossed([segment])[1].tolist())
         events = []
         for f in sorted(relevant):
@@ -407,6 +411,7 @@ class PositionStore:
             if detect in spec.detect:
                 events.append(
                     {
+                        "id": fence_event_id(spec.id, key, at, detect),
                         "fence_id": spec.id,
                         "detect": detect,
                         "object_kind": kind,
@@ -426,7 +431,8 @@ class PositionStore:
         new = [r for k, r in moved.items() if k not in current]
         old = [r for k, r in moved.items() if k in current]
         if new:
-            conn.execute(table.insert(), new)
+            names = list(new[0])
+            run_many(conn, table.insert().values({n: sa.bindparam(n) for n in names}), new)
         if old:
             names = [n for n in old[0] if n not in ("kind", "id")]
             stmt = (
@@ -434,10 +440,7 @@ class PositionStore:
                 .where(table.c.kind == sa.bindparam("b_kind"), table.c.id == sa.bindparam("b_id"))
                 .values({n: sa.bindparam(n) for n in names})
             )
-            conn.execute(
-                stmt,
-                [{"b_kind": r["kind"], "b_id": r["id"], **{n: r[n] for n in names}} for r in old],
-            )
+            run_many(conn, stmt, [r | {"b_kind": r["kind"], "b_id": r["id"]} for r in old])
 
     def _save_states(self, conn: sa.Connection, states: dict[tuple[str, str], list[Any]]) -> None:
         """Rewrite the touched states; an object confirmed outside with nothing pending
@@ -446,7 +449,8 @@ class PositionStore:
         touched = [(k, s) for k, s in states.items() if s[2]]
         if not touched:
             return
-        conn.execute(
+        run_many(
+            conn,
             table.delete().where(
                 table.c.fence_id == sa.bindparam("b_fence"),
                 table.c.object_key == sa.bindparam("b_key"),

@@ -19,7 +19,7 @@ else its ``alarm_low``/``alarm_high`` columns as min/max.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,10 +35,15 @@ from cityaware.geo.live.alarms import (
     badness,
     evaluate,
 )
-from cityaware.geo.store.live_tables import insert_ignore, plain
+from cityaware.geo.store.live_tables import (
+    fetch_dicts,
+    in_values,
+    insert_ignore,
+    plain,
+    run_many,
+)
 from cityaware.geo.store.times import from_ms
 
-CHUNK = 5_000
 PRUNE_EVERY_MS = 60_000
 SCOPES = ("sensor", "kind")
 _SENSOR_COLUMNS = ("id", "reading_value", "reading_at", "online", "alarm", "device_kind")
@@ -75,11 +80,6 @@ class WriteReport:
     stored: int = 0
     evaluated: int = 0
     alarms: list[dict[str, Any]] = field(default_factory=list)
-
-
-def _chunks(values: Sequence[str]) -> Iterator[Sequence[str]]:
-    for start in range(0, len(values), CHUNK):
-        yield values[start : start + CHUNK]
 
 
 class ReadingStore:
@@ -189,7 +189,6 @@ class ReadingStore:
                         "reading_unit": batch.units[newer[-1]],
                         "online": True,
                         "alarm": alarm,
-                        "updated_at": now,
                     }
                 )
             self._update_sensors(conn, updates)
@@ -234,7 +233,7 @@ class ReadingStore:
                 due = sensor["seen"] + int(threshold.offline_minutes * MINUTE_MS)
                 if due > now:
                     continue
-                silent.append({"b_id": sid, "online": False, "updated_at": now})
+                silent.append({"b_id": sid, "online": False})
                 changes.append(_change("sensors", sid, "update", sensor, now))
                 if (sid, "offline") not in open_alarms:
                     row = _opened(
@@ -327,14 +326,12 @@ class ReadingStore:
     ) -> dict[str, dict[str, Any]]:
         """The sensors ``ids`` (InvalidInput naming the unknown ones: nothing is written)."""
         f = self.store.features
-        found: dict[str, dict[str, Any]] = {}
-        for chunk in _chunks(ids):
-            stmt = sa.select(*(f.c[n] for n in _SENSOR_COLUMNS)).where(
-                f.c.kind == "sensors", f.c.id.in_(list(chunk))
-            )
-            if lock:
-                stmt = stmt.with_for_update()
-            found |= {r["id"]: plain(r) for r in conn.execute(stmt).mappings()}
+        stmt = sa.select(*(f.c[n] for n in _SENSOR_COLUMNS)).where(
+            f.c.kind == "sensors", in_values(conn, f.c.id, list(ids))
+        )
+        if lock:
+            stmt = stmt.with_for_update()
+        found = {r["id"]: r for r in fetch_dicts(conn, stmt)}
         unknown = [i for i in ids if i not in found]
         if unknown:
             shown = ", ".join(repr(i) for i in unknown[:5])
@@ -348,39 +345,41 @@ class ReadingStore:
         sensors = list(sensors)
         table = self.tables["thresholds"]
         names = [c.name for c in table.c if c.name not in ("scope", "target", "updated_at")]
-        own: dict[str, Threshold] = {}
-        for chunk in _chunks([s["id"] for s in sensors]):
-            rows = conn.execute(
-                sa.select(table).where(table.c.scope == "sensor", table.c.target.in_(list(chunk)))
-            ).mappings()
-            own |= {r["target"]: Threshold(**{n: r[n] for n in names}) for r in rows}
-        kinds = {s["device_kind"] for s in sensors if s["device_kind"]}
-        by_kind: dict[str, Threshold] = {}
-        if kinds:
-            rows = conn.execute(
-                sa.select(table).where(table.c.scope == "kind", table.c.target.in_(sorted(kinds)))
-            ).mappings()
-            by_kind = {r["target"]: Threshold(**{n: r[n] for n in names}) for r in rows}
+        rows = fetch_dicts(
+            conn,
+            sa.select(table).where(
+                sa.or_(
+                    table.c.scope == "kind",
+                    sa.and_(
+                        table.c.scope == "sensor",
+                        in_values(conn, table.c.target, [s["id"] for s in sensors]),
+                    ),
+                )
+            ),
+        )
+        found = {(r["scope"], r["target"]): Threshold(**{n: r[n] for n in names}) for r in rows}
         out: dict[str, Threshold] = {}
         for s in sensors:
-            found = own.get(s["id"]) or by_kind.get(s["device_kind"] or "")
-            if found is None and (s["alarm_low"] is not None or s["alarm_high"] is not None):
-                found = Threshold(min=s["alarm_low"], max=s["alarm_high"])
-            if found is not None:
-                out[s["id"]] = found
+            threshold = found.get(("sensor", s["id"])) or found.get(
+                ("kind", s["device_kind"] or "")
+            )
+            if threshold is None and (s["alarm_low"] is not None or s["alarm_high"] is not None):
+                threshold = Threshold(min=s["alarm_low"], max=s["alarm_high"])
+            if threshold is not None:
+                out[s["id"]] = threshold
         return out
 
     def _open_alarms(
         self, conn: sa.Connection, ids: Sequence[str]
     ) -> dict[tuple[str, str], dict[str, Any]]:
         table = self.tables["alarms"]
-        found: dict[tuple[str, str], dict[str, Any]] = {}
-        for chunk in _chunks(ids):
-            rows = conn.execute(
-                sa.select(table).where(table.c.state == "open", table.c.sensor_id.in_(list(chunk)))
-            ).mappings()
-            found |= {(r["sensor_id"], r["rule"]): plain(r) for r in rows}
-        return found
+        rows = fetch_dicts(
+            conn,
+            sa.select(table).where(
+                table.c.state == "open", in_values(conn, table.c.sensor_id, list(ids))
+            ),
+        )
+        return {(r["sensor_id"], r["rule"]): r for r in rows}
 
     def _episodes(
         self,
@@ -444,10 +443,10 @@ class ReadingStore:
         names = [n for n in rows[0] if n != "b_id"]
         stmt = (
             f.update()
-            .where(f.c.kind == "sensors", f.c.id == sa.bindparam("b_id"))
+            .where(f.c.kind == sa.bindparam("b_kind"), f.c.id == sa.bindparam("b_id"))
             .values({n: sa.bindparam(n) for n in names})
         )
-        conn.execute(stmt, rows)
+        run_many(conn, stmt, [r | {"b_kind": "sensors"} for r in rows])
 
     def _prune(self, conn: sa.Connection, now: int) -> None:
         if now - self._pruned_at < PRUNE_EVERY_MS:
