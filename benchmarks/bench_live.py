@@ -4,7 +4,8 @@ Builds the demo city (``--sensors`` sensors) in a fresh data directory, starts t
 server in its own process on loopback and measures, in the same run:
 
 * ``POST /v1/readings``: batches of 10,000 readings (distinct sensors; about 0.05 % past
-  a threshold, so alarms open, stay and clear, each opening one incident) -> readings/s and p50/p99 per batch;
+  a threshold, so alarms open, stay and clear, each opening one incident) -> readings/s
+  and p50/p99 per batch;
   baseline: the same batch refused after parsing (its last reading is in the future),
   i.e. HTTP + JSON + validation only; and ``GET /healthz``;
 * ``POST /v1/positions``: batches of 10,000 positions of moving workers, first with no
@@ -230,7 +231,7 @@ def main() -> None:
             "CITYAWARE_ALARM_SYNC_S": "60",
         }
         with (
-            server_process(data_dir, env) as (_, url),
+            server_process(data_dir, env) as (process, url),
             httpx.Client(base_url=url, timeout=120) as client,
         ):
             bodies = reading_bodies(sensors["id"].tolist(), args.batches + 1, rng)
@@ -294,6 +295,8 @@ def main() -> None:
                 "the stream polls every 0.4 s)"
             )
             print(f"\n{TILE38}")
+            process.kill()  # an open event stream would hold a graceful shutdown
+            process.wait()
 
 
 if __name__ == "__main__":

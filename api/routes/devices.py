@@ -106,6 +106,18 @@ def parse_feature(body: bytes, kind: str, crs: str, partial: bool = False) -> di
     return record
 
 
+async def item_record(
+    request: Request, kind: str, feature_id: str, crs_header: str | None, partial: bool
+) -> dict[str, Any]:
+    """The record of a PUT/PATCH body for item ``feature_id`` (a Feature id, when given,
+    must be the path's)."""
+    body = await read_body(request)
+    record = parse_feature(body, kind, content_crs(crs_header), partial=partial)
+    if record.pop("id", feature_id) != feature_id:
+        raise InvalidInput(f"the Feature id differs from the path ({feature_id!r})")
+    return record
+
+
 def _point(geometry: Any, crs: str) -> tuple[float, float]:
     if not isinstance(geometry, dict) or geometry.get("type") != "Point":
         kind = geometry.get("type") if isinstance(geometry, dict) else type(geometry).__name__
@@ -159,50 +171,30 @@ def build_router(ctx: AppContext) -> APIRouter:
         stored = ctx.store.add(kind, record, "EPSG:4326", location=located(record))
         return answer(request, kind, stored["id"], 201)
 
-    @router.put(
+    @router.api_route(
         "/collections/{collectionId}/items/{featureId}",
-        summary="Replace a camera or sensor (Part 4)",
+        methods=["PUT", "PATCH"],
+        summary="Replace (PUT: every property) or update (PATCH: the members given) a camera "
+        "or sensor (Part 4)",
         response_class=Response,
         dependencies=[writer],
     )
-    async def replace(
+    async def replace_or_update(
         request: Request,
         collectionId: str,
         featureId: str,
         content_crs_header: str | None = Header(None, alias="Content-Crs"),
     ) -> Response:
         kind = device_kind(collectionId)
-        record = parse_feature(await read_body(request), kind, content_crs(content_crs_header))
-        if record.pop("id", featureId) != featureId:
-            raise InvalidInput(f"the Feature id differs from the path ({featureId!r})")
-        ctx.store.get(kind, featureId)  # 404 before locating
-        located(record)
-        blank: dict[str, Any] = {f: None for f in writable_fields(kind) if f != "reported_at"}
-        blank |= {"online": True, "attributes": {}}
-        ctx.store.update(kind, featureId, blank | record)
-        return answer(request, kind, featureId, 200)
-
-    @router.patch(
-        "/collections/{collectionId}/items/{featureId}",
-        summary="Update some properties (or the position) of a camera or sensor (Part 4)",
-        response_class=Response,
-        dependencies=[writer],
-    )
-    async def update(
-        request: Request,
-        collectionId: str,
-        featureId: str,
-        content_crs_header: str | None = Header(None, alias="Content-Crs"),
-    ) -> Response:
-        kind = device_kind(collectionId)
-        body = await read_body(request)
-        record = parse_feature(body, kind, content_crs(content_crs_header), partial=True)
-        if record.pop("id", featureId) != featureId:
-            raise InvalidInput(f"the Feature id differs from the path ({featureId!r})")
-        current = ctx.store.get(kind, featureId)
+        partial = request.method == "PATCH"
+        record = await item_record(request, kind, featureId, content_crs_header, partial)
+        current = ctx.store.get(kind, featureId)  # 404 before locating
         if "lon" in record:
             located(record)
-        if isinstance(record.get("attributes"), dict):  # merge-patch: null removes a member
+        if not partial:
+            blank: dict[str, Any] = {f: None for f in writable_fields(kind) if f != "reported_at"}
+            record = blank | {"online": True, "attributes": {}} | record
+        elif isinstance(record.get("attributes"), dict):  # merge-patch: null removes a member
             merged = {**current["attributes"], **record["attributes"]}
             record["attributes"] = {k: v for k, v in merged.items() if v is not None}
         if record:

@@ -27,8 +27,8 @@ import shapely
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from cityaware.api.routes.readings import parse_time
-from cityaware.api.service.limits import check_batch_length, read_body
+from cityaware.api.routes.readings import batch_items, parse_time
+from cityaware.api.service.limits import read_body
 from cityaware.api.service.locate import json_response
 from cityaware.geo.crs import to_lonlat_checked
 from cityaware.geo.errors import InvalidInput
@@ -50,14 +50,8 @@ MAX_OBJECT_ID = 47  # kind:id fits the change feed's 64-character ids
 def parse_positions(body: bytes, now: int, skew_ms: int) -> tuple[PositionBatch, np.ndarray]:
     """The batch (lon/lat in CRS84) of a ``{"positions": [...]}`` body; InvalidInput names
     the first bad position. Also returns the input CRS of each position."""
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput(f"the body is not valid JSON: {error}") from None
-    items = payload.get("positions") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        raise InvalidInput('the body must be {"positions": [{"id", "kind", "lon", "lat", ...}]}')
-    check_batch_length(len(items), MAX_POSITIONS)
+    shape = '{"id", "kind", "lon", "lat", "crs", "at"}'
+    payload, items = batch_items(body, "positions", shape, MAX_POSITIONS)
     default_crs = payload.get("crs")
     kinds, ids, xs, ys, crss, times = [], [], [], [], [], []
     for n, item in enumerate(items):

@@ -58,6 +58,26 @@ def parse_time(text: Any, what: str) -> int:
     return int(value.timestamp() * 1000)
 
 
+def batch_items(
+    body: bytes, member: str, shape: str, limit: int
+) -> tuple[dict[str, Any], list[Any]]:
+    """The JSON object of a batch body and its ``member`` list (1 to ``limit`` items);
+    InvalidInput says what is wrong.
+
+    >>> batch_items(b'{"points": [1]}', "points", "{...}", 10)
+    ({'points': [1]}, [1])
+    """
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as error:
+        raise InvalidInput(f"the body is not valid JSON (NaN is not JSON): {error}") from None
+    items = payload.get(member) if isinstance(payload, dict) else None
+    if not isinstance(items, list):
+        raise InvalidInput(f'the body must be {{"{member}": [{shape}, ...]}}')
+    check_batch_length(len(items), limit)
+    return payload, items
+
+
 def parse_readings(body: bytes, now: int, skew_ms: int) -> ReadingBatch:
     """The batch of a ``{"readings": [...]}`` body; InvalidInput names the first bad one.
 
@@ -65,14 +85,7 @@ def parse_readings(body: bytes, now: int, skew_ms: int) -> ReadingBatch:
     ...     10_000, 0).at
     [1000]
     """
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as error:
-        raise InvalidInput(f"the body is not valid JSON (NaN is not JSON): {error}") from None
-    items = payload.get("readings") if isinstance(payload, dict) else None
-    if not isinstance(items, list):
-        raise InvalidInput('the body must be {"readings": [{"sensor", "value", "at"}, ...]}')
-    check_batch_length(len(items), MAX_READINGS)
+    _, items = batch_items(body, "readings", '{"sensor", "value", "at"}', MAX_READINGS)
     sensors, values, times, units = [], [], [], []
     for n, item in enumerate(items):
         if not isinstance(item, dict) or not READING_KEYS.issuperset(item):

@@ -15,7 +15,6 @@ grid or region code in the active boundary generation, so it follows new generat
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -34,6 +33,8 @@ from cityaware.geo.live.fences import (
     edge_distance_m,
 )
 from cityaware.geo.store.live_tables import (
+    change_row,
+    digest_id,
     fetch_dicts,
     in_values,
     insert_ignore,
@@ -58,8 +59,7 @@ def fence_event_id(fence_id: str, key: str, at: int, detect: str) -> str:
     >>> fence_event_id("f1", "worker:w1", 0, "enter")
     'fe_18c5cb60291aaf3d2525'
     """
-    digest = hashlib.sha256(f"{fence_id}\x1f{key}\x1f{at}\x1f{detect}".encode()).hexdigest()
-    return "fe_" + digest[:20]
+    return digest_id("fe_", fence_id, key, at, detect)
 
 
 @dataclass(frozen=True)
@@ -222,7 +222,7 @@ class PositionStore:
                 }
                 if before is None or before["grid_code"] != grid:
                     old = None if before is None else before["grid_code"]
-                    changes.append(_change("objects", key, "move", old, grid, generation, now))
+                    changes.append(change_row("objects", key, "move", old, grid, generation, now))
                     report.grid_changes += 1
                 known = fences_of.setdefault(key, set())
                 events += self._detect(index, hits.get(i, set()), row, before, states, known)
@@ -233,7 +233,7 @@ class PositionStore:
             if events:
                 insert_ignore(conn, self.tables["fence_events"], events)
                 for event in events:
-                    change = _change(
+                    change = change_row(
                         "fence_events",
                         event["id"],
                         event["detect"],
@@ -505,19 +505,4 @@ def _fence_view(row: dict[str, Any]) -> dict[str, Any]:
         "min_distance_m": row["min_distance_m"],
         "dwell_s": row["dwell_s"],
         "created_at": from_ms(row["created_at"]),
-    }
-
-
-def _change(
-    kind: str, id: str, op: str, old: str | None, new: str | None, generation: str, now: int
-) -> dict[str, Any]:
-    return {
-        "kind": kind,
-        "feature_id": id,
-        "op": op,
-        "old_grid": old,
-        "new_grid": new,
-        "generation": generation,
-        "at": now,
-        "bulk": False,
     }

@@ -18,7 +18,6 @@ else its ``alarm_low``/``alarm_high`` columns as min/max.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -36,6 +35,8 @@ from cityaware.geo.live.alarms import (
     evaluate,
 )
 from cityaware.geo.store.live_tables import (
+    change_row,
+    digest_id,
     fetch_dicts,
     in_values,
     insert_ignore,
@@ -53,8 +54,7 @@ _SENSOR_COLUMNS += ("alarm_low", "alarm_high", "grid_code", "generation", "lon",
 def alarm_id(sensor_id: str, rule: str, opened_at: int) -> str:
     """The id of the alarm of ``sensor_id`` opened at ``opened_at``: the same reading always
     opens the same alarm, so a retried batch cannot open a second one."""
-    digest = hashlib.sha256(f"{sensor_id}\x1f{rule}\x1f{opened_at}".encode()).hexdigest()
-    return "al_" + digest[:20]
+    return digest_id("al_", sensor_id, rule, opened_at)
 
 
 @dataclass(frozen=True)
@@ -507,13 +507,4 @@ def _cleared(row: dict[str, Any], at: int, value: float) -> dict[str, Any]:
 
 def _change(kind: str, id: str, op: str, sensor: dict[str, Any], now: int) -> dict[str, Any]:
     grid = sensor["grid_code"]
-    return {
-        "kind": kind,
-        "feature_id": id,
-        "op": op,
-        "old_grid": grid,
-        "new_grid": grid,
-        "generation": sensor["generation"],
-        "at": now,
-        "bulk": False,
-    }
+    return change_row(kind, id, op, grid, grid, sensor["generation"], now)
