@@ -68,6 +68,22 @@ def timed_posts(client: httpx.Client, path: str, bodies: list[bytes], ok: int) -
     return seconds
 
 
+def settle(client: httpx.Client, limit_s: float = 180.0) -> float:
+    """Wait until the server's start-up work (map tiles warmed in a thread) is done: until
+    20 sequential ``GET /healthz`` take under 10 ms at the median. Returns the seconds."""
+    started = time.monotonic()
+    while time.monotonic() - started < limit_s:
+        seconds = []
+        for _ in range(20):
+            begun = time.perf_counter()
+            client.get("/healthz")
+            seconds.append(time.perf_counter() - begun)
+        if statistics.median(seconds) < 0.010:
+            break
+        time.sleep(1.0)
+    return time.monotonic() - started
+
+
 def reading_bodies(sensors: list[str], batches: int, rng: np.random.Generator) -> list[bytes]:
     """Batches of one reading per sensor, a minute apart, ending a minute ago."""
     start = now_ms() - (batches + 1) * 60_000
@@ -134,13 +150,16 @@ class Arrivals:
         self.client = httpx.Client(timeout=None)
 
         def read() -> None:
-            with self.client.stream("GET", url + "/v1/events") as stream:
-                kind = ""
-                for line in stream.iter_lines():
-                    if line.startswith("event: "):
-                        kind = line[7:]
-                    elif line.startswith("data: ") and kind.startswith("fence-"):
-                        self.sse.setdefault(json.loads(line[6:])["id"], time.perf_counter())
+            try:
+                with self.client.stream("GET", url + "/v1/events") as stream:
+                    kind = ""
+                    for line in stream.iter_lines():
+                        if line.startswith("event: "):
+                            kind = line[7:]
+                        elif line.startswith("data: ") and kind.startswith("fence-"):
+                            self.sse.setdefault(json.loads(line[6:])["id"], time.perf_counter())
+            except (httpx.HTTPError, RuntimeError):  # the stream ends with the server
+                return
 
         threading.Thread(target=read, daemon=True).start()
 
@@ -234,6 +253,7 @@ def main() -> None:
             server_process(data_dir, env) as (process, url),
             httpx.Client(base_url=url, timeout=120) as client,
         ):
+            print(f"server settled after {settle(client):.0f} s (start-up warm-up)")
             bodies = reading_bodies(sensors["id"].tolist(), args.batches + 1, rng)
             timed_posts(client, "/v1/readings", bodies[:1], 200)  # warm-up
             seconds = timed_posts(client, "/v1/readings", bodies[1:], 200)
