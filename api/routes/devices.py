@@ -171,13 +171,19 @@ def build_router(ctx: AppContext) -> APIRouter:
         stored = ctx.store.add(kind, record, "EPSG:4326", location=located(record))
         return answer(request, kind, stored["id"], 201)
 
-    @router.api_route(
+    @router.put(
         "/collections/{collectionId}/items/{featureId}",
-        methods=["PUT", "PATCH"],
-        summary="Replace (PUT: every property) or update (PATCH: the members given) a camera "
-        "or sensor (Part 4)",
+        summary="Replace a camera or sensor: every property (Part 4)",
         response_class=Response,
         dependencies=[writer],
+        operation_id="replace_device",
+    )
+    @router.patch(
+        "/collections/{collectionId}/items/{featureId}",
+        summary="Update a camera or sensor: the members given, or its position (Part 4)",
+        response_class=Response,
+        dependencies=[writer],
+        operation_id="update_device",
     )
     async def replace_or_update(
         request: Request,
