@@ -27,5 +27,5 @@ def test_every_live_route_is_fuzzed(operations):
 
 @pytest.mark.slow
 def test_no_generated_request_makes_a_server_error(operations):
-    for name, operation in sorted(operations.items()):
+    for _, operation in sorted(operations.items()):
         assert_no_server_error(operation, EXAMPLES, headers={"X-API-Key": ADMIN_KEY})
