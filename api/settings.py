@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from cityaware.api.live_settings import LiveSettings
 
 DEFAULT_DATA_DIR = "cityaware-data"
 DEFAULT_CHANGES_RETENTION_DAYS = 7.0
@@ -32,6 +34,7 @@ class Settings:
     public_read: bool = True
     changes_retention_days: float = DEFAULT_CHANGES_RETENTION_DAYS
     cors_origins: tuple[str, ...] = ()
+    live: LiveSettings = field(default_factory=lambda: LiveSettings())
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +46,7 @@ class Settings:
             public_read=env.get("CITYAWARE_PUBLIC_READ", "1") not in ("0", "false", "no"),
             changes_retention_days=_positive_days(env.get("CITYAWARE_CHANGES_RETENTION_DAYS")),
             cors_origins=_origins(env.get("CITYAWARE_CORS_ORIGINS", "")),
+            live=LiveSettings.from_env(env),
         )
 
     def with_data_dir(self, data_dir: str | Path | None) -> Settings:

@@ -20,17 +20,17 @@ from collections.abc import Sequence
 import geopandas as gpd
 import numpy as np
 import shapely
-from pyproj import CRS, Geod, Transformer
+from pyproj import CRS, Transformer
 
 from cityaware.geo.arrays import FloatArray
 from cityaware.geo.boundaries.schema import STORAGE_CRS
 from cityaware.geo.boundaries.validate import Finding
+from cityaware.geo.crs import WGS84_GEOD
 from cityaware.geo.errors import InvalidInput
 
 CHINA_EXTENT: tuple[float, float, float, float] = (73.0, 3.0, 136.0, 54.0)  # lon/lat box
 FAR_FROM_REST_M = 50_000.0  # a unit this far from every other unit of its level is a stray
 JUMP_M = 200_000.0  # a generation whose centre moved this far from the active one
-_GEOD = Geod(ellps="WGS84")
 
 
 def in_china(lon: FloatArray, lat: FloatArray) -> np.ndarray:
@@ -140,7 +140,7 @@ def _far_from_rest(geoms: np.ndarray, codes: np.ndarray) -> list[Finding]:
     rows, nearest = pairs[0][first], pairs[1][first]
     lines = shapely.shortest_line(geoms[rows], geoms[nearest])
     start, end = shapely.get_point(lines, 0), shapely.get_point(lines, 1)
-    _, _, metres = _GEOD.inv(
+    _, _, metres = WGS84_GEOD.inv(
         shapely.get_x(start), shapely.get_y(start), shapely.get_x(end), shapely.get_y(end)
     )
     findings = []
@@ -165,7 +165,7 @@ def _jump(units: gpd.GeoDataFrame, active: gpd.GeoDataFrame) -> list[Finding]:
         return []
     new_x, new_y = (new[0] + new[2]) / 2, (new[1] + new[3]) / 2
     old_x, old_y = (old[0] + old[2]) / 2, (old[1] + old[3]) / 2
-    metres = float(_GEOD.inv(old_x, old_y, new_x, new_y)[2])
+    metres = float(WGS84_GEOD.inv(old_x, old_y, new_x, new_y)[2])
     if metres <= JUMP_M:
         return []
     return [

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cityaware.geo.store.live_tables import define_live_tables
+
 ASSIGNMENT_COLUMNS: tuple[str, ...] = (
     "grid_code",
     "community_code",
@@ -173,4 +175,5 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     tables = {
         t.name: t for t in (features, status_history, assignment_history, store_meta, changes)
     }
+    tables |= define_live_tables(metadata)
     return metadata, tables
