@@ -28,10 +28,10 @@ import numpy as np
 import numpy.typing as npt
 import shapely
 from numpy.typing import ArrayLike
-from pyproj import Geod
+
+from cityaware.geo.crs import WGS84_GEOD
 
 DETECTS = ("enter", "exit", "inside", "outside", "cross")
-_GEOD = Geod(ellps="WGS84")
 IntArray = npt.NDArray[np.int64]
 
 
@@ -87,7 +87,7 @@ def edge_distance_m(geometry: shapely.Geometry, lon: float, lat: float) -> float
     """
     line = shapely.shortest_line(shapely.boundary(geometry), shapely.Point(lon, lat))
     (x0, y0), (x1, y1) = shapely.get_coordinates(line)
-    return float(_GEOD.inv(x0, y0, x1, y1)[2])
+    return float(WGS84_GEOD.inv(x0, y0, x1, y1)[2])
 
 
 def crossing_m(geometry: shapely.Geometry, segment: shapely.Geometry) -> float:
@@ -97,7 +97,7 @@ def crossing_m(geometry: shapely.Geometry, segment: shapely.Geometry) -> float:
     111315
     """
     inside = shapely.intersection(geometry, segment)
-    return 0.0 if inside.is_empty else float(_GEOD.geometry_length(inside))
+    return 0.0 if inside.is_empty else float(WGS84_GEOD.geometry_length(inside))
 
 
 def decide(
