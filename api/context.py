@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from cityaware.api.service.auth import Access, KeyStore
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.incidents import Incidents
+    from cityaware.api.service.intake import TextReader
     from cityaware.api.service.open311 import Open311
     from cityaware.api.service.routing import DutyList
     from cityaware.api.service.wall import MapWall
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.cached import LocatorCache
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
+    from cityaware.geo.hotline.deadlines import DeadlineTable
     from cityaware.geo.store.store import FeatureStore
     from cityaware.layers.service import MapLayers
 
@@ -156,7 +158,24 @@ class AppContext:
         """Incident intake, views and lifecycle (REST and Open311 share it)."""
         from cityaware.api.service.incidents import Incidents
 
-        return Incidents(self.store, self.geocoding, self.duty_list)
+        return Incidents(
+            self.store, self.geocoding, self.duty_list, self.text_reader, self.deadlines
+        )
+
+    @shared_part
+    def text_reader(self) -> TextReader:
+        """Free-text complaints -> place (gazetteer) and category (classifier cached under
+        ``data_dir/cache``)."""
+        from cityaware.api.service.intake import TextReader
+
+        return TextReader(self.gazetteer, self.store.taxonomy, self.settings.data_dir / "cache")
+
+    @shared_part
+    def deadlines(self) -> DeadlineTable:
+        """Time to respond and to resolve per category and level (``duty-deadlines.csv``)."""
+        from cityaware.geo.hotline.deadlines import DeadlineTable
+
+        return DeadlineTable.load(self.settings.data_dir)
 
     @shared_part
     def open311(self) -> Open311:

@@ -1,0 +1,144 @@
+"""Category from a complaint sentence: character n-grams and a linear model.
+
+Trained from the taxonomy (names, aliases and keywords of every category)
+plus the labelled sentences of :mod:`geo.hotline.phrasings`, deterministically,
+and cached on disk. Confidence is the model's probability of its answer; the
+deciding words are the n-grams present in the text that push hardest towards it.
+
+>>> model = TextClassifier.train(TAXONOMY)
+>>> guess = model.classify("小区门口井盖不见了")
+>>> guess.category, guess.trusted, "井盖" in guess.words
+('manhole_cover', True, True)
+"""
+
+from __future__ import annotations
+
+import hashlib
+import pickle
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import sklearn
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.linear_model import LogisticRegression
+from sklearn.pipeline import Pipeline
+
+from cityaware.geo.hotline import phrasings
+from cityaware.geo.store.taxonomy import Taxonomy
+
+FORMAT_VERSION = 1
+TRUST = 0.6  # probability needed before a category is dispatched without a person
+UNTRUSTED = frozenset(("other",))  # never dispatched on its own
+TOP_WORDS = 3
+WORD = re.compile(r"^\w+$")  # n-grams without punctuation or spaces
+
+
+@dataclass(frozen=True, slots=True)
+class Classification:
+    """The category guessed for a text and why."""
+
+    category: str
+    confidence: float
+    words: tuple[str, ...]
+    trusted: bool
+    runner_up: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form."""
+        return {
+            "id": self.category,
+            "confidence": round(self.confidence, 3),
+            "words": list(self.words),
+            "trusted": self.trusted,
+            "runner_up": self.runner_up,
+        }
+
+
+def _samples(taxonomy: Taxonomy) -> tuple[list[str], list[str]]:
+    texts, labels = [], []
+    for node in taxonomy.of_kind("category"):
+        spellings = [node.name, *node.aliases, *node.keywords]
+        spellings += [k for s in taxonomy.children(node.id) for k in (s.name, *s.keywords)]
+        texts += [s for s in spellings if s]
+        labels += [node.id] * sum(1 for s in spellings if s)
+    known = set(taxonomy.categories)
+    for text, label in phrasings.training_sentences():
+        if label in known:
+            texts.append(text)
+            labels.append(label)
+    return texts, labels
+
+
+class TextClassifier:
+    """A fitted character n-gram model over one taxonomy's categories."""
+
+    def __init__(self, pipeline: Pipeline) -> None:
+        self.pipeline = pipeline
+        vectorizer: TfidfVectorizer = pipeline.named_steps["tfidf"]
+        self.vocabulary = np.asarray(vectorizer.get_feature_names_out(), dtype=object)
+        model: LogisticRegression = pipeline.named_steps["model"]
+        self.classes: list[str] = [str(c) for c in model.classes_]
+
+    @classmethod
+    def train(cls, taxonomy: Taxonomy) -> TextClassifier:
+        """Fit on the taxonomy's words and the generated labelled sentences."""
+        texts, labels = _samples(taxonomy)
+        pipeline = Pipeline(
+            [
+                (
+                    "tfidf",
+                    TfidfVectorizer(analyzer="char_wb", ngram_range=(1, 3), sublinear_tf=True),
+                ),
+                ("model", LogisticRegression(C=20.0, max_iter=2000)),
+            ]
+        )
+        pipeline.fit(texts, labels)
+        return cls(pipeline)
+
+    @classmethod
+    def load_or_train(cls, taxonomy: Taxonomy, cache_dir: Path | None) -> TextClassifier:
+        """The cached model for this taxonomy and training set, else a newly trained one."""
+        if cache_dir is None:
+            return cls.train(taxonomy)
+        key = hashlib.sha256(
+            repr((FORMAT_VERSION, sklearn.__version__, taxonomy.nodes, _samples(taxonomy))).encode(
+                "utf-8"
+            )
+        ).hexdigest()[:16]
+        path = Path(cache_dir) / f"classifier-{key}.pickle"
+        if path.exists():
+            with open(path, "rb") as handle:
+                return cls(pickle.load(handle))
+        model = cls.train(taxonomy)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        partial = path.with_suffix(".tmp")
+        with open(partial, "wb") as handle:
+            pickle.dump(model.pipeline, handle)
+        partial.replace(path)
+        return model
+
+    def classify(self, text: str) -> Classification:
+        """The most likely category of ``text`` with its probability and deciding words."""
+        vectorizer: TfidfVectorizer = self.pipeline.named_steps["tfidf"]
+        model: LogisticRegression = self.pipeline.named_steps["model"]
+        features = vectorizer.transform([text])
+        proba = model.predict_proba(features)[0]
+        order = np.argsort(proba)[::-1]
+        best = int(order[0])
+        category = self.classes[best]
+        columns, values = features.indices, features.data
+        push = values * model.coef_[best, columns]
+        ranked = [str(self.vocabulary[columns[i]]).strip() for i in np.argsort(push)[::-1]]
+        words = tuple(w for w in dict.fromkeys(ranked) if len(w) >= 2 and WORD.match(w))
+        words = words[:TOP_WORDS]
+        confidence = float(proba[best])
+        return Classification(
+            category,
+            confidence,
+            words,
+            trusted=confidence >= TRUST and category not in UNTRUSTED,
+            runner_up=self.classes[int(order[1])] if len(order) > 1 else None,
+        )

@@ -1,0 +1,137 @@
+"""Hotline casework tables and writes: the review queue and case events.
+
+``hotline_review`` keeps the intakes that wait for a person (no trusted place
+or category): the text, what the machine read and why it did not dispatch.
+Case events (deadline near, overdue, escalated, reply, callback) change an
+incident's ``attributes`` (and office) and append one row to the change feed
+with the event as ``op``, in one transaction; an event with a note is also kept
+in the status history (same status, the note says what happened).
+
+>>> sorted(c.name for c in review_table(sa.MetaData()).c)[:3]
+['analysis', 'channel', 'decided_at']
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import orjson
+import sqlalchemy as sa
+
+from cityaware.geo.errors import Conflict, NotFound
+from cityaware.geo.store.times import from_ms, now_ms
+
+if TYPE_CHECKING:
+    from cityaware.geo.store.store import FeatureStore
+
+REVIEW = "hotline_review"
+REVIEW_KIND = "review"
+REVIEW_STATES = ("pending", "done")
+
+
+def review_table(metadata: sa.MetaData) -> sa.Table:
+    """The review queue's table on ``metadata``."""
+    return sa.Table(
+        REVIEW,
+        metadata,
+        sa.Column("id", sa.String(64), primary_key=True),
+        sa.Column("state", sa.String(16), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("channel", sa.Text),
+        sa.Column("analysis", sa.Text, nullable=False),  # JSON: category, place, dispatch, due
+        sa.Column("received_at", sa.BigInteger, nullable=False),
+        sa.Column("decided_at", sa.BigInteger),
+        sa.Column("incident_id", sa.String(64)),
+        sa.Column("note", sa.Text),
+        sa.Index("hotline_review_state", "state", "received_at"),
+    )
+
+
+def _review_record(row: Any) -> dict[str, Any]:
+    record = dict(row._mapping)
+    record["analysis"] = orjson.loads(record["analysis"])
+    for name in ("received_at", "decided_at"):
+        record[name] = from_ms(record[name]) if record[name] is not None else None
+    return record
+
+
+def _change(kind: str, id: str, op: str, at: int, grid: str | None = None) -> dict[str, Any]:
+    return {"kind": kind, "feature_id": id, "op": op, "old_grid": grid, "new_grid": grid,
+            "generation": None, "at": at, "bulk": False}  # fmt: skip
+
+
+def add_review(store: FeatureStore, record: dict[str, Any]) -> dict[str, Any]:
+    """Queue an intake for review (``id``, ``text``, ``channel``, ``analysis``)."""
+    table, now = store.tables[REVIEW], now_ms()
+    row = {**record, "analysis": orjson.dumps(record["analysis"]).decode(), "state": "pending"}
+    row["received_at"] = now
+    with store.backend.write() as conn:
+        conn.execute(table.insert(), [row])
+        store.changelog.append_rows(conn, [_change(REVIEW_KIND, row["id"], "create", now)])
+    return get_review(store, row["id"])
+
+
+def get_review(store: FeatureStore, id: str) -> dict[str, Any]:
+    """One review item (NotFound if absent)."""
+    table = store.tables[REVIEW]
+    with store.backend.read() as conn:
+        row = conn.execute(sa.select(table).where(table.c.id == id)).first()
+    if row is None:
+        raise NotFound(f"no review item {id!r}")
+    return _review_record(row)
+
+
+def list_reviews(store: FeatureStore, state: str = "pending", limit: int = 100) -> list[dict]:
+    """Review items in ``state``, oldest first (the queue order)."""
+    table = store.tables[REVIEW]
+    stmt = sa.select(table).where(table.c.state == state).order_by(table.c.received_at, table.c.id)
+    with store.backend.read() as conn:
+        return [_review_record(r) for r in conn.execute(stmt.limit(limit))]
+
+
+def close_review(store: FeatureStore, id: str, incident_id: str, note: str | None) -> None:
+    """Mark a pending item done with the incident it became; Conflict if already done."""
+    table, now = store.tables[REVIEW], now_ms()
+    with store.backend.write() as conn:
+        done = conn.execute(
+            table.update()
+            .where(table.c.id == id, table.c.state == "pending")
+            .values(state="done", decided_at=now, incident_id=incident_id, note=note)
+        ).rowcount
+        if not done:
+            raise Conflict(f"review item {id!r} was already decided")
+        store.changelog.append_rows(conn, [_change(REVIEW_KIND, id, "update", now)])
+
+
+def case_event(
+    store: FeatureStore,
+    id: str,
+    op: str,
+    attributes: dict[str, Any],
+    note: str | None = None,
+    office: str | None = None,
+) -> None:
+    """Write one case event on incident ``id`` (see the module docstring)."""
+    features, now = store.features, now_ms()
+    with store.backend.write() as conn:
+        current = conn.execute(
+            sa.select(features.c.fid, features.c.status, features.c.grid_code).where(
+                features.c.kind == "incidents", features.c.id == id
+            )
+        ).first()
+        if current is None:
+            raise NotFound(f"no incidents with id {id!r}")
+        values: dict[str, Any] = {
+            "attributes": orjson.dumps(attributes).decode(),
+            "updated_at": now,
+        }
+        if office is not None:
+            values["office"] = office
+        conn.execute(features.update().where(features.c.fid == current.fid).values(**values))
+        if note:
+            history = store.tables["status_history"]
+            conn.execute(history.insert(), [{"kind": "incidents", "feature_id": id,
+                                             "from_status": current.status,
+                                             "to_status": current.status, "at": now,
+                                             "note": note}])  # fmt: skip
+        store.changelog.append_rows(conn, [_change("incidents", id, op, now, current.grid_code)])
