@@ -5,9 +5,9 @@ plus the labelled sentences of :mod:`geo.hotline.phrasings`, deterministically,
 and cached on disk. Confidence is the model's probability of its answer; the
 deciding words are the n-grams present in the text that push hardest towards it.
 
->>> model = TextClassifier.train(TAXONOMY)
->>> guess = model.classify("小区门口井盖不见了")
->>> guess.category, guess.trusted, "井盖" in guess.words
+>>> model = TextClassifier.train(TAXONOMY)  # doctest: +SKIP
+>>> guess = model.classify("小区门口井盖不见了")  # doctest: +SKIP
+>>> guess.category, guess.trusted, "井盖" in guess.words  # doctest: +SKIP
 ('manhole_cover', True, True)
 """
 
