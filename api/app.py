@@ -18,7 +18,7 @@ from cityaware.api.context import AppContext
 from cityaware.api.errors import install_error_handlers
 from cityaware.api.ogc.openapi import install_openapi
 from cityaware.api.routes import changes, events, health, map
-from cityaware.api.service import casework, incidents, locate, nearest, open311
+from cityaware.api.service import casework, evaluation, incidents, locate, nearest, open311
 from cityaware.api.settings import Settings
 
 ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
@@ -33,6 +33,7 @@ ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
     events.build_router,
     changes.build_router,
     casework.build_router,
+    evaluation.build_router,
 )
 
 
