@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 from typing import TYPE_CHECKING, Any
 
-import orjson
 import pandas as pd
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -26,15 +25,13 @@ from cityaware.api.service.locate import json_response
 from cityaware.geo.errors import InvalidInput, NotFound
 from cityaware.geo.hotline.evaluation import FIGURES, GROUPS, evaluate
 from cityaware.geo.store import FeatureFilter
+from cityaware.geo.store.casework import case_frame as store_case_frame
 from cityaware.geo.store.taxonomy import check_transition
 from cityaware.geo.store.times import from_ms
 
 if TYPE_CHECKING:
     from cityaware.api.context import AppContext
     from cityaware.geo.store.store import FeatureStore
-
-CASE_COLUMNS = ["id", "category", "status", "office", "district_code", "street_code"]
-CASE_COLUMNS += ["community_code", "grid_code", "lon", "lat", "reported_at", "attributes"]
 
 
 class MatterChange(BaseModel):
@@ -46,14 +43,8 @@ class MatterChange(BaseModel):
 def case_frame(
     store: FeatureStore, since: str | None, until: str | None, **filters: Any
 ) -> pd.DataFrame:
-    """The incidents of a window with their hotline block parsed (column ``hotline``)."""
-    window = FeatureFilter(since=since, until=until, **filters)
-    frame = store.frame("incidents", CASE_COLUMNS, window)
-    frame["hotline"] = [
-        (orjson.loads(a) if isinstance(a, str | bytes) else (a or {})).get("hotline")
-        for a in frame.pop("attributes")
-    ]
-    return frame
+    """The incidents of a window (reported_at) with their hotline fields."""
+    return store_case_frame(store, FeatureFilter(since=since, until=until, **filters))
 
 
 def _iso(text: str | None, name: str) -> str | None:
@@ -72,7 +63,6 @@ def figures(
 
 def matters(frame: pd.DataFrame, min_count: int) -> list[dict[str, Any]]:
     """Matters of the cases in ``frame`` with at least ``min_count`` cases, largest first."""
-    frame = frame.assign(matter=[(b or {}).get("matter") for b in frame["hotline"]])
     frame = frame[frame["matter"].notna()]
     out = []
     for matter, cases in frame.groupby("matter", sort=False):

@@ -1,8 +1,9 @@
 """考评: per office, street, district or grid, over a window, how the loop went.
 
 Input: one row per case (``office``, ``street_code``, ``district_code``,
-``grid_code``, ``status`` and the case's hotline block ``hotline``, a dict);
-every figure is computed from those columns with pandas:
+``grid_code``, ``status`` and from its hotline block ``reply_on_time``,
+``reply_level``, ``satisfaction``, ``reopened``, ``resolve_due``); every figure
+is computed from those columns with pandas:
 
 * ``intake``: cases; ``resolved``: cases whose status is resolved or closed;
 * ``resolution_rate`` = resolved / intake; ``on_time_rate`` = resolved on time /
@@ -13,9 +14,8 @@ every figure is computed from those columns with pandas:
 
 >>> import pandas as pd
 >>> rows = pd.DataFrame({"office": ["a", "a"], "status": ["closed", "in_progress"],
-...     "hotline": [{"reply": {"on_time": True, "level": "street"}, "reopened": 0,
-...                  "callback": {"satisfaction": "satisfied"}, "due": {"resolve_at": 5}},
-...                 {"reopened": 1, "due": {"resolve_at": 5}}]})
+...     "reply_on_time": [True, False], "reply_level": ["street", None],
+...     "satisfaction": ["satisfied", None], "reopened": [0, 1], "resolve_due": [5, 5]})
 >>> figures = evaluate(rows, "office", now_ms=10)[0]
 >>> figures["resolution_rate"], figures["overdue"], figures["satisfaction_rate"]
 (0.5, 1, 1.0)
@@ -38,20 +38,17 @@ FIGURES = ("intake", "resolved", "resolution_rate", "on_time_rate", "satisfactio
 
 
 def case_columns(cases: pd.DataFrame, now_ms: int) -> pd.DataFrame:
-    """One boolean column per figure's ingredient, from each case's hotline block."""
-    blocks = [b if isinstance(b, dict) else {} for b in cases["hotline"]]
-    reply = [b.get("reply") or {} for b in blocks]
-    call = [b.get("callback") or {} for b in blocks]
+    """One boolean column per figure's ingredient."""
     resolved = cases["status"].isin(RESOLVED).to_numpy()
-    due = np.array([float((b.get("due") or {}).get("resolve_at", np.inf)) for b in blocks])
+    due = pd.to_numeric(cases["resolve_due"], errors="coerce").fillna(np.inf).to_numpy()
     return pd.DataFrame(
         {
             "resolved": resolved,
-            "on_time": resolved & np.array([bool(r.get("on_time")) for r in reply]),
-            "local": resolved & np.array([r.get("level") in LOCAL for r in reply]),
-            "called": np.array([bool(c.get("satisfaction")) for c in call]),
-            "positive": np.array([c.get("satisfaction") in POSITIVE for c in call]),
-            "reopened": np.array([int(b.get("reopened") or 0) > 0 for b in blocks]),
+            "on_time": resolved & cases["reply_on_time"].fillna(False).astype(bool).to_numpy(),
+            "local": resolved & cases["reply_level"].isin(LOCAL).to_numpy(),
+            "called": cases["satisfaction"].notna().to_numpy(),
+            "positive": cases["satisfaction"].isin(POSITIVE).to_numpy(),
+            "reopened": (pd.to_numeric(cases["reopened"]).fillna(0) > 0).to_numpy(),
             "overdue": ~resolved & (due < now_ms),
         },
         index=cases.index,

@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
+import pandas as pd
 import sqlalchemy as sa
 
 from cityaware.geo.errors import Conflict, NotFound
@@ -135,3 +136,56 @@ def case_event(
                                              "to_status": current.status, "at": now,
                                              "note": note}])  # fmt: skip
         store.changelog.append_rows(conn, [_change("incidents", id, op, now, current.grid_code)])
+
+
+# What evaluation and matters read of each case's hotline block, as flat columns.
+CASE_PATHS: dict[str, tuple[str, ...]] = {
+    "level": ("hotline", "level"),
+    "resolve_due": ("hotline", "due", "resolve_at"),
+    "reply_on_time": ("hotline", "reply", "on_time"),
+    "reply_level": ("hotline", "reply", "level"),
+    "satisfaction": ("hotline", "callback", "satisfaction"),
+    "reopened": ("hotline", "reopened"),
+    "matter": ("hotline", "matter"),
+}
+CASE_COLUMNS = ("id", "category", "status", "office", "district_code", "street_code")
+CASE_COLUMNS += ("community_code", "grid_code", "managing_zone", "lon", "lat", "reported_at")
+
+
+def _hotline_fields(backend_name: str, column: sa.ColumnElement) -> Any:
+    """A JSON array of the :data:`CASE_PATHS` values of each row (one JSON parse a row)."""
+    paths = list(CASE_PATHS.values())
+    if backend_name == "sqlite":
+        return sa.func.json_extract(column, *("$." + ".".join(p) for p in paths))
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    document = sa.cast(column, JSONB)
+    return sa.cast(sa.func.jsonb_build_array(
+        *(sa.func.jsonb_extract_path(document, *p) for p in paths)), sa.Text)  # fmt: skip
+
+
+def case_frame(store: FeatureStore, filters: Any = None) -> pd.DataFrame:
+    """One row per incident matching ``filters`` (a FeatureFilter): its columns and
+    the hotline block's fields of :data:`CASE_PATHS` (read out of the JSON in SQL)."""
+    from cityaware.geo.store.filters import filter_clauses
+
+    f = store.features
+    selected = [f.c[name] for name in CASE_COLUMNS]
+    selected.append(_hotline_fields(store.backend_name, f.c.attributes).label("hotline"))
+    stmt = (
+        sa.select(*selected)
+        .where(*filter_clauses(store.backend, f, "incidents", filters))
+        .order_by(f.c.fid)
+    )
+    with store.backend.read() as conn:
+        rows = conn.execute(stmt).all()
+    names = list(CASE_PATHS)
+    empty = [None] * len(names)
+    fields = [orjson.loads(r[-1]) if r[-1] else empty for r in rows]
+    frame = pd.DataFrame([r[:-1] for r in rows], columns=list(CASE_COLUMNS))
+    extra = pd.DataFrame(fields, columns=names) if rows else pd.DataFrame(columns=names)
+    frame = pd.concat([frame, extra], axis=1)
+    frame["reply_on_time"] = frame["reply_on_time"].map(lambda v: v is True or v == 1)
+    frame["reopened"] = pd.to_numeric(frame["reopened"], errors="coerce").fillna(0).astype(int)
+    frame["resolve_due"] = pd.to_numeric(frame["resolve_due"], errors="coerce")
+    return frame

@@ -14,11 +14,10 @@ from cityaware.geo.demo.features import (
     CHANNELS,
     INCIDENT_CATEGORIES,
     PRIORITIES,
-    STATUSES,
     generate_demo_features,
 )
 from cityaware.geo.errors import InvalidInput
-from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
+from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES, STATUSES
 
 END = datetime(2024, 6, 1, 8, 30, tzinfo=UTC)
 SIZES = dict(n_cameras=6000, n_sensors=8000, days=3, incidents_per_day=4000, end=END)
@@ -125,8 +124,17 @@ def test_incident_times_follow_the_day_and_the_lifecycle(generated):
     stage = incidents.status.map(STATUSES.index)
     age = end - incidents.reported_at
     old, fresh = age > pd.Timedelta(days=2), age < pd.Timedelta(hours=2)
-    assert stage[old].mean() > 3.0 and stage[fresh].mean() < 2.0
+    assert stage[old].mean() > stage[fresh].mean() + 1.0
     assert (incidents.status[old] != "received").all()
+    # the status agrees with the case's own timeline: resolved or closed once replied to
+    end_ms = end.value // 1_000_000
+    replied = incidents.hotline.map(lambda b: bool(b["reply"]) and b["reply"]["at"] <= end_ms)
+    reopened = incidents.hotline.map(lambda b: b["reopened"] > 0)
+    done = incidents.status.isin(["resolved", "closed"])
+    open_again = incidents.hotline.map(lambda b: b["reopened_at"] is not None)
+    assert (done == (replied & ~open_again)).all()
+    assert (incidents.status[open_again] == "in_progress").all()
+    assert reopened.any() and (reopened & done).any()
 
 
 def test_same_seed_and_end_give_the_same_features(layers, generated):
