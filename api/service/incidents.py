@@ -31,7 +31,7 @@ from cityaware.geo.hotline.casework import handling_level
 from cityaware.geo.hotline.deadlines import DeadlineTable
 from cityaware.geo.hotline.intake import MAX_TEXT, check_text, decide
 from cityaware.geo.hotline.matters import MatterRule
-from cityaware.geo.hotline.places import PlaceReading
+from cityaware.geo.hotline.places import PlaceReading, without_place
 from cityaware.geo.store.casework import add_review
 from cityaware.geo.store.records import new_ids
 from cityaware.geo.store.times import now_ms
@@ -142,13 +142,7 @@ class Incidents:
         store = self.store
         text = check_text(incident.text) if incident.text is not None else None
         channel = store.taxonomy.check_channel(incident.channel)
-        guess: Classification | None = None
-        if incident.category:
-            category = store.taxonomy.check_category(incident.category)
-        elif text is not None:
-            guess = self._reader().classify(text)
-            category = guess.category
-        else:
+        if not incident.category and text is None:
             raise InvalidInput("give a category, or the complaint text to read it from")
         place: PlaceReading | None = None
         if incident.lon is not None and incident.lat is not None:
@@ -166,6 +160,12 @@ class Incidents:
             location = pinned_location(self.geocoding.locator(), place) if place.trusted else None
         else:
             raise InvalidInput("give lon, lat and crs, or an address, or the complaint text")
+        guess: Classification | None = None
+        if incident.category:
+            category = store.taxonomy.check_category(incident.category)
+        else:  # what is wrong, read from the text without its place
+            guess = self._reader().classify(without_place(text or "", place or _GIVEN))
+            category = guess.category
         if dispatch is None and (place is not None or guess is not None):
             dispatch = decide(guess, place or _GIVEN)  # auto only when all is trusted
             if dispatch["mode"] == "auto" and location is None:

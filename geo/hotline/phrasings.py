@@ -23,6 +23,10 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "沥青路面破损",
         "路上坑很多车子颠得厉害",
         "盲道砖碎了",
+        "路面破了个洞",
+        "路修得坑坑包包",
+        "马路被挖开没回填",
+        "道路开裂下沉",
     ),
     "manhole_cover": (
         "井盖不见了",
@@ -33,6 +37,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "窨井盖碎了",
         "井盖松动",
         "井盖被人偷了",
+        "井盖移位了",
+        "雨水井盖被车压坏",
+        "井盖高低不平",
     ),
     "street_light": (
         "路灯不亮",
@@ -42,6 +49,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "一排路灯都黑了",
         "路灯忽明忽暗",
         "照明灯坏了没人修",
+        "夜里没有灯太黑了",
+        "路灯线路故障",
+        "小区路灯坏了",
     ),
     "sanitation": (
         "垃圾好几天没人清运",
@@ -51,6 +61,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "路边垃圾发臭",
         "没有保洁员清扫",
         "建筑垃圾乱倒",
+        "垃圾乱扔没人收拾",
+        "卫生死角脏得很",
+        "垃圾站臭味大",
     ),
     "illegal_parking": (
         "车辆乱停堵住了路",
@@ -59,6 +72,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "共享单车乱停一大片",
         "门口天天有人乱停车",
         "车停在人行道上",
+        "汽车占了盲道",
+        "车辆堵住出口出不去",
+        "乱停的电动车挡路",
     ),
     "noise": (
         "晚上施工噪音太大",
@@ -67,6 +83,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "半夜有人吵闹",
         "噪声扰民睡不着觉",
         "酒吧音乐声太大",
+        "大半夜还有人唱歌",
+        "机器轰鸣声不断",
+        "店门口音箱放歌很响",
     ),
     "water_supply": (
         "家里停水了也没通知",
@@ -75,6 +94,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "水管爆了一直漏水",
         "小区没水了",
         "自来水有异味水质差",
+        "水龙头不出水",
+        "供水管道破裂",
+        "自来水浑浊",
     ),
     "drainage": (
         "下雨后路面积水很深",
@@ -83,6 +105,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "雨水篦子堵了",
         "排水不畅一下雨就淹",
         "下水道返味",
+        "雨后路上全是水",
+        "化粪池满了往外溢",
+        "排水管道不通",
     ),
     "greenery": (
         "大树歪了快倒了",
@@ -91,6 +116,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "草坪被破坏",
         "行道树枯死没人管",
         "树木需要修剪",
+        "绿化树死了一片",
+        "树枝伸到窗户里",
+        "花坛被破坏了",
     ),
     "construction": (
         "工地夜里还在施工",
@@ -99,6 +127,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "工地围挡倒了",
         "违建越盖越高",
         "施工工地管理混乱",
+        "在院子里私自盖房",
+        "建筑工地不停工",
+        "违规加层",
     ),
     "street_vendor": (
         "流动摊贩占道经营",
@@ -106,6 +137,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "店铺出店经营占道",
         "夜市摊点占满了马路",
         "三轮车摆摊卖菜",
+        "商贩沿街摆卖",
+        "摊位占了半条路",
+        "门店把东西摆到人行道上",
     ),
     "air_pollution": (
         "工地扬尘太大",
@@ -114,6 +148,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "粉尘污染严重",
         "烧烤烟熏得不敢开窗",
         "空气里有刺鼻异味",
+        "烟熏火燎呛得人咳嗽",
+        "露天烧秸秆",
+        "黑烟滚滚",
     ),
     "public_safety": (
         "楼道里给电动车充电很危险",
@@ -122,6 +159,9 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "电线私拉乱接有隐患",
         "有人飞线充电",
         "安全隐患没人管",
+        "电动车在家门口充电",
+        "闻到液化气的味道",
+        "配电箱敞开很危险",
     ),
     "elderly_care": (
         "独居老人好几天没出门",
@@ -129,8 +169,18 @@ PROBLEMS: dict[str, tuple[str, ...]] = {
         "社区养老服务不到位",
         "老人吃饭没人管需要助餐",
         "孤寡老人生病没人照顾",
+        "老人一个人在家摔倒了",
+        "高龄老人需要照护",
+        "老人找不到回家的路",
     ),
-    "other": ("想咨询一下政策", "对社区工作提点建议", "咨询办事流程", "反映其他问题"),
+    "other": (
+        "想咨询一下政策",
+        "对社区工作提点建议",
+        "咨询办事流程",
+        "其他方面的问题",
+        "有个问题想问问",
+        "想了解一下补贴怎么申请",
+    ),
 }
 LEADS = ("", "", "市民来电反映", "来电人称", "我家在", "市民反映", "在", "我住")
 TAILS = (
@@ -155,13 +205,14 @@ def _place(rng: random.Random) -> str:
     return place
 
 
-def training_sentences(per_category: int = 150, seed: int = 15) -> list[tuple[str, str]]:
-    """``per_category`` (sentence, category) pairs per category, the same for one seed."""
+def training_sentences(per_category: int = 150, seed: int = 15) -> list[tuple[str, str, str]]:
+    """``per_category`` (sentence, category, problem phrase) per category, the same for
+    one seed (the phrase groups the sentences for cross-validation)."""
     rng = random.Random(seed)
     out = []
     for category, phrases in PROBLEMS.items():
         for i in range(per_category):
             problem = phrases[i % len(phrases)]
             text = rng.choice(LEADS) + _place(rng) + rng.choice(("", "这里", "附近", "门口"))
-            out.append((text + problem + rng.choice(TAILS), category))
+            out.append((text + problem + rng.choice(TAILS), category, problem))
     return out

@@ -26,12 +26,13 @@ from cityaware.geo.gazetteer.result import GeocodeResult
 MAX_SPAN = 200
 CLAUSE = re.compile(r"[，。！？；、,.!?;:：\s]+")
 LEAD = re.compile(
-    r"^(?:市民来电反映|来电人称|来电反映|市民反映|市民称|反映|我家在|我住在|我住|位于|在)+"
+    r"^(?:您好|你好|喂|市民来电反映|来电人称|来电反映|来电说|市民反映|市民称|反映|我家在|我住在|"
+    r"我住|地点在|地点是|地址在|地址是|位置在|位于|在)+"
 )
 PLACE_END = re.compile(
     r"(?:号院|号楼|号|路口|交叉口|大道|大街|街道|路(?![边面灯旁过人])|街(?![上边头])|巷|小区|社区|"
     r"村委会|村|镇|乡|区|花园|家园|苑|院|公寓|新村|华庭|医院|服务中心|小学|中学|公园|广场|"
-    r"购物中心|地铁站|[东西南北]门)"
+    r"购物中心|地铁站|[东西南北]门|[一二三四五六七八九十]期)"
 )
 TRUSTED_LEVELS = ("grid", "community", "street")
 LEVEL_RANK = {"grid": 0, "community": 1, "street": 2, "district": 3}
@@ -79,6 +80,15 @@ class PlaceReading:
 
 
 NO_PLACE = PlaceReading(None, None, False, "no place found in the text")
+
+
+def without_place(text: str, place: PlaceReading) -> str:
+    """``text`` with the place's span cut out (what is left says what is wrong).
+
+    >>> without_place("纬五路12号井盖丢了", PlaceReading("纬五路12号", "grid", True, ""))
+    '井盖丢了'
+    """
+    return text.replace(place.span, "", 1) if place.span else text
 
 
 def place_spans(text: str) -> list[str]:
