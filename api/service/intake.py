@@ -20,6 +20,7 @@ from cityaware.geo.hotline.classifier import Classification, TextClassifier
 from cityaware.geo.hotline.matters import MatterRule, matter_for, place_root
 from cityaware.geo.hotline.places import PlaceReading, read_place
 from cityaware.geo.store import FeatureFilter
+from cityaware.geo.store.casework import UNIT_STATUS
 from cityaware.geo.store.taxonomy import Taxonomy
 from cityaware.geo.store.times import from_ms
 
@@ -27,8 +28,6 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
     from cityaware.geo.store.store import FeatureStore
-
-UNIT_STATUS = "unit"  # assign_status of a case pinned to a unit above the grid
 
 
 class TextReader:

@@ -189,3 +189,21 @@ def case_frame(store: FeatureStore, filters: Any = None) -> pd.DataFrame:
     frame["reopened"] = pd.to_numeric(frame["reopened"], errors="coerce").fillna(0).astype(int)
     frame["resolve_due"] = pd.to_numeric(frame["resolve_due"], errors="coerce")
     return frame
+
+
+UNIT_STATUS = "unit"  # assign_status of a case pinned to a unit above the grid (no grid)
+
+
+def kept_unit_location(current: Any) -> Any:
+    """The stored location of a row pinned to a unit (not a grid), for an update that
+    does not move it (re-locating would put it into the grid under its point); else None.
+    """
+    if current["assign_status"] != UNIT_STATUS:
+        return None
+    from cityaware.geo.engine.results import Location
+
+    return Location(
+        UNIT_STATUS, None, current["community_code"], current["street_code"],
+        current["district_code"], current["managing_zone"], current["generation"],
+        current["lon"], current["lat"],
+    )  # fmt: skip
