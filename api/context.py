@@ -157,9 +157,12 @@ class AppContext:
     def incidents(self) -> Incidents:
         """Incident intake, views and lifecycle (REST and Open311 share it)."""
         from cityaware.api.service.incidents import Incidents
+        from cityaware.geo.hotline.matters import MatterRule
 
+        settings = self.settings
+        matters = MatterRule(settings.matter_radius_m, settings.matter_window_days)
         return Incidents(
-            self.store, self.geocoding, self.duty_list, self.text_reader, self.deadlines
+            self.store, self.geocoding, self.duty_list, self.text_reader, self.deadlines, matters
         )
 
     @shared_part

@@ -29,6 +29,8 @@ class Settings:
     admin_key: str = ""
     public_read: bool = True
     changes_retention_days: float = DEFAULT_CHANGES_RETENTION_DAYS
+    matter_radius_m: float = 100.0  # cases of one category this close ...
+    matter_window_days: float = 7.0  # ... and this recent are one matter
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,6 +41,8 @@ class Settings:
             admin_key=env.get("CITYAWARE_ADMIN_KEY", ""),
             public_read=env.get("CITYAWARE_PUBLIC_READ", "1") not in ("0", "false", "no"),
             changes_retention_days=_positive_days(env.get("CITYAWARE_CHANGES_RETENTION_DAYS")),
+            matter_radius_m=float(env.get("CITYAWARE_MATTER_RADIUS_M") or 100.0),
+            matter_window_days=float(env.get("CITYAWARE_MATTER_WINDOW_DAYS") or 7.0),
         )
 
     def with_data_dir(self, data_dir: str | Path | None) -> Settings:

@@ -139,7 +139,7 @@ class Casework:
             raise Conflict(f"a reply resolves a dispatched or in-progress case, not a {status} one")
         attributes = {
             **record["attributes"],
-            "hotline": casework.reply(block, body.note, self.clock()),
+            "hotline": casework().reply(block, body.note, self.clock()),
         }
         if status == "dispatched":
             self.store.update("incidents", id, {"status": "in_progress"}, note="accepted by office")
@@ -152,7 +152,7 @@ class Casework:
         record, block = self._case(id)
         if record["status"] != "resolved":
             raise Conflict(f"a callback rates a resolved case; this one is {record['status']}")
-        updated = casework.callback(block, body.satisfaction, self.clock(), body.note)
+        updated = casework().callback(block, body.satisfaction, self.clock(), body.note)
         reopen = body.satisfaction == "unsatisfied"
         status = "in_progress" if reopen else "closed"
         note = f"callback: {body.satisfaction}" + (f" ({body.note})" if body.note else "")
@@ -166,7 +166,7 @@ class Casework:
         record, block = self._case(id)
         if record["status"] not in OPEN:
             raise Conflict(f"only an open case is escalated; this one is {record['status']}")
-        updated = casework.escalate(block, self.clock())
+        updated = casework().escalate(block, self.clock())
         district = "" if updated["level"] == "city" else record.get("district_code") or ""
         zone = "" if updated["level"] == "city" else record.get("managing_zone") or ""
         office = self.incidents.duty_list.route(record["category"], district, zone).office
@@ -207,7 +207,10 @@ def _json(value: Any) -> dict[str, Any]:
 def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["hotline"])
     access = ctx.access
-    work = Casework(ctx.incidents)
+
+    def work() -> Casework:  # per request: building the app opens nothing
+        return Casework(ctx.incidents)
+
     update = Depends(access.require("incidents.update"))
     limited = [Depends(check_content_length)]
 
@@ -215,40 +218,40 @@ def build_router(ctx: AppContext) -> APIRouter:
         "/v1/review", summary="Intakes waiting for a person", dependencies=[Depends(access.read())]
     )
     def review_queue(limit: int = Query(100, ge=1, le=MAX_QUEUE)) -> Response:
-        return json_response({"items": work.queue(limit)})
+        return json_response({"items": work().queue(limit)})
 
     @router.get(
         "/v1/review/{item_id}", summary="One queued intake", dependencies=[Depends(access.read())]
     )
     def review_item(item_id: str) -> Response:
-        return json_response(work.review(item_id))
+        return json_response(work().review(item_id))
 
     @router.patch("/v1/review/{item_id}", summary="Decide a queued intake (category, place)",
                   dependencies=limited)  # fmt: skip
     def decide(item_id: str, body: ReviewDecision, _key: ApiKey = update) -> Response:
-        return json_response(work.decide(item_id, body), status_code=201)
+        return json_response(work().decide(item_id, body), status_code=201)
 
     @router.post("/v1/incidents/{incident_id}/reply", summary="The office's reply (resolves)",
                  dependencies=limited)  # fmt: skip
     def reply(incident_id: str, body: Reply, _key: ApiKey = update) -> Response:
-        return json_response(work.reply(incident_id, body))
+        return json_response(work().reply(incident_id, body))
 
     @router.post("/v1/incidents/{incident_id}/callback", summary="The citizen's callback",
                  dependencies=limited)  # fmt: skip
     def callback(incident_id: str, body: Callback, _key: ApiKey = update) -> Response:
-        return json_response(work.callback(incident_id, body))
+        return json_response(work().callback(incident_id, body))
 
     @router.post("/v1/incidents/{incident_id}/escalate", summary="Escalate an overdue case",
                  dependencies=limited)  # fmt: skip
     def escalate(incident_id: str, body: Escalation, _key: ApiKey = update) -> Response:
-        return json_response(work.escalate(incident_id, body))
+        return json_response(work().escalate(incident_id, body))
 
     @router.post("/v1/supervision/scan", summary="Raise near/overdue deadline events")
     def scan(
         at: str | None = Query(None, max_length=40, description="ISO 8601; default now"),
         _key: ApiKey = update,
     ) -> Response:
-        return json_response({"events": work.scan(parse_at(at) if at else None)})
+        return json_response({"events": work().scan(parse_at(at) if at else None)})
 
     @router.get("/v1/taxonomy", summary="Categories: groups, codes, names, sub-categories",
                 dependencies=[Depends(access.read())])  # fmt: skip

@@ -106,49 +106,33 @@ class Node:
         return tuple(n for n in (self.id, self.code, self.name, *self.aliases) if n)
 
 
+def _node(raw: Mapping[str, Any], kind: str, parent: str | None, level: str) -> Node:
+    """One node from its JSON object (id required; the rest optional)."""
+    return Node(
+        raw["id"],
+        raw.get("code", ""),
+        raw.get("name", ""),
+        kind,
+        parent,
+        raw.get("level", level),
+        tuple(raw.get("aliases") or ()),
+        tuple(raw.get("keywords") or ()),
+    )
+
+
 def _nodes(raw: Mapping[str, Any]) -> list[Node]:
     """The nodes of a hierarchical taxonomy document (see ``hotline-taxonomy.json``)."""
     nodes = []
     for group in raw.get("groups") or ():
-        nodes.append(Node(group["id"], group.get("code", ""), group.get("name", ""), "group"))
+        nodes.append(_node(group, "group", None, "district"))
         for cat in group.get("categories") or ():
-            nodes.append(
-                Node(
-                    cat["id"],
-                    cat.get("code", ""),
-                    cat.get("name", ""),
-                    "category",
-                    group["id"],
-                    cat.get("level", "district"),
-                    tuple(cat.get("aliases") or ()),
-                    tuple(cat.get("keywords") or ()),
-                )  # fmt: skip
-            )
+            category = _node(cat, "category", group["id"], "district")
+            nodes.append(category)
             for sub in cat.get("subcategories") or ():
-                nodes.append(
-                    Node(
-                        sub["id"],
-                        sub.get("code", ""),
-                        sub.get("name", ""),
-                        "subcategory",
-                        cat["id"],
-                        cat.get("level", "district"),
-                        tuple(sub.get("aliases") or ()),
-                        tuple(sub.get("keywords") or ()),
-                    )  # fmt: skip
-                )
+                nodes.append(_node(sub, "subcategory", category.id, category.level))
     for channel in raw.get("channels") or ():
-        if isinstance(channel, str):
-            channel = {"id": channel}
-        nodes.append(
-            Node(
-                channel["id"],
-                channel.get("code", ""),
-                channel.get("name", ""),
-                "channel",
-                aliases=tuple(channel.get("aliases") or ()),
-            )  # fmt: skip
-        )
+        nodes.append(_node({"id": channel} if isinstance(channel, str) else channel,
+                           "channel", None, "district"))  # fmt: skip
     for category in raw.get("categories") or ():  # the flat form: ids only
         nodes.append(Node(category, "", "", "category"))
     return nodes
