@@ -139,7 +139,7 @@ class Casework:
             raise Conflict(f"a reply resolves a dispatched or in-progress case, not a {status} one")
         attributes = {
             **record["attributes"],
-            "hotline": casework().reply(block, body.note, self.clock()),
+            "hotline": casework.reply(block, body.note, self.clock()),
         }
         if status == "dispatched":
             self.store.update("incidents", id, {"status": "in_progress"}, note="accepted by office")
@@ -152,7 +152,7 @@ class Casework:
         record, block = self._case(id)
         if record["status"] != "resolved":
             raise Conflict(f"a callback rates a resolved case; this one is {record['status']}")
-        updated = casework().callback(block, body.satisfaction, self.clock(), body.note)
+        updated = casework.callback(block, body.satisfaction, self.clock(), body.note)
         reopen = body.satisfaction == "unsatisfied"
         status = "in_progress" if reopen else "closed"
         note = f"callback: {body.satisfaction}" + (f" ({body.note})" if body.note else "")
@@ -166,7 +166,7 @@ class Casework:
         record, block = self._case(id)
         if record["status"] not in OPEN:
             raise Conflict(f"only an open case is escalated; this one is {record['status']}")
-        updated = casework().escalate(block, self.clock())
+        updated = casework.escalate(block, self.clock())
         district = "" if updated["level"] == "city" else record.get("district_code") or ""
         zone = "" if updated["level"] == "city" else record.get("managing_zone") or ""
         office = self.incidents.duty_list.route(record["category"], district, zone).office
