@@ -30,7 +30,7 @@ from cityaware.api.routes import (
     readings,
 )
 from cityaware.api.routes.map import basemap_url
-from cityaware.api.service import incidents, locate, nearest, open311
+from cityaware.api.service import casework, evaluation, incidents, locate, nearest, open311
 from cityaware.api.service.auth import HEADER, app_routes, check_admin_key
 from cityaware.api.settings import Settings
 
@@ -49,6 +49,8 @@ ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
     readings.build_router,
     positions.build_router,
     hooks.build_router,
+    casework.build_router,
+    evaluation.build_router,
 )
 
 

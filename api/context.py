@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.hooks import LiveWorker
     from cityaware.api.service.incidents import Incidents
+    from cityaware.api.service.intake import TextReader
     from cityaware.api.service.live_events import LiveFeed
     from cityaware.api.service.open311 import Open311
     from cityaware.api.service.routing import DutyList
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.cached import LocatorCache
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
+    from cityaware.geo.hotline.deadlines import DeadlineTable
     from cityaware.geo.store.hooks import HookStore
     from cityaware.geo.store.live import LiveDevices
     from cityaware.geo.store.positions import PositionStore
@@ -170,8 +172,34 @@ class AppContext:
     def incidents(self) -> Incidents:
         """Incident intake, views and lifecycle (REST and Open311 share it)."""
         from cityaware.api.service.incidents import Incidents
+        from cityaware.geo.hotline.matters import MatterRule
 
-        return Incidents(self.store, self.geocoding, self.duty_list, self.live_devices)
+        settings = self.settings
+        matters = MatterRule(settings.matter_radius_m, settings.matter_window_days)
+        return Incidents(
+            self.store,
+            self.geocoding,
+            self.duty_list,
+            self.live_devices,
+            self.text_reader,
+            self.deadlines,
+            matters,
+        )
+
+    @shared_part
+    def text_reader(self) -> TextReader:
+        """Free-text complaints -> place (gazetteer) and category (classifier cached under
+        ``data_dir/cache``)."""
+        from cityaware.api.service.intake import TextReader
+
+        return TextReader(self.gazetteer, self.store.taxonomy, self.settings.data_dir / "cache")
+
+    @shared_part
+    def deadlines(self) -> DeadlineTable:
+        """Time to respond and to resolve per category and level (``duty-deadlines.csv``)."""
+        from cityaware.geo.hotline.deadlines import DeadlineTable
+
+        return DeadlineTable.load(self.settings.data_dir)
 
     @shared_part
     def open311(self) -> Open311:

@@ -35,6 +35,8 @@ class Settings:
     changes_retention_days: float = DEFAULT_CHANGES_RETENTION_DAYS
     cors_origins: tuple[str, ...] = ()
     live: LiveSettings = field(default_factory=lambda: LiveSettings())
+    matter_radius_m: float = 100.0  # cases of one category this close ...
+    matter_window_days: float = 7.0  # ... and this recent are one matter
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -47,6 +49,8 @@ class Settings:
             changes_retention_days=_positive_days(env.get("CITYAWARE_CHANGES_RETENTION_DAYS")),
             cors_origins=_origins(env.get("CITYAWARE_CORS_ORIGINS", "")),
             live=LiveSettings.from_env(env),
+            matter_radius_m=float(env.get("CITYAWARE_MATTER_RADIUS_M") or 100.0),
+            matter_window_days=float(env.get("CITYAWARE_MATTER_WINDOW_DAYS") or 7.0),
         )
 
     def with_data_dir(self, data_dir: str | Path | None) -> Settings:
