@@ -218,12 +218,20 @@ def build_router(ctx: AppContext) -> APIRouter:
         ctx.store.delete(device_kind(collectionId), featureId)
         return Response(status_code=204)
 
-    @router.options("/collections/{collectionId}/items", include_in_schema=False)
+    @router.options(
+        "/collections/{collectionId}/items",
+        include_in_schema=False,
+        dependencies=[Depends(ctx.access.public())],
+    )
     def options_items(collectionId: str) -> Response:
         allow = ALLOW_ITEMS if collectionId in DEVICE_KINDS else "GET, OPTIONS"
         return Response(status_code=204, headers={"Allow": allow})
 
-    @router.options("/collections/{collectionId}/items/{featureId}", include_in_schema=False)
+    @router.options(
+        "/collections/{collectionId}/items/{featureId}",
+        include_in_schema=False,
+        dependencies=[Depends(ctx.access.public())],
+    )
     def options_item(collectionId: str, featureId: str) -> Response:
         allow = ALLOW_ITEM if collectionId in DEVICE_KINDS else "GET, OPTIONS"
         return Response(status_code=204, headers={"Allow": allow})

@@ -24,6 +24,8 @@ PUBLIC = {
     "GET /map",
     "GET /map/kiosk",
     "GET /static/{path:path}",
+    "OPTIONS /collections/{collectionId}/items",  # which methods a collection takes
+    "OPTIONS /collections/{collectionId}/items/{featureId}",
 }
 SAMPLE = {
     "code": "410105",

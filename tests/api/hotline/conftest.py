@@ -20,7 +20,7 @@ from cityaware.geo.hotline.classifier import TextClassifier
 from cityaware.geo.resources import demo_boundaries
 from cityaware.geo.store.taxonomy import TAXONOMY
 
-ADMIN = "ca_admin-key-hotline-tests"
+ADMIN = "ca_hotline-Admin4Rt8Yw2Qe6Uo1Pa9Sd3Fg7Hj5K"
 
 
 @pytest.fixture(scope="session")
