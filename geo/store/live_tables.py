@@ -5,7 +5,6 @@ Registered in :func:`geo.store.schema.build_metadata`; written only by
 Times are epoch milliseconds, as everywhere in the store.
 
 >>> import sqlalchemy as sa
-from sqlalchemy.sql.compiler import SQLCompiler
 >>> sorted(define_live_tables(sa.MetaData()))[:3]
 ['alarms', 'fence_events', 'fence_state']
 """
