@@ -24,6 +24,7 @@ import json
 import os
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,6 +35,7 @@ import pandas as pd
 from cityaware.geo.bulk.cluster import LocatorSource
 from cityaware.geo.bulk.pieces import Piece, find_pieces, read_piece
 from cityaware.geo.engine.assign import assign_frame
+from cityaware.geo.engine.files import ADDED
 from cityaware.geo.engine.results import STATUSES
 from cityaware.geo.errors import CityAwareError, InvalidInput
 
@@ -73,23 +75,26 @@ def locate_dataset(
     lat_col: str | None = None,
     client: Any = None,
     progress: bool = False,
+    fields: Sequence[str] = ADDED,
 ) -> RunSummary:
     """Locate every piece of ``source`` into the folder ``output`` (see the module doc).
 
     ``client``: a ``distributed.Client`` (None: this process, dask's sync scheduler).
+    ``fields``: the located columns to add (see :func:`geo.engine.assign.assign_frame`).
     """
     pieces = find_pieces(source)
     out = Path(output)
     (out / DONE_DIR).mkdir(parents=True, exist_ok=True)
     settings: dict[str, Any] = {"generation": locator.generation, "crs": crs, "lon_col": lon_col}
-    settings |= {"lat_col": lat_col, "pieces": [p.name for p in pieces]}
+    settings |= {"lat_col": lat_col, "fields": list(fields), "pieces": [p.name for p in pieces]}
     _check_run(out, settings)
     todo = [(i, p) for i, p in enumerate(pieces) if not _marker(out, i).exists()]
     start = time.perf_counter()
     failed: list[tuple[str, str]] = []
     located = 0
     if todo:
-        writes = _graph(todo, out, locator, crs, lon_col, lat_col, failed)
+        options = _Options(locator, crs, lon_col, lat_col, tuple(fields))
+        writes = _graph(todo, out, options, failed)
         located = _compute(writes, client, progress, failed)
     cores = sum(client.nthreads().values()) if client is not None else 1
     return RunSummary(
@@ -103,20 +108,23 @@ def locate_dataset(
     )
 
 
-def _assign(
-    frame: pd.DataFrame, source: LocatorSource, crs: str, lon_col: str | None, lat_col: str | None
-) -> gpd.GeoDataFrame:
-    return assign_frame(frame, source.load(), crs, lon_col, lat_col)
+@dataclass(frozen=True)
+class _Options:
+    """What every partition task needs (small: the locator comes from its source)."""
+
+    locator: LocatorSource
+    crs: str
+    lon_col: str | None
+    lat_col: str | None
+    fields: tuple[str, ...]
+
+    def assign(self, frame: pd.DataFrame) -> gpd.GeoDataFrame:
+        locator = self.locator.load()
+        return assign_frame(frame, locator, self.crs, self.lon_col, self.lat_col, self.fields)
 
 
 def _graph(
-    todo: list[tuple[int, Piece]],
-    out: Path,
-    locator: LocatorSource,
-    crs: str,
-    lon_col: str | None,
-    lat_col: str | None,
-    failed: list[tuple[str, str]],
+    todo: list[tuple[int, Piece]], out: Path, options: _Options, failed: list[tuple[str, str]]
 ) -> list[tuple[str, Any]]:
     """One delayed write per piece to do, named by its piece."""
     import dask
@@ -132,10 +140,9 @@ def _graph(
             failed.append((piece.name, str(error)))
     if meta is None:
         return []
-    located_meta = assign_frame(meta, locator.load(), crs, lon_col, lat_col)
     frames = dd.from_map(read_piece, [p for _, p in todo], meta=meta, enforce_metadata=False)
     located = frames.map_partitions(
-        _assign, locator, crs, lon_col, lat_col, meta=located_meta, enforce_metadata=False
+        options.assign, meta=options.assign(meta), enforce_metadata=False
     )
     write = dask.delayed(write_partition, pure=False)
     return [

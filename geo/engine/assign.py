@@ -22,13 +22,15 @@ the single-file streaming path (:mod:`geo.engine.files`) shares its row logic
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import geopandas as gpd
 import pandas as pd
 import pyarrow as pa
 import shapely
 
 from cityaware.geo.crs import WGS84
-from cityaware.geo.engine.files import coordinate_columns, locate_chunk, make_chunk
+from cityaware.geo.engine.files import ADDED, coordinate_columns, locate_chunk, make_chunk
 from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.errors import InvalidInput
 
@@ -41,12 +43,15 @@ def assign_frame(
     crs: str = WGS84,
     lon_col: str | None = None,
     lat_col: str | None = None,
+    fields: Sequence[str] = ADDED,
 ) -> gpd.GeoDataFrame:
     """``frame`` with grid, community, street, district codes, status, distance and error.
 
     Coordinates come from ``lon_col``/``lat_col`` in ``crs`` (found by their usual
     names when not given), else from the point geometry of a GeoDataFrame (in
-    ``crs``). Raises InvalidInput only when the frame has no coordinates at all.
+    ``crs``). ``fields``: the located columns to add (default
+    :data:`~geo.engine.files.ADDED`; e.g. also ``managing_zone``, ``candidates``).
+    Raises InvalidInput only when the frame has no coordinates at all.
     """
     geometry_col = frame.geometry.name if isinstance(frame, gpd.GeoDataFrame) else None
     attributes = pd.DataFrame(frame.drop(columns=geometry_col) if geometry_col else frame)
@@ -63,7 +68,7 @@ def assign_frame(
         table = table.append_column(_WKB, pa.array(wkb, type=pa.binary(), from_pandas=True))
         geometry_crs = frame.crs
     chunk = make_chunk(table, lon_col, lat_col, _WKB if geometry_col else None)
-    located, lon, lat = locate_chunk(chunk, locator, crs)
+    located, lon, lat = locate_chunk(chunk, locator, crs, fields)
     out = located.to_pandas()
     if chunk.geometry is None:
         geometry = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=WGS84)

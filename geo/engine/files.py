@@ -60,6 +60,12 @@ ADDED = (
     "nearest_grid",
     "error",
 )
+_FIELD_TYPES = {
+    "distance_m": pa.float64(),
+    "lon": pa.float64(),
+    "lat": pa.float64(),
+    "candidates": pa.list_(pa.string()),
+}
 _OGR_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError)
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
 LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -128,19 +134,20 @@ def locate_file(
 
 
 def locate_chunk(
-    chunk: Chunk, locator: GridLocator, crs: str
+    chunk: Chunk, locator: GridLocator, crs: str, fields: Sequence[str] = ADDED
 ) -> tuple[pa.Table, FloatArray, FloatArray]:
-    """(output table, WGS84 lon, WGS84 lat) of one chunk."""
+    """(output table, WGS84 lon, WGS84 lat) of one chunk; ``fields``: the located columns
+    to add (any :class:`~geo.engine.results.LocationBatch` field, default :data:`ADDED`)."""
     lon, lat, problems = to_lonlat_checked(chunk.x, chunk.y, crs)
     problems = np.where(chunk.errors != None, chunk.errors, problems)  # noqa: E711
     batch = locator.locate_lonlat(lon, lat)
     bad = problems != None  # noqa: E711
     batch.status[bad] = "invalid"
     batch.error[bad] = problems[bad]
-    table = chunk.table.drop_columns([c for c in ADDED if c in chunk.table.column_names])
-    for name in ADDED:
+    table = chunk.table.drop_columns([c for c in fields if c in chunk.table.column_names])
+    for name in fields:
         values = getattr(batch, name)
-        kind = pa.float64() if name == "distance_m" else pa.string()
+        kind = _FIELD_TYPES.get(name, pa.string())
         table = table.append_column(name, pa.array(values, type=kind, from_pandas=True))
     return table, lon, lat
 
