@@ -9,12 +9,13 @@ Each entry of :data:`ROUTERS` is a ``build_router(ctx) -> APIRouter`` factory.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
 
 from cityaware.api import ogc, regions
-from cityaware.api.context import AppContext
+from cityaware.api.context import AppContext, finish_activation
 from cityaware.api.errors import install_error_handlers
 from cityaware.api.ogc.openapi import install_openapi
 from cityaware.api.routes import changes, events, health, map
@@ -51,4 +52,6 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     for build_router in ROUTERS:
         app.include_router(build_router(ctx))
     install_openapi(app)
+    if ctx.registry.pending_activation() is not None:  # a crash interrupted an activation
+        threading.Thread(target=finish_activation, args=(ctx,), daemon=True).start()
     return app

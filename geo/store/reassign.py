@@ -33,8 +33,8 @@ if TYPE_CHECKING:
     from cityaware.geo.store.store import FeatureStore
 
 DEFAULT_BATCH = 50_000
-# Test hook: seconds to sleep after each committed batch (picks the moment of a kill -9).
-PAUSE_VARIABLE = "CITYAWARE_REASSIGN_PAUSE_S"
+# Test hook: stop (sleep) after this many committed batches, for a kill -9 at that moment.
+HOLD_VARIABLE = "CITYAWARE_REASSIGN_HOLD_AFTER"
 
 
 def pending_positions(
@@ -91,8 +91,7 @@ def reassign_in_batches(
 
     ``on_batch(moved_so_far)`` is called after each committed batch.
     """
-    pause = float(os.environ.get(PAUSE_VARIABLE) or 0)
-    moved, after = 0, 0
+    moved, after, batches = 0, 0, 0
     while True:
         fid, lon, lat = pending_positions(store, locator.generation, after, batch_size)
         if not len(fid):
@@ -100,11 +99,17 @@ def reassign_in_batches(
         batch = locator.locate_lonlat(lon, lat)
         located = {n: np.asarray(getattr(batch, n), dtype=object) for n in LOCATION_FIELDS}
         moved += apply_assignments(store, fid, located, locator.generation)
-        after = int(fid[-1])
+        after, batches = int(fid[-1]), batches + 1
         if on_batch is not None:
             on_batch(moved)
-        if pause:
-            time.sleep(pause)
+        hold_after_batch(batches)
+
+
+def hold_after_batch(batches: int) -> None:
+    """The crash tests' hook: sleep for good after the batch named by :data:`HOLD_VARIABLE`."""
+    if os.environ.get(HOLD_VARIABLE) == str(batches):
+        while True:
+            time.sleep(60)
 
 
 def _record_and_move(
