@@ -195,7 +195,8 @@ def _activate(ctx: AppContext, generation: str, scheduler: str | None, batch_siz
     from cityaware.geo.bulk.cluster import LocatorSource, open_client
     from cityaware.geo.bulk.reassign import reassign_on_cluster
 
-    finish_activation(ctx)
+    if ctx.registry.pending_activation() not in (None, generation):
+        finish_activation(ctx)  # another activation was interrupted: finish it first
     settings = ctx.settings
     store = existing_store(ctx)
 

@@ -11,7 +11,9 @@
    ``reassign`` changes (:func:`geo.store.reassign.apply_assignments`), then a
    marker ``loaded/part-NNNNN``; a batch loaded twice moves nothing twice.
 
-So a run killed anywhere resumes where it stopped when started again.
+So a run killed anywhere resumes where it stopped when started again; a finished
+run removes its folder. Features written or moved meanwhile are left on the old
+generation for the caller's final in-process pass (see :mod:`geo.bulk.activation`).
 
 >>> STORE_FIELDS[-1]
 'candidates'
@@ -88,6 +90,7 @@ def reassign_on_cluster(
         marker.touch()
         print(f"reassign: batch {index + 1} of {len(files)} loaded", file=sys.stderr, flush=True)
         hold_after_batch(index + 1)
+    shutil.rmtree(work)  # done: a later activation of this generation starts afresh
     return moved
 
 

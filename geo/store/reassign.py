@@ -6,7 +6,9 @@ their earlier assignment to ``assignment_history`` (reason ``generation``), one
 ``reassign`` change each (old grid, new grid) to the feed, and the new
 assignment. A batch skips rows already on the target generation, so running it
 again after a crash (or loading the same precomputed batch twice) moves nothing
-twice: the store itself is the resume point. No transaction holds more than one
+twice: the store itself is the resume point. It also skips rows whose position
+changed (or that were deleted) since their assignment was computed; the next pass
+re-assigns those. No transaction holds more than one
 batch, so live writes and reads wait at most one batch.
 
 The assignment of a batch comes either from a locator in this process
@@ -72,8 +74,15 @@ def apply_assignments(
     with store.backend.write() as conn:
         tmp.create(conn)
         store.backend.insert_many(conn, tmp, columns)
-        current = sa.select(f.c.fid).where(f.c.generation == generation)
-        conn.execute(tmp.delete().where(tmp.c.fid.in_(current)))  # done by an earlier run
+        # Keep only rows still waiting at the position that was assigned: a row moved by an
+        # earlier run is skipped, a feature deleted or moved since is left to the next pass.
+        waiting = sa.exists().where(
+            f.c.fid == tmp.c.fid,
+            f.c.lon == tmp.c.lon,
+            f.c.lat == tmp.c.lat,
+            sa.or_(f.c.generation.is_(None), f.c.generation != generation),
+        )
+        conn.execute(tmp.delete().where(~waiting))
         moved = int(conn.execute(sa.select(sa.func.count()).select_from(tmp)).scalar_one())
         if moved:
             _record_and_move(store, conn, tmp, generation, now)
