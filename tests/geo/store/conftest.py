@@ -23,6 +23,7 @@ from cityaware.geo.store import FeatureStore, open_store
 from tests.geo.store import synthetic
 
 URL_VARIABLE = "CITYAWARE_TEST_DATABASE_URL"
+PARTITIONS_VARIABLE = "CITYAWARE_TEST_PARTITIONS"  # set: PostGIS stores use ?partitions=month
 BACKENDS = ["sqlite", "postgis"]
 
 
@@ -54,9 +55,10 @@ def backend_store(backend: str, data_dir: Path, locator) -> Iterator[FeatureStor
     with admin.begin() as conn:
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in base else "?"
-    store = open_store(
-        f"{base}{separator}options={quote(f'-csearch_path={schema},public')}", data_dir, locator
-    )
+    options = f"options={quote(f'-csearch_path={schema},public')}"
+    if os.environ.get(PARTITIONS_VARIABLE):  # the same suite on the partitioned layout
+        options += "&partitions=month"
+    store = open_store(f"{base}{separator}{options}", data_dir, locator)
     try:
         yield store
     finally:
