@@ -140,10 +140,11 @@ def _graph(
             failed.append((piece.name, str(error)))
     if meta is None:
         return []
-    frames = dd.from_map(read_piece, [p for _, p in todo], meta=meta, enforce_metadata=False)
-    located = frames.map_partitions(
-        options.assign, meta=options.assign(meta), enforce_metadata=False
-    )
+    with dask.config.set({"dataframe.convert-string": False}):  # keep the frames as read
+        frames = dd.from_map(read_piece, [p for _, p in todo], meta=meta, enforce_metadata=False)
+        located = frames.map_partitions(
+            options.assign, meta=options.assign(meta), enforce_metadata=False
+        )
     write = dask.delayed(write_partition, pure=False)
     return [
         (piece.name, write(part, str(out), index, piece.name))

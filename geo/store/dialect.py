@@ -240,6 +240,8 @@ class PostGISBackend(Backend):
         total = len(next(iter(columns.values()), []))
         columns = _without_empty(columns)
         names = list(columns)
+        if self.partitioned:  # a partition per month of the rows, before they arrive
+            partitions.ensure_months(conn, partitions.months_of(columns["reported_at"]))
         cursor = conn.connection.driver_connection.cursor()
         statement = f"COPY {features.name} ({', '.join(names)}) FROM STDIN"
         with cursor, cursor.copy(statement) as copy:

@@ -15,8 +15,9 @@ statement: a duplicate still fails the insert with an IntegrityError. The
 primary key becomes ``(fid, reported_at)`` (fid stays unique: a sequence).
 
 Partitions appear as months do: :func:`ensure_months` creates the months
-around now when the store opens, and :func:`split_default` (after each bulk
-load, or any time) moves rows of months that sat in the DEFAULT partition into
+around now when the store opens and the months of a bulk load before its COPY;
+a single write for a month without a partition lands in DEFAULT, and
+:func:`split_default` (after each bulk load, or any time) moves such rows into
 new partitions of their own, inside the caller's transaction.
 
 >>> month_bounds(202611)
@@ -27,8 +28,10 @@ new partitions of their own, inside the caller's transaction.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
+import numpy as np
 import sqlalchemy as sa
 
 PARTITION_OPTION = "partitions"
@@ -67,6 +70,16 @@ def month_of(ms: int) -> int:
     """
     moment = datetime.fromtimestamp(ms / 1000, UTC)
     return moment.year * 100 + moment.month
+
+
+def months_of(times_ms: Sequence[int]) -> list[int]:
+    """The distinct UTC months (yyyymm) of many epoch-milliseconds times, sorted.
+
+    >>> months_of([1793491200000, 1793491200001, 1796083200000])
+    [202611, 202612]
+    """
+    days = np.unique(np.asarray(times_ms, dtype=np.int64) // 86_400_000)
+    return sorted({month_of(int(day) * 86_400_000) for day in days})
 
 
 def month_bounds(month: int) -> tuple[int, int]:
