@@ -24,6 +24,7 @@ storage keeps up, no stragglers).
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import shutil
 import time
@@ -140,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     for workers in (1, 2, 4, 8, 16, 64):
         hours = TARGET / (per_core * workers) / 3600
         print(f"  {workers:4d} worker cores: {hours:6.2f} h")
-    cores_for_1h = TARGET / per_core / 3600
+    cores_for_1h = math.ceil(TARGET / per_core / 3600)
     print(
         f"  one hour needs {cores_for_1h:,.0f} worker cores; assumptions: the measured per-core "
         "rate holds on the cluster's cores, storage serves "

@@ -146,8 +146,11 @@ class BoundaryRegistry:
 
     def pending_activation(self) -> str | None:
         """The generation an unfinished activation was switching to, or None."""
+        return self._read_pointer(ACTIVATING_FILE)
+
+    def _read_pointer(self, name: str) -> str | None:
         try:
-            text = (self.root / ACTIVATING_FILE).read_text(encoding="utf-8").strip()
+            text = (self.root / name).read_text(encoding="utf-8").strip()
         except FileNotFoundError:
             return None
         return text or None
@@ -174,11 +177,7 @@ class BoundaryRegistry:
     # -- reading ------------------------------------------------------------
     def active(self) -> str | None:
         """The live generation's id, or None before the first activation."""
-        try:
-            text = (self.root / ACTIVE_FILE).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
-        return text or None
+        return self._read_pointer(ACTIVE_FILE)
 
     def generations(self) -> list[dict[str, Any]]:
         """Every generation, oldest first: id, created, source, note, active, counts.

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 import shapely
 
 from cityaware.api.cli import main
+from cityaware.api.testing import free_port
 from cityaware.geo.bulk.pieces import find_pieces
 from cityaware.geo.engine.files import locate_file
 from cityaware.geo.engine.locator import GridLocator
@@ -102,6 +102,7 @@ def test_a_bad_partition_is_named_and_the_rerun_redoes_only_it(tmp_path, capsys)
     assert _parts(out) == _parts(tmp_path / "fresh")
 
 
+@pytest.mark.slow
 def test_a_killed_run_resumes_to_the_same_answer(tmp_path):
     data, _ = cities.data_dir(tmp_path)
     source = tmp_path / "in"
@@ -125,12 +126,11 @@ def test_a_killed_run_resumes_to_the_same_answer(tmp_path):
     assert not [p for p in out.iterdir() if p.name.startswith(".")]  # no temporary left over
 
 
+@pytest.mark.slow
 def test_an_unreachable_scheduler_fails_in_seconds(tmp_path, capsys):
     data, _ = cities.data_dir(tmp_path)
     cities.points(10, seed=1).to_parquet(tmp_path / "p.parquet")
-    with socket.socket() as probe:  # a port nobody listens on
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     start = time.monotonic()
     assert _locate(data, tmp_path / "p.parquet", tmp_path / "o", f"tcp://127.0.0.1:{port}") == 2
     assert time.monotonic() - start < 15

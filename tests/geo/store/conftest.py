@@ -42,8 +42,11 @@ def postgis_url_or_skip() -> str:
 
 
 @contextmanager
-def backend_store(backend: str, data_dir: Path, locator) -> Iterator[FeatureStore]:
-    """A fresh store: SQLite under ``data_dir``, or PostGIS in a schema of its own."""
+def backend_store(
+    backend: str, data_dir: Path, locator, partitioned: bool = False
+) -> Iterator[FeatureStore]:
+    """A fresh store: SQLite under ``data_dir``, or PostGIS in a schema of its own
+    (``partitioned``: with ``?partitions=month``)."""
     if backend == "sqlite":
         store = open_store("", data_dir, locator)
         yield store
@@ -56,7 +59,7 @@ def backend_store(backend: str, data_dir: Path, locator) -> Iterator[FeatureStor
         conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
     separator = "&" if "?" in base else "?"
     options = f"options={quote(f'-csearch_path={schema},public')}"
-    if os.environ.get(PARTITIONS_VARIABLE):  # the same suite on the partitioned layout
+    if partitioned or os.environ.get(PARTITIONS_VARIABLE):  # also: the suite, partitioned
         options += "&partitions=month"
     store = open_store(f"{base}{separator}{options}", data_dir, locator)
     try:

@@ -3,39 +3,22 @@ indexes exist per partition, uniqueness holds across partitions and queries stay
 
 from __future__ import annotations
 
-import uuid
-from urllib.parse import quote
-
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from cityaware.geo.errors import Conflict
-from cityaware.geo.store import FeatureFilter, open_store
+from cityaware.geo.store import FeatureFilter
 from cityaware.geo.store.partitions import month_bounds, month_of
 from tests.geo.store import sample
-from tests.geo.store.conftest import postgis_url_or_skip
+from tests.geo.store.conftest import backend_store
 
 pytestmark = pytest.mark.postgis
 
 
 @pytest.fixture
 def partitioned(tmp_path, locator):
-    base = postgis_url_or_skip().replace("postgresql://", "postgresql+psycopg://", 1)
-    schema = f"p_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    options = quote(f"-csearch_path={schema},public")
-    store = open_store(f"{base}{separator}options={options}&partitions=month", tmp_path, locator)
-    try:
+    with backend_store("postgis", tmp_path, locator, partitioned=True) as store:
         yield store
-    finally:
-        store.close()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
 
 
 def _placement(store) -> pd.DataFrame:
