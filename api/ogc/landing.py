@@ -6,7 +6,9 @@ exercised by ``tests/api/ogc``.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from cityaware.api.ogc.html import render_page
@@ -16,10 +18,10 @@ from cityaware.api.ogc.web import (
     OPENAPI,
     alternates,
     base_url,
-    json_response,
     link,
     negotiate,
 )
+from cityaware.api.responses import json_response
 
 _COMMON = "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/"
 _FEATURES = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"
@@ -47,9 +49,11 @@ CONFORMANCE: tuple[str, ...] = (
 )
 
 
-def build_router() -> APIRouter:
+def build_router(access: Any = None) -> APIRouter:
     """The landing page and conformance routes."""
-    router = APIRouter(tags=["OGC API - Features"])
+    router = APIRouter(
+        tags=["OGC API - Features"], dependencies=[Depends(access)] if access else []
+    )
 
     @router.get("/", summary="Landing page", response_class=Response)
     def landing(request: Request) -> Response:

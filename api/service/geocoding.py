@@ -26,6 +26,7 @@ from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.errors import InvalidInput, NotFound, Unprocessable
 
 if TYPE_CHECKING:
+    from cityaware.geo.engine.results import Location
     from cityaware.geo.gazetteer.active import ActiveGazetteer
     from cityaware.geo.gazetteer.result import GeocodeResult
 
@@ -108,13 +109,24 @@ class Geocoding:
     ) -> dict[str, Any]:
         """The full answer for one point given in ``crs``; ``near_m`` widens or narrows
         the candidate radius (default: the locator's own, 10 m)."""
+        return self.located_point(x, y, crs, generation, near_m)[1]
+
+    def located_point(
+        self,
+        x: float,
+        y: float,
+        crs: str,
+        generation: str | None = None,
+        near_m: float | None = None,
+    ) -> tuple[Location, dict[str, Any]]:
+        """:meth:`locate_point` with the engine's :class:`Location` it answers from."""
         locator = self.locator(generation)
         loc = locator.locate(x, y, crs)
         if near_m is not None:
             loc.candidates = grids_within(locator, loc.lon, loc.lat, near_m, loc.grid_code)
         gcj = wgs84_to_gcj02(loc.lon, loc.lat)  # already validated by the locator
         query = {"x": x, "y": y, "crs": normalize_crs(crs)}
-        return location_answer(loc, self.catalog(locator), gcj, query)
+        return loc, location_answer(loc, self.catalog(locator), gcj, query)
 
     def locate_batch(
         self, x: np.ndarray, y: np.ndarray, crs: str, generation: str | None = None
@@ -132,6 +144,13 @@ class Geocoding:
         Answers only when the gazetteer trusts one grid; otherwise 422 saying
         what it found (a coarser unit, several candidates, or nothing).
         """
+        return self.located_address(address, generation)[1]
+
+    def located_address(
+        self, address: str, generation: str | None = None
+    ) -> tuple[Location, dict[str, Any]]:
+        """:meth:`locate_address` with the engine's :class:`Location` it answers from (an
+        incident is routed and stored with that location: the address is located once)."""
         address = (address or "").strip()
         if not address:
             raise InvalidInput("address is empty")
@@ -147,7 +166,7 @@ class Geocoding:
         result = gazetteer.geocode(address)
         if result.lon is None or result.lat is None:
             raise Unprocessable(_unplaced(address, result))
-        answer = self.locate_point(float(result.lon), float(result.lat), "EPSG:4326")
+        location, answer = self.located_point(float(result.lon), float(result.lat), "EPSG:4326")
         best = result.best
         answer["query"] = {"address": address}
         answer["match"] = {
@@ -158,7 +177,7 @@ class Geocoding:
             "matched_text": best.matched_text if best else None,
             "gazetteer_grid": result.grid_code,
         }
-        return answer
+        return location, answer
 
     def locate_text(self, text: str) -> dict[str, Any]:
         """The answer for a search box: ``x, y[, CRS]`` (default WGS84), else an address.

@@ -18,9 +18,10 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityaware.api.responses import json_response
 from cityaware.api.service.auth import ApiKey
 from cityaware.api.service.limits import check_content_length
-from cityaware.api.service.locate import CRS_HELP, json_response
+from cityaware.api.service.locate import CRS_HELP
 from cityaware.api.service.nearest import nearest_devices
 from cityaware.geo.crs import from_lonlat
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
@@ -29,6 +30,7 @@ if TYPE_CHECKING:
     from cityaware.api.context import AppContext
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.routing import DutyList
+    from cityaware.geo.store.live import LiveDevices
     from cityaware.geo.store.store import FeatureStore
 
 NEAREST_CAMERAS = 5
@@ -73,8 +75,11 @@ def fingerprint(incident: IncidentIn) -> str:
 class Incidents:
     """Intake, views and lifecycle over the store, the locator and the duty list."""
 
-    def __init__(self, store: FeatureStore, geocoding: Geocoding, duty_list: DutyList) -> None:
+    def __init__(
+        self, store: FeatureStore, geocoding: Geocoding, duty_list: DutyList, devices: LiveDevices
+    ) -> None:
         self.store, self.geocoding, self.duty_list = store, geocoding, duty_list
+        self.devices = devices
 
     def create(self, incident: IncidentIn, idempotency_key: str | None) -> tuple[dict, bool]:
         """Pin, route and store an incident; returns (view, replayed)."""
@@ -83,14 +88,14 @@ class Incidents:
         if incident.lon is not None and incident.lat is not None:
             if not incident.crs:
                 raise InvalidInput(f"crs is required with lon/lat ({CRS_HELP})")
-            x, y, crs = incident.lon, incident.lat, incident.crs
+            x, y = incident.lon, incident.lat
+            location = self.geocoding.locator().locate(x, y, incident.crs)
         elif incident.address:
-            answer = self.geocoding.locate_address(incident.address)
-            (x, y), crs = answer["location"]["wgs84"], "EPSG:4326"
+            location = self.geocoding.located_address(incident.address)[0]
+            x, y = location.lon, location.lat
         else:
             raise InvalidInput("give lon, lat and crs, or an address")
         # located once: the same answer routes the incident and is stored with it
-        location = self.geocoding.locator().locate(x, y, crs)
         district, zone = location.district_code or "", location.managing_zone or ""
         routing = self.duty_list.route(incident.category, district, zone)
         digest = fingerprint(incident)
@@ -134,7 +139,7 @@ class Incidents:
             }
         gcj = from_lonlat(record["lon"], record["lat"], "GCJ02")
         cameras = nearest_devices(
-            self.store, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
+            self.devices, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
         )
         fields = ("id", "status", "category", "title", "description", "channel", "priority")
         fields += ("delivery_state", "address", "reported_at", "created_at", "updated_at")

@@ -22,14 +22,14 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import QueryParams
 
-from cityaware.api.service.auth import HEADER, SECURITY
+from cityaware.api.responses import JSON, json_response
+from cityaware.api.service.auth import HEADER, SECURITY, client_of
 from cityaware.api.service.limits import check_batch_length, read_body
 from cityaware.geo.errors import InvalidInput
 
 if TYPE_CHECKING:
     from cityaware.api.context import AppContext
 
-JSON = "application/json"
 LAYOUTS = ("records", "columns")
 CRS_HELP = "WGS84, CGCS2000, GCJ02, BD09 or EPSG:NNNN (x = longitude/easting)"
 
@@ -99,12 +99,6 @@ def _number(params: QueryParams, name: str) -> float | None:
         raise InvalidInput(f"{name}: {text!r} is not a number") from None
 
 
-def json_response(payload: Any, status_code: int = 200) -> Response:
-    """orjson-serialised answer (NaN → null, numpy arrays as lists)."""
-    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(body, status_code=status_code, media_type=JSON)
-
-
 def parse_json_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list[Any], str]:
     """x, y, ids and CRS of a JSON batch; InvalidInput says what is wrong."""
     try:
@@ -171,10 +165,11 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Which grid (and community, street, district, zone) holds one point",
         openapi_extra={"parameters": SINGLE_PARAMETERS, "security": SECURITY},
     )
+    @access.declare("read")
     async def locate_one(request: Request) -> Response:
         # The hot path: parameters are read here rather than by FastAPI's per-parameter
         # machinery (a third of the request's CPU); they are documented in SINGLE_PARAMETERS.
-        access.check_read(request.headers.get(HEADER))
+        access.check_read(request.headers.get(HEADER), client_of(request))
         params = request.query_params
         generation = params.get("generation")
         if "address" in params:

@@ -38,7 +38,7 @@ from shapely.geometry import LineString
 
 from cityaware.geo.arrays import FloatArray, ObjectArray
 from cityaware.geo.boundaries.schema import METRIC_CRS
-from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.frames import rows
 from cityaware.geo.gazetteer import aliases as al
 from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllables
@@ -160,7 +160,7 @@ class Gazetteer:
     def build(
         cls,
         units: gpd.GeoDataFrame,
-        locator: GridLocator,
+        locator: Locator,
         generation: str = "",
         points: str | Path | None = DEMO_POINTS,
     ) -> Gazetteer:
@@ -216,7 +216,7 @@ class Gazetteer:
     def load_or_build(
         cls,
         units: gpd.GeoDataFrame,
-        locator: GridLocator,
+        locator: Locator,
         generation: str,
         cache_dir: Path | None,
         points: str | Path | None = DEMO_POINTS,
@@ -333,7 +333,7 @@ def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
 
 
 def _locate_points(
-    units: gpd.GeoDataFrame, locator: GridLocator, xs: FloatArray, ys: FloatArray
+    units: gpd.GeoDataFrame, locator: Locator, xs: FloatArray, ys: FloatArray
 ) -> PointTable:
     """Locate metric points with the engine; measure their distance to each unit's edge."""
     if len(xs) == 0:

@@ -31,7 +31,7 @@ from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
 from cityaware.geo.store.times import now_ms
 
 if TYPE_CHECKING:
-    from cityaware.geo.engine.locator import GridLocator
+    from cityaware.geo.engine.protocol import LonLatLocator
     from cityaware.geo.store.store import FeatureStore
 
 DEFAULT_BATCH = 50_000
@@ -92,7 +92,7 @@ def apply_assignments(
 
 def reassign_in_batches(
     store: FeatureStore,
-    locator: GridLocator,
+    locator: LonLatLocator,
     batch_size: int = DEFAULT_BATCH,
     on_batch: Callable[[int], None] | None = None,
 ) -> int:

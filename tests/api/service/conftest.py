@@ -13,10 +13,9 @@ from fastapi.testclient import TestClient
 
 from cityaware.api.app import create_app
 from cityaware.api.settings import Settings
-from cityaware.geo.boundaries.generations import BoundaryRegistry
-from tests.units import unit_record
+from tests.units import staged, unit_record
 
-ADMIN_KEY = "ca_admin-key-for-tests"
+ADMIN_KEY = "ca_Jq7vX2mR9tLw4kPz8nYb3cHd6fGs1aEu"
 WEST, SOUTH, EAST, NORTH = 113.60, 34.74, 113.64, 34.78
 
 
@@ -56,10 +55,7 @@ def grids(units) -> gpd.GeoDataFrame:
 @pytest.fixture(scope="session")
 def staged_dir(tmp_path_factory, units):
     """A data directory with the synthetic hierarchy as the active generation."""
-    data_dir = tmp_path_factory.mktemp("service-data")
-    registry = BoundaryRegistry(data_dir / "boundaries")
-    registry.activate(registry.stage(units, source="synthetic"))
-    return data_dir
+    return staged(tmp_path_factory.mktemp("service-data"), units)
 
 
 @pytest.fixture(scope="session")

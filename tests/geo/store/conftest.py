@@ -10,21 +10,18 @@ for tests that only read.
 from __future__ import annotations
 
 import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
 
 from cityaware.geo.store import FeatureStore, open_store
 from tests.geo.store import synthetic
+from tests.postgis import schema_url
 
-URL_VARIABLE = "CITYAWARE_TEST_DATABASE_URL"
-PARTITIONS_VARIABLE = "CITYAWARE_TEST_PARTITIONS"  # set: PostGIS stores use ?partitions=month
 BACKENDS = ["sqlite", "postgis"]
+PARTITIONS_VARIABLE = "CITYAWARE_TEST_PARTITIONS"  # set: PostGIS stores use ?partitions=month
 
 
 @pytest.fixture(scope="session")
@@ -32,43 +29,25 @@ def locator():
     return synthetic.locator("g1")
 
 
-def postgis_url_or_skip() -> str:
-    url = os.environ.get(URL_VARIABLE)
-    if not url:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{URL_VARIABLE} is not set but CI=true: PostGIS tests must run")
-        pytest.skip(f"{URL_VARIABLE} not set")
-    return url
-
-
 @contextmanager
 def backend_store(
     backend: str, data_dir: Path, locator, partitioned: bool = False
 ) -> Iterator[FeatureStore]:
     """A fresh store: SQLite under ``data_dir``, or PostGIS in a schema of its own
-    (``partitioned``: with ``?partitions=month``)."""
+    (``partitioned``, or ``CITYAWARE_TEST_PARTITIONS`` set: with ``?partitions=month``)."""
     if backend == "sqlite":
         store = open_store("", data_dir, locator)
         yield store
         store.close()
         return
-    base = postgis_url_or_skip().replace("postgresql://", "postgresql+psycopg://", 1)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    options = f"options={quote(f'-csearch_path={schema},public')}"
-    if partitioned or os.environ.get(PARTITIONS_VARIABLE):  # also: the suite, partitioned
-        options += "&partitions=month"
-    store = open_store(f"{base}{separator}{options}", data_dir, locator)
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with schema_url() as url:
+        if partitioned or os.environ.get(PARTITIONS_VARIABLE):
+            url += "&partitions=month"
+        store = open_store(url, data_dir, locator)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 @pytest.fixture(params=BACKENDS)
