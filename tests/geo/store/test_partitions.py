@@ -50,10 +50,12 @@ def test_rows_land_in_the_partition_of_their_month(partitioned):
 
     with store.backend.read() as conn:
         indexes = conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_indexes WHERE tablename = 'features_p202404'"
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'features_p202404' "
+            "AND schemaname = current_schema()"
         ).scalar_one()
         parents = conn.exec_driver_sql(
-            "SELECT count(*) FROM pg_indexes WHERE tablename = 'features'"
+            "SELECT count(*) FROM pg_indexes WHERE tablename = 'features' "
+            "AND schemaname = current_schema()"
         ).scalar_one()
     assert indexes == parents >= 10  # every index of the table, on the partition too
 
