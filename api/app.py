@@ -20,9 +20,18 @@ from cityaware.api.context import AppContext, finish_activation
 from cityaware.api.errors import install_error_handlers
 from cityaware.api.guard import BodyGuard, SecurityHeaders
 from cityaware.api.ogc.openapi import install_openapi
-from cityaware.api.routes import changes, events, health, map
+from cityaware.api.routes import (
+    changes,
+    devices,
+    events,
+    health,
+    hooks,
+    map,
+    positions,
+    readings,
+)
 from cityaware.api.routes.map import basemap_url
-from cityaware.api.service import incidents, locate, nearest, open311
+from cityaware.api.service import casework, evaluation, incidents, locate, nearest, open311
 from cityaware.api.service.auth import HEADER, app_routes, check_admin_key
 from cityaware.api.settings import Settings
 
@@ -37,6 +46,12 @@ ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
     map.build_router,
     events.build_router,
     changes.build_router,
+    devices.build_router,
+    readings.build_router,
+    positions.build_router,
+    hooks.build_router,
+    casework.build_router,
+    evaluation.build_router,
 )
 
 

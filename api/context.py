@@ -25,9 +25,13 @@ from cityaware.api.settings import Settings
 
 if TYPE_CHECKING:
     from cityaware.api.ogc.catalog import Catalog
+    from cityaware.api.service.alarms import Alarms
     from cityaware.api.service.auth import Access, KeyStore
     from cityaware.api.service.geocoding import Geocoding
+    from cityaware.api.service.hooks import LiveWorker
     from cityaware.api.service.incidents import Incidents
+    from cityaware.api.service.intake import TextReader
+    from cityaware.api.service.live_events import LiveFeed
     from cityaware.api.service.open311 import Open311
     from cityaware.api.service.routing import DutyList
     from cityaware.api.service.wall import MapWall
@@ -35,7 +39,11 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.cached import LocatorCache
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
+    from cityaware.geo.hotline.deadlines import DeadlineTable
+    from cityaware.geo.store.hooks import HookStore
     from cityaware.geo.store.live import LiveDevices
+    from cityaware.geo.store.positions import PositionStore
+    from cityaware.geo.store.readings import ReadingStore
     from cityaware.geo.store.store import FeatureStore
     from cityaware.layers.service import MapLayers
 
@@ -164,8 +172,34 @@ class AppContext:
     def incidents(self) -> Incidents:
         """Incident intake, views and lifecycle (REST and Open311 share it)."""
         from cityaware.api.service.incidents import Incidents
+        from cityaware.geo.hotline.matters import MatterRule
 
-        return Incidents(self.store, self.geocoding, self.duty_list, self.live_devices)
+        settings = self.settings
+        matters = MatterRule(settings.matter_radius_m, settings.matter_window_days)
+        return Incidents(
+            self.store,
+            self.geocoding,
+            self.duty_list,
+            self.live_devices,
+            self.text_reader,
+            self.deadlines,
+            matters,
+        )
+
+    @shared_part
+    def text_reader(self) -> TextReader:
+        """Free-text complaints -> place (gazetteer) and category (classifier cached under
+        ``data_dir/cache``)."""
+        from cityaware.api.service.intake import TextReader
+
+        return TextReader(self.gazetteer, self.store.taxonomy, self.settings.data_dir / "cache")
+
+    @shared_part
+    def deadlines(self) -> DeadlineTable:
+        """Time to respond and to resolve per category and level (``duty-deadlines.csv``)."""
+        from cityaware.geo.hotline.deadlines import DeadlineTable
+
+        return DeadlineTable.load(self.settings.data_dir)
 
     @shared_part
     def open311(self) -> Open311:
@@ -199,6 +233,64 @@ class AppContext:
         from cityaware.api.service.wall import MapWall
 
         return MapWall(self.map_layers, self.store, self.geocoding, self.live_devices)
+
+    @shared_part
+    def readings(self) -> ReadingStore:
+        """Sensor readings, thresholds and alarms (in the feature store's database)."""
+        from cityaware.geo.store.changes import DAY_MS
+        from cityaware.geo.store.readings import ReadingStore
+
+        live = self.settings.live
+        retention = int(live.readings_retention_days * DAY_MS)
+        return ReadingStore(self.store, retention, int(live.alarm_sync_s * 1000))
+
+    @shared_part
+    def alarms(self) -> Alarms:
+        """Readings in, alarm incidents out (through the incident service)."""
+        from cityaware.api.service.alarms import Alarms
+
+        return Alarms(self.readings, self.incidents)
+
+    @shared_part
+    def positions(self) -> PositionStore:
+        """Moving objects, tracks and fences (region fences follow the active generation)."""
+        from cityaware.geo.store.changes import DAY_MS
+        from cityaware.geo.store.positions import PositionStore
+
+        registry, shapes = self.registry, {}
+
+        def region_shapes(generation: str) -> dict[str, Any]:
+            if generation not in shapes:
+                units = registry.units(generation)
+                shapes.clear()  # one generation at a time
+                shapes[generation] = dict(zip(units["code"], units.geometry, strict=True))
+            return shapes[generation]
+
+        retention = int(self.settings.live.tracks_retention_days * DAY_MS)
+        return PositionStore(self.store, region_shapes, retention)
+
+    @shared_part
+    def live_feed(self) -> LiveFeed:
+        """The change feed as typed live events (alarms, fence events, grid changes)."""
+        from cityaware.api.service.live_events import LiveFeed
+
+        return LiveFeed(self.store, self.readings, self.positions)
+
+    @shared_part
+    def hooks(self) -> HookStore:
+        """Webhook subscriptions, cursors and dead letters."""
+        from cityaware.geo.store.hooks import HookStore
+
+        lease_s = 2 * self.settings.live.hook_timeout_s + 5  # longer than one delivery
+        return HookStore(self.store, int(lease_s * 1000))
+
+    @shared_part
+    def live_worker(self) -> LiveWorker:
+        """The background thread delivering webhooks and sweeping alarms."""
+        from cityaware.api.service.hooks import Deliverer, LiveWorker
+
+        live = self.settings.live
+        return LiveWorker(Deliverer(self.hooks, self.live_feed, live), self.alarms, live)
 
     def _open_store(self) -> FeatureStore:
         """The store, handed as a callable to parts that must not open it until they need it."""

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+
+from cityaware.api.live_settings import LiveSettings
 
 DEFAULT_DATA_DIR = "cityaware-data"
 DEFAULT_CHANGES_RETENTION_DAYS = 7.0
@@ -32,6 +34,9 @@ class Settings:
     public_read: bool = True
     changes_retention_days: float = DEFAULT_CHANGES_RETENTION_DAYS
     cors_origins: tuple[str, ...] = ()
+    live: LiveSettings = field(default_factory=lambda: LiveSettings())
+    matter_radius_m: float = 100.0  # cases of one category this close ...
+    matter_window_days: float = 7.0  # ... and this recent are one matter
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -43,6 +48,9 @@ class Settings:
             public_read=env.get("CITYAWARE_PUBLIC_READ", "1") not in ("0", "false", "no"),
             changes_retention_days=_positive_days(env.get("CITYAWARE_CHANGES_RETENTION_DAYS")),
             cors_origins=_origins(env.get("CITYAWARE_CORS_ORIGINS", "")),
+            live=LiveSettings.from_env(env),
+            matter_radius_m=float(env.get("CITYAWARE_MATTER_RADIUS_M") or 100.0),
+            matter_window_days=float(env.get("CITYAWARE_MATTER_WINDOW_DAYS") or 7.0),
         )
 
     def with_data_dir(self, data_dir: str | Path | None) -> Settings:

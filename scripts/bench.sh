@@ -21,3 +21,5 @@ echo "== OGC exports: memory while streaming"
 "$PY" -m benchmarks.bench_ogc_exports
 echo "== service API load test (loopback)"
 "$PY" -m benchmarks.bench_service
+echo "== live city: readings with alarms, positions with fences, event latency (loopback)"
+"$PY" -m benchmarks.bench_live

@@ -1,7 +1,7 @@
 """The collections the server publishes, each with its provider.
 
->>> list(TITLES)[:4]
-['districts', 'streets', 'communities', 'grids']
+>>> list(TITLES)[:5]
+['cities', 'districts', 'streets', 'communities', 'grids']
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 # The published collections: boundary layers (geo.boundaries.schema) and feature kinds.
 TITLES: dict[str, str] = {
+    "cities": "Cities (地级市)",
     "districts": "Districts (区县)",
     "streets": "Streets and townships (街道/乡镇)",
     "communities": "Communities and villages (社区/村)",

@@ -83,3 +83,15 @@ def reproject(geometries: np.ndarray, crs: str) -> np.ndarray:
         return np.column_stack([a, b])
 
     return shapely.transform(geometries, _apply)
+
+
+def point_to_crs84(x: float, y: float, crs: str) -> tuple[float, float]:
+    """Turn one point given in ``crs`` (a supported URI, authority axis order) into CRS84.
+
+    >>> point_to_crs84(34.7, 113.6, _EPSG_PREFIX + "4326")
+    (113.6, 34.7)
+    """
+    if crs == CRS84:
+        return float(x), float(y)
+    lon, lat = _transformer(crs, CRS84).transform(x, y)
+    return float(lon), float(lat)

@@ -32,6 +32,9 @@ CONFORMANCE: tuple[str, ...] = (
     "http://www.opengis.net/spec/ogcapi-common-2/1.0/conf/collections",
     *(_FEATURES + name for name in ("core", "oas30", "geojson", "html")),
     "http://www.opengis.net/spec/ogcapi-features-2/1.0/conf/crs",
+    # Part 4 on cameras and sensors (api/routes/devices.py, tests/api/service/test_devices.py)
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete",
+    "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/update",
     *(
         _FILTER + name
         for name in ("queryables", "queryables-query-parameters", "filter", "features-filter")

@@ -165,6 +165,8 @@ def build_router(ctx: AppContext) -> APIRouter:
                     **{k: float(row[k]) for k in ("baseline_daily_mean", "expected", "ratio")},
                     "p_value": float(row["p_value"]),
                     "q_value": float(row["q_value"]),
+                    "matters": f"/v1/matters?grid={row['grid']}&category={row['category']}"
+                    f"&since={from_ms(query.window_start_ms)}&until={from_ms(query.end_ms)}",
                 }
             )
         if f == "geojson":

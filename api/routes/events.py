@@ -45,7 +45,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         last_event_header: str | None = Header(None, alias="Last-Event-ID"),
     ) -> StreamingResponse:
         resume = last_event_header or last_event_id
-        cursor = await asyncio.to_thread(EventCursor, ctx.store, resume)
+        cursor = await asyncio.to_thread(EventCursor, ctx.store, resume, ctx.live_feed.sse_events)
 
         def position(kind: str) -> bytes:
             # sets the browser's Last-Event-ID even before the first real event

@@ -41,6 +41,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset(ROLES),
     "incidents.create": frozenset({"service", "ops", "admin"}),
     "incidents.update": frozenset({"ops", "admin"}),
+    "devices.write": frozenset({"service", "ops", "admin"}),
+    "readings.write": frozenset({"service", "ops", "admin"}),
+    "positions.write": frozenset({"service", "ops", "admin"}),
+    "thresholds.manage": frozenset({"ops", "admin"}),
+    "fences.manage": frozenset({"service", "ops", "admin"}),
+    "hooks.manage": frozenset({"ops", "admin"}),
     "keys.manage": frozenset({"admin"}),
 }
 KEY_FILE_NAME = "api-keys.json"

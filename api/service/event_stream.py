@@ -18,6 +18,7 @@ True
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,8 +89,14 @@ class EventCursor:
     ['42', '45']
     """
 
-    def __init__(self, store: Any, last_event_id: str | None = None) -> None:
+    def __init__(
+        self,
+        store: Any,
+        last_event_id: str | None = None,
+        extra: Callable[[int, int], list[Event]] | None = None,
+    ) -> None:
         self.store = store
+        self.extra = extra  # events of other feed kinds in (after, upto] (alarms, fences)
         resumed = None if last_event_id is None else parse_seq(last_event_id, "Last-Event-ID")
         latest = store.data_version()
         # an id past the newest seq comes from another (or a reset) store: go on from now
@@ -104,6 +111,9 @@ class EventCursor:
         except ChangesPruned:
             self.position = self.store.data_version()
             return []
-        self.position = page.next
+        start, self.position = self.position, page.next
         events = (to_event(seq, op, record) for seq, op, record in page.items)
-        return [e for e in events if e is not None]
+        found = [e for e in events if e is not None]
+        if self.extra is not None:
+            found = sorted(found + self.extra(start, page.next), key=lambda e: int(e.id))
+        return found

@@ -3,6 +3,8 @@
     POST  /v1/incidents        {"category": "manhole_cover", "lon": 113.66, "lat": 34.75,
                                 "crs": "GCJ02", "description": "井盖缺失"}
           Idempotency-Key: 7d9c...   (a retry returns the same incident; 409 with another body)
+    POST  /v1/incidents        {"text": "金水区纬五路12号院门口井盖不见了", "channel": "12345"}
+          -> 201 dispatched on its own (``dispatch.mode`` auto), or 202 queued for review
     GET   /v1/incidents/{id}
     PATCH /v1/incidents/{id}   {"status": "dispatched", "note": "sent to the street office"}
 
@@ -20,20 +22,33 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from cityaware.api.responses import json_response
 from cityaware.api.service.auth import ApiKey
+from cityaware.api.service.intake import hotline_view
 from cityaware.api.service.limits import check_content_length
 from cityaware.api.service.locate import CRS_HELP
 from cityaware.api.service.nearest import nearest_devices
 from cityaware.geo.crs import from_lonlat
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
+from cityaware.geo.hotline.casework import handling_level
+from cityaware.geo.hotline.deadlines import DeadlineTable
+from cityaware.geo.hotline.intake import MAX_TEXT, check_text, decide
+from cityaware.geo.hotline.matters import MatterRule
+from cityaware.geo.hotline.places import PlaceReading, without_place
+from cityaware.geo.store.casework import add_review
+from cityaware.geo.store.records import new_ids
+from cityaware.geo.store.times import now_ms
 
 if TYPE_CHECKING:
     from cityaware.api.context import AppContext
     from cityaware.api.service.geocoding import Geocoding
+    from cityaware.api.service.intake import TextReader
     from cityaware.api.service.routing import DutyList
+    from cityaware.geo.engine.results import Location
+    from cityaware.geo.hotline.classifier import Classification
     from cityaware.geo.store.live import LiveDevices
     from cityaware.geo.store.store import FeatureStore
 
 NEAREST_CAMERAS = 5
+_GIVEN = PlaceReading("given", "grid", True, "place given")  # lon/lat or address in the request
 
 
 class IncidentIn(BaseModel):
@@ -41,8 +56,12 @@ class IncidentIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    category: str = Field(
-        ..., min_length=1, max_length=64, description="see /open311/v2/services.json"
+    category: str | None = Field(
+        None, min_length=1, max_length=64,
+        description="id, code, Chinese name or alias (see /v1/taxonomy); read from text if absent",
+    )  # fmt: skip
+    text: str | None = Field(
+        None, max_length=MAX_TEXT, description="the complaint as the caller said it"
     )
     lon: float | None = Field(None, description="x: longitude or easting")
     lat: float | None = Field(None, description="y: latitude or northing")
@@ -50,7 +69,7 @@ class IncidentIn(BaseModel):
     address: str | None = Field(None, max_length=200, description="instead of coordinates")
     title: str | None = Field(None, max_length=200)
     description: str | None = Field(None, max_length=4000)
-    channel: str = Field("web", max_length=32, description="hotline_12345, photo_app, web, ...")
+    channel: str = Field("web", max_length=32, description="hotline_12345 (or 12345), web, ...")
     priority: str = Field("normal", max_length=16, description="low, normal, high, urgent")
     media_url: str | None = Field(None, max_length=1000, description="a photo of the case")
 
@@ -66,6 +85,24 @@ class IncidentPatch(BaseModel):
     delivery_state: str | None = Field(None, max_length=32)
 
 
+def review_view(item: dict[str, Any]) -> dict[str, Any]:
+    """A review-queue item as answered."""
+    analysis = item["analysis"]
+    return {
+        "id": item["id"],
+        "state": item["state"],
+        "text": item["text"],
+        "channel": item["channel"],
+        "received_at": item["received_at"],
+        "category": analysis["category"],
+        "place": analysis["place"],
+        "dispatch": analysis["dispatch"],
+        "incident_id": item.get("incident_id"),
+        "decided_at": item.get("decided_at"),
+        "note": item.get("note"),
+    }
+
+
 def fingerprint(incident: IncidentIn) -> str:
     """SHA-256 of the request's content, to tell a retry from a reused key."""
     canonical = orjson.dumps(incident.model_dump(), option=orjson.OPT_SORT_KEYS)
@@ -73,52 +110,182 @@ def fingerprint(incident: IncidentIn) -> str:
 
 
 class Incidents:
-    """Intake, views and lifecycle over the store, the locator and the duty list."""
+    """Intake, views and lifecycle over the store, the locator and the duty list.
+
+    ``reader`` reads free-text complaints (place and category); ``deadlines`` gives
+    every case its due times; ``matters`` links close cases of one category.
+    """
 
     def __init__(
-        self, store: FeatureStore, geocoding: Geocoding, duty_list: DutyList, devices: LiveDevices
+        self,
+        store: FeatureStore,
+        geocoding: Geocoding,
+        duty_list: DutyList,
+        devices: LiveDevices,
+        reader: TextReader | None = None,
+        deadlines: DeadlineTable | None = None,
+        matters: MatterRule | None = None,
     ) -> None:
         self.store, self.geocoding, self.duty_list = store, geocoding, duty_list
         self.devices = devices
+        self.reader, self.deadlines = reader, deadlines or DeadlineTable.load()
+        self.matters = matters or MatterRule()
 
-    def create(self, incident: IncidentIn, idempotency_key: str | None) -> tuple[dict, bool]:
-        """Pin, route and store an incident; returns (view, replayed)."""
+    def create(
+        self,
+        incident: IncidentIn,
+        idempotency_key: str | None,
+        dispatch: dict[str, Any] | None = None,
+    ) -> tuple[dict, bool]:
+        """Pin, route and store an incident; returns (view, replayed).
+
+        With ``text`` the category and/or place may be left out: they are read from
+        the text. A case whose place or category is not trusted is queued for review
+        instead (the view then has ``dispatch.mode`` review and no incident id).
+        """
         store = self.store
-        store.taxonomy.check_category(incident.category)
+        text = check_text(incident.text) if incident.text is not None else None
+        channel = store.taxonomy.check_channel(incident.channel)
+        if not incident.category and text is None:
+            raise InvalidInput("give a category, or the complaint text to read it from")
+        place: PlaceReading | None = None
         if incident.lon is not None and incident.lat is not None:
             if not incident.crs:
                 raise InvalidInput(f"crs is required with lon/lat ({CRS_HELP})")
-            x, y = incident.lon, incident.lat
-            location = self.geocoding.locator().locate(x, y, incident.crs)
+            location = self.geocoding.locator().locate(incident.lon, incident.lat, incident.crs)
         elif incident.address:
             location = self.geocoding.located_address(incident.address)[0]
-            x, y = location.lon, location.lat
+        elif text is not None:
+            from cityaware.api.service.intake import pinned_location
+
+            place = self._reader().place(text)
+            location = pinned_location(self.geocoding.locator(), place) if place.trusted else None
         else:
-            raise InvalidInput("give lon, lat and crs, or an address")
-        # located once: the same answer routes the incident and is stored with it
+            raise InvalidInput("give lon, lat and crs, or an address, or the complaint text")
+        guess: Classification | None = None
+        if incident.category:
+            category = store.taxonomy.check_category(incident.category)
+        else:  # what is wrong, read from the text without its place
+            guess = self._reader().classify(without_place(text or "", place or _GIVEN))
+            category = guess.category
+        if dispatch is None and (place is not None or guess is not None):
+            dispatch = decide(guess, place or _GIVEN)  # auto only when all is trusted
+            if dispatch["mode"] == "auto" and location is None:
+                dispatch = {"mode": "review", "reason": "the place could not be pinned safely"}
+            if dispatch["mode"] == "review":
+                return self._queue(incident, text or "", channel, category, guess, place, dispatch)
+        assert location is not None
+        return self._store(incident, idempotency_key, channel, category, location, text, guess,
+                           place, dispatch)  # fmt: skip
+
+    def _reader(self) -> TextReader:
+        if self.reader is None:
+            raise InvalidInput("reading free text is not available on this server")
+        return self.reader
+
+    def hotline_block(
+        self,
+        category: str,
+        location: Location,
+        start: int,
+        case_id: str,
+        place_name: str | None = None,
+    ) -> dict[str, Any]:
+        """The loop's block of a new case: handling level, due times, matter."""
+        from cityaware.api.service.intake import find_matter
+
+        pinned = "grid" if location.grid_code else ("community" if location.community_code
+                                                     else "street")  # fmt: skip
+        level = handling_level(self.store.taxonomy.node(category).level, pinned)
+        due = {"start_at": start, **self.deadlines.due(category, level, start)}
+        matter = find_matter(self.store, case_id, category, location, place_name, start,
+                             self.matters)  # fmt: skip
+        empty = {"reply": None, "callback": None, "reopened": 0, "reopened_at": None}
+        return {"level": level, "pinned": pinned, "due": due, "matter": matter, **empty,
+                "escalations": []}  # fmt: skip
+
+    def _store(
+        self,
+        incident: IncidentIn,
+        idempotency_key: str | None,
+        channel: str,
+        category: str,
+        location: Location,
+        text: str | None,
+        guess: Classification | None,
+        place: PlaceReading | None,
+        dispatch: dict[str, Any] | None,
+    ) -> tuple[dict, bool]:
+        store = self.store
         district, zone = location.district_code or "", location.managing_zone or ""
-        routing = self.duty_list.route(incident.category, district, zone)
+        routing = self.duty_list.route(category, district, zone)
         digest = fingerprint(incident)
+        case_id = new_ids(1)[0]
+        block = self.hotline_block(category, location, now_ms(), case_id,
+                                   place.name if place else incident.address)  # fmt: skip
+        block |= {"text": text, "dispatch": dispatch, "place": place.to_dict() if place else None}
+        block |= {"category": guess.to_dict() if guess else {"id": category, "given": True}}
+        if text is not None:
+            block["subcategory"] = self._reader().subcategory(category, text)
+        fields = incident.model_dump(exclude={"lon", "lat", "crs", "media_url", "text"})
         record = {
-            "lon": x,
-            "lat": y,
-            **incident.model_dump(exclude={"lon", "lat", "crs", "media_url"}),
+            "id": case_id,
+            "lon": location.lon,
+            "lat": location.lat,
+            **fields,
+            "category": category,
+            "channel": channel,
+            "description": incident.description or text,
             "office": routing.office,
             "attributes": {
                 "routing": routing.as_dict(),
                 "request_sha256": digest,
                 "media_url": incident.media_url,
+                "hotline": block,
             },
         }
         stored, created = store.add_or_replay(
             "incidents", record, idempotency_key=idempotency_key, location=location
         )
-        if stored["attributes"].get("request_sha256") != digest:
+        if not created:
+            return self._replayed(stored, incident)
+        if dispatch is not None:
+            note = (
+                dispatch.get("note") or f"auto dispatch to {routing.office}: {dispatch['reason']}"
+            )
+            stored = store.update("incidents", stored["id"], {"status": "dispatched"}, note=note)
+        return self.view(stored), False
+
+    def _replayed(self, stored: dict[str, Any], incident: IncidentIn) -> tuple[dict, bool]:
+        if stored["attributes"].get("request_sha256") != fingerprint(incident):
             raise Conflict(
                 "this Idempotency-Key was already used with a different request body; "
                 "use a new key for a new incident"
             )
-        return self.view(stored), not created
+        return self.view(stored), True
+
+    def _queue(
+        self,
+        incident: IncidentIn,
+        text: str,
+        channel: str,
+        category: str,
+        guess: Classification | None,
+        place: PlaceReading | None,
+        dispatch: dict[str, Any],
+    ) -> tuple[dict, bool]:
+        """Put an intake in the review queue (nothing is half stored: one row)."""
+        analysis = {
+            "category": guess.to_dict() if guess else {"id": category, "given": True},
+            "place": place.to_dict() if place else None,
+            "dispatch": dispatch,
+            "request": incident.model_dump(exclude_none=True),
+        }
+        item = add_review(
+            self.store, {"id": "RV-" + new_ids(1)[0], "text": text, "channel": channel,
+                         "analysis": analysis}
+        )  # fmt: skip
+        return review_view(item), False
 
     def view(self, record: dict[str, Any]) -> dict[str, Any]:
         """The incident with its grid, chain, candidates, routing and nearest cameras."""
@@ -162,6 +329,8 @@ class Incidents:
             or {"office": record.get("office"), "rule": None},
             "nearest_cameras": cameras or None,
             "media_url": record["attributes"].get("media_url"),
+            "dispatch": (record["attributes"].get("hotline") or {}).get("dispatch"),
+            "hotline": hotline_view(record["attributes"].get("hotline")),
         }
 
     def get(self, incident_id: str) -> dict[str, Any]:
@@ -188,7 +357,7 @@ def build_router(ctx: AppContext) -> APIRouter:
 
     @router.post(
         "/v1/incidents",
-        summary="Report an incident: pinned to its grid, routed to the responsible office",
+        summary="Report an incident (structured, or free text): pinned, classified, routed",
         status_code=201,
         dependencies=[Depends(check_content_length)],
     )
@@ -198,6 +367,10 @@ def build_router(ctx: AppContext) -> APIRouter:
         _key: ApiKey = Depends(access.require("incidents.create")),
     ) -> Response:
         view, replayed = ctx.incidents.create(incident, idempotency_key)
+        if "state" in view:  # queued for review: accepted, a person decides
+            answer = json_response(view, status_code=202)
+            answer.headers["Location"] = f"/v1/review/{view['id']}"
+            return answer
         answer = json_response(view, status_code=201)
         if replayed:
             answer.headers["Idempotent-Replayed"] = "true"

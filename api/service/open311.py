@@ -27,6 +27,7 @@ from cityaware.api.service.auth import HEADER, client_of
 from cityaware.api.service.incidents import IncidentIn, Incidents
 from cityaware.api.service.limits import check_content_length
 from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.hotline.intake import MAX_TEXT
 from cityaware.geo.resources import shipped
 from cityaware.geo.store import FeatureFilter
 from cityaware.geo.store.taxonomy import CLOSED_STATUSES, OPEN_STATUSES, PRIORITIES
@@ -209,7 +210,7 @@ class Open311:
 
     def create(
         self,
-        service_code: str,
+        service_code: str | None,
         lat: float | None,
         long: float | None,
         address: str | None,
@@ -217,20 +218,33 @@ class Open311:
         media_url: str | None,
         idempotency_key: str | None,
     ) -> list[dict[str, Any]]:
-        """Create a service request (WGS84 ``lat``/``long``, or an address) as an incident."""
+        """Create a service request (WGS84 ``lat``/``long``, or an address) as an incident.
+
+        Without a service code or a place, the description is read as free text (the
+        place and category found in it); a request that needs a person answers with a
+        GeoReport ``token`` (the review item) instead of a service_request_id.
+        """
         if (lat is None) != (long is None):
             raise InvalidInput("give both lat and long (WGS84), or an address_string")
+        free_text = not service_code or (lat is None and not address)
+        if free_text and len(description or "") > MAX_TEXT:
+            raise InvalidInput(f"description is read as the complaint text: at most {MAX_TEXT} "
+                               "characters without a service_code and a place")  # fmt: skip
         incident = IncidentIn(
-            category=service_code,
+            category=service_code or None,
             lon=long,
             lat=lat,
             crs="EPSG:4326" if lat is not None else None,
             address=address,
             description=description,
+            text=description if free_text else None,
             channel="open311",
             media_url=media_url,
         )
         view, _ = self.incidents.create(incident, idempotency_key)
+        if "state" in view:  # queued for review
+            notice = f"queued for review: {view['dispatch']['reason']}"
+            return [{"token": view["id"], "service_notice": notice, "account_id": None}]
         notice = f"routed to {view['routing']['office']}"
         return [{"service_request_id": view["id"], "service_notice": notice, "account_id": None}]
 
@@ -282,26 +296,35 @@ def build_router(ctx: AppContext) -> APIRouter:
     def get_request(service_request_id: str) -> Response:
         return json_response(ctx.open311.request(service_request_id))
 
+    async def form_key(
+        request: Request, x_api_key: str | None = Header(None, alias=HEADER)
+    ) -> None:
+        """GeoReport v2 sends the key as the ``api_key`` form field: check it (or the
+        header) before the request's fields are validated, so a bad key is always a 401."""
+        key = (await request.form()).get("api_key")
+        access.check(
+            key if isinstance(key, str) else x_api_key, "incidents.create", client_of(request)
+        )
+
     @router.post(
         "/requests.json",
         summary="Create a service request (form encoded, as the spec says)",
-        dependencies=[Depends(check_content_length)],
+        dependencies=[Depends(check_content_length), Depends(form_key)],
     )
     @access.declare("incidents.create", key_in_body=True)
     def create_request(
-        request: Request,
-        service_code: str = Form(..., max_length=64),
+        service_code: str | None = Form(None, max_length=64, description="else read from text"),
         lat: float | None = Form(None),
         long: float | None = Form(None),
         address_string: str | None = Form(None, max_length=200),
-        description: str | None = Form(None, max_length=4000),
+        description: str | None = Form(
+            None, max_length=4000, description="read as the complaint text when no place is given"
+        ),
         media_url: str | None = Form(None, max_length=1000),
-        api_key: str | None = Form(None, max_length=200),
+        api_key: str | None = Form(None, max_length=200, description="checked by form_key"),
         jurisdiction_id: str | None = Form(None, max_length=100),
-        x_api_key: str | None = Header(None, alias=HEADER),
         idempotency_key: str | None = Header(None, max_length=200),
     ) -> Response:
-        access.check(api_key or x_api_key, "incidents.create", client_of(request))
         created = ctx.open311.create(
             service_code, lat, long, address_string, description, media_url, idempotency_key
         )

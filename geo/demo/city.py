@@ -47,7 +47,9 @@ DIVISIONS_FILE = "zhengzhou-divisions.csv"
 DEFAULT_SEED = 2023
 TOTAL_GRIDS = 4744
 CODE_SYSTEM, CODE_VERSION = "NBS", "2023"
-LAYER_ORDER = (*LAYER_OF.values(), "zones")
+# The demo draws districts and below; the city level is derived from them on import.
+DEMO_LEVELS = ("district", "street", "community", "grid")
+LAYER_ORDER = (*(LAYER_OF[level] for level in DEMO_LEVELS), "zones")
 # GDAL stamps "now" into GeoPackage metadata; a fixed date keeps output byte-identical.
 FIXED_GPKG_DATE = "2024-01-01T00:00:00.000Z"
 GPKG_VERSION = "1.2"  # opens without warnings in older GDAL/QGIS too

@@ -29,8 +29,9 @@ import shapely
 
 from cityaware.geo.arrays import IntArray, ObjectArray, StrArray
 from cityaware.geo.demo.city import DEFAULT_SEED, population_density
+from cityaware.geo.demo.hotline_cases import hotline_columns
 from cityaware.geo.errors import InvalidInput
-from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES, PRIORITIES, STATUSES
+from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES, PRIORITIES
 
 LOCAL_TZ = "Asia/Shanghai"
 
@@ -92,8 +93,6 @@ assert {c.slug for c in INCIDENT_CATEGORIES} == set(DEFAULT_CATEGORIES)
 
 CHANNELS: tuple[str, ...] = ("hotline_12345", "photo_app", "web", "grid_patrol", "sensor_alarm")
 CHANNEL_SHARES = np.array([0.58, 0.16, 0.07, 0.15, 0.04])
-# Mean hours spent in each status before the next one (exponential).
-STATUS_MEAN_HOURS = np.array([0.5, 3.0, 30.0, 36.0])
 PRIORITY_SHARES = np.array([0.22, 0.60, 0.14, 0.04])
 # Relative incident rate by local hour 0..23: low at night, peaks around 10 and 15.
 HOURLY_PROFILE = np.array([0.6, 0.3, 0.2, 0.15, 0.15, 0.3, 0.8, 2.0, 4.0, 6.0, 6.6, 5.8,
@@ -188,6 +187,8 @@ class _Places:
         self.weight /= self.weight.sum()
         self.bounds = shapely.bounds(self.geoms)
         self.stem = np.array([n.rsplit("第", 1)[0] for n in grids["name"]], dtype=object)
+        office = grids["office"] if "office" in grids.columns else pd.Series([None] * len(grids))
+        self.office = np.asarray(office.to_numpy(dtype=object))
         community = grids["parent_code"].astype(str)
         street = community.str[:9]
         district = community.str[:6]
@@ -307,24 +308,24 @@ def _incidents(
         category, [i for i, c in enumerate(INCIDENT_CATEGORIES) if c.sensor_related]
     )
     priority = np.where(urgent_kind & (channel == CHANNELS.index("sensor_alarm")), 3, priority)
-    status, updated = _lifecycle(reported, end, rng)
     number = rng.integers(1, 200, n).astype(str)
     address = places.address[grid] + number + "号附近"
     channels = np.array(CHANNELS, dtype=object)
+    slugs = np.array([c.slug for c in INCIDENT_CATEGORIES], dtype=object)[category]
+    loop = hotline_columns(slugs, address, title, reported, pd.Timestamp(end), rng)
     return pd.DataFrame(
         {
             "id": _ids("INC-", n, 7),
             "lon": lon,
             "lat": lat,
-            "category": np.array([c.slug for c in INCIDENT_CATEGORIES], dtype=object)[category],
+            "category": slugs,
             "title": title,
-            "description": "市民反映：" + address + "，" + title + "，请相关部门尽快处理。",
             "channel": channels[channel],
-            "status": np.array(STATUSES, dtype=object)[status],
             "priority": np.array(PRIORITIES, dtype=object)[priority],
             "address": address,
+            "office": places.office[grid],
             "reported_at": reported,
-            "updated_at": updated,
+            **loop,
         }
     )
 
@@ -350,16 +351,3 @@ def _titles() -> tuple[ObjectArray, IntArray]:
 def _title_offset(category: IntArray, rng: np.random.Generator) -> IntArray:
     count = np.array([len(c.titles) for c in INCIDENT_CATEGORIES])[category]
     return np.asarray(rng.random(len(category)) * count, dtype=np.float64).astype(np.int64)
-
-
-def _lifecycle(
-    reported: pd.DatetimeIndex, end: datetime, rng: np.random.Generator
-) -> tuple[StrArray, pd.DatetimeIndex]:
-    """Status and last update: each step takes an exponential time; older gets further."""
-    n = len(reported)
-    steps = rng.exponential(STATUS_MEAN_HOURS, (n, len(STATUS_MEAN_HOURS))) * 3600.0
-    reached = np.concatenate([np.zeros((n, 1)), steps.cumsum(axis=1)], axis=1)
-    age = (pd.Timestamp(end) - reported).total_seconds().to_numpy()
-    status = (reached <= age[:, None]).sum(axis=1) - 1
-    since = reached[np.arange(n), status]
-    return status, reported + pd.to_timedelta(np.round(since), unit="s")

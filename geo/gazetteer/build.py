@@ -273,6 +273,7 @@ def _place_entry(place: _PlaceRow, row: int, points: PointTable) -> Entry:
 
 def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
     """Entries for the prefixes, districts, zones, streets, communities and grids."""
+    units = units[units["level"].isin(_LEVEL_FIELDS)]  # the city level is not an entry yet
     parent = dict(zip(units["code"], units["parent_code"], strict=True))
     zone = {c: z for c, z in zip(units["code"], units["managing_zone"], strict=True) if z}
     spots = shapely.point_on_surface(units.geometry.to_numpy())

@@ -23,6 +23,7 @@ import sqlalchemy as sa
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from cityaware.geo.boundaries.levels import is_city_code
 from cityaware.geo.crs import radius_box
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.predicates import CqlTree
@@ -155,7 +156,10 @@ def filter_clauses(
 def _region_clause(
     c: sa.ColumnCollection[str, sa.Column[Any]], kind: str, code: str
 ) -> sa.ColumnElement[bool]:
-    """A region code by its length: 6 district (or zone), 9 street, 12 community, else grid."""
+    """A region code by its length: 6 district (or zone; a city when it ends in 00: its
+    districts' codes start with its first four digits), 9 street, 12 community, else grid."""
+    if is_city_code(code):
+        return c.district_code.startswith(code[:4], autoescape=True)
     if len(code) == 6:  # a district or a functional zone: two index lookups, one union
         table = c.fid.table
         arms = [

@@ -267,6 +267,8 @@ def _field(
     if name == "online":
         return np.full(n, True, dtype=object) if raw is None else _booleans(raw, reasons)
     values = _texts(raw, n)
+    if name in ("category", "channel"):  # Chinese names, codes and aliases mean their id
+        values = np.array(taxonomy.canonical_many(name, list(values)), dtype=object)
     choices = {
         "category": taxonomy.categories,
         "channel": taxonomy.channels,

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cityaware.geo.store.live_tables import define_live_tables
+
 ASSIGNMENT_COLUMNS: tuple[str, ...] = (
     "grid_code",
     "community_code",
@@ -170,7 +172,12 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("at", sa.BigInteger, nullable=False),
         sa.Column("bulk", sa.Boolean, nullable=False),
     )
+    from cityaware.geo.store.casework import review_table  # hotline tables (issue 15)
+
+    extra = (review_table(metadata),)
     tables = {
-        t.name: t for t in (features, status_history, assignment_history, store_meta, changes)
+        t.name: t
+        for t in (features, status_history, assignment_history, store_meta, changes, *extra)
     }
+    tables |= define_live_tables(metadata)
     return metadata, tables

@@ -30,6 +30,7 @@ from cityaware.geo.errors import Conflict, InvalidInput, NotFound
 from cityaware.geo.store import bulk
 from cityaware.geo.store import reassign as reassigning
 from cityaware.geo.store.bulk import ImportReport, Source
+from cityaware.geo.store.casework import kept_unit_location
 from cityaware.geo.store.changes import DAY_MS, DEFAULT_RETENTION_DAYS, ChangeLog, ChangeReads
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.pinned import PinnedLocator
@@ -190,9 +191,11 @@ class FeatureStore(StoreReads, ChangeReads):
             merged = {k: v for k, v in to_record(current).items() if k not in _READONLY}
             merged.update(changes)
             merged["id"] = id
+            kept = None
             if not ("lon" in changes or "lat" in changes or "geometry" in changes):
                 merged["lon"], merged["lat"], crs = current["lon"], current["lat"], "EPSG:4326"
-            row = self._prepare_one(kind, merged, crs, now)
+                kept = kept_unit_location(current)  # a case pinned to a street stays there
+            row = self._prepare_one(kind, merged, crs, now, kept)
             if kind == "incidents" and row["status"] != current["status"]:
                 check_transition(current["status"], row["status"])
                 self._log_status(conn, kind, [id], current["status"], [row["status"]], now, note)

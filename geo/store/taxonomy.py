@@ -1,11 +1,19 @@
 """Feature kinds, the incident taxonomy and the incident status lifecycle.
 
-The taxonomy (categories, intake channels) is configurable: drop a
-``taxonomy.json`` into the data directory (``{"categories": [...],
-"channels": [...]}``) or pass a :class:`Taxonomy` to ``open_store``.
+The taxonomy is hierarchical like a real hotline's: group → category →
+sub-category, each with a code and a Chinese name; categories and channels
+also have aliases. Wherever a category or channel is given, its id, code,
+name or an alias is accepted and turned into the id. It is configurable:
+drop a ``taxonomy.json`` into the data directory (the shape of the shipped
+``hotline-taxonomy.json``, or the flat ``{"categories": [...], "channels":
+[...]}``) or pass a :class:`Taxonomy` to ``open_store``.
 
 >>> TAXONOMY.check_category("manhole_cover")
 'manhole_cover'
+>>> TAXONOMY.check_category("环境卫生"), TAXONOMY.check_channel("12345")
+('sanitation', 'hotline_12345')
+>>> TAXONOMY.node("0102").name
+'井盖缺失或破损'
 >>> check_transition("resolved", "in_progress")  # a reopen
 >>> check_transition("received", "closed")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
@@ -15,10 +23,14 @@ cityaware.geo.errors.Conflict: illegal status transition received -> closed; ...
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
+from typing import Any
 
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
+from cityaware.geo.resources import shipped
 
 KINDS: tuple[str, ...] = ("incidents", "cameras", "sensors")
 
@@ -36,33 +48,6 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
 DELIVERY_STATES: tuple[str, ...] = ("pending", "sent", "acknowledged", "failed", "refused")
 PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
 
-DEFAULT_CATEGORIES: tuple[str, ...] = (
-    "road_damage",
-    "manhole_cover",
-    "street_light",
-    "sanitation",
-    "illegal_parking",
-    "noise",
-    "water_supply",
-    "drainage",
-    "greenery",
-    "construction",
-    "street_vendor",
-    "air_pollution",
-    "public_safety",
-    "elderly_care",
-    "other",
-)
-DEFAULT_CHANNELS: tuple[str, ...] = (
-    "hotline_12345",
-    "photo_app",
-    "web",
-    "grid_patrol",
-    "sensor_alarm",
-    "camera_alarm",
-    "open311",
-    "other",
-)
 TAXONOMY_FILE = "taxonomy.json"
 
 
@@ -96,33 +81,178 @@ def check_choice(field: str, value: str, choices: tuple[str, ...]) -> str:
     return value
 
 
+SHIPPED_TAXONOMY = shipped("cityaware.geo.store", "hotline-taxonomy.json")
+HANDLING_LEVELS: tuple[str, ...] = ("community", "street", "district", "city")
+
+
+@dataclass(frozen=True)
+class Node:
+    """One group, category, sub-category or channel: id, code, Chinese name, aliases.
+
+    ``level`` (categories): where such a case is handled first (street, district, city);
+    ``keywords``: words that point to it (the classifier's seed).
+    """
+
+    id: str
+    code: str
+    name: str
+    kind: str  # group | category | subcategory | channel
+    parent: str | None = None
+    level: str = "district"
+    aliases: tuple[str, ...] = ()
+    keywords: tuple[str, ...] = ()
+
+    def names(self) -> tuple[str, ...]:
+        """Every spelling that means this node (id, code, name, aliases)."""
+        return tuple(n for n in (self.id, self.code, self.name, *self.aliases) if n)
+
+
+def _node(raw: Mapping[str, Any], kind: str, parent: str | None, level: str) -> Node:
+    """One node from its JSON object (id required; the rest optional)."""
+    return Node(
+        raw["id"],
+        raw.get("code", ""),
+        raw.get("name", ""),
+        kind,
+        parent,
+        raw.get("level", level),
+        tuple(raw.get("aliases") or ()),
+        tuple(raw.get("keywords") or ()),
+    )
+
+
+def _nodes(raw: Mapping[str, Any]) -> list[Node]:
+    """The nodes of a hierarchical taxonomy document (see ``hotline-taxonomy.json``)."""
+    nodes = []
+    for group in raw.get("groups") or ():
+        nodes.append(_node(group, "group", None, "district"))
+        for cat in group.get("categories") or ():
+            category = _node(cat, "category", group["id"], "district")
+            nodes.append(category)
+            for sub in cat.get("subcategories") or ():
+                nodes.append(_node(sub, "subcategory", category.id, category.level))
+    for channel in raw.get("channels") or ():
+        nodes.append(_node({"id": channel} if isinstance(channel, str) else channel,
+                           "channel", None, "district"))  # fmt: skip
+    for category in raw.get("categories") or ():  # the flat form: ids only
+        nodes.append(Node(category, "", "", "category"))
+    return nodes
+
+
+@cache
+def _shipped_nodes() -> tuple[Node, ...]:
+    """The nodes of the shipped 12345 taxonomy."""
+    return tuple(_nodes(json.loads(SHIPPED_TAXONOMY.read_text(encoding="utf-8"))))
+
+
 @dataclass(frozen=True)
 class Taxonomy:
-    """The incident categories and intake channels a store accepts."""
+    """The incident categories (with their groups and sub-categories) and intake channels."""
 
-    categories: tuple[str, ...] = DEFAULT_CATEGORIES
-    channels: tuple[str, ...] = DEFAULT_CHANNELS
+    nodes: tuple[Node, ...] = field(default_factory=lambda: _shipped_nodes())
+    _index: dict[tuple[str, str], str] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def __post_init__(self) -> None:
+        for node in self.nodes:
+            space = "channel" if node.kind == "channel" else "category"
+            if node.kind in ("category", "channel"):
+                for name in node.names():
+                    self._index.setdefault((space, name.strip().lower()), node.id)
+
+    @classmethod
+    def from_document(cls, raw: Mapping[str, Any]) -> Taxonomy:
+        """A taxonomy from its JSON document (hierarchical, or flat lists of ids)."""
+        return cls(tuple(_nodes(raw)))
 
     @classmethod
     def load(cls, data_dir: Path | None) -> Taxonomy:
         """The taxonomy of ``data_dir/taxonomy.json`` when present, else the default."""
         path = Path(data_dir) / TAXONOMY_FILE if data_dir else None
         if path is None or not path.exists():
-            return cls()
+            return TAXONOMY
         try:
             raw = json.loads(path.read_text(encoding="utf-8"))
-            return cls(
-                categories=tuple(raw.get("categories") or DEFAULT_CATEGORIES),
-                channels=tuple(raw.get("channels") or DEFAULT_CHANNELS),
-            )
-        except (ValueError, AttributeError) as error:
+            taxonomy = cls.from_document(raw)
+        except (ValueError, AttributeError, KeyError, TypeError) as error:
             raise InvalidInput(f"{path}: not a taxonomy JSON object ({error})") from error
+        if not taxonomy.channels:  # a file with categories only keeps the default channels
+            taxonomy = cls(taxonomy.nodes + tuple(n for n in TAXONOMY.nodes if n.kind == "channel"))
+        return taxonomy
+
+    def of_kind(self, kind: str) -> tuple[Node, ...]:
+        """The nodes of one kind (group, category, subcategory, channel), in file order."""
+        return tuple(n for n in self.nodes if n.kind == kind)
+
+    @property
+    def categories(self) -> tuple[str, ...]:
+        """Ids of the categories (what the store keeps)."""
+        return tuple(n.id for n in self.of_kind("category"))
+
+    @property
+    def channels(self) -> tuple[str, ...]:
+        """Ids of the intake channels."""
+        return tuple(n.id for n in self.of_kind("channel"))
+
+    def node(self, key: str) -> Node:
+        """The node with this id or code (NotFound otherwise).
+
+        >>> TAXONOMY.node("sanitation").code
+        '0201'
+        """
+        for node in self.nodes:
+            if key in (node.id, node.code):
+                return node
+        raise NotFound(f"no taxonomy node {key!r}")
+
+    def children(self, parent: str) -> tuple[Node, ...]:
+        """The direct children of node id ``parent``."""
+        return tuple(n for n in self.nodes if n.parent == parent)
+
+    def canonical(self, space: str, value: str) -> str | None:
+        """The id that ``value`` (id, code, name or alias) means in ``space``
+        (category or channel), or None.
+
+        >>> TAXONOMY.canonical("category", "违停")
+        'illegal_parking'
+        """
+        return self._index.get((space, str(value).strip().lower()))
+
+    def canonical_many(self, space: str, values: Sequence[Any]) -> list[Any]:
+        """:meth:`canonical` for each value; unknown values (and None) stay as they are."""
+        return [v if v is None else (self.canonical(space, v) or v) for v in values]
 
     def check_category(self, value: str) -> str:
-        return check_choice("category", value, self.categories)
+        """The category id for an id, code, Chinese name or alias; InvalidInput otherwise."""
+        return check_choice("category", self.canonical("category", value) or value, self.categories)
 
     def check_channel(self, value: str) -> str:
-        return check_choice("channel", value, self.channels)
+        """The channel id for an id, code, Chinese name or alias; InvalidInput otherwise."""
+        return check_choice("channel", self.canonical("channel", value) or value, self.channels)
+
+    def describe(self, ids: Iterable[str] | None = None) -> list[dict[str, Any]]:
+        """The categories as JSON-ready dicts with their group and sub-categories."""
+        wanted = set(ids) if ids is not None else None
+        out = []
+        for cat in self.of_kind("category"):
+            if wanted is not None and cat.id not in wanted:
+                continue
+            group = self.node(cat.parent) if cat.parent else None
+            out.append(
+                {
+                    "id": cat.id, "code": cat.code, "name": cat.name, "level": cat.level,
+                    "group": None if group is None else {"id": group.id, "code": group.code,
+                                                          "name": group.name},
+                    "aliases": list(cat.aliases),
+                    "subcategories": [
+                        {"id": s.id, "code": s.code, "name": s.name} for s in self.children(cat.id)
+                    ],
+                }
+            )  # fmt: skip
+        return out
 
 
 TAXONOMY = Taxonomy()
+DEFAULT_CATEGORIES: tuple[str, ...] = TAXONOMY.categories
+DEFAULT_CHANNELS: tuple[str, ...] = TAXONOMY.channels

@@ -29,6 +29,10 @@ OPERATIONS = [
     "GET /collections/{collectionId}/items",
     "GET /collections/{collectionId}/items/{featureId}",
     "GET /collections/{collectionId}/export",
+    "POST /collections/{collectionId}/items",  # Part 4 (api/routes/devices.py)
+    "PUT /collections/{collectionId}/items/{featureId}",
+    "PATCH /collections/{collectionId}/items/{featureId}",
+    "DELETE /collections/{collectionId}/items/{featureId}",
     "GET /v1/regions/{code}",
     "GET /v1/regions/{code}/geometry",
     "GET /v1/regions/{code}/children",

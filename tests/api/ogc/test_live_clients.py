@@ -22,7 +22,8 @@ from tests.api.ogc.conftest import hierarchy, incidents_frame, staged
 
 # one live server per worker: with --dist loadgroup (scripts/test.sh) these share a worker
 pytestmark = pytest.mark.xdist_group("ogc-live")
-COLLECTIONS = ["districts", "streets", "communities", "grids", "incidents", "cameras", "sensors"]
+BOUNDARY_LAYERS = ["cities", "districts", "streets", "communities", "grids"]
+COLLECTIONS = [*BOUNDARY_LAYERS, "incidents", "cameras", "sensors"]
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,111 @@
+"""Sensor readings in, alarms out: each opening alarm becomes one routed incident.
+
+:class:`Alarms` writes a batch through the reading store, then brings the incidents of
+the alarms it opened, kept open or cleared up to date through the incident service:
+an opening alarm creates an incident (channel ``sensor_alarm``, at the sensor, so pinned
+to its grid and routed by the duty list) with the idempotency key ``sensor-alarm:<alarm
+id>``, so a retry, a replay or the repair after a crash finds the same incident; the
+alarm's state, bad readings and clearing go into the incident's ``attributes.alarm``.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from cityaware.api.service.incidents import IncidentIn
+from cityaware.geo.store.readings import ReadingBatch, ReadingStore, WriteReport
+from cityaware.geo.store.times import from_ms, now_ms
+
+if TYPE_CHECKING:
+    from cityaware.api.service.incidents import Incidents
+
+CHANNEL = "sensor_alarm"
+
+
+def idempotency_key(alarm: dict[str, Any]) -> str:
+    """The incident key of an alarm.
+
+    >>> idempotency_key({"id": "al_1"})
+    'sensor-alarm:al_1'
+    """
+    return f"sensor-alarm:{alarm['id']}"
+
+
+def incident_request(alarm: dict[str, Any]) -> IncidentIn:
+    """The incident an alarm opens (only from the alarm's opening, so always the same).
+
+    >>> incident_request({"sensor_id": "s1", "rule": "value", "reason": "max", "lon": 113.6,
+    ...     "lat": 34.7, "first_value": 12.5, "opened_at": 0, "category": "drainage",
+    ...     "priority": "high"}).title
+    'sensor s1: max alarm (12.5)'
+    """
+    value = alarm["first_value"]
+    shown = "" if value is None else f" ({value:g})"
+    return IncidentIn(
+        category=alarm["category"] or "other",
+        lon=alarm["lon"],
+        lat=alarm["lat"],
+        crs="WGS84",
+        title=f"sensor {alarm['sensor_id']}: {alarm['reason']} alarm{shown}"[:200],
+        description=(
+            f"{alarm['rule']} alarm of sensor {alarm['sensor_id']} opened at "
+            f"{from_ms(alarm['opened_at'])} ({alarm['reason']})"
+        ),
+        channel=CHANNEL,
+        priority=alarm["priority"] or "high",
+    )
+
+
+def alarm_view(alarm: dict[str, Any]) -> dict[str, Any]:
+    """The public form of an alarm row (ISO times)."""
+    out = {k: v for k, v in alarm.items() if k not in ("change", "clear_value")}
+    for name in ("opened_at", "cleared_at", "last_at", "synced_at"):
+        out[name] = from_ms(out.get(name))
+    out["sensor"] = out.pop("sensor_id")
+    return out
+
+
+class Alarms:
+    """Readings through the reading store, alarm incidents through the incident service."""
+
+    def __init__(self, readings: ReadingStore, incidents: Incidents) -> None:
+        self.readings, self.incidents = readings, incidents
+
+    def write(self, batch: ReadingBatch) -> WriteReport:
+        """Store and evaluate a batch; ``report.alarms`` are the alarms to :meth:`sync`
+        (the HTTP route does it after answering, so incidents never slow the batch)."""
+        return self.readings.write(batch, now_ms())
+
+    def sweep(self, now: int | None = None) -> int:
+        """Offline sensors, then any alarm whose incident a crash left behind; returns the
+        number of alarms synced."""
+        report = self.readings.sweep_offline(now_ms() if now is None else now)
+        pending = report.alarms + self.readings.unsynced()
+        self.sync(pending)
+        return len(pending)
+
+    def sync(self, alarms: list[dict[str, Any]]) -> None:
+        """Create the missing incidents and record the alarms' state in them."""
+        store = self.incidents.store
+        ids = [a["id"] for a in alarms]
+        fresh = {a["id"]: a for a in self.readings.alarms(ids=ids, limit=len(ids))} if ids else {}
+        for alarm in (fresh[i] for i in dict.fromkeys(ids) if i in fresh):
+            view, _ = self.incidents.create(incident_request(alarm), idempotency_key(alarm))
+            incident = store.get("incidents", view["id"])
+            summary = {
+                "id": alarm["id"],
+                "sensor": alarm["sensor_id"],
+                "state": alarm["state"],
+                "reason": alarm["reason"],
+                "bad_readings": alarm["bad_readings"],
+                "last_value": alarm["last_value"],
+                "worst_value": alarm["worst_value"],
+                "last_at": from_ms(alarm["last_at"]),
+                "cleared_at": from_ms(alarm["cleared_at"]),
+            }
+            attributes = {**incident["attributes"], "sensor": alarm["sensor_id"]}
+            if attributes.get("alarm") != summary:
+                attributes["alarm"] = summary
+                store.update("incidents", view["id"], {"attributes": attributes})
+            synced = max(now_ms(), alarm["cleared_at"] or 0)  # a clear may be ahead of the clock
+            self.readings.mark_synced(alarm["id"], view["id"], synced)
