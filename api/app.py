@@ -9,13 +9,14 @@ Each entry of :data:`ROUTERS` is a ``build_router(ctx) -> APIRouter`` factory.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
 
 from cityaware.api import ogc, regions
-from cityaware.api.context import AppContext
+from cityaware.api.context import AppContext, finish_activation
 from cityaware.api.errors import install_error_handlers
 from cityaware.api.guard import BodyGuard, SecurityHeaders
 from cityaware.api.ogc.openapi import install_openapi
@@ -72,6 +73,8 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
         app.include_router(build_router(ctx))
     install_openapi(app)
     install_middleware(app, ctx)
+    if ctx.registry.pending_activation() is not None:  # a crash interrupted an activation
+        threading.Thread(target=finish_activation, args=(ctx,), daemon=True).start()
     return app
 
 

@@ -310,3 +310,24 @@ def warm_up(ctx: AppContext) -> None:
         ctx.gazetteer.current()
     except CityAwareError as error:
         LOG.info("no warm-up (%s)", error)
+
+
+def finish_activation(ctx: AppContext) -> str | None:
+    """Finish a boundary activation a crash interrupted (see :mod:`geo.bulk.activation`):
+    the features move to its generation, then the pointer. Returns it, or None."""
+    from cityaware.geo.bulk.activation import finish_pending
+
+    registry = ctx.registry
+    if registry.pending_activation() is None:
+        return None
+    generation = finish_pending(registry, existing_store(ctx), ctx.locators.get)
+    LOG.warning("finished the interrupted activation of %s", generation)
+    return generation
+
+
+def existing_store(ctx: AppContext) -> FeatureStore | None:
+    """The store when there is one (a PostGIS URL, or the SQLite file exists), else None."""
+    settings = ctx.settings
+    if settings.database_url or (settings.data_dir / "features.sqlite").exists():
+        return ctx.store
+    return None

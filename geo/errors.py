@@ -52,3 +52,10 @@ class ChangesPruned(CityAwareError):
 
     status = 410
     code = "Gone"
+
+
+class Unavailable(CityAwareError):
+    """A service the work needs (e.g. a dask scheduler) cannot be reached."""
+
+    status = 503
+    code = "ServiceUnavailable"

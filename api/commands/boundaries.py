@@ -24,7 +24,11 @@ if TYPE_CHECKING:
     import geopandas as gpd
     import pandas as pd
 
+    from cityaware.api.context import AppContext
     from cityaware.geo.boundaries.repair import RepairNote
+    from cityaware.geo.engine.locator import GridLocator
+
+DEFAULT_BATCH = 50_000
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -59,6 +63,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     activator = actions.add_parser("activate", help="switch the live generation")
     activator.add_argument("generation")
+    activator.add_argument(
+        "--scheduler",
+        help="re-assign the stored features on dask: local:N or tcp://HOST:PORT "
+        "(default: in this process)",
+    )
+    activator.add_argument(
+        "--batch-size", type=int, default=DEFAULT_BATCH, help="features per committed batch"
+    )
     add_data_dir(activator)
     activator.set_defaults(func=run_activate)
 
@@ -161,8 +173,9 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
     for warning in next(g for g in registry.generations() if g["id"] == generation)["forced"]:
         print(f"WARNING (imported with --force): {warning}", file=sys.stderr)
     if args.activate:
-        registry.activate(generation)
-        _reassign_features(settings)
+        from cityaware.api.context import AppContext
+
+        _activate(AppContext(settings), generation, None, DEFAULT_BATCH)
     state = (
         "active"
         if args.activate
@@ -215,28 +228,49 @@ def run_list(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_activate(args: argparse.Namespace, settings: Settings) -> int:
-    from cityaware.geo.boundaries.generations import BoundaryRegistry
+    from cityaware.api.context import AppContext
 
-    registry = BoundaryRegistry(settings.data_dir / "boundaries")
-    previous = registry.active()
-    registry.activate(args.generation)
+    ctx = AppContext(settings)
+    previous = ctx.registry.active()
+    _activate(ctx, args.generation, args.scheduler, args.batch_size)
     print(f"active boundary generation: {args.generation} (was {previous or 'none'})")
-    _reassign_features(settings)
     return 0
 
 
-def _reassign_features(settings: Settings) -> None:
-    """Re-assign every stored feature to the grids of the newly active generation."""
-    from cityaware.api.context import AppContext
-    from cityaware.geo.store.taxonomy import KINDS
+def _activate(ctx: AppContext, generation: str, scheduler: str | None, batch_size: int) -> None:
+    """Activate crash-safely (geo.bulk.activation), re-assigning the stored features in
+    batches here or, with ``scheduler``, on dask (geo.bulk.reassign). An activation a
+    crash interrupted is finished first."""
+    from contextlib import nullcontext
 
-    if not settings.database_url and not (settings.data_dir / "features.sqlite").exists():
-        return
-    store = AppContext(settings).store
-    if not any(store.count(kind) for kind in KINDS):
-        return
-    moved = store.follow_active()
-    print(f"re-assigned {moved:,} stored features to the active generation", file=sys.stderr)
+    from cityaware.api.context import existing_store, finish_activation
+    from cityaware.geo.bulk.activation import activate
+    from cityaware.geo.bulk.cluster import LocatorSource, open_client
+    from cityaware.geo.bulk.reassign import reassign_on_cluster
+
+    if ctx.registry.pending_activation() not in (None, generation):
+        finish_activation(ctx)  # another activation was interrupted: finish it first
+    settings = ctx.settings
+    store = existing_store(ctx)
+
+    def report(moved: int) -> None:
+        print(f"activation: batch committed ({moved:,} moved)", file=sys.stderr, flush=True)
+
+    with open_client(scheduler) if scheduler else nullcontext() as client:
+
+        def reassign(locator: GridLocator) -> int:
+            assert store is not None
+            if not scheduler:
+                return store.reassign(locator, batch_size, on_batch=report)
+            data = settings.data_dir
+            source = LocatorSource(str(data / "boundaries"), generation, str(data / "cache"))
+            return reassign_on_cluster(
+                store, source, data / "reassign", client, batch_size, sys.stderr.isatty()
+            )
+
+        moved = activate(ctx.registry, generation, store, ctx.locators.get, reassign)
+    if moved:
+        print(f"re-assigned {moved:,} stored features to {generation}", file=sys.stderr)
 
 
 def run_diff(args: argparse.Namespace, settings: Settings) -> int:

@@ -1,10 +1,15 @@
-"""``cityaware locate``: add grid codes to every point of a CSV, GeoPackage or GeoParquet file.
+"""``cityaware locate``: add grid codes to every point of a file, or of a partitioned dataset.
 
     cityaware locate complaints.csv --crs GCJ-02 --lon-col lng --lat-col lat -o located.csv
+    cityaware locate 'points/*.parquet' --crs WGS84 -o located/ --scheduler local:8
+    cityaware locate points/ --crs WGS84 -o located/ --scheduler tcp://10.0.0.5:8786
 
-Streams the file in chunks (files larger than memory work), shows progress on
-stderr and ends with a one-line summary. Rows with unusable coordinates are
-kept with status ``invalid`` and the reason in the ``error`` column.
+One file without ``--scheduler`` streams in chunks (files larger than memory
+work). A folder, a glob or ``--scheduler`` runs on dask.distributed
+(:mod:`geo.bulk.locate`): one GeoParquet partition per input piece in the
+output folder; rerun the same command to resume after a failure. Progress goes
+to stderr; the run ends with a one-line summary. Rows with unusable coordinates
+are kept with status ``invalid`` and the reason in the ``error`` column.
 """
 
 from __future__ import annotations
@@ -23,7 +28,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="add grid/community/street/district codes to the points of a file",
         description=__doc__.split("\n")[0],
     )
-    parser.add_argument("input", type=Path, help="CSV, GeoPackage (or other OGR file), GeoParquet")
+    parser.add_argument(
+        "input",
+        help="CSV, GeoPackage (or other OGR file), GeoParquet; or a folder or glob of "
+        "GeoParquet/Parquet/CSV files (a partitioned dataset)",
+    )
     parser.add_argument(
         "--crs",
         required=True,
@@ -33,7 +42,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lat-col", help="y column (latitude or northing)")
     parser.add_argument("--layer", help="layer of a multi-layer input (GeoPackage)")
     parser.add_argument(
-        "-o", "--output", type=Path, required=True, help="output .csv, .gpkg or .parquet"
+        "-o",
+        "--output",
+        type=Path,
+        required=True,
+        help="output .csv, .gpkg or .parquet; a folder for a partitioned input",
+    )
+    parser.add_argument(
+        "--scheduler",
+        help="run on dask.distributed: local:N (N worker processes here), "
+        "tcp://HOST:PORT (a running scheduler; paths must be shared) or sync (this process)",
     )
     parser.add_argument("--generation", help="boundary generation (default: the active one)")
     parser.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk")
@@ -42,6 +60,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    import glob
+
     from tqdm import tqdm
 
     from cityaware.api.context import AppContext
@@ -54,8 +74,10 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         raise InvalidInput("--chunk-size must be at least 1")
     ctx = AppContext(settings)
     locator = ctx.geocoding.locator(args.generation)
+    if args.scheduler or Path(args.input).is_dir() or glob.has_magic(args.input):
+        return _run_bulk(args, settings, locator.generation)
     with tqdm(
-        total=count_rows(args.input, args.layer) if args.input.exists() else None,
+        total=count_rows(args.input, args.layer) if Path(args.input).exists() else None,
         unit="pt",
         unit_scale=True,
         file=sys.stderr,
@@ -78,4 +100,42 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"on_boundary {summary['on_boundary']}, outside {summary['outside']}, "
         f"invalid {summary['invalid']} -> {args.output}"
     )
+    return 0
+
+
+def _run_bulk(args: argparse.Namespace, settings: Settings, generation: str) -> int:
+    """The dask path: partitions in, partitions out, resumable; 1 when a partition failed."""
+    from cityaware.geo.bulk.cluster import LocatorSource, open_client
+    from cityaware.geo.bulk.locate import locate_dataset
+
+    source = LocatorSource(
+        str(settings.data_dir / "boundaries"), generation, str(settings.data_dir / "cache")
+    )
+    with open_client(args.scheduler or "local") as client:
+        summary = locate_dataset(
+            args.input,
+            args.output,
+            source,
+            args.crs,
+            lon_col=args.lon_col,
+            lat_col=args.lat_col,
+            client=client,
+            progress=sys.stderr.isatty(),
+        )
+    counts = ", ".join(f"{status} {n}" for status, n in summary.counts.items())
+    print(
+        f"located {summary.located_now} points in {summary.seconds:.1f} s on "
+        f"{summary.cores} cores: {summary.per_core:,.0f} points/s per core "
+        f"({summary.skipped} of {summary.partitions} partitions already done); "
+        f"generation {generation}, all partitions: {counts} -> {args.output}"
+    )
+    for _, message in summary.failed:
+        print(f"failed: {message}", file=sys.stderr)
+    if summary.failed:
+        print(
+            f"{len(summary.failed)} partition(s) failed; fix them and run the same command "
+            "again (finished partitions are kept)",
+            file=sys.stderr,
+        )
+        return 1
     return 0

@@ -58,6 +58,7 @@ from cityaware.geo.boundaries.validate import ValidationReport, validate_units
 from cityaware.geo.errors import InvalidInput, NotFound
 
 ACTIVE_FILE = "ACTIVE"
+ACTIVATING_FILE = "ACTIVATING"  # an activation under way: see geo.bulk.activation
 UNITS_FILE = "units.parquet"
 META_FILE = "meta.json"
 VALIDATION_FILE = "validation.json"
@@ -160,15 +161,51 @@ class BoundaryRegistry:
         )
 
     def activate(self, generation: str) -> None:
-        """Make ``generation`` the live one, atomically (readers see the old or the new id)."""
+        """Make ``generation`` the live one, atomically (readers see the old or the new id).
+
+        This only moves the pointer; stored features follow through
+        :func:`geo.bulk.activation.activate`, which records the intent first
+        (:meth:`begin_activation`) so that a crash is finished at the next start.
+        """
         self._require(generation)
-        handle, temporary = tempfile.mkstemp(prefix=".active-", dir=self.root)
+        self._write_pointer(ACTIVE_FILE, generation)
+
+    def begin_activation(self, generation: str) -> None:
+        """Record (durably) that ``generation`` is being activated; see
+        :meth:`pending_activation`.
+
+        >>> registry.begin_activation("g0002"); registry.pending_activation()  # doctest: +SKIP
+        'g0002'
+        """
+        self._require(generation)
+        self._write_pointer(ACTIVATING_FILE, generation)
+
+    def pending_activation(self) -> str | None:
+        """The generation an unfinished activation was switching to, or None."""
+        return self._read_pointer(ACTIVATING_FILE)
+
+    def _read_pointer(self, name: str) -> str | None:
+        try:
+            text = (self.root / name).read_text(encoding="utf-8").strip()
+        except FileNotFoundError:
+            return None
+        return text or None
+
+    def end_activation(self) -> None:
+        """Forget the recorded activation (it is complete)."""
+        (self.root / ACTIVATING_FILE).unlink(missing_ok=True)
+        _fsync_dir(self.root)
+
+    def _write_pointer(self, name: str, generation: str) -> None:
+        """Replace the file ``name`` with ``generation`` atomically and durably."""
+        handle, temporary = tempfile.mkstemp(prefix=".pointer-", dir=self.root)
         try:
             with os.fdopen(handle, "w", encoding="utf-8") as file:
                 file.write(generation + "\n")
                 file.flush()
                 os.fsync(file.fileno())
-            os.replace(temporary, self.root / ACTIVE_FILE)
+            os.replace(temporary, self.root / name)
+            _fsync_dir(self.root)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
             raise
@@ -176,11 +213,7 @@ class BoundaryRegistry:
     # -- reading ------------------------------------------------------------
     def active(self) -> str | None:
         """The live generation's id, or None before the first activation."""
-        try:
-            text = (self.root / ACTIVE_FILE).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
-        return text or None
+        return self._read_pointer(ACTIVE_FILE)
 
     def generations(self) -> list[dict[str, Any]]:
         """Every generation, oldest first: id, created, source, note, active, counts.
@@ -356,6 +389,15 @@ def _column(units: gpd.GeoDataFrame, column: str, default: str) -> StrArray:
         return digit_strings(units[column], "units", column)
     values = units[column].astype(object).where(units[column].notna(), default)
     return np.array([str(v) for v in values], dtype=object)
+
+
+def _fsync_dir(folder: Path) -> None:
+    """Make a rename or unlink in ``folder`` durable."""
+    handle = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(handle)
+    finally:
+        os.close(handle)
 
 
 def _write_json(path: Path, value: dict[str, Any]) -> None:

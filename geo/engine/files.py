@@ -60,6 +60,12 @@ ADDED = (
     "nearest_grid",
     "error",
 )
+_FIELD_TYPES = {
+    "distance_m": pa.float64(),
+    "lon": pa.float64(),
+    "lat": pa.float64(),
+    "candidates": pa.list_(pa.string()),
+}
 _OGR_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError)
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
 LAT_NAMES = ("lat", "latitude", "y", "纬度")
@@ -107,7 +113,7 @@ def locate_file(
     writer = _Writer(Path(tmp), out_format)
     try:
         for chunk in chunks:
-            table, lon, lat = _locate_chunk(chunk, locator, crs)
+            table, lon, lat = locate_chunk(chunk, locator, crs)
             writer.write(table, chunk.geometry, chunks.geometry_crs, lon, lat)
             statuses = table["status"].to_numpy(zero_copy_only=False).astype(str)
             for status, n in zip(*np.unique(statuses, return_counts=True), strict=True):
@@ -127,20 +133,21 @@ def locate_file(
     return {"points": sum(counts.values()), **counts, "seconds": time.perf_counter() - start}
 
 
-def _locate_chunk(
-    chunk: Chunk, locator: GridLocator, crs: str
+def locate_chunk(
+    chunk: Chunk, locator: GridLocator, crs: str, fields: Sequence[str] = ADDED
 ) -> tuple[pa.Table, FloatArray, FloatArray]:
-    """(output table, WGS84 lon, WGS84 lat) of one chunk."""
+    """(output table, WGS84 lon, WGS84 lat) of one chunk; ``fields``: the located columns
+    to add (any :class:`~geo.engine.results.LocationBatch` field, default :data:`ADDED`)."""
     lon, lat, problems = to_lonlat_checked(chunk.x, chunk.y, crs)
     problems = np.where(chunk.errors != None, chunk.errors, problems)  # noqa: E711
     batch = locator.locate_lonlat(lon, lat)
     bad = problems != None  # noqa: E711
     batch.status[bad] = "invalid"
     batch.error[bad] = problems[bad]
-    table = chunk.table.drop_columns([c for c in ADDED if c in chunk.table.column_names])
-    for name in ADDED:
+    table = chunk.table.drop_columns([c for c in fields if c in chunk.table.column_names])
+    for name in fields:
         values = getattr(batch, name)
-        kind = pa.float64() if name == "distance_m" else pa.string()
+        kind = _FIELD_TYPES.get(name, pa.string())
         table = table.append_column(name, pa.array(values, type=kind, from_pandas=True))
     return table, lon, lat
 
@@ -188,7 +195,7 @@ class ChunkReader:
         read = pa_csv.ReadOptions(block_size=max(1 << 20, self.chunk_size * 64))
         with pa_csv.open_csv(self.path, read_options=read, convert_options=options) as reader:
             columns = reader.schema.names
-            lon_col, lat_col = _coordinate_columns(columns, self.lon_col, self.lat_col)
+            lon_col, lat_col = coordinate_columns(columns, self.lon_col, self.lat_col)
             if lon_col is None:
                 raise InvalidInput(
                     f"{self.path.name}: no coordinate columns found among {columns}; "
@@ -235,7 +242,7 @@ class ChunkReader:
     def _columns_or_geometry(
         self, columns: Sequence[str], geometry_col: str | None
     ) -> tuple[str | None, str | None]:
-        lon_col, lat_col = _coordinate_columns(columns, self.lon_col, self.lat_col)
+        lon_col, lat_col = coordinate_columns(columns, self.lon_col, self.lat_col)
         if lon_col is None and not geometry_col:
             raise InvalidInput(
                 f"{self.path.name}: no geometry and no coordinate columns among {columns}"
@@ -248,7 +255,7 @@ class ChunkReader:
         for offset in range(0, max(table.num_rows, 1), self.chunk_size):
             part = table.slice(offset, self.chunk_size)
             if part.num_rows:
-                yield _chunk(part, lon_col, lat_col, geometry_col)
+                yield make_chunk(part, lon_col, lat_col, geometry_col)
 
 
 def _crs_text(crs: object) -> str:
@@ -261,9 +268,14 @@ def _crs_text(crs: object) -> str:
     return "OGC:CRS84" if crs is None else str(crs)
 
 
-def _coordinate_columns(
+def coordinate_columns(
     columns: Sequence[str], lon_col: str | None, lat_col: str | None
 ) -> tuple[str | None, str | None]:
+    """The given coordinate columns (checked), else ones found by their usual names.
+
+    >>> coordinate_columns(["id", "Lng", "lat"], None, None)
+    ('Lng', 'lat')
+    """
     if (lon_col is None) != (lat_col is None):
         raise InvalidInput("give both --lon-col and --lat-col, or neither")
     if lon_col is not None:
@@ -277,9 +289,10 @@ def _coordinate_columns(
     return (lon, lat) if lon and lat else (None, None)
 
 
-def _chunk(
+def make_chunk(
     table: pa.Table, lon_col: str | None, lat_col: str | None, geometry_col: str | None
 ) -> Chunk:
+    """The coordinates (from the columns, else the WKB points of ``geometry_col``) of a table."""
     n = table.num_rows
     errors = np.full(n, None, dtype=object)
     geometry: ObjectArray | None = None

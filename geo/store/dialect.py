@@ -9,7 +9,9 @@ Everything else in :mod:`geo.store` is plain SQLAlchemy Core shared by both.
   transaction; exact polygon and geodesic tests run as registered Python
   functions (shapely, pyproj) on the R*Tree candidates only.
 * PostGIS: a generated ``geometry(Point, 4326)`` column with a GiST index;
-  exact tests are ``ST_Intersects`` and ``ST_DWithin`` on geography.
+  exact tests are ``ST_Intersects`` and ``ST_DWithin`` on geography; bulk loads
+  through COPY; ``?partitions=month`` partitions ``features`` by month
+  (:mod:`geo.store.partitions`).
 
 >>> normalize_url("postgresql://u@h/db")
 'postgresql+psycopg://u@h/db'
@@ -30,6 +32,8 @@ import sqlalchemy as sa
 from geoalchemy2 import Geography, Geometry
 
 from cityaware.geo.crs import WGS84_GEOD
+from cityaware.geo.store import partitions
+from cityaware.geo.store.times import now_ms
 
 SQLITE_FILE = "features.sqlite"
 Columns = Mapping[str, Sequence[Any]]  # aligned column -> values of rows to insert
@@ -227,7 +231,14 @@ class PostGISBackend(Backend):
     name = "postgis"
 
     def __init__(self, url: str):
-        super().__init__(sa.create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=20))
+        parsed = sa.make_url(url)
+        option = parsed.query.get(partitions.PARTITION_OPTION)
+        if option not in (None, "month"):
+            raise ValueError(f"?{partitions.PARTITION_OPTION}={option}: only 'month' is known")
+        self.partitioned = option == "month"  # see geo.store.partitions
+        parsed = parsed.difference_update_query([partitions.PARTITION_OPTION])
+        engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=20)
+        super().__init__(engine)
 
     def add_geometry(self, features: sa.Table) -> None:
         if "geom" not in features.c:
@@ -238,6 +249,12 @@ class PostGISBackend(Backend):
                     sa.Computed("ST_SetSRID(ST_MakePoint(lon, lat), 4326)", persisted=True),
                 )
             )
+            if self.partitioned:
+                partitions.prepare_table(features)
+
+    def install(self, conn: sa.Connection) -> None:
+        if self.partitioned:
+            partitions.install(conn, now_ms())
 
     def before_create(self, conn: sa.Connection) -> None:
         conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
@@ -254,6 +271,8 @@ class PostGISBackend(Backend):
         total = len(next(iter(columns.values()), []))
         columns = _without_empty(columns)
         names = list(columns)
+        if self.partitioned:  # a partition per month of the rows, before they arrive
+            partitions.ensure_months(conn, partitions.months_of(columns["reported_at"]))
         driver = conn.connection.driver_connection
         assert driver is not None, "a checked-out connection has a driver connection"
         cursor = driver.cursor()
@@ -265,6 +284,8 @@ class PostGISBackend(Backend):
                     progress(done)
         if progress is not None and total % batch:
             progress(total)
+        if self.partitioned:  # rows of months without a partition landed in DEFAULT
+            partitions.split_default(conn, [c.name for c in features.c if c.name != "geom"])
 
     def written_here(self, table: sa.Table) -> sa.ColumnElement[bool]:
         """Under READ COMMITTED a statement also sees rows other transactions committed

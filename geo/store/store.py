@@ -22,13 +22,13 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import sqlalchemy as sa
 
 from cityaware.geo.engine.protocol import Locator, LonLatLocator
 from cityaware.geo.engine.results import Location
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
 from cityaware.geo.store import bulk
+from cityaware.geo.store import reassign as reassigning
 from cityaware.geo.store.bulk import ImportReport, Source
 from cityaware.geo.store.casework import kept_unit_location
 from cityaware.geo.store.changes import DAY_MS, DEFAULT_RETENTION_DAYS, ChangeLog, ChangeReads
@@ -36,8 +36,6 @@ from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.pinned import PinnedLocator
 from cityaware.geo.store.reads import VERSION_KEY, StoreReads
 from cityaware.geo.store.records import (
-    LOCATION_FIELDS,
-    assignment_columns,
     prepare_rows,
     record_frame,
     to_record,
@@ -246,76 +244,26 @@ class FeatureStore(StoreReads, ChangeReads):
         one ``create`` change per feature."""
         return bulk.bulk_import(self, kind, source, crs, lon_col, lat_col, strict, progress)
 
-    def reassign(self, locator: Locator, batch_size: int = 200_000) -> int:
+    def reassign(
+        self,
+        locator: Locator,
+        batch_size: int = reassigning.DEFAULT_BATCH,
+        on_batch: Callable[[int], None] | None = None,
+    ) -> int:
         """Re-assign every feature with ``locator`` (a newly activated generation).
-
-        Call it when a generation is activated (e.g. ``store.reassign(ctx.locator)``).
 
         Features already on ``locator.generation`` are skipped; the earlier
         assignment of every other one goes to the assignment history and a
-        ``reassign`` change (old and new grid) to the feed. Set based: one
-        ``locate_many`` per batch, INSERT ... SELECTs and one UPDATE ... FROM for
-        the lot, all in one transaction. Returns the count.
+        ``reassign`` change (old and new grid) to the feed. In batches of
+        ``batch_size`` by ``fid``, each committed on its own (resumable: see
+        :mod:`geo.store.reassign`); ``on_batch(moved_so_far)`` after each. Returns
+        the count.
 
         >>> store.reassign(GridLocator.build(units, "g2"))  # doctest: +SKIP
         """
-        f = self.features
-        now = now_ms()
-        generation = locator.generation
-        changed = sa.or_(f.c.generation.is_(None), f.c.generation != generation)
-        tmp = _reassign_table()
-        with self.backend.write() as conn:
-            rows = conn.execute(sa.select(f.c.fid, f.c.lon, f.c.lat).where(changed)).all()
-            if not rows:
-                self._follow(locator)
-                return 0
-            fid = np.array([r[0] for r in rows], dtype=np.int64)
-            lon = np.array([r[1] for r in rows], dtype=float)
-            lat = np.array([r[2] for r in rows], dtype=float)
-            tmp.create(conn)
-            for start in range(0, len(fid), batch_size):
-                stop = start + batch_size
-                batch = locator.locate_lonlat(lon[start:stop], lat[start:stop])
-                located = {n: np.asarray(getattr(batch, n), dtype=object) for n in LOCATION_FIELDS}
-                columns = assignment_columns(located, generation)
-                columns["fid"] = fid[start:stop].tolist()
-                self.backend.insert_many(conn, tmp, columns)
-            history = self.tables["assignment_history"]
-            names = ["lon", "lat", *ASSIGNMENT_COLUMNS]
-            conn.execute(
-                history.insert().from_select(
-                    ["kind", "feature_id", *names, "replaced_at", "reason"],
-                    sa.select(
-                        f.c.kind,
-                        f.c.id,
-                        *(f.c[n] for n in names),
-                        sa.literal(now, sa.BigInteger),
-                        sa.literal("generation"),
-                    ).where(f.c.fid.in_(sa.select(tmp.c.fid))),
-                )
-            )
-            self.changelog.append_select(
-                conn,
-                sa.select(
-                    f.c.kind,
-                    f.c.id,
-                    sa.literal("reassign"),
-                    f.c.grid_code,
-                    tmp.c.grid_code,
-                    sa.literal(generation),
-                    sa.literal(now, sa.BigInteger),
-                    sa.true(),
-                ).where(f.c.fid == tmp.c.fid),
-                order_by=f.c.fid,
-            )
-            conn.execute(
-                f.update()
-                .where(f.c.fid == tmp.c.fid)
-                .values({n: tmp.c[n] for n in ASSIGNMENT_COLUMNS})
-            )
-            tmp.drop(conn)
+        moved = reassigning.reassign_in_batches(self, locator, batch_size, on_batch)
         self._follow(locator)
-        return len(fid)
+        return moved
 
     def close(self) -> None:
         """Release the database connections."""
@@ -432,20 +380,6 @@ class FeatureStore(StoreReads, ChangeReads):
                 for r in rows
             ],
         )
-
-
-def _reassign_table() -> sa.Table:
-    names = [n for n in ASSIGNMENT_COLUMNS if n != "distance_m"]
-    return sa.Table(
-        "reassign_tmp",
-        sa.MetaData(),
-        sa.Column("fid", sa.BigInteger, primary_key=True),
-        *(sa.Column(n, sa.Text) for n in names),
-        sa.Column("distance_m", sa.Float),
-        sa.Column("lon", sa.Float),
-        sa.Column("lat", sa.Float),
-        prefixes=["TEMPORARY"],
-    )
 
 
 def open_tables(backend: Backend) -> dict[str, sa.Table]:

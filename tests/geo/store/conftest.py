@@ -9,6 +9,7 @@ for tests that only read.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +21,7 @@ from tests.geo.store import synthetic
 from tests.postgis import schema_url
 
 BACKENDS = ["sqlite", "postgis"]
+PARTITIONS_VARIABLE = "CITYAWARE_TEST_PARTITIONS"  # set: PostGIS stores use ?partitions=month
 
 
 @pytest.fixture(scope="session")
@@ -28,14 +30,19 @@ def locator():
 
 
 @contextmanager
-def backend_store(backend: str, data_dir: Path, locator) -> Iterator[FeatureStore]:
-    """A fresh store: SQLite under ``data_dir``, or PostGIS in a schema of its own."""
+def backend_store(
+    backend: str, data_dir: Path, locator, partitioned: bool = False
+) -> Iterator[FeatureStore]:
+    """A fresh store: SQLite under ``data_dir``, or PostGIS in a schema of its own
+    (``partitioned``, or ``CITYAWARE_TEST_PARTITIONS`` set: with ``?partitions=month``)."""
     if backend == "sqlite":
         store = open_store("", data_dir, locator)
         yield store
         store.close()
         return
     with schema_url() as url:
+        if partitioned or os.environ.get(PARTITIONS_VARIABLE):
+            url += "&partitions=month"
         store = open_store(url, data_dir, locator)
         try:
             yield store

@@ -1,0 +1,173 @@
+"""Re-assignment after a boundary release, in batches by ``fid`` each committed on its own.
+
+A batch takes the next ``batch_size`` features (in ``fid`` order, after the last
+one done) that are not on the target generation, and in one transaction writes
+their earlier assignment to ``assignment_history`` (reason ``generation``), one
+``reassign`` change each (old grid, new grid) to the feed, and the new
+assignment. A batch skips rows already on the target generation, so running it
+again after a crash (or loading the same precomputed batch twice) moves nothing
+twice: the store itself is the resume point. It also skips rows whose position
+changed (or that were deleted) since their assignment was computed; the next pass
+re-assigns those. No transaction holds more than one
+batch, so live writes and reads wait at most one batch.
+
+The assignment of a batch comes either from a locator in this process
+(:func:`reassign_in_batches`) or precomputed elsewhere, e.g. on a dask cluster
+(:func:`pending_positions` to export, :func:`apply_assignments` to load back).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import sqlalchemy as sa
+
+from cityaware.geo.store.records import LOCATION_FIELDS, assignment_columns
+from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
+from cityaware.geo.store.times import now_ms
+
+if TYPE_CHECKING:
+    from cityaware.geo.engine.protocol import LonLatLocator
+    from cityaware.geo.store.store import FeatureStore
+
+DEFAULT_BATCH = 50_000
+# Test hook: stop (sleep) after this many committed batches, for a kill -9 at that moment.
+HOLD_VARIABLE = "CITYAWARE_REASSIGN_HOLD_AFTER"
+
+
+def pending_positions(
+    store: FeatureStore, generation: str, after: int = 0, limit: int = DEFAULT_BATCH
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(fid, lon, lat) of the next ``limit`` features after ``after`` not on ``generation``."""
+    f = store.features
+    not_there = sa.or_(f.c.generation.is_(None), f.c.generation != generation)
+    query = (
+        sa.select(f.c.fid, f.c.lon, f.c.lat)
+        .where(not_there, f.c.fid > after)
+        .order_by(f.c.fid)
+        .limit(limit)
+    )
+    with store.backend.read() as conn:
+        rows = conn.execute(query).all()
+    fid = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+    lon = np.fromiter((r[1] for r in rows), dtype=float, count=len(rows))
+    lat = np.fromiter((r[2] for r in rows), dtype=float, count=len(rows))
+    return fid, lon, lat
+
+
+def apply_assignments(
+    store: FeatureStore, fid: np.ndarray, located: dict[str, np.ndarray], generation: str
+) -> int:
+    """Store one batch of assignments (``located``: :data:`LOCATION_FIELDS` arrays aligned
+    with ``fid``) in one transaction, with history and changes; returns the rows moved."""
+    if not len(fid):
+        return 0
+    f = store.features
+    tmp = _batch_table()
+    columns = assignment_columns(located, generation)
+    columns["fid"] = [int(v) for v in fid]
+    now = now_ms()
+    with store.backend.write() as conn:
+        tmp.create(conn)
+        store.backend.insert_many(conn, tmp, columns)
+        # Keep only rows still waiting at the position that was assigned: a row moved by an
+        # earlier run is skipped, a feature deleted or moved since is left to the next pass.
+        waiting = sa.exists().where(
+            f.c.fid == tmp.c.fid,
+            f.c.lon == tmp.c.lon,
+            f.c.lat == tmp.c.lat,
+            sa.or_(f.c.generation.is_(None), f.c.generation != generation),
+        )
+        conn.execute(tmp.delete().where(~waiting))
+        moved = int(conn.execute(sa.select(sa.func.count()).select_from(tmp)).scalar_one())
+        if moved:
+            _record_and_move(store, conn, tmp, generation, now)
+        tmp.drop(conn)
+    return moved
+
+
+def reassign_in_batches(
+    store: FeatureStore,
+    locator: LonLatLocator,
+    batch_size: int = DEFAULT_BATCH,
+    on_batch: Callable[[int], None] | None = None,
+) -> int:
+    """Re-assign every feature not on ``locator.generation``, batch by batch; the count.
+
+    ``on_batch(moved_so_far)`` is called after each committed batch.
+    """
+    moved, after, batches = 0, 0, 0
+    while True:
+        fid, lon, lat = pending_positions(store, locator.generation, after, batch_size)
+        if not len(fid):
+            return moved
+        batch = locator.locate_lonlat(lon, lat)
+        located = {n: np.asarray(getattr(batch, n), dtype=object) for n in LOCATION_FIELDS}
+        moved += apply_assignments(store, fid, located, locator.generation)
+        after, batches = int(fid[-1]), batches + 1
+        if on_batch is not None:
+            on_batch(moved)
+        hold_after_batch(batches)
+
+
+def hold_after_batch(batches: int) -> None:
+    """The crash tests' hook: sleep for good after the batch named by :data:`HOLD_VARIABLE`."""
+    if os.environ.get(HOLD_VARIABLE) == str(batches):
+        while True:
+            time.sleep(60)
+
+
+def _record_and_move(
+    store: FeatureStore, conn: sa.Connection, tmp: sa.Table, generation: str, now: int
+) -> None:
+    f = store.features
+    history = store.tables["assignment_history"]
+    names = ["lon", "lat", *ASSIGNMENT_COLUMNS]
+    conn.execute(
+        history.insert().from_select(
+            ["kind", "feature_id", *names, "replaced_at", "reason"],
+            sa.select(
+                f.c.kind,
+                f.c.id,
+                *(f.c[n] for n in names),
+                sa.literal(now, sa.BigInteger),
+                sa.literal("generation"),
+            ).where(f.c.fid.in_(sa.select(tmp.c.fid))),
+        )
+    )
+    store.changelog.append_select(
+        conn,
+        sa.select(
+            f.c.kind,
+            f.c.id,
+            sa.literal("reassign"),
+            f.c.grid_code,
+            tmp.c.grid_code,
+            sa.literal(generation),
+            sa.literal(now, sa.BigInteger),
+            sa.true(),
+        ).where(f.c.fid == tmp.c.fid),
+        order_by=f.c.fid,
+    )
+    conn.execute(
+        f.update().where(f.c.fid == tmp.c.fid).values({n: tmp.c[n] for n in ASSIGNMENT_COLUMNS})
+    )
+
+
+def _batch_table() -> sa.Table:
+    names = [n for n in ASSIGNMENT_COLUMNS if n != "distance_m"]
+    columns: list[Any] = [sa.Column(n, sa.Text) for n in names]
+    return sa.Table(
+        "reassign_tmp",
+        sa.MetaData(),
+        sa.Column("fid", sa.BigInteger, primary_key=True),
+        *columns,
+        sa.Column("distance_m", sa.Float),
+        sa.Column("lon", sa.Float),
+        sa.Column("lat", sa.Float),
+        prefixes=["TEMPORARY"],
+    )
