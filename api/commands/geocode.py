@@ -60,12 +60,15 @@ def _gazetteer(settings: Settings) -> Gazetteer:
     from cityaware.geo.boundaries.io import read_hierarchy_gpkg
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.build import DEMO_POINTS, Gazetteer
+    from cityaware.geo.profile import load_profile
+    from cityaware.geo.resources import demo_city_files
 
     print(f"no active boundaries in {settings.data_dir}; using the demo city", file=sys.stderr)
     cache = settings.data_dir / "cache"
     units = read_hierarchy_gpkg(demo_boundaries())
     locator = GridLocator.build(units, "demo", cache_dir=cache)
-    return Gazetteer.load_or_build(units, locator, "demo", cache, DEMO_POINTS)
+    profile = load_profile(demo_city_files()[0], units)
+    return Gazetteer.load_or_build(units, locator, "demo", cache, DEMO_POINTS, profile)
 
 
 def _describe(result: GeocodeResult, names: dict[str, str]) -> str:

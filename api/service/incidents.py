@@ -23,7 +23,7 @@ from cityaware.api.service.limits import check_content_length
 from cityaware.api.service.locate import CRS_HELP, json_response
 from cityaware.api.service.nearest import nearest_devices
 from cityaware.geo.crs import from_lonlat
-from cityaware.geo.errors import Conflict, InvalidInput, NotFound
+from cityaware.geo.errors import Conflict, InvalidInput, NotFound, Unprocessable
 
 if TYPE_CHECKING:
     from cityaware.api.context import AppContext
@@ -86,13 +86,16 @@ class Incidents:
             x, y, crs = incident.lon, incident.lat, incident.crs
         elif incident.address:
             answer = self.geocoding.locate_address(incident.address)
+            if not answer["grid_trusted"]:  # pinning to a coarse unit's point would mislead
+                raise Unprocessable(answer["grid_reason"])
             (x, y), crs = answer["location"]["wgs84"], "EPSG:4326"
         else:
             raise InvalidInput("give lon, lat and crs, or an address")
         # located once: the same answer routes the incident and is stored with it
         location = self.geocoding.locator().locate(x, y, crs)
         district, zone = location.district_code or "", location.managing_zone or ""
-        routing = self.duty_list.route(incident.category, district, zone)
+        city = self.geocoding.city_name(location)
+        routing = self.duty_list.route(incident.category, district, zone, city)
         digest = fingerprint(incident)
         record = {
             "lon": x,

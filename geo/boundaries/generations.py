@@ -55,6 +55,7 @@ _DEFAULTS |= {"managing_zone": "", "attributes": "{}"}
 # Coordinates are rounded to 1e-7 degrees (about 1 cm) before hashing, so that
 # float noise from a file round trip (e.g. GeoJSON's 15 digits) keeps identity.
 _HASH_DECIMALS = 7
+DIVISION_COLUMNS = ("code", "name", "level", "parent_code")
 
 
 class BoundaryRegistry:
@@ -204,6 +205,17 @@ class BoundaryRegistry:
             "changed": sorted(both[~same_shape.to_numpy()]),
             "updated": sorted(both[(same_shape & ~same_fields).to_numpy()]),
         }
+
+    # -- divisions: STUB for the import track (issue 12), which replaces it ----
+    def divisions(self, generation: str | None = None) -> pd.DataFrame:
+        """Units of ``generation`` known without outline: code, name, level, parent_code.
+
+        Placeholder until division lists import: always an empty frame.
+
+        >>> BoundaryRegistry(Path("/nonexistent")).divisions("g0001").columns.tolist()
+        ['code', 'name', 'level', 'parent_code']
+        """
+        return pd.DataFrame({c: pd.Series(dtype=object) for c in DIVISION_COLUMNS})
 
     # -- internals ----------------------------------------------------------
     def _since(self, new_ids: pd.Series) -> StrArray:
