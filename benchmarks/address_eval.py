@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 from cityaware.geo.gazetteer.aliases import district_aliases
 from cityaware.geo.gazetteer.aliases import street_aliases as _street_aliases
+from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllable
 from cityaware.geo.profile import read_overrides
 from cityaware.geo.resources import demo_city_files
 
@@ -38,8 +39,6 @@ def street_aliases(name: str) -> list[tuple[str, float]]:
     """The gazetteer's street aliases with the demo city's zone and city prefixes stripped."""
     return _street_aliases(name, _STRIP)
 
-
-from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllable
 
 EVAL_SEED = 20261126
 DEV_SEED = 1
