@@ -20,7 +20,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from cityaware.api.context import AppContext
 from cityaware.geo.errors import CityAwareError, InvalidInput, NotFound
-from cityaware.layers.page import ASSETS_DIR, render_wall_page
+from cityaware.layers.page import ASSETS_DIR, WallView, render_wall_page
 from cityaware.layers.service import POINT_LAYERS, TileFilters
 
 LOG = logging.getLogger("cityaware.map")
@@ -38,15 +38,23 @@ def filters(
 def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["map wall"], on_startup=[lambda: _warm_in_background(ctx)])
     basemap = os.environ.get("CITYAWARE_BASEMAP_URL", "")
-    pages = {kiosk: render_wall_page(kiosk, basemap) for kiosk in (False, True)}
+    pages: dict[tuple[bool, WallView], str] = {}
+
+    def page(kiosk: bool) -> HTMLResponse:
+        """The page fitted to the active generation (rendered once per view)."""
+        active = ctx.registry.active()
+        view = WallView.from_profile(ctx.profiles.get(active)) if active else WallView()
+        if (kiosk, view) not in pages:
+            pages[(kiosk, view)] = render_wall_page(kiosk, basemap, view)
+        return HTMLResponse(pages[(kiosk, view)])
 
     @router.get("/map", response_class=HTMLResponse, summary="The live map wall")
     def map_page() -> HTMLResponse:
-        return HTMLResponse(pages[False])
+        return page(False)
 
     @router.get("/map/kiosk", response_class=HTMLResponse, summary="The map wall without controls")
     def kiosk_page() -> HTMLResponse:
-        return HTMLResponse(pages[True])
+        return page(True)
 
     @router.get("/static/{path:path}", include_in_schema=False)
     def static(path: str) -> FileResponse:
