@@ -133,11 +133,21 @@ def test_an_address_naming_a_grid_is_located_in_that_grid(client, grids):
     assert covering_grids(grids, lon, lat) == [code]
 
 
-def test_an_address_without_a_trusted_grid_is_a_clear_422(client, units):
+def test_an_address_certain_down_to_a_community_answers_it_without_a_grid(client, units):
     answer = client.get("/v1/locate", params={"address": "金水区街道1社区1"})
-    assert answer.status_code == 422
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
     community = units.loc[units["name"] == "社区1", "code"].item()
-    assert community in answer.json()["description"]
+    parents = dict(zip(units["code"], units["parent_code"], strict=True))
+    chain = [community]
+    while parents.get(chain[-1]):
+        chain.append(parents[chain[-1]])
+    assert body["level"] == "community" and body["grid"] is None
+    assert [a["code"] for a in body["chain"]] == chain
+    assert body["grid_trusted"] is False and community in body["grid_reason"]
+
+
+def test_an_address_that_resolves_to_nothing_is_a_clear_422(client):
     assert client.get("/v1/locate", params={"address": "火星路1号"}).status_code == 422
     assert client.get("/v1/locate", params={"address": "x" * 201}).status_code == 400
 
