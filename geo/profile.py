@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import csv
 import tomllib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -239,7 +239,7 @@ def _unique(words: Iterable[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(w for w in words if w))
 
 
-def extent_of(bounds: Sequence[float]) -> Extent | None:
+def extent_of(bounds: Iterable[float]) -> Extent | None:
     """A (west, south, east, north) tuple, or None for an empty frame's NaN bounds.
 
     >>> extent_of([float("nan")] * 4) is None

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cityaware.api.context import AppContext
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.routing import DutyList
+    from cityaware.geo.engine import Locator
     from cityaware.geo.store.store import FeatureStore
 
 NEAREST_CAMERAS = 5
@@ -151,7 +152,7 @@ class Incidents:
             "on_boundary": status == "on_boundary",
             "outside": status == "outside",
             "grid": catalog.area(codes[0]),
-            "chain": catalog.areas([c for c in codes if c]),
+            "chain": catalog.areas(chain_codes(locator, codes)),
             "managing_zone": catalog.area(record.get("managing_zone")),
             "candidates": catalog.areas(record.get("candidates")),
             "nearest_grid": nearest,
@@ -178,6 +179,18 @@ class Incidents:
         store = self.store
         store.update("incidents", incident_id, changes, note=change.note)
         return self.get(incident_id)
+
+
+def chain_codes(locator: Locator, codes: list[str | None]) -> list[str]:
+    """The stored codes (finest first), completed up to the city from the unit records."""
+    known = [c for c in codes if c]
+    if not known:
+        return []
+    try:
+        above = [record["code"] for record in locator.chain(known[-1]).values()]
+    except NotFound:  # a unit of a generation since removed
+        return known
+    return list(dict.fromkeys([*known, *above]))
 
 
 def build_router(ctx: AppContext) -> APIRouter:

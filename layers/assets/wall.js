@@ -285,7 +285,7 @@
         var box = el("div", "cw-panel");
         box.innerHTML =
           '<form class="cw-search"><input id="cw-search" name="q" autocomplete="off" ' +
-          'placeholder="' + esc(this.config.placeholder) + '"><button type="submit">Go</button></form>' +
+          'placeholder="' + esc(self.config.placeholder) + '"><button type="submit">Go</button></form>' +
           '<label>Window <select id="cw-window"></select></label>' +
           '<label>Status <select id="cw-status"><option value="open">open</option>' +
           '<option value="all">all</option></select></label>' +
