@@ -1,7 +1,7 @@
 """Point → governance grid (or the finest unit outlined there), exact, any CRS.
 
-The locator indexes the generation's *leaf* units: every outlined unit that has
-no outlined child. In a city with grids those are the grids; a city with district
+The locator indexes the generation's *leaf* units: every outlined unit with no
+finer outlined unit below it (:func:`leaf_units`). In a city with grids those are the grids; a city with district
 outlines only answers districts, and a district without finer outlines answers
 itself (``level`` says which level answered; finer codes are None). Units known
 without outline (division lists) join the records, so chains reach up to the city.
@@ -70,6 +70,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 
 from cityaware.geo.arrays import Int8Array, IntArray
 from cityaware.geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
@@ -413,10 +414,13 @@ def _remove_stale(current: Path, generation: str) -> None:
 
 
 def leaf_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
-    """The outlined units with no outlined child, sorted by code (what the locator indexes).
+    """The outlined units with no finer outlined unit below them, sorted by code (what the
+    locator indexes). "Below" is by record (a child) or by place (a finer level's
+    representative point inside it, for children whose parent record is missing).
 
     >>> import geopandas as gpd, shapely
-    >>> frame = gpd.GeoDataFrame({"code": ["d1", "s1", "d2"], "parent_code": ["", "d1", ""]},
+    >>> frame = gpd.GeoDataFrame({"code": ["d1", "s1", "d2"], "parent_code": ["", "d1", ""],
+    ...                           "level": ["district", "street", "district"]},
     ...                          geometry=[shapely.box(0, 0, 2, 2), shapely.box(0, 0, 1, 1),
     ...                                    shapely.box(2, 0, 3, 1)])
     >>> leaf_units(frame)["code"].tolist()
@@ -425,6 +429,18 @@ def leaf_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
     outlined = units[units.geometry.notna() & ~units.geometry.is_empty]
     parents = set(outlined["parent_code"].astype(str))
     leaves = outlined[~outlined["code"].astype(str).isin(parents)]
+    rank = {level: k for k, level in enumerate(LEVEL_ORDER)}
+    leaf_rank = leaves["level"].map(rank).fillna(0).to_numpy()
+    if leaf_rank.any():  # coarse leaves: drop those holding a finer unit's point
+        all_rank = outlined["level"].map(rank).fillna(0).to_numpy()
+        spots = shapely.point_on_surface(outlined.geometry.to_numpy())
+        coarse = np.flatnonzero(leaf_rank > 0)
+        shapes = leaves.geometry.to_numpy()[coarse]
+        hit, spot = shapely.STRtree(spots).query(shapes, predicate="contains_properly")
+        finer = all_rank[spot] < leaf_rank[coarse[hit]]
+        keep = np.ones(len(leaves), dtype=bool)
+        keep[coarse[hit[finer]]] = False
+        leaves = leaves[keep]
     return leaves.sort_values("code", kind="stable")
 
 
