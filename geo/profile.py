@@ -68,7 +68,7 @@ class Zone:
     def holds_street(self, code: str) -> bool:
         """Whether the street office ``code`` is one of this zone's (by code prefix).
 
-        >>> Zone("新区", ("新区",), host="410105", streets="4101055").holds_street("410105560")
+        >>> Zone("新区", ("新区",), host="410205", streets="4102055").holds_street("410205560")
         True
         """
         return bool(self.streets) and code.startswith(self.streets)

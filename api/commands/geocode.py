@@ -1,6 +1,6 @@
 """``cityaware geocode``: a Chinese address -> grid (or the coarser level that is safe).
 
-cityaware geocode "郑州市金水区纬五路12号院3号楼2单元501"
+cityaware geocode "开封市龙亭区中山路12号院3号楼2单元501"
 cityaware geocode "绿城花园东门" "二七区德化街88号" --json
 
 Uses the active boundary generation of the data directory; without one, the

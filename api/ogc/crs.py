@@ -11,8 +11,8 @@ so any Chinese city is served in its own metric CRS.
 
 >>> to_uri("EPSG:4326")
 'http://www.opengis.net/def/crs/EPSG/0/4326'
->>> bbox_to_crs84((34.7, 113.6, 34.8, 113.7), "http://www.opengis.net/def/crs/EPSG/0/4326")
-(113.6, 34.7, 113.7, 34.8)
+>>> bbox_to_crs84((34.8, 114.3, 34.9, 114.4), "http://www.opengis.net/def/crs/EPSG/0/4326")
+(114.3, 34.8, 114.4, 34.9)
 """
 
 from __future__ import annotations

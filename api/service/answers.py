@@ -43,10 +43,7 @@ def data_version(catalog: AreaCatalog, generation: str, code: str | None) -> dic
 def location_answer(
     loc: Location, catalog: AreaCatalog, gcj02: tuple[float, float], query: dict[str, Any]
 ) -> dict[str, Any]:
-    """The answer for one :class:`~geo.engine.results.Location`.
-
-    >>> # location_answer(locator.locate(113.65, 34.75), catalog, (113.656, 34.749), query)
-    """
+    """The answer for one :class:`~geo.engine.results.Location` (``gcj02``: its GCJ-02 lon/lat)."""
     outside = loc.status == "outside"
     nearest = None
     if outside and loc.nearest_grid:

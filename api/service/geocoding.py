@@ -206,8 +206,8 @@ class Geocoding:
     def locate_text(self, text: str) -> dict[str, Any]:
         """The answer for a search box: ``x, y[, CRS]`` (default WGS84), else an address.
 
-        >>> COORDINATES.match("113.65, 34.75 GCJ02").groups()
-        ('113.65', '34.75', 'GCJ02')
+        >>> COORDINATES.match("114.35, 34.80 GCJ02").groups()
+        ('114.35', '34.80', 'GCJ02')
         """
         match = COORDINATES.match(text)
         if match is None:

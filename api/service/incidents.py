@@ -1,6 +1,6 @@
 """``/v1/incidents``: intake pinned to its grid and routed by the duty list; lifecycle.
 
-    POST  /v1/incidents        {"category": "manhole_cover", "lon": 113.66, "lat": 34.75,
+    POST  /v1/incidents        {"category": "manhole_cover", "lon": 114.36, "lat": 34.80,
                                 "crs": "GCJ02", "description": "井盖缺失"}
           Idempotency-Key: 7d9c...   (a retry returns the same incident; 409 with another body)
     GET   /v1/incidents/{id}

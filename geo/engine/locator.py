@@ -1,9 +1,9 @@
 """Point → governance grid (or the finest unit outlined there), exact, any CRS.
 
 The locator indexes the generation's *leaf* units: every outlined unit with no
-finer outlined unit below it (:func:`leaf_units`). In a city with grids those are the grids; a city with district
-outlines only answers districts, and a district without finer outlines answers
-itself (``level`` says which level answered; finer codes are None). Units known
+finer outlined unit below it (:func:`leaf_units`). In a city with grids those
+are the grids; a city with district outlines only answers districts, and a
+district without finer outlines answers itself (``level`` says which level answered; finer codes are None). Units known
 without outline (division lists) join the records, so chains reach up to the city.
 
 :class:`GridLocator` answers in three tiers, each exact:
@@ -41,7 +41,7 @@ Distances are in the city's CGCS2000 Gauss-Krüger zone (chosen from its longitu
 >>> import geopandas as gpd
 >>> from shapely import box
 >>> units = gpd.GeoDataFrame({"code": ["g1", "g2"], "name": ["A", "B"], "level": "grid",
-...     "parent_code": "410105001001", "managing_zone": "", "attributes": "{}"},
+...     "parent_code": "410202001001", "managing_zone": "", "attributes": "{}"},
 ...     geometry=[box(113.0, 34.0, 113.01, 34.01), box(113.01, 34.0, 113.02, 34.01)], crs=4326)
 >>> locator = GridLocator.build(units, "demo")
 >>> hit = locator.locate(113.01, 34.005)

@@ -266,8 +266,8 @@ def create_backend(url: str, data_dir: Path | None = None) -> Backend:
 def radius_box(lon: float, lat: float, metres: float) -> tuple[float, float, float, float]:
     """A lon/lat box surely containing every point within ``metres`` of (lon, lat).
 
-    >>> [round(v, 3) for v in radius_box(113.6, 34.7, 1000)]
-    [113.589, 34.691, 113.611, 34.709]
+    >>> [round(v, 3) for v in radius_box(114.3, 34.9, 1000)]
+    [114.289, 34.891, 114.311, 34.909]
     """
     dlat = metres / 110_000.0 * 1.01
     far_lat = min(abs(lat) + dlat, 89.999)
