@@ -3,8 +3,9 @@
 The locator indexes the generation's *leaf* units: every outlined unit with no
 finer outlined unit below it (:func:`leaf_units`). In a city with grids those
 are the grids; a city with district outlines only answers districts, and a
-district without finer outlines answers itself (``level`` says which level answered; finer codes are None). Units known
-without outline (division lists) join the records, so chains reach up to the city.
+district without finer outlines answers itself (``level`` says which level
+answered; finer codes are None). Units known without outline (division lists)
+join the records, so chains reach up to the city.
 
 :class:`GridLocator` answers in three tiers, each exact:
 
