@@ -12,13 +12,17 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from fastapi import APIRouter, FastAPI
+from starlette.middleware.cors import CORSMiddleware
 
 from cityaware.api import ogc, regions
 from cityaware.api.context import AppContext
 from cityaware.api.errors import install_error_handlers
+from cityaware.api.guard import BodyGuard, SecurityHeaders
 from cityaware.api.ogc.openapi import install_openapi
 from cityaware.api.routes import changes, events, health, map
+from cityaware.api.routes.map import basemap_url
 from cityaware.api.service import incidents, locate, nearest, open311
+from cityaware.api.service.auth import HEADER, app_routes, check_admin_key
 from cityaware.api.settings import Settings
 
 ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
@@ -38,6 +42,7 @@ ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
 def create_app(settings: Settings | None = None, ctx: AppContext | None = None) -> FastAPI:
     """Build the app for ``settings`` (default: from the environment)."""
     ctx = ctx or AppContext(settings or Settings.from_env())
+    check_admin_key(ctx.settings.admin_key)
     app = FastAPI(
         title="cityaware",
         version="0.1.0",
@@ -51,4 +56,24 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     for build_router in ROUTERS:
         app.include_router(build_router(ctx))
     install_openapi(app)
+    install_middleware(app, ctx)
     return app
+
+
+def install_middleware(app: FastAPI, ctx: AppContext) -> None:
+    """Bodies guarded (access first, size cap, timeout), CORS for the configured origins,
+    security headers on every answer (the last added runs first)."""
+    app.add_middleware(BodyGuard, access=lambda: ctx.access, routes=lambda: app_routes(app))
+    origins = list(ctx.settings.cors_origins)
+    if "*" in origins and not ctx.settings.public_read:
+        raise ValueError("CITYAWARE_CORS_ORIGINS='*' needs public reads (CITYAWARE_PUBLIC_READ=1)")
+    if origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=origins,
+            allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
+            allow_headers=[HEADER, "Content-Type", "Idempotency-Key", "Last-Event-ID"],
+            expose_headers=["ETag", "Location", "Retry-After", "Idempotent-Replayed"],
+            max_age=600,
+        )
+    app.add_middleware(SecurityHeaders, basemap_url=basemap_url())

@@ -2,10 +2,13 @@
 
 Every body has ``code`` (an OGC-style exception code), ``description`` and
 ``status``, e.g. ``{"code": "NotFound", "description": "no unit 9999", "status": 404}``;
-under ``/open311/`` the GeoReport v2 form ``[{"code": 404, "description": ...}]``.
+under ``/open311/`` the GeoReport v2 form ``[{"code": 404, "description": ...}]``. An
+unexpected exception is a JSON 500 without its traceback (which goes to the log).
 """
 
 from __future__ import annotations
+
+import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -14,7 +17,18 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cityaware.geo.errors import CityAwareError
 
-_CODES = {400: "InvalidParameterValue", 401: "Unauthorized", 403: "Forbidden", 404: "NotFound"}
+LOG = logging.getLogger("cityaware.errors")
+_CODES = {
+    400: "InvalidParameterValue",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "NotFound",
+    405: "MethodNotAllowed",
+    408: "RequestTimeout",
+    413: "PayloadTooLarge",
+    429: "TooManyRequests",
+    500: "ServerError",
+}
 
 
 def error_response(status: int, description: str, code: str | None = None) -> JSONResponse:
@@ -49,7 +63,11 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(CityAwareError)
     async def _core(request: Request, error: CityAwareError) -> JSONResponse:
-        return answer_for(request, error.status, str(error), error.code)
+        answer = answer_for(request, error.status, str(error), error.code)
+        retry_after = getattr(error, "retry_after", None)
+        if retry_after is not None:
+            answer.headers["Retry-After"] = str(retry_after)
+        return answer
 
     @app.exception_handler(RequestValidationError)
     async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
@@ -57,4 +75,13 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return answer_for(request, error.status_code, str(error.detail))
+        answer = answer_for(request, error.status_code, str(error.detail))
+        if error.status_code in (408, 413):
+            answer.headers["Connection"] = "close"  # the rest of the body is never read
+        return answer
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+        # a bug, never the client's fault: logged with its traceback, answered without it
+        LOG.error("%s %s failed", request.method, request.url.path, exc_info=error)
+        return answer_for(request, 500, "internal server error (logged on the server)")

@@ -22,6 +22,8 @@ class Settings:
     ``database_url`` empty means the embedded store (one SQLite file under
     ``data_dir``); a ``postgresql://`` URL means PostGIS. ``changes_retention_days``:
     how long the store's change feed (``/v1/changes``, ``/v1/events``) keeps its rows.
+    ``cors_origins``: other web origins whose pages may call this server
+    (``CITYAWARE_CORS_ORIGINS``, comma-separated; ``*`` only when reads are public).
     """
 
     data_dir: Path = Path(DEFAULT_DATA_DIR)
@@ -29,6 +31,7 @@ class Settings:
     admin_key: str = ""
     public_read: bool = True
     changes_retention_days: float = DEFAULT_CHANGES_RETENTION_DAYS
+    cors_origins: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -39,6 +42,7 @@ class Settings:
             admin_key=env.get("CITYAWARE_ADMIN_KEY", ""),
             public_read=env.get("CITYAWARE_PUBLIC_READ", "1") not in ("0", "false", "no"),
             changes_retention_days=_positive_days(env.get("CITYAWARE_CHANGES_RETENTION_DAYS")),
+            cors_origins=_origins(env.get("CITYAWARE_CORS_ORIGINS", "")),
         )
 
     def with_data_dir(self, data_dir: str | Path | None) -> Settings:
@@ -63,3 +67,12 @@ def _positive_days(text: str | None) -> float:
             f"CITYAWARE_CHANGES_RETENTION_DAYS must be a positive number, got {text!r}"
         )
     return days
+
+
+def _origins(text: str) -> tuple[str, ...]:
+    """Origins from ``CITYAWARE_CORS_ORIGINS`` (comma-separated, trailing slashes dropped).
+
+    >>> _origins("https://a.example/, https://b.example")
+    ('https://a.example', 'https://b.example')
+    """
+    return tuple(o.strip().rstrip("/") for o in text.split(",") if o.strip())

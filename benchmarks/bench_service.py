@@ -43,7 +43,7 @@ from cityaware.geo.boundaries.io import read_hierarchy_gpkg
 from cityaware.geo.resources import demo_boundaries
 
 DEMO = demo_boundaries()
-ADMIN_KEY = "ca_bench-admin"
+ADMIN_KEY = "ca_bench-Admin7Qx2Lr9Vn4Tk8Pz3Hc6Jd1"
 BATCH = 10_000
 
 

@@ -49,6 +49,7 @@ class Target(Protocol):
     def is_null(self, column: Any) -> Any: ...
     def spatial(self, op: str, geometry: shapely.Geometry) -> Any: ...
     def literal(self, prop: str | None, value: Any) -> Any: ...
+    def constant(self, value: bool) -> Any: ...
 
 
 def unknown_queryable(name: str) -> InvalidInput:
@@ -58,6 +59,29 @@ def unknown_queryable(name: str) -> InvalidInput:
     "filter: 'colour' is not a queryable; see /queryables"
     """
     return InvalidInput(f"filter: {name!r} is not a queryable; see /queryables")
+
+
+MIN_YEAR, MAX_YEAR = 1900, 2200
+
+
+def parse_instant(text: object, what: str = "datetime") -> pd.Timestamp:
+    """An RFC 3339 date or date-time (naive means UTC) within years 1900-2200, in UTC; else
+    a clear InvalidInput (never a pandas overflow further down).
+
+    >>> parse_instant("2026-12-01T08:00:00+08:00").isoformat()
+    '2026-12-01T00:00:00+00:00'
+    >>> parse_instant("9999-12-31")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    cityaware.geo.errors.InvalidInput: datetime '9999-12-31' must lie between the years 1900 ...
+    """
+    try:
+        stamp = pd.Timestamp(str(text))
+    except (ValueError, OverflowError):
+        raise InvalidInput(f"{what} {text!r} is not an RFC 3339 date or date-time") from None
+    if pd.isna(stamp) or not MIN_YEAR <= stamp.year <= MAX_YEAR:
+        raise InvalidInput(f"{what} {text!r} must lie between the years {MIN_YEAR} and {MAX_YEAR}")
+    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return stamp.as_unit("ns")
 
 
 def compile_filter(tree: CqlTree, target: Target) -> Any:
@@ -70,7 +94,8 @@ def compile_filter(tree: CqlTree, target: Target) -> Any:
     1    False
     Name: n, dtype: bool
     """
-    return _Compiler(target).node(tree)
+    compiled = _Compiler(target).node(tree)
+    return target.constant(compiled) if isinstance(compiled, bool) else compiled
 
 
 class _Compiler:
@@ -78,39 +103,49 @@ class _Compiler:
         self.target = target
 
     def node(self, node: Any) -> Any:
+        """The expression of one predicate; a plain ``bool`` when it has no property
+        (``1=1``), folded away by ``and``/``or``/``not``."""
         if isinstance(node, bool):
             return node
         if not isinstance(node, dict) or "op" not in node:
             raise InvalidInput(f"filter: expected a predicate, got {node!r}")
-        op, args = node["op"].lower(), node.get("args", [])
+        op, args = str(node["op"]).lower(), node.get("args", [])
         if op in ("and", "or"):
-            parts = [self.node(arg) for arg in args]
-            result = parts[0]
-            for part in parts[1:]:
-                result = (result & part) if op == "and" else (result | part)
-            return result
+            return _fold(op, [self.node(arg) for arg in args])
         if op == "not":
-            return ~self.node(args[0])
+            inner = self.node(args[0])
+            return (not inner) if isinstance(inner, bool) else ~inner
         prop = _first_property(args)
+        if prop == "geometry" and op not in SPATIAL_OPS:
+            raise InvalidInput(f"filter: the geometry takes only {', '.join(SPATIAL_OPS)}")
         if op in _COMPARISONS:
             left, right = self.value(args[0], prop), self.value(args[1], prop)
             try:
-                return _COMPARISONS[op](left, right)
+                result = _COMPARISONS[op](left, right)
             except TypeError:
                 raise InvalidInput(f"filter: cannot compare {args[0]!r} with {args[1]!r}") from None
-        if op == "like":
-            return self.target.like(self.value(args[0]), str(self.value(args[1])))
-        if op == "between":
-            low, high = self.value(args[1], prop), self.value(args[2], prop)
-            return self.value(args[0]).between(low, high)
-        if op == "in":
-            values = [self.value(v, prop) for v in args[1]]
-            return self.target.isin(self.value(args[0]), values)
-        if op == "isnull":
-            return self.target.is_null(self.value(args[0]))
+            return bool(result) if prop is None else result
+        if op in ("like", "between", "in", "isnull"):
+            return self.property_op(op, args, prop)
         if op in SPATIAL_OPS:
             return self.spatial(op, args)
         raise InvalidInput(f"filter: operator {node['op']!r} is not supported")
+
+    def property_op(self, op: str, args: list[Any], prop: str | None) -> Any:
+        """LIKE, BETWEEN, IN and IS NULL: their first operand must be a property."""
+        first = args[0] if args else None
+        if not (isinstance(first, dict) and "property" in first):
+            raise InvalidInput(f"filter: {op.upper()} needs a property on its left, got {first!r}")
+        column = self.value(first)
+        if op == "like":
+            return self.target.like(column, str(self.value(args[1])))
+        if op == "between":
+            return column.between(self.value(args[1], prop), self.value(args[2], prop))
+        if op == "in":
+            if not isinstance(args[1], list):
+                raise InvalidInput(f"filter: IN needs a list, got {args[1]!r}")
+            return self.target.isin(column, [self.value(v, prop) for v in args[1]])
+        return self.target.is_null(column)
 
     def spatial(self, op: str, args: list[Any]) -> Any:
         prop, literal = args
@@ -129,10 +164,28 @@ class _Compiler:
             if "op" in node:
                 raise InvalidInput(f"filter: {node['op']!r} cannot be used as a value")
             if "timestamp" in node:
-                node = pd.Timestamp(node["timestamp"]).tz_convert("UTC")
+                node = parse_instant(node["timestamp"], "filter: TIMESTAMP")
             elif "date" in node:
-                node = pd.Timestamp(node["date"], tz="UTC")
+                node = parse_instant(node["date"], "filter: DATE")
         return self.target.literal(prop, node)
+
+
+def _fold(op: str, parts: list[Any]) -> Any:
+    """AND/OR of ``parts``, with the constant (``bool``) ones folded in.
+
+    >>> _fold("and", [True, True]), _fold("or", [False, "x"])
+    (True, 'x')
+    """
+    absorbing = op == "or"  # True absorbs an OR, False an AND
+    if any(part is absorbing for part in parts):
+        return absorbing
+    rest = [part for part in parts if not isinstance(part, bool)]
+    if not rest:
+        return not absorbing
+    result = rest[0]
+    for part in rest[1:]:
+        result = (result | part) if absorbing else (result & part)
+    return result
 
 
 def _first_property(args: list[Any]) -> str | None:
@@ -205,6 +258,9 @@ class FrameTarget:
 
     def literal(self, prop: str | None, value: Any) -> Any:
         return value
+
+    def constant(self, value: bool) -> pd.Series:
+        return pd.Series(value, index=self.frame.index)
 
     def spatial(self, op: str, geometry: shapely.Geometry) -> pd.Series:
         predicate = {

@@ -16,7 +16,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     """All OGC API - Features routes, sharing the context's catalog."""
     catalog = ctx.catalog
     router = APIRouter()
-    router.include_router(landing.build_router())
-    router.include_router(collections.build_router(catalog))
-    router.include_router(items.build_router(catalog))
+    router.include_router(landing.build_router(ctx.access.public()))  # no data in them
+    router.include_router(collections.build_router(catalog, ctx.access.read()))
+    router.include_router(items.build_router(catalog, ctx.access.read()))
     return router

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from cityaware.api.ogc.catalog import Catalog, Collection
@@ -103,9 +103,11 @@ def collection_document(request: Request, collection: Collection, generation: st
     }
 
 
-def build_router(catalog: Catalog) -> APIRouter:
+def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
     """Collection listing, one collection, queryables."""
-    router = APIRouter(tags=["OGC API - Features"])
+    router = APIRouter(
+        tags=["OGC API - Features"], dependencies=[Depends(access)] if access else []
+    )
 
     @router.get("/collections", summary="The feature collections", response_class=Response)
     def collections(request: Request, generation: Generation = None) -> Response:

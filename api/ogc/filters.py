@@ -1,4 +1,5 @@
-"""CQL2 filters of a request: parsed and validated by the ``cql2`` package into its JSON tree.
+"""CQL2 filters of a request: bounded on their text, then parsed and validated by the
+``cql2`` package (in child processes, :mod:`cityaware.api.ogc.cql2_worker`) into its JSON tree.
 
 Never SQL from user text: the tree goes down as it is, compiled by
 :func:`geo.predicates.compile_filter` to pandas masks (boundary collections)
@@ -15,14 +16,74 @@ or by the store to its own columns (``FeatureFilter(cql2=tree)``, see
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-import cql2
-
+from cityaware.api.ogc.cql2_worker import ParseFailed, ParserPool
 from cityaware.geo.errors import InvalidInput
-from cityaware.geo.predicates import CqlTree
+from cityaware.geo.predicates import CqlTree, parse_instant
 
 FILTER_LANGS = ("cql2-text", "cql2-json")
+MAX_FILTER_CHARS = 8192
+MAX_FILTER_DEPTH = 20  # nested parentheses (cql2-text) or predicates (cql2-json)
+MAX_FILTER_OPERATORS = 100
+MAX_FILTER_NOTS = 8  # the parser spends ~11 MB per NOT
+_TEXT_LITERALS = re.compile(r"'(?:[^']|'')*'|\"(?:[^\"]|\"\")*\"")
+_JSON_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
+_JSON_OPS = re.compile(r'"op"\s*:\s*"([^"\\]*)"')
+_TEXT_OPS = re.compile(
+    r"<>|<=|>=|[=<>]|\b(?:and|or|not|like|between|in|is|[sta]_[a-z]+)\b", re.IGNORECASE
+)
+_PARSER = ParserPool()
+
+
+def filter_shape(text: str, lang: str) -> tuple[int, int, int]:
+    """(nesting depth, operators, NOTs) of a filter, measured on its text without parsing.
+
+    >>> filter_shape("(a = 1 OR NOT (b < 2)) AND c LIKE '(x'", "cql2-text")
+    (2, 6, 1)
+    >>> filter_shape('{"op": "not", "args": [{"op": "=", "args": [1, 1]}]}', "cql2-json")
+    (2, 2, 1)
+    """
+    if lang == "cql2-json":
+        ops = [op.lower() for op in _JSON_OPS.findall(text)]
+        skeleton = _JSON_STRINGS.sub('""', text)
+        opening, closing = "{", "}"
+    else:
+        skeleton = _TEXT_LITERALS.sub("''", text)
+        ops = [op.lower() for op in _TEXT_OPS.findall(skeleton)]
+        opening, closing = "([", ")]"
+    depth = deepest = 0
+    for char in skeleton:
+        if char in opening:
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in closing:
+            depth -= 1
+    return deepest, len(ops), ops.count("not")
+
+
+def check_filter_size(text: str, lang: str) -> None:
+    """Refuse (400, naming the limit) a filter too long, too deep or with too many operators,
+    before any parser sees it.
+
+    >>> check_filter_size("NOT " * 100 + "1=1", "cql2-text")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    cityaware.geo.errors.InvalidInput: filter has 101 operators; at most 100 are allowed
+    """
+    if len(text) > MAX_FILTER_CHARS:
+        raise InvalidInput(
+            f"filter is {len(text)} characters long; at most {MAX_FILTER_CHARS} are allowed"
+        )
+    depth, operators, nots = filter_shape(text, lang)
+    if depth > MAX_FILTER_DEPTH:
+        raise InvalidInput(f"filter nests {depth} deep; at most {MAX_FILTER_DEPTH} levels")
+    if operators > MAX_FILTER_OPERATORS:
+        raise InvalidInput(
+            f"filter has {operators} operators; at most {MAX_FILTER_OPERATORS} are allowed"
+        )
+    if nots > MAX_FILTER_NOTS:
+        raise InvalidInput(f"filter has {nots} NOTs; at most {MAX_FILTER_NOTS} are allowed")
 
 
 def parse_filter(text: str | None, lang: str | None = None) -> CqlTree | None:
@@ -36,13 +97,12 @@ def parse_filter(text: str | None, lang: str | None = None) -> CqlTree | None:
     lang = lang or "cql2-text"
     if lang not in FILTER_LANGS:
         raise InvalidInput(f"filter-lang {lang!r} is not supported; use one of {FILTER_LANGS}")
+    check_filter_size(text, lang)
     try:
-        expr = cql2.parse_json(text) if lang == "cql2-json" else cql2.parse_text(text)
-        expr.validate()
-        return expr.to_json()
-    except Exception as error:  # cql2 raises plain Exception, ParseError or ValidationError
-        first_lines = " ".join(str(error).split())[:300]
-        raise InvalidInput(f"filter is not valid {lang}: {first_lines}") from None
+        tree: CqlTree = _PARSER.parse(text, lang)
+    except ParseFailed as error:
+        raise InvalidInput(f"filter is not valid {lang}: {error}") from None
+    return tree
 
 
 def with_equalities(
@@ -80,5 +140,5 @@ def _typed(name: str, value: str, schema: dict[str, Any]) -> Any:
             raise InvalidInput(f"{name}={value!r} must be true or false")
         return value.lower() == "true"
     if schema.get("format") == "date-time":
-        return {"timestamp": value}
+        return {"timestamp": parse_instant(value, name).isoformat()}
     return value

@@ -8,7 +8,7 @@ turns the same request into a full export (see :mod:`api.ogc.exports`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated
+from typing import Annotated, Any
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -30,7 +30,8 @@ Limit = Annotated[
     int,
     Query(ge=1, le=MAX_LIMIT, description=f"page size (default {DEFAULT_LIMIT}, max {MAX_LIMIT})"),
 ]
-Offset = Annotated[int, Query(ge=0, description="number of matching items to skip")]
+MAX_OFFSET = 10**12
+Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="matching items to skip")]
 # Queryables usable as ``?name=value`` (any queryable works; these are listed in the
 # OpenAPI document because GDAL forwards equality filters only for listed parameters).
 EQUALITY_PARAMETERS = (
@@ -56,9 +57,11 @@ def _crs_header(crs: str) -> dict[str, str]:
     return {"Content-Crs": f"<{to_uri(crs)}>"}
 
 
-def build_router(catalog: Catalog) -> APIRouter:
+def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
     """Item pages and single items."""
-    router = APIRouter(tags=["OGC API - Features"])
+    router = APIRouter(
+        tags=["OGC API - Features"], dependencies=[Depends(access)] if access else []
+    )
 
     @router.get(
         "/collections/{collectionId}/items",

@@ -6,7 +6,9 @@ exercised by ``tests/api/ogc``.
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from cityaware.api.ogc.html import render_page
@@ -47,9 +49,11 @@ CONFORMANCE: tuple[str, ...] = (
 )
 
 
-def build_router() -> APIRouter:
+def build_router(access: Any = None) -> APIRouter:
     """The landing page and conformance routes."""
-    router = APIRouter(tags=["OGC API - Features"])
+    router = APIRouter(
+        tags=["OGC API - Features"], dependencies=[Depends(access)] if access else []
+    )
 
     @router.get("/", summary="Landing page", response_class=Response)
     def landing(request: Request) -> Response:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 
@@ -62,7 +62,9 @@ def install_openapi(app: FastAPI) -> None:
     """Replace FastAPI's ``/api`` route with the 3.0 document and the OGC media type, and
     serve ``/api.html`` (Swagger UI) from our own vendored assets: no CDN, works offline."""
 
-    @app.get("/api.html", include_in_schema=False)
+    public = [Depends(app.state.ctx.access.public())]
+
+    @app.get("/api.html", include_in_schema=False, dependencies=public)
     def api_html() -> Response:
         return get_swagger_ui_html(
             openapi_url=app.openapi_url,
@@ -76,7 +78,7 @@ def install_openapi(app: FastAPI) -> None:
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != url]
     cache: dict[str, Any] = {}
 
-    @app.get(url, include_in_schema=False)
+    @app.get(url, include_in_schema=False, dependencies=public)
     def openapi_document() -> Response:
         if "doc" not in cache:
             document = to_openapi30(app.openapi())

@@ -19,6 +19,7 @@ from cityaware.api.ogc.crs import CRS84, bbox_to_crs84, check_crs
 from cityaware.api.ogc.filters import parse_filter
 from cityaware.api.ogc.providers import Bbox, ItemQuery
 from cityaware.geo.errors import InvalidInput
+from cityaware.geo.predicates import parse_instant
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 10000
@@ -48,11 +49,7 @@ def parse_bbox(text: str | None, bbox_crs: str) -> Bbox | None:
 def _instant(text: str) -> pd.Timestamp | None:
     if text in ("", ".."):
         return None
-    try:
-        stamp = pd.Timestamp(text)
-    except ValueError:
-        raise InvalidInput(f"datetime {text!r} is not an RFC 3339 date or date-time") from None
-    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+    return parse_instant(text, "datetime")
 
 
 def parse_datetime(text: str | None) -> tuple[pd.Timestamp | None, pd.Timestamp | None] | None:

@@ -27,6 +27,7 @@ from cityaware.api.regions.units import Units, record, simplified
 from cityaware.geo.analysis.hotspots import HotspotQuery, find_hotspots
 from cityaware.geo.analysis.stats import region_stats
 from cityaware.geo.errors import InvalidInput
+from cityaware.geo.predicates import parse_instant
 
 Generation = Annotated[str | None, Query(description="boundary generation id (default: active)")]
 Kind = Annotated[str, Query(description="collection id: incidents, cameras, sensors, grids, ...")]
@@ -42,7 +43,7 @@ def _zone_names(ctx: AppContext, generation: str | None) -> dict[str, str]:
 def build_router(ctx: AppContext) -> APIRouter:
     """Region and hotspot routes."""
     catalog = ctx.catalog
-    router = APIRouter(prefix="/v1", tags=["regions"])
+    router = APIRouter(prefix="/v1", tags=["regions"], dependencies=[Depends(ctx.access.read())])
 
     def units() -> Units:
         levels = {"districts": "district", "streets": "street"}
@@ -108,7 +109,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         code: str,
         params: Annotated[ItemParams, Depends(item_params)],
         kind: Kind = "incidents",
-        sla_hours: Annotated[float, Query(gt=0, description="on-time limit in hours")] = 72,
+        sla_hours: Annotated[float, Query(gt=0, le=1e5, description="on-time limit (hours)")] = 72,
         top: Annotated[int, Query(ge=1, le=100)] = 10,
     ) -> Response:
         units().unit(code, params.query.generation)
@@ -204,9 +205,4 @@ def _hotspot_features(rows: list[dict], grids, query: HotspotQuery, tested: int)
 def _end_ms(text: str | None) -> int:
     if not text:
         return int(pd.Timestamp.now(tz="UTC").value // 1_000_000)
-    try:
-        stamp = pd.Timestamp(text)
-    except ValueError:
-        raise InvalidInput(f"end {text!r} is not an ISO 8601 date or time") from None
-    stamp = stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
-    return int(stamp.value // 1_000_000)
+    return int(parse_instant(text, "end").value // 1_000_000)

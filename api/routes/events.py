@@ -19,7 +19,7 @@ import time
 from collections.abc import AsyncIterator
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from cityaware.api.context import AppContext
@@ -31,7 +31,7 @@ RETRY_MS = 1000
 
 
 def build_router(ctx: AppContext) -> APIRouter:
-    router = APIRouter(tags=["map wall"])
+    router = APIRouter(tags=["map wall"], dependencies=[Depends(ctx.access.read())])
 
     @router.get(
         "/v1/events",

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Depends
 
 from cityaware.api.context import AppContext
 
 
 def build_router(ctx: AppContext) -> APIRouter:
-    router = APIRouter(tags=["health"])
+    router = APIRouter(tags=["health"], dependencies=[Depends(ctx.access.public())])
 
     @router.get("/healthz", summary="Liveness probe")
     def healthz() -> dict[str, str]:

@@ -13,6 +13,7 @@ import gzip
 import logging
 import os
 import threading
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Depends, Query, Request, Response
@@ -37,33 +38,36 @@ def filters(
 
 def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["map wall"], on_startup=[lambda: _warm_in_background(ctx)])
-    basemap = os.environ.get("CITYAWARE_BASEMAP_URL", "")
-    pages: dict[tuple[bool, WallView], str] = {}
+    basemap = basemap_url()
+    html: dict[tuple[bool, WallView], str] = {}
+    pages = APIRouter(dependencies=[Depends(ctx.access.public())])  # no data in them
+    api = APIRouter(dependencies=[Depends(ctx.access.read())])
 
     def page(kiosk: bool) -> HTMLResponse:
         """The page fitted to the active generation (rendered once per view)."""
         active = ctx.registry.active()
         view = WallView.from_profile(ctx.profiles.get(active)) if active else WallView()
-        if (kiosk, view) not in pages:
-            pages[(kiosk, view)] = render_wall_page(kiosk, basemap, view)
-        return HTMLResponse(pages[(kiosk, view)])
+        if (kiosk, view) not in html:
+            html[(kiosk, view)] = render_wall_page(kiosk, basemap, view)
+        return HTMLResponse(html[(kiosk, view)])
 
-    @router.get("/map", response_class=HTMLResponse, summary="The live map wall")
+    @pages.get("/map", response_class=HTMLResponse, summary="The live map wall")
     def map_page() -> HTMLResponse:
         return page(False)
 
-    @router.get("/map/kiosk", response_class=HTMLResponse, summary="The map wall without controls")
+    @pages.get(
+        "/map/kiosk",
+        response_class=HTMLResponse,
+        summary="The map wall without controls",
+    )
     def kiosk_page() -> HTMLResponse:
         return page(True)
 
-    @router.get("/static/{path:path}", include_in_schema=False)
+    @pages.get("/static/{path:path}", include_in_schema=False)
     def static(path: str) -> FileResponse:
-        file = (ASSETS_DIR / path).resolve()
-        if not file.is_file() or not file.is_relative_to(ASSETS_DIR.resolve()):
-            raise NotFound(f"no static file {path!r}")
-        return FileResponse(file, headers={"Cache-Control": "public, max-age=3600"})
+        return FileResponse(static_file(path), headers={"Cache-Control": "public, max-age=3600"})
 
-    @router.get(
+    @api.get(
         "/tiles/{layer}/{z}/{x}/{y}.mvt",
         summary="A Mapbox vector tile of one map layer",
         responses={200: {"content": {MVT_TYPE: {}}}, 304: {"description": "not modified"}},
@@ -88,15 +92,21 @@ def build_router(ctx: AppContext) -> APIRouter:
             body = gzip.decompress(body)
         return Response(body, media_type=MVT_TYPE, headers=headers)
 
-    @router.get("/map/api/grid-counts", summary="Incident counts per grid for the choropleth")
+    @api.get(
+        "/map/api/grid-counts",
+        summary="Incident counts per grid for the choropleth",
+    )
     def grid_counts(f: TileFilters = Depends(filters)) -> dict[str, Any]:
         return ctx.map_wall.grid_counts(f)
 
-    @router.get("/map/api/grids/{code}", summary="A grid's chain, worker, office and counts")
+    @api.get(
+        "/map/api/grids/{code}",
+        summary="A grid's chain, worker, office and counts",
+    )
     def grid(code: str, f: TileFilters = Depends(filters)) -> dict[str, Any]:
         return ctx.map_wall.grid(code, f)
 
-    @router.get("/map/api/heat", summary="Binned incident points for the heatmap")
+    @api.get("/map/api/heat", summary="Binned incident points for the heatmap")
     def heat(
         bbox: str = Query(..., description="min lon, min lat, max lon, max lat"),
         zoom: int = Query(..., ge=0, le=22),
@@ -104,11 +114,17 @@ def build_router(ctx: AppContext) -> APIRouter:
     ) -> dict[str, Any]:
         return {"points": ctx.map_layers.heat(f, _bbox(bbox), zoom)}
 
-    @router.get("/map/api/incidents/{id}", summary="An incident, its history and nearest cameras")
+    @api.get(
+        "/map/api/incidents/{id}",
+        summary="An incident, its history and nearest cameras",
+    )
     def incident(id: str) -> dict[str, Any]:
         return ctx.map_wall.incident(id)
 
-    @router.get("/map/api/at", summary="What a click hits: a point of a shown layer, else a grid")
+    @api.get(
+        "/map/api/at",
+        summary="What a click hits: a point of a shown layer, else a grid",
+    )
     def at(
         lon: float = Query(..., ge=-180, le=180),
         lat: float = Query(..., ge=-90, le=90),
@@ -117,11 +133,47 @@ def build_router(ctx: AppContext) -> APIRouter:
     ) -> dict[str, Any]:
         return ctx.map_wall.at(lon, lat, zoom, [k for k in layers.split(",") if k])
 
-    @router.get("/map/api/locate", summary="Coordinates (with CRS) or an address → grid")
+    @api.get(
+        "/map/api/locate",
+        summary="Coordinates (with CRS) or an address → grid",
+    )
     def locate(q: str = Query(..., min_length=1, max_length=200)) -> dict[str, Any]:
         return ctx.map_wall.locate(q)
 
+    router.include_router(pages)
+    router.include_router(api)
     return router
+
+
+MAX_STATIC_PATH = 200
+
+
+def basemap_url() -> str:
+    """``CITYAWARE_BASEMAP_URL``: the centre's own XYZ raster tile URL template, or ''."""
+    return os.environ.get("CITYAWARE_BASEMAP_URL", "")
+
+
+def static_file(path: str) -> Path:
+    """The shipped asset at ``path`` under ``layers/assets``; NotFound for anything else
+    (outside the folder, a NUL byte, an over-long or unreadable name).
+
+    >>> static_file("wall.js").name
+    'wall.js'
+    >>> static_file("a" + chr(0) + ".js")
+    Traceback (most recent call last):
+    cityaware.geo.errors.NotFound: no static file 'a\\x00.js'
+    """
+    root = ASSETS_DIR.resolve()
+    try:
+        if len(path) > MAX_STATIC_PATH or "\x00" in path:
+            raise ValueError(path)
+        file = (root / path).resolve()
+        if file.is_file() and file.is_relative_to(root):
+            return file
+    except (OSError, ValueError):
+        pass
+    shown = path if len(path) <= 60 else path[:60] + "..."
+    raise NotFound(f"no static file {shown!r}")
 
 
 def _warm_in_background(ctx: AppContext) -> None:

@@ -19,17 +19,20 @@ True
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import os
 import secrets
 from collections.abc import Awaitable, Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, TypeVar
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
+from cityaware.api.service.limits import FailureLimiter
 from cityaware.api.settings import Settings
 from cityaware.geo.errors import CityAwareError, InvalidInput, NotFound
 
@@ -43,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
 KEY_FILE_NAME = "api-keys.json"
 KEY_PREFIX = "ca_"
 HEADER = "X-API-Key"
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 class Unauthorized(CityAwareError):
@@ -149,7 +153,7 @@ class KeyStore:
     def identify(self, secret: str) -> ApiKey | None:
         """The record of ``secret``, or None when it is unknown."""
         d = digest(secret)
-        if d == self._admin_digest:
+        if self._admin_digest is not None and hmac.compare_digest(d, self._admin_digest):
             return ApiKey(id="admin", role="admin", label="CITYAWARE_ADMIN_KEY", created="")
         self._reload()  # one stat: sees keys created or revoked by the CLI meanwhile
         return self._by_digest.get(d)
@@ -169,6 +173,7 @@ def ensure_admin_key(settings: Settings) -> Settings:
     from dataclasses import replace
 
     if settings.admin_key:
+        check_admin_key(settings.admin_key)
         return settings
     secret = new_secret()
     os.environ["CITYAWARE_ADMIN_KEY"] = secret
@@ -177,6 +182,24 @@ def ensure_admin_key(settings: Settings) -> Settings:
 
 
 _header = APIKeyHeader(name=HEADER, auto_error=False, description="API key; see `cityaware keys`")
+MIN_ADMIN_KEY_CHARS = 32
+MIN_ADMIN_KEY_DISTINCT = 12
+
+
+def check_admin_key(secret: str) -> None:
+    """Refuse an admin key that is short or visibly not random (ValueError says what to do).
+
+    >>> check_admin_key(new_secret())
+    >>> check_admin_key("admin")  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ValueError: CITYAWARE_ADMIN_KEY is too weak (5 characters, 5 distinct): ...
+    """
+    if secret and (len(secret) < MIN_ADMIN_KEY_CHARS or len(set(secret)) < MIN_ADMIN_KEY_DISTINCT):
+        raise ValueError(
+            f"CITYAWARE_ADMIN_KEY is too weak ({len(secret)} characters, {len(set(secret))} "
+            f"distinct): use at least {MIN_ADMIN_KEY_CHARS} random characters, e.g. the output "
+            "of: python -c 'import secrets; print(secrets.token_urlsafe(32))'"
+        )
 
 
 def authenticate(store: KeyStore, secret: str | None, permission: str) -> ApiKey:
@@ -192,9 +215,19 @@ def authenticate(store: KeyStore, secret: str | None, permission: str) -> ApiKey
     return key
 
 
+#: the permission of routes anyone may call (a key, when sent, must still be known)
+PUBLIC = "public"
+READ = "read"
+
+
 @dataclass(frozen=True)
 class Access:
-    """Who may do what on one server: its key store and whether reads are public.
+    """Who may do what on one server: its key store, whether reads are public, and the
+    per-client limit on failed keys (429 once a client has guessed too often).
+
+    Every route declares its access once, with one of the dependencies :meth:`public`,
+    :meth:`read` or :meth:`require` (or :meth:`declare` for a hot path that checks the
+    header itself); :func:`route_permissions` reads the declarations back.
 
     >>> import tempfile, pathlib
     >>> access = Access(KeyStore(pathlib.Path(tempfile.mkdtemp()) / "k.json"), public_read=True)
@@ -204,36 +237,111 @@ class Access:
 
     keys: KeyStore
     public_read: bool = True
+    failures: FailureLimiter = field(default_factory=FailureLimiter)
 
-    def check(self, secret: str | None, permission: str) -> ApiKey:
-        """The key's record when its role has ``permission`` (see :func:`authenticate`)."""
-        return authenticate(self.keys, secret, permission)
+    def check(self, secret: str | None, permission: str, client: str = "") -> ApiKey:
+        """The key's record when its role has ``permission`` (see :func:`authenticate`);
+        a client over its failed-key budget gets TooManyRequests before any lookup."""
+        if secret:
+            self.failures.check(client)
+        try:
+            return authenticate(self.keys, secret, permission)
+        except Unauthorized:
+            if secret:
+                self.failures.fail(client)
+            raise
 
-    def check_read(self, secret: str | None) -> ApiKey | None:
+    def check_read(self, secret: str | None, client: str = "") -> ApiKey | None:
         """Reads are open when ``public_read`` (unless a key is sent: then it must be known),
         else they need any known key."""
         if self.public_read and not secret:
             return None
-        return self.check(secret, "read")
+        return self.check(secret, READ, client)
 
-    def require(self, permission: str) -> Callable[..., Awaitable[ApiKey]]:
+    def check_public(self, secret: str | None, client: str = "") -> ApiKey | None:
+        """Open to anyone; a key that is sent must be known."""
+        return self.check(secret, READ, client) if secret else None
+
+    def allow(self, permission: str, secret: str | None, client: str = "") -> ApiKey | None:
+        """Check ``permission`` (``public``, ``read`` or one of :data:`PERMISSIONS`)."""
+        if permission == PUBLIC:
+            return self.check_public(secret, client)
+        if permission == READ:
+            return self.check_read(secret, client)
+        return self.check(secret, permission, client)
+
+    def require(self, permission: str) -> Callable[..., Awaitable[ApiKey | None]]:
         """FastAPI dependency: a key whose role has ``permission``.
 
         >>> # router.post("/x", dependencies=[Depends(ctx.access.require("incidents.create"))])
         """
-
-        async def check(secret: str | None = Depends(_header)) -> ApiKey:  # async: no thread hop
-            return self.check(secret, permission)
-
-        return check
+        return self._dependency(permission)
 
     def read(self) -> Callable[..., Awaitable[ApiKey | None]]:
         """FastAPI dependency for reads (see :meth:`check_read`)."""
+        return self._dependency(READ)
 
-        async def check(secret: str | None = Depends(_header)) -> ApiKey | None:
-            return self.check_read(secret)
+    def public(self) -> Callable[..., Awaitable[ApiKey | None]]:
+        """FastAPI dependency for routes open to anyone (see :meth:`check_public`)."""
+        return self._dependency(PUBLIC)
 
+    def _dependency(self, permission: str) -> Callable[..., Awaitable[ApiKey | None]]:
+        async def check(  # async: no thread hop
+            request: Request, secret: str | None = Depends(_header)
+        ) -> ApiKey | None:
+            return self.allow(permission, secret, client_of(request))
+
+        check.permission = permission  # type: ignore[attr-defined]
         return check
+
+    @staticmethod
+    def declare(permission: str, key_in_body: bool = False) -> Callable[[F], F]:
+        """Decorator for an endpoint that checks the key itself (the hot path, a key in a
+        form body): declares its ``permission`` as a dependency would."""
+
+        def mark(endpoint: F) -> F:
+            endpoint.permission = permission  # type: ignore[attr-defined]
+            endpoint.key_in_body = key_in_body  # type: ignore[attr-defined]
+            return endpoint
+
+        return mark
+
+
+def client_of(request: Request) -> str:
+    """The client address the failed-key limit counts against."""
+    return request.client.host if request.client else ""
+
+
+def app_routes(app: Any) -> list[Any]:
+    """Every APIRoute of ``app``, also those of included routers, with their full paths."""
+    from fastapi.routing import APIRoute, iter_route_contexts
+
+    return [c.route for c in iter_route_contexts(app.routes) if isinstance(c.route, APIRoute)]
+
+
+def route_permissions(route: Any) -> set[str]:
+    """Every permission an APIRoute declares (its dependencies', and its endpoint's own).
+
+    >>> from fastapi import FastAPI
+    >>> app = FastAPI()
+    >>> access = Access(KeyStore(Path("/nonexistent/k.json")))
+    >>> @app.get("/x", dependencies=[Depends(access.read())])
+    ... def x(): ...
+    >>> route_permissions(app.routes[-1])
+    {'read'}
+    """
+    found: set[str] = set()
+    endpoint_permission = getattr(route.endpoint, "permission", None)
+    if endpoint_permission:
+        found.add(endpoint_permission)
+    pending = list(route.dependant.dependencies)
+    while pending:
+        dependant = pending.pop()
+        permission = getattr(dependant.call, "permission", None)
+        if permission:
+            found.add(permission)
+        pending.extend(dependant.dependencies)
+    return found
 
 
 # For routes that read the header themselves (the hot path): the same OpenAPI security.

@@ -22,7 +22,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import QueryParams
 
-from cityaware.api.service.auth import HEADER, SECURITY
+from cityaware.api.service.auth import HEADER, SECURITY, client_of
 from cityaware.api.service.limits import check_batch_length, read_body
 from cityaware.geo.errors import InvalidInput
 
@@ -171,10 +171,11 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Which grid (and community, street, district, zone) holds one point",
         openapi_extra={"parameters": SINGLE_PARAMETERS, "security": SECURITY},
     )
+    @access.declare("read")
     async def locate_one(request: Request) -> Response:
         # The hot path: parameters are read here rather than by FastAPI's per-parameter
         # machinery (a third of the request's CPU); they are documented in SINGLE_PARAMETERS.
-        access.check_read(request.headers.get(HEADER))
+        access.check_read(request.headers.get(HEADER), client_of(request))
         params = request.query_params
         generation = params.get("generation")
         if "address" in params:

@@ -20,9 +20,9 @@ import csv
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from fastapi import APIRouter, Depends, Form, Header, Query, Response
+from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 
-from cityaware.api.service.auth import HEADER
+from cityaware.api.service.auth import HEADER, client_of
 from cityaware.api.service.incidents import IncidentIn, Incidents
 from cityaware.api.service.limits import check_content_length
 from cityaware.api.service.locate import json_response
@@ -288,7 +288,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="Create a service request (form encoded, as the spec says)",
         dependencies=[Depends(check_content_length)],
     )
+    @access.declare("incidents.create", key_in_body=True)
     def create_request(
+        request: Request,
         service_code: str = Form(..., max_length=64),
         lat: float | None = Form(None),
         long: float | None = Form(None),
@@ -300,7 +302,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         x_api_key: str | None = Header(None, alias=HEADER),
         idempotency_key: str | None = Header(None, max_length=200),
     ) -> Response:
-        access.check(api_key or x_api_key, "incidents.create")
+        access.check(api_key or x_api_key, "incidents.create", client_of(request))
         created = ctx.open311.create(
             service_code, lat, long, address_string, description, media_url, idempotency_key
         )

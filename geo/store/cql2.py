@@ -65,10 +65,8 @@ def cql2_clause(
     >>> clause.right.value
     86400000
     """
-    compiled = compile_filter(tree, SqlTarget(backend, features, kind))
-    if isinstance(compiled, bool):
-        return sa.true() if compiled else sa.false()
-    return compiled
+    clause: sa.ColumnElement[bool] = compile_filter(tree, SqlTarget(backend, features, kind))
+    return clause
 
 
 class SqlTarget:
@@ -96,11 +94,19 @@ class SqlTarget:
         return column.is_(None)
 
     def literal(self, prop: str | None, value: Any) -> Any:
-        if prop in TIME_COLUMNS and isinstance(value, pd.Timestamp):
+        is_time = isinstance(value, pd.Timestamp)
+        if prop in TIME_COLUMNS and is_time:
             return int(value.value // 1_000_000)
         if prop in TIME_COLUMNS and isinstance(value, str):
             raise InvalidInput(f"filter: compare {prop!r} with TIMESTAMP('...') or DATE('...')")
+        if is_time:
+            raise InvalidInput(f"filter: {prop!r} is not a time; compare it with a text or number")
+        if isinstance(value, dict | list):
+            raise InvalidInput(f"filter: {value!r} cannot be compared with {prop!r}")
         return value
+
+    def constant(self, value: bool) -> Any:
+        return sa.true() if value else sa.false()
 
     def spatial(self, op: str, geometry: shapely.Geometry) -> Any:
         inside = sa.and_(

@@ -26,7 +26,7 @@ pytestmark = pytest.mark.browser
 
 MAX_MARKERS = 3000  # point markers the browser holds (incidents, cameras, sensors, live)
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
-ADMIN_KEY = "map-wall-test-admin-key"
+ADMIN_KEY = "ca_mapWall7Qx2Lr9Vn4Tk8Pz3Hc6Jd1Fb5Gs"
 GEOD = Geod(ellps="WGS84")
 
 if not Path(CHROMIUM).exists():  # pragma: no cover - the CI image installs it

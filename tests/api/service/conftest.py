@@ -17,7 +17,7 @@ from cityaware.api.settings import Settings
 from cityaware.geo.boundaries.generations import BoundaryRegistry
 from tests.units import unit_record
 
-ADMIN_KEY = "ca_admin-key-for-tests"
+ADMIN_KEY = "ca_Jq7vX2mR9tLw4kPz8nYb3cHd6fGs1aEu"
 WEST, SOUTH, EAST, NORTH = 113.60, 34.74, 113.64, 34.78
 
 

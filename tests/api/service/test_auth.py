@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import subprocess
+import sys
 
 import pytest
 from fastapi.testclient import TestClient
@@ -57,13 +60,21 @@ def test_the_wrong_role_is_403(client, role_keys):
 
 
 def test_reads_need_a_key_when_public_read_is_off(staged_dir, tmp_path):
-    app = create_app(Settings(data_dir=staged_dir, admin_key="ca_admin2", public_read=False))
+    app = create_app(
+        Settings(
+            data_dir=staged_dir, admin_key="ca_second-Admin7Qx2Lr9Vn4Tk8Pz3Hc6J", public_read=False
+        )
+    )
     client = TestClient(app)
     params = {"lon": 113.605, "lat": 34.745, "crs": "WGS84"}
     assert client.get("/v1/locate", params=params).status_code == 401
     assert client.get("/open311/v2/services.json").status_code == 401
     assert (
-        client.get("/v1/locate", params=params, headers={"X-API-Key": "ca_admin2"}).status_code
+        client.get(
+            "/v1/locate",
+            params=params,
+            headers={"X-API-Key": "ca_second-Admin7Qx2Lr9Vn4Tk8Pz3Hc6J"},
+        ).status_code
         == 200
     )
 
@@ -101,4 +112,24 @@ def test_serve_prints_a_generated_admin_key(monkeypatch, capsys):
     monkeypatch.delenv("CITYAWARE_ADMIN_KEY", raising=False)
     settings = ensure_admin_key(Settings())
     assert settings.admin_key and settings.admin_key in capsys.readouterr().out
-    assert ensure_admin_key(Settings(admin_key="given")).admin_key == "given"
+    given = "ca_given-Admin7Qx2Lr9Vn4Tk8Pz3Hc6Jd1"
+    assert ensure_admin_key(Settings(admin_key=given)).admin_key == given
+
+
+@pytest.mark.parametrize("weak", ["given", "ca_admin-key-for-tests", "a" * 64])
+def test_a_short_or_repetitive_admin_key_is_refused_at_start(staged_dir, weak):
+    from cityaware.api.service.auth import ensure_admin_key
+
+    with pytest.raises(ValueError, match="CITYAWARE_ADMIN_KEY is too weak"):
+        ensure_admin_key(Settings(admin_key=weak))
+    with pytest.raises(ValueError, match="at least 32 random characters"):
+        create_app(Settings(data_dir=staged_dir, admin_key=weak))
+    env = {**os.environ, "CITYAWARE_ADMIN_KEY": weak, "CITYAWARE_DATA_DIR": str(staged_dir)}
+    served = subprocess.run(
+        [sys.executable, "-m", "cityaware.api.cli", "serve", "--port", "1"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert served.returncode == 2 and "CITYAWARE_ADMIN_KEY is too weak" in served.stderr
