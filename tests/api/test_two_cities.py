@@ -24,7 +24,7 @@ from cityaware.api.settings import Settings
 from cityaware.api.testing import CHROMIUM, CHROMIUM_ARGS, ThreadedServer
 from tests.two_cities import CITIES, district_outlines, division_list
 
-ADMIN_KEY = "ca_admin-key-two-cities"
+ADMIN_KEY = "ca_twoCities4Kf8Lr2Vn7Tq3Pz9Hc6Jd1Wb5Gs"
 DEMO_WORDS = ("郑州", "Zhengzhou", "4101")
 
 
