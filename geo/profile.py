@@ -57,7 +57,7 @@ class Zone:
 
     code: str
     names: tuple[str, ...]
-    host: str = ""  # the district hosting its streets, when the zone has no code of its own
+    host: str = ""  # the district an address naming the zone lies in (its streets' district)
     streets: str = ""  # code prefix of the host's street offices that the zone manages
 
     @property

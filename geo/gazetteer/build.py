@@ -366,7 +366,7 @@ def _unit_entries(
                 name,
                 first.lon,
                 first.lat,
-                hosts.pop() if len(hosts) == 1 else None,
+                (known.host if known else "") or (hosts.pop() if len(hosts) == 1 else None),
                 zone=zone_code,
                 scope=frozenset({zone_code} | {by_code[s].district for s in streets}),
             )
