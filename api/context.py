@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
     from cityaware.geo.profile import CityProfiles
+    from cityaware.geo.store.live import LiveDevices
     from cityaware.geo.store.store import FeatureStore
     from cityaware.layers.service import MapLayers
 
@@ -122,6 +123,14 @@ class AppContext:
         )
 
     @shared_part
+    def live_devices(self) -> LiveDevices:
+        """The store's cameras and sensors in a live index following its change feed
+        (nearest-device queries)."""
+        from cityaware.geo.store.live import LiveDevices
+
+        return LiveDevices(self.store)
+
+    @shared_part
     def keys(self) -> KeyStore:
         """The API key store (hashed keys under ``data_dir``)."""
         from cityaware.api.service.auth import key_store_for
@@ -178,7 +187,7 @@ class AppContext:
         """Incident intake, views and lifecycle (REST and Open311 share it)."""
         from cityaware.api.service.incidents import Incidents
 
-        return Incidents(self.store, self.geocoding, self.duty_list)
+        return Incidents(self.store, self.geocoding, self.duty_list, self.live_devices)
 
     @shared_part
     def open311(self) -> Open311:
@@ -211,7 +220,7 @@ class AppContext:
         """What the map wall's JSON helpers answer (grids, incidents, clicks, search)."""
         from cityaware.api.service.wall import MapWall
 
-        return MapWall(self.map_layers, self.store, self.geocoding)
+        return MapWall(self.map_layers, self.store, self.geocoding, self.live_devices)
 
     def _open_store(self) -> FeatureStore:
         """The store, handed as a callable to parts that must not open it until they need it."""
@@ -227,6 +236,7 @@ def warm_up(ctx: AppContext) -> None:
         locator = ctx.locator
         ctx.geocoding.catalog(locator)
         ctx.store.data_version()
+        ctx.live_devices.current()
         ctx.gazetteer.current()
     except CityAwareError as error:
         LOG.info("no warm-up (%s)", error)

@@ -37,7 +37,7 @@ from typing import overload
 
 import numpy as np
 import numpy.typing as npt
-from pyproj import CRS, Transformer
+from pyproj import CRS, Geod, Transformer
 from pyproj.exceptions import CRSError
 
 from cityaware.geo import chinacoords
@@ -69,6 +69,11 @@ _URN = re.compile(r"^URN:OGC:DEF:CRS:EPSG:[\d.]*:(\d+)$")
 _EPSG = re.compile(r"^EPSG:(\d+)$")
 # One point converts to a numpy float scalar, a batch to a 1-D array.
 Coordinate = FloatArray | np.float64
+# The WGS84 ellipsoid: every geodesic distance in metres is measured on it.
+WGS84_GEOD = Geod(ellps="WGS84")
+_M_PER_DEG_LAT_MIN = 110_574.0
+_M_PER_DEG_LON_EQUATOR = 111_319.0  # just under WGS84's 111,319.49 m, so boxes err large
+_MAX_LAT_FOR_BOX = 89.0
 # Box in which swapped coordinates are recognised (the usual GCJ-02 China box).
 _CHINA = (72.004, 0.8293, 137.8347, 55.8271)
 
@@ -325,3 +330,31 @@ def from_lonlat(lon: npt.ArrayLike, lat: npt.ArrayLike, crs: str) -> tuple[Coord
         x, y = _transformer(WGS84, name).transform(lons, lats)
         x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     return _shaped(x, scalar), _shaped(y, scalar)
+
+
+def geodesic_m(lon: float, lat: float, lons: npt.ArrayLike, lats: npt.ArrayLike) -> FloatArray:
+    """Geodesic distances in metres from one point to many on the WGS84 ellipsoid.
+
+    >>> [round(float(d), 1) for d in geodesic_m(113.0, 34.0, [113.0, 113.0], [34.0, 34.001])]
+    [0.0, 110.9]
+    """
+    lons, lats = _floats(lons), _floats(lats)
+    if lons.size == 0:
+        return np.empty(0)
+    _, _, dist = WGS84_GEOD.inv(np.full(lons.shape, lon), np.full(lats.shape, lat), lons, lats)
+    return np.asarray(dist, dtype=float)
+
+
+def radius_box(lon: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
+    """A lon/lat box holding every point within ``radius_m`` metres of (lon, lat) (it errs
+    large; near a pole it spans every longitude).
+
+    >>> [round(v, 3) for v in radius_box(114.3, 34.9, 1000)]
+    [114.289, 34.891, 114.311, 34.909]
+    """
+    dlat = radius_m / _M_PER_DEG_LAT_MIN
+    top = min(_MAX_LAT_FOR_BOX, abs(lat) + dlat)
+    dlon = radius_m / (_M_PER_DEG_LON_EQUATOR * math.cos(math.radians(top)))
+    if top >= _MAX_LAT_FOR_BOX or dlon >= 180:
+        return (-180.0, max(-90.0, lat - dlat), 180.0, min(90.0, lat + dlat))
+    return (lon - dlon, lat - dlat, lon + dlon, lat + dlat)

@@ -1,10 +1,15 @@
-"""One record of a units frame (geo/boundaries/schema.py), for tests that build small cities."""
+"""One record of a units frame (geo/boundaries/schema.py), and a data directory with a units
+frame staged and active, for tests that build small cities."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
+import geopandas as gpd
 import shapely
+
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 
 
 def unit_record(
@@ -28,3 +33,10 @@ def unit_record(
         "attributes": json.dumps(attributes or {}, ensure_ascii=False),
         "geometry": geometry,
     }
+
+
+def staged(data_dir: Path, units: gpd.GeoDataFrame) -> Path:
+    """Stage ``units`` in the registry under ``data_dir`` and activate it; return ``data_dir``."""
+    registry = BoundaryRegistry(data_dir / "boundaries")
+    registry.activate(registry.stage(units, source="synthetic"))
+    return data_dir

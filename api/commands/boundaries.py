@@ -2,6 +2,7 @@
 
 cityaware boundaries import grids.gpkg --activate --note "2024 survey"
 cityaware boundaries import streets.shp --level street --crs EPSG:4547
+cityaware boundaries import districts.shp divisions.csv --encoding GBK --activate
 cityaware boundaries validate districts.geojson -o report.json
 cityaware boundaries list
 cityaware boundaries activate g0002
@@ -21,6 +22,9 @@ from cityaware.api.settings import Settings
 
 if TYPE_CHECKING:
     import geopandas as gpd
+    import pandas as pd
+
+    from cityaware.geo.boundaries.repair import RepairNote
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -31,6 +35,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     _add_read_options(importer)
     importer.add_argument("--activate", action="store_true", help="make it the live generation")
     importer.add_argument("--note", default="", help="free text stored with the generation")
+    importer.add_argument(
+        "--force",
+        action="store_true",
+        help="import implausible outlines anyway (outside China, far from the rest or from "
+        "the active generation); they are listed as warnings",
+    )
     add_data_dir(importer)
     importer.set_defaults(func=run_import)
 
@@ -61,7 +71,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _add_read_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("files", nargs="+", metavar="FILE", type=Path)
+    parser.add_argument(
+        "files",
+        nargs="+",
+        metavar="FILE",
+        type=Path,
+        help="outline files, and division lists (CSV: level,code,name,parent_code)",
+    )
     parser.add_argument("--level", help="level of every unit (district|street|community|grid)")
     parser.add_argument(
         "--layer", help="layer to read (default: the hierarchy layers or the first)"
@@ -76,11 +92,24 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--code-system", default="NBS", help="code system when not in the file")
     parser.add_argument("--code-version", default="", help="code version, e.g. 2023")
+    parser.add_argument(
+        "--encoding",
+        help="text encoding of Shapefiles without .cpg, e.g. GBK (default: detected)",
+    )
+    parser.add_argument(
+        "--swap-axes", action="store_true", help="the coordinates are northing (latitude) first"
+    )
 
 
-def _read(args: argparse.Namespace) -> gpd.GeoDataFrame:
+def _read(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, list[RepairNote], pd.DataFrame]:
+    """The outlines (with their repair notes) and the division lists among ``args.files``."""
     from tqdm import tqdm
 
+    from cityaware.geo.boundaries.divisions import (
+        concat_divisions,
+        is_division_list,
+        read_divisions,
+    )
     from cityaware.geo.boundaries.io import read_many
 
     column_map = {}
@@ -89,9 +118,13 @@ def _read(args: argparse.Namespace) -> gpd.GeoDataFrame:
         if not separator or not source or not target:
             raise ValueError(f"--column wants SOURCE=TARGET, got '{pair}'")
         column_map[source] = target
-    progress = tqdm(args.files, desc="reading", unit="file", file=sys.stderr, leave=False)
-    return read_many(
-        args.files,
+    outlines = [path for path in args.files if not is_division_list(path)]
+    divisions = concat_divisions(
+        [read_divisions(path) for path in args.files if is_division_list(path)]
+    )
+    progress = tqdm(outlines, desc="reading", unit="file", file=sys.stderr, leave=False)
+    units, repairs = read_many(
+        outlines,
         level=args.level,
         layer=args.layer,
         crs=args.crs,
@@ -99,17 +132,34 @@ def _read(args: argparse.Namespace) -> gpd.GeoDataFrame:
         code_version=args.code_version,
         column_map=column_map or None,
         progress=progress,
+        encoding=args.encoding,
+        swap_axes=args.swap_axes,
+        force=getattr(args, "force", False),
     )
+    return units, repairs, divisions
 
 
 def run_import(args: argparse.Namespace, settings: Settings) -> int:
     from cityaware.geo.boundaries.generations import BoundaryRegistry
 
-    units, repairs = _read(args)
-    print(f"read {len(units)} units from {len(args.files)} file(s); validating", file=sys.stderr)
+    units, repairs, divisions = _read(args)
+    print(
+        f"read {len(units)} units and {len(divisions)} divisions from {len(args.files)} "
+        "file(s); validating",
+        file=sys.stderr,
+    )
     registry = BoundaryRegistry(settings.data_dir / "boundaries")
     source = ", ".join(path.name for path in args.files)
-    generation = registry.stage(units, source=source, note=args.note, repairs=repairs)
+    generation = registry.stage(
+        units,
+        source=source,
+        note=args.note,
+        repairs=repairs,
+        divisions=divisions,
+        force=args.force,
+    )
+    for warning in next(g for g in registry.generations() if g["id"] == generation)["forced"]:
+        print(f"WARNING (imported with --force): {warning}", file=sys.stderr)
     if args.activate:
         registry.activate(generation)
         _reassign_features(settings)
@@ -124,10 +174,14 @@ def run_import(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def run_validate(args: argparse.Namespace, settings: Settings) -> int:
+    from cityaware.geo.boundaries.plausibility import implausible_units
     from cityaware.geo.boundaries.validate import validate_units
 
-    units, repairs = _read(args)
-    report = validate_units(units, tolerance_m2=args.tolerance, repairs=repairs)
+    units, repairs, divisions = _read(args)
+    report = validate_units(
+        units, tolerance_m2=args.tolerance, repairs=repairs, divisions=divisions
+    )
+    report.findings += implausible_units(units)
     text = json.dumps(report.to_dict(), ensure_ascii=False, indent=1)
     if args.output:
         Path(args.output).write_text(text + "\n", encoding="utf-8")

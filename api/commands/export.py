@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING
 
 from cityaware.api.commands import add_data_dir
 from cityaware.api.settings import Settings
+from cityaware.geo.boundaries.schema import LAYER_OF
 
 if TYPE_CHECKING:
     from cityaware.api.context import AppContext
 
 FEATURES = ("incidents", "cameras", "sensors")
-BOUNDARIES = ("districts", "streets", "communities", "grids")
+BOUNDARIES = tuple(LAYER_OF.values())
 FORMATS = ("geojson", "csv", "gpkg", "parquet")
 SUFFIX_FORMAT = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg"}
 SUFFIX_FORMAT[".parquet"] = "parquet"

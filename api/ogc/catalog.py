@@ -1,7 +1,7 @@
 """The collections the server publishes, each with its provider.
 
->>> [c for c in BOUNDARY_COLLECTIONS]
-['districts', 'streets', 'communities', 'grids']
+>>> list(TITLES)[:5]
+['cities', 'districts', 'streets', 'communities', 'grids']
 """
 
 from __future__ import annotations
@@ -12,16 +12,17 @@ from functools import cached_property
 from typing import TYPE_CHECKING
 
 from cityaware.api.ogc.providers import BoundaryProvider, Provider
-from cityaware.geo.boundaries.schema import LAYER_OF
+from cityaware.geo.boundaries.schema import LEVEL_OF_LAYER
 from cityaware.geo.errors import NotFound
+from cityaware.geo.store.taxonomy import KINDS
 
 if TYPE_CHECKING:
     from cityaware.geo.boundaries.generations import BoundaryRegistry
     from cityaware.geo.store.store import FeatureStore
 
-BOUNDARY_COLLECTIONS: dict[str, str] = {layer: level for level, layer in LAYER_OF.items()}
-FEATURE_COLLECTIONS: tuple[str, ...] = ("incidents", "cameras", "sensors")
-_TITLES = {
+# The published collections: boundary layers (geo.boundaries.schema) and feature kinds.
+TITLES: dict[str, str] = {
+    "cities": "Cities (地级市)",
     "districts": "Districts (区县)",
     "streets": "Streets and townships (街道/乡镇)",
     "communities": "Communities and villages (社区/村)",
@@ -58,20 +59,20 @@ class Catalog:
     def collections(self) -> dict[str, Collection]:
         """Every published collection by id (boundary layers first)."""
         found: dict[str, Collection] = {}
-        for layer, level in BOUNDARY_COLLECTIONS.items():
+        for layer, level in LEVEL_OF_LAYER.items():
             description = (
                 f"Boundary units of level {level!r} of the active boundary generation "
                 "(ask for another with ?generation=ID)."
             )
             provider = BoundaryProvider(self.registry, level)
-            found[layer] = Collection(layer, _TITLES[layer], description, provider)
+            found[layer] = Collection(layer, TITLES[layer], description, provider)
         if self.open_store is not None:
             from cityaware.api.ogc.store_provider import StoreProvider
 
             store = self.open_store()
-            for kind in FEATURE_COLLECTIONS:
+            for kind in KINDS:
                 provider = StoreProvider(store, kind)
-                found[kind] = Collection(kind, _TITLES[kind], _TITLES[kind], provider)
+                found[kind] = Collection(kind, TITLES[kind], TITLES[kind], provider)
         return found
 
     def get(self, collection_id: str) -> Collection:

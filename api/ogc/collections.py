@@ -16,10 +16,10 @@ from cityaware.api.ogc.web import (
     SCHEMA_JSON,
     alternates,
     base_url,
-    json_response,
     link,
     negotiate,
 )
+from cityaware.api.responses import json_response
 
 Generation = Annotated[
     str | None, Query(description="boundary generation id (default: the active one)")

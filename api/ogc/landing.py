@@ -18,10 +18,10 @@ from cityaware.api.ogc.web import (
     OPENAPI,
     alternates,
     base_url,
-    json_response,
     link,
     negotiate,
 )
+from cityaware.api.responses import json_response
 
 _COMMON = "http://www.opengis.net/spec/ogcapi-common-1/1.0/conf/"
 _FEATURES = "http://www.opengis.net/spec/ogcapi-features-1/1.0/conf/"

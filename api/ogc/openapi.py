@@ -18,7 +18,8 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 
-from cityaware.api.ogc.web import OPENAPI, json_response
+from cityaware.api.ogc.web import OPENAPI
+from cityaware.api.responses import json_response
 
 SWAGGER_ASSETS = "/static/swagger_ui"  # swagger-ui-dist from npm, under layers/assets
 

@@ -22,6 +22,7 @@ from cityaware.api.ogc.providers import Bbox, ItemQuery, Page, Provider
 from cityaware.geo.store import FeatureFilter, FeatureStore
 from cityaware.geo.store.cql2 import queryables
 from cityaware.geo.store.schema import TIME_COLUMNS
+from cityaware.geo.store.times import from_ms
 
 _TIME = {"type": "string", "format": "date-time"}
 _TYPES: dict[str, dict[str, Any]] = {
@@ -45,15 +46,6 @@ def kind_fields(kind: str) -> dict[str, dict[str, Any]]:
     ['name', 'device_kind', 'online']
     """
     return {n: {**_TYPES.get(n, {"type": "string"}), "title": n} for n in queryables(kind)}
-
-
-def iso_ms(ms: int) -> str:
-    """ISO 8601 UTC text (``...Z``) of epoch milliseconds, as the API writes instants.
-
-    >>> iso_ms(1_795_665_600_000)
-    '2026-11-26T04:00:00Z'
-    """
-    return pd.Timestamp(int(ms), unit="ms", tz="UTC").isoformat().replace("+00:00", "Z")
 
 
 class StoreProvider(Provider):
@@ -124,5 +116,5 @@ class StoreProvider(Provider):
         extent = self.store.extent(self.kind)
         if extent.bbox is None:
             return None, [None, None]
-        interval = [None if v is None else iso_ms(v) for v in (extent.first_ms, extent.last_ms)]
+        interval = [None if v is None else from_ms(v) for v in (extent.first_ms, extent.last_ms)]
         return extent.bbox, interval

@@ -1,4 +1,5 @@
-"""HTTP helpers shared by the OGC routes: absolute links, format negotiation, JSON answers.
+"""HTTP helpers shared by the OGC routes: absolute links, format negotiation
+(JSON answers: :func:`cityaware.api.responses.json_response`).
 
 Links are absolute and honour a reverse proxy's ``X-Forwarded-Proto``,
 ``X-Forwarded-Host`` and ``X-Forwarded-Prefix`` (QGIS and GDAL break on
@@ -10,14 +11,12 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlencode
 
-import orjson
 from fastapi import Request
-from fastapi.responses import Response
 
+from cityaware.api.responses import JSON
 from cityaware.geo.errors import InvalidInput
 
 GEOJSON = "application/geo+json"
-JSON = "application/json"
 HTML = "text/html"
 OPENAPI = "application/vnd.oai.openapi+json;version=3.0"
 SCHEMA_JSON = "application/schema+json"
@@ -82,12 +81,6 @@ def negotiate(request: Request, allowed: tuple[str, ...], default: str = "json")
             if FORMAT_MEDIA[key] == media.strip() and q > best_q:
                 best, best_q = key, q
     return best
-
-
-def json_response(body: Any, media: str = JSON, status: int = 200, headers=None) -> Response:
-    """Serialise with orjson (numpy, datetimes) into a response of ``media`` type."""
-    content = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY, default=str)
-    return Response(content, status_code=status, media_type=media, headers=headers)
 
 
 def alternates(request: Request, path: str, self_key: str, keys: tuple[str, ...]) -> list[dict]:

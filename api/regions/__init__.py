@@ -21,13 +21,16 @@ from cityaware.api.ogc.crs import CRS84, check_crs
 from cityaware.api.ogc.geojson import collection_bytes, feature_bytes
 from cityaware.api.ogc.items import Limit, Offset, items_response
 from cityaware.api.ogc.params import DEFAULT_LIMIT, ItemParams, item_params
-from cityaware.api.ogc.store_provider import StoreProvider, iso_ms
-from cityaware.api.ogc.web import GEOJSON, json_response, link
+from cityaware.api.ogc.store_provider import StoreProvider
+from cityaware.api.ogc.web import GEOJSON, link
 from cityaware.api.regions.units import Units, record, simplified
+from cityaware.api.responses import json_response
 from cityaware.geo.analysis.hotspots import HotspotQuery, find_hotspots
 from cityaware.geo.analysis.stats import region_stats
+from cityaware.geo.boundaries.schema import LEVEL_OF_LAYER
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.predicates import parse_instant
+from cityaware.geo.store.times import from_ms
 
 Generation = Annotated[str | None, Query(description="boundary generation id (default: active)")]
 Kind = Annotated[str, Query(description="collection id: incidents, cameras, sensors, grids, ...")]
@@ -46,9 +49,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(prefix="/v1", tags=["regions"], dependencies=[Depends(ctx.access.read())])
 
     def units() -> Units:
-        levels = {"districts": "district", "streets": "street"}
-        levels |= {"communities": "community", "grids": "grid"}
-        providers = {level: catalog.get(layer).provider for layer, level in levels.items()}
+        providers = {level: catalog.get(layer).provider for layer, level in LEVEL_OF_LAYER.items()}
         return Units(providers, lambda generation: _zone_names(ctx, generation))
 
     @router.get("/regions/{code}", summary="A unit (any level) or functional zone")
@@ -175,8 +176,8 @@ def build_router(ctx: AppContext) -> APIRouter:
         if f == "geojson":
             return _hotspot_features(rows, grids, query, tested)
         body = {
-            "window": [iso_ms(query.window_start_ms), iso_ms(query.end_ms)],
-            "baseline": [iso_ms(query.baseline_start_ms), iso_ms(query.window_start_ms)],
+            "window": [from_ms(query.window_start_ms), from_ms(query.end_ms)],
+            "baseline": [from_ms(query.baseline_start_ms), from_ms(query.window_start_ms)],
             "tested_pairs": tested,
             "method": "Poisson upper tail vs the grid's own baseline, Benjamini-Hochberg q-values",
             "hotspots": rows,
@@ -195,8 +196,8 @@ def _hotspot_features(rows: list[dict], grids, query: HotspotQuery, tested: int)
     table.insert(0, "id", table["grid_code"] + "-" + table["category"])
     frame = gpd.GeoDataFrame(table, geometry=grids.geometry.reindex(table["grid_code"]).values)
     members = {
-        "window": [iso_ms(query.window_start_ms), iso_ms(query.end_ms)],
-        "baseline": [iso_ms(query.baseline_start_ms), iso_ms(query.window_start_ms)],
+        "window": [from_ms(query.window_start_ms), from_ms(query.end_ms)],
+        "baseline": [from_ms(query.baseline_start_ms), from_ms(query.window_start_ms)],
         "tested_pairs": tested,
     }
     return Response(collection_bytes(feature_bytes(frame, CRS84), members), media_type=GEOJSON)

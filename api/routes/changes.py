@@ -18,7 +18,7 @@ import asyncio
 from fastapi import APIRouter, Depends, Query, Response
 
 from cityaware.api.context import AppContext
-from cityaware.api.service.locate import json_response
+from cityaware.api.responses import json_response
 from cityaware.geo.store.changes import MAX_LIMIT, parse_seq
 
 DEFAULT_LIMIT = 1000

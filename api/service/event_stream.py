@@ -19,15 +19,15 @@ True
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from cityaware.geo.errors import ChangesPruned
 from cityaware.geo.store.changes import parse_seq
+from cityaware.geo.store.taxonomy import OPEN_STATUSES
+from cityaware.geo.store.times import to_ms
 
 BATCH = 1_000
 KINDS = ("incidents", "sensors")
-OPEN_STATUSES = ("received", "dispatched", "in_progress")
 
 
 @dataclass(frozen=True)
@@ -40,10 +40,8 @@ class Event:
 
 
 def _ms(value: str | None) -> int:
-    """Epoch ms of the store's ISO time text."""
-    if value is None:
-        return 0
-    return int(datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp() * 1000)
+    """Epoch ms of the store's ISO time text (0 for none)."""
+    return 0 if value is None else to_ms(value)
 
 
 def to_event(seq: int, op: str, record: dict[str, Any]) -> Event | None:

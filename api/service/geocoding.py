@@ -114,6 +114,17 @@ class Geocoding:
     ) -> dict[str, Any]:
         """The full answer for one point given in ``crs``; ``near_m`` widens or narrows
         the candidate radius (default: the locator's own, 10 m)."""
+        return self.located_point(x, y, crs, generation, near_m)[1]
+
+    def located_point(
+        self,
+        x: float,
+        y: float,
+        crs: str,
+        generation: str | None = None,
+        near_m: float | None = None,
+    ) -> tuple[Location, dict[str, Any]]:
+        """:meth:`locate_point` with the engine's :class:`Location` it answers from."""
         locator = self.locator(generation)
         loc = locator.locate(x, y, crs)
         if near_m is not None:
@@ -121,7 +132,7 @@ class Geocoding:
             loc.candidates = grids_within(locator, loc.lon, loc.lat, near_m, own)
         gcj = wgs84_to_gcj02(loc.lon, loc.lat)  # already validated by the locator
         query = {"x": x, "y": y, "crs": normalize_crs(crs)}
-        return location_answer(loc, self.catalog(locator), gcj, query)
+        return loc, location_answer(loc, self.catalog(locator), gcj, query)
 
     def locate_batch(
         self, x: np.ndarray, y: np.ndarray, crs: str, generation: str | None = None
@@ -142,6 +153,14 @@ class Geocoding:
         ``grid: null``, ``location`` the point the address names, if any) with the
         reason in ``grid_reason``. 422 when nothing usable was found.
         """
+        return self.located_address(address, generation)[1]
+
+    def located_address(
+        self, address: str, generation: str | None = None
+    ) -> tuple[Location | None, dict[str, Any]]:
+        """:meth:`locate_address` with the engine's :class:`Location` it answers from (an
+        incident is routed and stored with that location: the address is located once);
+        None when only a coarser unit is trusted."""
         address = (address or "").strip()
         if not address:
             raise InvalidInput("address is empty")
@@ -156,8 +175,9 @@ class Geocoding:
             raise InvalidInput("an address is located in the active generation only")
         result = gazetteer.geocode(address)
         best = result.best
+        location: Location | None = None
         if result.lon is not None and result.lat is not None:
-            answer = self.locate_point(float(result.lon), float(result.lat), "EPSG:4326")
+            location, answer = self.located_point(float(result.lon), float(result.lat), "EPSG:4326")
             answer |= {"grid_trusted": True, "grid_reason": None}
         else:
             answer = self._unit_answer(address, result)
@@ -170,7 +190,7 @@ class Geocoding:
             "matched_text": best.matched_text if best else None,
             "gazetteer_grid": result.grid_code,
         }
-        return answer
+        return location, answer
 
     def city_name(self, loc: Location) -> str:
         """The name of the city ``loc`` lies in: its city record, else the profile's one city."""

@@ -18,9 +18,10 @@ import orjson
 from fastapi import APIRouter, Depends, Header, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityaware.api.responses import json_response
 from cityaware.api.service.auth import ApiKey
 from cityaware.api.service.limits import check_content_length
-from cityaware.api.service.locate import CRS_HELP, json_response
+from cityaware.api.service.locate import CRS_HELP
 from cityaware.api.service.nearest import nearest_devices
 from cityaware.geo.crs import from_lonlat
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound, Unprocessable
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.routing import DutyList
     from cityaware.geo.engine import Locator
+    from cityaware.geo.store.live import LiveDevices
     from cityaware.geo.store.store import FeatureStore
 
 NEAREST_CAMERAS = 5
@@ -74,8 +76,11 @@ def fingerprint(incident: IncidentIn) -> str:
 class Incidents:
     """Intake, views and lifecycle over the store, the locator and the duty list."""
 
-    def __init__(self, store: FeatureStore, geocoding: Geocoding, duty_list: DutyList) -> None:
+    def __init__(
+        self, store: FeatureStore, geocoding: Geocoding, duty_list: DutyList, devices: LiveDevices
+    ) -> None:
         self.store, self.geocoding, self.duty_list = store, geocoding, duty_list
+        self.devices = devices
 
     def create(self, incident: IncidentIn, idempotency_key: str | None) -> tuple[dict, bool]:
         """Pin, route and store an incident; returns (view, replayed)."""
@@ -84,16 +89,16 @@ class Incidents:
         if incident.lon is not None and incident.lat is not None:
             if not incident.crs:
                 raise InvalidInput(f"crs is required with lon/lat ({CRS_HELP})")
-            x, y, crs = incident.lon, incident.lat, incident.crs
+            x, y = incident.lon, incident.lat
+            location = self.geocoding.locator().locate(x, y, incident.crs)
         elif incident.address:
-            answer = self.geocoding.locate_address(incident.address)
-            if not answer["grid_trusted"]:  # pinning to a coarse unit's point would mislead
+            found, answer = self.geocoding.located_address(incident.address)
+            if found is None:  # only a coarse unit: pinning it to a point would mislead
                 raise Unprocessable(answer["grid_reason"])
-            (x, y), crs = answer["location"]["wgs84"], "EPSG:4326"
+            location, (x, y) = found, (found.lon, found.lat)
         else:
             raise InvalidInput("give lon, lat and crs, or an address")
         # located once: the same answer routes the incident and is stored with it
-        location = self.geocoding.locator().locate(x, y, crs)
         district, zone = location.district_code or "", location.managing_zone or ""
         city = self.geocoding.city_name(location)
         routing = self.duty_list.route(incident.category, district, zone, city)
@@ -138,7 +143,7 @@ class Incidents:
             }
         gcj = from_lonlat(record["lon"], record["lat"], "GCJ02")
         cameras = nearest_devices(
-            self.store, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
+            self.devices, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
         )
         fields = ("id", "status", "category", "title", "description", "channel", "priority")
         fields += ("delivery_state", "address", "reported_at", "created_at", "updated_at")

@@ -22,6 +22,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import QueryParams
 
+from cityaware.api.responses import JSON, json_response
 from cityaware.api.service.auth import HEADER, SECURITY, client_of
 from cityaware.api.service.limits import check_batch_length, read_body
 from cityaware.geo.errors import InvalidInput
@@ -29,7 +30,6 @@ from cityaware.geo.errors import InvalidInput
 if TYPE_CHECKING:
     from cityaware.api.context import AppContext
 
-JSON = "application/json"
 LAYOUTS = ("records", "columns")
 CRS_HELP = "WGS84, CGCS2000, GCJ02, BD09 or EPSG:NNNN (x = longitude/easting)"
 
@@ -97,12 +97,6 @@ def _number(params: QueryParams, name: str) -> float | None:
         return float(text)
     except ValueError:
         raise InvalidInput(f"{name}: {text!r} is not a number") from None
-
-
-def json_response(payload: Any, status_code: int = 200) -> Response:
-    """orjson-serialised answer (NaN → null, numpy arrays as lists)."""
-    body = orjson.dumps(payload, option=orjson.OPT_SERIALIZE_NUMPY)
-    return Response(body, status_code=status_code, media_type=JSON)
 
 
 def parse_json_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list[Any], str]:

@@ -22,21 +22,20 @@ from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
 
+from cityaware.api.responses import json_response
 from cityaware.api.service.auth import HEADER, client_of
 from cityaware.api.service.incidents import IncidentIn, Incidents
 from cityaware.api.service.limits import check_content_length
-from cityaware.api.service.locate import json_response
 from cityaware.geo.errors import InvalidInput, NotFound
 from cityaware.geo.resources import shipped
 from cityaware.geo.store import FeatureFilter
-from cityaware.geo.store.taxonomy import OPEN_STATUSES, PRIORITIES, STATUSES
+from cityaware.geo.store.taxonomy import CLOSED_STATUSES, OPEN_STATUSES, PRIORITIES
 
 if TYPE_CHECKING:
     from cityaware.api.context import AppContext
     from cityaware.geo.store.store import FeatureStore
 
 SERVICES_FILE = shipped("cityaware.api.service", "services.csv")
-CLOSED_STATUSES = tuple(s for s in STATUSES if s not in OPEN_STATUSES)
 MAX_PAGE_SIZE = 1000
 
 
@@ -283,10 +282,20 @@ def build_router(ctx: AppContext) -> APIRouter:
     def get_request(service_request_id: str) -> Response:
         return json_response(ctx.open311.request(service_request_id))
 
+    async def form_key(
+        request: Request, x_api_key: str | None = Header(None, alias=HEADER)
+    ) -> None:
+        """GeoReport v2 sends the key as the ``api_key`` form field: check it (or the
+        header) before the request's fields are validated, so a bad key is always a 401."""
+        key = (await request.form()).get("api_key")
+        access.check(
+            key if isinstance(key, str) else x_api_key, "incidents.create", client_of(request)
+        )
+
     @router.post(
         "/requests.json",
         summary="Create a service request (form encoded, as the spec says)",
-        dependencies=[Depends(check_content_length)],
+        dependencies=[Depends(check_content_length), Depends(form_key)],
     )
     @access.declare("incidents.create", key_in_body=True)
     def create_request(
@@ -297,12 +306,10 @@ def build_router(ctx: AppContext) -> APIRouter:
         address_string: str | None = Form(None, max_length=200),
         description: str | None = Form(None, max_length=4000),
         media_url: str | None = Form(None, max_length=1000),
-        api_key: str | None = Form(None, max_length=200),
+        api_key: str | None = Form(None, max_length=200, description="checked by form_key"),
         jurisdiction_id: str | None = Form(None, max_length=100),
-        x_api_key: str | None = Header(None, alias=HEADER),
         idempotency_key: str | None = Header(None, max_length=200),
     ) -> Response:
-        access.check(api_key or x_api_key, "incidents.create", client_of(request))
         created = ctx.open311.create(
             service_code, lat, long, address_string, description, media_url, idempotency_key
         )

@@ -16,6 +16,7 @@ from cityaware.layers.service import TileFilters
 
 if TYPE_CHECKING:
     from cityaware.api.service.geocoding import Geocoding
+    from cityaware.geo.store.live import LiveDevices
     from cityaware.geo.store.store import FeatureStore
     from cityaware.layers.service import MapLayers
 
@@ -25,8 +26,11 @@ NEAREST_CAMERAS = 3
 class MapWall:
     """The map wall's queries over its layers, the store and the geocoder."""
 
-    def __init__(self, layers: MapLayers, store: FeatureStore, geocoding: Geocoding) -> None:
+    def __init__(
+        self, layers: MapLayers, store: FeatureStore, geocoding: Geocoding, devices: LiveDevices
+    ) -> None:
         self.layers, self.store, self.geocoding = layers, store, geocoding
+        self.devices = devices
 
     def grid_counts(self, filters: TileFilters) -> dict[str, Any]:
         """Incident counts per grid under ``filters`` and the data version they are of."""
@@ -46,7 +50,7 @@ class MapWall:
         record = self.store.get("incidents", incident_id)
         history = self.store.history("incidents", incident_id)["status"]
         cameras = nearest_devices(
-            self.store, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
+            self.devices, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
         )
         return {"incident": record, "history": history, "cameras": cameras}
 

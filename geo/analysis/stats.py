@@ -16,14 +16,13 @@ from typing import Any
 
 from cityaware.geo.store import FeatureFilter
 from cityaware.geo.store.reads import StoreReads
-from cityaware.geo.store.taxonomy import OPEN_STATUSES
+from cityaware.geo.store.taxonomy import CLOSED_STATUSES, OPEN_STATUSES
 
 GROUPS = {
     "incidents": ("category", "status", "channel", "day"),
     "cameras": ("device_kind", "online", "day"),
     "sensors": ("device_kind", "online", "day"),
 }
-CLOSED = ("resolved", "closed")
 HOUR_MS = 3_600_000
 
 
@@ -46,7 +45,7 @@ def region_stats(
     open_filter = replace(filters, status=list(OPEN_STATUSES))
     grids = store.aggregate(kind, ["grid"], open_filter)[:top]
     out["top_grids_by_open"] = [{"grid_code": r["grid"], "open": r["count"]} for r in grids]
-    closed = sum(out["by_status"].get(s, 0) for s in CLOSED)
+    closed = sum(out["by_status"].get(s, 0) for s in CLOSED_STATUSES)
     out["closure_rate"] = closed / out["total"] if out["total"] else None
     resolutions = store.resolutions(kind, filters, int(sla_hours * HOUR_MS))
     out["on_time"] = {

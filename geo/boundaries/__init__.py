@@ -1,1 +1,1 @@
-"""Boundary hierarchy: district → street office/township → community/village → grid."""
+"""Boundary hierarchy: city → district → street office/township → community/village → grid."""

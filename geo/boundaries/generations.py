@@ -1,14 +1,16 @@
 """Versions of the boundary hierarchy ("generations"), after MapIt's model.
 
 Each import stages a new, inactive generation under ``<root>/<id>/``
-(``units.parquet`` as GeoParquet, ``meta.json``, ``validation.json``). The
+(``units.parquet`` as GeoParquet, ``divisions.parquet`` with the units known
+only from division lists, ``meta.json``, ``validation.json``). The
 generation directory appears in one rename, so readers never see half of it.
 ``activate`` switches the live generation by replacing the pointer file
 ``<root>/ACTIVE`` atomically. Older generations stay readable.
 
-Every unit carries a ``unit_id`` derived from its code and its normalised
-geometry, so a unit that did not change keeps its identity across generations
-and a new id appears exactly when its code or outline changed; its
+Every unit carries a ``unit_id``: a unit whose code is the same and whose
+outline moved by less than a centimetre (:mod:`geo.boundaries.identity`)
+keeps its identity across generations and a new id appears exactly when its
+code or outline changed; its
 ``since_generation`` says in which generation that identity first appeared
 (MapIt's ``generation_low``). Names and attributes may change under one id.
 
@@ -21,7 +23,6 @@ and a new id appears exactly when its code or outline changed; its
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -35,11 +36,22 @@ from typing import Any
 import geopandas as gpd
 import numpy as np
 import pandas as pd
-import shapely
 from pyproj import CRS
 
 from cityaware.geo.arrays import StrArray
+from cityaware.geo.boundaries.assemble import carry_over, fill_names, link_parents, with_cities
+from cityaware.geo.boundaries.divisions import (
+    DIVISION_COLUMNS,
+    concat_divisions,
+    empty_divisions,
+    is_division_list,
+    normalise_divisions,
+    read_divisions,
+)
+from cityaware.geo.boundaries.identity import carried_ids
 from cityaware.geo.boundaries.io import digit_strings, read_many
+from cityaware.geo.boundaries.levels import canonical_level
+from cityaware.geo.boundaries.plausibility import implausible_units, refuse_unless_forced
 from cityaware.geo.boundaries.repair import RepairNote, repair_geometries
 from cityaware.geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
 from cityaware.geo.boundaries.validate import ValidationReport, validate_units
@@ -49,13 +61,10 @@ ACTIVE_FILE = "ACTIVE"
 UNITS_FILE = "units.parquet"
 META_FILE = "meta.json"
 VALIDATION_FILE = "validation.json"
+DIVISIONS_FILE = "divisions.parquet"
 _GENERATION_ID = re.compile(r"^g(\d{4,})$")
 _DEFAULTS = {"name": "", "parent_code": "", "code_system": "NBS", "code_version": ""}
 _DEFAULTS |= {"managing_zone": "", "attributes": "{}"}
-# Coordinates are rounded to 1e-7 degrees (about 1 cm) before hashing, so that
-# float noise from a file round trip (e.g. GeoJSON's 15 digits) keeps identity.
-_HASH_DECIMALS = 7
-DIVISION_COLUMNS = ("code", "name", "level", "parent_code")
 
 
 class BoundaryRegistry:
@@ -77,32 +86,52 @@ class BoundaryRegistry:
         source: str = "",
         note: str = "",
         repairs: Sequence[RepairNote] = (),
+        divisions: pd.DataFrame | None = None,
+        force: bool = False,
     ) -> str:
         """Store ``units`` as a new inactive generation; return its id (e.g. ``'g0001'``).
 
-        Refuses (InvalidInput) frames without units, with unknown levels or
-        non-polygon geometry, or with duplicate codes; other problems are only
-        reported in ``validation.json``.
+        ``divisions`` (:mod:`geo.boundaries.divisions`) name units without outline (and
+        outlined units whose file gives no name).
+        When the units' top level has its parents in the active generation (a
+        grid-only update), the levels above come from there; districts get
+        their city (derived from the codes when not given). Refuses
+        (InvalidInput) frames without units, with unknown levels or non-polygon
+        geometry, with duplicate codes, or implausible outlines (outside China,
+        far from the rest, far from the active generation) unless ``force``;
+        other problems are only reported in ``validation.json``.
 
         >>> registry.stage(units, source="grids.gpkg", note="2024 re-survey")  # doctest: +SKIP
         'g0002'
         """
         units, repaired_here = _normalised(units)
-        report = validate_units(units, repairs=[*repairs, *repaired_here])
+        divisions = normalise_divisions(divisions)
+        active = self.active()
+        active_units = self.units(active) if active is not None else None
+        active_divisions = self.divisions(active) if active is not None else None
+        units, divisions = carry_over(units, divisions, active_units, active_divisions)
+        units = fill_names(link_parents(with_cities(units, divisions), divisions), divisions)
+        divisions = divisions[~divisions["code"].isin(units["code"])].reset_index(drop=True)
+        report = validate_units(units, repairs=[*repairs, *repaired_here], divisions=divisions)
         duplicates = report.of_kind("duplicate_code")
         if duplicates:
             raise InvalidInput(
                 f"{len(duplicates)} duplicate codes, e.g. {duplicates[0].message}; "
                 "every unit of a generation needs its own code"
             )
-        units.insert(0, "unit_id", unit_ids(units))
-        units["since_generation"] = self._since(units["unit_id"])
+        report.findings += implausible_units(units, active_units)
+        warnings = refuse_unless_forced(report.findings, force)
+        ids = self._ids()
+        previous = self.units(ids[-1]) if ids else None
+        units.insert(0, "unit_id", carried_ids(units, previous))
+        units["since_generation"] = self._since(units["unit_id"], previous)
         self.root.mkdir(parents=True, exist_ok=True)
         workdir = Path(tempfile.mkdtemp(prefix=".staging-", dir=self.root))
         try:
             units.to_parquet(workdir / UNITS_FILE, index=False)
+            divisions.to_parquet(workdir / DIVISIONS_FILE, index=False)
             _write_json(workdir / VALIDATION_FILE, report.to_dict())
-            return self._publish(workdir, source, note, units, report)
+            return self._publish(workdir, source, note, units, report, warnings)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
 
@@ -111,18 +140,24 @@ class BoundaryRegistry:
         paths: Sequence[str | Path],
         *,
         note: str = "",
+        force: bool = False,
         **read_options: Any,
     ) -> str:
-        """Read boundary files (a hierarchy GeoPackage, or one file per level) into one generation.
+        """Read boundary files (a hierarchy GeoPackage, or one file per level) and division
+        lists (CSV) into one generation.
 
         ``read_options`` go to :func:`geo.boundaries.io.read_many` (level, layer, crs, ...).
 
-        >>> registry.stage_files(["districts.geojson", "grids.fgb"])  # doctest: +SKIP
+        >>> registry.stage_files(["districts.geojson", "divisions.csv"])  # doctest: +SKIP
         'g0003'
         """
-        units, repairs = read_many(paths, **read_options)
+        outlines = [p for p in paths if not is_division_list(p)]
+        divisions = concat_divisions([read_divisions(p) for p in paths if is_division_list(p)])
+        units, repairs = read_many(outlines, force=force, **read_options)
         source = ", ".join(Path(p).name for p in paths)
-        return self.stage(units, source=source, note=note, repairs=repairs)
+        return self.stage(
+            units, source=source, note=note, repairs=repairs, divisions=divisions, force=force
+        )
 
     def activate(self, generation: str) -> None:
         """Make ``generation`` the live one, atomically (readers see the old or the new id)."""
@@ -179,6 +214,18 @@ class BoundaryRegistry:
             units = units[units["level"] == level]
         return units.reset_index(drop=True).copy()
 
+    def divisions(self, generation: str | None = None) -> pd.DataFrame:
+        """Units of ``generation`` (the active one by default) known without outline, from
+        division lists: columns code, name, level, parent_code (empty frame when none).
+
+        >>> registry.divisions().query("level == 'street'").code.tolist()[:1]  # doctest: +SKIP
+        ['410202001']
+        """
+        path = self.root / self._resolve(generation) / DIVISIONS_FILE
+        if not path.exists():
+            return empty_divisions()
+        return pd.read_parquet(path)[[*DIVISION_COLUMNS]].astype(object)
+
     def validation(self, generation: str | None = None) -> dict[str, Any]:
         """The validation report saved when ``generation`` was staged."""
         generation = self._resolve(generation)
@@ -206,25 +253,13 @@ class BoundaryRegistry:
             "updated": sorted(both[(same_shape & ~same_fields).to_numpy()]),
         }
 
-    # -- divisions: STUB for the import track (issue 12), which replaces it ----
-    def divisions(self, generation: str | None = None) -> pd.DataFrame:
-        """Units of ``generation`` known without outline: code, name, level, parent_code.
-
-        Placeholder until division lists import: always an empty frame.
-
-        >>> BoundaryRegistry(Path("/nonexistent")).divisions("g0001").columns.tolist()
-        ['code', 'name', 'level', 'parent_code']
-        """
-        return pd.DataFrame({c: pd.Series(dtype=object) for c in DIVISION_COLUMNS})
-
     # -- internals ----------------------------------------------------------
-    def _since(self, new_ids: pd.Series) -> StrArray:
+    @staticmethod
+    def _since(new_ids: pd.Series, previous: gpd.GeoDataFrame | None) -> StrArray:
         """The generation each unit first appeared in, carried over from the latest
         generation for unchanged units; '' (this generation, still unnamed) for the rest."""
-        ids = self._ids()
-        if not ids:
+        if previous is None:
             return np.full(len(new_ids), "", dtype=object)
-        previous = self.units(ids[-1])
         since = pd.Series(previous["since_generation"].to_numpy(), index=previous["unit_id"])
         return since.reindex(new_ids.to_numpy()).fillna("").to_numpy(dtype=object)
 
@@ -235,6 +270,7 @@ class BoundaryRegistry:
         note: str,
         units: gpd.GeoDataFrame,
         report: ValidationReport,
+        warnings: Sequence[str],
     ) -> str:
         """Give the staged directory the next free id by renaming it into place."""
         while True:
@@ -246,6 +282,7 @@ class BoundaryRegistry:
                 "note": note,
                 "counts": {lv: int((units["level"] == lv).sum()) for lv in LEVELS},
                 "validation": report.counts,
+                "forced": list(warnings),
             }
             _write_json(workdir / META_FILE, meta)
             try:
@@ -287,21 +324,6 @@ class BoundaryRegistry:
         return units.set_index("code")
 
 
-def unit_ids(units: gpd.GeoDataFrame) -> StrArray:
-    """A stable id per unit: a hash of its code and its normalised, rounded outline.
-
-    >>> unit_ids(units)[0]  # doctest: +SKIP
-    'u-3f9c0a5e1b2d4c6a'
-    """
-    rounded = shapely.transform(units.geometry.to_numpy(), lambda xy: np.round(xy, _HASH_DECIMALS))
-    wkbs = shapely.to_wkb(shapely.normalize(rounded), output_dimension=2)
-    out = np.empty(len(units), dtype=object)
-    for row, (code, wkb) in enumerate(zip(units["code"], wkbs, strict=True)):
-        digest = hashlib.blake2b(str(code).encode() + b"\0" + wkb, digest_size=8)
-        out[row] = "u-" + digest.hexdigest()
-    return out
-
-
 def _normalised(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
     """A clean copy in EPSG:4326 with every schema column and repaired geometry, with the
     repair notes; or InvalidInput."""
@@ -314,9 +336,7 @@ def _normalised(units: gpd.GeoDataFrame) -> tuple[gpd.GeoDataFrame, list[RepairN
     if not units.crs.equals(CRS.from_user_input(STORAGE_CRS)):
         units = units.to_crs(STORAGE_CRS)
     units = units.reset_index(drop=True)
-    bad_levels = sorted(set(units["level"]) - set(LEVELS))
-    if bad_levels:
-        raise InvalidInput(f"unknown levels {bad_levels} (use one of {', '.join(LEVELS)})")
+    units["level"] = units["level"].map({lv: canonical_level(lv) for lv in set(units["level"])})
     columns = {column: _column(units, column, _DEFAULTS.get(column, "")) for column in CORE_COLUMNS}
     empty = np.flatnonzero(columns["code"] == "")
     if len(empty):

@@ -2,8 +2,9 @@
 
 Any CRS pyproj knows is accepted (the file's own, or ``crs``, which overrides
 it); the result is in EPSG:4326 with the columns of :mod:`geo.boundaries.schema`.
-Invalid rings are repaired with ``shapely.make_valid`` and each repair is
-reported as a :class:`RepairNote`. A file that cannot be used raises
+Invalid rings are repaired after reprojection (:mod:`geo.boundaries.repair`)
+and each repair is reported as a :class:`RepairNote`. Level names may be NBS
+or civil-affairs aliases (:mod:`geo.boundaries.levels`). A file that cannot be used raises
 :class:`~geo.errors.InvalidInput` naming the feature and the problem.
 
 >>> units, repairs = read_units("data/boundaries/zhengzhou-demo.gpkg", layer="districts")
@@ -25,19 +26,16 @@ import geopandas as gpd
 import numpy as np
 import pandas as pd
 import pyogrio
+import shapely
 from pyogrio.errors import DataLayerError, DataSourceError
 from pyproj import CRS
 from pyproj.exceptions import CRSError
 
 from cityaware.geo.arrays import StrArray
+from cityaware.geo.boundaries.levels import canonical_level, is_city_code
+from cityaware.geo.boundaries.plausibility import axis_swap_hint, in_china
 from cityaware.geo.boundaries.repair import RepairNote, repair_geometries
-from cityaware.geo.boundaries.schema import (
-    CORE_COLUMNS,
-    LAYER_OF,
-    LEVEL_OF_LAYER,
-    LEVELS,
-    STORAGE_CRS,
-)
+from cityaware.geo.boundaries.schema import CORE_COLUMNS, LAYER_OF, LEVEL_OF_LAYER, STORAGE_CRS
 from cityaware.geo.errors import InvalidInput
 
 # Code length -> level, and level -> length of the parent's code prefix.
@@ -54,18 +52,26 @@ def read_units(
     code_system: str = "NBS",
     code_version: str = "",
     column_map: dict[str, str] | None = None,
+    encoding: str | None = None,
+    swap_axes: bool = False,
+    force: bool = False,
 ) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
     """Read one layer of a boundary file as a units frame in EPSG:4326.
 
     ``crs`` is the CRS of the coordinates; it overrides the file's own (a
     GeoJSON always claims lon/lat). ``column_map`` renames source columns to
-    schema columns, e.g. ``{"WGBM": "code", "WGMC": "name"}``.
+    schema columns, e.g. ``{"WGBM": "code", "WGMC": "name"}``. ``encoding``
+    is the text encoding of a Shapefile without .cpg (detected when None:
+    UTF-8 if it decodes strictly, else GB18030, a superset of GBK).
+    ``swap_axes`` reads northing-first coordinates; a file that lands in
+    China only with swapped axes is refused with a message saying so unless
+    ``force``. Geometry is repaired after reprojection to lon/lat.
 
     >>> units, repairs = read_units("grids.shp", level="grid", crs="EPSG:4547")  # doctest: +SKIP
     """
     path = Path(path)
     source = f"{path.name}:{layer}" if layer else path.name
-    frame = _read_frame(path, layer)
+    frame = _read_frame(path, layer, encoding)
     if column_map:
         frame = frame.rename(columns=column_map)
     frame = _rename_core_columns(frame)
@@ -79,7 +85,6 @@ def read_units(
     frame = frame.reset_index(drop=True)
     codes = digit_strings(frame["code"], source, "code")
     _require_codes(codes, source)
-    geoms, repairs = repair_geometries(np.asarray(frame.geometry.values), codes, source)
     levels = _levels(frame, codes, level, source)
     units = gpd.GeoDataFrame(
         {
@@ -94,10 +99,11 @@ def read_units(
             else np.full(len(frame), "", dtype=object),
             "attributes": _attributes(frame),
         },
-        geometry=gpd.GeoSeries(geoms, crs=frame.crs),
+        geometry=gpd.GeoSeries(frame.geometry.to_numpy(), crs=frame.crs),
     )
-    units = _to_storage_crs(units, crs, source)
-    return units, repairs
+    units = _to_storage_crs(units, crs, source, swap_axes, force)
+    geoms, repairs = repair_geometries(units.geometry.to_numpy(), codes, source)
+    return units.set_geometry(gpd.GeoSeries(geoms, crs=STORAGE_CRS)), repairs
 
 
 def read_hierarchy(path: str | Path, **options: Any) -> tuple[gpd.GeoDataFrame, list[RepairNote]]:
@@ -169,7 +175,7 @@ def concat_units(frames: Sequence[gpd.GeoDataFrame]) -> gpd.GeoDataFrame:
     return gpd.GeoDataFrame(pd.concat(frames, ignore_index=True), crs=STORAGE_CRS)
 
 
-def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
+def _read_frame(path: Path, layer: str | None, encoding: str | None) -> gpd.GeoDataFrame:
     if layer is not None and layer not in _layer_names(path):
         raise InvalidInput(
             f"{path.name}: no layer '{layer}' (has: {', '.join(_layer_names(path))})"
@@ -177,10 +183,28 @@ def _read_frame(path: Path, layer: str | None) -> gpd.GeoDataFrame:
     if not path.exists():
         raise InvalidInput(f"{path}: no such file")
     try:
-        return gpd.read_file(path, layer=layer, engine="pyogrio")
+        if encoding is None and _shapefile_without_cpg(path):
+            try:
+                return gpd.read_file(path, layer=layer, engine="pyogrio", encoding="UTF-8")
+            except UnicodeDecodeError:
+                encoding = "GB18030"  # superset of GBK, the usual encoding of Chinese .dbf
+        return gpd.read_file(path, layer=layer, engine="pyogrio", encoding=encoding)
+    except LookupError as error:
+        raise InvalidInput(f"unknown encoding '{encoding}'") from error
+    except UnicodeDecodeError as error:
+        raise InvalidInput(
+            f"{path.name}: text is not {encoding} ({error.reason}); pass the right --encoding"
+        ) from error
     except (DataSourceError, DataLayerError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else type(error).__name__
         raise InvalidInput(f"{path.name}: cannot read boundary file ({message})") from error
+
+
+def _shapefile_without_cpg(path: Path) -> bool:
+    """A .shp whose text encoding is not declared (no .cpg next to it)."""
+    if path.suffix.lower() != ".shp":
+        return False
+    return not any(path.with_suffix(suffix).exists() for suffix in (".cpg", ".CPG"))
 
 
 def _layer_names(path: Path) -> list[str]:
@@ -255,18 +279,17 @@ def _text(frame: pd.DataFrame, column: str, default: str = "") -> StrArray:
 
 def _levels(frame: pd.DataFrame, codes: StrArray, level: str | None, source: str) -> StrArray:
     if level is not None:
-        level = LEVEL_OF_LAYER.get(level, level)
-        if level not in LEVELS:
-            raise InvalidInput(f"unknown level '{level}' (use one of {', '.join(LEVELS)})")
-        return np.full(len(codes), level, dtype=object)
+        return np.full(len(codes), canonical_level(level), dtype=object)
     given = _text(frame, "level") if "level" in frame.columns else np.full(len(codes), "")
     levels = np.empty(len(codes), dtype=object)
     for index, (code, value) in enumerate(zip(codes, given, strict=True)):
-        value = LEVEL_OF_LAYER.get(value, value)
         if value:
-            if value not in LEVELS:
-                raise InvalidInput(f"{source}: feature {index + 1}: unknown level '{value}'")
-            levels[index] = value
+            try:
+                levels[index] = canonical_level(value)
+            except InvalidInput as error:
+                raise InvalidInput(f"{source}: feature {index + 1}: {error}") from None
+        elif is_city_code(code):
+            levels[index] = "city"
         elif len(code) in LEVEL_OF_CODE_LENGTH:
             levels[index] = LEVEL_OF_CODE_LENGTH[len(code)]
         elif len(code) > 12:
@@ -280,16 +303,17 @@ def _levels(frame: pd.DataFrame, codes: StrArray, level: str | None, source: str
 
 
 def _parent_codes(frame: pd.DataFrame, codes: StrArray, levels: StrArray, source: str) -> StrArray:
-    """The given parent codes, else the code prefix of the parent level ('' for districts)."""
+    """The given parent codes, else the code prefix of the parent level ('' for cities and
+    districts; the city of a district is derived when a generation is staged)."""
     if "parent_code" in frame.columns:
         given = digit_strings(frame["parent_code"], source, "parent_code")
     else:
         given = np.full(len(codes), "", dtype=object)
     out = given.copy()
     for index, (code, level) in enumerate(zip(codes, levels, strict=True)):
-        if level == "district":
+        if level == "city":
             out[index] = ""
-        elif not out[index] and len(code) > PARENT_PREFIX[level]:
+        elif not out[index] and level in PARENT_PREFIX and len(code) > PARENT_PREFIX[level]:
             out[index] = code[: PARENT_PREFIX[level]]
     return out
 
@@ -333,21 +357,34 @@ def _json_value(value: object) -> object:
     return value
 
 
-def _to_storage_crs(units: gpd.GeoDataFrame, crs: str | None, source: str) -> gpd.GeoDataFrame:
+def _to_storage_crs(
+    units: gpd.GeoDataFrame, crs: str | None, source: str, swap_axes: bool, force: bool
+) -> gpd.GeoDataFrame:
     if crs is not None:
         try:
             given = CRS.from_user_input(crs)
         except CRSError as error:
             raise InvalidInput(f"unknown CRS '{crs}'") from error
         units = units.set_crs(given, allow_override=True)
-    if units.crs is None:
+    source_crs = units.crs
+    if source_crs is None:
         raise InvalidInput(f"{source}: the file has no CRS; pass one (--crs EPSG:4547)")
-    lonlat = units.to_crs(STORAGE_CRS)
+    if swap_axes:
+        swapped = shapely.transform(units.geometry.to_numpy(), lambda xy: xy[:, ::-1])
+        units = units.set_geometry(gpd.GeoSeries(swapped, crs=source_crs))
+    with np.errstate(all="ignore"):
+        lonlat = units.to_crs(STORAGE_CRS)
     minx, miny, maxx, maxy = lonlat.total_bounds
     finite = np.isfinite([minx, miny, maxx, maxy]).all()
-    if not finite or minx < -180 or maxx > 180 or miny < -90 or maxy > 90:
+    in_range = finite and minx >= -180 and maxx <= 180 and miny >= -90 and maxy <= 90
+    inside = in_range and in_china(np.array([minx, maxx]), np.array([miny, maxy])).all()
+    if not inside and not (in_range and force):
+        hint = axis_swap_hint(shapely.get_coordinates(units.geometry.to_numpy()), source_crs)
+        if hint is not None:
+            raise InvalidInput(f"{source}: {hint}")
+    if not in_range:
         raise InvalidInput(
-            f"{source}: coordinates do not fit CRS {units.crs.to_string()} "
+            f"{source}: coordinates do not fit CRS {source_crs.to_string()} "
             "(out of lon/lat range after transforming); pass the right one (--crs)"
         )
     return lonlat

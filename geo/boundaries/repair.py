@@ -1,8 +1,15 @@
 """Repair of boundary geometry: make invalid rings valid, keep only the polygonal parts.
 
-Real boundary files are dirty (self-touching rings, bow-ties, stray lines in
-collections). Each repaired feature gets a :class:`RepairNote` for the
-validation report; a feature with no area left is refused with InvalidInput.
+Real boundary files are dirty (self-touching rings, bow-ties, holes spilling
+out of their shell, stray lines in collections). Repair uses GEOS's
+*structure* method: a point is covered iff it lies inside a shell ring
+(even-odd for a self-crossing ring) and inside no hole ring, exactly as the
+source rings say; the default *linework* method would turn a hole's part
+outside its shell into area, inventing overlaps with the neighbours. Repair
+runs on lon/lat coordinates, after reprojection (a ring valid in metres can
+cross itself once its vertices are reprojected). Each repaired feature gets a
+:class:`RepairNote` for the validation report; a feature with no area left is
+refused with InvalidInput.
 
 >>> bow_tie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
 >>> geoms, notes = repair_geometries(np.array([bow_tie]), np.array(["410102"]), "a.shp")
@@ -74,7 +81,7 @@ def repair_geometries(
     out = geoms.copy()
     for row in np.flatnonzero(invalid).tolist():
         problem = shapely.is_valid_reason(geoms[row])
-        fixed = _polygonal_part(shapely.make_valid(geoms[row]))
+        fixed = _polygonal_part(repair_geometry(geoms[row]))
         if fixed is None:
             raise InvalidInput(
                 f"{source}: feature {row + 1} (code {codes[row]}): geometry has no area "
@@ -84,6 +91,18 @@ def repair_geometries(
         action = "make_valid" if problem != "Valid Geometry" else "kept polygonal parts"
         repairs.append(RepairNote(source, int(row) + 1, str(codes[row]), problem, action))
     return demote_single_parts(out), repairs
+
+
+def repair_geometry(geom: BaseGeometry) -> BaseGeometry:
+    """A valid geometry covering exactly what the source rings cover (structure method).
+
+    >>> spilling = shapely.Polygon(
+    ...     [(0, 0), (10, 0), (10, 10), (0, 10)], [[(8, 4), (12, 4), (12, 6), (8, 6)]])
+    >>> repair_geometry(spilling).area  # the hole's part outside the shell stays empty
+    96.0
+    """
+    fixed: BaseGeometry = shapely.make_valid(geom, method="structure", keep_collapsed=False)
+    return fixed
 
 
 def demote_single_parts(geoms: ObjectArray) -> ObjectArray:

@@ -4,11 +4,11 @@ A *units frame* is a GeoDataFrame in EPSG:4326 (lon/lat) with one row per unit
 and these columns:
 
 ==============  ==========================================================
-code            string; 6 digits (district), 9 (street), 12 (community),
-                community code + suffix (grid)
+code            string; 6 digits ending in 00 (city), 6 digits (district),
+                9 (street), 12 (community), community code + suffix (grid)
 name            string
 level           one of :data:`LEVELS`
-parent_code     string; "" for districts
+parent_code     string; "" for cities (and districts without a city)
 code_system     e.g. "NBS" (statistics) or "MCA" (civil affairs)
 code_version    e.g. "2023"
 managing_zone   code of the functional zone managing the unit, or ""
@@ -17,14 +17,14 @@ geometry        Polygon or MultiPolygon, lon/lat
 ==============  ==========================================================
 
 >>> LEVELS
-('district', 'street', 'community', 'grid')
+('city', 'district', 'street', 'community', 'grid')
 >>> LAYER_OF["grid"]
 'grids'
 """
 
 from __future__ import annotations
 
-LEVELS: tuple[str, ...] = ("district", "street", "community", "grid")
+LEVELS: tuple[str, ...] = ("city", "district", "street", "community", "grid")
 CORE_COLUMNS: tuple[str, ...] = (
     "code",
     "name",
@@ -36,6 +36,7 @@ CORE_COLUMNS: tuple[str, ...] = (
     "attributes",
 )
 LAYER_OF: dict[str, str] = {
+    "city": "cities",
     "district": "districts",
     "street": "streets",
     "community": "communities",
@@ -43,7 +44,8 @@ LAYER_OF: dict[str, str] = {
 }
 LEVEL_OF_LAYER: dict[str, str] = {layer: level for level, layer in LAYER_OF.items()}
 PARENT_LEVEL: dict[str, str | None] = {
-    "district": None,
+    "city": None,
+    "district": "city",
     "street": "district",
     "community": "street",
     "grid": "community",

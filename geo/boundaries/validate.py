@@ -27,7 +27,7 @@ import shapely
 from pyproj import CRS, Transformer
 
 from cityaware.geo.arrays import FloatArray, IntArray, ObjectArray, StrArray
-from cityaware.geo.boundaries.repair import RepairNote
+from cityaware.geo.boundaries.repair import RepairNote, repair_geometry
 from cityaware.geo.boundaries.schema import LEVELS, METRIC_CRS, PARENT_LEVEL, STORAGE_CRS
 
 KINDS: tuple[str, ...] = (
@@ -39,6 +39,7 @@ KINDS: tuple[str, ...] = (
     "missing_attribute",
     "invalid_geometry",
     "repaired",
+    "implausible",
 )
 _LABELS = {
     "outside_parent": "outside parent",
@@ -49,6 +50,7 @@ _LABELS = {
     "missing_attribute": "missing attributes",
     "invalid_geometry": "invalid geometries",
     "repaired": "repaired",
+    "implausible": "implausible",
 }
 GRID_ATTRIBUTES: tuple[str, ...] = ("worker", "phone", "office")
 
@@ -127,11 +129,15 @@ def validate_units(
     tolerance_m2: float = 1.0,
     repairs: Sequence[RepairNote] | None = None,
     sliver_width_m: float = 0.1,
+    divisions: pd.DataFrame | None = None,
 ) -> ValidationReport:
     """Validate a units frame; overlaps, gaps and parts outside the parent smaller than
     ``tolerance_m2``, or thinner than ``sliver_width_m``, are ignored.
 
-    ``repairs`` are the :class:`~geo.boundaries.repair.RepairNote` s from reading.
+    ``repairs`` are the :class:`~geo.boundaries.repair.RepairNote` s from reading;
+    ``divisions`` (code, level) are units without outline that may be parents.
+    Gaps are reported under each parent and between the top-level units (holes
+    in their union).
 
     >>> report = validate_units(units, tolerance_m2=1.0)  # doctest: +SKIP
     >>> report.counts["overlap"]  # doctest: +SKIP
@@ -156,15 +162,16 @@ def validate_units(
             Finding("invalid_geometry", (codes[row],), shapely.is_valid_reason(geoms[row]))
         )
     geoms = geoms.copy()
-    geoms[invalid] = shapely.make_valid(geoms[invalid])
+    geoms[invalid] = [repair_geometry(g) for g in geoms[invalid]]
     parent_codes = _text(units, "parent_code")
     parent_index = _parent_index(codes, parent_codes)
     context = _Context(geoms, codes, levels, parent_index, tolerance_m2, sliver_width_m, metric_crs)
     report.findings += _outside_parent(context)
     report.findings += _overlaps(context)
     report.findings += _gaps(context)
+    report.findings += _top_gaps(context)
     report.findings += _duplicates(units)
-    report.findings += _orphans(context, parent_codes)
+    report.findings += _orphans(context, parent_codes, _division_levels(divisions))
     report.findings += _missing_attributes(units)
     report.findings += [
         Finding("repaired", (note.code,), f"{note.source} feature {note.row}: {note.problem}")
@@ -327,6 +334,42 @@ def _gaps(ctx: _Context) -> list[Finding]:
     ]
 
 
+def _top_gaps(ctx: _Context) -> list[Finding]:
+    """Holes in the union of the top-level units (those without a parent unit): land
+    enclosed by them that none covers, e.g. between two districts, or two cities, or
+    inside a city whose outline is the union of its districts."""
+    roots = np.flatnonzero(ctx.parent_index < 0)
+    if not len(roots):
+        return []
+    polygons = shapely.get_parts(shapely.union_all(ctx.geoms[roots]))
+    holes = np.array(
+        [shapely.Polygon(ring) for polygon in polygons for ring in shapely.get_rings(polygon)[1:]],
+        dtype=object,
+    )
+    if not len(holes):
+        return []
+    pieces, owner, areas = ctx.pieces(holes)
+    keep = areas > ctx.tolerance
+    pieces, owner, areas = pieces[keep], owner[keep], areas[keep]
+    # name the top-level units around a hole and their children (the districts of a city)
+    near = np.flatnonzero(np.isin(ctx.parent_index, roots) | (ctx.parent_index < 0))
+    tree = shapely.STRtree(ctx.geoms[near])
+    findings = []
+    for hole, area, location in zip(owner, areas, ctx.locations(pieces), strict=True):
+        around = tuple(sorted(ctx.codes[near[tree.query(holes[hole], predicate="intersects")]]))
+        findings.append(
+            Finding(
+                "gap",
+                around,
+                f"{area:,.1f} m² enclosed by the top-level units is covered by none of them "
+                f"(around {', '.join(around)})",
+                round(float(area), 2),
+                location,
+            )
+        )
+    return findings
+
+
 def _duplicates(units: gpd.GeoDataFrame) -> list[Finding]:
     counts = units["code"].value_counts()
     findings = []
@@ -344,16 +387,38 @@ def _duplicates(units: gpd.GeoDataFrame) -> list[Finding]:
     return findings
 
 
-def _orphans(ctx: _Context, parent_codes: StrArray) -> list[Finding]:
+def _division_levels(divisions: pd.DataFrame | None) -> dict[str, str]:
+    if divisions is None or divisions.empty:
+        return {}
+    return dict(zip(divisions["code"].astype(str), divisions["level"].astype(str), strict=True))
+
+
+def _orphans(
+    ctx: _Context, parent_codes: StrArray, division_levels: dict[str, str]
+) -> list[Finding]:
+    """Units whose parent is missing or not of the next level above that the units (or
+    divisions) have: a level missing altogether is skipped (grids on streets in a city
+    without communities). Cities, and districts without a parent code, are roots."""
+    present = set(ctx.levels) | set(division_levels.values())
+    expected_of = {
+        level: next((above for above in LEVELS[:i][::-1] if above in present), LEVELS[i - 1])
+        for i, level in enumerate(LEVELS)
+        if i
+    }
     findings = []
-    for row in np.flatnonzero(ctx.levels != "district"):
+    for row in range(len(ctx.codes)):
         code, parent_code, level = ctx.codes[row], parent_codes[row], ctx.levels[row]
         expected = PARENT_LEVEL.get(level)
-        if ctx.parent_index[row] < 0:
+        if expected is None or (level == "district" and not parent_code):
+            continue
+        if ctx.parent_index[row] >= 0:
+            actual = str(ctx.levels[ctx.parent_index[row]])
+        else:
+            actual = division_levels.get(parent_code, "")
+        if not actual:
             why = f"parent {parent_code} does not exist" if parent_code else "has no parent code"
-        elif ctx.levels[ctx.parent_index[row]] != expected:
-            actual = ctx.levels[ctx.parent_index[row]]
-            why = f"parent {parent_code} is a {actual}, expected a {expected}"
+        elif actual != expected_of[level]:
+            why = f"parent {parent_code} is a {actual}, expected a {expected_of[level]}"
         else:
             continue
         findings.append(Finding("orphan", (code,), f"{level} {code}: {why}"))

@@ -35,7 +35,7 @@ from shapely.geometry import Point
 from shapely.geometry.base import BaseGeometry
 
 from cityaware.geo.arrays import FloatArray, IntArray, ObjectArray
-from cityaware.geo.boundaries.schema import CORE_COLUMNS, STORAGE_CRS
+from cityaware.geo.boundaries.schema import CORE_COLUMNS, LAYER_OF, STORAGE_CRS
 from cityaware.geo.demo import partition
 from cityaware.geo.frames import rows as frame_rows
 
@@ -47,7 +47,7 @@ DIVISIONS_FILE = "zhengzhou-divisions.csv"
 DEFAULT_SEED = 2023
 TOTAL_GRIDS = 4744
 CODE_SYSTEM, CODE_VERSION = "NBS", "2023"
-LAYER_ORDER = ("districts", "streets", "communities", "grids", "zones")
+LAYER_ORDER = (*LAYER_OF.values(), "zones")
 # GDAL stamps "now" into GeoPackage metadata; a fixed date keeps output byte-identical.
 FIXED_GPKG_DATE = "2024-01-01T00:00:00.000Z"
 GPKG_VERSION = "1.2"  # opens without warnings in older GDAL/QGIS too

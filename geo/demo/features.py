@@ -30,7 +30,7 @@ import shapely
 from cityaware.geo.arrays import IntArray, ObjectArray, StrArray
 from cityaware.geo.demo.city import DEFAULT_SEED, population_density
 from cityaware.geo.errors import InvalidInput
-from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
+from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES, PRIORITIES, STATUSES
 
 LOCAL_TZ = "Asia/Shanghai"
 
@@ -92,10 +92,8 @@ assert {c.slug for c in INCIDENT_CATEGORIES} == set(DEFAULT_CATEGORIES)
 
 CHANNELS: tuple[str, ...] = ("hotline_12345", "photo_app", "web", "grid_patrol", "sensor_alarm")
 CHANNEL_SHARES = np.array([0.58, 0.16, 0.07, 0.15, 0.04])
-STATUSES: tuple[str, ...] = ("received", "dispatched", "in_progress", "resolved", "closed")
 # Mean hours spent in each status before the next one (exponential).
 STATUS_MEAN_HOURS = np.array([0.5, 3.0, 30.0, 36.0])
-PRIORITIES: tuple[str, ...] = ("low", "normal", "high", "urgent")
 PRIORITY_SHARES = np.array([0.22, 0.60, 0.14, 0.04])
 # Relative incident rate by local hour 0..23: low at night, peaks around 10 and 15.
 HOURLY_PROFILE = np.array([0.6, 0.3, 0.2, 0.15, 0.15, 0.3, 0.8, 2.0, 4.0, 6.0, 6.6, 5.8,

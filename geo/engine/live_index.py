@@ -25,24 +25,16 @@ feature's attrs dict.
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from pyproj import Geod
 from rtree import index as rtree_index
 
-from cityaware.geo.arrays import FloatArray
-from cityaware.geo.crs import lonlat_problem
+from cityaware.geo.crs import geodesic_m, lonlat_problem, lonlat_problems, radius_box
 from cityaware.geo.errors import InvalidInput, NotFound
-
-_GEOD = Geod(ellps="WGS84")
-_M_PER_DEG_LAT_MIN = 110_574.0
-_M_PER_DEG_LON_EQUATOR = 111_319.0  # just under WGS84's 111,319.49 m, so boxes err large
-_MAX_LAT_FOR_BOX = 89.0
 
 # A feature's free-form attributes (JSON-like), and a filter on them.
 Attrs = dict[str, Any]
@@ -65,27 +57,6 @@ def _checked(lon: float, lat: float) -> tuple[float, float]:
     if problem:
         raise InvalidInput(problem)
     return lon, lat
-
-
-def metres_between(lon: float, lat: float, lons: FloatArray, lats: FloatArray) -> FloatArray:
-    """Geodesic distances (m) from one point to many on the WGS84 ellipsoid."""
-    lons = np.asarray(lons, dtype=float)
-    lats = np.asarray(lats, dtype=float)
-    if lons.size == 0:
-        return np.empty(0)
-    _, _, dist = _GEOD.inv(np.full(lons.shape, lon), np.full(lats.shape, lat), lons, lats)
-    return np.asarray(dist, dtype=float)
-
-
-def box_around(lon: float, lat: float, radius_m: float) -> tuple[float, float, float, float]:
-    """A lon/lat box holding every point within ``radius_m`` metres (conservative)."""
-    dlat = radius_m / _M_PER_DEG_LAT_MIN
-    top = min(_MAX_LAT_FOR_BOX, abs(lat) + dlat)
-    cos_top = math.cos(math.radians(top))
-    dlon = radius_m / (_M_PER_DEG_LON_EQUATOR * cos_top)
-    if top >= _MAX_LAT_FOR_BOX or dlon >= 180:
-        return (-180.0, max(-90.0, lat - dlat), 180.0, min(90.0, lat + dlat))
-    return (lon - dlon, lat - dlat, lon + dlon, lat + dlat)
 
 
 class LiveIndex:
@@ -134,9 +105,9 @@ class LiveIndex:
         attrs = [None] * len(ids) if attrs is None else list(attrs)
         if not (len(ids) == len(lons) == len(lats) == len(attrs)):
             raise InvalidInput("ids, lons, lats and attrs must have the same length")
-        for row, (lon, lat) in enumerate(zip(lons, lats, strict=True)):
-            if problem := lonlat_problem(float(lon), float(lat)):
-                raise InvalidInput(f"row {row}: {problem}")
+        problems = lonlat_problems(lons, lats)
+        for row in np.flatnonzero(problems != None).tolist()[:1]:  # noqa: E711
+            raise InvalidInput(f"row {row}: {problems[row]}")
         with self._lock:
             current = self._kinds.get(kind)
             if current is not None and current.ids or len(set(ids)) != len(ids):
@@ -221,7 +192,7 @@ class LiveIndex:
         if not radius_m >= 0:
             raise InvalidInput(f"radius {radius_m!r} must be a non-negative number of metres")
         with self._lock:
-            found = self._measured(lon, lat, box_around(lon, lat, radius_m), kind, where)
+            found = self._measured(lon, lat, radius_box(lon, lat, radius_m), kind, where)
         return [(id, d) for id, d in found if d <= radius_m]
 
     def nearest(
@@ -243,7 +214,7 @@ class LiveIndex:
             if not guesses:
                 return []
             reach = guesses[min(k, len(guesses)) - 1][1]
-            found = self._measured(lon, lat, box_around(lon, lat, reach), kind, where)
+            found = self._measured(lon, lat, radius_box(lon, lat, reach), kind, where)
         return found[:k]
 
     def _degree_nearest(
@@ -278,6 +249,6 @@ class LiveIndex:
         lon: float, lat: float, keys: list[tuple[_KindIndex, int]]
     ) -> list[tuple[Hashable, float]]:
         points = np.array([k.points[key] for k, key in keys], dtype=float).reshape(-1, 2)
-        distances = metres_between(lon, lat, points[:, 0], points[:, 1])
+        distances = geodesic_m(lon, lat, points[:, 0], points[:, 1])
         order = np.argsort(distances, kind="stable")
         return [(keys[i][0].ids[keys[i][1]], float(distances[i])) for i in order]

@@ -20,11 +20,20 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.results import Location, LocationBatch
 
 
-@runtime_checkable
-class Locator(Protocol):
-    """Pins points to the grids (and their chain) of one boundary generation."""
+class LonLatLocator(Protocol):
+    """What row preparation needs: WGS84 points to a batch of one generation
+    (:class:`~cityaware.geo.store.pinned.PinnedLocator` is one too)."""
 
     generation: str
+
+    def locate_lonlat(self, lon: np.ndarray, lat: np.ndarray) -> LocationBatch:
+        """Already validated WGS84 points (NaN rows come back ``invalid``)."""
+        ...
+
+
+@runtime_checkable
+class Locator(LonLatLocator, Protocol):
+    """Pins points to the grids (and their chain) of one boundary generation."""
 
     def locate(self, x: float, y: float, crs: str = ...) -> Location:
         """One point given in ``crs``; InvalidInput for unusable coordinates."""
@@ -32,10 +41,6 @@ class Locator(Protocol):
 
     def locate_many(self, x: ArrayLike, y: ArrayLike, crs: str = ...) -> LocationBatch:
         """Many points given in ``crs``; InvalidInput names the first bad row."""
-        ...
-
-    def locate_lonlat(self, lon: np.ndarray, lat: np.ndarray) -> LocationBatch:
-        """Already validated WGS84 points (NaN rows come back ``invalid``)."""
         ...
 
     def unit(self, code: str) -> dict[str, Any]:

@@ -23,7 +23,7 @@ import geopandas as gpd
 import pandas as pd
 
 from cityaware.geo.boundaries.schema import DEMO_GPKG_NAME
-from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.gazetteer.build import DEMO_POINTS, Gazetteer
 from cityaware.geo.gazetteer.result import GeocodeResult
 from cityaware.geo.profile import CityProfile
@@ -40,7 +40,7 @@ def address_points_source(data_dir: Path, generation_source: str) -> str | Path 
 class ActiveGazetteer:
     """Geocodes against the gazetteer of whichever generation is active now.
 
-    ``locator()`` returns the active generation's GridLocator; ``units(g)`` and
+    ``locator()`` returns the active generation's Locator; ``units(g)`` and
     ``source(g)`` give that generation's units frame and import source;
     ``divisions(g)`` its units known without outline and ``profile(g)`` its city
     profile (both optional).
@@ -48,7 +48,7 @@ class ActiveGazetteer:
 
     def __init__(
         self,
-        locator: Callable[[], GridLocator],
+        locator: Callable[[], Locator],
         units: Callable[[str], gpd.GeoDataFrame],
         source: Callable[[str], str],
         data_dir: Path,

@@ -38,7 +38,7 @@ import shapely
 from shapely.geometry import LineString
 
 from cityaware.geo.arrays import FloatArray, ObjectArray
-from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.frames import rows
 from cityaware.geo.gazetteer import aliases as al
 from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllables
@@ -167,7 +167,7 @@ class Gazetteer:
     def build(
         cls,
         units: gpd.GeoDataFrame,
-        locator: GridLocator,
+        locator: Locator,
         generation: str = "",
         points: str | Path | None = DEMO_POINTS,
         profile: CityProfile | None = None,
@@ -236,7 +236,7 @@ class Gazetteer:
     def load_or_build(
         cls,
         units: gpd.GeoDataFrame,
-        locator: GridLocator,
+        locator: Locator,
         generation: str,
         cache_dir: Path | None,
         points: str | Path | None = DEMO_POINTS,
@@ -387,7 +387,7 @@ def _spot(
 
 def _locate_points(
     units: gpd.GeoDataFrame,
-    locator: GridLocator,
+    locator: Locator,
     xs: FloatArray,
     ys: FloatArray,
     metric_crs: str,

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import csv
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -30,6 +31,7 @@ import pandas as pd
 import shapely
 import sqlalchemy as sa
 
+from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.store.changes import ChangeLog
 from cityaware.geo.store.dialect import Backend
@@ -40,6 +42,8 @@ from cityaware.geo.store.times import now_ms
 INSERT_BATCH = 20_000
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 _X, _Y = "__x", "__y"
+# What an import reads: a (Geo)DataFrame or a file path.
+Source = pd.DataFrame | str | Path
 
 
 class ImportTarget(Protocol):
@@ -52,7 +56,7 @@ class ImportTarget(Protocol):
     changelog: ChangeLog
 
     @property
-    def locator(self) -> Any: ...
+    def locator(self) -> Locator | None: ...
 
 
 @dataclass
@@ -85,7 +89,9 @@ class ImportReport:
             writer.writerows(self.rejected)
 
 
-def read_source(source, crs: str | None, lon_col: str, lat_col: str) -> tuple[pd.DataFrame, str]:
+def read_source(
+    source: Source, crs: str | None, lon_col: str, lat_col: str
+) -> tuple[pd.DataFrame, str]:
     """(frame with coordinate columns, CRS of those coordinates) from a frame or a file."""
     if isinstance(source, str | Path):
         source = _read_file(Path(source))
@@ -94,8 +100,9 @@ def read_source(source, crs: str | None, lon_col: str, lat_col: str) -> tuple[pd
         geometry = source.geometry.to_numpy()
         points = shapely.get_type_id(geometry) == 0  # Point; None gives -1
         frame = pd.DataFrame(source.drop(columns=source.geometry.name))
-        frame[_X] = np.where(points, shapely.get_x(np.where(points, geometry, None)), np.nan)
-        frame[_Y] = np.where(points, shapely.get_y(np.where(points, geometry, None)), np.nan)
+        kept = np.where(points, geometry, np.asarray(None, dtype=object))
+        frame[_X] = np.where(points, shapely.get_x(kept), np.nan)
+        frame[_Y] = np.where(points, shapely.get_y(kept), np.nan)
         return frame, crs or _short_crs(file_crs)
     if isinstance(source, pd.DataFrame):
         missing = [c for c in (lon_col, lat_col) if c not in source.columns]
@@ -111,12 +118,12 @@ def read_source(source, crs: str | None, lon_col: str, lat_col: str) -> tuple[pd
 def bulk_import(
     store: ImportTarget,
     kind: str,
-    source,
+    source: Source,
     crs: str | None = None,
     lon_col: str = "lon",
     lat_col: str = "lat",
     strict: bool = False,
-    progress=None,
+    progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
     """Import ``source`` into ``kind``; see the module doc. ``progress(n)`` is
     called with the number of rows written after each batch."""
@@ -183,7 +190,9 @@ def _log_created(store: ImportTarget, conn: sa.Connection, kind: str, after: int
     )
 
 
-def _existing_ids(conn, features, kind: str, ids: list, frame: pd.DataFrame) -> set[str]:
+def _existing_ids(
+    conn: sa.Connection, features: sa.Table, kind: str, ids: list[Any], frame: pd.DataFrame
+) -> set[str]:
     """Which of the given ids (only those the input named) are already stored."""
     if "id" not in frame.columns:
         return set()

@@ -112,7 +112,7 @@ class ChangeLog:
         return self._advance(conn, base, len(rows))
 
     def append_select(
-        self, conn: sa.Connection, select: sa.Select, order_by: sa.ColumnElement
+        self, conn: sa.Connection, select: sa.Select[Any], order_by: sa.ColumnElement[Any]
     ) -> int:
         """Append one change row per row of ``select`` (its columns are
         :data:`CHANGE_FIELDS` in that order), numbered in ``order_by`` order, in one
@@ -167,12 +167,13 @@ class ChangeLog:
     def _lock(self, conn: sa.Connection) -> int:
         """Lock the counter row until commit (see the module doc) and return its value."""
         meta = self.meta
-        return conn.execute(
+        value = conn.execute(
             meta.update()
             .where(meta.c.key == VERSION_KEY)
             .values(value=meta.c.value)
             .returning(meta.c.value)
         ).scalar_one()
+        return int(value)
 
     def _advance(self, conn: sa.Connection, base: int, count: int) -> int:
         last = base + count

@@ -110,7 +110,7 @@ class SqlTarget:
 
     def spatial(self, op: str, geometry: shapely.Geometry) -> Any:
         inside = sa.and_(
-            self.backend.index_prefilter(self.features, *geometry.bounds),
+            self.backend.index_prefilter(self.features, *shapely.bounds(geometry).tolist()),
             self.backend.intersects(self.features, geometry),
         )
         if op in ("s_intersects", "s_within"):

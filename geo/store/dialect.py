@@ -19,21 +19,23 @@ Everything else in :mod:`geo.store` is plain SQLAlchemy Core shared by both.
 
 from __future__ import annotations
 
-import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 import shapely
 import sqlalchemy as sa
 from geoalchemy2 import Geography, Geometry
-from pyproj import Geod
+
+from cityaware.geo.crs import WGS84_GEOD
 
 SQLITE_FILE = "features.sqlite"
+Columns = Mapping[str, Sequence[Any]]  # aligned column -> values of rows to insert
+Progress = Callable[[int], None]  # called with the number of rows done
 CACHE_KIB = -131_072  # page cache per connection: 128 MiB (negative = KiB)
 BULK_CACHE_KIB = -2_097_152  # 2 GiB while a bulk import runs
-_GEOD = Geod(ellps="WGS84")
 _RTREE = sa.table(
     "features_rtree",
     sa.column("id"),
@@ -90,20 +92,28 @@ class Backend:
             yield conn
 
     @staticmethod
-    def insert_many(conn: sa.Connection, table: sa.Table, columns: dict[str, list]) -> None:
+    def insert_many(conn: sa.Connection, table: sa.Table, columns: Columns) -> None:
         """INSERT rows given as aligned column lists: the statement is compiled once by
         SQLAlchemy and the rows go straight to the driver's ``executemany`` (bulk speed)."""
         names = list(columns)
         if not names or not len(columns[names[0]]):
             return
         compiled = table.insert().compile(dialect=conn.dialect, column_keys=names)
-        if compiled.positional:
+        rows: list[tuple[Any, ...]] | list[dict[str, Any]]
+        if compiled.positional and compiled.positiontup is not None:
             rows = list(zip(*(columns[n] for n in compiled.positiontup), strict=True))
         else:
             rows = [dict(zip(names, r, strict=True)) for r in zip(*columns.values(), strict=True)]
         conn.exec_driver_sql(str(compiled), rows)
 
-    def bulk_load(self, conn, features: sa.Table, columns: dict[str, list], batch: int, progress):
+    def bulk_load(
+        self,
+        conn: sa.Connection,
+        features: sa.Table,
+        columns: Columns,
+        batch: int,
+        progress: Progress | None,
+    ) -> None:
         """Insert many feature rows in batches, calling ``progress(rows_done)``."""
         total = len(next(iter(columns.values()), []))
         columns = _without_empty(columns)
@@ -122,20 +132,24 @@ class Backend:
     def install(self, conn: sa.Connection) -> None:
         """Create the spatial index structures (after create_all)."""
 
-    def written_here(self, table: sa.Table) -> sa.ColumnElement:
+    def written_here(self, table: sa.Table) -> sa.ColumnElement[bool]:
         """True for rows the current transaction inserted or changed, among those it sees
         (SQLite: every row, as write transactions are serial)."""
         return sa.true()
 
-    def index_prefilter(self, features, minx, miny, maxx, maxy) -> sa.ColumnElement:
+    def index_prefilter(
+        self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float
+    ) -> sa.ColumnElement[bool]:
         """Candidates from the spatial index for a lon/lat box (may be loose)."""
         raise NotImplementedError
 
-    def intersects(self, features, geometry) -> sa.ColumnElement:
+    def intersects(self, features: sa.Table, geometry: shapely.Geometry) -> sa.ColumnElement[bool]:
         """Exact test: the point lies in or on the shapely ``geometry``."""
         raise NotImplementedError
 
-    def within_metres(self, features, lon, lat, metres) -> sa.ColumnElement:
+    def within_metres(
+        self, features: sa.Table, lon: float, lat: float, metres: float
+    ) -> sa.ColumnElement[bool]:
         """Exact test: geodesic (WGS84 ellipsoid) distance to (lon, lat) <= metres."""
         raise NotImplementedError
 
@@ -147,7 +161,7 @@ class SQLiteBackend(Backend):
     name = "sqlite"
 
     def __init__(self, url: str):
-        Path(sa.make_url(url).database).parent.mkdir(parents=True, exist_ok=True)
+        Path(sa.make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
@@ -164,7 +178,14 @@ class SQLiteBackend(Backend):
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         conn.exec_driver_sql("ANALYZE")
 
-    def bulk_load(self, conn, features, columns, batch, progress):
+    def bulk_load(
+        self,
+        conn: sa.Connection,
+        features: sa.Table,
+        columns: Columns,
+        batch: int,
+        progress: Progress | None,
+    ) -> None:
         """As the base, but the R*Tree is filled once after the rows (much faster than the
         per-row trigger); the trigger is dropped and restored inside the same transaction."""
         last = conn.exec_driver_sql("SELECT coalesce(max(fid), 0) FROM features").scalar_one()
@@ -182,7 +203,9 @@ class SQLiteBackend(Backend):
         conn.exec_driver_sql(_SQLITE_DDL[1])
         self._analyze(conn)
 
-    def index_prefilter(self, features, minx, miny, maxx, maxy):
+    def index_prefilter(
+        self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float
+    ) -> sa.ColumnElement[bool]:
         hits = sa.select(_RTREE.c.id).where(
             _RTREE.c.minlon <= maxx,
             _RTREE.c.maxlon >= minx,
@@ -191,10 +214,12 @@ class SQLiteBackend(Backend):
         )
         return features.c.fid.in_(hits)
 
-    def intersects(self, features, geometry):
+    def intersects(self, features: sa.Table, geometry: shapely.Geometry) -> sa.ColumnElement[bool]:
         return sa.func.ca_intersects(shapely.to_wkb(geometry), features.c.lon, features.c.lat) == 1
 
-    def within_metres(self, features, lon, lat, metres):
+    def within_metres(
+        self, features: sa.Table, lon: float, lat: float, metres: float
+    ) -> sa.ColumnElement[bool]:
         return sa.func.ca_geodesic_m(lon, lat, features.c.lon, features.c.lat) <= metres
 
 
@@ -217,12 +242,21 @@ class PostGISBackend(Backend):
     def before_create(self, conn: sa.Connection) -> None:
         conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
 
-    def bulk_load(self, conn, features, columns, batch, progress):
+    def bulk_load(
+        self,
+        conn: sa.Connection,
+        features: sa.Table,
+        columns: Columns,
+        batch: int,
+        progress: Progress | None,
+    ) -> None:
         """COPY the rows in (PostgreSQL's bulk path), inside the caller's transaction."""
         total = len(next(iter(columns.values()), []))
         columns = _without_empty(columns)
         names = list(columns)
-        cursor = conn.connection.driver_connection.cursor()
+        driver = conn.connection.driver_connection
+        assert driver is not None, "a checked-out connection has a driver connection"
+        cursor = driver.cursor()
         statement = f"COPY {features.name} ({', '.join(names)}) FROM STDIN"
         with cursor, cursor.copy(statement) as copy:
             for done, row in enumerate(zip(*columns.values(), strict=True), start=1):
@@ -232,21 +266,25 @@ class PostGISBackend(Backend):
         if progress is not None and total % batch:
             progress(total)
 
-    def written_here(self, table: sa.Table) -> sa.ColumnElement:
+    def written_here(self, table: sa.Table) -> sa.ColumnElement[bool]:
         """Under READ COMMITTED a statement also sees rows other transactions committed
         meanwhile; a row's ``xmin`` names the transaction that wrote it."""
         return sa.literal_column(f"{table.name}.xmin").op("=")(
             sa.literal_column("pg_current_xact_id()::xid")
         )
 
-    def index_prefilter(self, features, minx, miny, maxx, maxy):
+    def index_prefilter(
+        self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float
+    ) -> sa.ColumnElement[bool]:
         return features.c.geom.op("&&")(sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))
 
-    def intersects(self, features, geometry):
+    def intersects(self, features: sa.Table, geometry: shapely.Geometry) -> sa.ColumnElement[bool]:
         shape = sa.func.ST_GeomFromWKB(shapely.to_wkb(geometry), 4326)
         return sa.func.ST_Intersects(features.c.geom, shape)
 
-    def within_metres(self, features, lon, lat, metres):
+    def within_metres(
+        self, features: sa.Table, lon: float, lat: float, metres: float
+    ) -> sa.ColumnElement[bool]:
         centre = sa.func.ST_SetSRID(sa.func.ST_MakePoint(lon, lat), 4326)
         return sa.func.ST_DWithin(
             sa.cast(features.c.geom, Geography), sa.cast(centre, Geography), metres
@@ -263,24 +301,12 @@ def create_backend(url: str, data_dir: Path | None = None) -> Backend:
     raise ValueError(f"unsupported database URL {url!r}; use postgresql://... or leave it empty")
 
 
-def radius_box(lon: float, lat: float, metres: float) -> tuple[float, float, float, float]:
-    """A lon/lat box surely containing every point within ``metres`` of (lon, lat).
-
-    >>> [round(v, 3) for v in radius_box(114.3, 34.9, 1000)]
-    [114.289, 34.891, 114.311, 34.909]
-    """
-    dlat = metres / 110_000.0 * 1.01
-    far_lat = min(abs(lat) + dlat, 89.999)
-    dlon = min(metres / (111_000.0 * math.cos(math.radians(far_lat))) * 1.01, 360.0)
-    return lon - dlon, lat - dlat, lon + dlon, lat + dlat
-
-
-def _without_empty(columns: dict[str, list]) -> dict[str, list]:
+def _without_empty(columns: Columns) -> dict[str, Sequence[Any]]:
     """The columns with at least one value (all-NULL ones are left to the default NULL)."""
     return {k: v for k, v in columns.items() if any(x is not None for x in v)}
 
 
-def _sqlite_connect(dbapi_conn, _record) -> None:
+def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:
     dbapi_conn.isolation_level = None  # transactions are begun by _sqlite_begin
     cursor = dbapi_conn.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -299,7 +325,7 @@ def _sqlite_begin(conn: sa.Connection) -> None:
 
 
 @lru_cache(maxsize=32)
-def _prepared(wkb: bytes):
+def _prepared(wkb: bytes) -> shapely.Geometry:
     geometry = shapely.from_wkb(wkb)
     shapely.prepare(geometry)
     return geometry
@@ -310,4 +336,4 @@ def _intersects(wkb: bytes, lon: float, lat: float) -> int:
 
 
 def _geodesic_m(lon0: float, lat0: float, lon: float, lat: float) -> float:
-    return _GEOD.inv(lon0, lat0, lon, lat)[2]
+    return float(WGS84_GEOD.inv(lon0, lat0, lon, lat)[2])

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, Self
 
 import geopandas as gpd
 import orjson
@@ -28,6 +28,15 @@ from cityaware.geo.errors import InvalidInput
 from cityaware.geo.store.filters import FeatureFilter
 from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS, DERIVED_FIELDS, KIND_FIELDS
 from cityaware.geo.store.taxonomy import check_kind
+
+
+class FeatureBatches(Protocol):
+    """What an export reads from: the store's batched features (:class:`StoreReads`)."""
+
+    def iter_features(
+        self, kind: str, filters: FeatureFilter | None = None, batch_size: int = 10_000
+    ) -> Iterator[list[dict[str, Any]]]: ...
+
 
 FORMATS = ("geojson", "csv", "gpkg", "parquet")
 FLOATS = {"lon", "lat", "distance_m", "reading_value", "alarm_low", "alarm_high"}
@@ -49,7 +58,7 @@ def record_columns(kind: str) -> list[str]:
 
 
 def write_features(
-    store,
+    store: FeatureBatches,
     kind: str,
     path: Path | str,
     fmt: str,
@@ -79,11 +88,11 @@ class _Writer:
     def __init__(self, path: Path, kind: str):
         self.path, self.kind, self.columns = path, kind, record_columns(kind)
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         self.open()
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     def open(self) -> None:
@@ -91,6 +100,9 @@ class _Writer:
 
     def close(self) -> None:
         pass
+
+    def write(self, batch: list[dict[str, Any]]) -> None:
+        raise NotImplementedError
 
     def flat(self, record: dict[str, Any]) -> dict[str, Any]:
         """A record with JSON fields as text (for tabular formats)."""
@@ -171,7 +183,7 @@ class _GeoPackage(_Writer):
 
 class _GeoParquet(_Writer):
     def open(self) -> None:
-        self.writer = None
+        self.writer: pq.ParquetWriter | None = None
 
     def write(self, batch: list[dict[str, Any]]) -> None:
         frame = _frame(self, batch)

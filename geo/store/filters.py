@@ -23,10 +23,12 @@ import sqlalchemy as sa
 from shapely.geometry import shape
 from shapely.geometry.base import BaseGeometry
 
+from cityaware.geo.boundaries.levels import is_city_code
+from cityaware.geo.crs import radius_box
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.predicates import CqlTree
 from cityaware.geo.store.cql2 import cql2_clause
-from cityaware.geo.store.dialect import Backend, radius_box
+from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.times import to_ms
 
 TIME_FIELDS = ("reported_at", "updated_at", "created_at", "reading_at")
@@ -68,7 +70,7 @@ class FeatureFilter:
     online: bool | None = None
     ids: Sequence[str] | None = None
     cql2: CqlTree | None = field(default=None, compare=False)
-    where: sa.ColumnElement | None = field(default=None, compare=False)
+    where: sa.ColumnElement[bool] | None = field(default=None, compare=False)
 
     def categories(self) -> tuple[str, ...] | None:
         """The ``category`` choice as a tuple (None: any)."""
@@ -101,10 +103,10 @@ def parse_geometry(value: Any) -> BaseGeometry:
 
 def filter_clauses(
     backend: Backend, features: sa.Table, kind: str, f: FeatureFilter | None
-) -> list[sa.ColumnElement]:
+) -> list[sa.ColumnElement[bool]]:
     """The WHERE clauses selecting ``kind`` features matching ``f``."""
     c = features.c
-    clauses: list[sa.ColumnElement] = [c.kind == kind]
+    clauses: list[sa.ColumnElement[bool]] = [c.kind == kind]
     if f is None:
         return clauses
     if f.bbox is not None:
@@ -151,8 +153,13 @@ def filter_clauses(
     return clauses
 
 
-def _region_clause(c, kind: str, code: str) -> sa.ColumnElement:
-    """A region code by its length: 6 district (or zone), 9 street, 12 community, else grid."""
+def _region_clause(
+    c: sa.ColumnCollection[str, sa.Column[Any]], kind: str, code: str
+) -> sa.ColumnElement[bool]:
+    """A region code by its length: 6 district (or zone; a city when it ends in 00: its
+    districts' codes start with its first four digits), 9 street, 12 community, else grid."""
+    if is_city_code(code):
+        return c.district_code.startswith(code[:4], autoescape=True)
     if len(code) == 6:  # a district or a functional zone: two index lookups, one union
         table = c.fid.table
         arms = [
@@ -183,7 +190,7 @@ def _finite(values: Sequence[Any], what: str, count: int) -> list[float]:
     return numbers
 
 
-def _bbox(value) -> tuple[float, float, float, float]:
+def _bbox(value: Sequence[Any]) -> tuple[float, float, float, float]:
     minx, miny, maxx, maxy = _finite(value, "bbox", 4)
     if minx > maxx or miny > maxy:
         raise InvalidInput(
@@ -196,7 +203,7 @@ def _bbox(value) -> tuple[float, float, float, float]:
     return minx, miny, maxx, maxy
 
 
-def _radius(value) -> tuple[float, float, float]:
+def _radius(value: Sequence[Any]) -> tuple[float, float, float]:
     lon, lat, metres = _finite(value, "radius (lon, lat, metres)", 3)
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise InvalidInput(f"radius centre ({lon}, {lat}) is out of lon/lat range")

@@ -57,9 +57,9 @@ def decode_cursor(cursor: str, keyset: bool) -> tuple[str, int]:
     return mode, number
 
 
-def order_by(features: sa.Table, sortby: Sequence[str] | str | None) -> list[sa.ColumnElement]:
+def order_by(features: sa.Table, sortby: Sequence[str] | str | None) -> list[sa.ColumnElement[Any]]:
     """ORDER BY terms for ``sortby`` ('name' or '-name'), ending with the unique row number."""
-    terms: list[sa.ColumnElement] = []
+    terms: list[sa.ColumnElement[Any]] = []
     keys = [sortby] if isinstance(sortby, str) else list(sortby or [])
     for key in keys:
         key = key.strip()

@@ -22,8 +22,10 @@ from cityaware.geo.store.statistics import StoreStatistics
 from cityaware.geo.store.taxonomy import check_kind
 from cityaware.geo.store.times import from_ms
 
-AGGREGATE_KEYS = ("grid", "community", "street", "district", "category", "status", "channel")
-AGGREGATE_KEYS += ("day", "zone", "device_kind", "online", "assign_status")
+AGGREGATE_KEYS: tuple[str, ...] = (
+    *("grid", "community", "street", "district", "category", "status", "channel"),
+    *("day", "zone", "device_kind", "online", "assign_status"),
+)
 DAY_MS = 86_400_000
 VERSION_KEY = "data_version"
 
@@ -31,6 +33,9 @@ VERSION_KEY = "data_version"
 class StoreReads(StoreStatistics):
     """Queries over ``self.features`` (needs ``backend``, ``tables``, ``features``,
     ``_columns`` and ``day_offset_ms`` from the store)."""
+
+    _columns: list[sa.Column[Any]]
+    day_offset_ms: int
 
     def get(self, kind: str, id: str) -> dict[str, Any]:
         """The stored feature (NotFound if absent)."""
@@ -222,7 +227,7 @@ class StoreReads(StoreStatistics):
             ).scalar_one_or_none()
         return int(value or 0)
 
-    def _row(self, conn: sa.Connection, kind: str, id: str):
+    def _row(self, conn: sa.Connection, kind: str, id: str) -> sa.RowMapping:
         f = self.features
         row = (
             conn.execute(sa.select(*self._columns).where(f.c.kind == kind, f.c.id == str(id)))
@@ -233,18 +238,19 @@ class StoreReads(StoreStatistics):
             raise NotFound(f"no {kind} with id {id!r}")
         return row
 
-    def _group_column(self, key: str, time_field: str) -> sa.ColumnElement:
+    def _group_column(self, key: str, time_field: str) -> sa.ColumnElement[Any]:
         c = self.features.c
         if key in REGION_COLUMNS:
             return c[REGION_COLUMNS[key]]
         if key == "zone":
             return c.managing_zone
         if key == "day":
-            return (c[time_field] + self.day_offset_ms) // DAY_MS
+            day: sa.ColumnElement[Any] = (c[time_field] + self.day_offset_ms) // DAY_MS
+            return day
         return c[key]
 
 
-def _history_record(row) -> dict[str, Any]:
+def _history_record(row: sa.RowMapping) -> dict[str, Any]:
     out = {str(k): v for k, v in dict(row).items() if k != "hid"}
     for name in ("at", "replaced_at"):
         if name in out:

@@ -15,15 +15,18 @@ the grid of all accepted rows with one vectorised ``locate_lonlat`` call.
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import orjson
 import pandas as pd
 
+from cityaware.geo.arrays import BoolArray, IntArray, ObjectArray
 from cityaware.geo.crs import to_lonlat_checked
+from cityaware.geo.engine.protocol import LonLatLocator
 from cityaware.geo.errors import InvalidInput, Unprocessable
 from cityaware.geo.store.schema import (
     ASSIGNMENT_COLUMNS,
@@ -36,8 +39,12 @@ from cityaware.geo.store.times import from_ms, series_to_ms
 
 FLOAT_FIELDS = ("reading_value", "alarm_low", "alarm_high")
 TIME_FIELDS = ("reported_at", "reading_at")
-LOCATION_FIELDS = ("status", "grid_code", "community_code", "street_code", "district_code")
-LOCATION_FIELDS += ("managing_zone", "lon", "lat", "distance_m", "nearest_grid", "candidates")
+LOCATION_FIELDS: tuple[str, ...] = (
+    *("status", "grid_code", "community_code", "street_code", "district_code"),
+    *("managing_zone", "lon", "lat", "distance_m", "nearest_grid", "candidates"),
+)
+# A rejection reason: one text, or per-row text (an array, or a function of the row number).
+Reason = str | ObjectArray | Callable[[int], str]
 _TRUE = {"1", "true", "t", "yes", "y", "on", "online"}
 _FALSE = {"0", "false", "f", "no", "n", "off", "offline"}
 
@@ -46,8 +53,8 @@ _FALSE = {"0", "false", "f", "no", "n", "off", "offline"}
 class Prepared:
     """Rows ready to insert (column -> list, aligned) and the rejected input rows."""
 
-    columns: dict[str, list] = field(default_factory=dict)
-    positions: np.ndarray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
+    columns: dict[str, list[Any]] = field(default_factory=dict)
+    positions: IntArray = field(default_factory=lambda: np.empty(0, dtype=np.int64))
     rejected: list[tuple[int, str]] = field(default_factory=list)
 
     def __len__(self) -> int:
@@ -66,9 +73,9 @@ class _Reasons:
     def __init__(self, n: int):
         self.reason = np.full(n, None, dtype=object)
 
-    def add(self, mask, reason) -> None:
+    def add(self, mask: npt.ArrayLike, reason: Reason) -> None:
         """Reject rows where ``mask``; ``reason`` is text, or per-row text (array or callable)."""
-        for i in np.flatnonzero(np.asarray(mask, dtype=bool)):
+        for i in np.flatnonzero(np.asarray(mask, dtype=bool)).tolist():
             text = (
                 reason
                 if isinstance(reason, str)
@@ -77,15 +84,15 @@ class _Reasons:
             self.reason[i] = text if self.reason[i] is None else f"{self.reason[i]}; {text}"
 
     @property
-    def ok(self) -> np.ndarray:
-        return self.reason == None  # noqa: E711
+    def ok(self) -> BoolArray:
+        return np.asarray(self.reason == None, dtype=bool)  # noqa: E711
 
 
 def prepare_rows(
     kind: str,
     frame: pd.DataFrame,
     *,
-    locator,
+    locator: LonLatLocator | None,
     crs: str,
     taxonomy: Taxonomy,
     now: int,
@@ -148,7 +155,7 @@ def prepare_rows(
     return prepared
 
 
-def assignment_columns(located: Mapping[str, np.ndarray], generation: str) -> dict[str, list]:
+def assignment_columns(located: Mapping[str, ObjectArray], generation: str) -> dict[str, list[Any]]:
     """Store columns (lon, lat and the assignment) from located arrays."""
     n = len(located["status"])
     candidates = [
@@ -170,7 +177,7 @@ def assignment_columns(located: Mapping[str, np.ndarray], generation: str) -> di
     return columns
 
 
-def to_record(row: Mapping[str, Any]) -> dict[str, Any]:
+def to_record(row: Mapping[Any, Any]) -> dict[str, Any]:
     """The public dict of a stored row (ISO times, parsed JSON, kind's fields only)."""
     kind = row["kind"]
     record: dict[str, Any] = {"id": row["id"], "kind": kind, "lon": row["lon"], "lat": row["lat"]}
@@ -213,12 +220,12 @@ def new_ids(n: int) -> list[str]:
     return [f"{v:016x}" for v in np.frombuffer(os.urandom(8 * n), dtype=">u8").tolist()]
 
 
-def _column(frame: pd.DataFrame, name: str) -> pd.Series | None:
+def _column(frame: pd.DataFrame, name: str) -> pd.Series[Any] | None:
     """The input column, or None when the input does not have it (the fast path)."""
     return frame[name] if name in frame.columns else None
 
 
-def _texts(values: pd.Series | None, n: int) -> np.ndarray:
+def _texts(values: pd.Series[Any] | None, n: int) -> ObjectArray:
     """Stripped text, None for missing/blank values."""
     if values is None:
         return np.full(n, None, dtype=object)
@@ -230,7 +237,7 @@ def _texts(values: pd.Series | None, n: int) -> np.ndarray:
     return out
 
 
-def _ids(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
+def _ids(frame: pd.DataFrame, reasons: _Reasons) -> ObjectArray:
     ids = _texts(_column(frame, "id"), len(frame))
     missing = ids == None  # noqa: E711
     ids[missing] = new_ids(int(missing.sum()))
@@ -242,19 +249,21 @@ def _ids(frame: pd.DataFrame, reasons: _Reasons) -> np.ndarray:
     return ids
 
 
-def _field(kind, name, frame, reasons, taxonomy: Taxonomy) -> np.ndarray:
+def _field(
+    kind: str, name: str, frame: pd.DataFrame, reasons: _Reasons, taxonomy: Taxonomy
+) -> ObjectArray:
     raw, n = _column(frame, name), len(frame)
     if name in FLOAT_FIELDS or name in TIME_FIELDS:
         if raw is None:
             return np.full(n, None, dtype=object)
         if name in FLOAT_FIELDS:
-            values = pd.to_numeric(raw, errors="coerce")
-            bad = raw.notna() & values.isna() & (raw.astype(str).str.strip() != "")
+            numbers = pd.to_numeric(raw, errors="coerce")
+            bad = raw.notna() & numbers.isna() & (raw.astype(str).str.strip() != "")
             reasons.add(bad.to_numpy(), f"{name} is not a number")
         else:
-            values, bad = series_to_ms(raw)
+            numbers, bad = series_to_ms(raw)
             reasons.add(bad.to_numpy(), f"{name} is not an ISO 8601 time")
-        return values.astype(object).where(values.notna(), None).to_numpy(dtype=object)
+        return numbers.astype(object).where(numbers.notna(), None).to_numpy(dtype=object)
     if name == "online":
         return np.full(n, True, dtype=object) if raw is None else _booleans(raw, reasons)
     values = _texts(raw, n)
@@ -279,7 +288,7 @@ def _field(kind, name, frame, reasons, taxonomy: Taxonomy) -> np.ndarray:
     return values
 
 
-def _booleans(raw: pd.Series, reasons: _Reasons) -> np.ndarray:
+def _booleans(raw: pd.Series[Any], reasons: _Reasons) -> ObjectArray:
     text = raw.astype(str).str.strip().str.lower()
     missing = raw.isna() | (text == "") | (text == "none") | (text == "nan")
     truthy, falsy = text.isin(_TRUE), text.isin(_FALSE)
@@ -289,7 +298,7 @@ def _booleans(raw: pd.Series, reasons: _Reasons) -> np.ndarray:
     return out
 
 
-def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reasons) -> np.ndarray:
+def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reasons) -> ObjectArray:
     known = set(COMMON_FIELDS) | set(KIND_FIELDS[kind]) | coords | {"geometry", "updated_at"}
     extras = [c for c in frame.columns if c not in known]
     base = _column(frame, "attributes")
@@ -299,7 +308,7 @@ def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reas
     base = base if base is not None else pd.Series([None] * len(frame), dtype=object)
     extra_rows = frame[extras].to_dict("records") if extras else [{}] * len(frame)
     for i, (given, extra) in enumerate(zip(base.tolist(), extra_rows, strict=True)):
-        merged = {}
+        merged: object = {}
         if isinstance(given, str) and given.strip():
             try:
                 merged = orjson.loads(given)
@@ -319,14 +328,14 @@ def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reas
     return result
 
 
-def _alarm(out: dict[str, np.ndarray]) -> np.ndarray:
+def _alarm(out: dict[str, Any]) -> ObjectArray:
     value = pd.to_numeric(pd.Series(out["reading_value"]), errors="coerce")
     low = pd.to_numeric(pd.Series(out["alarm_low"]), errors="coerce")
     high = pd.to_numeric(pd.Series(out["alarm_high"]), errors="coerce")
-    return ((value < low) | (value > high)).to_numpy(dtype=object)
+    return np.asarray((value < low) | (value > high), dtype=object)
 
 
-def _reason(template: str, values: np.ndarray):
+def _reason(template: str, values: ObjectArray) -> Callable[[int], str]:
     """A per-row reason built only for the rows rejected."""
     return lambda i: template.format(values[i])
 
@@ -339,18 +348,18 @@ def _plain(value: Any) -> Any:
     return value.item() if isinstance(value, np.generic) else value
 
 
-def _nulls(values) -> list:
+def _nulls(values: npt.ArrayLike) -> list[Any]:
     """A Python list of ``values`` with NaN/NA/empty text as None (vectorised)."""
     values = np.asarray(values)
     if values.dtype.kind in "fiub":
         out = values.astype(object)
         if values.dtype.kind == "f":
             out[np.isnan(values)] = None
-        return out.tolist()
+        return list(out.tolist())
     out = values.astype(object)
     out[pd.isna(out) | (out == "")] = None
-    return out.tolist()
+    return list(out.tolist())
 
 
-def _floats(values) -> list:
+def _floats(values: npt.ArrayLike) -> list[Any]:
     return _nulls(np.asarray(values, dtype=float))

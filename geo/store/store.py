@@ -18,16 +18,18 @@ Example (``locator`` from ``GridLocator.build``)::
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import sqlalchemy as sa
 
+from cityaware.geo.engine.protocol import Locator, LonLatLocator
 from cityaware.geo.engine.results import Location
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
 from cityaware.geo.store import bulk
-from cityaware.geo.store.bulk import ImportReport
+from cityaware.geo.store.bulk import ImportReport, Source
 from cityaware.geo.store.changes import DAY_MS, DEFAULT_RETENTION_DAYS, ChangeLog, ChangeReads
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.pinned import PinnedLocator
@@ -43,6 +45,8 @@ from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
 from cityaware.geo.store.taxonomy import Taxonomy, check_kind, check_transition
 from cityaware.geo.store.times import now_ms
 
+# The locator writes assign with, or a zero-argument callable returning the current one.
+LocatorSource = Locator | Callable[[], Locator | None] | None
 _READONLY = {"id", "kind", "fid", "created_at", "updated_at", "alarm", *ASSIGNMENT_COLUMNS}
 
 
@@ -62,11 +66,11 @@ class FeatureStore(StoreReads, ChangeReads):
         self,
         backend: Backend,
         tables: dict[str, sa.Table],
-        locator=None,
+        locator: LocatorSource = None,
         taxonomy: Taxonomy | None = None,
         day_offset_hours: float = 8.0,
         retention_days: float = DEFAULT_RETENTION_DAYS,
-    ):
+    ) -> None:
         self.backend = backend
         self.tables = tables
         self.features = tables["features"]
@@ -77,17 +81,17 @@ class FeatureStore(StoreReads, ChangeReads):
         self.changelog = ChangeLog(tables, int(retention_days * DAY_MS))
 
     @property
-    def locator(self):
+    def locator(self) -> Locator | None:
         """The GridLocator writes assign with (resolving a callable)."""
         value = self._locator
         return value() if callable(value) else value
 
     @locator.setter
-    def locator(self, value) -> None:
+    def locator(self, value: LocatorSource) -> None:
         self._locator = value
 
     @property
-    def columns(self) -> sa.sql.ColumnCollection:
+    def columns(self) -> sa.ColumnCollection[str, sa.Column[Any]]:
         """The ``features`` columns, to build ``FeatureFilter.where`` clauses safely."""
         return self.features.c
 
@@ -228,18 +232,18 @@ class FeatureStore(StoreReads, ChangeReads):
     def bulk_import(
         self,
         kind: str,
-        source,
+        source: Source,
         crs: str | None = None,
         lon_col: str = "lon",
         lat_col: str = "lat",
         strict: bool = False,
-        progress=None,
+        progress: Callable[[int], None] | None = None,
     ) -> ImportReport:
         """Import many features in one transaction (see :func:`geo.store.bulk.bulk_import`);
         one ``create`` change per feature."""
         return bulk.bulk_import(self, kind, source, crs, lon_col, lat_col, strict, progress)
 
-    def reassign(self, locator, batch_size: int = 200_000) -> int:
+    def reassign(self, locator: Locator, batch_size: int = 200_000) -> int:
         """Re-assign every feature with ``locator`` (a newly activated generation).
 
         Call it when a generation is activated (e.g. ``store.reassign(ctx.locator)``).
@@ -329,9 +333,10 @@ class FeatureStore(StoreReads, ChangeReads):
         crs: str,
         now: int,
         location: Location | None = None,
-    ) -> dict:
+    ) -> dict[str, Any]:
         """One validated row, pinned to its grid (to ``location`` when given); InvalidInput
         says why when it cannot be."""
+        locator: LonLatLocator | None
         if location is None:
             locator = self.locator
         else:
@@ -350,7 +355,7 @@ class FeatureStore(StoreReads, ChangeReads):
             raise InvalidInput(prepared.rejected[0][1])
         return prepared.rows()[0]
 
-    def _follow(self, locator) -> None:
+    def _follow(self, locator: Locator) -> None:
         """After a re-assignment, write with ``locator`` unless following a callable."""
         if not callable(self._locator):
             self._locator = locator
@@ -382,7 +387,16 @@ class FeatureStore(StoreReads, ChangeReads):
         change |= {"new_grid": row["grid_code"], "generation": row["generation"]}
         self.changelog.append_rows(conn, [change | {"at": at, "bulk": False}])
 
-    def _log_status(self, conn, kind, ids, old, new, at, note=None) -> None:
+    def _log_status(
+        self,
+        conn: sa.Connection,
+        kind: str,
+        ids: Sequence[str],
+        old: str | None,
+        new: Sequence[str],
+        at: int,
+        note: str | None = None,
+    ) -> None:
         table = self.tables["status_history"]
         rows = [
             {
@@ -397,7 +411,9 @@ class FeatureStore(StoreReads, ChangeReads):
         ]
         conn.execute(table.insert(), rows)
 
-    def _log_assignment(self, conn, rows, at: int, reason: str) -> None:
+    def _log_assignment(
+        self, conn: sa.Connection, rows: Sequence[Mapping[Any, Any]], at: int, reason: str
+    ) -> None:
         table = self.tables["assignment_history"]
         names = ["lon", "lat", *ASSIGNMENT_COLUMNS]
         conn.execute(
@@ -454,7 +470,7 @@ def open_tables(backend: Backend) -> dict[str, sa.Table]:
 def open_store(
     url: str,
     data_dir: Path,
-    locator=None,
+    locator: LocatorSource = None,
     taxonomy: Taxonomy | None = None,
     retention_days: float = DEFAULT_RETENTION_DAYS,
 ) -> FeatureStore:

@@ -24,6 +24,7 @@ KINDS: tuple[str, ...] = ("incidents", "cameras", "sensors")
 
 STATUSES: tuple[str, ...] = ("received", "dispatched", "in_progress", "resolved", "closed")
 OPEN_STATUSES: tuple[str, ...] = ("received", "dispatched", "in_progress")
+CLOSED_STATUSES: tuple[str, ...] = tuple(s for s in STATUSES if s not in OPEN_STATUSES)
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "received": ("dispatched",),
     "dispatched": ("in_progress",),

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 import pytest
 import shapely
 
@@ -35,7 +37,7 @@ def test_import_list_activate_diff(tmp_path, files, capsys):
     assert main(["boundaries", "import", str(district), str(streets), "--data-dir", data]) == 0
     out = capsys.readouterr().out.strip().splitlines()
     assert out[-1].startswith("staged g0001, inactive")
-    assert "3 units: 1 overlaps" in out[-1]
+    assert "4 units: 1 overlaps" in out[-1]  # and the city 410100, derived
 
     args = ["boundaries", "import", str(district), "--activate", "--note", "only D"]
     assert main([*args, "--data-dir", data]) == 0
@@ -104,7 +106,10 @@ def test_import_maps_columns_and_code_version(tmp_path, capsys):
     assert main([*argv, *data]) == 0
 
     units = BoundaryRegistry(tmp_path / "data" / "boundaries").units("g0001")
-    assert units[["code", "name", "code_version"]].values.tolist() == [["410102", "中原区", "2023"]]
+    assert units[["code", "name", "code_version"]].values.tolist() == [
+        ["410102", "中原区", "2023"],
+        ["410100", "", "2023"],  # the derived city: no name without a division list
+    ]
     assert main(["boundaries", "import", str(path), "--column", "oops"]) == 2
     assert "--column wants SOURCE=TARGET" in capsys.readouterr().err
 
@@ -135,3 +140,60 @@ def test_activation_reassigns_stored_features(tmp_path, capsys):
     assert expected == "410102001001002"
     history = store.history("cameras", "c1")["assignments"]
     assert history[-1]["grid_code"] == "410102001001001"
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_outlines_and_a_division_list_import_as_one_generation(tmp_path, capsys):
+    """Two cities' files (one a GBK Shapefile without .cpg) and an NBS division list."""
+    data = str(tmp_path / "data")
+    files = [DATA / "kaifeng-districts-gk.gpkg", DATA / "luoyang-districts-gbk.shp"]
+    argv = ["boundaries", "import", *map(str, files), str(DATA / "kaifeng-divisions.csv")]
+
+    assert main([*argv, "--activate", "--data-dir", data]) == 0
+
+    assert capsys.readouterr().out.startswith("staged g0001, active")
+    registry = BoundaryRegistry(tmp_path / "data" / "boundaries")
+    cities = registry.units(level="city").set_index("code")["name"].to_dict()
+    assert cities == {"410200": "开封市", "410300": ""}
+    divisions = pd.read_csv(DATA / "kaifeng-divisions.csv", dtype=str)
+    below = divisions[~divisions["level"].isin(["city", "county"])]
+    assert sorted(registry.divisions()["code"]) == sorted(below["code"])
+
+
+def test_a_north_first_file_is_refused_with_a_hint_and_read_with_swap_axes(tmp_path, capsys):
+    data = str(tmp_path / "data")
+    north_first = str(DATA / "kaifeng-districts-gk-northfirst.gpkg")
+
+    assert main(["boundaries", "import", north_first, "--data-dir", data]) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("error: ") and "northing-first" in err and "--swap-axes" in err
+
+    assert main(["boundaries", "import", north_first, "--swap-axes", "--data-dir", data]) == 0
+    assert capsys.readouterr().out.startswith("staged g0001")
+
+
+def test_implausible_outlines_need_force_and_then_warn(tmp_path, capsys):
+    data = str(tmp_path / "data")
+    pacific = _write_units(tmp_path / "pacific.geojson", ["410102"], [(60.0, 60.1)])
+
+    assert main(["boundaries", "import", str(pacific), "--data-dir", data]) == 2
+    err = capsys.readouterr().err
+    assert "outside China" in err and "--force" in err
+    assert (
+        not (tmp_path / "data" / "boundaries").exists()
+        or not BoundaryRegistry(tmp_path / "data" / "boundaries").generations()
+    )
+
+    assert main(["boundaries", "import", str(pacific), "--force", "--data-dir", data]) == 0
+    assert "WARNING (imported with --force): 410102 lies outside China" in capsys.readouterr().err
+
+
+def test_a_wrong_encoding_is_a_clear_error(tmp_path, capsys):
+    shp = str(DATA / "luoyang-districts-gbk.shp")
+    assert main(["boundaries", "validate", shp, "--encoding", "UTF-8"]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    assert (
+        main(["boundaries", "validate", shp, "--encoding", "GBK", "-o", str(tmp_path / "r")]) == 0
+    )

@@ -13,10 +13,11 @@ from fastapi.testclient import TestClient
 
 from cityaware.api.app import create_app
 from cityaware.api.context import AppContext, shared_part, warm_up
-from cityaware.api.ogc.catalog import BOUNDARY_COLLECTIONS, Catalog
+from cityaware.api.ogc.catalog import Catalog
 from cityaware.api.service.geocoding import Geocoding
 from cityaware.api.settings import Settings
 from cityaware.geo.boundaries.generations import BoundaryRegistry
+from cityaware.geo.boundaries.schema import LEVEL_OF_LAYER
 from cityaware.geo.engine.cached import LocatorCache
 from cityaware.geo.errors import NotFound, Unprocessable
 from tests.api.service.conftest import synthetic_units
@@ -119,6 +120,6 @@ def test_geocoding_from_its_collaborators_answers_as_the_server_does(tmp_path):
 def test_a_catalog_without_a_store_has_the_boundary_layers_only(tmp_path):
     staged(tmp_path)
     catalog = Catalog(BoundaryRegistry(tmp_path / "boundaries"))
-    assert set(catalog.collections) == set(BOUNDARY_COLLECTIONS)
+    assert set(catalog.collections) == set(LEVEL_OF_LAYER)
     with pytest.raises(NotFound):
         catalog.get("incidents")

@@ -101,7 +101,13 @@ def test_grid_detail_has_chain_and_worker(city):
     ctx, client = city
     grid = ctx.registry.units(level="grid").iloc[7]
     body = client.get(f"/map/api/grids/{grid['code']}").json()
-    assert [u["level"] for u in body["chain"]] == ["district", "street", "community", "grid"]
+    assert [u["level"] for u in body["chain"]] == [
+        "city",
+        "district",
+        "street",
+        "community",
+        "grid",
+    ]
     assert body["chain"][-2]["code"] == grid["parent_code"]
     assert body["attributes"]["worker"] == json.loads(grid["attributes"])["worker"]
     assert client.get("/map/api/grids/nope").status_code == 404

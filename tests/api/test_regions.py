@@ -13,7 +13,7 @@ from cityaware.api.app import create_app
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
 from cityaware.geo.analysis.hotspots import poisson_sf
-from tests.api.ogc.conftest import hierarchy, populated, staged
+from tests.api.ogc.conftest import hierarchy, populated, staged, stored_incidents
 
 STREET = "410105001"
 
@@ -30,8 +30,7 @@ def client(ctx):
 
 @pytest.fixture(scope="module")
 def records(ctx) -> pd.DataFrame:
-    rows = [r for batch in ctx.store.iter_features("incidents") for r in batch]
-    return pd.DataFrame(rows).set_index("id", drop=False)
+    return stored_incidents(ctx)
 
 
 def test_region_record_matches_the_units(client):

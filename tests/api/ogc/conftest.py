@@ -14,7 +14,7 @@ from fastapi.testclient import TestClient
 from cityaware.api.app import create_app
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
-from cityaware.geo.boundaries.generations import BoundaryRegistry
+from tests.units import staged as staged_units
 from tests.units import unit_record
 
 WEST, SOUTH, EAST, NORTH = 113.60, 34.70, 113.70, 34.80
@@ -45,9 +45,7 @@ def hierarchy() -> gpd.GeoDataFrame:
 
 def staged(path: Path) -> Path:
     """Stage and activate :func:`hierarchy` under ``path``; return ``path``."""
-    registry = BoundaryRegistry(path / "boundaries")
-    registry.activate(registry.stage(hierarchy(), source="synthetic"))
-    return path
+    return staged_units(path, hierarchy())
 
 
 @pytest.fixture(scope="module")
@@ -105,3 +103,17 @@ def populated(data_dir: Path, database_url: str = "") -> AppContext:
 @pytest.fixture(scope="module")
 def client(ctx):
     return TestClient(create_app(ctx=ctx))
+
+
+def stored_incidents(context: AppContext) -> pd.DataFrame:
+    """Every stored incident record (the oracle's input), indexed by id, with ``reported``
+    as a UTC time."""
+    rows = [r for batch in context.store.iter_features("incidents") for r in batch]
+    frame = pd.DataFrame(rows).set_index("id", drop=False)
+    frame["reported"] = pd.to_datetime(frame["reported_at"], utc=True)
+    return frame
+
+
+@pytest.fixture(scope="module")
+def records(ctx) -> pd.DataFrame:
+    return stored_incidents(ctx)

@@ -11,6 +11,7 @@ def test_collections_are_listed_with_simple_ids_crs_and_extent(client):
     body = client.get("/collections").json()
     ids = [c["id"] for c in body["collections"]]
     assert ids == [
+        "cities",
         "districts",
         "streets",
         "communities",

@@ -21,14 +21,6 @@ from tests.api.ogc.conftest import hierarchy
 ITEMS = "/collections/incidents/items"
 
 
-@pytest.fixture(scope="module")
-def records(ctx) -> pd.DataFrame:
-    rows = [r for batch in ctx.store.iter_features("incidents") for r in batch]
-    frame = pd.DataFrame(rows).set_index("id", drop=False)
-    frame["reported"] = pd.to_datetime(frame["reported_at"], utc=True)
-    return frame
-
-
 def ids(response) -> set[str]:
     assert response.status_code == 200, response.text
     return {f["id"] for f in response.json()["features"]}

@@ -17,21 +17,19 @@ from pyproj import Transformer
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
 from cityaware.api.testing import live_server
-from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.store import FeatureFilter
-from tests.api.ogc.conftest import hierarchy, incidents_frame
+from tests.api.ogc.conftest import hierarchy, incidents_frame, staged
 
 # one live server per worker: with --dist loadgroup (scripts/test.sh) these share a worker
 pytestmark = pytest.mark.xdist_group("ogc-live")
-COLLECTIONS = ["districts", "streets", "communities", "grids", "incidents", "cameras", "sensors"]
+BOUNDARY_LAYERS = ["cities", "districts", "streets", "communities", "grids"]
+COLLECTIONS = [*BOUNDARY_LAYERS, "incidents", "cameras", "sensors"]
 
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory):
     """(base URL, store) of a live server over a small hierarchy and 60 incidents."""
-    data_dir = tmp_path_factory.mktemp("live")
-    registry = BoundaryRegistry(data_dir / "boundaries")
-    registry.activate(registry.stage(hierarchy(), source="synthetic"))
+    data_dir = staged(tmp_path_factory.mktemp("live"))
     ctx = AppContext(Settings(data_dir=data_dir))
     ctx.store.bulk_import("incidents", incidents_frame(), crs="EPSG:4326")
     with live_server(data_dir) as url:

@@ -14,8 +14,7 @@ from fastapi.testclient import TestClient
 from cityaware.api.app import create_app
 from cityaware.api.commands.demo import install_demo_city_files
 from cityaware.api.settings import Settings
-from cityaware.geo.boundaries.generations import BoundaryRegistry
-from tests.units import unit_record
+from tests.units import staged, unit_record
 
 ADMIN_KEY = "ca_Jq7vX2mR9tLw4kPz8nYb3cHd6fGs1aEu"
 WEST, SOUTH, EAST, NORTH = 113.60, 34.74, 113.64, 34.78
@@ -60,9 +59,7 @@ def staged_dir(tmp_path_factory, units):
     demo city's profile and duty list (its codes are the demo city's)."""
     data_dir = tmp_path_factory.mktemp("service-data")
     install_demo_city_files(data_dir)
-    registry = BoundaryRegistry(data_dir / "boundaries")
-    registry.activate(registry.stage(units, source="synthetic"))
-    return data_dir
+    return staged(data_dir, units)
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,9 @@ from fastapi.testclient import TestClient
 from cityaware.api.app import create_app
 from cityaware.api.settings import Settings
 from cityaware.api.testing import live_server
-from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.engine.locator import GridLocator
 from tests.api.service.conftest import ADMIN_KEY
+from tests.units import staged
 
 INCIDENT = {"category": "noise", "lon": 113.605, "lat": 34.745, "crs": "WGS84"}
 
@@ -23,10 +23,7 @@ INCIDENT = {"category": "noise", "lon": 113.605, "lat": 34.745, "crs": "WGS84"}
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory, units):
     """A data directory of its own (its feed gets pruned here)."""
-    path = tmp_path_factory.mktemp("changes-data")
-    registry = BoundaryRegistry(path / "boundaries")
-    registry.activate(registry.stage(units, source="synthetic"))
-    return path
+    return staged(tmp_path_factory.mktemp("changes-data"), units)
 
 
 @pytest.fixture(scope="module")

@@ -14,6 +14,7 @@ from cityaware.geo.errors import InvalidInput, NotFound
 from .builders import box_m, to_lonlat, units_frame
 
 D, S1, S2 = "410102", "410102001", "410102002"
+C = "410100"  # the city, derived from the district code
 
 
 def _first_release():
@@ -39,11 +40,6 @@ def _second_release():
     return units
 
 
-@pytest.fixture
-def registry(tmp_path):
-    return BoundaryRegistry(tmp_path / "boundaries")
-
-
 def test_staged_generation_is_inactive_until_activated(registry):
     with pytest.raises(NotFound, match="no active boundary generation yet"):
         registry.units()
@@ -55,7 +51,7 @@ def test_staged_generation_is_inactive_until_activated(registry):
         registry.units()
     registry.activate(generation)
     assert registry.active() == "g0001"
-    assert registry.units()["code"].tolist() == [D, S1, S2]
+    assert registry.units()["code"].tolist() == [D, S1, S2, C]
     assert (registry.root / "ACTIVE").read_text().strip() == "g0001"
 
 
@@ -70,9 +66,15 @@ def test_generations_listing_and_validation_saved(registry):
         ("g0002", False, "b.gpkg"),
     ]
     assert listing[0]["note"] == "first"
-    assert listing[1]["counts"] == {"district": 1, "street": 3, "community": 0, "grid": 0}
+    assert listing[1]["counts"] == {
+        "city": 1,
+        "district": 1,
+        "street": 3,
+        "community": 0,
+        "grid": 0,
+    }
     saved = json.loads((registry.root / second / "validation.json").read_text())
-    assert saved["units"] == 4 and saved["counts"]["gap"] == 0
+    assert saved["units"] == 5 and saved["counts"]["gap"] == 0
     assert registry.validation(second) == saved
 
 
@@ -81,7 +83,7 @@ def test_older_generations_stay_queryable_and_levels_filter(registry):
     second = registry.stage(_second_release())
     registry.activate(second)
 
-    assert len(registry.units()) == 4
+    assert len(registry.units()) == 5
     old = registry.units(first, level="street")
     assert old["code"].tolist() == [S1, S2]
     assert old.crs == "EPSG:4326"
@@ -108,11 +110,11 @@ def test_unchanged_units_keep_their_identity(registry):
     assert new.is_unique
 
     since = registry.units(second).set_index("code")["since_generation"]
-    assert since.to_dict() == {D: first, S1: first, S2: second, "410102003": second}
+    assert since.to_dict() == {D: first, S1: first, S2: second, "410102003": second, C: first}
 
     third = registry.stage(_first_release())  # the first release again
     assert registry.units(third)["unit_id"].tolist() == old.tolist()
-    assert registry.units(third)["since_generation"].tolist() == [first, first, third]
+    assert registry.units(third)["since_generation"].tolist() == [first, first, third, first]
 
 
 def test_diff_lists_added_removed_changed_and_updated(registry):
@@ -176,7 +178,7 @@ def test_stage_files_makes_one_generation_from_several_files(registry, tmp_path)
     generation = registry.stage_files([tmp_path / "d.geojson", tmp_path / "s.fgb"], note="n")
 
     staged = registry.units(generation)
-    assert sorted(staged["code"]) == sorted(units["code"])
+    assert sorted(staged["code"]) == sorted([*units["code"], C])
     assert registry.generations()[0]["source"] == "d.geojson, s.fgb"
 
 
@@ -187,8 +189,8 @@ def test_numeric_codes_in_a_frame_are_staged_as_exact_digits(registry):
 
     staged = registry.units(registry.stage(units))
 
-    assert staged["code"].tolist() == [D, S1, S2]
-    assert staged["parent_code"].tolist() == ["", D, D]
+    assert staged["code"].tolist() == [D, S1, S2, C]
+    assert staged["parent_code"].tolist() == [C, D, D, ""]
 
 
 def test_staging_repairs_invalid_geometry_and_reports_it(registry):

@@ -255,7 +255,7 @@ def test_unusable_files(tmp_path):
     with pytest.raises(InvalidInput, match="unknown CRS"):
         read_units(no_code, column_map={"id": "code"}, level="district", crs="EPSG:999999")
     with pytest.raises(InvalidInput, match="unknown level"):
-        read_units(no_code, column_map={"id": "code"}, level="village")
+        read_units(no_code, column_map={"id": "code"}, level="hamlet")
 
 
 def _hierarchy(tmp_path: Path) -> tuple[Path, gpd.GeoDataFrame]:

@@ -9,35 +9,22 @@ for tests that only read.
 
 from __future__ import annotations
 
-import os
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from urllib.parse import quote
 
 import pytest
-import sqlalchemy as sa
 
 from cityaware.geo.store import FeatureStore, open_store
 from tests.geo.store import synthetic
+from tests.postgis import schema_url
 
-URL_VARIABLE = "CITYAWARE_TEST_DATABASE_URL"
 BACKENDS = ["sqlite", "postgis"]
 
 
 @pytest.fixture(scope="session")
 def locator():
     return synthetic.locator("g1")
-
-
-def postgis_url_or_skip() -> str:
-    url = os.environ.get(URL_VARIABLE)
-    if not url:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"{URL_VARIABLE} is not set but CI=true: PostGIS tests must run")
-        pytest.skip(f"{URL_VARIABLE} not set")
-    return url
 
 
 @contextmanager
@@ -48,22 +35,12 @@ def backend_store(backend: str, data_dir: Path, locator) -> Iterator[FeatureStor
         yield store
         store.close()
         return
-    base = postgis_url_or_skip().replace("postgresql://", "postgresql+psycopg://", 1)
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = sa.create_engine(base)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    separator = "&" if "?" in base else "?"
-    store = open_store(
-        f"{base}{separator}options={quote(f'-csearch_path={schema},public')}", data_dir, locator
-    )
-    try:
-        yield store
-    finally:
-        store.close()
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
+    with schema_url() as url:
+        store = open_store(url, data_dir, locator)
+        try:
+            yield store
+        finally:
+            store.close()
 
 
 @pytest.fixture(params=BACKENDS)

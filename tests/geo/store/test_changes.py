@@ -180,9 +180,12 @@ def test_pruning_keeps_a_prefix_and_an_older_seq_is_gone(store):
 
 def test_writes_prune_every_so_often(store, monkeypatch):
     monkeypatch.setattr(changes_module, "PRUNE_EVERY", 4)
-    store.changelog.retention_ms = 200
+    store.changelog.retention_ms = 60_000
     store.add("cameras", {"id": "old", "lon": HERE[0], "lat": HERE[1]})
-    time.sleep(0.3)
+    written = to_ms(store.changes(0).changes[-1]["at"])
+    time.sleep(0.01)  # the later writes are stamped after ``written``
+    # the pruning clock stands just past the old row's retention, whatever the machine's load
+    monkeypatch.setattr(changes_module, "now_ms", lambda: written + 60_000 + 1)
     for k in range(4):  # crosses a multiple of 4
         store.add("cameras", {"id": f"new{k}", "lon": HERE[0], "lat": HERE[1]})
     with pytest.raises(ChangesPruned):

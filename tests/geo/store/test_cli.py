@@ -11,17 +11,15 @@ import pyogrio
 import pytest
 
 from cityaware.api.cli import main
-from cityaware.geo.boundaries.generations import BoundaryRegistry
 from tests.geo.store import sample, synthetic
+from tests.units import staged
 
 
 @pytest.fixture
 def data_dir(tmp_path, monkeypatch):
     monkeypatch.delenv("CITYAWARE_DATABASE_URL", raising=False)
-    registry = BoundaryRegistry(tmp_path / "boundaries")
-    registry.activate(registry.stage(synthetic.units(), source="synthetic"))
     monkeypatch.chdir(tmp_path)
-    return tmp_path
+    return staged(tmp_path, synthetic.units())
 
 
 def test_import_then_export_every_format(data_dir, capsys):
