@@ -9,6 +9,8 @@ demo city.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import geopandas as gpd
 import numpy as np
 import pandas as pd
@@ -71,6 +73,18 @@ def district_outlines(seed: int = 12) -> gpd.GeoDataFrame:
 
 def division_list() -> pd.DataFrame:
     """The division list in the registry's shape (code, name, level, parent_code; our levels)."""
-    rows = [(code, name, "city", "410000") for code, name, _, _ in CITIES]
+    rows = [(code, name, "city", "") for code, name, _, _ in CITIES]
     rows += [(code, name, "street", parent) for code, name, parent in TOWNSHIPS]
     return pd.DataFrame(rows, columns=["code", "name", "level", "parent_code"])
+
+
+def write_files(folder: Path) -> list[Path]:
+    """The outlines as GeoJSON and the division list as an NBS CSV (levels named city,
+    township), the files a city's GIS team would import."""
+    outlines, divisions = folder / "districts.geojson", folder / "divisions.csv"
+    district_outlines().drop(columns="parent_code").to_file(outlines, driver="GeoJSON")
+    nbs = division_list().assign(
+        level=lambda f: f["level"].map({"city": "city", "street": "township"})
+    )
+    nbs[["level", "code", "name", "parent_code"]].to_csv(divisions, index=False)
+    return [outlines, divisions]

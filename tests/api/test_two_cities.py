@@ -4,8 +4,8 @@
 district (checked against shapely on the source outlines) with ``grid: null``
 and a chain up to the city; an address naming a township answers it; incidents
 route to their own city's operations centre; the map page fits the data.
-Division lists are served through ``BoundaryRegistry.divisions`` (their import is
-the boundary track's part of issue 12).
+The two files are imported as a GIS team would: ``boundaries import`` of the
+GeoJSON outlines and the NBS division CSV in one generation.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import shapely
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
 from cityaware.api.testing import CHROMIUM, CHROMIUM_ARGS, ThreadedServer
-from tests.two_cities import CITIES, district_outlines, division_list
+from tests.two_cities import CITIES, district_outlines, division_list, write_files
 
 ADMIN_KEY = "ca_twoCities4Kf8Lr2Vn7Tq3Pz9Hc6Jd1Wb5Gs"
 DEMO_WORDS = ("郑州", "Zhengzhou", "4101")
@@ -34,11 +34,10 @@ def outlines():
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory, outlines):
+def server(tmp_path_factory):
+    files = write_files(tmp_path_factory.mktemp("two-city-files"))
     ctx = AppContext(Settings(data_dir=tmp_path_factory.mktemp("two-cities"), admin_key=ADMIN_KEY))
-    ctx.registry.activate(ctx.registry.stage(outlines, source="districts.geojson"))
-    divisions = division_list()
-    ctx.registry.divisions = lambda generation=None: divisions  # the import track's API
+    ctx.registry.activate(ctx.registry.stage_files(files))
     server = ThreadedServer(ctx)
     yield server
     server.stop()
