@@ -69,7 +69,8 @@ def test_an_incident_in_gcj02_is_pinned_routed_and_shows_the_nearest_cameras(
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert body["grid"]["code"] == covering_grids(grids, lon, lat)[0]
-    assert [a["level"] for a in body["chain"]] == ["grid", "community", "street", "district"]
+    levels = ["grid", "community", "street", "district", "city"]
+    assert [a["level"] for a in body["chain"]] == levels
     assert body["location"]["wgs84"] == pytest.approx([lon, lat], abs=1e-7)
     expected = DutyList.load(staged_dir).route("manhole_cover", "410105", "410172")
     assert body["routing"] == expected.as_dict() and body["routing"]["rule"]["id"] == "R012"
