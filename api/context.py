@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
     from cityaware.geo.hotline.deadlines import DeadlineTable
+    from cityaware.geo.profile import CityProfiles
     from cityaware.geo.store.hooks import HookStore
     from cityaware.geo.store.live import LiveDevices
     from cityaware.geo.store.positions import PositionStore
@@ -90,7 +91,21 @@ class AppContext:
         """Locators per generation (last 3 kept; lookup rasters cached under data_dir/cache)."""
         from cityaware.geo.engine.cached import LocatorCache
 
-        return LocatorCache(self.registry.units, self.settings.data_dir / "cache")
+        registry = self.registry
+        return LocatorCache(
+            registry.units, self.settings.data_dir / "cache", divisions_of=registry.divisions
+        )
+
+    @shared_part
+    def profiles(self) -> CityProfiles:
+        """The city profile per generation: derived from its boundaries, plus
+        ``data_dir/city.toml`` (``cityaware demo`` installs the demo city's)."""
+        from cityaware.geo.profile import PROFILE_NAME, CityProfiles
+
+        registry = self.registry
+        return CityProfiles(
+            registry.units, registry.divisions, self.settings.data_dir / PROFILE_NAME
+        )
 
     @property
     def locator(self) -> GridLocator:
@@ -159,14 +174,21 @@ class AppContext:
             meta = [g for g in registry.generations() if g["id"] == generation]
             return meta[0].get("source", "") if meta else ""
 
-        return ActiveGazetteer(lambda: self.locator, registry.units, source, self.settings.data_dir)
+        return ActiveGazetteer(
+            lambda: self.locator,
+            registry.units,
+            source,
+            self.settings.data_dir,
+            divisions=registry.divisions,
+            profile=self.profiles.get,
+        )
 
     @shared_part
     def geocoding(self) -> Geocoding:
         """Point/address → grid answers over all generations."""
         from cityaware.api.service.geocoding import Geocoding
 
-        return Geocoding(self.registry, self.locators, self.gazetteer)
+        return Geocoding(self.registry, self.locators, self.gazetteer, self.profiles)
 
     @shared_part
     def incidents(self) -> Incidents:

@@ -1,7 +1,7 @@
 """One place that turns core errors into HTTP answers with a JSON body.
 
 Every body has ``code`` (an OGC-style exception code), ``description`` and
-``status``, e.g. ``{"code": "NotFound", "description": "no unit 4101", "status": 404}``;
+``status``, e.g. ``{"code": "NotFound", "description": "no unit 9999", "status": 404}``;
 under ``/open311/`` the GeoReport v2 form ``[{"code": 404, "description": ...}]``. An
 unexpected exception is a JSON 500 without its traceback (which goes to the log).
 """

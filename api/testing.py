@@ -34,6 +34,7 @@ from pathlib import Path
 import uvicorn
 
 from cityaware.api.app import create_app
+from cityaware.api.commands.demo import install_demo_city_files
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
 from cityaware.geo.boundaries.io import read_hierarchy_gpkg
@@ -179,6 +180,7 @@ def demo_city(
     >>> ctx.store.count("cameras")  # doctest: +SKIP
     10
     """
+    install_demo_city_files(data_dir)
     ctx = AppContext(Settings(data_dir=data_dir, admin_key=admin_key))
     generation = ctx.registry.stage(read_hierarchy_gpkg(demo_boundaries()), source="demo")
     ctx.registry.activate(generation)

@@ -24,8 +24,21 @@ import random
 from collections import defaultdict
 from dataclasses import dataclass
 
-from cityaware.geo.gazetteer.aliases import ZONE_ALIASES, district_aliases, street_aliases
+from cityaware.geo.gazetteer.aliases import district_aliases
+from cityaware.geo.gazetteer.aliases import street_aliases as _street_aliases
 from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllable
+from cityaware.geo.profile import read_overrides
+from cityaware.geo.resources import demo_city_files
+
+# The demo city's functional zones and their spoken names, from its profile (data/zhengzhou).
+ZONE_ALIASES = {z["code"]: tuple(z["names"]) for z in read_overrides(demo_city_files()[0])["zones"]}
+_STRIP = (*(names[0] for names in ZONE_ALIASES.values()), "郑州")
+
+
+def street_aliases(name: str) -> list[tuple[str, float]]:
+    """The gazetteer's street aliases with the demo city's zone and city prefixes stripped."""
+    return _street_aliases(name, _STRIP)
+
 
 EVAL_SEED = 20261126
 DEV_SEED = 1

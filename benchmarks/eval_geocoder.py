@@ -33,7 +33,8 @@ from benchmarks.address_eval import EVAL_SEED, generate
 from cityaware.geo.boundaries.io import read_hierarchy_gpkg
 from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.gazetteer.build import Gazetteer
-from cityaware.geo.resources import demo_boundaries
+from cityaware.geo.profile import load_profile
+from cityaware.geo.resources import demo_boundaries, demo_city_files
 
 NUMBER = re.compile(r"(\d+)号")
 
@@ -107,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as scratch:
         cache = Path(args.cache_dir or scratch)
         locator = GridLocator.build(units, "eval", cache_dir=cache)
-        gazetteer = Gazetteer.load_or_build(units, locator, "eval", cache)
+        profile = load_profile(demo_city_files()[0], units)
+        gazetteer = Gazetteer.load_or_build(units, locator, "eval", cache, profile=profile)
     built = time.perf_counter() - started
     cases = generate(gazetteer, locator, args.n, args.seed)
     gazetteer.geocode("郑州市金水区纬五路12号")  # warm the pinyin cache once

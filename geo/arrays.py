@@ -1,7 +1,7 @@
 """Names for the numpy array types the spatial core passes around.
 
 >>> import numpy as np
->>> lon: FloatArray = np.asarray([113.65], dtype=np.float64)
+>>> lon: FloatArray = np.asarray([114.35], dtype=np.float64)
 """
 
 from __future__ import annotations

@@ -18,14 +18,14 @@ through :mod:`geo.chinacoords` (inverses exact to 1e-12°).
 Invalid coordinates raise :class:`~geo.errors.InvalidInput`: NaN/inf,
 latitude outside [-90, 90], longitude outside [-180, 180], and values that
 look swapped (the point is outside China but the swapped point is inside,
-e.g. lon=34.7, lat=113.6). Batches name the first offending row.
+e.g. lon=34.8, lat=114.3). Batches name the first offending row.
 
->>> lon, lat = to_lonlat(113.65, 34.75, "GCJ-02")
+>>> lon, lat = to_lonlat(114.35, 34.80, "GCJ-02")
 >>> round(float(lon), 4), round(float(lat), 4)
-(113.6439, 34.7512)
->>> to_lonlat(34.7, 113.6, "WGS84")  # doctest: +ELLIPSIS
+(114.3441, 34.8008)
+>>> to_lonlat(34.8, 114.3, "WGS84")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
-cityaware.geo.errors.InvalidInput: lon=34.7, lat=113.6: looks like latitude and ... swapped
+cityaware.geo.errors.InvalidInput: lon=34.8, lat=114.3: looks like latitude and ... swapped
 """
 
 from __future__ import annotations
@@ -121,7 +121,7 @@ def is_geographic(crs: str) -> bool:
 def metric_crs_for(lon: float) -> str:
     """The CGCS2000 3° Gauss-Krüger CRS (no zone prefix) whose zone holds ``lon``.
 
-    >>> metric_crs_for(113.65)
+    >>> metric_crs_for(114.35)
     'EPSG:4547'
     """
     central = int(np.clip(round(lon / 3.0) * 3, 75, 135))
@@ -136,8 +136,8 @@ def _in_china(lon: FloatArray, lat: FloatArray) -> BoolArray:
 def lonlat_problem(lon: float, lat: float) -> str | None:
     """Why one lon/lat is unusable, or None when it is fine (the rules in the module doc).
 
-    >>> lonlat_problem(34.7, 113.6)
-    'lon=34.7, lat=113.6: looks like latitude and longitude are swapped'
+    >>> lonlat_problem(34.8, 114.3)
+    'lon=34.8, lat=114.3: looks like latitude and longitude are swapped'
     """
     if not (math.isfinite(lon) and math.isfinite(lat)):
         reason = "not a finite number"
@@ -160,8 +160,8 @@ def _point_in_china(lon: float, lat: float) -> bool:
 def lonlat_problems(lon: npt.ArrayLike, lat: npt.ArrayLike) -> ObjectArray:
     """Vectorised :func:`lonlat_problem`: an object array of messages, None where fine.
 
-    >>> lonlat_problems([113.6, float("nan")], [95.0, 34.7]).tolist()
-    ['lon=113.6, lat=95.0: latitude is outside [-90, 90]', 'lon=nan, lat=34.7: not a finite number']
+    >>> lonlat_problems([114.3, float("nan")], [95.0, 34.8]).tolist()
+    ['lon=114.3, lat=95.0: latitude is outside [-90, 90]', 'lon=nan, lat=34.8: not a finite number']
     """
     lons, lats = _floats(lon), _floats(lat)
     return _dense(_lonlat_problem_rows(lons, lats), len(lons))
@@ -220,9 +220,9 @@ def to_lonlat_checked(
     Rows with a problem (message in ``problems``, else None) get NaN lon/lat.
     The CRS name itself is still checked (unknown CRS raises InvalidInput).
 
-    >>> lon, lat, problems = to_lonlat_checked([113.6, 200.0], [34.7, 34.7], "WGS84")
+    >>> lon, lat, problems = to_lonlat_checked([114.3, 200.0], [34.8, 34.8], "WGS84")
     >>> problems.tolist()
-    [None, 'lon=200.0, lat=34.7: longitude is outside [-180, 180]']
+    [None, 'lon=200.0, lat=34.8: longitude is outside [-180, 180]']
     """
     lon, lat, problems = _convert(x, y, crs)
     return lon, lat, _dense(problems, len(lon))
@@ -275,9 +275,9 @@ def to_lonlat(x: npt.ArrayLike, y: npt.ArrayLike, crs: str) -> tuple[Coordinate,
 
     Scalars in give numpy float scalars out; sequences give 1-D arrays.
 
-    >>> lon, lat = to_lonlat([469665.0], [3846035.0], "EPSG:4547")
+    >>> lon, lat = to_lonlat([532028.476], [3852460.983], "EPSG:4547")
     >>> round(float(lon[0]), 3), round(float(lat[0]), 3)
-    (113.669, 34.742)
+    (114.35, 34.8)
     """
     scalar = np.ndim(x) == 0 and np.ndim(y) == 0
     if scalar and (name := normalize_crs(crs)) in (GCJ02, BD09):
@@ -310,9 +310,9 @@ def from_lonlat(
 def from_lonlat(lon: npt.ArrayLike, lat: npt.ArrayLike, crs: str) -> tuple[Coordinate, Coordinate]:
     """Convert WGS84 lon/lat to x, y in ``crs`` (inverse of :func:`to_lonlat`).
 
-    >>> x, y = from_lonlat(113.65, 34.75, "BD-09")
+    >>> x, y = from_lonlat(114.35, 34.80, "BD-09")
     >>> round(float(x), 4), round(float(y), 4)
-    (113.6625, 34.7551)
+    (114.3623, 34.8055)
     """
     scalar = np.ndim(lon) == 0 and np.ndim(lat) == 0
     name = normalize_crs(crs)
@@ -349,8 +349,8 @@ def radius_box(lon: float, lat: float, radius_m: float) -> tuple[float, float, f
     """A lon/lat box holding every point within ``radius_m`` metres of (lon, lat) (it errs
     large; near a pole it spans every longitude).
 
-    >>> [round(v, 3) for v in radius_box(113.6, 34.7, 1000)]
-    [113.589, 34.691, 113.611, 34.709]
+    >>> [round(v, 3) for v in radius_box(114.3, 34.9, 1000)]
+    [114.289, 34.891, 114.311, 34.909]
     """
     dlat = radius_m / _M_PER_DEG_LAT_MIN
     top = min(_MAX_LAT_FOR_BOX, abs(lat) + dlat)

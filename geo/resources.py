@@ -5,6 +5,8 @@ so a wheel installed anywhere finds them (nothing looks for the repository).
 'zhengzhou-demo.gpkg'
 >>> shipped("cityaware.api.service", "duty-list.csv").is_file()
 True
+>>> sorted(p.name for p in demo_city_files())
+['city.toml', 'duty-list.csv']
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from importlib.resources import files
 from pathlib import Path
 
 DEMO_BOUNDARIES = "boundaries/zhengzhou-demo.gpkg"
+DEMO_CITY_FILES = ("zhengzhou/city.toml", "zhengzhou/duty-list.csv")
 
 
 def shipped(package: str, name: str) -> Path:
@@ -30,3 +33,8 @@ def shipped(package: str, name: str) -> Path:
 def demo_boundaries() -> Path:
     """The demo city's boundary GeoPackage (``data/boundaries`` in the repository)."""
     return shipped("cityaware.data", DEMO_BOUNDARIES)
+
+
+def demo_city_files() -> list[Path]:
+    """The demo city's profile and duty list, which ``cityaware demo`` copies to the data dir."""
+    return [shipped("cityaware.data", name) for name in DEMO_CITY_FILES]

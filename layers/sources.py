@@ -8,9 +8,9 @@ bins with counts otherwise.
 
 >>> import geopandas as gpd
 >>> units = gpd.GeoDataFrame({"code": ["1"], "name": ["a"], "level": ["grid"],
-...     "parent_code": [""]}, geometry=[shapely.box(113.6, 34.7, 113.7, 34.8)], crs=4326)
+...     "parent_code": [""]}, geometry=[shapely.box(114.3, 34.8, 114.4, 34.9)], crs=4326)
 >>> src = PolygonSource.from_units(units, "grids", min_zoom=0)
->>> [f["properties"]["code"] for f in src.features(TileBox.of(10, 835, 406), cap=100)]
+>>> [f["properties"]["code"] for f in src.features(TileBox.of(10, 837, 406), cap=100)]
 ['1']
 """
 

@@ -1,7 +1,8 @@
 """``cityaware demo``: build the demo city in a data directory, if missing.
 
 Stages and activates the committed demo boundaries
-(``data/boundaries/zhengzhou-demo.gpkg``), then generates the demo cameras,
+(``data/boundaries/zhengzhou-demo.gpkg``), installs the demo city's profile and
+duty list (``data/zhengzhou/``) into the data directory, then generates the demo cameras,
 sensors and 30 days of incidents and loads them into the configured store.
 Each step is skipped when its data is already there, so ``make run`` is
 cheap after the first time.
@@ -10,15 +11,17 @@ cheap after the first time.
 from __future__ import annotations
 
 import argparse
+import shutil
 import sys
 import time
+from pathlib import Path
 
 from tqdm import tqdm
 
 from cityaware.api.commands import add_data_dir
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
-from cityaware.geo.resources import demo_boundaries
+from cityaware.geo.resources import demo_boundaries, demo_city_files
 
 FEATURE_KINDS = ("cameras", "sensors", "incidents")
 
@@ -49,6 +52,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 def ensure_boundaries(ctx: AppContext) -> str:
     """Stage and activate the demo boundaries unless a generation is active; return its id."""
+    install_demo_city_files(ctx.settings.data_dir)
     registry = ctx.registry
     active = registry.active()
     if active is not None:
@@ -57,6 +61,15 @@ def ensure_boundaries(ctx: AppContext) -> str:
     generation = registry.stage_files([demo_boundaries()], note="demo city")
     registry.activate(generation)
     return generation
+
+
+def install_demo_city_files(data_dir: Path) -> None:
+    """Copy the demo city's ``city.toml`` and ``duty-list.csv`` into ``data_dir`` unless it
+    has its own."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    for source in demo_city_files():
+        if not (data_dir / source.name).exists():
+            shutil.copyfile(source, data_dir / source.name)
 
 
 def ensure_features(ctx: AppContext, seed: int | None = None, scale: float = 1.0) -> bool:

@@ -1,6 +1,6 @@
 """``cityaware export``: write a collection to GeoJSON, CSV, GeoPackage or GeoParquet.
 
-    cityaware export incidents -o noise.gpkg --region 410105 --category noise --since 2026-11-01
+    cityaware export incidents -o noise.gpkg --region 410202 --category noise --since 2026-11-01
     cityaware export grids -o grids.parquet
 
 Features (incidents, cameras, sensors) are streamed from the configured store

@@ -1,6 +1,6 @@
 """``cityaware geocode``: a Chinese address -> grid (or the coarser level that is safe).
 
-cityaware geocode "郑州市金水区纬五路12号院3号楼2单元501"
+cityaware geocode "开封市龙亭区中山路12号院3号楼2单元501"
 cityaware geocode "绿城花园东门" "二七区德化街88号" --json
 
 Uses the active boundary generation of the data directory; without one, the
@@ -60,12 +60,15 @@ def _gazetteer(settings: Settings) -> Gazetteer:
     from cityaware.geo.boundaries.io import read_hierarchy_gpkg
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.build import DEMO_POINTS, Gazetteer
+    from cityaware.geo.profile import load_profile
+    from cityaware.geo.resources import demo_city_files
 
     print(f"no active boundaries in {settings.data_dir}; using the demo city", file=sys.stderr)
     cache = settings.data_dir / "cache"
     units = read_hierarchy_gpkg(demo_boundaries())
     locator = GridLocator.build(units, "demo", cache_dir=cache)
-    return Gazetteer.load_or_build(units, locator, "demo", cache, DEMO_POINTS)
+    profile = load_profile(demo_city_files()[0], units)
+    return Gazetteer.load_or_build(units, locator, "demo", cache, DEMO_POINTS, profile)
 
 
 def _describe(result: GeocodeResult, names: dict[str, str]) -> str:

@@ -2,12 +2,17 @@
 
 Storage is CRS84 (lon/lat). Output and ``bbox-crs`` input follow each CRS's
 *authority* axis order, as OGC API Features Part 2 requires: EPSG:4326 and
-EPSG:4490 are lat/lon, EPSG:4547 is northing/easting.
+EPSG:4490 are lat/lon, the Gauss-Krüger zones are northing/easting.
+
+Offered: CRS84, WGS84, CGCS2000, every CGCS2000 3-degree Gauss-Krüger zone
+(EPSG:4513-4533 with the zone number in the easting, 4534-4554 without, central
+meridians 75°E-135°E) and the WGS84 UTM north zones over China (EPSG:32643-32653),
+so any Chinese city is served in its own metric CRS.
 
 >>> to_uri("EPSG:4326")
 'http://www.opengis.net/def/crs/EPSG/0/4326'
->>> bbox_to_crs84((34.7, 113.6, 34.8, 113.7), "http://www.opengis.net/def/crs/EPSG/0/4326")
-(113.6, 34.7, 113.7, 34.8)
+>>> bbox_to_crs84((34.8, 114.3, 34.9, 114.4), "http://www.opengis.net/def/crs/EPSG/0/4326")
+(114.3, 34.8, 114.4, 34.9)
 """
 
 from __future__ import annotations
@@ -22,11 +27,13 @@ from cityaware.geo.errors import InvalidInput
 
 CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 _EPSG_PREFIX = "http://www.opengis.net/def/crs/EPSG/0/"
+GAUSS_KRUGER_3_DEGREE = range(4513, 4555)  # CGCS2000 3-degree zones 25-45, then CM 75E-135E
+UTM_NORTH_CHINA = range(32643, 32654)  # WGS84 / UTM zones 43N-53N
 SUPPORTED_CRS: tuple[str, ...] = (
     CRS84,
     _EPSG_PREFIX + "4326",
     _EPSG_PREFIX + "4490",
-    _EPSG_PREFIX + "4547",
+    *(_EPSG_PREFIX + str(code) for code in (*GAUSS_KRUGER_3_DEGREE, *UTM_NORTH_CHINA)),
 )
 
 

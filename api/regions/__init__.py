@@ -36,15 +36,21 @@ Generation = Annotated[str | None, Query(description="boundary generation id (de
 Kind = Annotated[str, Query(description="collection id: incidents, cameras, sensors, grids, ...")]
 
 
+def _zone_names(ctx: AppContext, generation: str | None) -> dict[str, str]:
+    """Functional zone code -> official name, from the generation's city profile."""
+    generation = generation or ctx.registry.active()
+    zones = ctx.profiles.get(generation).zones if generation else ()
+    return {zone.code: zone.name for zone in zones}
+
+
 def build_router(ctx: AppContext) -> APIRouter:
     """Region and hotspot routes."""
     catalog = ctx.catalog
     router = APIRouter(prefix="/v1", tags=["regions"], dependencies=[Depends(ctx.access.read())])
 
     def units() -> Units:
-        return Units(
-            {level: catalog.get(layer).provider for layer, level in LEVEL_OF_LAYER.items()}
-        )
+        providers = {level: catalog.get(layer).provider for layer, level in LEVEL_OF_LAYER.items()}
+        return Units(providers, lambda generation: _zone_names(ctx, generation))
 
     @router.get("/regions/{code}", summary="A unit (any level) or functional zone")
     def region(request: Request, code: str, generation: Generation = None) -> Response:

@@ -1,6 +1,6 @@
 """Boundary units by code: the record, the geometry (optionally simplified) and the children.
 
-A functional-zone code (e.g. ``410171``) has no outline of its own: it is
+A functional-zone code (named in the city profile) has no outline of its own: it is
 answered as a ``zone`` whose children are the streets it manages and whose
 geometry is their union.
 """
@@ -8,24 +8,31 @@ geometry is their union.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import geopandas as gpd
 import shapely
 
 from cityaware.api.ogc.providers import BoundaryProvider
-from cityaware.geo.boundaries.schema import LEVELS, METRIC_CRS
+from cityaware.geo.boundaries.schema import LEVELS
+from cityaware.geo.crs import metric_crs_for
 from cityaware.geo.errors import InvalidInput, NotFound
-from cityaware.geo.gazetteer.aliases import ZONE_ALIASES
 
 CHILD_LEVEL = dict(zip(LEVELS, (*LEVELS[1:], None), strict=True))
 
 
 class Units:
-    """Look units up across the four boundary providers of one catalog."""
+    """Look units up across the four boundary providers of one catalog; ``zone_names``
+    gives a generation's functional zone names (from its city profile)."""
 
-    def __init__(self, providers: dict[str, BoundaryProvider]) -> None:
+    def __init__(
+        self,
+        providers: dict[str, BoundaryProvider],
+        zone_names: Callable[[str | None], Mapping[str, str]] = lambda generation: {},
+    ) -> None:
         self.providers = providers  # by level
+        self.zone_names = zone_names
 
     def _all(self, generation: str | None) -> list[gpd.GeoDataFrame]:
         return [self.providers[level].frame(generation) for level in LEVELS]
@@ -43,7 +50,7 @@ class Units:
         zone = {
             "id": code,
             "code": code,
-            "name": ZONE_ALIASES.get(code, (f"functional zone {code}",))[0],
+            "name": self.zone_names(generation).get(code, f"functional zone {code}"),
             "level": "zone",
             "parent_code": "",
             "code_system": managed["code_system"].iloc[0],
@@ -70,7 +77,7 @@ class Units:
 def record(unit: gpd.GeoDataFrame, child_count: int) -> dict[str, Any]:
     """The JSON record of a one-row unit frame: fields, parsed attributes, bbox, area."""
     row = unit.iloc[0]
-    area_km2 = float(unit.to_crs(METRIC_CRS).area.iloc[0]) / 1e6
+    area_km2 = float(unit.to_crs(_metric_crs(unit)).area.iloc[0]) / 1e6
     out = {name: row[name] for name in BoundaryProvider.fields if name != "attributes"}
     out["attributes"] = json.loads(row["attributes"] or "{}")
     out["bbox"] = [float(v) for v in unit.total_bounds]
@@ -83,7 +90,7 @@ def simplified(unit: gpd.GeoDataFrame, metres: float | None) -> gpd.GeoDataFrame
     """The unit with its outline simplified to ``metres`` tolerance (in the metric CRS).
 
     >>> import shapely, geopandas as gpd
-    >>> wiggly = shapely.Polygon([(113.6, 34.7), (113.65, 34.70001), (113.7, 34.7), (113.7, 34.8)])
+    >>> wiggly = shapely.Polygon([(114.3, 34.8), (114.35, 34.80001), (114.4, 34.8), (114.4, 34.9)])
     >>> frame = gpd.GeoDataFrame(geometry=[wiggly], crs="EPSG:4326")
     >>> len(simplified(frame, 50).geometry.iloc[0].exterior.coords)
     4
@@ -92,6 +99,12 @@ def simplified(unit: gpd.GeoDataFrame, metres: float | None) -> gpd.GeoDataFrame
         return unit
     if metres < 0:
         raise InvalidInput(f"simplify must be a tolerance in metres >= 0, got {metres}")
-    metric = unit.to_crs(METRIC_CRS)
+    metric = unit.to_crs(_metric_crs(unit))
     metric = metric.set_geometry(metric.geometry.simplify(metres, preserve_topology=True))
     return metric.to_crs(unit.crs)
+
+
+def _metric_crs(unit: gpd.GeoDataFrame) -> str:
+    """The Gauss-Krüger zone of the unit's longitude (areas and tolerances in metres)."""
+    west, _, east, _ = unit.to_crs("EPSG:4326").total_bounds
+    return metric_crs_for((west + east) / 2)

@@ -2,7 +2,7 @@
 
     GET /v1/changes?after=0&limit=1000  -> {"changes": [{"seq": 1, "kind": "incidents",
                                             "id": "a1", "op": "create", "old_grid": null,
-                                            "new_grid": "410105001001001", "generation": "g1",
+                                            "new_grid": "410202001001001", "generation": "g1",
                                             "at": "2026-12-01T08:00:00Z", "bulk": false}],
                                             "next": 1}
     GET /v1/changes?latest=true         -> {"next": 1234}   (start following from now)

@@ -21,7 +21,7 @@ from fastapi.responses import FileResponse, HTMLResponse
 
 from cityaware.api.context import AppContext
 from cityaware.geo.errors import CityAwareError, InvalidInput, NotFound
-from cityaware.layers.page import ASSETS_DIR, render_wall_page
+from cityaware.layers.page import ASSETS_DIR, WallView, render_wall_page
 from cityaware.layers.service import POINT_LAYERS, TileFilters
 
 LOG = logging.getLogger("cityaware.map")
@@ -39,13 +39,21 @@ def filters(
 def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["map wall"], on_startup=[lambda: _warm_in_background(ctx)])
     basemap = basemap_url()
-    html = {kiosk: render_wall_page(kiosk, basemap) for kiosk in (False, True)}
+    html: dict[tuple[bool, WallView], str] = {}
     pages = APIRouter(dependencies=[Depends(ctx.access.public())])  # no data in them
     api = APIRouter(dependencies=[Depends(ctx.access.read())])
 
+    def page(kiosk: bool) -> HTMLResponse:
+        """The page fitted to the active generation (rendered once per view)."""
+        active = ctx.registry.active()
+        view = WallView.from_profile(ctx.profiles.get(active)) if active else WallView()
+        if (kiosk, view) not in html:
+            html[(kiosk, view)] = render_wall_page(kiosk, basemap, view)
+        return HTMLResponse(html[(kiosk, view)])
+
     @pages.get("/map", response_class=HTMLResponse, summary="The live map wall")
     def map_page() -> HTMLResponse:
-        return HTMLResponse(html[False])
+        return page(False)
 
     @pages.get(
         "/map/kiosk",
@@ -53,7 +61,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         summary="The map wall without controls",
     )
     def kiosk_page() -> HTMLResponse:
-        return HTMLResponse(html[True])
+        return page(True)
 
     @pages.get("/static/{path:path}", include_in_schema=False)
     def static(path: str) -> FileResponse:

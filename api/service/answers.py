@@ -5,6 +5,10 @@ One point (``GET /v1/locate``) answers with area objects inline (see
 area object once, keyed by code (MapIt's keyed-by-id layout), so a 10,000
 point answer stays small. Absent parts are ``null``; NaN distances become
 ``null`` when serialised with orjson.
+
+Every answer says which ``level`` answered (the finest outlined there: a city
+with district outlines only answers districts, ``grid: null``), and its
+``chain`` runs from that unit up to the city (the top level the generation has).
 """
 
 from __future__ import annotations
@@ -39,20 +43,18 @@ def data_version(catalog: AreaCatalog, generation: str, code: str | None) -> dic
 def location_answer(
     loc: Location, catalog: AreaCatalog, gcj02: tuple[float, float], query: dict[str, Any]
 ) -> dict[str, Any]:
-    """The answer for one :class:`~geo.engine.results.Location`.
-
-    >>> # location_answer(locator.locate(113.65, 34.75), catalog, (113.656, 34.749), query)
-    """
+    """The answer for one :class:`~geo.engine.results.Location` (``gcj02``: its GCJ-02 lon/lat)."""
     outside = loc.status == "outside"
     nearest = None
     if outside and loc.nearest_grid:
         nearest = {"grid": catalog.area(loc.nearest_grid), "distance_m": _round(loc.distance_m, 2)}
-    codes = (loc.grid_code, loc.community_code, loc.street_code, loc.district_code)
+    codes = (loc.grid_code, loc.community_code, loc.street_code, loc.district_code, loc.city_code)
     return {
         "query": query,
         "status": loc.status,
         "on_boundary": loc.status == "on_boundary",
         "outside": outside,
+        "level": loc.level,
         "grid": catalog.area(loc.grid_code),
         "chain": catalog.areas([c for c in codes if c]),
         "managing_zone": catalog.area(loc.managing_zone),
@@ -64,11 +66,50 @@ def location_answer(
     }
 
 
+def unit_answer(
+    chain: list[dict[str, Any]],
+    catalog: AreaCatalog,
+    generation: str,
+    query: dict[str, Any],
+    zone: str | None = None,
+) -> dict[str, Any]:
+    """The answer for a unit known without a trusted point (an address certain only down to
+    a street office, say): the unit, its level, its chain (unit first) and ``grid: null``;
+    ``status`` is ``partial``. A functional ``zone`` without a unit record answers at
+    level ``zone`` with no chain.
+
+    >>> from cityaware.api.service.shapes import AreaCatalog
+    >>> units = {"s1": {"code": "s1", "name": "S", "level": "street", "parent_code": "d1"},
+    ...          "d1": {"code": "d1", "name": "D", "level": "district", "parent_code": ""}}
+    >>> answer = unit_answer([units["s1"], units["d1"]], AreaCatalog(units.get), "g1", {})
+    >>> answer["level"], answer["grid"], [a["code"] for a in answer["chain"]]
+    ('street', None, ['s1', 'd1'])
+    """
+    codes = [str(record["code"]) for record in chain]
+    zone = zone or next((r.get("managing_zone") for r in chain if r.get("managing_zone")), None)
+    return {
+        "query": query,
+        "status": "partial",
+        "on_boundary": False,
+        "outside": False,
+        "level": chain[0]["level"] if chain else "zone",
+        "grid": None,
+        "chain": catalog.areas(codes),
+        "managing_zone": catalog.area(zone),
+        "location": None,
+        "candidates": None,
+        "nearest_grid": None,
+        "generation": generation,
+        "data_version": data_version(catalog, generation, codes[0] if codes else None),
+    }
+
+
 AREA_COLUMNS: tuple[str, ...] = (
     "grid",
     "community",
     "street",
     "district",
+    "city",
     "managing_zone",
     "nearest_grid",
 )
@@ -81,10 +122,12 @@ def batch_columns(
     return {
         "id": ids,
         "status": batch.status.tolist(),
+        "level": batch.level.tolist(),
         "grid": batch.grid_code.tolist(),
         "community": batch.community_code.tolist(),
         "street": batch.street_code.tolist(),
         "district": batch.district_code.tolist(),
+        "city": batch.city_code.tolist(),
         "managing_zone": batch.managing_zone.tolist(),
         "lon": np.round(batch.lon, COORDINATE_DECIMALS),  # numpy arrays: orjson writes them
         "lat": np.round(batch.lat, COORDINATE_DECIMALS),  # directly (NaN as null)
@@ -115,10 +158,12 @@ def records_from(columns: dict[str, Any]) -> list[dict[str, Any]]:
             "status": s,
             "on_boundary": s == "on_boundary",
             "outside": s == "outside",
+            "level": lv,
             "grid": g,
             "community": c,
             "street": st,
             "district": d,
+            "city": city,
             "managing_zone": z,
             "wgs84": [lon, lat],
             "gcj02": [glon, glat],
@@ -126,9 +171,10 @@ def records_from(columns: dict[str, Any]) -> list[dict[str, Any]]:
             "nearest_grid": near,
             "distance_m": dist,
         }
-        for id_, s, g, c, st, d, z, cand, near, lon, lat, glon, glat, dist in zip(
-            *(columns[n] for n in ("id", "status", "grid", "community", "street", "district")),
-            *(columns[n] for n in ("managing_zone", "candidates", "nearest_grid")),
+        for id_, s, lv, g, c, st, d, city, z, cand, near, lon, lat, glon, glat, dist in zip(
+            *(columns[n] for n in ("id", "status", "level", "grid", "community", "street")),
+            *(columns[n] for n in ("district", "city", "managing_zone", "candidates")),
+            columns["nearest_grid"],
             *floats,
             strict=True,
         )
@@ -153,7 +199,8 @@ class LocatedBatch:
         """The whole batch answer (``layout`` is ``columns`` or ``records``)."""
         columns = self.columns(ids)
         generation = self.batch.generation
-        first_grid = next((c for c in columns["grid"][:50] if c), None)
+        leaves = zip(columns["grid"][:50], columns["district"][:50], strict=True)
+        first_grid = next((g or d for g, d in leaves if g or d), None)
         return {
             "count": len(self.batch),
             "crs": self.crs,

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import shapely
 
-from cityaware.api.service.answers import LocatedBatch, location_answer
+from cityaware.api.service.answers import LocatedBatch, location_answer, unit_answer
 from cityaware.api.service.shapes import AreaCatalog
 from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.chinacoords import wgs84_to_gcj02
@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from cityaware.geo.engine.results import Location
     from cityaware.geo.gazetteer.active import ActiveGazetteer
     from cityaware.geo.gazetteer.result import GeocodeResult
+    from cityaware.geo.profile import CityProfiles
 
 MAX_NEAR_M = 500.0
 MAX_CATALOGS = 4
@@ -49,7 +50,8 @@ class Geocoding:
     """Point and address → grid answers over the generations of one server.
 
     ``gazetteer`` (the active generation's address matcher) is optional: without
-    it, locating by address answers 422.
+    it, locating by address answers 422. ``profiles`` (the city profile per
+    generation) names the functional zones.
     """
 
     def __init__(
@@ -57,8 +59,10 @@ class Geocoding:
         registry: BoundaryRegistry,
         locators: LocatorCache,
         gazetteer: ActiveGazetteer | None = None,
+        profiles: CityProfiles | None = None,
     ) -> None:
         self.registry, self.locators, self.gazetteer = registry, locators, gazetteer
+        self.profiles = profiles
         self._catalogs: dict[str, AreaCatalog] = {}
 
     def locator(self, generation: str | None = None) -> GridLocator:
@@ -82,7 +86,8 @@ class Geocoding:
 
             while len(self._catalogs) >= MAX_CATALOGS:
                 self._catalogs.pop(next(iter(self._catalogs)))
-            self._catalogs[generation] = AreaCatalog(lookup)
+            zones = self.profiles.get(generation).zones if self.profiles else ()
+            self._catalogs[generation] = AreaCatalog(lookup, {z.code: z.name for z in zones})
             # The locator's indexes live as long as the process: keep their millions of
             # objects out of the cyclic GC's scans, which otherwise dominate big batches.
             gc.freeze()
@@ -123,7 +128,8 @@ class Geocoding:
         locator = self.locator(generation)
         loc = locator.locate(x, y, crs)
         if near_m is not None:
-            loc.candidates = grids_within(locator, loc.lon, loc.lat, near_m, loc.grid_code)
+            own = getattr(loc, f"{loc.level}_code") if loc.level else None
+            loc.candidates = grids_within(locator, loc.lon, loc.lat, near_m, own)
         gcj = wgs84_to_gcj02(loc.lon, loc.lat)  # already validated by the locator
         query = {"x": x, "y": y, "crs": normalize_crs(crs)}
         return loc, location_answer(loc, self.catalog(locator), gcj, query)
@@ -141,16 +147,20 @@ class Geocoding:
     def locate_address(self, address: str, generation: str | None = None) -> dict[str, Any]:
         """The answer for an address through the gazetteer (active generation only).
 
-        Answers only when the gazetteer trusts one grid; otherwise 422 saying
-        what it found (a coarser unit, several candidates, or nothing).
+        ``grid_trusted`` says whether the gazetteer trusts one grid. When it trusts
+        only a coarser unit (a street office, a community, a district) the answer is
+        that unit (:func:`~api.service.answers.unit_answer`: its level and chain,
+        ``grid: null``, ``location`` the point the address names, if any) with the
+        reason in ``grid_reason``. 422 when nothing usable was found.
         """
         return self.located_address(address, generation)[1]
 
     def located_address(
         self, address: str, generation: str | None = None
-    ) -> tuple[Location, dict[str, Any]]:
+    ) -> tuple[Location | None, dict[str, Any]]:
         """:meth:`locate_address` with the engine's :class:`Location` it answers from (an
-        incident is routed and stored with that location: the address is located once)."""
+        incident is routed and stored with that location: the address is located once);
+        None when only a coarser unit is trusted."""
         address = (address or "").strip()
         if not address:
             raise InvalidInput("address is empty")
@@ -164,10 +174,13 @@ class Geocoding:
         if generation:
             raise InvalidInput("an address is located in the active generation only")
         result = gazetteer.geocode(address)
-        if result.lon is None or result.lat is None:
-            raise Unprocessable(_unplaced(address, result))
-        location, answer = self.located_point(float(result.lon), float(result.lat), "EPSG:4326")
         best = result.best
+        location: Location | None = None
+        if result.lon is not None and result.lat is not None:
+            location, answer = self.located_point(float(result.lon), float(result.lat), "EPSG:4326")
+            answer |= {"grid_trusted": True, "grid_reason": None}
+        else:
+            answer = self._unit_answer(address, result)
         answer["query"] = {"address": address}
         answer["match"] = {
             "method": "address",
@@ -179,11 +192,42 @@ class Geocoding:
         }
         return location, answer
 
+    def city_name(self, loc: Location) -> str:
+        """The name of the city ``loc`` lies in: its city record, else the profile's one city."""
+        if loc.city_code:
+            name = str(self.locator(loc.generation).unit(loc.city_code)["name"])
+            if name:
+                return name
+        return self.profiles.get(loc.generation).city_name if self.profiles else ""
+
+    def _unit_answer(self, address: str, result: GeocodeResult) -> dict[str, Any]:
+        """The answer at the unit the gazetteer trusts (no grid); Unprocessable without one."""
+        code = _unit_of(result)
+        if code is None:
+            raise Unprocessable(_unplaced(address, result))
+        locator = self.locator()
+        catalog = self.catalog(locator)
+        try:
+            chain, zone = list(locator.chain(code).values()), None
+        except NotFound:  # a functional zone has no unit record
+            if catalog.area(code) is None:
+                raise Unprocessable(_unplaced(address, result)) from None
+            chain, zone = [], code
+        answer = unit_answer(chain, catalog, locator.generation, {}, zone)
+        best = result.best
+        if best is not None and best.lon is not None and best.lat is not None:
+            gcj = wgs84_to_gcj02(best.lon, best.lat)
+            answer["location"] = {
+                "wgs84": [best.lon, best.lat],
+                "gcj02": [float(gcj[0]), float(gcj[1])],
+            }
+        return answer | {"grid_trusted": False, "grid_reason": _unplaced(address, result)}
+
     def locate_text(self, text: str) -> dict[str, Any]:
         """The answer for a search box: ``x, y[, CRS]`` (default WGS84), else an address.
 
-        >>> COORDINATES.match("113.65, 34.75 GCJ02").groups()
-        ('113.65', '34.75', 'GCJ02')
+        >>> COORDINATES.match("114.35, 34.80 GCJ02").groups()
+        ('114.35', '34.80', 'GCJ02')
         """
         match = COORDINATES.match(text)
         if match is None:
@@ -194,15 +238,23 @@ class Geocoding:
 def grids_within(
     locator: GridLocator, lon: float, lat: float, near_m: float, own: str | None
 ) -> list[str] | None:
-    """Codes of the grids other than ``own`` within ``near_m`` metres (metric CRS), or None."""
+    """Codes of the grids (leaf units) other than ``own`` within ``near_m`` metres, or None."""
     if not 0 <= near_m <= MAX_NEAR_M:
         raise InvalidInput(f"near_m must be between 0 and {MAX_NEAR_M:g} metres")
     x, y = locator.exact.to_metric(np.array([lon]), np.array([lat]))
     _, found = locator.exact.metric_tree.query(
         shapely.points(x, y), predicate="dwithin", distance=near_m
     )
-    codes = sorted(set(locator.grid_codes[found].tolist()) - {own})
+    codes = sorted(set(locator.leaf_codes[found].tolist()) - {own})
     return codes or None
+
+
+def _unit_of(result: GeocodeResult) -> str | None:
+    """The code of the unit an untrusted result still pins (a road: its community)."""
+    best = result.best
+    if result.level == "road" and best is not None:
+        return best.community_code or best.street_code or best.district_code
+    return result.unit_code
 
 
 def _unplaced(address: str, result: GeocodeResult) -> str:

@@ -1,6 +1,6 @@
 """``/v1/incidents``: intake pinned to its grid and routed by the duty list; lifecycle.
 
-    POST  /v1/incidents        {"category": "manhole_cover", "lon": 113.66, "lat": 34.75,
+    POST  /v1/incidents        {"category": "manhole_cover", "lon": 114.36, "lat": 34.80,
                                 "crs": "GCJ02", "description": "井盖缺失"}
           Idempotency-Key: 7d9c...   (a retry returns the same incident; 409 with another body)
     POST  /v1/incidents        {"text": "金水区纬五路12号院门口井盖不见了", "channel": "12345"}
@@ -27,7 +27,7 @@ from cityaware.api.service.limits import check_content_length
 from cityaware.api.service.locate import CRS_HELP
 from cityaware.api.service.nearest import nearest_devices
 from cityaware.geo.crs import from_lonlat
-from cityaware.geo.errors import Conflict, InvalidInput, NotFound
+from cityaware.geo.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from cityaware.geo.hotline.casework import handling_level
 from cityaware.geo.hotline.deadlines import DeadlineTable
 from cityaware.geo.hotline.intake import MAX_TEXT, check_text, decide
@@ -42,6 +42,7 @@ if TYPE_CHECKING:
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.intake import TextReader
     from cityaware.api.service.routing import DutyList
+    from cityaware.geo.engine import Locator
     from cityaware.geo.engine.results import Location
     from cityaware.geo.hotline.classifier import Classification
     from cityaware.geo.store.live import LiveDevices
@@ -154,7 +155,10 @@ class Incidents:
                 raise InvalidInput(f"crs is required with lon/lat ({CRS_HELP})")
             location = self.geocoding.locator().locate(incident.lon, incident.lat, incident.crs)
         elif incident.address:
-            location = self.geocoding.located_address(incident.address)[0]
+            found, answer = self.geocoding.located_address(incident.address)
+            if found is None:  # only a coarse unit: pinning it to a point would mislead
+                raise Unprocessable(answer["grid_reason"])
+            location = found
         elif text is not None:
             from cityaware.api.service.intake import pinned_location
 
@@ -218,7 +222,8 @@ class Incidents:
     ) -> tuple[dict, bool]:
         store = self.store
         district, zone = location.district_code or "", location.managing_zone or ""
-        routing = self.duty_list.route(category, district, zone)
+        city = self.geocoding.city_name(location)
+        routing = self.duty_list.route(category, district, zone, city)
         digest = fingerprint(incident)
         case_id = new_ids(1)[0]
         block = self.hotline_block(category, location, now_ms(), case_id,
@@ -320,7 +325,7 @@ class Incidents:
             "on_boundary": status == "on_boundary",
             "outside": status == "outside",
             "grid": catalog.area(codes[0]),
-            "chain": catalog.areas([c for c in codes if c]),
+            "chain": catalog.areas(chain_codes(locator, codes)),
             "managing_zone": catalog.area(record.get("managing_zone")),
             "candidates": catalog.areas(record.get("candidates")),
             "nearest_grid": nearest,
@@ -349,6 +354,18 @@ class Incidents:
         store = self.store
         store.update("incidents", incident_id, changes, note=change.note)
         return self.get(incident_id)
+
+
+def chain_codes(locator: Locator, codes: list[str | None]) -> list[str]:
+    """The stored codes (finest first), completed up to the city from the unit records."""
+    known = [c for c in codes if c]
+    if not known:
+        return []
+    try:
+        above = [record["code"] for record in locator.chain(known[-1]).values()]
+    except NotFound:  # a unit of a generation since removed
+        return known
+    return list(dict.fromkeys([*known, *above]))
 
 
 def build_router(ctx: AppContext) -> APIRouter:

@@ -1,8 +1,8 @@
 """``/v1/locate``: geocode-to-grid for one point (GET) or a batch of up to 10,000 (POST).
 
-    GET  /v1/locate?lon=113.6565&lat=34.7494&crs=GCJ02
-    POST /v1/locate   {"crs": "WGS84", "points": [[113.65, 34.75], ...]}
-                      {"crs": "BD09", "points": [{"id": "a1", "x": 113.66, "y": 34.75}]}
+    GET  /v1/locate?lon=114.3565&lat=34.8094&crs=GCJ02
+    POST /v1/locate   {"crs": "WGS84", "points": [[114.35, 34.80], ...]}
+                      {"crs": "BD09", "points": [{"id": "a1", "x": 114.36, "y": 34.80}]}
     POST /v1/locate?crs=EPSG:4547   (Content-Type: text/csv; header id,x,y or x,y)
 
 A batch answers JSON column by column (``layout=columns``, the default: one

@@ -1,7 +1,7 @@
 """``GET /v1/nearest``: the k nearest cameras or sensors to a point or an incident, or all
 within a radius, with true (geodesic, WGS84 ellipsoid) distances in metres.
 
-    GET /v1/nearest?lon=113.66&lat=34.75&crs=GCJ02&kind=cameras&k=5&online=true
+    GET /v1/nearest?lon=114.36&lat=34.80&crs=GCJ02&kind=cameras&k=5&online=true
     GET /v1/nearest?incident=3f9a0c1d2e4b5a6c&kind=sensors&radius_m=300
 
 The devices are searched in memory (:class:`~geo.store.live.LiveDevices`: a live

@@ -5,15 +5,20 @@ managing_zone, office``. A rule matches an incident when its category is the
 incident's (or ``*``) and its district / managing zone, when given, equal the
 incident's. Among matching rules the lowest ``priority`` wins (ties: file
 order); a ``*`` rule with no district or zone is the default and must exist.
-``<data_dir>/duty-list.csv`` overrides the demo list shipped here.
+An office may name ``{city}``: the name of the incident's city (from its
+chain, or the city profile) fills it in, so one list serves several cities.
+
+``<data_dir>/duty-list.csv`` is the city's own list (``cityaware demo`` installs
+the demo city's). Without one the packaged list routes everything to the
+incident's city operations centre, tied to no city.
 
 >>> rules = DutyList.load()
->>> rules.route("road_damage", district="410105").office
-'金水区城市管理局'
->>> rules.route("noise", managing_zone="410173").rule["id"]
-'R020'
+>>> rules.route("road_damage", district="410202", city="开封市").office
+'开封市城市运行管理中心'
 >>> rules.route("unknown_category").rule["default"]
 True
+>>> rules.route("noise").office
+'城市运行管理中心'
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ PACKAGED_DUTY_LIST = shipped("cityaware.api.service", "duty-list.csv")
 DUTY_LIST_NAME = "duty-list.csv"
 COLUMNS: tuple[str, ...] = ("id", "priority", "category", "district", "managing_zone", "office")
 ANY = "*"
+CITY_FIELD = "{city}"
 
 
 @dataclass(frozen=True)
@@ -113,10 +119,14 @@ class DutyList:
                 rules.append(Rule(priority=priority, **values))
         return cls(rules, source=str(path))
 
-    def route(self, category: str, district: str = "", managing_zone: str = "") -> Routing:
-        """The office for an incident of ``category`` in ``district`` / ``managing_zone``."""
+    def route(
+        self, category: str, district: str = "", managing_zone: str = "", city: str = ""
+    ) -> Routing:
+        """The office for an incident of ``category`` in ``district`` / ``managing_zone`` of
+        the city named ``city`` (fills an office's ``{city}``)."""
         district, managing_zone = district or "", managing_zone or ""
         for rule in self.rules:
             if rule.matches(category, district, managing_zone):
-                return Routing(office=rule.office, rule=rule.describe())
+                office = rule.office.replace(CITY_FIELD, city or "")
+                return Routing(office=office, rule=rule.describe())
         raise AssertionError("unreachable: the default rule matches everything")

@@ -1,13 +1,13 @@
 """One uniform shape for every area object (MapIt's ``Area.as_dict``, AMap layering).
 
-Every grid, community, street, district and managing zone in any answer is
+Every grid, community, street, district, city and managing zone in any answer is
 ``{code, name, level, type_name, code_system, parent_code}``; absent parts
 are ``null``, never ``[]`` or ``""``.
 
->>> area_object({"code": "410105", "name": "金水区", "level": "district",
+>>> area_object({"code": "410202", "name": "龙亭区", "level": "district",
 ...              "code_system": "NBS", "code_version": "2023", "parent_code": ""})
 ... # doctest: +NORMALIZE_WHITESPACE
-{'code': '410105', 'name': '金水区', 'level': 'district', 'type_name': '区',
+{'code': '410202', 'name': '龙亭区', 'level': 'district', 'type_name': '区',
  'code_system': 'NBS-2023', 'parent_code': None}
 """
 
@@ -23,14 +23,8 @@ TYPE_NAMES: dict[str, str] = {
     "community": "社区",
     "street": "街道",
     "district": "区",
+    "city": "市",
     "zone": "功能区",
-}
-CHAIN_LEVELS: tuple[str, ...] = ("community", "street", "district")
-# Functional zones have no outline of their own (see geo/boundaries/schema.py).
-ZONE_NAMES: dict[str, str] = {
-    "410171": "郑州经济技术开发区",
-    "410172": "郑州高新技术产业开发区",
-    "410173": "郑州航空港经济综合实验区",
 }
 
 
@@ -52,15 +46,15 @@ def _code_system(unit: Mapping[str, Any]) -> str | None:
     return (f"{system}-{version}" if version else system) or None
 
 
-def zone_object(code: str) -> dict[str, Any]:
-    """The uniform area dict of a functional (managing) zone.
+def zone_object(code: str, name: str | None) -> dict[str, Any]:
+    """The uniform area dict of a functional (managing) zone (names come from the city profile).
 
-    >>> zone_object("410172")["name"]
-    '郑州高新技术产业开发区'
+    >>> zone_object("410271", "开发区")["type_name"]
+    '功能区'
     """
     return {
         "code": code,
-        "name": ZONE_NAMES.get(code),
+        "name": name,
         "level": "zone",
         "type_name": TYPE_NAMES["zone"],
         "code_system": "NBS-2023",
@@ -69,7 +63,8 @@ def zone_object(code: str) -> dict[str, Any]:
 
 
 class AreaCatalog:
-    """Area objects by code, built once per code from a unit lookup.
+    """Area objects by code, built once per code from a unit lookup; ``zones`` maps the
+    functional zones' codes to their names (zones have no outline of their own).
 
     >>> units = {"1": {"code": "1", "name": "A", "level": "district", "parent_code": ""}}
     >>> AreaCatalog(units.get).area("1")["type_name"]
@@ -78,8 +73,13 @@ class AreaCatalog:
     True
     """
 
-    def __init__(self, lookup: Callable[[str], Mapping[str, Any] | None]) -> None:
+    def __init__(
+        self,
+        lookup: Callable[[str], Mapping[str, Any] | None],
+        zones: Mapping[str, str] | None = None,
+    ) -> None:
         self._lookup = lookup
+        self._zones = dict(zones or {})
         self._cache: dict[str, dict[str, Any] | None] = {}
 
     def area(self, code: str | None) -> dict[str, Any] | None:
@@ -90,8 +90,8 @@ class AreaCatalog:
             return self._cache[code]
         except KeyError:
             pass
-        if code in ZONE_NAMES:
-            found: dict[str, Any] | None = zone_object(code)
+        if code in self._zones:
+            found: dict[str, Any] | None = zone_object(code, self._zones[code])
         else:
             try:
                 unit = self._lookup(code)

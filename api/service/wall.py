@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from cityaware.api.service.nearest import nearest_devices
+from cityaware.geo.errors import Unprocessable
 from cityaware.layers.service import TileFilters
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class MapWall:
     def locate(self, text: str) -> dict[str, Any]:
         """Where a search box text (coordinates with a CRS, or an address) lies, and its grid."""
         answer = self.geocoding.locate_text(text)
+        if answer["location"] is None:  # a unit known without outline: nowhere to fly to
+            raise Unprocessable(answer["grid_reason"] or f"{text!r} has no place on the map")
         lon, lat = answer["location"]["wgs84"]
         grid = answer.get("grid") or {}
         return {"lon": lon, "lat": lat, "grid_code": grid.get("code"), "status": answer["status"]}

@@ -31,7 +31,7 @@ def region_stats(
 ) -> dict[str, Any]:
     """All statistics of ``kind`` features matching ``filters``.
 
-    >>> region_stats(store, "incidents", FeatureFilter(region="410105"))["total"]  # doctest: +SKIP
+    >>> region_stats(store, "incidents", FeatureFilter(region="410202"))["total"]  # doctest: +SKIP
     60
     """
     out: dict[str, Any] = {"kind": kind, "total": store.count(kind, filters)}

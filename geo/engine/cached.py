@@ -18,17 +18,24 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 
 from cityaware.geo.engine.locator import GridLocator
 
 
 class LocatorCache:
-    """``get(generation)`` -> GridLocator, building from ``units_of(generation)`` on first use."""
+    """``get(generation)`` -> GridLocator, building from ``units_of(generation)`` (and
+    ``divisions_of(generation)``, the units known without outline) on first use."""
 
     def __init__(
-        self, units_of: Callable[[str], gpd.GeoDataFrame], cache_dir: Path, limit: int = 3
+        self,
+        units_of: Callable[[str], gpd.GeoDataFrame],
+        cache_dir: Path,
+        limit: int = 3,
+        divisions_of: Callable[[str], pd.DataFrame] | None = None,
     ) -> None:
         self.units_of, self.cache_dir, self.limit = units_of, cache_dir, limit
+        self.divisions_of = divisions_of
         self._locators: OrderedDict[str, GridLocator] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -38,8 +45,9 @@ class LocatorCache:
             if generation in self._locators:
                 self._locators.move_to_end(generation)
                 return self._locators[generation]
+            divisions = self.divisions_of(generation) if self.divisions_of else None
             locator = GridLocator.build(
-                self.units_of(generation), generation, cache_dir=self.cache_dir
+                self.units_of(generation), generation, cache_dir=self.cache_dir, divisions=divisions
             )
             self._locators[generation] = locator
             while len(self._locators) > self.limit:

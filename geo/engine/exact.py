@@ -3,8 +3,8 @@
 Containment is decided in lon/lat with ``covers`` on prepared polygons (the
 oracle's own predicate, so the answer *is* the geometric answer); distances
 (candidates near a boundary, nearest grid when outside) are measured in a
-metric CRS — the CGCS2000 3° Gauss-Krüger zone of the city (EPSG:4547 for
-Zhengzhou), whose scale error inside one zone is below 0.01 %.
+metric CRS — the CGCS2000 3° Gauss-Krüger zone of the city (chosen from its
+longitude), whose scale error inside one zone is below 0.01 %.
 
 >>> from shapely import box
 >>> index = ExactIndex(np.array([box(113.0, 34.0, 113.01, 34.01)]))

@@ -3,9 +3,9 @@
 Rows are read and written in chunks (pandas/pyarrow CSV readers, pyogrio's
 Arrow stream, ``pyarrow.parquet.iter_batches``), so files larger than memory
 work. The output is the input columns plus ``grid_code``, ``community_code``,
-``street_code``, ``district_code``, ``status``, ``distance_m``,
-``nearest_grid`` and ``error``; its format follows the output extension
-(``.csv``, ``.gpkg``, ``.parquet``/``.geoparquet``).
+``street_code``, ``district_code``, ``city_code``, ``level`` (which level
+answered), ``status``, ``distance_m``, ``nearest_grid`` and ``error``; its
+format follows the output extension (``.csv``, ``.gpkg``, ``.parquet``/``.geoparquet``).
 
 Coordinates come from ``lon_col``/``lat_col`` (x = longitude or easting,
 y = latitude or northing; detected from common names when not given) or
@@ -55,6 +55,8 @@ ADDED = (
     "community_code",
     "street_code",
     "district_code",
+    "city_code",
+    "level",
     "status",
     "distance_m",
     "nearest_grid",

@@ -13,14 +13,14 @@ returns False. With ``kind=None`` queries cover all kinds and return bare ids
 feature's attrs dict.
 
 >>> index = LiveIndex()
->>> index.insert("cameras", "c1", 113.650, 34.750, {"online": True})
->>> index.insert("cameras", "c2", 113.651, 34.750, {"online": False})
->>> index.insert("sensors", "s1", 113.650, 34.7501)
->>> [(i, round(d, 1)) for i, d in index.nearest(113.650, 34.750, k=2)]
+>>> index.insert("cameras", "c1", 114.350, 34.800, {"online": True})
+>>> index.insert("cameras", "c2", 114.351, 34.800, {"online": False})
+>>> index.insert("sensors", "s1", 114.350, 34.8001)
+>>> [(i, round(d, 1)) for i, d in index.nearest(114.350, 34.800, k=2)]
 [('c1', 0.0), ('s1', 11.1)]
->>> offline = index.nearest(113.65, 34.75, k=1, kind="cameras", where=lambda a: not a["online"])
+>>> offline = index.nearest(114.35, 34.8, k=1, kind="cameras", where=lambda a: not a["online"])
 >>> [(i, round(d, 1)) for i, d in offline]
-[('c2', 91.6)]
+[('c2', 91.5)]
 """
 
 from __future__ import annotations

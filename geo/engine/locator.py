@@ -1,4 +1,11 @@
-"""Point → governance grid, exact, one answer per point, any CRS.
+"""Point → governance grid (or the finest unit outlined there), exact, any CRS.
+
+The locator indexes the generation's *leaf* units: every outlined unit with no
+finer outlined unit below it (:func:`leaf_units`). In a city with grids those
+are the grids; a city with district outlines only answers districts, and a
+district without finer outlines answers itself (``level`` says which level
+answered; finer codes are None). Units known without outline (division lists)
+join the records, so chains reach up to the city.
 
 :class:`GridLocator` answers in three tiers, each exact:
 
@@ -30,17 +37,20 @@ Rules:
   nearest grid and its distance in metres when within ``outside_tolerance_m``
   (smallest code on equal distance).
 
-Distances are in the city's CGCS2000 Gauss-Krüger zone (EPSG:4547 here).
+Distances are in the city's CGCS2000 Gauss-Krüger zone (chosen from its longitude).
 
 >>> import geopandas as gpd
 >>> from shapely import box
 >>> units = gpd.GeoDataFrame({"code": ["g1", "g2"], "name": ["A", "B"], "level": "grid",
-...     "parent_code": "410105001001", "managing_zone": "", "attributes": "{}"},
+...     "parent_code": "410202001001", "managing_zone": "", "attributes": "{}"},
 ...     geometry=[box(113.0, 34.0, 113.01, 34.01), box(113.01, 34.0, 113.02, 34.01)], crs=4326)
 >>> locator = GridLocator.build(units, "demo")
 >>> hit = locator.locate(113.01, 34.005)
->>> hit.status, hit.grid_code, hit.candidates, hit.street_code
-('on_boundary', 'g1', ['g2'], '410105001')
+>>> hit.status, hit.grid_code, hit.candidates, hit.level
+('on_boundary', 'g1', ['g2'], 'grid')
+>>> districts = units.assign(level="district", parent_code="")
+>>> GridLocator.build(districts, "coarse").locate(113.015, 34.005).to_dict()["district_code"]
+'g2'
 """
 
 from __future__ import annotations
@@ -61,6 +71,7 @@ import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
 import pandas as pd
+import shapely
 
 from cityaware.geo.arrays import Int8Array, IntArray
 from cityaware.geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
@@ -78,16 +89,23 @@ from cityaware.geo.engine.results import (
 )
 from cityaware.geo.errors import InvalidInput, NotFound
 
-LEVEL_ORDER = ("grid", "community", "street", "district")
+LEVEL_ORDER = ("grid", "community", "street", "district", "city")
 WORKERS = min(2, os.cpu_count() or 1)  # threads for one big batch
 PART_MIN_POINTS = 50_000  # smaller parts are not worth a thread hand-over
-CHAIN_COLUMNS = ("grid_code", "community_code", "street_code", "district_code", "managing_zone")
-# NBS code prefixes when a parent record is missing: street = 9 digits, district = 6.
-_PREFIX = {"street": 9, "district": 6}
+CHAIN_COLUMNS = (
+    "grid_code",
+    "community_code",
+    "street_code",
+    "district_code",
+    "city_code",
+    "managing_zone",
+    "level",
+)
+RECORD_COLUMNS = ("code", "name", "level", "parent_code", "managing_zone", "attributes")
 
 
 class GridLocator:
-    """Answers which grid (and community, street, district, zone) holds a point."""
+    """Answers which grid (or finest outlined unit) and chain up to the city holds a point."""
 
     def __init__(
         self,
@@ -98,6 +116,7 @@ class GridLocator:
         near_m: float,
         outside_tolerance_m: float,
         from_cache: bool = False,
+        divisions: pd.DataFrame | None = None,
     ) -> None:
         self.generation = generation
         self.near_m = float(near_m)
@@ -105,13 +124,13 @@ class GridLocator:
         self.table = table
         self.exact = exact
         self.from_cache = from_cache
-        self._records = _records(units)
-        grids = units[units["level"] == "grid"].sort_values("code", kind="stable")
-        self.grid_codes = grids["code"].to_numpy(dtype=object)
-        chains = [self._chain_codes(code) for code in self.grid_codes]
-        # One row per grid index, one column per CHAIN_COLUMNS name, and a trailing
-        # row of None so that index -1 ("no grid") reads as None. A single 2-D take
-        # gathers all five columns about twice as fast as five 1-D gathers.
+        self._records = _records(divisions) if divisions is not None else {}
+        self._records.update(_records(units))  # an outlined unit wins over its division row
+        self.leaf_codes = leaf_units(units)["code"].to_numpy(dtype=object)
+        chains = [self._chain_codes(code) for code in self.leaf_codes]
+        # One row per leaf index, one column per CHAIN_COLUMNS name, and a trailing
+        # row of None so that index -1 ("no unit") reads as None. A single 2-D take
+        # gathers all seven columns about twice as fast as seven 1-D gathers.
         self._chains = np.array(chains + [[None] * len(CHAIN_COLUMNS)], dtype=object)
         self._rows = [tuple(c) for c in chains]
 
@@ -124,18 +143,20 @@ class GridLocator:
         near_m: float = 10.0,
         outside_tolerance_m: float = 500.0,
         cell_m: float | None = DEFAULT_CELL_M,
+        divisions: pd.DataFrame | None = None,
     ) -> GridLocator:
-        """Index the grids of a units frame (all levels, or grids plus parents).
+        """Index the leaf units of a units frame (see the module docstring).
 
-        With ``cache_dir`` the lookup raster is loaded from / saved to
+        ``divisions`` (code, name, level, parent_code; no outline) add records to the
+        chains. With ``cache_dir`` the lookup raster is loaded from / saved to
         ``<cache_dir>/grid-lookup-<generation>-<hash>.npz``. ``cell_m=None``
         disables the raster (exact path only).
         """
         if units.crs is not None and not units.crs.equals("EPSG:4326"):
             units = units.to_crs("EPSG:4326")
-        grids = units[units["level"] == "grid"].sort_values("code", kind="stable")
+        grids = leaf_units(units)
         if grids.empty:
-            raise InvalidInput(f"generation {generation!r} has no grids to locate in")
+            raise InvalidInput(f"generation {generation!r} has no outlines to locate in")
         geometries = grids.geometry.to_numpy()
         exact = ExactIndex(geometries, outside_tolerance_m)
         table, from_cache = None, False
@@ -155,7 +176,9 @@ class GridLocator:
                 if path is not None:
                     table.save(path)
                     _remove_stale(path, safe)
-        return cls(units, generation, table, exact, near_m, outside_tolerance_m, from_cache)
+        return cls(
+            units, generation, table, exact, near_m, outside_tolerance_m, from_cache, divisions
+        )
 
     def locate(self, x: float, y: float, crs: str = WGS84) -> Location:
         """Locate one point given in ``crs`` (x = lon/easting, y = lat/northing).
@@ -174,9 +197,19 @@ class GridLocator:
             return Location("outside", None, None, None, None, None, self.generation, lon, lat)
         if index < 0:
             return self.locate_lonlat(np.array([lon]), np.array([lat]))[0]
-        grid, community, street, district, zone = self._rows[index]
+        grid, community, street, district, city, zone, level = self._rows[index]
         return Location(
-            "inside", grid, community, street, district, zone, self.generation, lon, lat
+            "inside",
+            grid,
+            community,
+            street,
+            district,
+            zone,
+            self.generation,
+            lon,
+            lat,
+            level=level,
+            city_code=city,
         )
 
     def locate_many(self, x: npt.ArrayLike, y: npt.ArrayLike, crs: str = WGS84) -> LocationBatch:
@@ -283,7 +316,7 @@ class GridLocator:
         if not point_idx.size:
             return
         starts = np.flatnonzero(np.r_[True, point_idx[1:] != point_idx[:-1]])
-        codes = self.grid_codes[grid_idx].tolist()
+        codes = self.leaf_codes[grid_idx].tolist()
         bounds = np.r_[starts, point_idx.size].tolist()
         with _gc_paused():  # tens of thousands of new lists would trigger many GC passes
             groups = np.fromiter(
@@ -317,34 +350,28 @@ class GridLocator:
             raise NotFound(f"no unit {code!r} in generation {self.generation!r}") from None
         return dict(record, attributes=_attributes(record["attributes"]))
 
-    def chain(self, grid_code: str) -> dict[str, dict[str, Any]]:
-        """Records of a grid and its ancestors keyed by level (levels without a record omitted)."""
+    def chain(self, code: str) -> dict[str, dict[str, Any]]:
+        """Records of a unit and its ancestors keyed by level (levels without a record omitted)."""
         chain: dict[str, dict[str, Any]] = {}
-        record: dict[str, Any] | None = self.unit(grid_code)
+        record: dict[str, Any] | None = self.unit(code)
         while record is not None:
             chain[record["level"]] = record
             code = record["parent_code"]
             record = self.unit(code) if code in self._records else None
         return chain
 
-    def _chain_codes(self, grid_code: str) -> list[str | None]:
-        record = self._records[grid_code]
-        codes = {"grid": grid_code, "community": record["parent_code"] or None}
-        parent = self._records.get(record["parent_code"])
-        while parent is not None:
-            codes[parent["level"]] = parent["code"]
-            parent = self._records.get(parent["parent_code"])
-        community = codes.get("community")
-        for level, digits in _PREFIX.items():
-            if level not in codes and community and community.isdigit() and len(community) > digits:
-                codes[level] = community[:digits]
-        zone = record["managing_zone"] or None
-        return [codes.get(level) for level in LEVEL_ORDER] + [zone]
+    def _chain_codes(self, leaf_code: str) -> list[str | None]:
+        """The CHAIN_COLUMNS of a leaf: codes only from records (never guessed by prefix)."""
+        chain = self.chain(leaf_code)  # the leaf first, then up
+        codes = {lv: record["code"] for lv, record in chain.items()}
+        zone = next((r["managing_zone"] for r in chain.values() if r["managing_zone"]), None)
+        level = self._records[leaf_code]["level"]
+        return [codes.get(lv) for lv in LEVEL_ORDER] + [zone, level]
 
     def __repr__(self) -> str:
         source = "cache" if self.from_cache else "built"
         return (
-            f"GridLocator({len(self.grid_codes)} grids, generation={self.generation!r}, {source})"
+            f"GridLocator({len(self.leaf_codes)} units, generation={self.generation!r}, {source})"
         )
 
 
@@ -387,9 +414,40 @@ def _remove_stale(current: Path, generation: str) -> None:
             path.unlink(missing_ok=True)
 
 
-def _records(units: gpd.GeoDataFrame) -> dict[str, dict[str, Any]]:
+def leaf_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
+    """The outlined units with no finer outlined unit below them, sorted by code (what the
+    locator indexes). "Below" is by record (a child) or by place (a finer level's
+    representative point inside it, for children whose parent record is missing).
+
+    >>> import geopandas as gpd, shapely
+    >>> frame = gpd.GeoDataFrame({"code": ["d1", "s1", "d2"], "parent_code": ["", "d1", ""],
+    ...                           "level": ["district", "street", "district"]},
+    ...                          geometry=[shapely.box(0, 0, 2, 2), shapely.box(0, 0, 1, 1),
+    ...                                    shapely.box(2, 0, 3, 1)])
+    >>> leaf_units(frame)["code"].tolist()
+    ['d2', 's1']
+    """
+    outlined = units[units.geometry.notna() & ~units.geometry.is_empty]
+    parents = set(outlined["parent_code"].astype(str))
+    leaves = outlined[~outlined["code"].astype(str).isin(parents)]
+    rank = {level: k for k, level in enumerate(LEVEL_ORDER)}
+    leaf_rank = leaves["level"].map(rank).fillna(0).to_numpy()
+    if leaf_rank.any():  # coarse leaves: drop those holding a finer unit's point
+        all_rank = outlined["level"].map(rank).fillna(0).to_numpy()
+        spots = shapely.point_on_surface(outlined.geometry.to_numpy())
+        coarse = np.flatnonzero(leaf_rank > 0)
+        shapes = leaves.geometry.to_numpy()[coarse]
+        hit, spot = shapely.STRtree(spots).query(shapes, predicate="contains_properly")
+        finer = all_rank[spot] < leaf_rank[coarse[hit]]
+        keep = np.ones(len(leaves), dtype=bool)
+        keep[coarse[hit[finer]]] = False
+        leaves = leaves[keep]
+    return leaves.sort_values("code", kind="stable")
+
+
+def _records(units: pd.DataFrame) -> dict[str, dict[str, Any]]:
     records: dict[str, dict[str, Any]] = {}
-    columns = ("code", "name", "level", "parent_code", "managing_zone", "attributes")
+    columns = RECORD_COLUMNS
     frame = pd.DataFrame(units).reindex(columns=list(columns))
     rows = zip(*(frame[column].tolist() for column in columns), strict=True)
     for code, name, level, parent, zone, attributes in rows:

@@ -1,5 +1,9 @@
 """What the grid locator answers: one :class:`Location`, or a columnar :class:`LocationBatch`.
 
+A point is answered at the finest level the generation has an outline for
+there (``level``: grid, community, street, district or city); the codes of
+finer levels are None (a city with district outlines only answers districts).
+
 Statuses: ``inside`` (strictly inside one grid), ``on_boundary`` (on the edge
 or vertex of the grid it was assigned to), ``outside`` (no grid covers it),
 and ``invalid`` (only from file/lenient paths: the coordinates were unusable;
@@ -31,7 +35,9 @@ class Location:
 
     ``distance_m`` is the distance to ``nearest_grid`` when outside (NaN
     otherwise); ``candidates`` lists the *other* grids within the locator's
-    ``near_m`` metres (sorted by code), or None when there are none.
+    ``near_m`` metres (sorted by code), or None when there are none. ``level`` is
+    the level of the unit that answered (None when outside); ``city_code`` the city
+    the point lies in, when the generation knows its cities.
     """
 
     status: str
@@ -47,6 +53,8 @@ class Location:
     nearest_grid: str | None = None
     candidates: list[str] | None = None
     error: str | None = None
+    level: str | None = None
+    city_code: str | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain dict (JSON-ready apart from NaN distance, which becomes None)."""
@@ -69,6 +77,8 @@ COLUMNS = (
     "nearest_grid",
     "candidates",
     "error",
+    "level",
+    "city_code",
 )
 
 
@@ -93,12 +103,14 @@ class LocationBatch:
     nearest_grid: ObjectArray
     candidates: ObjectArray
     error: ObjectArray
+    level: ObjectArray
+    city_code: ObjectArray
 
     @classmethod
     def empty(cls, generation: str, n: int, codes: bool = True) -> LocationBatch:
         """n answers with status ``outside`` and nothing found, to be filled in.
 
-        ``codes=False`` leaves status, lon, lat and the five code columns empty
+        ``codes=False`` leaves status, lon, lat, level and the six code columns empty
         (length 0) for a caller that sets them itself.
         """
         size = n if codes else 0
@@ -120,6 +132,8 @@ class LocationBatch:
             nearest_grid=nothing(),
             candidates=nothing(),
             error=nothing(),
+            level=nothing(size),
+            city_code=nothing(size),
         )
 
     def __len__(self) -> int:

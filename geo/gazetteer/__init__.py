@@ -2,8 +2,8 @@
 
 >>> from cityaware.geo.gazetteer import Gazetteer  # doctest: +SKIP
 >>> gazetteer = Gazetteer.build(units, locator, "demo")  # doctest: +SKIP
->>> gazetteer.geocode("金水区纬五路12号院").grid_code  # doctest: +SKIP
-'410105005008001'
+>>> gazetteer.geocode("龙亭区中山路12号院").grid_code  # doctest: +SKIP
+'410202005008001'
 """
 
 from cityaware.geo.gazetteer.active import ActiveGazetteer

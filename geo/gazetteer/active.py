@@ -20,11 +20,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import geopandas as gpd
+import pandas as pd
 
 from cityaware.geo.boundaries.schema import DEMO_GPKG_NAME
 from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.gazetteer.build import DEMO_POINTS, Gazetteer
 from cityaware.geo.gazetteer.result import GeocodeResult
+from cityaware.geo.profile import CityProfile
 
 
 def address_points_source(data_dir: Path, generation_source: str) -> str | Path | None:
@@ -39,7 +41,9 @@ class ActiveGazetteer:
     """Geocodes against the gazetteer of whichever generation is active now.
 
     ``locator()`` returns the active generation's Locator; ``units(g)`` and
-    ``source(g)`` give that generation's units frame and import source.
+    ``source(g)`` give that generation's units frame and import source;
+    ``divisions(g)`` its units known without outline and ``profile(g)`` its city
+    profile (both optional).
     """
 
     def __init__(
@@ -48,8 +52,11 @@ class ActiveGazetteer:
         units: Callable[[str], gpd.GeoDataFrame],
         source: Callable[[str], str],
         data_dir: Path,
+        divisions: Callable[[str], pd.DataFrame] | None = None,
+        profile: Callable[[str], CityProfile] | None = None,
     ) -> None:
         self._locator, self._units, self._source = locator, units, source
+        self._divisions, self._profile = divisions, profile
         self.data_dir = Path(data_dir)
         self._current: Gazetteer | None = None
         self._lock = threading.Lock()
@@ -69,6 +76,8 @@ class ActiveGazetteer:
                     generation,
                     self.data_dir / "cache",
                     address_points_source(self.data_dir, self._source(generation)),
+                    self._profile(generation) if self._profile else None,
+                    self._divisions(generation) if self._divisions else None,
                 )
                 # It lives as long as the process: keep its objects out of the cyclic
                 # GC's full scans, which would otherwise stall single lookups.

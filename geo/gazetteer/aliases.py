@@ -17,56 +17,18 @@ alias: that is a road (the 枫杨街 lesson of the reference notes).
 
 from __future__ import annotations
 
+from cityaware.geo.profile import Zone
+
 FULL, VARIANT, CORE = 1.0, 0.97, 0.88
 
-# Words before the city's own names: province, city, country.
-PREFIXES: tuple[str, ...] = ("中国", "河南省", "河南", "郑州市", "郑州")
 
-# Functional zones (NBS codes 410171-410173) and their spoken names.
-ZONE_ALIASES: dict[str, tuple[str, ...]] = {
-    "410171": (
-        "郑州经济技术开发区",
-        "经济技术开发区",
-        "郑州经开区",
-        "经开区",
-        "经济开发区",
-        "郑州经济开发区",
-    ),
-    "410172": (
-        "郑州高新技术产业开发区",
-        "高新技术产业开发区",
-        "郑州高新区",
-        "高新区",
-        "高新技术开发区",
-        "高新开发区",
-    ),
-    "410173": (
-        "郑州航空港经济综合实验区",
-        "航空港经济综合实验区",
-        "郑州航空港区",
-        "航空港区",
-        "空港区",
-        "航空港实验区",
-        "郑州航空港",
-        "航空港",
-    ),
-}
-# 郑东新区 has no code of its own: NBS files its streets under 金水区 (410105)
-# as quasi-township units, codes 4101055xx (e.g. 如意湖街道 410105560).
-ZHENGDONG_KEY = "郑东新区"
-ZHENGDONG_ALIASES: tuple[str, ...] = ("郑东新区", "郑州郑东新区", "郑东")
-ZHENGDONG_HOST = "410105"
+def zone_aliases(zone: Zone) -> list[tuple[str, float]]:
+    """Aliases of a functional zone (from the city profile), the official name first.
 
-
-def is_zhengdong_street(code: str) -> bool:
-    """Whether a street code is one of 郑东新区's (金水区 quasi-township units)."""
-    return code.startswith(ZHENGDONG_HOST) and len(code) == 9 and code[6] == "5"
-
-
-def zone_aliases(code: str) -> list[tuple[str, float]]:
-    """Aliases of a functional zone, the official name first."""
-    names = ZHENGDONG_ALIASES if code == ZHENGDONG_KEY else ZONE_ALIASES.get(code, ())
-    return [(name, FULL if i == 0 else VARIANT) for i, name in enumerate(names)]
+    >>> zone_aliases(Zone("410271", ("开封经济技术开发区", "开封经开区")))
+    [('开封经济技术开发区', 1.0), ('开封经开区', 0.97)]
+    """
+    return [(name, FULL if i == 0 else VARIANT) for i, name in enumerate(zone.names)]
 
 
 def district_aliases(name: str) -> list[tuple[str, float]]:
@@ -82,17 +44,23 @@ def district_aliases(name: str) -> list[tuple[str, float]]:
     return aliases
 
 
-def _strip_zone_prefix(name: str) -> str:
-    """郑州经济技术开发区明湖街道 -> 明湖街道; 郑州曲梁产业集聚区 -> 曲梁产业集聚区."""
-    for names in ZONE_ALIASES.values():
-        if name.startswith(names[0]) and len(name) > len(names[0]):
-            return name[len(names[0]) :]
-    return name[2:] if name.startswith("郑州") and len(name) > 4 else name
+def _strip_prefix(name: str, prefixes: tuple[str, ...]) -> str:
+    """The name without a leading zone or city name: 开封经济技术开发区明湖街道 -> 明湖街道
+    (with that zone's name among ``prefixes``); 开封曲梁产业集聚区 -> 曲梁产业集聚区 (开封).
+
+    >>> _strip_prefix("开封曲梁产业集聚区", ("开封",))
+    '曲梁产业集聚区'
+    """
+    for prefix in sorted(prefixes, key=len, reverse=True):
+        if name.startswith(prefix) and len(name) >= len(prefix) + 3:
+            return name[len(prefix) :]
+    return name
 
 
-def street_aliases(name: str) -> list[tuple[str, float]]:
-    """Street office / township aliases: 街道, 办事处, 街道办事处, 街办, 镇, 乡, core."""
-    base = _strip_zone_prefix(name)
+def street_aliases(name: str, prefixes: tuple[str, ...] = ()) -> list[tuple[str, float]]:
+    """Street office / township aliases: 街道, 办事处, 街道办事处, 街办, 镇, 乡, core;
+    also without a leading zone or city name of ``prefixes``."""
+    base = _strip_prefix(name, prefixes)
     aliases = [(name, FULL)] + ([(base, FULL)] if base != name else [])
     core = ""
     if base.endswith("街道"):

@@ -33,25 +33,25 @@ from pathlib import Path
 
 import geopandas as gpd
 import numpy as np
+import pandas as pd
 import shapely
 from shapely.geometry import LineString
 
 from cityaware.geo.arrays import FloatArray, ObjectArray
-from cityaware.geo.boundaries.schema import METRIC_CRS
 from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.frames import rows
 from cityaware.geo.gazetteer import aliases as al
 from cityaware.geo.gazetteer.normalize import RELATION_RADIUS_M, normalize, syllables
 from cityaware.geo.gazetteer.points import (
-    demo_address_points,
     empty_address_points,
     numbered_points,
     read_address_points,
     road_crossings,
 )
 from cityaware.geo.gazetteer.result import GeocodeResult
+from cityaware.geo.profile import CityProfile, Zone, derive_profile, extent_of
 
-FORMAT_VERSION = 3
+FORMAT_VERSION = 4
 DEMO_POINTS = "demo"
 MAX_RADIUS_M = max(RELATION_RADIUS_M.values())
 ADMIN_KINDS = ("district", "zone", "street", "community", "grid")
@@ -128,14 +128,21 @@ class PointTable:
 class Gazetteer:
     """Names -> places of one boundary generation; :meth:`geocode` answers addresses."""
 
-    def __init__(self, entries: list[Entry], points: PointTable, generation: str) -> None:
+    def __init__(
+        self,
+        entries: list[Entry],
+        points: PointTable,
+        generation: str,
+        profile: CityProfile | None = None,
+    ) -> None:
         self.entries = entries
         self.points = points
         self.generation = generation
+        self.profile = profile or CityProfile()
         self.exact: dict[str, list[tuple[int, float]]] = {}
         self.pinyin: dict[tuple[str, ...], list[tuple[int, float]]] = {}
         for index, entry in enumerate(entries):
-            for alias, weight in _aliases(entry):
+            for alias, weight in _aliases(entry, self.profile):
                 self.exact.setdefault(alias, []).append((index, weight))
         for alias, hits in self.exact.items():
             if len(alias) >= 2:
@@ -163,19 +170,28 @@ class Gazetteer:
         locator: Locator,
         generation: str = "",
         points: str | Path | None = DEMO_POINTS,
+        profile: CityProfile | None = None,
+        divisions: pd.DataFrame | None = None,
     ) -> Gazetteer:
-        """Index the units plus address points: ``"demo"`` generates the demo city's,
-        a path imports them (:func:`~geo.gazetteer.points.read_address_points`),
-        None indexes the units only."""
+        """Index the units (and ``divisions``, the units known without outline) plus
+        address points: ``"demo"`` generates the demo city's, a path imports them
+        (:func:`~geo.gazetteer.points.read_address_points`), None indexes the units only.
+        ``profile`` (default: derived from the units) gives the prefixes, zones and
+        metric CRS."""
+        if profile is None:
+            profile = derive_profile(units, _frame(divisions), extent_of(units.total_bounds))
         if points is None:
             roads, places = empty_address_points()
         elif str(points) == DEMO_POINTS:
+            from cityaware.geo.demo.addresses import demo_address_points
+
             roads, places = demo_address_points(units)
         else:
             roads, places = read_address_points(Path(points))
-        entries = _unit_entries(units)
+        metric_crs = profile.metric_crs
+        entries = _unit_entries(units, profile, _frame(divisions))
         number_rows, xs, ys = [], [], []
-        metric_roads = roads.to_crs(METRIC_CRS)
+        metric_roads = roads.to_crs(metric_crs)
         for road_index, road in enumerate(rows(metric_roads, _RoadRow)):
             for number, x, y in numbered_points(
                 road.geometry, int(road.number_from), int(road.number_to)
@@ -183,13 +199,15 @@ class Gazetteer:
                 number_rows.append((road_index, number))
                 xs.append(x)
                 ys.append(y)
-        metric_places = places.to_crs(METRIC_CRS)
+        metric_places = places.to_crs(metric_crs)
         xs.extend(metric_places.geometry.x)
         ys.extend(metric_places.geometry.y)
         crossings = road_crossings(metric_roads.geometry.to_numpy())
         xs.extend(x for _, _, x, _ in crossings)
         ys.extend(y for _, _, _, y in crossings)
-        points_table = _locate_points(units, locator, np.array(xs), np.array(ys))
+        points_table = _locate_points(
+            units, locator, np.array(xs), np.array(ys), metric_crs, profile
+        )
         road_entries = [Entry("road", None, str(name)) for name in roads["name"]]
         for row, (road_index, number) in enumerate(number_rows):
             road_entries[road_index].numbers[number] = row
@@ -204,7 +222,9 @@ class Gazetteer:
             row = len(number_rows) + offset
             if points_table.grid[row] is not None:
                 entries.append(_place_entry(place, row, points_table))
-        gazetteer = cls(entries, points_table, generation or getattr(locator, "generation", ""))
+        gazetteer = cls(
+            entries, points_table, generation or getattr(locator, "generation", ""), profile
+        )
         first = len(number_rows) + len(places)
         for offset, (a, b, _, _) in enumerate(crossings):
             if a in entry_of_road and b in entry_of_road and points_table.grid[first + offset]:
@@ -220,15 +240,19 @@ class Gazetteer:
         generation: str,
         cache_dir: Path | None,
         points: str | Path | None = DEMO_POINTS,
+        profile: CityProfile | None = None,
+        divisions: pd.DataFrame | None = None,
     ) -> Gazetteer:
         """:meth:`build`, cached as ``<cache_dir>/gazetteer-<generation>-<key>.pkl``.
 
-        The key covers the unit codes and outlines, the points source (and its
-        file's size and time) and this package's code, so any change rebuilds.
+        The key covers the unit codes and outlines, the divisions, the profile, the
+        points source (and its file's size and time) and this package's code, so any
+        change rebuilds.
         """
         if cache_dir is None:
-            return cls.build(units, locator, generation, points)
-        digest = hashlib.sha1(f"{FORMAT_VERSION}|{len(units)}|{points}".encode())
+            return cls.build(units, locator, generation, points, profile, divisions)
+        digest = hashlib.sha1(f"{FORMAT_VERSION}|{len(units)}|{points}|{profile!r}".encode())
+        digest.update(_frame(divisions).to_csv(index=False).encode())
         if points is not None and str(points) != DEMO_POINTS and Path(points).exists():
             stat = Path(points).stat()
             digest.update(f"{stat.st_size}|{stat.st_mtime_ns}".encode())
@@ -243,7 +267,7 @@ class Gazetteer:
             with path.open("rb") as handle:
                 cached: Gazetteer = pickle.load(handle)
                 return cached
-        gazetteer = cls.build(units, locator, generation, points)
+        gazetteer = cls.build(units, locator, generation, points, profile, divisions)
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_suffix(f".{os.getpid()}.tmp")
         with partial.open("wb") as handle:
@@ -271,17 +295,32 @@ def _place_entry(place: _PlaceRow, row: int, points: PointTable) -> Entry:
     )
 
 
-def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
-    """Entries for the prefixes, districts, zones, streets, communities and grids."""
-    units = units[units["level"].isin(_LEVEL_FIELDS)]  # the city level is not an entry yet
+def _frame(divisions: pd.DataFrame | None) -> pd.DataFrame:
+    """The division rows (code, name, level, parent_code) as strings; empty for None."""
+    columns = ["code", "name", "level", "parent_code"]
+    if divisions is None:
+        return pd.DataFrame(columns=columns, dtype=object)
+    return divisions.reindex(columns=columns).fillna("").astype(str)
+
+
+def _unit_entries(
+    outlined: gpd.GeoDataFrame, profile: CityProfile, divisions: pd.DataFrame
+) -> list[Entry]:
+    """Entries for the prefixes, districts, zones, streets, communities and grids; a unit
+    known without outline takes the spot of its nearest outlined ancestor."""
+    extra = divisions[~divisions["code"].isin(outlined["code"])].assign(managing_zone="")
+    units = pd.concat([pd.DataFrame(outlined), extra], ignore_index=True)
+    units = units[units["level"].isin(_LEVEL_FIELDS)]
+    units["managing_zone"] = units["managing_zone"].fillna("")
     parent = dict(zip(units["code"], units["parent_code"], strict=True))
     zone = {c: z for c, z in zip(units["code"], units["managing_zone"], strict=True) if z}
-    spots = shapely.point_on_surface(units.geometry.to_numpy())
+    shapes = dict(zip(outlined["code"], shapely.point_on_surface(outlined.geometry), strict=True))
+    spots = [_spot(code, shapes, parent) for code in units["code"]]
     grids_per = Counter(units.loc[units["level"] == "grid", "parent_code"])
     only_grid = {
         p: c for c, p in zip(units["code"], units["parent_code"], strict=True) if grids_per[p] == 1
     }
-    entries = [Entry("prefix", None, name) for name in al.PREFIXES]
+    entries = [Entry("prefix", None, name) for name in profile.prefixes]
     zone_streets: dict[str, list[str]] = {}
     for row, spot in zip(rows(units, _UnitRow), spots, strict=True):
         chain = {row.level: row.code}
@@ -292,8 +331,9 @@ def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
                 code = parent.get(code)
         zones = {zone[row.code]} if row.code in zone else set()
         street = chain.get("street")
-        if street and al.is_zhengdong_street(street):
-            zones.add(al.ZHENGDONG_KEY)
+        street_zone = profile.zone_of_street(street)
+        if street_zone is not None:
+            zones.add(street_zone.code)
         if row.level == "street":
             for z in zones:
                 zone_streets.setdefault(z, []).append(row.code)
@@ -303,8 +343,8 @@ def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
                 row.level,
                 row.code,
                 row.name,
-                spot.x,
-                spot.y,
+                spot.x if spot else None,
+                spot.y if spot else None,
                 chain.get("district"),
                 street,
                 chain.get("community"),
@@ -316,7 +356,8 @@ def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
     by_code = {e.code: e for e in entries if e.kind == "street"}
     for zone_code, streets in sorted(zone_streets.items()):
         hosts = {by_code[s].district for s in streets}
-        name = (al.zone_aliases(zone_code) or [(zone_code, 1.0)])[0][0]
+        known = profile.zone(zone_code)
+        name = known.name if known else zone_code
         first = by_code[streets[0]]
         entries.append(
             Entry(
@@ -325,7 +366,7 @@ def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
                 name,
                 first.lon,
                 first.lat,
-                hosts.pop() if len(hosts) == 1 else None,
+                (known.host if known else "") or (hosts.pop() if len(hosts) == 1 else None),
                 zone=zone_code,
                 scope=frozenset({zone_code} | {by_code[s].district for s in streets}),
             )
@@ -333,17 +374,33 @@ def _unit_entries(units: gpd.GeoDataFrame) -> list[Entry]:
     return entries
 
 
+def _spot(
+    code: str, shapes: dict[str, shapely.Point], parent: dict[str, str]
+) -> shapely.Point | None:
+    """The representative point of a unit, or of its nearest outlined ancestor."""
+    seen: set[str] = set()
+    while code and code not in shapes and code not in seen:
+        seen.add(code)
+        code = parent.get(code, "")
+    return shapes.get(code)
+
+
 def _locate_points(
-    units: gpd.GeoDataFrame, locator: Locator, xs: FloatArray, ys: FloatArray
+    units: gpd.GeoDataFrame,
+    locator: Locator,
+    xs: FloatArray,
+    ys: FloatArray,
+    metric_crs: str,
+    profile: CityProfile,
 ) -> PointTable:
     """Locate metric points with the engine; measure their distance to each unit's edge."""
     if len(xs) == 0:
         return PointTable([], [], [], [], [], [], [], {level: [] for level in _LEVEL_FIELDS})
-    batch = locator.locate_many(xs, ys, crs=METRIC_CRS)
+    batch = locator.locate_many(xs, ys, crs=metric_crs)
     boundaries = dict(
         zip(
             units["code"],
-            shapely.boundary(units.to_crs(METRIC_CRS).geometry.to_numpy()),
+            shapely.boundary(units.to_crs(metric_crs).geometry.to_numpy()),
             strict=True,
         )
     )
@@ -360,9 +417,8 @@ def _locate_points(
         needed &= distance <= MAX_RADIUS_M
     zones = []
     for zone, street in zip(batch.managing_zone, codes["street"], strict=True):
-        zones.append(
-            zone or (al.ZHENGDONG_KEY if street and al.is_zhengdong_street(street) else None)
-        )
+        street_zone = profile.zone_of_street(street)
+        zones.append(zone or (street_zone.code if street_zone else None))
     return PointTable(
         batch.lon.tolist(),
         batch.lat.tolist(),
@@ -398,16 +454,17 @@ def _finish_road(road: Entry, points: PointTable) -> None:
     road.zone = zones.pop() if len(zones) == 1 else None
 
 
-def _aliases(entry: Entry) -> list[tuple[str, float]]:
+def _aliases(entry: Entry, profile: CityProfile) -> list[tuple[str, float]]:
     """All normalised aliases of an entry with their weights."""
     kind, name = entry.kind, entry.name
     if kind == "district":
         found = al.district_aliases(name)
     elif kind == "zone":
         assert entry.code is not None  # zones and grids always have a code
-        found = al.zone_aliases(entry.code)
+        found = al.zone_aliases(profile.zone(entry.code) or Zone(entry.code, (name,)))
     elif kind == "street":
-        found = al.street_aliases(name)
+        prefixes = (*(z.name for z in profile.zones), *profile.short_names)
+        found = al.street_aliases(name, prefixes)
     elif kind == "community":
         found = al.community_aliases(name)
     elif kind == "grid":

@@ -6,7 +6,7 @@ How an address is read:
    tail and a relation (东门, 对面, 附近) off the end.
 2. *Mentions*: every alias of the gazetteer found in the text (dict lookups
    over all n-grams); when characters stay unexplained, also homophones
-   (same toneless pinyin: 郑洲 -> 郑州, 津水 -> 金水) and then near spellings
+   (same toneless pinyin: 开风 -> 开封, 津水 -> 金水) and then near spellings
    (rapidfuzz over the names in the district already named).
 3. *Readings*: each mention of a road (with the house number right after it,
    ``纬五路12号院``), place or unit is a candidate answer. Its score is the

@@ -68,7 +68,7 @@ class GeocodeResult:
         if best is None or self.level not in ("community", "street", "district"):
             return None
         if best.level == self.level and best.code:
-            return best.code  # e.g. a functional zone (410171), answered at district level
+            return best.code  # e.g. a functional zone's code, answered at district level
         code: str | None = getattr(best, f"{self.level}_code")
         return code
 

@@ -6,8 +6,8 @@ answer instead of locating again with a locator handle that may have moved on
 to another generation meanwhile.
 
 >>> from cityaware.geo.engine.results import Location
->>> here = Location("inside", "g1", "c1", "s1", "d1", None, "gen1", 113.6, 34.7)
->>> batch = PinnedLocator(here).locate_lonlat([113.6], [34.7])
+>>> here = Location("inside", "g1", "c1", "s1", "d1", None, "gen1", 114.3, 34.8)
+>>> batch = PinnedLocator(here).locate_lonlat([114.3], [34.8])
 >>> batch.grid_code.tolist(), batch.generation
 (['g1'], 'gen1')
 """

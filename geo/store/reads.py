@@ -132,7 +132,7 @@ class StoreReads(StoreStatistics):
         dict of the keys plus ``count``.
 
         >>> store.aggregate("incidents", ["district", "category"])  # doctest: +SKIP
-        [{'district': '410105', 'category': 'noise', 'count': 12}, ...]
+        [{'district': '410202', 'category': 'noise', 'count': 12}, ...]
         """
         check_kind(kind)
         by = [by] if isinstance(by, str) else list(by)
@@ -194,7 +194,7 @@ class StoreReads(StoreStatistics):
         Each batch is its own short query (keyset on insertion order), so a
         million rows never sit in memory.
 
-        >>> for batch in store.iter_features("incidents", FeatureFilter(region="410105")):
+        >>> for batch in store.iter_features("incidents", FeatureFilter(region="410202")):
         ...     write(batch)  # doctest: +SKIP
         """
         check_kind(kind)

@@ -5,7 +5,7 @@ DataFrame column by column (vectorised), collects a reason for every rejected
 row (coordinates checked by :func:`geo.crs.to_lonlat_checked`), and assigns
 the grid of all accepted rows with one vectorised ``locate_lonlat`` call.
 
->>> out = to_record({"kind": "cameras", "id": "c1", "lon": 113.6, "lat": 34.7,
+>>> out = to_record({"kind": "cameras", "id": "c1", "lon": 114.3, "lat": 34.8,
 ...     "online": 1, "candidates": None, "attributes": "{}", "created_at": 0,
 ...     "updated_at": 0, "reported_at": None})
 >>> out["online"], out["created_at"]

@@ -57,8 +57,8 @@ class StoreStatistics:
     def extent(self, kind: str, filters: FeatureFilter | None = None) -> Extent:
         """The bbox and time span (of ``filters.time_field``, default ``reported_at``).
 
-        >>> store.extent("incidents", FeatureFilter(region="410105")).bbox  # doctest: +SKIP
-        (113.61, 34.74, 113.66, 34.78)
+        >>> store.extent("incidents", FeatureFilter(region="410202")).bbox  # doctest: +SKIP
+        (114.31, 34.81, 114.36, 34.85)
         """
         check_kind(kind)
         c = self.features.c

@@ -9,11 +9,11 @@ returns.
 Example (``locator`` from ``GridLocator.build``)::
 
     store = open_store("", data_dir, locator)
-    inc = store.add("incidents", {"lon": 113.62, "lat": 34.75, "category": "noise"})
+    inc = store.add("incidents", {"lon": 114.32, "lat": 34.80, "category": "noise"})
     inc["grid_code"], inc["assign_status"], inc["status"]
-    # ('410105001001001', 'inside', 'received')
+    # ('410202001001001', 'inside', 'received')
     store.update("incidents", inc["id"], {"status": "dispatched"})
-    store.query("incidents", FeatureFilter(region="410105"), limit=10).items
+    store.query("incidents", FeatureFilter(region="410202"), limit=10).items
 """
 
 from __future__ import annotations
@@ -124,7 +124,7 @@ class FeatureStore(StoreReads, ChangeReads):
         generation) instead of locating the point again.
         Raises InvalidInput (bad values), Conflict (id already used).
 
-        >>> store.add("cameras", {"id": "cam-1", "lon": 113.6, "lat": 34.7})  # doctest: +SKIP
+        >>> store.add("cameras", {"id": "cam-1", "lon": 114.3, "lat": 34.8})  # doctest: +SKIP
         """
         return self.add_or_replay(kind, record, crs, idempotency_key, location)[0]
 

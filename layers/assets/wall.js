@@ -99,7 +99,7 @@
     /* ---------- URL state: #z/lat/lon&layers=a,b&window=24h&status=open&category= */
     readHash: function () {
       var d = this.config.defaults, s = {
-        zoom: this.config.zoom, centre: this.config.centre.slice(),
+        zoom: this.config.zoom, centre: this.config.centre ? this.config.centre.slice() : null,
         layers: d.layers.slice(), window: d.window, status: d.status, category: d.category
       };
       var hash = window.location.hash.replace(/^#/, "");
@@ -130,7 +130,11 @@
     },
 
     applyState: function () {
-      this.map.setView(this.state.centre, this.state.zoom);
+      if (this.state.centre && this.state.zoom !== null) {
+        this.map.setView(this.state.centre, this.state.zoom);
+      } else {  // no view in the URL or the city profile: fit the boundaries' extent
+        this.map.fitBounds(this.config.bounds);
+      }
       for (var name in this.layers) {
         if (this.state.layers.indexOf(name) >= 0) { this.layers[name].addTo(this.map); }
       }
@@ -281,7 +285,7 @@
         var box = el("div", "cw-panel");
         box.innerHTML =
           '<form class="cw-search"><input id="cw-search" name="q" autocomplete="off" ' +
-          'placeholder="113.65,34.75 GCJ02 | address"><button type="submit">Go</button></form>' +
+          'placeholder="' + esc(self.config.placeholder) + '"><button type="submit">Go</button></form>' +
           '<label>Window <select id="cw-window"></select></label>' +
           '<label>Status <select id="cw-status"><option value="open">open</option>' +
           '<option value="all">all</option></select></label>' +

@@ -12,6 +12,7 @@ import shapely
 from fastapi.testclient import TestClient
 
 from cityaware.api.app import create_app
+from cityaware.api.commands.demo import install_demo_city_files
 from cityaware.api.settings import Settings
 from tests.units import staged, unit_record
 
@@ -54,8 +55,11 @@ def grids(units) -> gpd.GeoDataFrame:
 
 @pytest.fixture(scope="session")
 def staged_dir(tmp_path_factory, units):
-    """A data directory with the synthetic hierarchy as the active generation."""
-    return staged(tmp_path_factory.mktemp("service-data"), units)
+    """A data directory with the synthetic hierarchy as the active generation, and the
+    demo city's profile and duty list (its codes are the demo city's)."""
+    data_dir = tmp_path_factory.mktemp("service-data")
+    install_demo_city_files(data_dir)
+    return staged(data_dir, units)
 
 
 @pytest.fixture(scope="session")

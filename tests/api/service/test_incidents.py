@@ -57,7 +57,7 @@ def post(client, key, body, idempotency_key=None):
 
 
 def test_an_incident_in_gcj02_is_pinned_routed_and_shows_the_nearest_cameras(
-    client, role_keys, grids, cameras
+    client, role_keys, grids, cameras, staged_dir
 ):
     lon, lat = 113.635, 34.77  # east street: zone 410172
     x, y = from_lonlat(lon, lat, "GCJ02")
@@ -69,9 +69,10 @@ def test_an_incident_in_gcj02_is_pinned_routed_and_shows_the_nearest_cameras(
     assert answer.status_code == 201, answer.text
     body = answer.json()
     assert body["grid"]["code"] == covering_grids(grids, lon, lat)[0]
-    assert [a["level"] for a in body["chain"]] == ["grid", "community", "street", "district"]
+    levels = ["grid", "community", "street", "district", "city"]
+    assert [a["level"] for a in body["chain"]] == levels
     assert body["location"]["wgs84"] == pytest.approx([lon, lat], abs=1e-7)
-    expected = DutyList.load().route("manhole_cover", "410105", "410172")
+    expected = DutyList.load(staged_dir).route("manhole_cover", "410105", "410172")
     assert body["routing"] == expected.as_dict() and body["routing"]["rule"]["id"] == "R012"
     distances = geodesic(lon, lat, cameras)
     nearest = sorted(distances, key=distances.get)[:5]

@@ -11,6 +11,7 @@ import pytest
 import shapely
 from pyproj import Transformer
 
+from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.crs import from_lonlat
 from tests.api.service.conftest import EAST, covering_grids
 
@@ -66,10 +67,15 @@ def test_chinese_offsets_agree_with_prcoords(client, grids, crs, convert):
         assert body["location"]["gcj02"] == pytest.approx([gcj.lon, gcj.lat], abs=1e-6)
 
 
-def test_answer_has_the_uniform_area_shape_and_the_chain(client, grids, units):
+def stored_units(staged_dir):
+    """The units as staged (the import derives the city level above the district)."""
+    return BoundaryRegistry(staged_dir / "boundaries").units()
+
+
+def test_answer_has_the_uniform_area_shape_and_the_chain(client, grids, staged_dir):
     code, point = interior_points(grids)[-1]  # east street: managed by zone 410172
     body = client.get("/v1/locate", params={"lon": point.x, "lat": point.y, "crs": "WGS84"}).json()
-    records = units.set_index("code")
+    records = stored_units(staged_dir).set_index("code")
     chain = [area["code"] for area in body["chain"]]
     expected = [code]
     while records.loc[expected[-1], "parent_code"]:
@@ -77,7 +83,7 @@ def test_answer_has_the_uniform_area_shape_and_the_chain(client, grids, units):
     assert chain == expected
     for area in [body["grid"], *body["chain"], body["managing_zone"]]:
         assert set(area) == AREA_KEYS
-    assert [a["type_name"] for a in body["chain"]] == ["网格", "社区", "街道", "区"]
+    assert [a["type_name"] for a in body["chain"]] == ["网格", "社区", "街道", "区", "市"]
     assert body["chain"][1]["name"] == records.loc[expected[1], "name"]
     assert body["grid"]["code_system"] == "NBS-2023"
     assert body["managing_zone"]["code"] == "410172"
@@ -133,11 +139,22 @@ def test_an_address_naming_a_grid_is_located_in_that_grid(client, grids):
     assert covering_grids(grids, lon, lat) == [code]
 
 
-def test_an_address_without_a_trusted_grid_is_a_clear_422(client, units):
+def test_an_address_certain_down_to_a_community_answers_it_without_a_grid(client, staged_dir):
     answer = client.get("/v1/locate", params={"address": "金水区街道1社区1"})
-    assert answer.status_code == 422
+    assert answer.status_code == 200, answer.text
+    body = answer.json()
+    units = stored_units(staged_dir)
     community = units.loc[units["name"] == "社区1", "code"].item()
-    assert community in answer.json()["description"]
+    parents = dict(zip(units["code"], units["parent_code"], strict=True))
+    chain = [community]
+    while parents.get(chain[-1]):
+        chain.append(parents[chain[-1]])
+    assert body["level"] == "community" and body["grid"] is None
+    assert [a["code"] for a in body["chain"]] == chain
+    assert body["grid_trusted"] is False and community in body["grid_reason"]
+
+
+def test_an_address_that_resolves_to_nothing_is_a_clear_422(client):
     assert client.get("/v1/locate", params={"address": "火星路1号"}).status_code == 422
     assert client.get("/v1/locate", params={"address": "x" * 201}).status_code == 400
 

@@ -49,9 +49,18 @@ def test_a_bad_duty_list_names_the_problem(tmp_path, rows, message):
         write(tmp_path, rows)
 
 
-def test_the_packaged_list_covers_every_default_category():
+def test_the_packaged_list_names_no_city_and_fills_in_the_incident_city():
+    rules = DutyList.load()
+    assert [r.id for r in rules.rules] == ["R999"]
+    assert rules.route("noise", "410202", city="开封市").office == "开封市城市运行管理中心"
+    assert rules.route("noise").office == "城市运行管理中心"
+
+
+def test_the_demo_list_covers_every_default_category(tmp_path):
+    from cityaware.api.commands.demo import install_demo_city_files
     from cityaware.geo.store.taxonomy import DEFAULT_CATEGORIES
 
-    rules = DutyList.load()
+    install_demo_city_files(tmp_path)
+    rules = DutyList.load(tmp_path)
     routed = {c: rules.route(c).rule for c in DEFAULT_CATEGORIES}
     assert all(not r["default"] for c, r in routed.items() if c != "other")

@@ -14,7 +14,8 @@ import pytest
 from cityaware.geo.boundaries.io import read_hierarchy_gpkg
 from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.gazetteer.build import DEMO_POINTS, Gazetteer
-from cityaware.geo.resources import demo_boundaries
+from cityaware.geo.profile import load_profile
+from cityaware.geo.resources import demo_boundaries, demo_city_files
 
 DEMO_GPKG = demo_boundaries()
 
@@ -36,7 +37,8 @@ def locator(units, cache_dir):
 
 @pytest.fixture(scope="session")
 def gazetteer(units, locator, cache_dir) -> Gazetteer:
-    return Gazetteer.load_or_build(units, locator, "demo", cache_dir, DEMO_POINTS)
+    profile = load_profile(demo_city_files()[0], units)
+    return Gazetteer.load_or_build(units, locator, "demo", cache_dir, DEMO_POINTS, profile)
 
 
 @pytest.fixture(scope="session")

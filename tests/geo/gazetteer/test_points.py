@@ -10,11 +10,12 @@ import shapely
 from shapely.geometry import LineString
 
 from cityaware.geo.boundaries.schema import METRIC_CRS
+from cityaware.geo.demo.addresses import demo_address_points
 from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.gazetteer.active import ActiveGazetteer, address_points_source
 from cityaware.geo.gazetteer.build import Gazetteer
-from cityaware.geo.gazetteer.points import demo_address_points, numbered_points, read_address_points
+from cityaware.geo.gazetteer.points import numbered_points, read_address_points
 
 ERQI = "410103"
 
