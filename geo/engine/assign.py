@@ -10,7 +10,7 @@ the single-file streaming path (:mod:`geo.engine.files`) shares its row logic
 
 >>> import pandas as pd
 >>> from cityaware.geo.engine.locator import GridLocator
->>> units = gpd.GeoDataFrame({"code": ["g1"], "level": "grid"},
+>>> units = gpd.GeoDataFrame({"code": ["g1"], "level": "grid", "parent_code": [None]},
 ...     geometry=[shapely.box(113.0, 34.0, 113.01, 34.01)], crs=4326)
 >>> out = assign_frame(pd.DataFrame({"lon": [113.005, 200.0], "lat": [34.005, 34.0]}),
 ...     GridLocator.build(units, "demo"))

@@ -77,7 +77,9 @@ def test_a_street_sentence_is_pinned_at_street_level_without_a_grid(ctx, client,
     body = post(client, {"text": f"我家在{street.name}，楼下天天有摊贩占道经营"}).json()
     assert body["dispatch"]["mode"] == "auto", body
     assert body["grid"] is None and body["assign_status"] == "unit"
-    assert [a["code"] for a in body["chain"]] == [street.code, street.district]
+    chain = [(a["code"], a["level"]) for a in body["chain"]]
+    assert chain[:2] == [(street.code, "street"), (street.district, "district")]
+    assert chain[2:] == [(street.district[:4] + "00", "city")]  # derived from the districts
     assert body["hotline"]["place"]["level"] == "street" and body["hotline"]["level"] == "street"
 
 
