@@ -40,6 +40,7 @@ import sqlalchemy as sa
 
 from cityaware.geo.errors import ChangesPruned, InvalidInput
 from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.imports import visible
 from cityaware.geo.store.reads import VERSION_KEY
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.taxonomy import check_kind
@@ -265,7 +266,7 @@ class ChangeReads:
         """
         check_kind(kind)
         f, c = self.features, self.changelog.table
-        clauses = [f.c.kind == kind]
+        clauses = [f.c.kind == kind, visible(f)]
         with self.backend.read() as conn:
             seq = self.changelog.latest(conn)  # first: a change committed meanwhile is re-read
             removed: list[str] = []

@@ -122,10 +122,8 @@ class Backend:
     def install(self, conn: sa.Connection) -> None:
         """Create the spatial index structures (after create_all)."""
 
-    def written_here(self, table: sa.Table) -> sa.ColumnElement:
-        """True for rows the current transaction inserted or changed, among those it sees
-        (SQLite: every row, as write transactions are serial)."""
-        return sa.true()
+    def after_bulk(self, conn: sa.Connection) -> None:
+        """Refresh what the planner knows after a bulk import (its own short transaction)."""
 
     def index_prefilter(self, features, minx, miny, maxx, maxy) -> sa.ColumnElement:
         """Candidates from the spatial index for a lon/lat box (may be loose)."""
@@ -180,6 +178,8 @@ class SQLiteBackend(Backend):
         finally:
             conn.exec_driver_sql(f"PRAGMA cache_size={CACHE_KIB}")
         conn.exec_driver_sql(_SQLITE_DDL[1])
+
+    def after_bulk(self, conn: sa.Connection) -> None:
         self._analyze(conn)
 
     def index_prefilter(self, features, minx, miny, maxx, maxy):
@@ -231,13 +231,6 @@ class PostGISBackend(Backend):
                     progress(done)
         if progress is not None and total % batch:
             progress(total)
-
-    def written_here(self, table: sa.Table) -> sa.ColumnElement:
-        """Under READ COMMITTED a statement also sees rows other transactions committed
-        meanwhile; a row's ``xmin`` names the transaction that wrote it."""
-        return sa.literal_column(f"{table.name}.xmin").op("=")(
-            sa.literal_column("pg_current_xact_id()::xid")
-        )
 
     def index_prefilter(self, features, minx, miny, maxx, maxy):
         return features.c.geom.op("&&")(sa.func.ST_MakeEnvelope(minx, miny, maxx, maxy, 4326))

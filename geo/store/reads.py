@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput, NotFound
 from cityaware.geo.store.filters import FeatureFilter, filter_clauses
+from cityaware.geo.store.imports import visible
 from cityaware.geo.store.paging import Page, decode_cursor, encode_cursor, order_by
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import REGION_COLUMNS
@@ -225,7 +226,9 @@ class StoreReads(StoreStatistics):
     def _row(self, conn: sa.Connection, kind: str, id: str):
         f = self.features
         row = (
-            conn.execute(sa.select(*self._columns).where(f.c.kind == kind, f.c.id == str(id)))
+            conn.execute(
+                sa.select(*self._columns).where(f.c.kind == kind, f.c.id == str(id), visible(f))
+            )
             .mappings()
             .first()
         )

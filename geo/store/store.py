@@ -26,7 +26,7 @@ import sqlalchemy as sa
 
 from cityaware.geo.engine.results import Location
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
-from cityaware.geo.store import bulk
+from cityaware.geo.store import bulk, imports
 from cityaware.geo.store.bulk import ImportReport
 from cityaware.geo.store.changes import DAY_MS, DEFAULT_RETENTION_DAYS, ChangeLog, ChangeReads
 from cityaware.geo.store.dialect import Backend
@@ -457,6 +457,7 @@ def open_tables(backend: Backend) -> dict[str, sa.Table]:
     with backend.write() as conn:
         backend.before_create(conn)
         metadata.create_all(conn)
+        _add_missing_columns(conn, tables["features"])
         for table in metadata.sorted_tables:  # indexes added since the file was created
             for index in table.indexes:
                 index.create(conn, checkfirst=True)
@@ -468,6 +469,15 @@ def open_tables(backend: Backend) -> dict[str, sa.Table]:
         if exists is None:
             conn.execute(meta.insert().values(key=VERSION_KEY, value=0))
     return tables
+
+
+def _add_missing_columns(conn: sa.Connection, table: sa.Table) -> None:
+    """Columns added to the schema since the file was created (all nullable, no default)."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    for column in table.c:
+        if column.name not in present and column.name != "geom":
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
 
 def open_store(
@@ -491,5 +501,6 @@ def open_store(
 
     backend = create_backend(url, data_dir)
     tables = open_tables(backend)
+    imports.recover(backend, tables)  # imports that died while staging leave nothing
     taxonomy = taxonomy or Taxonomy.load(data_dir)
     return FeatureStore(backend, tables, locator, taxonomy, retention_days=retention_days)
