@@ -63,5 +63,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         workers=args.workers,
         log_level="warning",
         access_log=False,
+        timeout_graceful_shutdown=2,  # open event streams are closed after 2 s
     )
     return 0

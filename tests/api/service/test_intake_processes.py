@@ -89,7 +89,7 @@ def test_two_processes_keep_idempotency_and_one_change_order(city):
 
         def post_same(i: int) -> httpx.Response:
             headers = HEADERS | {"Idempotency-Key": "same-key-both-processes"}
-            return httpx.post(urls[i % 2] + "/v1/incidents", json=body, headers=headers)
+            return httpx.post(urls[i % 2] + "/v1/incidents", json=body, headers=headers, timeout=30)
 
         with ThreadPoolExecutor(16) as pool:
             answers = list(pool.map(post_same, range(32)))
@@ -111,7 +111,9 @@ def test_two_processes_keep_idempotency_and_one_change_order(city):
         reader.start()
 
         def post(i: int) -> str:
-            answer = httpx.post(urls[i % 2] + "/v1/incidents", json=incident(i), headers=HEADERS)
+            answer = httpx.post(
+                urls[i % 2] + "/v1/incidents", json=incident(i), headers=HEADERS, timeout=30
+            )
             assert answer.status_code == 201, answer.text
             return answer.json()["id"]
 
@@ -147,7 +149,9 @@ def test_serve_with_two_workers_answers(city):
         with ThreadPoolExecutor(8) as pool:
             answers = list(
                 pool.map(
-                    lambda i: httpx.post(url + "/v1/incidents", json=incident(i), headers=HEADERS),
+                    lambda i: httpx.post(
+                        url + "/v1/incidents", json=incident(i), headers=HEADERS, timeout=30
+                    ),
                     range(40),
                 )
             )
