@@ -76,16 +76,20 @@ class SseClients:
         writer.write(b"GET /v1/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n")
         await writer.drain()
         self.connected += 1
-        try:
-            while line := await reader.readline():
-                if line.startswith(b"event: incident"):
-                    self.counts[i] += 1
-        finally:
-            writer.close()
+        while line := await reader.readline():
+            if line.startswith(b"event: incident"):
+                self.counts[i] += 1
 
     def close(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+        """Drop the connections and stop the loop."""
+
+        async def stop() -> None:
+            tasks = [t for t in asyncio.all_tasks() if t is not asyncio.current_task()]
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+        asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
 
