@@ -15,8 +15,10 @@ An import that fails is discarded (its rows deleted in short steps, then its
 when its owner process on this host is gone, or its heartbeat (renewed by every
 step) is older than :data:`STALE_MS` (an owner on another host).
 
->>> visible(sa.table("features", sa.column("import_id"))).compile().string.count("imports")
-1
+>>> print(visible(sa.table("features", sa.column("import_id"))))
+features.import_id IS NULL OR (features.import_id NOT IN (SELECT imports.id
+FROM imports
+WHERE imports.state != :state_1))
 """
 
 from __future__ import annotations
