@@ -21,3 +21,5 @@ echo "== OGC exports: memory while streaming"
 "$PY" -m benchmarks.bench_ogc_exports
 echo "== service API load test (loopback)"
 "$PY" -m benchmarks.bench_service
+echo "== incident intake under load: POSTs, locate reads, 200 SSE clients, --workers 2 (60 s)"
+"$PY" -m benchmarks.bench_intake

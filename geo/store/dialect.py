@@ -4,7 +4,15 @@ Everything else in :mod:`geo.store` is plain SQLAlchemy Core shared by both.
 
 * SQLite (embedded default): one file, WAL, ``synchronous=FULL``,
   ``busy_timeout``; write transactions start with ``BEGIN IMMEDIATE`` so
-  concurrent writers queue instead of failing. The spatial index is SQLite's
+  concurrent writers queue instead of failing, and take an exclusive ``flock``
+  on ``features.sqlite.write-lock`` first, so writers of other processes (server
+  workers, an import) queue in the kernel and wake the moment the lock is free
+  (SQLite's own busy handler sleeps and retries, up to 100 ms a time).
+  Durability: ``synchronous=FULL`` makes every commit ``fsync`` the WAL, so an
+  acknowledged write survives a power cut; ``NORMAL`` would not (in WAL mode it
+  may lose the last commits on power loss), so it is not used. Its cost, one
+  ``fsync`` per commit, is shared by the many writes of a group commit
+  (:mod:`geo.store.group`). The spatial index is SQLite's
   built-in R*Tree virtual table, kept in sync by triggers inside the writing
   transaction; exact polygon and geodesic tests run as registered Python
   functions (shapely, pyproj) on the R*Tree candidates only.
@@ -19,6 +27,9 @@ Everything else in :mod:`geo.store` is plain SQLAlchemy Core shared by both.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -132,10 +143,8 @@ class Backend:
     def install(self, conn: sa.Connection) -> None:
         """Create the spatial index structures (after create_all)."""
 
-    def written_here(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        """True for rows the current transaction inserted or changed, among those it sees
-        (SQLite: every row, as write transactions are serial)."""
-        return sa.true()
+    def after_bulk(self, conn: sa.Connection) -> None:
+        """Refresh what the planner knows after a bulk import (its own short transaction)."""
 
     def index_prefilter(
         self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float
@@ -161,11 +170,34 @@ class SQLiteBackend(Backend):
     name = "sqlite"
 
     def __init__(self, url: str):
-        Path(sa.make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
+        database = Path(sa.make_url(url).database or "")
+        database.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         super().__init__(engine)
+        self._lock_path = database.with_name(database.name + ".write-lock")
+        self._lock_fd: int | None = None
+        self._thread_lock = threading.Lock()  # flock does not order threads of one process
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """As the base, holding the cross-process write lock for the transaction."""
+        with self._thread_lock:
+            if self._lock_fd is None:
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                with super().write() as conn:
+                    yield conn
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def dispose(self) -> None:
+        super().dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def install(self, conn: sa.Connection) -> None:
         for statement in _SQLITE_DDL:
@@ -201,6 +233,8 @@ class SQLiteBackend(Backend):
         finally:
             conn.exec_driver_sql(f"PRAGMA cache_size={CACHE_KIB}")
         conn.exec_driver_sql(_SQLITE_DDL[1])
+
+    def after_bulk(self, conn: sa.Connection) -> None:
         self._analyze(conn)
 
     def index_prefilter(
@@ -265,13 +299,6 @@ class PostGISBackend(Backend):
                     progress(done)
         if progress is not None and total % batch:
             progress(total)
-
-    def written_here(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        """Under READ COMMITTED a statement also sees rows other transactions committed
-        meanwhile; a row's ``xmin`` names the transaction that wrote it."""
-        return sa.literal_column(f"{table.name}.xmin").op("=")(
-            sa.literal_column("pg_current_xact_id()::xid")
-        )
 
     def index_prefilter(
         self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cityaware.geo.store.imports import imports_table
+
 ASSIGNMENT_COLUMNS: tuple[str, ...] = (
     "grid_code",
     "community_code",
@@ -115,6 +117,7 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("updated_at", sa.BigInteger, nullable=False),
         sa.Column("idempotency_key", sa.String(200)),
         sa.Column("attributes", text),
+        sa.Column("import_id", sa.BigInteger),  # a staged bulk import (geo.store.imports)
         sa.Index("features_kind_id", "kind", "id", unique=True),
         _partial("features_kind_idem", "idempotency_key", unique=True),
         sa.Index("features_kind_grid", "kind", "grid_code"),
@@ -124,6 +127,12 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         _partial("features_kind_zone", "managing_zone"),
         sa.Index("features_kind_reported", "kind", "reported_at"),
         sa.Index("features_kind_updated", "kind", "updated_at"),
+        sa.Index(
+            "features_import",
+            "import_id",
+            sqlite_where=sa.column("import_id").isnot(None),
+            postgresql_where=sa.column("import_id").isnot(None),
+        ),
     )
     status_history = sa.Table(
         "status_history",
@@ -173,4 +182,5 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     tables = {
         t.name: t for t in (features, status_history, assignment_history, store_meta, changes)
     }
+    tables["imports"] = imports_table(metadata)
     return metadata, tables
