@@ -195,6 +195,7 @@ def _publish(
                 imports.heartbeat(conn, log, import_id)
             if progress is not None:
                 progress(stop)
+            imports.pause()
         _log_created(store, import_id, at)
     except BaseException:
         imports.discard(backend, tables, import_id)
@@ -232,6 +233,7 @@ def _log_created(store: ImportTarget, import_id: int, at: int) -> None:
             if len(fids) < INSERT_BATCH:
                 imports.publish(conn, log, import_id)
                 return
+        imports.pause()
 
 
 def _existing_ids(

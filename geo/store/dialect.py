@@ -46,7 +46,6 @@ SQLITE_FILE = "features.sqlite"
 Columns = Mapping[str, Sequence[Any]]  # aligned column -> values of rows to insert
 Progress = Callable[[int], None]  # called with the number of rows done
 CACHE_KIB = -131_072  # page cache per connection: 128 MiB (negative = KiB)
-BULK_CACHE_KIB = -2_097_152  # 2 GiB while a bulk import runs
 _RTREE = sa.table(
     "features_rtree",
     sa.column("id"),
@@ -209,30 +208,6 @@ class SQLiteBackend(Backend):
         """Sampled planner statistics, so spatial filters start from the R*Tree."""
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         conn.exec_driver_sql("ANALYZE")
-
-    def bulk_load(
-        self,
-        conn: sa.Connection,
-        features: sa.Table,
-        columns: Columns,
-        batch: int,
-        progress: Progress | None,
-    ) -> None:
-        """As the base, but the R*Tree is filled once after the rows (much faster than the
-        per-row trigger); the trigger is dropped and restored inside the same transaction."""
-        last = conn.exec_driver_sql("SELECT coalesce(max(fid), 0) FROM features").scalar_one()
-        conn.exec_driver_sql("DROP TRIGGER features_rtree_insert")
-        conn.exec_driver_sql(f"PRAGMA cache_size={BULK_CACHE_KIB}")  # every index stays cached
-        try:
-            super().bulk_load(conn, features, columns, batch, progress)
-            conn.exec_driver_sql(
-                "INSERT INTO features_rtree SELECT fid, lon, lon, lat, lat FROM features"
-                " WHERE fid > ?",
-                (last,),
-            )
-        finally:
-            conn.exec_driver_sql(f"PRAGMA cache_size={CACHE_KIB}")
-        conn.exec_driver_sql(_SQLITE_DDL[1])
 
     def after_bulk(self, conn: sa.Connection) -> None:
         self._analyze(conn)
