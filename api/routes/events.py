@@ -35,7 +35,7 @@ RETRY_MS = 1000
 
 def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["map wall"], dependencies=[Depends(ctx.access.read())])
-    hub = EventHub(ctx.store, POLL_SECONDS)
+    hub = EventHub(lambda: ctx.store, POLL_SECONDS)
 
     @router.get(
         "/v1/events",

@@ -21,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,12 +123,17 @@ class EventHub:
     up from the store with its own cursor first. Every worker process has its own hub
     over the shared store, so a client of any worker sees every event.
 
-    >>> hub = EventHub(store)                           # doctest: +SKIP
+    ``store`` is a function giving the store, called only once a client connects (building
+    the app opens nothing).
+
+    >>> hub = EventHub(lambda: store)                   # doctest: +SKIP
     >>> events = await hub.next(cursor, timeout=15.0)   # doctest: +SKIP
     """
 
-    def __init__(self, store: Any, poll_seconds: float = 0.2, window: int = 20_000) -> None:
-        self.store = store
+    def __init__(
+        self, store: Callable[[], Any], poll_seconds: float = 0.2, window: int = 20_000
+    ) -> None:
+        self._store = store
         self.poll_seconds = poll_seconds
         self.events: deque[Event] = deque(maxlen=window)
         self.floor = self.position = -1  # the window holds the events in (floor, position]
@@ -166,7 +172,7 @@ class EventHub:
 
     async def _poll(self) -> None:
         """Follow the feed while anyone listens (lingering a few rounds after the last)."""
-        cursor = await asyncio.to_thread(EventCursor, self.store)
+        cursor = await asyncio.to_thread(EventCursor, self._store())
         self.floor = self.position = cursor.position
         self.events.clear()
         self._signal()
