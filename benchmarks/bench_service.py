@@ -126,7 +126,11 @@ def wrk(
     rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
     done = int(re.search(r"(\d+) requests in", out).group(1))
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out
+    )
     return {
+        "socket_errors": sum(int(n) for n in sockets.groups()) if sockets else 0,
         "rps": rate,
         "cpu_us": cpu / max(done, 1) * 1e6,
         "p50": _ms(re.search(r"\s50%\s+([\d.]+\w+)", out).group(1)),

@@ -23,3 +23,5 @@ echo "== service API load test (loopback)"
 "$PY" -m benchmarks.bench_service
 echo "== live city: readings with alarms, positions with fences, event latency (loopback)"
 "$PY" -m benchmarks.bench_live
+echo "== incident intake under load: POSTs, locate reads, 200 SSE clients, --workers 2 (60 s)"
+"$PY" -m benchmarks.bench_intake

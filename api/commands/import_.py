@@ -6,8 +6,9 @@
 Every point is pinned to its grid (active boundary generation). Rows that
 cannot be used are skipped and listed with their reason in a report file
 (``--rejected``, default ``<file>.rejected.csv`` in the current directory);
-``--strict`` imports nothing when any row is rejected. One transaction: a
-failed import leaves nothing behind.
+``--strict`` imports nothing when any row is rejected. All or nothing, written in
+short steps that live writes interleave with: a failed or killed import leaves
+nothing behind (see :mod:`geo.store.imports`).
 """
 
 from __future__ import annotations

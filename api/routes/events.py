@@ -2,7 +2,9 @@
 sensor alarms).
 
 The store's change feed is the event log (see :mod:`api.service.event_stream`): each
-connection follows it through an :class:`~api.service.event_stream.EventCursor`, so a
+connection follows it through an :class:`~api.service.event_stream.EventCursor` fed by
+the process's one :class:`~api.service.event_stream.EventHub` (one feed read per round
+for all clients), so a
 client that reconnects with ``Last-Event-ID`` (sent by the browser's EventSource itself)
 or ``?last_event_id=`` catches up on everything it missed, across server restarts. A
 malformed id is a 400 JSON answer.
@@ -23,15 +25,17 @@ from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from cityaware.api.context import AppContext
-from cityaware.api.service.event_stream import EventCursor
+from cityaware.api.service.event_stream import Event, EventCursor, EventHub
 
-POLL_SECONDS = 0.4
+POLL_SECONDS = 0.2
+WAIT_SECONDS = 1.0  # how often a quiet stream checks that its client is still there
 KEEPALIVE_SECONDS = 15.0
 RETRY_MS = 1000
 
 
 def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["map wall"], dependencies=[Depends(ctx.access.read())])
+    hub = EventHub(lambda: ctx.store, POLL_SECONDS, extra=lambda: ctx.live_feed.sse_events)
 
     @router.get(
         "/v1/events",
@@ -55,16 +59,20 @@ def build_router(ctx: AppContext) -> APIRouter:
             yield f"retry: {RETRY_MS}\n".encode() + position("hello")
             quiet_since = time.monotonic()
             while not await request.is_disconnected():
-                for event in await asyncio.to_thread(cursor.poll):
-                    data = orjson.dumps(event.data).decode()
-                    yield f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()
+                events = await hub.next(cursor, timeout=WAIT_SECONDS)
+                if events:
+                    yield b"".join(_frame(event) for event in events)
                     quiet_since = time.monotonic()
                 if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
                     yield position("sync")
                     quiet_since = time.monotonic()
-                await asyncio.sleep(POLL_SECONDS)
 
         headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
     return router
+
+
+def _frame(event: Event) -> bytes:
+    data = orjson.dumps(event.data).decode()
+    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()

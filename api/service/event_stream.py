@@ -18,6 +18,9 @@ True
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -117,3 +120,91 @@ class EventCursor:
         if self.extra is not None:
             found = sorted(found + self.extra(start, page.next), key=lambda e: int(e.id))
         return found
+
+
+class EventHub:
+    """One poller of the change feed per process, fanning its events out to every client.
+
+    The poller (an asyncio task, running while clients are connected) reads the feed
+    once per round and keeps the last ``window`` events; each client takes from that
+    window what follows its own position, so 200 clients cost one feed read per round,
+    not 200. A client further behind than the window (resumed from an old id) catches
+    up from the store with its own cursor first. Every worker process has its own hub
+    over the shared store, so a client of any worker sees every event.
+
+    ``store`` is a function giving the store, called only once a client connects (building
+    the app opens nothing).
+
+    >>> hub = EventHub(lambda: store)                   # doctest: +SKIP
+    >>> events = await hub.next(cursor, timeout=15.0)   # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        store: Callable[[], Any],
+        poll_seconds: float = 0.2,
+        window: int = 20_000,
+        extra: Callable[[], Callable[[int, int], list[Event]] | None] = lambda: None,
+    ) -> None:
+        self._store, self._extra = store, extra  # extra: the other feed kinds' events
+        self.poll_seconds = poll_seconds
+        self.events: deque[Event] = deque(maxlen=window)
+        self.floor = self.position = -1  # the window holds the events in (floor, position]
+        self.clients = 0
+        self._moved = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+
+    async def next(self, cursor: EventCursor, timeout: float) -> list[Event]:
+        """The events after ``cursor.position`` (moving it on); waits up to ``timeout``
+        seconds for some, then answers what it has (maybe nothing)."""
+        self.clients += 1
+        try:
+            self._start()
+            if self.position < 0:  # the first round has not run yet
+                await self._wait(timeout)
+            if cursor.position < self.floor:  # behind the window: read the store itself
+                return await asyncio.to_thread(cursor.poll)
+            if cursor.position >= self.position:
+                await self._wait(timeout)
+            if cursor.position < self.floor:
+                return await asyncio.to_thread(cursor.poll)
+            after = cursor.position
+            cursor.position = max(after, self.position)
+            return [e for e in self.events if int(e.id) > after]
+        finally:
+            self.clients -= 1
+
+    async def _wait(self, timeout: float) -> None:
+        moved = self._moved
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(moved.wait(), timeout)
+
+    def _start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = asyncio.get_running_loop().create_task(self._poll())
+
+    async def _poll(self) -> None:
+        """Follow the feed while anyone listens (lingering a few rounds after the last)."""
+        cursor = await asyncio.to_thread(EventCursor, self._store(), None, self._extra())
+        self.floor = self.position = cursor.position
+        self.events.clear()
+        self._signal()
+        idle = 0
+        while idle < 50:
+            idle = 0 if self.clients else idle + 1
+            events = await asyncio.to_thread(cursor.poll)
+            if cursor.position != self.position:
+                overflow = len(self.events) + len(events) > (self.events.maxlen or 0)
+                self.events.extend(events)
+                if overflow:  # the oldest fell out: the window starts at its first event
+                    self.floor = int(self.events[0].id) - 1
+                self.position = cursor.position
+                self._signal()
+                if len(events) >= BATCH:
+                    continue
+            await asyncio.sleep(self.poll_seconds)
+        self.position = -1
+
+    def _signal(self) -> None:
+        moved, self._moved = self._moved, asyncio.Event()
+        moved.set()

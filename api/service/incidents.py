@@ -294,10 +294,12 @@ class Incidents:
 
     def view(self, record: dict[str, Any]) -> dict[str, Any]:
         """The incident with its grid, chain, candidates, routing and nearest cameras."""
-        try:
-            locator = self.geocoding.locator(record.get("generation"))
-        except NotFound:  # generation removed since: describe with the active one
-            locator = self.geocoding.locator(None)
+        locator = self.geocoding.locator(None)
+        if record.get("generation") not in (None, locator.generation):  # an older generation
+            try:
+                locator = self.geocoding.locator(record.get("generation"))
+            except NotFound:  # generation removed since: describe with the active one
+                pass
         catalog = self.geocoding.catalog(locator)
         codes = [
             record.get(f"{level}_code") for level in ("grid", "community", "street", "district")

@@ -4,9 +4,12 @@ Sources: a DataFrame (``lon_col``/``lat_col`` columns), a GeoDataFrame (point
 geometry), or a file: CSV (lon/lat columns), GeoJSON, GeoPackage, or any
 other vector format GDAL reads. Rows that cannot be used are listed with
 their reason and skipped (``strict=True``: nothing is written if any row is
-rejected); every accepted row is written in one transaction, so a failure
-leaves nothing half-imported, and appends one ``create`` change per imported
-feature to the change feed (one INSERT ... SELECT, ``bulk`` set).
+rejected). The accepted rows are validated and located without any lock, then
+written in short transactions, hidden from readers until the last one appends
+one ``create`` change per imported feature (one INSERT ... SELECT, ``bulk``
+set) and publishes them all at once (:mod:`geo.store.imports`): live writes
+wait at most one step, readers never see part of an import, and a failure (or
+a killed process, at the next open) leaves nothing half-imported.
 
 The importer needs only an :class:`ImportTarget` (the store is one; this module
 does not import :mod:`geo.store.store`).
@@ -33,13 +36,14 @@ import sqlalchemy as sa
 
 from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store import imports
 from cityaware.geo.store.changes import ChangeLog
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.records import prepare_rows
 from cityaware.geo.store.taxonomy import Taxonomy, check_kind
 from cityaware.geo.store.times import now_ms
 
-INSERT_BATCH = 20_000
+INSERT_BATCH = imports.STEP_ROWS  # rows per short write transaction
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 _X, _Y = "__x", "__y"
 # What an import reads: a (Geo)DataFrame or a file path.
@@ -51,6 +55,7 @@ class ImportTarget(Protocol):
     locator and taxonomy rows are prepared with, and the change log."""
 
     backend: Backend
+    tables: dict[str, sa.Table]
     features: sa.Table
     taxonomy: Taxonomy
     changelog: ChangeLog
@@ -143,51 +148,92 @@ def bulk_import(
         keep_updated_at=True,
     )
     rejected = list(prepared.rejected)
-    features = store.features
-    with store.backend.write() as conn:
-        taken = _existing_ids(conn, features, kind, prepared.columns["id"], frame)
-        if taken:
-            keep = [i for i, v in enumerate(prepared.columns["id"]) if v not in taken]
-            rejected += [
-                (int(prepared.positions[i]), f"id {v!r} already exists")
-                for i, v in enumerate(prepared.columns["id"])
-                if v in taken
-            ]
-            prepared.columns = {k: [v[i] for i in keep] for k, v in prepared.columns.items()}
-            prepared.positions = prepared.positions[keep]
-        rejected = sorted((row + 1, reason) for row, reason in rejected)
-        if strict and rejected:
-            row, reason = rejected[0]
-            raise InvalidInput(
-                f"{len(rejected)} row(s) rejected, nothing imported; first: row {row}: {reason}"
-            )
-        last_fid = conn.execute(sa.select(sa.func.coalesce(sa.func.max(features.c.fid), 0)))
-        after = last_fid.scalar_one()
-        store.backend.bulk_load(conn, features, prepared.columns, INSERT_BATCH, progress)
-        if len(prepared):
-            _log_created(store, conn, kind, after, now)
+    with store.backend.read() as conn:  # a live write may still take an id: then it fails
+        taken = _existing_ids(conn, store.features, kind, prepared.columns["id"], frame)
+    if taken:
+        keep = [i for i, v in enumerate(prepared.columns["id"]) if v not in taken]
+        rejected += [
+            (int(prepared.positions[i]), f"id {v!r} already exists")
+            for i, v in enumerate(prepared.columns["id"])
+            if v in taken
+        ]
+        prepared.columns = {k: [v[i] for i in keep] for k, v in prepared.columns.items()}
+        prepared.positions = prepared.positions[keep]
+    rejected = sorted((row + 1, reason) for row, reason in rejected)
+    if strict and rejected:
+        row, reason = rejected[0]
+        raise InvalidInput(
+            f"{len(rejected)} row(s) rejected, nothing imported; first: row {row}: {reason}"
+        )
+    if len(prepared):
+        _publish(store, kind, prepared.columns, now, progress)
     seconds = time.perf_counter() - started
     generation = store.locator.generation if store.locator is not None else None
     return ImportReport(kind, len(prepared), rejected, generation, seconds)
 
 
-def _log_created(store: ImportTarget, conn: sa.Connection, kind: str, after: int, at: int) -> None:
-    """One ``create`` change per row this transaction inserted (fid > ``after``)."""
-    f = store.features
-    store.changelog.append_select(
-        conn,
-        sa.select(
-            f.c.kind,
-            f.c.id,
-            sa.literal("create"),
-            sa.null(),
-            f.c.grid_code,
-            f.c.generation,
-            sa.literal(at, sa.BigInteger),
-            sa.true(),
-        ).where(f.c.kind == kind, f.c.fid > after, store.backend.written_here(f)),
-        order_by=f.c.fid,
-    )
+def _publish(
+    store: ImportTarget,
+    kind: str,
+    columns: dict[str, list[Any]],
+    at: int,
+    progress: Callable[[int], None] | None,
+) -> None:
+    """Write the rows in short steps, hidden until the last step of their change rows
+    publishes them (see :mod:`geo.store.imports`); a failure on the way discards all."""
+    backend, tables = store.backend, store.tables
+    features, log = store.features, tables["imports"]
+    import_id = imports.begin(backend, log, kind)
+    total = len(columns["id"])
+    try:
+        for start in range(0, total, INSERT_BATCH):
+            stop = min(start + INSERT_BATCH, total)
+            step = {k: v[start:stop] for k, v in columns.items()}
+            step["import_id"] = [import_id] * (stop - start)
+            with backend.write() as conn:
+                backend.bulk_load(conn, features, step, INSERT_BATCH, None)
+                imports.heartbeat(conn, log, import_id)
+            if progress is not None:
+                progress(stop)
+            imports.pause()
+        _log_created(store, import_id, at)
+    except BaseException:
+        imports.discard(backend, tables, import_id)
+        raise
+    with backend.write() as conn:
+        backend.after_bulk(conn)
+
+
+def _log_created(store: ImportTarget, import_id: int, at: int) -> None:
+    """One ``create`` change per row of the import, in insertion order, :data:`INSERT_BATCH`
+    per short transaction; the first holds the feed back, the last publishes the import."""
+    f, log = store.features, store.tables["imports"]
+    ours = f.c.import_id == import_id
+    after = 0
+    while True:
+        with store.backend.write() as conn:
+            step = sa.select(f.c.fid).where(ours, f.c.fid > after).order_by(f.c.fid)
+            fids = conn.execute(step.limit(INSERT_BATCH)).scalars().all()
+            if fids:
+                rows = sa.select(
+                    f.c.kind,
+                    f.c.id,
+                    sa.literal("create"),
+                    sa.null(),
+                    f.c.grid_code,
+                    f.c.generation,
+                    sa.literal(at, sa.BigInteger),
+                    sa.true(),
+                ).where(ours, f.c.fid > after, f.c.fid <= fids[-1])
+                last = store.changelog.append_select(conn, rows, order_by=f.c.fid)
+                if not after:
+                    imports.hold_feed(conn, log, import_id, last - len(fids) + 1)
+                imports.heartbeat(conn, log, import_id)
+                after = fids[-1]
+            if len(fids) < INSERT_BATCH:
+                imports.publish(conn, log, import_id)
+                return
+        imports.pause()
 
 
 def _existing_ids(

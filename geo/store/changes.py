@@ -19,8 +19,10 @@ held only for the few statements before the commit.
 
 Retention: rows older than ``retention_ms`` are pruned as a prefix of ``seq`` (every
 :data:`PRUNE_EVERY` numbers, inside the write that crosses the boundary, or by calling
-:meth:`ChangeReads.prune_changes`); asking for changes after a pruned seq raises
-:class:`~geo.errors.ChangesPruned` (HTTP 410).
+:meth:`ChangeReads.prune_changes`), recorded as ``pruned_through`` in ``store_meta``;
+asking for changes after a pruned seq raises :class:`~geo.errors.ChangesPruned` (HTTP 410).
+A staged bulk import's change rows are held back until it publishes, and deleted if it
+is discarded (:mod:`geo.store.imports`).
 
 >>> parse_seq("42"), parse_seq(None, default=7)
 (42, 7)
@@ -40,6 +42,7 @@ import sqlalchemy as sa
 
 from cityaware.geo.errors import ChangesPruned, InvalidInput
 from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.imports import readable_head, visible
 from cityaware.geo.store.reads import VERSION_KEY
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.taxonomy import check_kind
@@ -51,6 +54,7 @@ DEFAULT_RETENTION_DAYS = 7.0
 DAY_MS = 86_400_000
 PRUNE_EVERY = 1_000
 MAX_LIMIT = 10_000
+PRUNED_KEY = "pruned_through"
 MAX_SEQ_DIGITS = 18
 LIVE_OPS = ("create", "update")
 
@@ -136,33 +140,44 @@ class ChangeLog:
         stmt = changes.delete()
         if first_kept is not None:
             stmt = stmt.where(changes.c.seq < first_kept)
-        return conn.execute(stmt).rowcount
+        deleted = conn.execute(stmt).rowcount
+        if deleted:
+            through = first_kept - 1 if first_kept is not None else self._counter(conn)
+            self._set(conn, PRUNED_KEY, through)
+        return deleted
 
     def latest(self, conn: sa.Connection) -> int:
-        """The newest committed seq (0 before the first write)."""
-        meta = self.meta
-        value = conn.execute(
-            sa.select(meta.c.value).where(meta.c.key == VERSION_KEY)
-        ).scalar_one_or_none()
-        return int(value or 0)
+        """The newest seq readers may read (0 before the first write; held before the
+        changes of an import still staging, see :mod:`geo.store.imports`)."""
+        return readable_head(conn, self.meta, VERSION_KEY)
 
     def check_retained(self, conn: sa.Connection, after: int) -> None:
         """ChangesPruned when rows right after ``after`` were pruned.
 
-        Call it after reading the rows: pruning only ever removes a prefix, so if nothing
-        after ``after`` is pruned now, nothing was when the rows were read. One statement
-        (one snapshot under READ COMMITTED) reads both the oldest row and the newest seq.
+        Call it after reading the rows: pruning only ever removes a prefix and records
+        how far (``pruned_through`` in ``store_meta``; a discarded import's rows leave a
+        hole that is not pruning), so if nothing after ``after`` is pruned now, nothing
+        was when the rows were read.
         """
         meta = self.meta
-        oldest = sa.select(sa.func.min(self.table.c.seq)).scalar_subquery()
-        newest = sa.select(meta.c.value).where(meta.c.key == VERSION_KEY).scalar_subquery()
-        first, latest = conn.execute(sa.select(oldest, newest)).one()
-        floor = int(first) if first is not None else int(latest or 0) + 1
-        if after < floor - 1:
+        through = conn.execute(
+            sa.select(meta.c.value).where(meta.c.key == PRUNED_KEY)
+        ).scalar_one_or_none()
+        if through is not None and after < int(through):
             raise ChangesPruned(
                 f"changes after seq {after} are no longer kept (the oldest kept follows "
-                f"{floor - 1}); start again from the newest seq (GET /v1/changes?latest=true)"
+                f"{through}); start again from the newest seq (GET /v1/changes?latest=true)"
             )
+
+    def _counter(self, conn: sa.Connection) -> int:
+        meta = self.meta
+        value = conn.execute(sa.select(meta.c.value).where(meta.c.key == VERSION_KEY))
+        return int(value.scalar_one_or_none() or 0)
+
+    def _set(self, conn: sa.Connection, key: str, value: int) -> None:
+        meta = self.meta
+        if not conn.execute(meta.update().where(meta.c.key == key).values(value=value)).rowcount:
+            conn.execute(meta.insert().values(key=key, value=value))
 
     def _lock(self, conn: sa.Connection) -> int:
         """Lock the counter row until commit (see the module doc) and return its value."""
@@ -205,8 +220,12 @@ class ChangeReads:
         after, limit = _checked(after, limit)
         table = self.changelog.table
         with self.backend.read() as conn:
+            head = self.changelog.latest(conn)
             rows = conn.execute(
-                sa.select(table).where(table.c.seq > after).order_by(table.c.seq).limit(limit)
+                sa.select(table)
+                .where(table.c.seq > after, table.c.seq <= head)
+                .order_by(table.c.seq)
+                .limit(limit)
             ).mappings()
             changes = [_change_record(r) for r in rows]
             self.changelog.check_retained(conn, after)
@@ -233,20 +252,21 @@ class ChangeReads:
         """
         after, limit = _checked(after, limit)
         c, f = self.changelog.table, self.features
-        stmt = (
-            sa.select(c.c.seq, c.c.op, *self._columns)
-            .select_from(c.join(f, sa.and_(f.c.kind == c.c.kind, f.c.id == c.c.feature_id)))
-            .where(
-                c.c.seq > after,
-                c.c.kind.in_(list(kinds)),
-                c.c.op.in_(LIVE_OPS),
-                c.c.bulk == sa.false(),
-            )
-            .order_by(c.c.seq)
-            .limit(limit)
-        )
         with self.backend.read() as conn:
             latest = self.changelog.latest(conn)  # before the rows: all up to it are read
+            stmt = (
+                sa.select(c.c.seq, c.c.op, *self._columns)
+                .select_from(c.join(f, sa.and_(f.c.kind == c.c.kind, f.c.id == c.c.feature_id)))
+                .where(
+                    c.c.seq > after,
+                    c.c.seq <= latest,
+                    c.c.kind.in_(list(kinds)),
+                    c.c.op.in_(LIVE_OPS),
+                    c.c.bulk == sa.false(),
+                )
+                .order_by(c.c.seq)
+                .limit(limit)
+            )
             rows = conn.execute(stmt).mappings().all()
             self.changelog.check_retained(conn, after)
         items = [(int(r["seq"]), str(r["op"]), to_record(r)) for r in rows]
@@ -266,7 +286,7 @@ class ChangeReads:
         """
         check_kind(kind)
         f, c = self.features, self.changelog.table
-        clauses = [f.c.kind == kind]
+        clauses = [f.c.kind == kind, visible(f)]
         with self.backend.read() as conn:
             seq = self.changelog.latest(conn)  # first: a change committed meanwhile is re-read
             removed: list[str] = []
@@ -291,6 +311,17 @@ class ChangeReads:
             if after is not None:
                 self.changelog.check_retained(conn, after)
         return FrameDelta(rows, removed, seq)
+
+
+def mark_pruned(conn: sa.Connection, tables: dict[str, sa.Table]) -> None:
+    """Record how far the feed was pruned if the store does not say yet (at open)."""
+    meta = tables["store_meta"]
+    known = sa.select(meta.c.value).where(meta.c.key == PRUNED_KEY)
+    if conn.execute(known).scalar_one_or_none() is None:
+        first = conn.execute(sa.select(sa.func.min(tables["changes"].c.seq))).scalar_one()
+        newest = sa.select(meta.c.value).where(meta.c.key == VERSION_KEY)
+        through = int(first) - 1 if first is not None else int(conn.execute(newest).scalar_one())
+        conn.execute(meta.insert().values(key=PRUNED_KEY, value=through))
 
 
 def _checked(after: int, limit: int) -> tuple[int, int]:

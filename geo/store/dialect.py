@@ -4,7 +4,15 @@ Everything else in :mod:`geo.store` is plain SQLAlchemy Core shared by both.
 
 * SQLite (embedded default): one file, WAL, ``synchronous=FULL``,
   ``busy_timeout``; write transactions start with ``BEGIN IMMEDIATE`` so
-  concurrent writers queue instead of failing. The spatial index is SQLite's
+  concurrent writers queue instead of failing, and take an exclusive ``flock``
+  on ``features.sqlite.write-lock`` first, so writers of other processes (server
+  workers, an import) queue in the kernel and wake the moment the lock is free
+  (SQLite's own busy handler sleeps and retries, up to 100 ms a time).
+  Durability: ``synchronous=FULL`` makes every commit ``fsync`` the WAL, so an
+  acknowledged write survives a power cut; ``NORMAL`` would not (in WAL mode it
+  may lose the last commits on power loss), so it is not used. Its cost, one
+  ``fsync`` per commit, is shared by the many writes of a group commit
+  (:mod:`geo.store.group`). The spatial index is SQLite's
   built-in R*Tree virtual table, kept in sync by triggers inside the writing
   transaction; exact polygon and geodesic tests run as registered Python
   functions (shapely, pyproj) on the R*Tree candidates only.
@@ -21,6 +29,9 @@ Everything else in :mod:`geo.store` is plain SQLAlchemy Core shared by both.
 
 from __future__ import annotations
 
+import fcntl
+import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
@@ -39,7 +50,6 @@ SQLITE_FILE = "features.sqlite"
 Columns = Mapping[str, Sequence[Any]]  # aligned column -> values of rows to insert
 Progress = Callable[[int], None]  # called with the number of rows done
 CACHE_KIB = -131_072  # page cache per connection: 128 MiB (negative = KiB)
-BULK_CACHE_KIB = -2_097_152  # 2 GiB while a bulk import runs
 _RTREE = sa.table(
     "features_rtree",
     sa.column("id"),
@@ -136,10 +146,8 @@ class Backend:
     def install(self, conn: sa.Connection) -> None:
         """Create the spatial index structures (after create_all)."""
 
-    def written_here(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        """True for rows the current transaction inserted or changed, among those it sees
-        (SQLite: every row, as write transactions are serial)."""
-        return sa.true()
+    def after_bulk(self, conn: sa.Connection) -> None:
+        """Refresh what the planner knows after a bulk import (its own short transaction)."""
 
     def index_prefilter(
         self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float
@@ -165,11 +173,34 @@ class SQLiteBackend(Backend):
     name = "sqlite"
 
     def __init__(self, url: str):
-        Path(sa.make_url(url).database or "").parent.mkdir(parents=True, exist_ok=True)
+        database = Path(sa.make_url(url).database or "")
+        database.parent.mkdir(parents=True, exist_ok=True)
         engine = sa.create_engine(url, connect_args={"timeout": 60})
         sa.event.listen(engine, "connect", _sqlite_connect)
         sa.event.listen(engine, "begin", _sqlite_begin)
         super().__init__(engine)
+        self._lock_path = database.with_name(database.name + ".write-lock")
+        self._lock_fd: int | None = None
+        self._thread_lock = threading.Lock()  # flock does not order threads of one process
+
+    @contextmanager
+    def write(self) -> Iterator[sa.Connection]:
+        """As the base, holding the cross-process write lock for the transaction."""
+        with self._thread_lock:
+            if self._lock_fd is None:
+                self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
+            try:
+                with super().write() as conn:
+                    yield conn
+            finally:
+                fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    def dispose(self) -> None:
+        super().dispose()
+        if self._lock_fd is not None:
+            os.close(self._lock_fd)
+            self._lock_fd = None
 
     def install(self, conn: sa.Connection) -> None:
         for statement in _SQLITE_DDL:
@@ -182,29 +213,7 @@ class SQLiteBackend(Backend):
         conn.exec_driver_sql("PRAGMA analysis_limit=1000")
         conn.exec_driver_sql("ANALYZE")
 
-    def bulk_load(
-        self,
-        conn: sa.Connection,
-        features: sa.Table,
-        columns: Columns,
-        batch: int,
-        progress: Progress | None,
-    ) -> None:
-        """As the base, but the R*Tree is filled once after the rows (much faster than the
-        per-row trigger); the trigger is dropped and restored inside the same transaction."""
-        last = conn.exec_driver_sql("SELECT coalesce(max(fid), 0) FROM features").scalar_one()
-        conn.exec_driver_sql("DROP TRIGGER features_rtree_insert")
-        conn.exec_driver_sql(f"PRAGMA cache_size={BULK_CACHE_KIB}")  # every index stays cached
-        try:
-            super().bulk_load(conn, features, columns, batch, progress)
-            conn.exec_driver_sql(
-                "INSERT INTO features_rtree SELECT fid, lon, lon, lat, lat FROM features"
-                " WHERE fid > ?",
-                (last,),
-            )
-        finally:
-            conn.exec_driver_sql(f"PRAGMA cache_size={CACHE_KIB}")
-        conn.exec_driver_sql(_SQLITE_DDL[1])
+    def after_bulk(self, conn: sa.Connection) -> None:
         self._analyze(conn)
 
     def index_prefilter(
@@ -286,13 +295,6 @@ class PostGISBackend(Backend):
             progress(total)
         if self.partitioned:  # rows of months without a partition landed in DEFAULT
             partitions.split_default(conn, [c.name for c in features.c if c.name != "geom"])
-
-    def written_here(self, table: sa.Table) -> sa.ColumnElement[bool]:
-        """Under READ COMMITTED a statement also sees rows other transactions committed
-        meanwhile; a row's ``xmin`` names the transaction that wrote it."""
-        return sa.literal_column(f"{table.name}.xmin").op("=")(
-            sa.literal_column("pg_current_xact_id()::xid")
-        )
 
     def index_prefilter(
         self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float

@@ -29,6 +29,7 @@ from cityaware.geo.errors import InvalidInput
 from cityaware.geo.predicates import CqlTree
 from cityaware.geo.store.cql2 import cql2_clause
 from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.imports import visible
 from cityaware.geo.store.times import to_ms
 
 TIME_FIELDS = ("reported_at", "updated_at", "created_at", "reading_at")
@@ -106,7 +107,7 @@ def filter_clauses(
 ) -> list[sa.ColumnElement[bool]]:
     """The WHERE clauses selecting ``kind`` features matching ``f``."""
     c = features.c
-    clauses: list[sa.ColumnElement[bool]] = [c.kind == kind]
+    clauses: list[sa.ColumnElement[bool]] = [c.kind == kind, visible(features)]
     if f is None:
         return clauses
     if f.bbox is not None:

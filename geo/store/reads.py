@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput, NotFound
 from cityaware.geo.store.filters import FeatureFilter, filter_clauses
+from cityaware.geo.store.imports import readable_head, visible
 from cityaware.geo.store.paging import Page, decode_cursor, encode_cursor, order_by
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import REGION_COLUMNS
@@ -219,18 +220,17 @@ class StoreReads(StoreStatistics):
             yield [to_record(r) for r in rows]
 
     def data_version(self) -> int:
-        """A number that grows with every write (for cache keys, e.g. map tiles)."""
-        meta = self.tables["store_meta"]
+        """A number that grows with every write readers can see (for cache keys, e.g. map
+        tiles): the newest change seq they may read."""
         with self.backend.read() as conn:
-            value = conn.execute(
-                sa.select(meta.c.value).where(meta.c.key == VERSION_KEY)
-            ).scalar_one_or_none()
-        return int(value or 0)
+            return readable_head(conn, self.tables["store_meta"], VERSION_KEY)
 
     def _row(self, conn: sa.Connection, kind: str, id: str) -> sa.RowMapping:
         f = self.features
         row = (
-            conn.execute(sa.select(*self._columns).where(f.c.kind == kind, f.c.id == str(id)))
+            conn.execute(
+                sa.select(*self._columns).where(f.c.kind == kind, f.c.id == str(id), visible(f))
+            )
             .mappings()
             .first()
         )

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cityaware.geo.store.imports import imports_table
 from cityaware.geo.store.live_tables import define_live_tables
 
 ASSIGNMENT_COLUMNS: tuple[str, ...] = (
@@ -117,6 +118,7 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("updated_at", sa.BigInteger, nullable=False),
         sa.Column("idempotency_key", sa.String(200)),
         sa.Column("attributes", text),
+        sa.Column("import_id", sa.BigInteger),  # a staged bulk import (geo.store.imports)
         sa.Index("features_kind_id", "kind", "id", unique=True),
         _partial("features_kind_idem", "idempotency_key", unique=True),
         sa.Index("features_kind_grid", "kind", "grid_code"),
@@ -126,6 +128,12 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         _partial("features_kind_zone", "managing_zone"),
         sa.Index("features_kind_reported", "kind", "reported_at"),
         sa.Index("features_kind_updated", "kind", "updated_at"),
+        sa.Index(
+            "features_import",
+            "import_id",
+            sqlite_where=sa.column("import_id").isnot(None),
+            postgresql_where=sa.column("import_id").isnot(None),
+        ),
     )
     status_history = sa.Table(
         "status_history",
@@ -180,4 +188,5 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         for t in (features, status_history, assignment_history, store_meta, changes, *extra)
     }
     tables |= define_live_tables(metadata)
+    tables["imports"] = imports_table(metadata)
     return metadata, tables

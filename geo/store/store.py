@@ -27,12 +27,19 @@ import sqlalchemy as sa
 from cityaware.geo.engine.protocol import Locator, LonLatLocator
 from cityaware.geo.engine.results import Location
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
-from cityaware.geo.store import bulk
+from cityaware.geo.store import bulk, imports
 from cityaware.geo.store import reassign as reassigning
 from cityaware.geo.store.bulk import ImportReport, Source
 from cityaware.geo.store.casework import kept_unit_location
-from cityaware.geo.store.changes import DAY_MS, DEFAULT_RETENTION_DAYS, ChangeLog, ChangeReads
+from cityaware.geo.store.changes import (
+    DAY_MS,
+    DEFAULT_RETENTION_DAYS,
+    ChangeLog,
+    ChangeReads,
+    mark_pruned,
+)
 from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.group import GroupWriter
 from cityaware.geo.store.pinned import PinnedLocator
 from cityaware.geo.store.reads import VERSION_KEY, StoreReads
 from cityaware.geo.store.records import (
@@ -78,6 +85,7 @@ class FeatureStore(StoreReads, ChangeReads):
         self.day_offset_ms = int(day_offset_hours * 3_600_000)
         self._columns = [c for c in self.features.c if c.name != "geom"]
         self.changelog = ChangeLog(tables, int(retention_days * DAY_MS))
+        self.writer = GroupWriter(backend)
 
     @property
     def locator(self) -> Locator | None:
@@ -143,24 +151,33 @@ class FeatureStore(StoreReads, ChangeReads):
         True
         """
         check_kind(kind)
-        if idempotency_key is not None:
-            existing = self._by_idempotency(kind, idempotency_key)
+        if idempotency_key is not None:  # a retry: answered without queueing a write
+            with self.backend.read() as conn:
+                existing = self._by_idempotency(conn, kind, idempotency_key)
             if existing is not None:
                 return existing, False
         now = now_ms()
         row = self._prepare_one(kind, record, crs, now, location)
         row["idempotency_key"] = idempotency_key
+
+        def write(conn: sa.Connection) -> tuple[dict[str, Any], bool]:
+            if idempotency_key is not None:  # under the write lock: sees every commit
+                existing = self._by_idempotency(conn, kind, idempotency_key)
+                if existing is not None:
+                    return existing, False
+            conn.execute(self.features.insert(), [row])
+            self._log(conn, kind, row["id"], "create", None, row, now)
+            return to_record(row), True
+
         try:
-            with self.backend.write() as conn:
-                conn.execute(self.features.insert(), [row])
-                self._log(conn, kind, row["id"], "create", None, row, now)
-        except sa.exc.IntegrityError as error:
+            return self.writer.submit(write)
+        except sa.exc.IntegrityError as error:  # PostGIS: another transaction's key won
             if idempotency_key is not None:
-                existing = self._by_idempotency(kind, idempotency_key)
+                with self.backend.read() as conn:
+                    existing = self._by_idempotency(conn, kind, idempotency_key)
                 if existing is not None:
                     return existing, False
             raise Conflict(f"{kind} id {row['id']!r} already exists") from error
-        return to_record(row), True
 
     def update(
         self,
@@ -186,16 +203,18 @@ class FeatureStore(StoreReads, ChangeReads):
         if fixed:
             raise InvalidInput(f"cannot change {', '.join(fixed)}")
         now = now_ms()
-        with self.backend.write() as conn:
+
+        def write(conn: sa.Connection) -> dict[str, Any]:
             current = self._row(conn, kind, id)
             merged = {k: v for k, v in to_record(current).items() if k not in _READONLY}
             merged.update(changes)
             merged["id"] = id
-            kept = None
+            given_crs, kept = crs, None
             if not ("lon" in changes or "lat" in changes or "geometry" in changes):
-                merged["lon"], merged["lat"], crs = current["lon"], current["lat"], "EPSG:4326"
+                merged["lon"], merged["lat"] = current["lon"], current["lat"]
+                given_crs = "EPSG:4326"
                 kept = kept_unit_location(current)  # a case pinned to a street stays there
-            row = self._prepare_one(kind, merged, crs, now, kept)
+            row = self._prepare_one(kind, merged, given_crs, now, kept)
             if kind == "incidents" and row["status"] != current["status"]:
                 check_transition(current["status"], row["status"])
                 self._log_status(conn, kind, [id], current["status"], [row["status"]], now, note)
@@ -212,11 +231,14 @@ class FeatureStore(StoreReads, ChangeReads):
             self._log(conn, kind, id, "update", current["grid_code"], row, now)
             return to_record(self._row(conn, kind, id))
 
+        return self.writer.submit(write)
+
     def delete(self, kind: str, id: str) -> None:
         """Delete a feature and its histories (NotFound if absent)."""
         check_kind(kind)
         f = self.features
-        with self.backend.write() as conn:
+
+        def write(conn: sa.Connection) -> None:
             deleted = conn.execute(
                 f.delete()
                 .where(f.c.kind == kind, f.c.id == id)
@@ -229,6 +251,8 @@ class FeatureStore(StoreReads, ChangeReads):
                 conn.execute(table.delete().where(table.c.kind == kind, table.c.feature_id == id))
             gone = {"grid_code": None, "generation": deleted.generation}
             self._log(conn, kind, id, "delete", deleted.grid_code, gone, now_ms())
+
+        self.writer.submit(write)
 
     def bulk_import(
         self,
@@ -266,7 +290,8 @@ class FeatureStore(StoreReads, ChangeReads):
         return moved
 
     def close(self) -> None:
-        """Release the database connections."""
+        """Finish queued writes and release the database connections."""
+        self.writer.close()
         self.backend.dispose()
 
     def follow_active(self) -> int:
@@ -311,16 +336,15 @@ class FeatureStore(StoreReads, ChangeReads):
         if not callable(self._locator):
             self._locator = locator
 
-    def _by_idempotency(self, kind: str, key: str) -> dict[str, Any] | None:
+    def _by_idempotency(self, conn: sa.Connection, kind: str, key: str) -> dict[str, Any] | None:
         f = self.features
-        with self.backend.read() as conn:
-            row = (
-                conn.execute(
-                    sa.select(*self._columns).where(f.c.kind == kind, f.c.idempotency_key == key)
-                )
-                .mappings()
-                .first()
+        row = (
+            conn.execute(
+                sa.select(*self._columns).where(f.c.kind == kind, f.c.idempotency_key == key)
             )
+            .mappings()
+            .first()
+        )
         return None if row is None else to_record(row)
 
     def _log(
@@ -391,6 +415,7 @@ def open_tables(backend: Backend) -> dict[str, sa.Table]:
     with backend.write() as conn:
         backend.before_create(conn)
         metadata.create_all(conn)
+        _add_missing_columns(conn, tables["features"])
         for table in metadata.sorted_tables:  # indexes added since the file was created
             for index in table.indexes:
                 index.create(conn, checkfirst=True)
@@ -401,7 +426,17 @@ def open_tables(backend: Backend) -> dict[str, sa.Table]:
         ).scalar_one_or_none()
         if exists is None:
             conn.execute(meta.insert().values(key=VERSION_KEY, value=0))
+        mark_pruned(conn, tables)
     return tables
+
+
+def _add_missing_columns(conn: sa.Connection, table: sa.Table) -> None:
+    """Columns added to the schema since the file was created (all nullable, no default)."""
+    present = {c["name"] for c in sa.inspect(conn).get_columns(table.name)}
+    for column in table.c:
+        if column.name not in present and column.name != "geom":
+            kind = column.type.compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}")
 
 
 def open_store(
@@ -425,5 +460,6 @@ def open_store(
 
     backend = create_backend(url, data_dir)
     tables = open_tables(backend)
+    imports.recover(backend, tables)  # imports that died while staging leave nothing
     taxonomy = taxonomy or Taxonomy.load(data_dir)
     return FeatureStore(backend, tables, locator, taxonomy, retention_days=retention_days)
