@@ -67,6 +67,17 @@ def wall(server, browser, request):
     page.close()
 
 
+def wait_until(page, expression: str, timeout_s: float = 30.0) -> None:
+    """Poll ``expression`` through the DevTools protocol, which the page's CSP does not
+    cover (Playwright's wait_for_function compiles its predicate in the page when it has
+    to poll, and the CSP rightly forbids that eval)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {expression}")
+        page.wait_for_timeout(100)
+
+
 def open_wall(page, server, view: str) -> None:
     page.goto(f"{server.origin}/map#{view}")
     page.wait_for_selector("body[data-ready='1'][data-live='1']", timeout=20_000)
@@ -96,7 +107,7 @@ def assert_clean(page, server) -> None:
 
 def test_city_view_renders_layers_offline_and_bounded(wall, server):
     open_wall(wall, server, "10/34.75/113.65&layers=grids,incidents,sensors,cameras&window=all")
-    wall.wait_for_function("CityWall.featureCount() > 0")
+    wait_until(wall, "CityWall.featureCount() > 0")
     counts = wall.evaluate(
         "Object.fromEntries(Object.entries(CityWall.layers)"
         ".filter(([n, l]) => l.featureCount).map(([n, l]) => [n, l.featureCount()]))"
@@ -162,7 +173,7 @@ def test_search_flies_to_the_grid_and_the_view_lives_in_the_url(wall, server):
     wall.fill("#cw-search", "113.65, 34.75 GCJ02")
     wall.press("#cw-search", "Enter")
     wall.wait_for_selector(f"#cw-info h3[data-grid='{answer['grid']['code']}']", timeout=5_000)
-    wall.wait_for_function("CityWall.map.getZoom() >= 15 && !CityWall.map._animatingZoom")
+    wait_until(wall, "CityWall.map.getZoom() >= 15 && !CityWall.map._animatingZoom")
     wall.wait_for_timeout(1_000)  # the fly animation ends, then moveend writes the hash
     zoom, lat, lon = wall.evaluate("location.hash").lstrip("#").split("&")[0].split("/")
     wgs_lon, wgs_lat = answer["location"]["wgs84"]
@@ -175,7 +186,7 @@ def test_search_flies_to_the_grid_and_the_view_lives_in_the_url(wall, server):
 def test_kiosk_has_the_map_and_no_controls(wall, server):
     wall.goto(f"{server.origin}/map/kiosk#11/34.75/113.65&layers=grids,sensors&window=all")
     wall.wait_for_selector("body[data-ready='1'][data-live='1']", timeout=20_000)
-    wall.wait_for_function("CityWall.featureCount() > 0")
+    wait_until(wall, "CityWall.featureCount() > 0")
     assert wall.locator("#cw-search").count() == 0
     assert wall.locator(".leaflet-control-zoom").count() == 0
     assert wall.locator("#cw-legend").is_visible()
