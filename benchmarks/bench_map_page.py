@@ -29,7 +29,8 @@ def load(page, url: str) -> dict[str, float]:
     started = time.perf_counter()
     page.goto(url)
     page.wait_for_selector("body[data-ready='1'][data-live='1']", timeout=60_000)
-    page.wait_for_function("CityWall.markerCount() > 0", timeout=60_000)
+    while not page.evaluate("CityWall.markerCount() > 0"):  # via DevTools: the CSP forbids
+        page.wait_for_timeout(20)  # the eval that wait_for_function's in-page polling needs
     interactive = time.perf_counter() - started
     page.wait_for_load_state("networkidle", timeout=120_000)
     idle = time.perf_counter() - started
