@@ -3,7 +3,7 @@
 Accepted CRS names (case-insensitive): ``WGS84``, ``EPSG:4326``, ``CRS84``,
 ``OGC:CRS84``, ``CGCS2000``, ``EPSG:4490``, ``GCJ02``/``GCJ-02`` (AMap,
 Tencent, WeChat), ``BD09``/``BD-09`` (Baidu), any ``EPSG:NNNN`` PROJ knows
-(e.g. Gauss-Krüger ``EPSG:4547`` or ``EPSG:4526``), and the OGC URI forms
+(e.g. Gauss-Krüger ``EPSG:4543`` or ``EPSG:4526``), and the OGC URI forms
 ``http://www.opengis.net/def/crs/EPSG/0/NNNN`` / ``.../OGC/1.3/CRS84``.
 
 **Axis order:** this API always takes ``x`` = longitude or easting and ``y`` =
@@ -76,13 +76,15 @@ _M_PER_DEG_LON_EQUATOR = 111_319.0  # just under WGS84's 111,319.49 m, so boxes 
 _MAX_LAT_FOR_BOX = 89.0
 # Box in which swapped coordinates are recognised (the usual GCJ-02 China box).
 _CHINA = (72.004, 0.8293, 137.8347, 55.8271)
+# Longitudes covered by the CGCS2000 3° Gauss-Krüger zones (CM 75°E .. 135°E).
+_GK_WEST, _GK_EAST = 73.5, 136.5
 
 
 def normalize_crs(crs: str) -> str:
     """Canonical name of an accepted CRS: ``EPSG:4326``, ``GCJ02``, ``BD09`` or ``EPSG:NNNN``.
 
-    >>> normalize_crs("cgcs2000"), normalize_crs("http://www.opengis.net/def/crs/EPSG/0/4547")
-    ('EPSG:4326', 'EPSG:4547')
+    >>> normalize_crs("cgcs2000"), normalize_crs("http://www.opengis.net/def/crs/EPSG/0/4543")
+    ('EPSG:4326', 'EPSG:4543')
     """
     key = str(crs).strip().upper()
     if key in ALIASES:
@@ -121,11 +123,29 @@ def is_geographic(crs: str) -> bool:
 def metric_crs_for(lon: float) -> str:
     """The CGCS2000 3° Gauss-Krüger CRS (no zone prefix) whose zone holds ``lon``.
 
-    >>> metric_crs_for(114.35)
-    'EPSG:4547'
+    >>> metric_crs_for(101.5), metric_crs_for(87.6)
+    ('EPSG:4543', 'EPSG:4538')
     """
     central = int(np.clip(round(lon / 3.0) * 3, 75, 135))
     return f"EPSG:{4534 + (central - 75) // 3}"
+
+
+def metric_crs_of_bounds(bounds: npt.ArrayLike) -> str:
+    """The metric CRS for lon/lat ``bounds`` (west, south, east, north): the CGCS2000
+    Gauss-Krüger zone of their centre (:func:`metric_crs_for`) when it lies in one of
+    China's zones, else the centre's UTM zone; EPSG:3857 when the bounds are empty (NaN).
+
+    >>> metric_crs_of_bounds([126.4, 45.6, 126.9, 45.9]), metric_crs_of_bounds([-3, 40, -2, 41])
+    ('EPSG:4551', 'EPSG:32630')
+    """
+    west, south, east, north = (float(v) for v in np.asarray(bounds, dtype=np.float64))
+    lon, lat = (west + east) / 2, (south + north) / 2
+    if not (math.isfinite(lon) and math.isfinite(lat)):
+        return "EPSG:3857"
+    if _GK_WEST <= lon < _GK_EAST:
+        return metric_crs_for(lon)
+    zone = int((lon + 180) // 6) % 60 + 1
+    return f"EPSG:{(32600 if lat >= 0 else 32700) + zone}"
 
 
 def _in_china(lon: FloatArray, lat: FloatArray) -> BoolArray:
@@ -275,9 +295,9 @@ def to_lonlat(x: npt.ArrayLike, y: npt.ArrayLike, crs: str) -> tuple[Coordinate,
 
     Scalars in give numpy float scalars out; sequences give 1-D arrays.
 
-    >>> lon, lat = to_lonlat([532028.476], [3852460.983], "EPSG:4547")
+    >>> lon, lat = to_lonlat([452000.239], [3375648.033], "EPSG:4543")
     >>> round(float(lon[0]), 3), round(float(lat[0]), 3)
-    (114.35, 34.8)
+    (101.5, 30.5)
     """
     scalar = np.ndim(x) == 0 and np.ndim(y) == 0
     if scalar and (name := normalize_crs(crs)) in (GCJ02, BD09):

@@ -51,7 +51,4 @@ PARENT_LEVEL: dict[str, str | None] = {
     "grid": "community",
 }
 STORAGE_CRS = "EPSG:4326"
-# Metric CRS for distances and areas in the demo city: CGCS2000 3-degree
-# Gauss-Krüger, central meridian 114°E (covers Zhengzhou).
-METRIC_CRS = "EPSG:4547"
 DEMO_GPKG_NAME = "zhengzhou-demo.gpkg"

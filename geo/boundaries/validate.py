@@ -2,8 +2,8 @@
 
 Overlays run in lon/lat, where neighbours share their vertices exactly (so
 no projection slivers appear); the resulting pieces are measured in a metric
-CRS (:data:`geo.boundaries.schema.METRIC_CRS` when the units lie in its area of
-use, else their UTM zone) and reported in m². Locations are lon/lat points
+CRS chosen from the units' own longitude (the CGCS2000 Gauss-Krüger zone of
+their centre, :func:`geo.crs.metric_crs_of_bounds`) and reported in m². Locations are lon/lat points
 inside the problem area. Everything is vectorised
 (one STRtree query per level, one union per parent), so the 4,744 demo grids
 with their parents validate in a few seconds.
@@ -28,7 +28,8 @@ from pyproj import CRS, Transformer
 
 from cityaware.geo.arrays import FloatArray, IntArray, ObjectArray, StrArray
 from cityaware.geo.boundaries.repair import RepairNote, repair_geometry
-from cityaware.geo.boundaries.schema import LEVELS, METRIC_CRS, PARENT_LEVEL, STORAGE_CRS
+from cityaware.geo.boundaries.schema import LEVELS, PARENT_LEVEL, STORAGE_CRS
+from cityaware.geo.crs import metric_crs_of_bounds
 
 KINDS: tuple[str, ...] = (
     "outside_parent",
@@ -59,7 +60,7 @@ GRID_ATTRIBUTES: tuple[str, ...] = ("worker", "phone", "office")
 class Finding:
     """One problem: its kind, the unit codes involved, and where and how big it is.
 
-    >>> Finding("gap", ("410102001",), "uncovered", 12.5, (113.6, 34.7)).to_dict()["area_m2"]
+    >>> Finding("gap", ("990102001",), "uncovered", 12.5, (101.5, 30.5)).to_dict()["area_m2"]
     12.5
     """
 
@@ -146,7 +147,7 @@ def validate_units(
     units = units.reset_index(drop=True)
     if units.crs is not None and not units.crs.equals(CRS.from_user_input(STORAGE_CRS)):
         units = units.to_crs(STORAGE_CRS)
-    metric_crs = _metric_crs(units)
+    metric_crs = metric_crs_of_bounds(units.total_bounds)
     geoms = units.geometry.to_numpy()
     codes, levels = _text(units, "code"), _text(units, "level")
     report = ValidationReport(
@@ -235,18 +236,6 @@ class _Context:
         transformer = Transformer.from_crs(self.metric_crs, STORAGE_CRS, always_xy=True)
         lon, lat = transformer.transform(shapely.get_x(points), shapely.get_y(points))
         return [(round(float(x), 7), round(float(y), 7)) for x, y in zip(lon, lat, strict=True)]
-
-
-def _metric_crs(units: gpd.GeoDataFrame) -> str:
-    """METRIC_CRS when the units lie in its area of use, else their UTM zone."""
-    area = CRS.from_user_input(METRIC_CRS).area_of_use
-    if area is None:  # EPSG CRSs all have one
-        raise ValueError(f"{METRIC_CRS} has no area of use")
-    west, south, east, north = area.bounds
-    minx, miny, maxx, maxy = units.total_bounds
-    if len(units) == 0 or (west <= minx and maxx <= east and south <= miny and maxy <= north):
-        return METRIC_CRS
-    return units.estimate_utm_crs().to_string()
 
 
 def _parent_index(codes: StrArray, parent_codes: StrArray) -> IntArray:

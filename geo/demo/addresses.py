@@ -15,10 +15,9 @@ from shapely.geometry import LineString, Point
 from shapely.geometry.base import BaseGeometry
 
 from cityaware.geo.boundaries.schema import STORAGE_CRS
+from cityaware.geo.crs import metric_crs_of_bounds
 from cityaware.geo.frames import rows
 from cityaware.geo.gazetteer.points import NUMBER_SPACING_M
-
-DEMO_METRIC_CRS = "EPSG:4547"  # the demo city's CGCS2000 Gauss-Krüger zone (CM 114°E)
 
 _ROADS_BY_DISTRICT = {  # well-known roads of the central districts
     "410105": "纬一路 纬二路 纬三路 纬四路 纬五路 经一路 经二路 经三路 经四路 经五路 经六路 "
@@ -142,7 +141,8 @@ def demo_address_points(
     Same units and seed, same points.
     """
     rng = np.random.default_rng(seed)
-    metric = units.to_crs(DEMO_METRIC_CRS)
+    metric_crs = metric_crs_of_bounds(units.to_crs(STORAGE_CRS).total_bounds)
+    metric = units.to_crs(metric_crs)
     by_level = {level: metric[metric.level == level] for level in ("district", "street", "grid")}
     districts = by_level["district"]
     district_geom = dict(zip(districts.code, districts.geometry, strict=True))
@@ -188,6 +188,6 @@ def demo_address_points(
                 places.append(
                     {"kind": "landmark", "name": name, "category": category, "geometry": point}
                 )
-    roads_frame = gpd.GeoDataFrame(roads, crs=DEMO_METRIC_CRS).to_crs(STORAGE_CRS)
-    places_frame = gpd.GeoDataFrame(places, crs=DEMO_METRIC_CRS).to_crs(STORAGE_CRS)
+    roads_frame = gpd.GeoDataFrame(roads, crs=metric_crs).to_crs(STORAGE_CRS)
+    places_frame = gpd.GeoDataFrame(places, crs=metric_crs).to_crs(STORAGE_CRS)
     return roads_frame, places_frame

@@ -6,7 +6,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from cityaware.geo.boundaries.schema import METRIC_CRS
+from cityaware.geo.crs import metric_crs_of_bounds
 from cityaware.geo.demo.city import DEFAULT_SHARED_DATA, DIVISIONS_FILE, LAYER_ORDER
 from cityaware.geo.resources import demo_boundaries
 
@@ -24,7 +24,8 @@ def layers() -> dict[str, gpd.GeoDataFrame]:
 
 @pytest.fixture(scope="module")
 def metric(layers) -> dict[str, gpd.GeoDataFrame]:
-    return {name: frame.to_crs(METRIC_CRS) for name, frame in layers.items()}
+    crs = metric_crs_of_bounds(layers[LAYER_ORDER[0]].to_crs(4326).total_bounds)
+    return {name: frame.to_crs(crs) for name, frame in layers.items()}
 
 
 @pytest.fixture(scope="module")

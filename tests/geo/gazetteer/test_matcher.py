@@ -281,16 +281,17 @@ def test_relation_radius_never_crosses_a_grid_edge(gazetteer, units):
     import geopandas as gpd
     from shapely.geometry import Point
 
-    from cityaware.geo.boundaries.schema import METRIC_CRS
+    from cityaware.geo.crs import metric_crs_of_bounds
 
     grids = units[units.level == "grid"].set_index("code").geometry
+    metric_crs = metric_crs_of_bounds(units.total_bounds)
     places = unique_places(gazetteer, "landmark", limit=40)
     seen = set()
     for place in places:
         for relation in ("附近", "对面", "门口"):
             result = gazetteer.geocode(place.name + relation)
-            spot = gpd.GeoSeries([Point(place.lon, place.lat)], crs=4326).to_crs(METRIC_CRS)
-            grid = gpd.GeoSeries([grids[place.grid]], crs=4326).to_crs(METRIC_CRS)
+            spot = gpd.GeoSeries([Point(place.lon, place.lat)], crs=4326).to_crs(metric_crs)
+            grid = gpd.GeoSeries([grids[place.grid]], crs=4326).to_crs(metric_crs)
             inside = grid.iloc[0].contains(spot.iloc[0].buffer(RELATION_RADIUS_M[relation]))
             if result.grid_code is not None:
                 assert inside and result.grid_code == place.grid, (place.name, relation)

@@ -9,7 +9,7 @@ import pytest
 import shapely
 from shapely.geometry import LineString
 
-from cityaware.geo.boundaries.schema import METRIC_CRS
+from cityaware.geo.crs import metric_crs_of_bounds
 from cityaware.geo.demo.addresses import demo_address_points
 from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.errors import InvalidInput
@@ -68,11 +68,12 @@ def test_csv_import_builds_the_same_answers_as_the_engine(tmp_path, erqi, erqi_p
     gazetteer = Gazetteer.build(erqi, locator, "erqi", folder)
     road = gazetteer.entries[next(i for i, e in enumerate(gazetteer.entries) if e.kind == "road")]
     number, row = sorted(road.numbers.items())[len(road.numbers) // 2]
-    source = roads[roads["name"] == road.name].to_crs(METRIC_CRS).iloc[0]
+    metric_crs = metric_crs_of_bounds(erqi.total_bounds)  # the CRS the demo numbers in
+    source = roads[roads["name"] == road.name].to_crs(metric_crs).iloc[0]
     numbered = numbered_points(source.geometry, source.number_from, source.number_to)
     expected = [p for p in numbered if p[0] == number][0]
     lon, lat = (
-        gpd.GeoSeries.from_xy([expected[1]], [expected[2]], crs=METRIC_CRS)
+        gpd.GeoSeries.from_xy([expected[1]], [expected[2]], crs=metric_crs)
         .to_crs(4326)[0]
         .coords[0]
     )
