@@ -1,7 +1,7 @@
 """``cityaware boundaries``: import, validate, list, activate and compare boundary generations.
 
 cityaware boundaries import grids.gpkg --activate --note "2024 survey"
-cityaware boundaries import streets.shp --level street --crs EPSG:4547
+cityaware boundaries import streets.shp --level street --crs EPSG:4543
 cityaware boundaries import districts.shp divisions.csv --encoding GBK --activate
 cityaware boundaries validate districts.geojson -o report.json
 cityaware boundaries list
@@ -94,7 +94,7 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--layer", help="layer to read (default: the hierarchy layers or the first)"
     )
-    parser.add_argument("--crs", help="CRS of the coordinates, e.g. EPSG:4547 (overrides the file)")
+    parser.add_argument("--crs", help="CRS of the coordinates, e.g. EPSG:4543 (overrides the file)")
     parser.add_argument(
         "--column",
         action="append",

@@ -95,8 +95,8 @@ def reproject(geometries: np.ndarray, crs: str) -> np.ndarray:
 def point_to_crs84(x: float, y: float, crs: str) -> tuple[float, float]:
     """Turn one point given in ``crs`` (a supported URI, authority axis order) into CRS84.
 
-    >>> point_to_crs84(34.7, 113.6, _EPSG_PREFIX + "4326")
-    (113.6, 34.7)
+    >>> point_to_crs84(30.5, 101.5, _EPSG_PREFIX + "4326")
+    (101.5, 30.5)
     """
     if crs == CRS84:
         return float(x), float(y)

@@ -1,7 +1,7 @@
 """OGC API - Features Part 4: create, replace, update and delete cameras and sensors.
 
     POST   /collections/{cameras|sensors}/items            a GeoJSON Feature (Point)
-           Content-Crs: <http://www.opengis.net/def/crs/EPSG/0/4547>   (default CRS84)
+           Content-Crs: <http://www.opengis.net/def/crs/EPSG/0/4543>   (default CRS84)
            -> 201, Location: .../items/{id}, the stored item with its grid chain
     PUT    /collections/{collectionId}/items/{featureId}   replace (every property)
     PATCH  /collections/{collectionId}/items/{featureId}   merge-patch (given members only)

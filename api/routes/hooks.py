@@ -1,7 +1,7 @@
 """Webhooks over HTTP (delivery: :mod:`api.service.hooks`).
 
     POST   /v1/hooks  {"url": "https://router.example/hook", "events": ["fence.*", "alarm.open"],
-                       "fences": ["f1"], "kinds": ["worker"], "regions": ["410105"]}
+                       "fences": ["f1"], "kinds": ["worker"], "regions": ["990105"]}
            -> 201 {"id": "hk_...", "secret": "...", ...}   (the HMAC secret is shown once)
     GET    /v1/hooks, /v1/hooks/{id} (delivered/failed counters, cursor, last error)
     GET    /v1/hooks/{id}/dead-letters;  DELETE /v1/hooks/{id}

@@ -1,11 +1,11 @@
 """Moving objects and geofences over HTTP.
 
-    POST   /v1/positions  {"positions": [{"id": "w17", "kind": "worker", "lon": 113.65,
-                            "lat": 34.76, "crs": "GCJ02", "at": "2026-12-01T08:00:00Z"}]}
+    POST   /v1/positions  {"positions": [{"id": "w17", "kind": "worker", "lon": 101.55,
+                            "lat": 30.56, "crs": "GCJ02", "at": "2026-12-01T08:00:00Z"}]}
            -> {"accepted": 1, "moved": 1, "grid_changes": 1, "events": [...]}
     GET    /v1/objects?kind=worker            current positions (GeoJSON)
     GET    /v1/objects/{kind}/{id}/track?start=&end=   the track (GeoJSON LineString)
-    POST   /v1/fences     {"id": "f1", "region": "410105001001001" | "geometry": {Polygon},
+    POST   /v1/fences     {"id": "f1", "region": "990105001001001" | "geometry": {Polygon},
                            "detect": ["enter", "exit"], "kinds": ["worker"],
                            "min_distance_m": 10, "dwell_s": 30}
     GET    /v1/fences, /v1/fences/{id}, /v1/fences/{id}/events;  DELETE /v1/fences/{id}
@@ -67,7 +67,7 @@ def parse_positions(body: bytes, now: int, skew_ms: int) -> tuple[PositionBatch,
             raise InvalidInput(f"positions[{n}]: lon and lat must be numbers")
         crs = item.get("crs", default_crs)
         if not isinstance(crs, str) or not crs:
-            raise InvalidInput(f"positions[{n}]: crs is required (WGS84, GCJ02, EPSG:4547, ...)")
+            raise InvalidInput(f"positions[{n}]: crs is required (WGS84, GCJ02, EPSG:4543, ...)")
         at = parse_time(item.get("at"), f"positions[{n}].at")
         if at > now + skew_ms:
             raise InvalidInput(f"positions[{n}]: at {item['at']} is in the future")

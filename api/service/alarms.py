@@ -34,8 +34,8 @@ def idempotency_key(alarm: dict[str, Any]) -> str:
 def incident_request(alarm: dict[str, Any]) -> IncidentIn:
     """The incident an alarm opens (only from the alarm's opening, so always the same).
 
-    >>> incident_request({"sensor_id": "s1", "rule": "value", "reason": "max", "lon": 113.6,
-    ...     "lat": 34.7, "first_value": 12.5, "opened_at": 0, "category": "drainage",
+    >>> incident_request({"sensor_id": "s1", "rule": "value", "reason": "max", "lon": 101.5,
+    ...     "lat": 30.5, "first_value": 12.5, "opened_at": 0, "category": "drainage",
     ...     "priority": "high"}).title
     'sensor s1: max alarm (12.5)'
     """

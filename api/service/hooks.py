@@ -56,9 +56,9 @@ def wants(hook: dict[str, Any], event: dict[str, Any]) -> bool:
     """Whether ``hook``'s subscription covers ``event`` (types as glob patterns; fences,
     object kinds and region-code prefixes when given).
 
-    >>> hook = {"events": "fence.*", "fences": "f1", "kinds": None, "regions": "410105"}
+    >>> hook = {"events": "fence.*", "fences": "f1", "kinds": None, "regions": "990105"}
     >>> wants(hook, {"type": "fence.enter", "data": {"fence": "f1", "key": "worker",
-    ...     "grid_code": "410105001001001"}})
+    ...     "grid_code": "990105001001001"}})
     True
     >>> wants(hook, {"type": "alarm.open", "data": {}})
     False

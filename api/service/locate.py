@@ -3,7 +3,7 @@
     GET  /v1/locate?lon=114.3565&lat=34.8094&crs=GCJ02
     POST /v1/locate   {"crs": "WGS84", "points": [[114.35, 34.80], ...]}
                       {"crs": "BD09", "points": [{"id": "a1", "x": 114.36, "y": 34.80}]}
-    POST /v1/locate?crs=EPSG:4547   (Content-Type: text/csv; header id,x,y or x,y)
+    POST /v1/locate?crs=EPSG:4543   (Content-Type: text/csv; header id,x,y or x,y)
 
 A batch answers JSON column by column (``layout=columns``, the default: one
 array per field, index-aligned with the input, built without a Python loop

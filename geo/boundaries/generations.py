@@ -232,7 +232,7 @@ class BoundaryRegistry:
         """The units of ``generation`` (the active one by default), optionally of one level.
 
         >>> registry.units(level="district").code.tolist()[:2]  # doctest: +SKIP
-        ['410102', '410103']
+        ['990102', '990103']
         """
         if level is not None and level not in LEVELS:
             raise InvalidInput(f"unknown level '{level}' (use one of {', '.join(LEVELS)})")
@@ -271,7 +271,7 @@ class BoundaryRegistry:
         """Codes added, removed, changed (new outline) and updated (same outline) from a to b.
 
         >>> registry.diff("g0001", "g0002")["changed"]  # doctest: +SKIP
-        ['410102001001001']
+        ['990102001001001']
         """
         old = self._frame_for_diff(generation_a)
         new = self._frame_for_diff(generation_b)

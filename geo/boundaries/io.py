@@ -67,7 +67,7 @@ def read_units(
     China only with swapped axes is refused with a message saying so unless
     ``force``. Geometry is repaired after reprojection to lon/lat.
 
-    >>> units, repairs = read_units("grids.shp", level="grid", crs="EPSG:4547")  # doctest: +SKIP
+    >>> units, repairs = read_units("grids.shp", level="grid", crs="EPSG:4543")  # doctest: +SKIP
     """
     path = Path(path)
     source = f"{path.name}:{layer}" if layer else path.name
@@ -241,8 +241,8 @@ def _rename_core_columns(frame: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 def digit_strings(values: pd.Series, source: str, column: str) -> StrArray:
     """Codes as exact strings: ints and integral floats back to digits, NULL to ''.
 
-    >>> digit_strings(pd.Series([410102001.0, None, "010203"]), "a.gpkg", "code").tolist()
-    ['410102001', '', '010203']
+    >>> digit_strings(pd.Series([990102001.0, None, "010203"]), "a.gpkg", "code").tolist()
+    ['990102001', '', '010203']
     """
     out = np.empty(len(values), dtype=object)
     for index, value in enumerate(values.tolist()):
@@ -368,7 +368,7 @@ def _to_storage_crs(
         units = units.set_crs(given, allow_override=True)
     source_crs = units.crs
     if source_crs is None:
-        raise InvalidInput(f"{source}: the file has no CRS; pass one (--crs EPSG:4547)")
+        raise InvalidInput(f"{source}: the file has no CRS; pass one (--crs EPSG:4543)")
     if swap_axes:
         swapped = shapely.transform(units.geometry.to_numpy(), lambda xy: xy[:, ::-1])
         units = units.set_geometry(gpd.GeoSeries(swapped, crs=source_crs))

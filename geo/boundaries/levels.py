@@ -68,8 +68,8 @@ def canonical_level(name: str) -> str:
 def city_code(district_code: str) -> str:
     """The city (prefecture) code of a six-digit district code: its first four digits + 00.
 
-    >>> city_code("410171")
-    '410100'
+    >>> city_code("990171")
+    '990100'
     """
     return district_code[:4] + "00"
 

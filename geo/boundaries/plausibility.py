@@ -36,7 +36,7 @@ JUMP_M = 200_000.0  # a generation whose centre moved this far from the active o
 def in_china(lon: FloatArray, lat: FloatArray) -> np.ndarray:
     """Which lon/lat points lie in China's extent (a box; coarse on purpose).
 
-    >>> in_china(np.array([113.6, 170.0]), np.array([34.7, 20.0])).tolist()
+    >>> in_china(np.array([101.5, 170.0]), np.array([30.5, 20.0])).tolist()
     [True, False]
     """
     west, south, east, north = CHINA_EXTENT
@@ -48,8 +48,8 @@ def axis_swap_hint(xy: FloatArray, crs: CRS) -> str | None:
     """A sentence when ``xy`` (source coordinates in ``crs``) lands in China only with
     x and y swapped, i.e. the file is northing-first (latitude-first); else None.
 
-    >>> gk = CRS.from_epsg(4547)
-    >>> axis_swap_hint(np.array([[3_846_000.0, 468_000.0]]), gk)[:40]
+    >>> gk = CRS.from_epsg(4549)  # CGCS2000 Gauss-Krüger CM 120°E
+    >>> axis_swap_hint(np.array([[3_708_314.0, 453_538.0]]), gk)[:40]
     'the coordinates look northing-first (x a'
     """
     if not len(xy):

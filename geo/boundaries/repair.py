@@ -12,7 +12,7 @@ cross itself once its vertices are reprojected). Each repaired feature gets a
 refused with InvalidInput.
 
 >>> bow_tie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
->>> geoms, notes = repair_geometries(np.array([bow_tie]), np.array(["410102"]), "a.shp")
+>>> geoms, notes = repair_geometries(np.array([bow_tie]), np.array(["990102"]), "a.shp")
 >>> geoms[0].geom_type, notes[0].problem
 ('MultiPolygon', 'Self-intersection[0.5 0.5]')
 """
@@ -36,7 +36,7 @@ _POLYGONAL = {"Polygon", "MultiPolygon"}
 class RepairNote:
     """One feature whose geometry was invalid and has been repaired.
 
-    >>> RepairNote("a.geojson", 3, "410102", "Self-intersection[113.6 34.7]", "make_valid").row
+    >>> RepairNote("a.geojson", 3, "990102", "Self-intersection[101.5 30.5]", "make_valid").row
     3
     """
 
@@ -58,7 +58,7 @@ def repair_geometries(
     ``source`` names the file in error messages and notes; rows count from 1.
 
     >>> bow_tie = shapely.Polygon([(0, 0), (1, 1), (1, 0), (0, 1)])
-    >>> geoms, notes = repair_geometries(np.array([bow_tie]), np.array(["410102"]), "a.shp")
+    >>> geoms, notes = repair_geometries(np.array([bow_tie]), np.array(["990102"]), "a.shp")
     >>> geoms[0].geom_type, notes[0].row
     ('MultiPolygon', 1)
     """

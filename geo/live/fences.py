@@ -8,10 +8,10 @@ other side of a fence's edge confirms the change only when it is at least
 along a grid's edge does not flap in and out.
 
 >>> import shapely
->>> box = shapely.box(113.60, 34.74, 113.61, 34.76)
+>>> box = shapely.box(101.50, 30.54, 101.51, 30.56)
 >>> spec = FenceSpec("f1", box, frozenset({"enter", "exit"}), None, min_distance_m=20.0)
 >>> index = FenceIndex([spec])
->>> [index.fences[i].id for i in index.containing([113.605], [34.75])[1]]
+>>> [index.fences[i].id for i in index.containing([101.505], [30.55])[1]]
 ['f1']
 >>> decide(False, None, True, 3.0, 1000, spec)  # 3 m inside: jitter
 (False, None, False)
