@@ -63,10 +63,24 @@ class MapWall:
         return {"kind": "grids", "code": location.grid_code, "status": location.status}
 
     def locate(self, text: str) -> dict[str, Any]:
-        """Where a search box text (coordinates with a CRS, or an address) lies, and its grid."""
+        """Where a search box text (coordinates with a CRS, or an address) lies: its grid,
+        else the finest unit it is in (``unit``, its ``level`` and ``chain`` names, unit
+        first) and ``grid_trusted`` (False: an address certain only down to that unit;
+        None: a point where the city has no grid)."""
         answer = self.geocoding.locate_text(text)
         if answer["location"] is None:  # a unit known without outline: nowhere to fly to
             raise Unprocessable(answer["grid_reason"] or f"{text!r} has no place on the map")
         lon, lat = answer["location"]["wgs84"]
         grid = answer.get("grid") or {}
-        return {"lon": lon, "lat": lat, "grid_code": grid.get("code"), "status": answer["status"]}
+        chain = answer.get("chain") or []
+        return {
+            "lon": lon,
+            "lat": lat,
+            "grid_code": grid.get("code"),
+            "status": answer["status"],
+            "level": answer.get("level"),
+            "unit": chain[0] if chain else None,
+            "chain": [area["name"] or area["code"] for area in chain],
+            "grid_trusted": answer.get("grid_trusted"),
+            "grid_reason": answer.get("grid_reason"),
+        }

@@ -416,9 +416,21 @@
       var self = this;
       return getJSON(this.config.api + "/locate?q=" + encodeURIComponent(text)).then(function (r) {
         self.map.flyTo([r.lat, r.lon], Math.max(self.map.getZoom(), 15), { duration: 0.8 });
-        if (r.grid_code) { self.showGrid(r.grid_code); }
-        self.notice(r.grid_code ? "grid " + r.grid_code : "outside every grid");
+        if (r.grid_code) { self.showGrid(r.grid_code); } else if (r.unit) { self.showUnit(r); }
+        self.notice(r.grid_code ? "grid " + r.grid_code :
+          (r.unit ? r.level + " " + (r.unit.name || r.unit.code) : "outside every unit"));
       }).catch(function (err) { self.notice(err.message); });
+    },
+
+    /* a search answered at a unit coarser than a grid: the unit, its level, its chain and
+       whether a grid could not be trusted (an address certain only down to this unit) */
+    showUnit: function (r) {
+      var u = r.unit, flag = r.grid_trusted === false ?
+        '<p class="cw-untrusted" data-grid-trusted="false">Grid not trusted: ' + esc(r.grid_reason) + "</p>" :
+        "<p>No grid here: the city is outlined down to this " + esc(r.level) + ".</p>";
+      this.showInfo('<h3 data-unit="' + esc(u.code) + '" data-level="' + esc(r.level) + '">' +
+        esc(u.type_name || r.level) + " " + esc(u.name || u.code) + " <small>" + esc(u.code) + "</small></h3>" +
+        '<div class="cw-chain">' + r.chain.map(esc).join(" › ") + "</div>" + flag);
     },
 
     /* ---------- live events (server-sent events, resumed with Last-Event-ID) */

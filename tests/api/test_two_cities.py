@@ -22,6 +22,7 @@ import shapely
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
 from cityaware.api.testing import CHROMIUM, CHROMIUM_ARGS, ThreadedServer
+from tests.browser.test_map_wall import wait_until
 from tests.two_cities import CITIES, district_outlines, division_list, write_files
 
 ADMIN_KEY = "ca_twoCities4Kf8Lr2Vn7Tq3Pz9Hc6Jd1Wb5Gs"
@@ -100,6 +101,32 @@ def test_an_address_at_township_level_answers_the_township_without_a_grid(http):
     assert district_only["level"] == "district" and district_only["chain"][0]["name"] == "涧西区"
 
 
+TOWNSHIP_ADDRESS = "开封市龙亭区北书店街道"
+
+
+def test_the_map_search_answers_the_unit_when_the_grid_is_not_trusted(http, outlines):
+    divisions = division_list().set_index("code")
+    township = divisions.index[divisions["name"] == "北书店街道"].item()
+    district = divisions.loc[township, "parent_code"]
+    body = http.get("/map/api/locate", params={"q": TOWNSHIP_ADDRESS}).json()
+    assert body["grid_code"] is None and body["status"] == "partial"
+    assert body["level"] == "street" and body["unit"]["code"] == township
+    names = dict(zip(outlines["code"], outlines["name"], strict=True))
+    assert body["chain"] == ["北书店街道", names[district], "开封市"]
+    assert body["grid_trusted"] is False and township in body["grid_reason"]
+    assert covering(outlines, body["lon"], body["lat"]) == [district]  # flies into it
+
+
+def test_the_map_search_of_a_point_answers_its_district_with_no_grid(http, outlines):
+    lon, lat = next(p for p in random_points(20, seed=5) if len(covering(outlines, *p)) == 1)
+    lon, lat = round(lon, 6), round(lat, 6)
+    body = http.get("/map/api/locate", params={"q": f"{lon}, {lat} WGS84"}).json()
+    expected = covering(outlines, lon, lat)
+    assert body["grid_code"] is None and body["level"] == "district"
+    assert [body["unit"]["code"]] == expected and body["grid_trusted"] is None
+    assert body["chain"][-1] in ("开封市", "洛阳市")
+
+
 def test_another_citys_name_in_front_is_no_prefix(http):
     assert http.get("/v1/locate", params={"address": "郑州市龙亭区"}).status_code == 422
     assert http.get("/v1/locate", params={"address": "开封龙亭区"}).status_code == 200
@@ -147,9 +174,17 @@ def test_the_map_wall_opens_on_the_data_in_chromium(server, outlines):
             " b.getEast(), b.getNorth(), CityWall.map.getZoom()]; }"
         )
         placeholder = page.get_attribute("#cw-search", "placeholder")
+        page.fill("#cw-search", TOWNSHIP_ADDRESS)
+        page.press("#cw-search", "Enter")
+        wait_until(page, "() => !!document.querySelector('#cw-info h3[data-unit]')")
+        heading = page.get_attribute("#cw-info h3", "data-level")
+        info = page.inner_text("#cw-info")
+        notice = page.inner_text("#cw-notice")
         browser.close()
     west, south, east, north = outlines.total_bounds
     assert not errors
     assert view[0] <= west and view[1] <= south and view[2] >= east and view[3] >= north
     assert (view[2] - view[0]) < 4 * (east - west)  # fitted, not the whole country
     assert placeholder and not any(word in placeholder for word in DEMO_WORDS)
+    assert heading == "street" and "北书店街道" in info and "Grid not trusted" in info
+    assert "开封市" in info and notice == "street 北书店街道"  # not "outside every grid"
