@@ -1,5 +1,6 @@
 """Nothing tied to the demo city in the code: its name, its NBS codes (4101xx), its
-coordinates (113.6x°E, 34.7x°N) and its Gauss-Krüger zone (EPSG:4547) appear only in the
+coordinates (113.6x°E, 34.7x°N), its Gauss-Krüger zone (EPSG:4547) and its districts' names
+appear only in the
 demo city's generator (geo/demo) and in data. Examples in help texts, messages and
 doctests use neutral made-up values."""
 
@@ -11,7 +12,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 FOLDERS = ("geo", "api", "layers")
 ALLOWED = (Path("geo/demo"),)  # vendored assets (layers/assets/<name>/) are not ours
-DEMO_CITY = re.compile(r"郑州|Zhengzhou|4101|113\.6|34\.7|4547")
+DEMO_CITY = re.compile(
+    r"郑州|Zhengzhou|4101|113\.6|34\.7|4547"  # name, NBS codes, coordinates, GK zone
+    r"|金水区|二七区|管城|中原区|惠济区|中牟|郑东"  # its districts
+)
 SUFFIXES = {".py", ".js", ".html", ".css", ".toml", ".json", ".md", ".txt"}
 
 

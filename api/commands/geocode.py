@@ -1,7 +1,7 @@
 """``cityaware geocode``: a Chinese address -> grid (or the coarser level that is safe).
 
 cityaware geocode "开封市龙亭区中山路12号院3号楼2单元501"
-cityaware geocode "绿城花园东门" "二七区德化街88号" --json
+cityaware geocode "绿城花园东门" "鼓楼区书店街88号" --json
 
 Uses the active boundary generation of the data directory; without one, the
 bundled demo city (data/boundaries/zhengzhou-demo.gpkg).

@@ -3,7 +3,7 @@
     POST  /v1/incidents        {"category": "manhole_cover", "lon": 114.36, "lat": 34.80,
                                 "crs": "GCJ02", "description": "井盖缺失"}
           Idempotency-Key: 7d9c...   (a retry returns the same incident; 409 with another body)
-    POST  /v1/incidents        {"text": "金水区纬五路12号院门口井盖不见了", "channel": "12345"}
+    POST  /v1/incidents        {"text": "龙亭区中山路12号院门口井盖不见了", "channel": "12345"}
           -> 201 dispatched on its own (``dispatch.mode`` auto), or 202 queued for review
     GET   /v1/incidents/{id}
     PATCH /v1/incidents/{id}   {"status": "dispatched", "note": "sent to the street office"}

@@ -1,12 +1,12 @@
 """The names people use for a division: official, short, 办事处 forms, zones.
 
 Each alias carries a weight: the official name 1.0, a standard variant 0.97,
-a bare core (金水, 花园口, 岳吴庄) 0.88, because a bare core also reads as a
+a bare core (龙亭, 花园口, 岳吴庄) 0.88, because a bare core also reads as a
 road or a compound. A street office named ``X街街道`` gets no bare ``X街``
 alias: that is a road (the 枫杨街 lesson of the reference notes).
 
->>> district_aliases("管城回族区")
-[('管城回族区', 1.0), ('管城区', 0.97), ('管城', 0.88)]
+>>> district_aliases("顺河回族区")
+[('顺河回族区', 1.0), ('顺河区', 0.97), ('顺河', 0.88)]
 >>> [a for a, _ in street_aliases("经八路街道")]
 ['经八路街道', '经八路办事处', '经八路街道办事处', '经八路街办', '经八路街道办', '经八路']
 >>> [a for a, _ in street_aliases("德化街街道")][-1]
@@ -32,7 +32,7 @@ def zone_aliases(zone: Zone) -> list[tuple[str, float]]:
 
 
 def district_aliases(name: str) -> list[tuple[str, float]]:
-    """金水区 -> 金水区, 金水; 管城回族区 -> 管城区 too; 中牟县 -> 中牟."""
+    """龙亭区 -> 龙亭区, 龙亭; 顺河回族区 -> 顺河区 too; 兰考县 -> 兰考."""
     aliases = [(name, FULL)]
     if name.endswith("回族区"):
         aliases.append((name[:-3] + "区", VARIANT))

@@ -127,7 +127,7 @@ def foreign_prefix(gazetteer: Gazetteer, text: str, mentions: list[Mention]) -> 
         piece = REGION_PIECE.match(text, position)
         if piece is None or piece.group(0).endswith(NOT_REGIONS):
             return False
-        known = piece.end() in ends  # 投诉新密市: words before a known city
+        known = piece.end() in ends  # 投诉兰考县: words before a known city
         if not known and not gazetteer.pinyin.get(syllables(piece.group(0))):
             return True
         position = piece.end()

@@ -16,7 +16,7 @@ entries) for n-gram lookups. Building the demo city takes a few seconds, so
 >>> units = read_hierarchy_gpkg("data/boundaries/zhengzhou-demo.gpkg")  # doctest: +SKIP
 >>> from cityaware.geo.engine.locator import GridLocator  # doctest: +SKIP
 >>> gaz = Gazetteer.build(units, GridLocator.build(units, "demo"), "demo")  # doctest: +SKIP
->>> gaz.geocode("金水区纬五路12号").status  # doctest: +SKIP
+>>> gaz.geocode("龙亭区中山路12号").status  # doctest: +SKIP
 'matched'
 """
 

@@ -6,7 +6,7 @@ How an address is read:
    tail and a relation (东门, 对面, 附近) off the end.
 2. *Mentions*: every alias of the gazetteer found in the text (dict lookups
    over all n-grams); when characters stay unexplained, also homophones
-   (same toneless pinyin: 开风 -> 开封, 津水 -> 金水) and then near spellings
+   (same toneless pinyin: 开风 -> 开封, 龙庭 -> 龙亭) and then near spellings
    (rapidfuzz over the names in the district already named).
 3. *Readings*: each mention of a road (with the house number right after it,
    ``纬五路12号院``), place or unit is a candidate answer. Its score is the
@@ -155,7 +155,7 @@ def _rank(gazetteer: Gazetteer, text: str, mentions: list[Mention]) -> list[Read
 
 
 def _inside_longer_name(mention: Mention, wide: list[Mention]) -> bool:
-    """经八路 inside 经八路街道, 金水 inside 金水路: part of a longer name, not a reading."""
+    """经八路 inside 经八路街道, 中山 inside 中山路: part of a longer name, not a reading."""
     return any(
         w.start <= mention.start
         and mention.end <= w.end

@@ -1,7 +1,7 @@
 """From a sentence to a decision: check the text, then dispatch on our own or ask a person.
 
->>> check_text("  金水区纬五路12号井盖丢了 ")
-'金水区纬五路12号井盖丢了'
+>>> check_text("  龙亭区中山路12号井盖丢了 ")
+'龙亭区中山路12号井盖丢了'
 >>> check_text("the manhole cover is gone")  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 cityaware.geo.errors.Unprocessable: the text is not Chinese...

@@ -7,8 +7,8 @@ candidate span is geocoded; the finest trusted answer wins. The gazetteer's own
 rules hold: each level is constrained by its parent and a grid is given only
 when it is trusted, so a coarser answer stays coarse here too.
 
->>> place_spans("金水区丰庆路街道琉璃寺村路边有个井盖不见了，晚上特别危险")
-['金水区丰庆路街道琉璃寺村']
+>>> place_spans("龙亭区北书店街道琉璃寺村路边有个井盖不见了，晚上特别危险")
+['龙亭区北书店街道琉璃寺村']
 >>> place_spans("市民来电反映：纬五路12号院门口垃圾没人清理")
 ['纬五路12号院']
 >>> place_spans("路灯不亮")
