@@ -1,9 +1,10 @@
 """Statistics of the features in a region under any filter, computed by the store in SQL.
 
 Counts by category, status, channel and (local) day; the grids with the most
-open incidents; the closure rate (resolved or closed / all); and the on-time
-rate: among incidents whose move to ``resolved`` is in the status history,
-the share resolved within ``sla_hours`` of being reported.
+open incidents (none where the city has no grids); the closure rate (resolved
+or closed / all); and the on-time rate: among incidents whose move to
+``resolved`` is in the status history, the share resolved within ``sla_hours``
+of being reported.
 
 >>> GROUPS["cameras"]
 ('device_kind', 'online', 'day')
@@ -43,7 +44,7 @@ def region_stats(
     if kind != "incidents":
         return out
     open_filter = replace(filters, status=list(OPEN_STATUSES))
-    grids = store.aggregate(kind, ["grid"], open_filter)[:top]
+    grids = [r for r in store.aggregate(kind, ["grid"], open_filter) if r["grid"]][:top]
     out["top_grids_by_open"] = [{"grid_code": r["grid"], "open": r["count"]} for r in grids]
     closed = sum(out["by_status"].get(s, 0) for s in CLOSED_STATUSES)
     out["closure_rate"] = closed / out["total"] if out["total"] else None

@@ -146,6 +146,28 @@ def test_an_incident_routes_to_its_own_citys_operations_centre(http, outlines):
         assert incident["chain"][-1]["code"] == code
 
 
+def test_the_city_level_has_its_region_record_and_statistics(http, outlines):
+    from pyproj import Geod
+
+    headers = {"X-API-Key": ADMIN_KEY}
+    before = {code: http.get(f"/v1/regions/{code}/stats").json()["total"] for code, *_ in CITIES}
+    for (_, _, (west, south, east, north), _), n in zip(CITIES, (2, 1), strict=True):
+        for k in range(n):
+            lon, lat = west + (east - west) * (0.4 + 0.1 * k), (south + north) / 2
+            body = {"category": "manhole_cover", "lon": lon, "lat": lat, "crs": "WGS84"}
+            assert http.post("/v1/incidents", json=body, headers=headers).status_code == 201
+    for (code, name, _, _), n in zip(CITIES, (2, 1), strict=True):
+        region = http.get(f"/v1/regions/{code}").json()
+        mine = outlines[outlines["parent_code"] == code]
+        area = abs(Geod(ellps="GRS80").geometry_area_perimeter(mine.union_all())[0]) / 1e6
+        assert region["level"] == "city" and region["name"] == name
+        assert region["child_count"] == len(mine)
+        assert region["area_km2"] == pytest.approx(area, rel=2e-3)
+        stats = http.get(f"/v1/regions/{code}/stats").json()
+        assert stats["total"] == before[code] + n
+        assert stats["top_grids_by_open"] == []  # a city without grids lists none (not null)
+
+
 def test_the_map_page_fits_the_generations_extent(http, outlines):
     html = http.get("/map").text
     config = json.loads(re.search(r"CityWall\.start\([^,]+, (\{.*\})\);", html)[1])
