@@ -55,32 +55,41 @@ class MapWall:
         return {"incident": record, "history": history, "cameras": cameras}
 
     def at(self, lon: float, lat: float, zoom: int, kinds: Sequence[str]) -> dict[str, Any]:
-        """What a click hits: the nearest shown point within a few pixels, else the grid."""
+        """What a click hits: the nearest shown point within a few pixels, else the grid
+        or finest unit there (:func:`unit_of`, ``code`` the grid's)."""
         found = self.layers.hit(lon, lat, zoom, kinds)
         if found:
             return {"kind": found[0], "feature": found[1]}
-        location = self.geocoding.locator().locate(lon, lat)
-        return {"kind": "grids", "code": location.grid_code, "status": location.status}
+        answer = unit_of(self.geocoding.locate_point(lon, lat, "EPSG:4326"))
+        return {"kind": "grids", "code": answer.pop("grid_code")} | answer
 
     def locate(self, text: str) -> dict[str, Any]:
-        """Where a search box text (coordinates with a CRS, or an address) lies: its grid,
-        else the finest unit it is in (``unit``, its ``level`` and ``chain`` names, unit
-        first) and ``grid_trusted`` (False: an address certain only down to that unit;
-        None: a point where the city has no grid)."""
+        """Where a search box text (coordinates with a CRS, or an address) lies, and its
+        grid or finest unit (:func:`unit_of`)."""
         answer = self.geocoding.locate_text(text)
         if answer["location"] is None:  # a unit known without outline: nowhere to fly to
             raise Unprocessable(answer["grid_reason"] or f"{text!r} has no place on the map")
         lon, lat = answer["location"]["wgs84"]
-        grid = answer.get("grid") or {}
-        chain = answer.get("chain") or []
-        return {
-            "lon": lon,
-            "lat": lat,
-            "grid_code": grid.get("code"),
-            "status": answer["status"],
-            "level": answer.get("level"),
-            "unit": chain[0] if chain else None,
-            "chain": [area["name"] or area["code"] for area in chain],
-            "grid_trusted": answer.get("grid_trusted"),
-            "grid_reason": answer.get("grid_reason"),
-        }
+        return {"lon": lon, "lat": lat} | unit_of(answer)
+
+
+def unit_of(answer: dict[str, Any]) -> dict[str, Any]:
+    """The map's summary of a locate answer: its grid, else the finest unit it is in
+    (``unit``, its ``level``, the ``chain`` names, unit first) and ``grid_trusted``
+    (False: an address certain only down to that unit; None: no grid there).
+
+    >>> unit_of({"status": "inside", "level": "district", "grid": None, "chain": [
+    ...     {"code": "990102", "name": "D"}, {"code": "990100", "name": "C"}]})["chain"]
+    ['D', 'C']
+    """
+    grid = answer.get("grid") or {}
+    chain = answer.get("chain") or []
+    return {
+        "grid_code": grid.get("code"),
+        "status": answer["status"],
+        "level": answer.get("level"),
+        "unit": chain[0] if chain else None,
+        "chain": [area["name"] or area["code"] for area in chain],
+        "grid_trusted": answer.get("grid_trusted"),
+        "grid_reason": answer.get("grid_reason"),
+    }

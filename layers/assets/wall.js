@@ -387,7 +387,9 @@
       return getJSON(url).then(function (hit) {
         if (hit.kind === "incidents") { return self.showIncident(hit.feature.id); }
         if (hit.kind === "grids") {
-          return hit.code ? self.showGrid(hit.code) : self.notice("outside every grid");
+          if (hit.code) { return self.showGrid(hit.code); }
+          if (hit.unit) { self.showUnit(hit); }
+          return self.notice(hit.unit ? hit.level + " " + (hit.unit.name || hit.unit.code) : "outside every unit");
         }
         var rows = "", p = hit.feature;
         for (var k in p) { rows += "<tr><td>" + esc(k) + "</td><td>" + esc(p[k]) + "</td></tr>"; }

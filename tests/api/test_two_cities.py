@@ -125,6 +125,10 @@ def test_the_map_search_of_a_point_answers_its_district_with_no_grid(http, outli
     assert body["grid_code"] is None and body["level"] == "district"
     assert [body["unit"]["code"]] == expected and body["grid_trusted"] is None
     assert body["chain"][-1] in ("开封市", "洛阳市")
+    click = {"lon": lon, "lat": lat, "zoom": 12, "layers": ""}
+    hit = http.get("/map/api/at", params=click).json()
+    assert hit["kind"] == "grids" and hit["code"] is None and hit["level"] == "district"
+    assert hit["unit"] == body["unit"] and hit["chain"] == body["chain"]
 
 
 def test_another_citys_name_in_front_is_no_prefix(http):
