@@ -13,10 +13,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping, Sequence
-from typing import Any, cast
+from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.sql.compiler import SQLCompiler
+
+from cityaware.geo.store.dialect import run_many
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
 _MS = sa.BigInteger
@@ -189,8 +191,7 @@ def insert_ignore(
         from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
         stmt = sqlite_insert(table).on_conflict_do_nothing()
-    names = list(rows[0])
-    return run_many(conn, stmt.values({n: sa.bindparam(n) for n in names}), rows)
+    return insert_rows(conn, stmt, rows)
 
 
 def plain(row: Mapping[str, Any]) -> dict[str, Any]:
@@ -199,20 +200,47 @@ def plain(row: Mapping[str, Any]) -> dict[str, Any]:
     return {str(k): v for k, v in row.items()}
 
 
-def run_many(conn: sa.Connection, stmt: sa.ClauseElement, rows: Sequence[Mapping[str, Any]]) -> int:
-    """Execute ``stmt`` once per row straight through the driver's ``executemany`` (the
-    statement is compiled once; SQLAlchemy's per-row parameter processing is what makes
-    10,000-row batches slow). Returns the driver's row count."""
+def insert_rows(conn: sa.Connection, stmt: sa.Insert, rows: Sequence[Mapping[str, Any]]) -> int:
+    """Run the INSERT ``stmt`` (``table.insert()``, or one that skips conflicts) for
+    ``rows`` (mappings with the same columns) in one driver ``executemany``."""
     if not rows:
         return 0
-    compiled = cast(SQLCompiler, stmt.compile(dialect=conn.dialect))  # DML compiles to SQL
-    if compiled.positional:
-        names = compiled.positiontup or []
-        params: list[Any] = [tuple(r[n] for n in names) for r in rows]
-    else:
-        params = list(rows)
-    result = conn.exec_driver_sql(str(compiled), params)
-    return max(int(result.rowcount), 0)
+    return run_many(conn, stmt.values({n: sa.bindparam(n) for n in rows[0]}), rows)
+
+
+def update_rows(
+    conn: sa.Connection, table: sa.Table, rows: Sequence[Mapping[str, Any]], key: Sequence[str]
+) -> int:
+    """UPDATE, for each row, the row's other columns where its ``key`` columns match, in
+    one driver ``executemany``; returns the driver's row count."""
+    if not rows:
+        return 0
+    names = [n for n in rows[0] if n not in key]
+    stmt = (
+        table.update()
+        .where(*(table.c[k] == sa.bindparam(f"b_{k}") for k in key))
+        .values({n: sa.bindparam(n) for n in names})
+    )
+    bound = [{**{n: r[n] for n in names}, **{f"b_{k}": r[k] for k in key}} for r in rows]
+    return run_many(conn, stmt, bound)
+
+
+@dataclass
+class Retention:
+    """Deletes the rows of a table whose ``at`` is older than ``retention_ms``, at most once
+    every ``every_ms`` (pruning runs inside frequent writes)."""
+
+    table: sa.Table
+    retention_ms: int
+    every_ms: int = 60_000
+    pruned_at: int = 0
+
+    def prune(self, conn: sa.Connection, now: int) -> None:
+        """Delete the expired rows unless that was done less than ``every_ms`` ago."""
+        if now - self.pruned_at < self.every_ms:
+            return
+        self.pruned_at = now
+        conn.execute(self.table.delete().where(self.table.c.at < now - self.retention_ms))
 
 
 def in_values(

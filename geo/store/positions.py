@@ -32,19 +32,21 @@ from cityaware.geo.live.fences import (
     decide,
     edge_distance_m,
 )
+from cityaware.geo.store.dialect import run_many
 from cityaware.geo.store.live_tables import (
+    Retention,
     change_row,
     digest_id,
     fetch_dicts,
     in_values,
     insert_ignore,
+    insert_rows,
     plain,
-    run_many,
+    update_rows,
 )
 from cityaware.geo.store.times import from_ms
 
 FENCES_VERSION = "fences_version"
-PRUNE_EVERY_MS = 60_000
 RegionShapes = Callable[[str], Mapping[str, shapely.Geometry]]
 
 
@@ -98,7 +100,7 @@ class PositionStore:
         self.region_shapes = region_shapes
         self.retention_ms = retention_ms
         self._index: tuple[tuple[int, str], FenceIndex] | None = None
-        self._pruned_at = 0
+        self._retention = Retention(self.tables["tracks"], retention_ms)
 
     # --- fences ----------------------------------------------------------------------
 
@@ -246,7 +248,7 @@ class PositionStore:
                 report.events = [event_view(e) for e in events]
             if changes:
                 self.store.changelog.append_rows(conn, changes)
-            self._prune(conn, now)
+            self._retention.prune(conn, now)
         return report
 
     def objects(self, kind: str | None = None) -> list[dict[str, Any]]:
@@ -430,17 +432,8 @@ class PositionStore:
         table = self.tables["objects"]
         new = [r for k, r in moved.items() if k not in current]
         old = [r for k, r in moved.items() if k in current]
-        if new:
-            names = list(new[0])
-            run_many(conn, table.insert().values({n: sa.bindparam(n) for n in names}), new)
-        if old:
-            names = [n for n in old[0] if n not in ("kind", "id")]
-            stmt = (
-                table.update()
-                .where(table.c.kind == sa.bindparam("b_kind"), table.c.id == sa.bindparam("b_id"))
-                .values({n: sa.bindparam(n) for n in names})
-            )
-            run_many(conn, stmt, [r | {"b_kind": r["kind"], "b_id": r["id"]} for r in old])
+        insert_rows(conn, table.insert(), new)
+        update_rows(conn, table, old, ("kind", "id"))
 
     def _save_states(self, conn: sa.Connection, states: dict[tuple[str, str], list[Any]]) -> None:
         """Rewrite the touched states; an object confirmed outside with nothing pending
@@ -464,13 +457,6 @@ class PositionStore:
         ]
         if keep:
             conn.execute(table.insert(), keep)
-
-    def _prune(self, conn: sa.Connection, now: int) -> None:
-        if now - self._pruned_at < PRUNE_EVERY_MS:
-            return
-        self._pruned_at = now
-        table = self.tables["tracks"]
-        conn.execute(table.delete().where(table.c.at < now - self.retention_ms))
 
 
 def event_view(row: dict[str, Any]) -> dict[str, Any]:

@@ -35,17 +35,17 @@ from cityaware.geo.live.alarms import (
     evaluate,
 )
 from cityaware.geo.store.live_tables import (
+    Retention,
     change_row,
     digest_id,
     fetch_dicts,
     in_values,
     insert_ignore,
     plain,
-    run_many,
+    update_rows,
 )
 from cityaware.geo.store.times import from_ms
 
-PRUNE_EVERY_MS = 60_000
 SCOPES = ("sensor", "kind")
 _SENSOR_COLUMNS: tuple[str, ...] = ("id", "reading_value", "reading_at", "online", "alarm")
 _SENSOR_COLUMNS += (
@@ -102,7 +102,7 @@ class ReadingStore:
         self.backend = store.backend
         self.tables = store.tables
         self.retention_ms, self.sync_ms = retention_ms, sync_ms
-        self._pruned_at = 0
+        self._retention = Retention(self.tables["readings"], retention_ms)
 
     # --- thresholds ------------------------------------------------------------
 
@@ -191,7 +191,7 @@ class ReadingStore:
                     changes.append(_change("sensors", sid, "update", sensor, now))
                 updates.append(
                     {
-                        "b_id": sid,
+                        "id": sid,
                         "reading_value": readings[-1][1],
                         "reading_at": readings[-1][0],
                         "reading_unit": batch.units[newer[-1]],
@@ -203,7 +203,7 @@ class ReadingStore:
             report.alarms = self._save_alarms(conn, alarm_rows, now)
             if changes:
                 self.store.changelog.append_rows(conn, changes)
-            self._prune(conn, now)
+            self._retention.prune(conn, now)
         return report
 
     def sweep_offline(self, now: int) -> WriteReport:
@@ -241,7 +241,7 @@ class ReadingStore:
                 due = sensor["seen"] + int(threshold.offline_minutes * MINUTE_MS)
                 if due > now:
                     continue
-                silent.append({"b_id": sid, "online": False})
+                silent.append({"id": sid, "online": False})
                 changes.append(_change("sensors", sid, "update", sensor, now))
                 if (sid, "offline") not in open_alarms:
                     row = _opened(
@@ -427,16 +427,7 @@ class ReadingStore:
         updates = [r for r in rows if r["change"] != "opened"]
         if inserts:
             conn.execute(table.insert(), [{n: r.get(n) for n in columns} for r in inserts])
-        if updates:
-            stmt = (
-                table.update()
-                .where(table.c.id == sa.bindparam("b_id"))
-                .values({n: sa.bindparam(n) for n in columns if n != "id"})
-            )
-            conn.execute(
-                stmt,
-                [{"b_id": r["id"], **{n: r[n] for n in columns if n != "id"}} for r in updates],
-            )
+        update_rows(conn, table, [{n: r[n] for n in columns} for r in updates], ("id",))
         due = now - self.sync_ms
         return [
             r
@@ -445,23 +436,9 @@ class ReadingStore:
         ]
 
     def _update_sensors(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
-        if not rows:
-            return
-        f = self.store.features
-        names = [n for n in rows[0] if n != "b_id"]
-        stmt = (
-            f.update()
-            .where(f.c.kind == sa.bindparam("b_kind"), f.c.id == sa.bindparam("b_id"))
-            .values({n: sa.bindparam(n) for n in names})
-        )
-        run_many(conn, stmt, [r | {"b_kind": "sensors"} for r in rows])
-
-    def _prune(self, conn: sa.Connection, now: int) -> None:
-        if now - self._pruned_at < PRUNE_EVERY_MS:
-            return
-        self._pruned_at = now
-        table = self.tables["readings"]
-        conn.execute(table.delete().where(table.c.at < now - self.retention_ms))
+        """Update sensor features by id (rows: id and the columns to set)."""
+        sensors = [{"kind": "sensors", **r} for r in rows]
+        update_rows(conn, self.store.features, sensors, ("kind", "id"))
 
 
 def _opened(
