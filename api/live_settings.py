@@ -42,17 +42,32 @@ class LiveSettings:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LiveSettings:
-        values = {}
-        for f in fields(cls):
-            name = f"CITYAWARE_{f.name.upper()}"
-            text = env.get(name)
-            if not text:
-                continue
-            try:
-                value = float(text)
-            except ValueError:
-                value = float("nan")
-            if not value >= 0 or value == float("inf"):
-                raise ValueError(f"{name} must be a positive number, got {text!r}")
-            values[f.name] = value
-        return cls(**values)
+        """Every field from ``CITYAWARE_<NAME>`` when set (:func:`env_number`)."""
+        return cls(
+            **{
+                f.name: env_number(env, f"CITYAWARE_{f.name.upper()}", f.default)
+                for f in fields(cls)
+            }
+        )
+
+
+def env_number(env: Mapping[str, str], name: str, default: float, zero_ok: bool = True) -> float:
+    """The finite number >= 0 (> 0 unless ``zero_ok``) in ``env[name]``, ``default`` when
+    unset or empty; ValueError names the variable.
+
+    >>> env_number({"N": "0.5"}, "N", 7.0), env_number({}, "N", 7.0)
+    (0.5, 7.0)
+    >>> env_number({"N": "0"}, "N", 7.0, zero_ok=False)
+    Traceback (most recent call last):
+    ValueError: N must be a positive number, got '0'
+    """
+    text = env.get(name)
+    if not text:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not (value >= 0 if zero_ok else value > 0) or value == float("inf"):
+        raise ValueError(f"{name} must be a positive number, got {text!r}")
+    return value

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from cityaware.api.live_settings import LiveSettings
+from cityaware.api.live_settings import LiveSettings, env_number
 
 DEFAULT_DATA_DIR = "cityaware-data"
 DEFAULT_CHANGES_RETENTION_DAYS = 7.0
@@ -46,7 +46,9 @@ class Settings:
             database_url=env.get("CITYAWARE_DATABASE_URL", ""),
             admin_key=env.get("CITYAWARE_ADMIN_KEY", ""),
             public_read=env.get("CITYAWARE_PUBLIC_READ", "1") not in ("0", "false", "no"),
-            changes_retention_days=_positive_days(env.get("CITYAWARE_CHANGES_RETENTION_DAYS")),
+            changes_retention_days=env_number(
+                env, "CITYAWARE_CHANGES_RETENTION_DAYS", DEFAULT_CHANGES_RETENTION_DAYS, False
+            ),
             cors_origins=_origins(env.get("CITYAWARE_CORS_ORIGINS", "")),
             live=LiveSettings.from_env(env),
             matter_radius_m=float(env.get("CITYAWARE_MATTER_RADIUS_M") or 100.0),
@@ -56,25 +58,6 @@ class Settings:
     def with_data_dir(self, data_dir: str | Path | None) -> Settings:
         """Return a copy with ``data_dir`` replaced when one is given."""
         return self if data_dir is None else replace(self, data_dir=Path(data_dir))
-
-
-def _positive_days(text: str | None) -> float:
-    """Days from an environment value (default when unset); ValueError names the variable.
-
-    >>> _positive_days("0.5"), _positive_days(None)
-    (0.5, 7.0)
-    """
-    if not text:
-        return DEFAULT_CHANGES_RETENTION_DAYS
-    try:
-        days = float(text)
-    except ValueError:
-        days = float("nan")
-    if not days > 0 or days == float("inf"):
-        raise ValueError(
-            f"CITYAWARE_CHANGES_RETENTION_DAYS must be a positive number, got {text!r}"
-        )
-    return days
 
 
 def _origins(text: str) -> tuple[str, ...]:
