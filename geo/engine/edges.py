@@ -303,9 +303,8 @@ def resolve(
     touching[group_point[group_distance < EDGE_EPS_M + metric_error_m]] = True
 
     centre_grid = centre[rows].astype(np.int64)
-    crossing, unsure = _path_crossings(
-        segments, seg, pair_point, lon, lat, centre_lon, centre_lat, m_per_deg
-    )
+    paths = Paths(segments, lon, lat, centre_lon, centre_lat, m_per_deg)
+    crossing, unsure = _path_crossings(paths, seg, pair_point)
     needs_test = np.zeros(n, dtype=bool)
     needs_test[pair_point[unsure]] = True
     parity = np.zeros(n, dtype=bool)
@@ -353,15 +352,20 @@ def resolve(
 PATH_TOL_M = 0.01
 
 
+@dataclass(frozen=True)
+class Paths:
+    """The straight paths from each point's cell centre to the point, over the segments."""
+
+    segments: Segments
+    lon: FloatArray
+    lat: FloatArray
+    centre_lon: FloatArray
+    centre_lat: FloatArray
+    m_per_deg: tuple[float, float]  # lower bounds of metres per degree (lon, lat)
+
+
 def _path_crossings(
-    segments: Segments,
-    seg: IntArray,
-    pair_point: IntArray,
-    lon: FloatArray,
-    lat: FloatArray,
-    centre_lon: FloatArray,
-    centre_lat: FloatArray,
-    m_per_deg: tuple[float, float],
+    paths: Paths, seg: IntArray, pair_point: IntArray
 ) -> tuple[BoolArray, BoolArray]:
     """Per (point, segment) pair: (clean crossing, unsure) for the path centre → point.
 
@@ -372,39 +376,32 @@ def _path_crossings(
     the tolerance). The other pairs (a few %) get the full test of
     :func:`_path_crosses_near`.
     """
-    sx, sy = m_per_deg
-    nx, ny, offset = (a[seg] for a in segments.lines((sx, sy)))
-    side_centre = (centre_lon * sx)[pair_point] * nx + (centre_lat * sy)[pair_point] * ny
+    sx, sy = paths.m_per_deg
+    nx, ny, offset = (a[seg] for a in paths.segments.lines((sx, sy)))
+    centre_x, centre_y = (paths.centre_lon * sx)[pair_point], (paths.centre_lat * sy)[pair_point]
+    side_centre = centre_x * nx + centre_y * ny
     side_centre -= offset
-    side_point = (lon * sx)[pair_point] * nx + (lat * sy)[pair_point] * ny
+    side_point = (paths.lon * sx)[pair_point] * nx + (paths.lat * sy)[pair_point] * ny
     side_point -= offset
     clear = (np.minimum(side_centre, side_point) > PATH_TOL_M) | (
         np.maximum(side_centre, side_point) < -PATH_TOL_M
     )  # False for NaN (zero-length segments)
     maybe = np.flatnonzero(~clear)
     crossing, unsure = np.zeros(len(seg), dtype=bool), np.zeros(len(seg), dtype=bool)
-    crossing[maybe], unsure[maybe] = _path_crosses_near(
-        segments, seg[maybe], pair_point[maybe], lon, lat, centre_lon, centre_lat, m_per_deg
-    )
+    crossing[maybe], unsure[maybe] = _path_crosses_near(paths, seg[maybe], pair_point[maybe])
     return crossing, unsure
 
 
 def _path_crosses_near(
-    segments: Segments,
-    seg: IntArray,
-    pair_point: IntArray,
-    lon: FloatArray,
-    lat: FloatArray,
-    centre_lon: FloatArray,
-    centre_lat: FloatArray,
-    m_per_deg: tuple[float, float],
+    paths: Paths, seg: IntArray, pair_point: IntArray
 ) -> tuple[BoolArray, BoolArray]:
     """The full test of :func:`_path_crossings`, relative to the cell centre:
     (a proper crossing with every end farther than PATH_TOL_M from the other's
     line, an end within PATH_TOL_M of the other's line, where signs could lie)."""
-    sx, sy = m_per_deg
-    c_lon, c_lat = centre_lon[pair_point], centre_lat[pair_point]
-    px, py = (lon[pair_point] - c_lon) * sx, (lat[pair_point] - c_lat) * sy
+    sx, sy = paths.m_per_deg
+    segments = paths.segments
+    c_lon, c_lat = paths.centre_lon[pair_point], paths.centre_lat[pair_point]
+    px, py = (paths.lon[pair_point] - c_lon) * sx, (paths.lat[pair_point] - c_lat) * sy
     ax, ay = (segments.lon0[seg] - c_lon) * sx, (segments.lat0[seg] - c_lat) * sy
     bx, by = (segments.lon1[seg] - c_lon) * sx, (segments.lat1[seg] - c_lat) * sy
     ex, ey = bx - ax, by - ay

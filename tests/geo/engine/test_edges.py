@@ -7,7 +7,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cityaware.geo.engine.edges import Segments, _path_crossings
+from cityaware.geo.engine.edges import Paths, Segments, _path_crossings
 
 
 @settings(max_examples=60, deadline=None)
@@ -28,14 +28,16 @@ def test_clean_crossings_and_clear_pairs_agree_with_shapely(seed, spread):
     segments = Segments(np.zeros(n, np.int32), zeros, zeros, zeros, zeros, lon0, lat0, lon1, lat1)
     index = np.arange(n)
     crossing, unsure = _path_crossings(
-        segments,
+        Paths(
+            segments,
+            point[:, 0] * scale,
+            point[:, 1] * scale,
+            centre[:, 0] * scale,
+            centre[:, 1] * scale,
+            (1 / scale, 1 / scale),
+        ),
         index,
         index,
-        point[:, 0] * scale,
-        point[:, 1] * scale,
-        centre[:, 0] * scale,
-        centre[:, 1] * scale,
-        (1 / scale, 1 / scale),
     )
     paths = shapely.linestrings(np.stack([centre, point], axis=1))
     pieces = shapely.linestrings(ends.reshape(n, 2, 2))
