@@ -19,7 +19,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from cityaware.geo.errors import NotFound
-from cityaware.geo.store.live_tables import plain
+from cityaware.geo.store.live_tables import plain, row_by_id
 from cityaware.geo.store.times import from_ms, now_ms
 
 
@@ -50,15 +50,13 @@ class HookStore:
 
     def get(self, hook_id: str) -> dict[str, Any]:
         """A hook with its counters and dead-letter count (NotFound if absent)."""
-        t, d = self.table, self.dead
+        d = self.dead
         with self.backend.read() as conn:
-            row = conn.execute(sa.select(t).where(t.c.id == hook_id)).mappings().first()
-            if row is None:
-                raise NotFound(f"no hook {hook_id!r}")
+            row = row_by_id(conn, self.table, hook_id, "hook")
             dead = conn.execute(
                 sa.select(sa.func.count()).select_from(d).where(d.c.hook_id == hook_id)
             ).scalar_one()
-        return plain(row) | {"dead_letters": int(dead)}
+        return row | {"dead_letters": int(dead)}
 
     def hooks(self) -> list[dict[str, Any]]:
         """Every hook, by id."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cityaware.geo.errors import NotFound
 from cityaware.geo.store.dialect import run_many
 
 _ID = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -194,7 +195,15 @@ def insert_ignore(
     return insert_rows(conn, stmt, rows)
 
 
-def plain(row: Mapping[str, Any]) -> dict[str, Any]:
+def row_by_id(conn: sa.Connection, table: sa.Table, id: str, what: str) -> dict[str, Any]:
+    """The row of ``table`` with this ``id`` as a plain dict; NotFound names ``what``."""
+    row = conn.execute(sa.select(table).where(table.c.id == id)).mappings().first()
+    if row is None:
+        raise NotFound(f"no {what} {id!r}")
+    return plain(row)
+
+
+def plain(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A row as a dict with plain ``str`` keys (SQLAlchemy's are a str subclass that
     orjson refuses)."""
     return {str(k): v for k, v in row.items()}

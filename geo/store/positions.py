@@ -42,6 +42,7 @@ from cityaware.geo.store.live_tables import (
     insert_ignore,
     insert_rows,
     plain,
+    row_by_id,
     update_rows,
 )
 from cityaware.geo.store.times import from_ms
@@ -132,12 +133,8 @@ class PositionStore:
 
     def fence(self, fence_id: str) -> dict[str, Any]:
         """One fence (NotFound if absent)."""
-        table = self.tables["fences"]
         with self.backend.read() as conn:
-            row = conn.execute(sa.select(table).where(table.c.id == fence_id)).mappings().first()
-        if row is None:
-            raise NotFound(f"no fence {fence_id!r}")
-        return _fence_view(plain(row))
+            return _fence_view(row_by_id(conn, self.tables["fences"], fence_id, "fence"))
 
     def fences(self) -> list[dict[str, Any]]:
         """Every fence, by id."""

@@ -42,6 +42,7 @@ from cityaware.geo.store.live_tables import (
     in_values,
     insert_ignore,
     plain,
+    row_by_id,
     update_rows,
 )
 from cityaware.geo.store.times import from_ms
@@ -259,12 +260,8 @@ class ReadingStore:
 
     def alarm(self, alarm_id: str) -> dict[str, Any]:
         """One alarm (NotFound if absent)."""
-        table = self.tables["alarms"]
         with self.backend.read() as conn:
-            row = conn.execute(sa.select(table).where(table.c.id == alarm_id)).mappings().first()
-        if row is None:
-            raise NotFound(f"no alarm {alarm_id!r}")
-        return plain(row)
+            return row_by_id(conn, self.tables["alarms"], alarm_id, "alarm")
 
     def alarms(
         self,
