@@ -41,7 +41,7 @@ from typing import Any
 import geopandas as gpd
 import pandas as pd
 
-from cityaware.geo.crs import metric_crs_for
+from cityaware.geo.crs import metric_crs_of_bounds
 from cityaware.geo.errors import InvalidInput
 from cityaware.geo.resources import shipped
 
@@ -144,11 +144,10 @@ def derive_profile(
     codes = [c for c in known.loc[known["level"].isin(["city", "district"]), "code"] if c]
     table = provinces()
     province = sorted({table[c[:2]] for c in codes if c[:2] in table})
-    centre_lon = (extent[0] + extent[2]) / 2 if extent else None
     profile = CityProfile(
         names=names,
         extent=extent,
-        metric_crs=metric_crs_for(centre_lon) if centre_lon is not None else "EPSG:4326",
+        metric_crs=metric_crs_of_bounds(extent) if extent else "EPSG:4326",
         city_codes=tuple(cities["code"]),
     )
     if extent:

@@ -16,7 +16,7 @@ import shapely
 
 from cityaware.api.ogc.providers import BoundaryProvider
 from cityaware.geo.boundaries.schema import LEVELS
-from cityaware.geo.crs import metric_crs_for
+from cityaware.geo.crs import metric_crs_of_bounds
 from cityaware.geo.errors import InvalidInput, NotFound
 
 CHILD_LEVEL = dict(zip(LEVELS, (*LEVELS[1:], None), strict=True))
@@ -106,5 +106,4 @@ def simplified(unit: gpd.GeoDataFrame, metres: float | None) -> gpd.GeoDataFrame
 
 def _metric_crs(unit: gpd.GeoDataFrame) -> str:
     """The Gauss-Krüger zone of the unit's longitude (areas and tolerances in metres)."""
-    west, _, east, _ = unit.to_crs("EPSG:4326").total_bounds
-    return metric_crs_for((west + east) / 2)
+    return metric_crs_of_bounds(unit.to_crs("EPSG:4326").total_bounds)

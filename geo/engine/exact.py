@@ -22,7 +22,7 @@ import shapely
 from pyproj import Transformer
 
 from cityaware.geo.arrays import BoolArray, FloatArray, IntArray, ObjectArray
-from cityaware.geo.crs import metric_crs_for
+from cityaware.geo.crs import metric_crs_of_bounds
 
 MIN_DISTANCE_M = 1e-3
 
@@ -59,8 +59,7 @@ class ExactIndex:
         self.geometries = np.asarray(geometries, dtype=object)
         self.valid = shapely.is_valid(self.geometries)  # per grid (edges' parity rule)
         if metric_crs is None:
-            west, _, east, _ = shapely.total_bounds(self.geometries)
-            metric_crs = metric_crs_for((west + east) / 2)
+            metric_crs = metric_crs_of_bounds(shapely.total_bounds(self.geometries))
         self.metric_crs = metric_crs
         self._to_metric = Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
         self.metric_geometries = shapely.transform(self.geometries, self._project_xy)
