@@ -8,7 +8,7 @@ turns the same request into a full export (see :mod:`api.ogc.exports`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -32,6 +32,10 @@ Limit = Annotated[
 ]
 MAX_OFFSET = 10**12
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="matching items to skip")]
+ResultType = Annotated[
+    Literal["results", "hits"],
+    Query(alias="resultType", description="hits: only numberMatched, no features"),
+]
 Cursor = Annotated[
     str | None,
     Query(max_length=200, description="opaque position from a next link (wins over offset)"),
@@ -83,10 +87,12 @@ def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
         cursor: Cursor = None,
+        result_type: ResultType = "results",
     ) -> Response:
         collection = catalog.get(collectionId)
         path = f"/collections/{collectionId}/items"
         params.query.cursor = cursor
+        limit = 0 if result_type == "hits" else limit  # GDAL counts a filter with hits
         return items_response(request, collection, params, limit, offset, path)
 
     @router.get(
@@ -159,7 +165,7 @@ def items_response(
     returned = len(page.items)
     if page.next_cursor is not None:  # keyset: the next page costs what this one did
         links.append(_page_link(request, path, "next", {**args, "cursor": page.next_cursor}, fmt))
-    elif query.cursor is None and offset + returned < page.number_matched:
+    elif query.cursor is None and returned and offset + returned < page.number_matched:
         links.append(_page_link(request, path, "next", {**args, "offset": offset + limit}, fmt))
     if offset > 0 and query.cursor is None:
         links.append(

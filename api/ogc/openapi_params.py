@@ -34,7 +34,7 @@ TEMPLATE = "/collections/{collectionId}/items"
 #: query parameters every item listing shares (OGC API Features 1, 2, 3 and our own)
 SHARED = (
     "limit", "offset", "cursor", "bbox", "bbox-crs", "crs", "datetime", "filter",
-    "filter-lang", "filter-crs", "properties", "sortby", "generation",
+    "filter-lang", "filter-crs", "properties", "sortby", "generation", "resultType",
 )  # fmt: skip
 _FORM = {"style": "form", "explode": False}
 _JSON_TYPES = ("string", "number", "integer", "boolean")
