@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the whole test suite: installs the system packages the tests use
-# (PostGIS, Chromium, GDAL's command-line tools) when missing and we are root,
+# (PostGIS, Chromium, GDAL's command-line tools, QGIS's Python bindings) when missing and we are root,
 # starts a throwaway PostgreSQL/PostGIS cluster, runs pytest, tears it down.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,6 +10,7 @@ PG_VERSION_DIR=$(ls -d /usr/lib/postgresql/*/ 2>/dev/null | sort -V | tail -n 1 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ogr2ogr >/dev/null || need+=(gdal-bin)
+/usr/bin/python3 -c 'import qgis.core' 2>/dev/null || need+=(python3-qgis)  # QGIS 3.22 interop tests (~90 s)
 if [ -z "$PG_VERSION_DIR" ] || ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
   need+=(postgresql postgresql-postgis)
 fi

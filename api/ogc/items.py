@@ -8,7 +8,7 @@ turns the same request into a full export (see :mod:`api.ogc.exports`).
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
@@ -32,6 +32,14 @@ Limit = Annotated[
 ]
 MAX_OFFSET = 10**12
 Offset = Annotated[int, Query(ge=0, le=MAX_OFFSET, description="matching items to skip")]
+ResultType = Annotated[
+    Literal["results", "hits"],
+    Query(alias="resultType", description="hits: only numberMatched, no features"),
+]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=200, description="opaque position from a next link (wins over offset)"),
+]
 # Queryables usable as ``?name=value`` (any queryable works; these are listed in the
 # OpenAPI document because GDAL forwards equality filters only for listed parameters).
 EQUALITY_PARAMETERS = (
@@ -45,6 +53,8 @@ EQUALITY_OPENAPI = {
             "name": name,
             "in": "query",
             "required": False,
+            "style": "form",
+            "explode": False,
             "schema": {"type": "string"},
             "description": f"only items whose {name} equals this (when a queryable)",
         }
@@ -76,9 +86,13 @@ def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
         params: Annotated[ItemParams, Depends(item_params)],
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
+        cursor: Cursor = None,
+        result_type: ResultType = "results",
     ) -> Response:
         collection = catalog.get(collectionId)
         path = f"/collections/{collectionId}/items"
+        params.query.cursor = cursor
+        limit = 0 if result_type == "hits" else limit  # GDAL counts a filter with hits
         return items_response(request, collection, params, limit, offset, path)
 
     @router.get(
@@ -147,12 +161,16 @@ def items_response(
     page = collection.provider.query(query)
     keys = ("geojson", "html")
     links = alternates(request, path, "html" if fmt == "html" else "geojson", keys)
-    args = {k: v for k, v in request.query_params.items() if k not in ("offset", "f")}
+    args = {k: v for k, v in request.query_params.items() if k not in ("offset", "cursor", "f")}
     returned = len(page.items)
-    if offset + returned < page.number_matched:
-        links.append(_page_link(request, path, "next", args, offset + limit, fmt))
-    if offset > 0:
-        links.append(_page_link(request, path, "prev", args, max(0, offset - limit), fmt))
+    if page.next_cursor is not None:  # keyset: the next page costs what this one did
+        links.append(_page_link(request, path, "next", {**args, "cursor": page.next_cursor}, fmt))
+    elif query.cursor is None and returned and offset + returned < page.number_matched:
+        links.append(_page_link(request, path, "next", {**args, "offset": offset + limit}, fmt))
+    if offset > 0 and query.cursor is None:
+        links.append(
+            _page_link(request, path, "prev", {**args, "offset": max(0, offset - limit)}, fmt)
+        )
     links.append(link(request, f"/collections/{collection.id}", "collection", "application/json"))
     if fmt == "html":
         return _items_html(request, collection, page.items, links, page.number_matched)
@@ -174,10 +192,10 @@ def _add_equalities(request: Request, collection: Collection, params: ItemParams
     params.query.filter = with_equalities(params.query.filter, pairs, fields)
 
 
-def _page_link(request: Request, path: str, rel: str, args: dict, offset: int, fmt: str) -> dict:
+def _page_link(request: Request, path: str, rel: str, args: dict, fmt: str) -> dict:
     media = HTML if fmt == "html" else GEOJSON
     extra = {"f": "html"} if fmt == "html" else {}
-    return {"href": href(request, path, **args, offset=offset, **extra), "rel": rel, "type": media}
+    return {"href": href(request, path, **args, **extra), "rel": rel, "type": media}
 
 
 def _items_html(

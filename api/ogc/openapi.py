@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 
+from cityaware.api.ogc.openapi_params import share_parameters
 from cityaware.api.ogc.web import OPENAPI
 from cityaware.api.responses import json_response
 
@@ -84,5 +85,7 @@ def install_openapi(app: FastAPI) -> None:
         if "doc" not in cache:
             document = to_openapi30(app.openapi())
             document["openapi"] = "3.0.3"
+            catalog = app.state.ctx.catalog.collections
+            share_parameters(document, {k: c.provider.fields for k, c in catalog.items()})
             cache["doc"] = document
         return json_response(cache["doc"], OPENAPI)

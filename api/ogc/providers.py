@@ -42,6 +42,8 @@ class ItemQuery:
     limit: int = 10
     offset: int = 0
     generation: str | None = None
+    #: an opaque position from an earlier page's ``next_cursor`` (wins over ``offset``)
+    cursor: str | None = None
 
 
 @dataclass
@@ -50,6 +52,8 @@ class Page:
 
     items: gpd.GeoDataFrame
     number_matched: int
+    #: where the next page starts (keyset: as cheap at any depth), or ``None`` for offsets
+    next_cursor: str | None = None
 
 
 class Provider(ABC):

@@ -94,9 +94,10 @@ class StoreProvider(Provider):
             self.feature_filter(query),
             limit=query.limit,
             offset=query.offset,
+            cursor=query.cursor,
             sortby=sortby,
         )
-        return Page(self._frame(page.items, query.properties), page.number_matched)
+        return Page(self._frame(page.items, query.properties), page.number_matched, page.next)
 
     def get(self, item_id: str, generation: str | None = None) -> gpd.GeoDataFrame:
         return self._frame([self.store.get(self.kind, item_id)], None)

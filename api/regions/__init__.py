@@ -19,7 +19,7 @@ from fastapi.responses import Response
 from cityaware.api.context import AppContext
 from cityaware.api.ogc.crs import CRS84, check_crs
 from cityaware.api.ogc.geojson import collection_bytes, feature_bytes
-from cityaware.api.ogc.items import Limit, Offset, items_response
+from cityaware.api.ogc.items import Cursor, Limit, Offset, items_response
 from cityaware.api.ogc.params import DEFAULT_LIMIT, ItemParams, item_params
 from cityaware.api.ogc.store_provider import StoreProvider
 from cityaware.api.ogc.web import GEOJSON, link
@@ -98,10 +98,11 @@ def build_router(ctx: AppContext) -> APIRouter:
         kind: Kind = "incidents",
         limit: Limit = DEFAULT_LIMIT,
         offset: Offset = 0,
+        cursor: Cursor = None,
     ) -> Response:
         units().unit(code, params.query.generation)  # 404 for an unknown code
         collection = catalog.get(kind)
-        params.query.region = code
+        params.query.region, params.query.cursor = code, cursor
         path = f"/v1/regions/{code}/features"
         return items_response(request, collection, params, limit, offset, path)
 

@@ -103,30 +103,42 @@ def parse_geometry(value: Any) -> BaseGeometry:
 
 
 def filter_clauses(
-    backend: Backend, features: sa.Table, kind: str, f: FeatureFilter | None
+    backend: Backend,
+    features: sa.Table,
+    kind: str,
+    f: FeatureFilter | None,
+    walk: bool = False,
 ) -> list[sa.ColumnElement[bool]]:
-    """The WHERE clauses selecting ``kind`` features matching ``f``."""
+    """The WHERE clauses selecting ``kind`` features matching ``f``.
+
+    ``walk=True`` is for a page read in insertion order where matches are dense:
+    walking the ``(kind, fid)`` index and testing each row until the page is full
+    beats collecting every candidate first, so the clauses leave out the
+    spatial-index candidates of ``bbox``, ``polygon`` and ``radius`` (the exact tests
+    stay) and keep time bounds off their index.
+    """
     c = features.c
     clauses: list[sa.ColumnElement[bool]] = [c.kind == kind, visible(features)]
     if f is None:
         return clauses
+
+    def candidates(*box: float) -> list[sa.ColumnElement[bool]]:
+        return [] if walk else [backend.index_prefilter(features, *box)]
+
     if f.bbox is not None:
         minx, miny, maxx, maxy = _bbox(f.bbox)
         clauses += [
-            backend.index_prefilter(features, minx, miny, maxx, maxy),
+            *candidates(minx, miny, maxx, maxy),
             c.lon.between(minx, maxx),
             c.lat.between(miny, maxy),
         ]
     if f.polygon is not None:
         geometry = parse_geometry(f.polygon)
-        clauses += [
-            backend.index_prefilter(features, *geometry.bounds),
-            backend.intersects(features, geometry),
-        ]
+        clauses += [*candidates(*geometry.bounds), backend.intersects(features, geometry)]
     if f.radius is not None:
         lon, lat, metres = _radius(f.radius)
         clauses += [
-            backend.index_prefilter(features, *radius_box(lon, lat, metres)),
+            *candidates(*radius_box(lon, lat, metres)),
             backend.within_metres(features, lon, lat, metres),
         ]
     if f.region:
@@ -134,7 +146,7 @@ def filter_clauses(
     if f.since is not None or f.until is not None:
         if f.time_field not in TIME_FIELDS:
             raise InvalidInput(f"time_field must be one of {', '.join(TIME_FIELDS)}")
-        column = c[f.time_field]
+        column: sa.ColumnElement[Any] = c[f.time_field] + 0 if walk else c[f.time_field]
         if f.since is not None:
             clauses.append(column >= to_ms(f.since, "since"))
         if f.until is not None:

@@ -10,6 +10,7 @@ cityaware.geo.errors.InvalidInput: invalid cursor 'nonsense'
 from __future__ import annotations
 
 import base64
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -71,3 +72,39 @@ def order_by(features: sa.Table, sortby: Sequence[str] | str | None) -> list[sa.
         terms.append(column.desc().nulls_last() if descending else column.asc().nulls_first())
     terms.append(features.c.fid.asc())
     return terms
+
+
+class MatchCounts:
+    """``numberMatched`` per filter, kept while the data version stays the same.
+
+    Paging through a listing asks for the same count once per page, and GDAL
+    and QGIS count a layer before reading it: one COUNT per filter and version
+    serves them all. Keys are the compiled statement and its parameters.
+
+    >>> counts = MatchCounts(size=2)
+    >>> len(counts)
+    0
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self.size = size
+        self._counts: dict[tuple[int, str, str], int] = {}
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._counts)
+
+    def get(self, conn: sa.Connection, statement: sa.Select[Any], version: int) -> int:
+        """The count ``statement`` selects at data ``version`` (run on ``conn`` if new)."""
+        compiled = statement.compile(conn)
+        key = (version, str(compiled), repr(sorted(compiled.params.items())))
+        with self._lock:
+            found = self._counts.get(key)
+        if found is not None:
+            return found
+        count = int(conn.execute(statement).scalar_one())
+        with self._lock:
+            if len(self._counts) >= self.size:
+                self._counts.clear()
+            self._counts[key] = count
+        return count

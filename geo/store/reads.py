@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from cityaware.geo.errors import InvalidInput, NotFound
 from cityaware.geo.store.filters import FeatureFilter, filter_clauses
 from cityaware.geo.store.imports import readable_head, visible
-from cityaware.geo.store.paging import Page, decode_cursor, encode_cursor, order_by
+from cityaware.geo.store.paging import MatchCounts, Page, decode_cursor, encode_cursor, order_by
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import REGION_COLUMNS
 from cityaware.geo.store.statistics import StoreStatistics
@@ -29,6 +29,7 @@ AGGREGATE_KEYS: tuple[str, ...] = (
 )
 DAY_MS = 86_400_000
 VERSION_KEY = "data_version"
+WALK_ROWS = 20_000  # a page may walk this many rows in insertion order to fill itself
 
 
 class StoreReads(StoreStatistics):
@@ -37,6 +38,7 @@ class StoreReads(StoreStatistics):
 
     _columns: list[sa.Column[Any]]
     day_offset_ms: int
+    match_counts: MatchCounts
 
     def get(self, kind: str, id: str) -> dict[str, Any]:
         """The stored feature (NotFound if absent)."""
@@ -95,21 +97,23 @@ class StoreReads(StoreStatistics):
         clauses = filter_clauses(self.backend, f, kind, filters)
         order = order_by(f, sortby)
         position = decode_cursor(cursor, keyset=not sortby) if cursor else ("offset", int(offset))
-        page_clauses = list(clauses)
-        skip = 0
-        if position[0] == "after":
-            page_clauses.append(f.c.fid > position[1])
-        else:
-            skip = position[1]
+        skip = 0 if position[0] == "after" else position[1]
         with self.backend.read() as conn:
-            matched = conn.execute(sa.select(sa.func.count()).where(*clauses)).scalar_one()
+            matched = self._matched(conn, clauses)
+            page_clauses = clauses
+            if not sortby and filters is not None:
+                everything = self._matched(conn, filter_clauses(self.backend, f, kind, None))
+                if (skip + limit) * everything <= WALK_ROWS * max(matched, 1):  # dense
+                    page_clauses = filter_clauses(self.backend, f, kind, filters, walk=True)
+            if position[0] == "after":
+                page_clauses = [*page_clauses, f.c.fid > position[1]]
             stmt = sa.select(*self._columns).where(*page_clauses).order_by(*order)
             rows = conn.execute(stmt.limit(limit + 1).offset(skip)).mappings().all()
         more = len(rows) > limit
         rows = rows[:limit]
         following = None
         if more and rows:
-            if sortby or position[0] == "offset":
+            if sortby:
                 following = encode_cursor("offset", skip + len(rows))
             else:
                 following = encode_cursor("after", rows[-1]["fid"])
@@ -120,7 +124,15 @@ class StoreReads(StoreStatistics):
         check_kind(kind)
         clauses = filter_clauses(self.backend, self.features, kind, filters)
         with self.backend.read() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).where(*clauses)).scalar_one())
+            return self._matched(conn, clauses)
+
+    def _matched(self, conn: sa.Connection, clauses: list[sa.ColumnElement[bool]]) -> int:
+        """COUNT of the rows matching ``clauses``, computed once per filter and data
+        version (every page of one listing, and every client counting the same filter,
+        share it)."""
+        version = readable_head(conn, self.tables["store_meta"], VERSION_KEY)
+        statement = sa.select(sa.func.count()).where(*clauses)
+        return self.match_counts.get(conn, statement, version)
 
     def aggregate(
         self, kind: str, by: Sequence[str], filters: FeatureFilter | None = None

@@ -120,6 +120,7 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("attributes", text),
         sa.Column("import_id", sa.BigInteger),  # a staged bulk import (geo.store.imports)
         sa.Index("features_kind_id", "kind", "id", unique=True),
+        sa.Index("features_kind_fid", "kind", "fid"),  # pages in insertion order, keyset
         _partial("features_kind_idem", "idempotency_key", unique=True),
         sa.Index("features_kind_grid", "kind", "grid_code"),
         sa.Index("features_kind_community", "kind", "community_code"),

@@ -40,6 +40,7 @@ from cityaware.geo.store.changes import (
 )
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.group import GroupWriter
+from cityaware.geo.store.paging import MatchCounts
 from cityaware.geo.store.pinned import PinnedLocator
 from cityaware.geo.store.reads import VERSION_KEY, StoreReads
 from cityaware.geo.store.records import (
@@ -86,6 +87,7 @@ class FeatureStore(StoreReads, ChangeReads):
         self._columns = [c for c in self.features.c if c.name != "geom"]
         self.changelog = ChangeLog(tables, int(retention_days * DAY_MS))
         self.writer = GroupWriter(backend)
+        self.match_counts = MatchCounts()
 
     @property
     def locator(self) -> Locator | None:

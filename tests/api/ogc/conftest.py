@@ -18,6 +18,7 @@ from tests.units import staged as staged_units
 from tests.units import unit_record
 
 WEST, SOUTH, EAST, NORTH = 113.60, 34.70, 113.70, 34.80
+collect_ignore = ["clients"]  # scripts run by other clients' Pythons (QGIS's), not tests
 
 
 def hierarchy() -> gpd.GeoDataFrame:

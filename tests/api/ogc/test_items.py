@@ -36,13 +36,19 @@ def test_paging_follows_next_links_typed_geojson(client, records):
         assert body["numberReturned"] == len(body["features"])
         seen += [f["id"] for f in body["features"]]
         links = {link["rel"]: link for link in body["links"]}
-        assert ("prev" in links) == (pages > 0)
+        assert "prev" not in links  # keyset pages go forward only
         url = links["next"]["href"] if "next" in links else None
         if url:
             assert links["next"]["type"] == "application/geo+json"
+            assert "cursor=" in url and "offset=" not in url
         pages += 1
     assert pages == 9
     assert sorted(seen) == sorted(records.index)
+    by_offset = client.get(ITEMS + "?limit=7&offset=14").json()
+    links = {link["rel"]: link["href"] for link in by_offset["links"]}
+    assert "offset=7" in links["prev"] and "cursor=" in links["next"]
+    following = client.get(links["next"]).json()["features"]
+    assert [f["id"] for f in following] == seen[21:28]  # the cursor goes on after offset 14
 
 
 def test_bbox_in_crs84_matches_shapely(client):

@@ -71,10 +71,24 @@ def test_openapi_is_3_0_with_the_ogc_media_type_and_limit_bounds(client):
     assert document["openapi"].startswith("3.0")
     assert [str(e)[:200] for e in OpenAPIV30SpecValidator(document).iter_errors()] == []
     assert '"type": "null"' not in response.text and '"type":"null"' not in response.text
-    items = document["paths"]["/collections/{collectionId}/items"]["get"]
-    limit = next(p for p in items["parameters"] if p["name"] == "limit")
+    shared = document["components"]["parameters"]
+    limit = shared["limit"]  # the only place QGIS reads its page size from
     assert limit["schema"]["default"] == 10
     assert limit["schema"]["maximum"] == 10000
+    for path in ("/collections/{collectionId}/items", "/collections/incidents/items"):
+        refs = {p["$ref"] for p in document["paths"][path]["get"]["parameters"] if "$ref" in p}
+        names = {"limit", "bbox", "datetime", "offset", "filter", "filter-lang", "crs"}
+        names |= {"bbox-crs", "properties", "sortby", "cursor"}
+        assert {f"#/components/parameters/{n}" for n in names} <= refs
+    incidents = document["paths"]["/collections/incidents/items"]["get"]["parameters"]
+    queryables = client.get("/collections/incidents/queryables").json()["properties"]
+    own = [shared[p["$ref"].rsplit("/", 1)[1]] for p in incidents if ".status" in p["$ref"]]
+    assert own and own[0]["name"] == "status"
+    for parameter in shared.values():  # as QGIS needs them to filter on the server
+        assert parameter["in"] == "query" and parameter["style"] == "form"
+        assert parameter["explode"] is False and "type" in parameter["schema"]
+    typed = {shared[f"incidents.{n}"]["schema"]["type"] for n in ("distance_m", "reported_at")}
+    assert typed == {queryables["distance_m"]["type"], queryables["reported_at"]["type"]}
     assert {"/", "/conformance", "/collections", "/collections/{collectionId}"} <= set(
         document["paths"]
     )

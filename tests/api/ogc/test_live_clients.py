@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+import time
 from urllib.parse import quote
 
 import numpy as np
@@ -126,3 +128,16 @@ def test_debian_ogr2ogr_copies_a_filtered_reprojected_layer(served, tmp_path):
                                                       category="noise"))  # fmt: skip
     assert len(frame) == expected > 0
     assert frame.crs.to_epsg() == 4547 and frame.total_bounds[0] > 400_000
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="Debian gdal-bin not installed")
+def test_debian_ogrinfo_counts_a_bbox_on_default_options_in_seconds(served):
+    url, store = served
+    bbox = (113.6, 34.7, 113.65, 34.75)
+    command = ["ogrinfo", "-ro", "-so", "-spat", *map(str, bbox), "OAPIF:" + url, "incidents"]
+    started = time.perf_counter()
+    done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=120)
+    elapsed = time.perf_counter() - started
+    count = int(re.search(r"Feature Count: (\d+)", done.stdout).group(1))
+    assert count == store.count("incidents", FeatureFilter(bbox=bbox)) > 0
+    assert elapsed < 30  # it used to page through every match, 10 at a time
