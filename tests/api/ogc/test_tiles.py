@@ -112,7 +112,7 @@ def test_tiles_outside_the_tileset_are_404_and_bad_filters_400(client):
         answer = client.get(f"{base}/{z}/{row}/{col}")
         assert answer.status_code == 404, (z, row, col)
         assert answer.json()["code"] == "NotFound"
-    assert client.get(f"/collections/streets/tiles/Other/11/0/0").status_code == 404
+    assert client.get("/collections/streets/tiles/Other/11/0/0").status_code == 404
     bad = client.get(f"/collections/incidents/tiles/{WMQ}/5/0/0?window=2y")
     assert bad.status_code == 400 and "window" in bad.json()["description"]
 
@@ -125,7 +125,9 @@ def test_tile_etag_and_304(client):
     again = client.get(url, headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
     plain = client.get(url, headers={"Accept-Encoding": "identity"})
-    assert "content-encoding" not in plain.headers and plain.headers["etag"] != first.headers["etag"]
+    assert (
+        "content-encoding" not in plain.headers and plain.headers["etag"] != first.headers["etag"]
+    )
     assert decode(plain) == decode(first)
 
 
