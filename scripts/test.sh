@@ -10,6 +10,7 @@ PG_VERSION_DIR=$(ls -d /usr/lib/postgresql/*/ 2>/dev/null | sort -V | tail -n 1 
 need=()
 [ -x /usr/bin/chromium ] || need+=(chromium)
 command -v ogr2ogr >/dev/null || need+=(gdal-bin)
+/usr/bin/python3 -c "import qgis.core" 2>/dev/null || need+=(python3-qgis)  # QGIS 3.22 interop tests
 if [ -z "$PG_VERSION_DIR" ] || ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
   need+=(postgresql postgresql-postgis)
 fi
