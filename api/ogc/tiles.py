@@ -28,59 +28,51 @@ TmsId = Annotated[str, Path(description="tile matrix set: WebMercatorQuad")]
 
 def build_router(ctx: AppContext) -> APIRouter:
     """Tile matrix sets, tilesets, tiles, TileJSON and styles of the tiled collections."""
-    router = APIRouter(tags=TAGS, dependencies=[Depends(ctx.access.read())])
+    read = [Depends(ctx.access.read())]
+    router = APIRouter(tags=TAGS, dependencies=read, default_response_class=Response)
     catalog = ctx.catalog
 
     def tiled(collection_id: str) -> Any:
         tiled_layer(collection_id)
         return catalog.get(collection_id)
 
-    @router.get("/tileMatrixSets", summary="The tiling schemes offered", response_class=Response)
+    @router.get("/tileMatrixSets", summary="The tiling schemes offered")
     def matrix_sets(request: Request) -> Response:
         return json_response(tilesets.matrix_sets_list(request))
 
-    @router.get(
-        "/tileMatrixSets/{tileMatrixSetId}",
-        summary="A tiling scheme's definition (OGC 2D Tile Matrix Set)",
-        response_class=Response,
-    )
+    @router.get("/tileMatrixSets/{tileMatrixSetId}", summary="A tiling scheme (OGC 2D TMS)")
     def matrix_set_definition(tileMatrixSetId: TmsId) -> Response:
         return json_response(tilesets.matrix_set_document(tileMatrixSetId))
 
-    @router.get(
-        "/collections/{collectionId}/tiles",
-        summary="The vector tilesets of a collection",
-        response_class=Response,
-    )
+    @router.get("/collections/{collectionId}/tiles", summary="A collection's vector tilesets")
     def collection_tilesets(request: Request, collectionId: str, f: Filters) -> Response:
-        found = tiled(collectionId)
-        body = {
-            "tilesets": [
-                tilesets.tileset_summary(request, found, tms_id, f)
-                for tms_id in tilesets.MATRIX_SETS
-            ]
-        }
-        return json_response(body)
+        return json_response(tilesets.tilesets_list(request, tiled(collectionId), f))
 
-    @router.get(
-        "/collections/{collectionId}/tiles/{tileMatrixSetId}",
-        summary="A vector tileset's metadata: limits, layer, zoom range, filters",
-        response_class=Response,
-    )
-    def collection_tileset(
-        request: Request, collectionId: str, tileMatrixSetId: TmsId, f: Filters
-    ) -> Response:
-        return json_response(tilesets.tileset(request, tiled(collectionId), tileMatrixSetId, f))
+    def document_route(suffix: str, build: Any, summary: str, name: str) -> None:
+        """``/collections/{id}/tiles/{tms}`` + ``suffix``: the JSON ``build`` makes."""
 
-    @router.get(
-        "/collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json",
-        summary="TileJSON 3.0 of a collection's tiles",
-        response_class=Response,
+        def document(
+            request: Request, collectionId: str, tileMatrixSetId: TmsId, f: Filters
+        ) -> Response:
+            return json_response(build(request, tiled(collectionId), tileMatrixSetId, f))
+
+        path = "/collections/{collectionId}/tiles/{tileMatrixSetId}" + suffix
+        router.add_api_route(
+            path, document, summary=summary, response_class=Response, name=name, methods=["GET"]
+        )
+
+    document_route(
+        "",
+        tilesets.tileset,
+        "A vector tileset's metadata: limits, layer, zoom range, filters",
+        "collection_tileset",
     )
-    def collection_tilejson(
-        request: Request, collectionId: str, tileMatrixSetId: TmsId, f: Filters
-    ) -> Response:
-        return json_response(tilesets.tilejson(request, tiled(collectionId), tileMatrixSetId, f))
+    document_route(
+        "/tilejson.json",
+        tilesets.tilejson,
+        "TileJSON 3.0 of a collection's tiles",
+        "collection_tilejson",
+    )
 
     @router.get(
         "/collections/{collectionId}/tiles/{tileMatrixSetId}/style.json",

@@ -179,6 +179,11 @@ def tileset_summary(request: Request, collection: Collection, tms_id: str, f: Ti
     }
 
 
+def tilesets_list(request: Request, collection: Collection, f: TileFilters) -> dict:
+    """``/collections/{id}/tiles``: one summary per tile matrix set offered."""
+    return {"tilesets": [tileset_summary(request, collection, t, f) for t in MATRIX_SETS]}
+
+
 def tileset(request: Request, collection: Collection, tms_id: str, f: TileFilters) -> dict:
     """The tileset metadata: bounding box, tile matrix limits, its one layer, filters."""
     tms, layer = matrix_set(tms_id), tiled_layer(collection.id)
