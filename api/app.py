@@ -19,6 +19,7 @@ from cityaware.api import ogc, regions
 from cityaware.api.context import AppContext, finish_activation
 from cityaware.api.errors import install_error_handlers
 from cityaware.api.guard import BodyGuard, SecurityHeaders
+from cityaware.api.head import HeadAsGet
 from cityaware.api.ogc.openapi import install_openapi
 from cityaware.api.routes import (
     changes,
@@ -80,18 +81,41 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
 
 def install_middleware(app: FastAPI, ctx: AppContext) -> None:
     """Bodies guarded (access first, size cap, timeout), CORS for the configured origins,
-    security headers on every answer (the last added runs first)."""
+    security headers on every answer, HEAD answered by the GET routes (the last added
+    runs first)."""
     app.add_middleware(BodyGuard, access=lambda: ctx.access, routes=lambda: app_routes(app))
-    origins = list(ctx.settings.cors_origins)
-    if "*" in origins and not ctx.settings.public_read:
-        raise ValueError("CITYAWARE_CORS_ORIGINS='*' needs public reads (CITYAWARE_PUBLIC_READ=1)")
-    if origins:
-        app.add_middleware(
-            CORSMiddleware,
-            allow_origins=origins,
-            allow_methods=["GET", "POST", "PATCH", "OPTIONS"],
-            allow_headers=[HEADER, "Content-Type", "Idempotency-Key", "Last-Event-ID"],
-            expose_headers=["ETag", "Location", "Retry-After", "Idempotent-Replayed"],
-            max_age=600,
-        )
+    cors = cors_options(ctx.settings)
+    if cors:
+        app.add_middleware(CORSMiddleware, **cors)
     app.add_middleware(SecurityHeaders, basemap_url=basemap_url())
+    app.add_middleware(HeadAsGet)
+
+
+def cors_options(settings: Settings) -> dict:
+    """``CORSMiddleware`` options for ``CITYAWARE_CORS_ORIGINS`` (none: same origin only).
+
+    Named origins may read and write (with a key); ``*`` (public read-only
+    deployments, which need public reads) allows reads only.
+
+    >>> cors_options(Settings(cors_origins=("*",)))["allow_methods"]
+    ['GET', 'HEAD', 'OPTIONS']
+    >>> cors_options(Settings())
+    {}
+    """
+    origins = list(settings.cors_origins)
+    if not origins:
+        return {}
+    if "*" in origins and not settings.public_read:
+        raise ValueError("CITYAWARE_CORS_ORIGINS='*' needs public reads (CITYAWARE_PUBLIC_READ=1)")
+    reads = ["GET", "HEAD", "OPTIONS"]
+    writes = ["POST", "PUT", "PATCH", "DELETE"]
+    wildcard = "*" in origins
+    return {
+        "allow_origins": ["*"] if wildcard else origins,
+        "allow_methods": reads if wildcard else reads + writes,
+        "allow_headers": [HEADER, "Content-Type", "Idempotency-Key", "Last-Event-ID",
+                          "If-None-Match", "Accept"],
+        "expose_headers": ["ETag", "Location", "Retry-After", "Idempotent-Replayed",
+                           "Content-Crs", "Content-Length"],
+        "max_age": 600,
+    }  # fmt: skip

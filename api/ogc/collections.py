@@ -10,6 +10,7 @@ from fastapi.responses import Response
 from cityaware.api.ogc.catalog import Catalog, Collection
 from cityaware.api.ogc.crs import CRS84, SUPPORTED_CRS
 from cityaware.api.ogc.html import render_page
+from cityaware.api.ogc.tilesets import tilesets_links
 from cityaware.api.ogc.web import (
     GEOJSON,
     HTML,
@@ -99,6 +100,7 @@ def collection_document(request: Request, collection: Collection, generation: st
                     ("parquet", "application/vnd.apache.parquet"),
                 )
             ),
+            *tilesets_links(request, collection.id),
         ],
     }
 

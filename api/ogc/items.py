@@ -14,6 +14,7 @@ import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from cityaware.api.conditional import conditional_get
 from cityaware.api.ogc import exports
 from cityaware.api.ogc.catalog import Catalog, Collection
 from cityaware.api.ogc.collections import Generation
@@ -73,12 +74,18 @@ def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
         tags=["OGC API - Features"], dependencies=[Depends(access)] if access else []
     )
 
+    def version_of(collection_id: str, generation: str | None) -> str | None:  # ETag, 304
+        return catalog.get(collection_id).provider.version(generation)
+
     @router.get(
         "/collections/{collectionId}/items",
         summary="Items of a collection (GeoJSON, HTML, or exports: CSV, GeoPackage, GeoParquet)",
         response_class=Response,
         openapi_extra=EQUALITY_OPENAPI,
         responses={200: {"content": {GEOJSON: {}, HTML: {}}}},
+    )
+    @conditional_get(
+        lambda collectionId, params, **_: version_of(collectionId, params.query.generation)
     )
     def items(
         request: Request,
@@ -120,6 +127,7 @@ def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
         response_class=Response,
         responses={200: {"content": {GEOJSON: {}, HTML: {}}}},
     )
+    @conditional_get(lambda collectionId, generation, **_: version_of(collectionId, generation))
     def item(
         request: Request,
         collectionId: str,

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from cityaware.api.ogc.html import render_page
+from cityaware.api.ogc.tilesets import TILES_CONFORMANCE, landing_links
 from cityaware.api.ogc.web import (
     HTML,
     JSON,
@@ -49,6 +50,7 @@ CONFORMANCE: tuple[str, ...] = (
             "basic-spatial-functions",
         )
     ),
+    *TILES_CONFORMANCE,
 )
 
 
@@ -68,6 +70,7 @@ def build_router(access: Any = None) -> APIRouter:
             link(request, "/conformance", "conformance", JSON, "Conformance classes"),
             link(request, "/collections", "data", JSON, "The collections"),
             link(request, "/v1/hotspots", "related", JSON, "Recurring-category hotspots"),
+            *landing_links(request),
         ]
         body = {
             "title": "cityaware",

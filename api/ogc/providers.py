@@ -80,6 +80,10 @@ class Provider(ABC):
     def extent(self, generation: str | None = None) -> tuple[Bbox | None, list[str | None]]:
         """Spatial bbox in CRS84 and temporal interval (ISO strings or ``None``)."""
 
+    def version(self, generation: str | None = None) -> str | None:
+        """A tag of what the items are now (it changes with every write); ``None``: unknown."""
+        return None
+
     def check_properties(self, names: list[str] | None) -> None:
         """Raise :class:`InvalidInput` for property names the collection lacks."""
         unknown = sorted(set(names or ()) - set(self.fields))
@@ -119,6 +123,9 @@ class BoundaryProvider(Provider):
                     self._cache.clear()
                 self._cache[key] = units
             return self._cache[key]
+
+    def version(self, generation: str | None = None) -> str | None:
+        return generation or self.registry.active()  # a generation's units never change
 
     def _matching(self, query: ItemQuery) -> gpd.GeoDataFrame:
         frame = self.frame(query.generation)

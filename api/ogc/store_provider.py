@@ -99,6 +99,9 @@ class StoreProvider(Provider):
         )
         return Page(self._frame(page.items, query.properties), page.number_matched, page.next)
 
+    def version(self, generation: str | None = None) -> str | None:
+        return f"{self.kind}@{self.store.data_version()}"
+
     def get(self, item_id: str, generation: str | None = None) -> gpd.GeoDataFrame:
         return self._frame([self.store.get(self.kind, item_id)], None)
 

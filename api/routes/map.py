@@ -9,7 +9,6 @@ server) adds a raster base under our dark boundary style.
 
 from __future__ import annotations
 
-import gzip
 import logging
 import os
 import threading
@@ -20,20 +19,12 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from cityaware.api.context import AppContext
+from cityaware.api.tile_responses import MVT_TYPE, filters, tile_response
 from cityaware.geo.errors import CityAwareError, InvalidInput, NotFound
 from cityaware.layers.page import ASSETS_DIR, WallView, render_wall_page
-from cityaware.layers.service import POINT_LAYERS, TileFilters
+from cityaware.layers.service import TileFilters
 
 LOG = logging.getLogger("cityaware.map")
-MVT_TYPE = "application/vnd.mapbox-vector-tile"
-
-
-def filters(
-    window: str = Query("24h", description="time window: 1h, 24h, 7d, 30d or all"),
-    status: str = Query("open", description="open (received, dispatched, in progress) or all"),
-    category: str = Query("", description="one incident category, empty for all"),
-) -> TileFilters:
-    return TileFilters.parse(window, status, category)
 
 
 def build_router(ctx: AppContext) -> APIRouter:
@@ -75,22 +66,7 @@ def build_router(ctx: AppContext) -> APIRouter:
     def tile(
         layer: str, z: int, x: int, y: int, request: Request, f: TileFilters = Depends(filters)
     ) -> Response:
-        layers = ctx.map_layers
-        etag = f'"{layers.tile_tag(layer, z, x, y, f)}"'
-        live = layer in POINT_LAYERS
-        headers = {
-            "ETag": etag,
-            "Cache-Control": "public, max-age=5" if live else "public, max-age=300",
-            "Vary": "Accept-Encoding",
-        }
-        if request.headers.get("if-none-match") == etag:
-            return Response(status_code=304, headers=headers)
-        body = layers.tile(layer, z, x, y, f, compress=True)
-        if "gzip" in request.headers.get("accept-encoding", ""):
-            headers["Content-Encoding"] = "gzip"
-        else:
-            body = gzip.decompress(body)
-        return Response(body, media_type=MVT_TYPE, headers=headers)
+        return tile_response(ctx.map_layers, request, layer, z, x, y, f)
 
     @api.get(
         "/map/api/grid-counts",

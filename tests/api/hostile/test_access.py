@@ -42,6 +42,10 @@ SAMPLE = {
     "path:path": "wall.js",
     "generation": "g0001",
     "format": "geojson",
+    "tileMatrixSetId": "WebMercatorQuad",
+    "tileMatrix": "10",
+    "tileRow": "416",
+    "tileCol": "843",
 }
 
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from cityaware.api.app import create_app
 from tests.fuzzing import assert_no_server_error, operations_of
 
-PATHS = r"^/($|conformance|collections|v1/(regions|hotspots))"
+PATHS = r"^/($|conformance|collections|tileMatrixSets|styles|v1/(regions|hotspots))"
 EXAMPLES = 15
 
 
@@ -41,6 +41,15 @@ OPERATIONS = [
     "GET /v1/hotspots",
     "GET /collections/incidents/items",  # one path per collection, typed queryables (QGIS)
     "GET /collections/grids/items",
+    # OGC API - Tiles, TileJSON and styles (api/ogc/tiles.py)
+    "GET /tileMatrixSets",
+    "GET /tileMatrixSets/{tileMatrixSetId}",
+    "GET /collections/{collectionId}/tiles",
+    "GET /collections/{collectionId}/tiles/{tileMatrixSetId}",
+    "GET /collections/{collectionId}/tiles/{tileMatrixSetId}/tilejson.json",
+    "GET /collections/{collectionId}/tiles/{tileMatrixSetId}/style.json",
+    "GET /collections/{collectionId}/tiles/{tileMatrixSetId}/{tileMatrix}/{tileRow}/{tileCol}",
+    "GET /styles/wall/style.json",
 ]
 # the other collections' own items paths: the same handler as the two fuzzed above
 SAME_HANDLER = [
@@ -57,6 +66,8 @@ def _real_targets(case) -> None:
     params = case.path_parameters or {}
     if "collectionId" in params:  # a real collection, points or polygons
         params["collectionId"] = ("incidents", "grids")[len(params["collectionId"]) % 2]
+    if "tileMatrixSetId" in params and len(params["tileMatrixSetId"]) % 2:
+        params["tileMatrixSetId"] = "WebMercatorQuad"
     if "code" in params and len(params["code"]) % 2:  # half the time a real unit
         params["code"] = "410105001"
 
