@@ -1,6 +1,7 @@
 """The Open311 GeoReport v2 endpoint: every answer in JSON and XML through a validator
 written from the spec (tests/api/service/georeport_spec.py), checked against the store's
-rows; attributes, private contacts, services at a point, tokens, errors in Open311 terms."""
+rows; attributes, private contacts, services at a point, errors in Open311 terms (tokens:
+tests/api/hotline/test_intake.py, where the text reader is trained)."""
 
 from __future__ import annotations
 
@@ -207,17 +208,6 @@ def test_errors_speak_open311(client, role_keys):
             assert word in said, (form, said)
     with pytest.raises(Invalid):  # the validator does refuse what breaks the spec
         validate("errors", "xml", b"<errors><error><status>1</status></error></errors>")
-
-
-def test_a_queued_request_answers_a_token(client, role_keys):
-    answer = client.post(f"{BASE}/requests.json",
-                         data={"description": "噪音扰民", "api_key": role_keys["service"]})  # fmt: skip
-    [created] = validate("created", "json", answer.content)
-    token = created["token"]
-    assert token and created["service_request_id"] is None
-    [told] = both(client, f"tokens/{token}", "token")
-    assert told == {"token": token, "service_request_id": None}  # a person has not decided yet
-    assert "token" in error(client.get(f"{BASE}/tokens/RV-nope.xml"), 404, "xml")
 
 
 @pytest.fixture(scope="module")
