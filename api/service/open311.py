@@ -37,6 +37,7 @@ from cityaware.api.service.georeport import (
     service_definition,
     service_request,
     status_filter,
+    w3c_time,
 )
 from cityaware.api.service.georeport_xml import (
     DEFINITION,
@@ -79,6 +80,11 @@ class Open311:
         except NotFound:
             return UTC
         return geocoding.profiles.get(generation).clock if geocoding.profiles else UTC
+
+    def discovery(self, base_url: str) -> dict[str, Any]:
+        """The discovery document of this endpoint (changeset: when this server started)."""
+        changeset = w3c_time(self.started, self.clock()) or ""
+        return discovery(base_url.rstrip("/") + PREFIX, changeset, base_url)
 
     def services(self, lat: float | None = None, long: float | None = None) -> list[dict]:
         """The service list: one service per incident category; with ``lat``/``long`` only
@@ -259,9 +265,7 @@ def _add_routes(
 
     @router.get(f"/discovery.{fmt}", summary="Discovery document", dependencies=[readable])
     def discover(request: Request) -> Response:
-        base = str(request.base_url).rstrip("/") + PREFIX
-        document = discovery(base, ctx.open311.started, str(request.base_url))
-        return answer(document, fmt, DISCOVERY)
+        return answer(ctx.open311.discovery(str(request.base_url)), fmt, DISCOVERY)
 
     @router.get(
         f"/services.{fmt}",
