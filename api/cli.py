@@ -20,6 +20,10 @@ from cityaware.api.settings import Settings
 from cityaware.geo.errors import CityAwareError
 
 DESCRIPTION = "cityaware: city-awareness map server (demo, serve, import, locate, export, ...)"
+EPILOG = """examples:
+  cityaware demo && cityaware serve
+  cityaware import incidents cases.csv --crs BD09
+  cityaware locate --help   (every command has its own help and examples)"""
 COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
     demo.add_parser,
     serve.add_parser,
@@ -33,7 +37,12 @@ COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="cityaware", description=DESCRIPTION)
+    parser = argparse.ArgumentParser(
+        prog="cityaware",
+        description=DESCRIPTION,
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", required=True)
     for add_parser in COMMANDS:

@@ -2,7 +2,8 @@
 
 Every body has ``code`` (an OGC-style exception code), ``description`` and
 ``status``, e.g. ``{"code": "NotFound", "description": "no unit 9999", "status": 404}``;
-under ``/open311/`` the GeoReport v2 form ``[{"code": 404, "description": ...}]``. An
+under ``/open311/`` the GeoReport v2 form ``[{"code": 404, "description": ...}]`` (XML
+``<errors>`` for a ``.xml`` path). An
 unexpected exception is a JSON 500 without its traceback (which goes to the log).
 """
 
@@ -44,9 +45,12 @@ OPEN311_PREFIX = "/open311/"
 
 def answer_for(request: Request, status: int, description: str, code: str | None = None):
     """The error answer for ``request``: Open311 clients get GeoReport v2's
-    ``[{"code": status, "description": ...}]``, everyone else :func:`error_response`."""
+    ``[{"code": status, "description": ...}]`` (or its XML), everyone else
+    :func:`error_response`."""
     if request.url.path.startswith(OPEN311_PREFIX):
-        return JSONResponse([{"code": status, "description": description}], status_code=status)
+        from cityaware.api.service.georeport_xml import error_answer
+
+        return error_answer(request.url.path, status, description)
     return error_response(status, description, code)
 
 

@@ -10,6 +10,8 @@ overrides or adds what cannot be derived:
                             (default: 中国, the province from the codes, the city names
                             and their short forms)
 ``[city] search_placeholder``  the map wall's search box hint
+``[city] timezone``         IANA time zone of the city's clocks, e.g. Asia/Shanghai
+                            (default UTC): the offset of times in answers
 ``[map] centre``, ``zoom``  the map's start view (default: fit the extent)
 ``[map] metric_crs``        default: the CGCS2000 3° Gauss-Krüger zone of the centre
 ``[[zones]]``               functional zones: ``code``, ``names`` (official first), and
@@ -37,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import geopandas as gpd
 import pandas as pd
@@ -87,6 +90,17 @@ class CityProfile:
     zoom: int | None = None
     search_placeholder: str = "lon,lat GCJ02 | address"
     city_codes: tuple[str, ...] = field(default=())
+    timezone: str = "UTC"
+
+    @property
+    def clock(self) -> ZoneInfo:
+        """The city's time zone (for the UTC offset of the times it is told).
+
+        >>> from datetime import datetime
+        >>> datetime(2026, 7, 1, tzinfo=CityProfile(timezone="Asia/Shanghai").clock).isoformat()
+        '2026-07-01T00:00:00+08:00'
+        """
+        return ZoneInfo(self.timezone)
 
     def zone(self, code: str | None) -> Zone | None:
         """The zone with ``code`` (None when unknown)."""
@@ -195,6 +209,8 @@ def _apply(profile: CityProfile, overrides: Mapping[str, Any]) -> CityProfile:
         changes["prefixes"] = _strings(city["prefixes"], "city.prefixes")
     if "search_placeholder" in city:
         changes["search_placeholder"] = str(city["search_placeholder"])
+    if "timezone" in city:
+        changes["timezone"] = _timezone(city["timezone"])
     if "centre" in view:
         centre = view["centre"]
         if not (isinstance(centre, list) and len(centre) == 2):
@@ -219,6 +235,15 @@ def _zone(table: object) -> Zone:
     return Zone(
         str(table["code"]), names, str(table.get("host", "")), str(table.get("streets", ""))
     )
+
+
+def _timezone(value: object) -> str:
+    try:
+        return ZoneInfo(str(value)).key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(
+            f"city profile: city.timezone {value!r} is not an IANA time zone (e.g. Asia/Shanghai)"
+        ) from None
 
 
 def _table(overrides: Mapping[str, Any], name: str) -> Mapping[str, Any]:

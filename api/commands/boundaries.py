@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cityaware.api.commands import add_data_dir
+from cityaware.api.commands import add_command, add_data_dir, progress_bar
 from cityaware.api.settings import Settings
 
 if TYPE_CHECKING:
@@ -32,10 +32,20 @@ DEFAULT_BATCH = 50_000
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("boundaries", help="import and manage boundary generations")
+    parser = add_command(
+        subparsers,
+        "boundaries",
+        "import and manage boundary generations",
+        ("cityaware boundaries import grids.gpkg --activate", "cityaware boundaries list"),
+        "Import, validate, list, activate and compare boundary generations.",
+    )
     actions = parser.add_subparsers(dest="action", required=True)
 
-    importer = actions.add_parser("import", help="stage boundary files as a new generation")
+    importer = add_command(actions, "import", "stage boundary files as a new generation", (
+        'cityaware boundaries import grids.gpkg --activate --note "2024 survey"',
+        "cityaware boundaries import streets.shp --level street --crs EPSG:4547",
+        "cityaware boundaries import districts.shp divisions.csv --encoding GBK --activate",
+    ))  # fmt: skip
     _add_read_options(importer)
     importer.add_argument("--activate", action="store_true", help="make it the live generation")
     importer.add_argument("--note", default="", help="free text stored with the generation")
@@ -48,7 +58,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_data_dir(importer)
     importer.set_defaults(func=run_import)
 
-    validator = actions.add_parser("validate", help="check boundary files, write a JSON report")
+    validator = add_command(
+        actions,
+        "validate",
+        "check boundary files, write a JSON report",
+        ("cityaware boundaries validate districts.geojson -o report.json",),
+    )
     _add_read_options(validator)
     validator.add_argument("-o", "--output", help="write the report here (default: stdout)")
     validator.add_argument(
@@ -56,13 +71,18 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     validator.set_defaults(func=run_validate)
 
-    lister = actions.add_parser("list", help="list the generations")
+    lister = add_command(
+        actions, "list", "list the generations", ("cityaware boundaries list --json",)
+    )
     lister.add_argument("--json", action="store_true", help="print JSON")
     add_data_dir(lister)
     lister.set_defaults(func=run_list)
 
-    activator = actions.add_parser("activate", help="switch the live generation")
-    activator.add_argument("generation")
+    activator = add_command(actions, "activate", "switch the live generation", (
+        "cityaware boundaries activate g0002",
+        "cityaware boundaries activate g0002 --scheduler tcp://sched:8786",
+    ))  # fmt: skip
+    activator.add_argument("generation", help="the generation id, e.g. g0002")
     activator.add_argument(
         "--scheduler",
         help="re-assign the stored features on dask: local:N or tcp://HOST:PORT "
@@ -74,9 +94,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     add_data_dir(activator)
     activator.set_defaults(func=run_activate)
 
-    differ = actions.add_parser("diff", help="codes added, removed, changed between generations")
-    differ.add_argument("generation_a")
-    differ.add_argument("generation_b")
+    differ = add_command(actions, "diff", "codes added, removed, changed between generations",
+                         ("cityaware boundaries diff g0001 g0002",))  # fmt: skip
+    differ.add_argument("generation_a", help="the older generation")
+    differ.add_argument("generation_b", help="the newer generation")
     differ.add_argument("--json", action="store_true", help="print every code as JSON")
     add_data_dir(differ)
     differ.set_defaults(func=run_diff)
@@ -115,8 +136,6 @@ def _add_read_options(parser: argparse.ArgumentParser) -> None:
 
 def _read(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, list[RepairNote], pd.DataFrame]:
     """The outlines (with their repair notes) and the division lists among ``args.files``."""
-    from tqdm import tqdm
-
     from cityaware.geo.boundaries.divisions import (
         concat_divisions,
         is_division_list,
@@ -134,7 +153,7 @@ def _read(args: argparse.Namespace) -> tuple[gpd.GeoDataFrame, list[RepairNote],
     divisions = concat_divisions(
         [read_divisions(path) for path in args.files if is_division_list(path)]
     )
-    progress = tqdm(outlines, desc="reading", unit="file", file=sys.stderr, leave=False)
+    progress = progress_bar(iterable=outlines, desc="reading", unit="file", leave=False)
     units, repairs = read_many(
         outlines,
         level=args.level,

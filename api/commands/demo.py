@@ -16,9 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
-from cityaware.api.commands import add_data_dir
+from cityaware.api.commands import add_command, add_data_dir, progress_bar
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
 from cityaware.geo.resources import demo_boundaries, demo_city_files
@@ -27,7 +25,15 @@ FEATURE_KINDS = ("cameras", "sensors", "incidents")
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("demo", help="build the demo city (boundaries and features)")
+    parser = add_command(
+        subparsers,
+        "demo",
+        "build the demo city (boundaries and features)",
+        ("cityaware demo --data-dir ./cityaware-data", "cityaware demo --scale 0.1"),
+        "Stage and activate the demo boundaries, install the demo city's profile and duty\n"
+        "list, and load generated cameras, sensors and 30 days of incidents. Each step is\n"
+        "skipped when its data is already there.",
+    )
     add_data_dir(parser)
     parser.add_argument("--seed", type=int, default=None, help="feature generator seed")
     parser.add_argument(
@@ -89,7 +95,7 @@ def ensure_features(ctx: AppContext, seed: int | None = None, scale: float = 1.0
     )
     for kind in FEATURE_KINDS:
         frame = frames[kind]
-        with tqdm(total=len(frame), desc=f"loading {kind}", unit=" rows", file=sys.stderr) as bar:
+        with progress_bar(total=len(frame), desc=f"loading {kind}", unit=" rows") as bar:
             report = store.bulk_import(
                 kind, frame, crs="EPSG:4326", progress=lambda done: bar.update(done - bar.n)
             )

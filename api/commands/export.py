@@ -11,11 +11,10 @@ streets, communities, grids) come from the active generation, unfiltered.
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cityaware.api.commands import add_data_dir
+from cityaware.api.commands import add_command, add_data_dir, progress_bar
 from cityaware.api.settings import Settings
 from cityaware.geo.boundaries.schema import LAYER_OF
 
@@ -28,15 +27,24 @@ FORMATS = ("geojson", "csv", "gpkg", "parquet")
 SUFFIX_FORMAT = {".geojson": "geojson", ".json": "geojson", ".csv": "csv", ".gpkg": "gpkg"}
 SUFFIX_FORMAT[".parquet"] = "parquet"
 FILTERS = ("bbox", "region", "category", "status", "channel", "since", "until")
+DESCRIPTION = """Write a collection to GeoJSON, CSV, GeoPackage or GeoParquet.
+
+Features (incidents, cameras, sensors) are streamed from the configured store in
+batches, with the same filters as the API. Boundary layers (districts, streets,
+communities, grids) come from the active generation, unfiltered."""
+EXAMPLES = (
+    "cityaware export incidents -o noise.gpkg --region 410105 --category noise --since 2026-11-01",
+    "cityaware export grids -o grids.parquet",
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
-        "export", help="export features or boundaries to a file", description=__doc__.split("\n")[0]
+    parser = add_command(
+        subparsers, "export", "export features or boundaries to a file", EXAMPLES, DESCRIPTION
     )
     parser.add_argument("collection", choices=FEATURES + BOUNDARIES)
     parser.add_argument("--format", choices=FORMATS, help="default: from the -o suffix")
-    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("-o", "--output", type=Path, required=True, help="the file to write")
     parser.add_argument("--bbox", help="minlon,minlat,maxlon,maxlat (WGS84)")
     parser.add_argument("--region", help="district, street, community, grid or zone code")
     for name in ("category", "status", "channel"):
@@ -66,8 +74,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _export_features(ctx: AppContext, args: argparse.Namespace, fmt: str) -> int:
-    from tqdm import tqdm
-
     from cityaware.geo.errors import InvalidInput
     from cityaware.geo.store import FeatureFilter
     from cityaware.geo.store.export import write_features
@@ -87,7 +93,7 @@ def _export_features(ctx: AppContext, args: argparse.Namespace, fmt: str) -> int
     )  # fmt: skip
     store = ctx.store
     total = store.count(args.collection, filters)
-    with tqdm(total=total, unit="row", unit_scale=True, file=sys.stderr, disable=None) as bar:
+    with progress_bar(total=total, unit="row", unit_scale=True) as bar:
         return write_features(
             store, args.collection, args.output, fmt, filters, progress=bar.update
         )

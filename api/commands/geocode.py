@@ -14,7 +14,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from cityaware.api.commands import add_data_dir
+from cityaware.api.commands import add_command, add_data_dir
 from cityaware.api.settings import Settings
 from cityaware.geo.resources import demo_boundaries
 
@@ -24,7 +24,16 @@ if TYPE_CHECKING:
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("geocode", help="find the grid of a Chinese address")
+    parser = add_command(
+        subparsers,
+        "geocode",
+        "find the grid of a Chinese address",
+        ('cityaware geocode "开封市龙亭区中山路12号院3号楼2单元501"',
+         'cityaware geocode "绿城花园东门" "二七区德化街88号" --json'),
+        "Find the grid of each address (or the coarser unit that is certain), with the\n"
+        "candidates. Uses the active boundary generation of the data directory; without\n"
+        "one, the bundled demo city.",
+    )  # fmt: skip
     parser.add_argument("addresses", nargs="+", metavar="ADDRESS", help="free-text address")
     parser.add_argument("--limit", type=int, default=5, help="candidates to show (default 5)")
     parser.add_argument("--json", action="store_true", help="print the full answers as JSON")

@@ -10,22 +10,37 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cityaware.api.commands import add_data_dir
+from cityaware.api.commands import add_command, add_data_dir
 from cityaware.api.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     from cityaware.api.service.auth import ROLES
 
-    parser = subparsers.add_parser("keys", help="manage API keys (roles: service, gis, ops, admin)")
+    parser = add_command(
+        subparsers,
+        "keys",
+        "manage API keys (roles: service, gis, ops, admin)",
+        ("cityaware keys create --role service --label hotline", "cityaware keys list"),
+        "Create, list and revoke API keys; they are stored hashed in the data directory.",
+    )
     actions = parser.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="make a key and print it once")
-    create.add_argument("--role", required=True, choices=ROLES)
+    create = add_command(
+        actions,
+        "create",
+        "make a key and print it once",
+        ('cityaware keys create --role service --label "hotline ticketing"',),
+    )
+    create.add_argument("--role", required=True, choices=ROLES, help="what the key may do")
     create.add_argument("--label", default="", help="who uses the key")
-    actions.add_parser("list", help="list keys (never the keys themselves)")
-    revoke = actions.add_parser("revoke", help="delete a key by its id")
-    revoke.add_argument("key_id")
-    for sub in (create, actions.choices["list"], revoke):
+    lister = add_command(
+        actions, "list", "list keys (never the keys themselves)", ("cityaware keys list",)
+    )
+    revoke = add_command(
+        actions, "revoke", "delete a key by its id", ("cityaware keys revoke 1a2b3c4d",)
+    )
+    revoke.add_argument("key_id", help="the id that keys list shows")
+    for sub in (create, lister, revoke):  # fmt: skip
         add_data_dir(sub)
     parser.set_defaults(func=run)
 

@@ -18,15 +18,25 @@ import argparse
 import sys
 from pathlib import Path
 
-from cityaware.api.commands import add_data_dir
+from cityaware.api.commands import add_command, add_data_dir
 from cityaware.api.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser(
+    parser = add_command(
+        subparsers,
         "locate",
-        help="add grid/community/street/district codes to the points of a file",
-        description=__doc__.split("\n")[0],
+        "add grid/community/street/district codes to the points of a file",
+        (
+            "cityaware locate complaints.csv --crs GCJ-02 --lon-col lng --lat-col lat "
+            "-o located.csv",
+            "cityaware locate 'points/*.parquet' --crs WGS84 -o located/ --scheduler local:8",
+        ),
+        "Add grid codes to every point of a file, or of a partitioned dataset. One file\n"
+        "streams in chunks; a folder, a glob or --scheduler runs on dask.distributed and\n"
+        "writes one GeoParquet partition per input piece (rerun to resume). Rows with\n"
+        "unusable coordinates are kept with status invalid and the reason in the error\n"
+        "column.",
     )
     parser.add_argument(
         "input",

@@ -14,14 +14,21 @@ import argparse
 import os
 import threading
 
-from cityaware.api.commands import add_data_dir
+from cityaware.api.commands import add_command, add_data_dir
 from cityaware.api.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    parser = subparsers.add_parser("serve", help="serve the API and the map wall")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8000)
+    parser = add_command(
+        subparsers,
+        "serve",
+        "serve the API and the map wall",
+        ("cityaware serve --port 8000", "cityaware serve --host 0.0.0.0 --workers 4"),
+        "Serve the HTTP API, the OGC API and the map wall over the data directory. With\n"
+        "--workers N, N processes share one port and one store.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    parser.add_argument("--port", type=int, default=8000, help="port (default 8000)")
     parser.add_argument(
         "--workers", type=int, default=1, help="worker processes (default 1; e.g. one per core)"
     )

@@ -14,6 +14,8 @@ Writes need an API key: create with role service, ops or admin; update with ops 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -73,6 +75,15 @@ class IncidentIn(BaseModel):
     channel: str = Field("web", max_length=32, description="hotline_12345 (or 12345), web, ...")
     priority: str = Field("normal", max_length=16, description="low, normal, high, urgent")
     media_url: str | None = Field(None, max_length=1000, description="a photo of the case")
+
+
+@dataclass(frozen=True)
+class IntakeExtras:
+    """What a channel adds to an intake: ``attributes`` kept in the case's attributes, and
+    ``also(conn, id)``, a write of private rows in the case's (or review item's) transaction."""
+
+    attributes: dict[str, Any] = field(default_factory=dict)
+    also: Callable[[Any, str], None] | None = None
 
 
 class IncidentPatch(BaseModel):
@@ -137,6 +148,7 @@ class Incidents:
         incident: IncidentIn,
         idempotency_key: str | None,
         dispatch: dict[str, Any] | None = None,
+        extras: IntakeExtras | None = None,
     ) -> tuple[dict, bool]:
         """Pin, route and store an incident; returns (view, replayed).
 
@@ -144,6 +156,7 @@ class Incidents:
         the text. A case whose place or category is not trusted is queued for review
         instead (the view then has ``dispatch.mode`` review and no incident id).
         """
+        extras = extras or IntakeExtras()
         store = self.store
         text = check_text(incident.text) if incident.text is not None else None
         channel = store.taxonomy.check_channel(incident.channel)
@@ -177,10 +190,11 @@ class Incidents:
             if dispatch["mode"] == "auto" and location is None:
                 dispatch = {"mode": "review", "reason": "the place could not be pinned safely"}
             if dispatch["mode"] == "review":
-                return self._queue(incident, text or "", channel, category, guess, place, dispatch)
+                return self._queue(incident, text or "", channel, category, guess, place, dispatch,
+                                   extras)  # fmt: skip
         assert location is not None
         return self._store(incident, idempotency_key, channel, category, location, text, guess,
-                           place, dispatch)  # fmt: skip
+                           place, dispatch, extras)  # fmt: skip
 
     def _reader(self) -> TextReader:
         if self.reader is None:
@@ -219,11 +233,17 @@ class Incidents:
         guess: Classification | None,
         place: PlaceReading | None,
         dispatch: dict[str, Any] | None,
+        extras: IntakeExtras,
     ) -> tuple[dict, bool]:
         store = self.store
         district, zone = location.district_code or "", location.managing_zone or ""
         city = self.geocoding.city_name(location)
         routing = self.duty_list.route(category, district, zone, city)
+        if routing.refused:
+            raise Unprocessable(
+                f"{category} cases are not taken at this place (duty list rule "
+                f"{routing.rule['id']})"
+            )
         digest = fingerprint(incident)
         case_id = new_ids(1)[0]
         block = self.hotline_block(category, location, now_ms(), case_id,
@@ -247,11 +267,13 @@ class Incidents:
                 "request_sha256": digest,
                 "media_url": incident.media_url,
                 "hotline": block,
+                **extras.attributes,
             },
         }
         stored, created = store.add_or_replay(
-            "incidents", record, idempotency_key=idempotency_key, location=location
-        )
+            "incidents", record, idempotency_key=idempotency_key, location=location,
+            also=extras.also,
+        )  # fmt: skip
         if not created:
             return self._replayed(stored, incident)
         if dispatch is not None:
@@ -278,8 +300,9 @@ class Incidents:
         guess: Classification | None,
         place: PlaceReading | None,
         dispatch: dict[str, Any],
+        extras: IntakeExtras,
     ) -> tuple[dict, bool]:
-        """Put an intake in the review queue (nothing is half stored: one row)."""
+        """Put an intake in the review queue (nothing is half stored: one transaction)."""
         analysis = {
             "category": guess.to_dict() if guess else {"id": category, "given": True},
             "place": place.to_dict() if place else None,
@@ -288,7 +311,7 @@ class Incidents:
         }
         item = add_review(
             self.store, {"id": "RV-" + new_ids(1)[0], "text": text, "channel": channel,
-                         "analysis": analysis}
+                         "analysis": analysis}, also=extras.also
         )  # fmt: skip
         return review_view(item), False
 

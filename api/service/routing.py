@@ -7,6 +7,8 @@ incident's. Among matching rules the lowest ``priority`` wins (ties: file
 order); a ``*`` rule with no district or zone is the default and must exist.
 An office may name ``{city}``: the name of the incident's city (from its
 chain, or the city profile) fills it in, so one list serves several cities.
+An office ``-`` refuses: that category is not taken there (no office answers it), so
+intake answers 422 and Open311's ``services?lat=&long=`` leaves it out.
 
 ``<data_dir>/duty-list.csv`` is the city's own list (``cityaware demo`` installs
 the demo city's). Without one the packaged list routes everything to the
@@ -19,6 +21,9 @@ incident's city operations centre, tied to no city.
 True
 >>> rules.route("noise").office
 '城市运行管理中心'
+>>> refusing = DutyList([Rule("R1", 1, "noise", "410105", "", REFUSED), *rules.rules])
+>>> refusing.offers("noise", "410105"), refusing.offers("noise", "410102")
+(False, True)
 """
 
 from __future__ import annotations
@@ -36,6 +41,7 @@ DUTY_LIST_NAME = "duty-list.csv"
 COLUMNS: tuple[str, ...] = ("id", "priority", "category", "district", "managing_zone", "office")
 ANY = "*"
 CITY_FIELD = "{city}"
+REFUSED = "-"
 
 
 @dataclass(frozen=True)
@@ -79,6 +85,11 @@ class Routing:
 
     def as_dict(self) -> dict[str, Any]:
         return {"office": self.office, "rule": self.rule}
+
+    @property
+    def refused(self) -> bool:
+        """Whether the rule refuses the case (office ``-``)."""
+        return self.office == REFUSED
 
 
 class DutyList:
@@ -130,3 +141,7 @@ class DutyList:
                 office = rule.office.replace(CITY_FIELD, city or "")
                 return Routing(office=office, rule=rule.describe())
         raise AssertionError("unreachable: the default rule matches everything")
+
+    def offers(self, category: str, district: str = "", managing_zone: str = "") -> bool:
+        """Whether a case of ``category`` is taken in ``district`` / ``managing_zone``."""
+        return not self.route(category, district, managing_zone).refused

@@ -13,6 +13,7 @@ in the status history (same status, the note says what happened).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -61,14 +62,21 @@ def _change(kind: str, id: str, op: str, at: int, grid: str | None = None) -> di
             "generation": None, "at": at, "bulk": False}  # fmt: skip
 
 
-def add_review(store: FeatureStore, record: dict[str, Any]) -> dict[str, Any]:
-    """Queue an intake for review (``id``, ``text``, ``channel``, ``analysis``)."""
+def add_review(
+    store: FeatureStore,
+    record: dict[str, Any],
+    also: Callable[[sa.Connection, str], None] | None = None,
+) -> dict[str, Any]:
+    """Queue an intake for review (``id``, ``text``, ``channel``, ``analysis``); ``also(conn,
+    id)`` writes more rows in the same transaction."""
     table, now = store.tables[REVIEW], now_ms()
     row = {**record, "analysis": orjson.dumps(record["analysis"]).decode(), "state": "pending"}
     row["received_at"] = now
     with store.backend.write() as conn:
         conn.execute(table.insert(), [row])
         store.changelog.append_rows(conn, [_change(REVIEW_KIND, row["id"], "create", now)])
+        if also is not None:
+            also(conn, row["id"])
     return get_review(store, row["id"])
 
 

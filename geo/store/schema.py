@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 
+from cityaware.geo.store.contacts import CONTACTS, contacts_table
 from cityaware.geo.store.imports import imports_table
 from cityaware.geo.store.live_tables import define_live_tables
 
@@ -190,4 +191,5 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     }
     tables |= define_live_tables(metadata)
     tables["imports"] = imports_table(metadata)
+    tables[CONTACTS] = contacts_table(metadata)
     return metadata, tables

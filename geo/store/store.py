@@ -145,9 +145,11 @@ class FeatureStore(StoreReads, ChangeReads):
         crs: str = "EPSG:4326",
         idempotency_key: str | None = None,
         location: Location | None = None,
+        also: Callable[[sa.Connection, str], None] | None = None,
     ) -> tuple[dict[str, Any], bool]:
         """As :meth:`add`, returning ``(feature, created)``: ``created`` is False when
-        ``idempotency_key`` replayed the feature an earlier call created.
+        ``idempotency_key`` replayed the feature an earlier call created. ``also(conn, id)``
+        writes more rows of a created feature in its transaction (e.g. a private contact).
 
         >>> store.add_or_replay("incidents", record, idempotency_key="k1")[1]  # doctest: +SKIP
         True
@@ -169,6 +171,8 @@ class FeatureStore(StoreReads, ChangeReads):
                     return existing, False
             conn.execute(self.features.insert(), [row])
             self._log(conn, kind, row["id"], "create", None, row, now)
+            if also is not None:
+                also(conn, row["id"])
             return to_record(row), True
 
         try:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.hotline.conftest import ADMIN, first_of_kind, post
+from tests.api.service.georeport_spec import validate
 
 pytestmark = pytest.mark.slow
 
@@ -144,9 +145,26 @@ def test_open311_accepts_free_text(client, gazetteer):
     answer = client.post("/open311/v2/requests.json", data=form)
     assert answer.status_code == 200, answer.text
     assert answer.json()[0]["service_request_id"]
-    queued = client.post("/open311/v2/requests.json",
+    queued = client.post("/open311/v2/requests.xml",
                          data={"description": "噪音扰民", "api_key": ADMIN})  # fmt: skip
-    assert queued.json()[0]["token"].startswith("RV-")
+    [created] = validate("created", "xml", queued.content)
+    token = created["token"]
+    assert token.startswith("RV-") and created["service_request_id"] is None
+    for fmt in ("json", "xml"):  # a person has not decided yet: no request id
+        told = client.get(f"/open311/v2/tokens/{token}.{fmt}")
+        assert validate("token", fmt, told.content) == [
+            {"token": token, "service_request_id": None}
+        ]
+    decided = client.patch(f"/v1/review/{token}", json={"category": "noise", "lon": 113.66,
+                           "lat": 34.76, "crs": "WGS84"}, headers={"X-API-Key": ADMIN})  # fmt: skip
+    assert decided.status_code == 201, decided.text
+    told = client.get(f"/open311/v2/tokens/{token}.xml")
+    assert validate("token", "xml", told.content)[0]["service_request_id"] == decided.json()["id"]
+    missing = client.get("/open311/v2/tokens/RV-nope.json")
+    assert (
+        missing.status_code == 404
+        and "token" in validate("errors", "json", missing.content)[0]["description"]
+    )
     too_long = client.post("/open311/v2/requests.json",
                            data={"description": "吵" * 600, "api_key": ADMIN})  # fmt: skip
     assert too_long.status_code == 400

@@ -23,11 +23,19 @@ OPERATIONS = [
     "POST /v1/incidents/{incident_id}/reply",
     "POST /v1/incidents/{incident_id}/callback",
     "POST /v1/incidents/{incident_id}/escalate",
-    "GET /open311/v2/services.json",
-    "GET /open311/v2/services/{service_code}.json",
-    "GET /open311/v2/requests.json",
-    "POST /open311/v2/requests.json",
-    "GET /open311/v2/requests/{service_request_id}.json",
+    *(
+        f"{method} /open311/v2/{path}.{fmt}"
+        for fmt in ("json", "xml")
+        for method, path in (
+            ("GET", "discovery"),
+            ("GET", "services"),
+            ("GET", "services/{service_code}"),
+            ("GET", "requests"),
+            ("POST", "requests"),
+            ("GET", "requests/{service_request_id}"),
+            ("GET", "tokens/{token}"),
+        )
+    ),  # fmt: skip
 ]
 
 
