@@ -273,6 +273,24 @@ class ChangeReads:
         last = items[-1][0] if items else after
         return ChangedRecords(items, last if len(items) == limit else max(latest, last))
 
+    def changed_kinds(self, kinds: Sequence[str], after: int) -> tuple[set[str], int]:
+        """The kinds among ``kinds`` with a change readers may see after seq ``after``, and
+        the seq that answer is as of (one range read of the feed's newest rows).
+
+        ChangesPruned when ``after`` is older than the retention.
+
+        >>> store.changed_kinds(["cameras", "sensors"], after=0)  # doctest: +SKIP
+        ({'cameras'}, 42)
+        """
+        c = self.changelog.table
+        with self.backend.read() as conn:
+            seq = self.changelog.latest(conn)
+            newer = sa.select(c.c.kind).distinct()
+            newer = newer.where(c.c.seq > after, c.c.seq <= seq, c.c.kind.in_(list(kinds)))
+            found = {str(kind) for kind in conn.execute(newer).scalars()}
+            self.changelog.check_retained(conn, after)
+        return found, seq
+
     def feature_frame(
         self, kind: str, columns: Sequence[str], after: int | None = None
     ) -> FrameDelta:
