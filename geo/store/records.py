@@ -319,24 +319,34 @@ def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reas
     base = base if base is not None else pd.Series([None] * len(frame), dtype=object)
     extra_rows = frame[extras].to_dict("records") if extras else [{}] * len(frame)
     for i, (given, extra) in enumerate(zip(base.tolist(), extra_rows, strict=True)):
-        merged: object = {}
-        if isinstance(given, str) and given.strip():
-            try:
-                merged = orjson.loads(given)
-            except orjson.JSONDecodeError:
-                merged = None
-        elif isinstance(given, dict):
-            merged = given
-        if not isinstance(merged, dict):
-            reasons.add(np.arange(len(frame)) == i, "attributes must be a JSON object")
-            continue
-        merged.update({k: _plain(v) for k, v in extra.items() if not _missing(v)})
-        result[i] = (
-            orjson.dumps(merged, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
-            if merged
-            else None
-        )
+        try:
+            result[i] = merge_attributes(given, extra)
+        except ValueError as error:
+            reasons.add(np.arange(len(frame)) == i, str(error))
     return result
+
+
+def merge_attributes(given: object, extra: Mapping[Any, Any]) -> str | None:
+    """A row's ``attributes`` JSON: ``given`` (JSON text or a dict) with the ``extra`` input
+    fields added (None when empty); ValueError when ``given`` is not a JSON object.
+
+    >>> merge_attributes('{"a": 1}', {"b": 2, "c": None})
+    '{"a":1,"b":2}'
+    """
+    merged: object = {}
+    if isinstance(given, str) and given.strip():
+        try:
+            merged = orjson.loads(given)
+        except orjson.JSONDecodeError:
+            merged = None
+    elif isinstance(given, dict):
+        merged = dict(given)
+    if not isinstance(merged, dict):
+        raise ValueError("attributes must be a JSON object")
+    merged.update({k: _plain(v) for k, v in extra.items() if not _missing(v)})
+    if not merged:
+        return None
+    return orjson.dumps(merged, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def _alarm(out: dict[str, Any]) -> ObjectArray:

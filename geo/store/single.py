@@ -15,11 +15,10 @@ text, times), applied to one dict. The row and the rejection text are the ones
 ...     "lat": 34.7}, location=here, locator=None, crs="EPSG:4326", taxonomy=TAXONOMY, now=0)
 >>> row["grid_code"], row["status"], row["priority"], row["generation"]
 ('g1', 'received', 'normal', 'gen1')
->>> prepare_record("incidents", {"lon": "east", "lat": 34.7, "category": "noise",
-...     "priority": "asap"}, location=here, locator=None, crs="EPSG:4326", taxonomy=TAXONOMY,
-...     now=0)  # doctest: +ELLIPSIS
+>>> prepare_record("incidents", {"lon": 113.6, "lat": 34.7, "priority": "asap"},
+...     location=here, locator=None, crs="EPSG:4326", taxonomy=TAXONOMY, now=0)
 Traceback (most recent call last):
-cityaware.geo.errors.InvalidInput: missing, NaN or non-numeric ...; unknown priority 'asap'...
+cityaware.geo.errors.InvalidInput: category is required; unknown priority 'asap'
 """
 
 from __future__ import annotations
@@ -29,7 +28,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 
 from cityaware.geo.crs import to_lonlat_checked
@@ -50,6 +48,7 @@ from cityaware.geo.store.records import (
     attribute_fields,
     choices_for,
     flatten_record,
+    merge_attributes,
     new_ids,
 )
 from cityaware.geo.store.schema import KIND_FIELDS
@@ -202,21 +201,11 @@ def _attributes(kind: str, record: Mapping[str, Any], reasons: list[str]) -> str
     given = record.get("attributes")
     if not extras and _missing(given):
         return None
-    merged: object = {}
-    if isinstance(given, str) and given.strip():
-        try:
-            merged = orjson.loads(given)
-        except orjson.JSONDecodeError:
-            merged = None
-    elif isinstance(given, dict):
-        merged = dict(given)
-    if not isinstance(merged, dict):
-        reasons.append("attributes must be a JSON object")
+    try:
+        return merge_attributes(given, extras)
+    except ValueError as error:
+        reasons.append(str(error))
         return None
-    merged.update({k: v for k, v in extras.items() if not _missing(v)})
-    if not merged:
-        return None
-    return orjson.dumps(merged, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def _alarm(row: Mapping[str, Any]) -> bool:
