@@ -21,6 +21,7 @@ from cityaware.api.errors import install_error_handlers
 from cityaware.api.guard import BodyGuard, SecurityHeaders
 from cityaware.api.head import HeadAsGet
 from cityaware.api.ogc.openapi import install_openapi
+from cityaware.api.openapi_errors import document_errors
 from cityaware.api.routes import (
     changes,
     devices,
@@ -73,6 +74,7 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     for build_router in ROUTERS:
         app.include_router(build_router(ctx))
     install_openapi(app)
+    document_errors(app)
     install_middleware(app, ctx)
     if ctx.registry.pending_activation() is not None:  # a crash interrupted an activation
         threading.Thread(target=finish_activation, args=(ctx,), daemon=True).start()

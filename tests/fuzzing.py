@@ -1,4 +1,5 @@
-"""Schemathesis over our own OpenAPI: the operations of some paths, and a no-5xx check."""
+"""Schemathesis over our own OpenAPI: the operations of some paths, and response checks
+(no 5xx, only documented status codes, bodies of the documented shape)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,14 @@ from collections.abc import Callable
 
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from schemathesis.checks import not_a_server_error
+
+#: what the OpenAPI promises: no 5xx, only documented statuses, bodies of the documented shape
+CONFORMANCE = (
+    not_a_server_error,
+    schemathesis.checks.status_code_conformance,
+    schemathesis.checks.response_schema_conformance,
+)
 
 
 def operations_of(app, path_regex: str) -> dict:
@@ -18,10 +27,15 @@ def operations_of(app, path_regex: str) -> dict:
     return found
 
 
-def assert_no_server_error(
-    operation, examples: int, prepare: Callable | None = None, headers: dict | None = None
+def assert_conforms(
+    operation,
+    examples: int,
+    prepare: Callable | None = None,
+    headers: dict | None = None,
+    checks: tuple = CONFORMANCE,
 ) -> None:
-    """Generate ``examples`` derandomised cases of ``operation``; none may answer 5xx.
+    """Generate ``examples`` derandomised cases of ``operation``; each answer must pass
+    ``checks`` (by default :data:`CONFORMANCE`).
 
     ``prepare(case)`` may adjust a case (e.g. point it at a real id) before the call.
     """
@@ -38,8 +52,6 @@ def assert_no_server_error(
         if prepare is not None:
             prepare(case)
         response = case.call(headers=headers)
-        assert response.status_code < 500, (
-            f"{case.method} {case.formatted_path} {case.query} {case.body!r}: {response.text[:300]}"
-        )
+        case.validate_response(response, checks=list(checks), headers=headers)
 
     call()

@@ -20,12 +20,11 @@ import asyncio
 import time
 from collections.abc import AsyncIterator
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from cityaware.api.context import AppContext
-from cityaware.api.service.event_stream import Event, EventCursor, EventHub
+from cityaware.api.service.event_stream import EventCursor, EventHub
 
 POLL_SECONDS = 0.2
 WAIT_SECONDS = 1.0  # how often a quiet stream checks that its client is still there
@@ -61,7 +60,7 @@ def build_router(ctx: AppContext) -> APIRouter:
             while not await request.is_disconnected():
                 events = await hub.next(cursor, timeout=WAIT_SECONDS)
                 if events:
-                    yield b"".join(_frame(event) for event in events)
+                    yield b"".join(event.frame for event in events)
                     quiet_since = time.monotonic()
                 if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
                     yield position("sync")
@@ -71,8 +70,3 @@ def build_router(ctx: AppContext) -> APIRouter:
         return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
 
     return router
-
-
-def _frame(event: Event) -> bytes:
-    data = orjson.dumps(event.data).decode()
-    return f"id: {event.id}\nevent: {event.type}\ndata: {data}\n\n".encode()

@@ -23,7 +23,10 @@ import contextlib
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
+
+import orjson
 
 from cityaware.geo.errors import ChangesPruned
 from cityaware.geo.store.changes import parse_seq
@@ -41,6 +44,12 @@ class Event:
     id: str
     type: str
     data: dict[str, Any]
+
+    @cached_property
+    def frame(self) -> bytes:
+        """The event as SSE text, encoded once however many clients it goes to."""
+        data = orjson.dumps(self.data).decode()
+        return f"id: {self.id}\nevent: {self.type}\ndata: {data}\n\n".encode()
 
 
 def _ms(value: str | None) -> int:
@@ -170,7 +179,12 @@ class EventHub:
                 return await asyncio.to_thread(cursor.poll)
             after = cursor.position
             cursor.position = max(after, self.position)
-            return [e for e in self.events if int(e.id) > after]
+            fresh = []  # the newest events are at the end: read back only as far as needed
+            for event in reversed(self.events):
+                if int(event.id) <= after:
+                    break
+                fresh.append(event)
+            return fresh[::-1]
         finally:
             self.clients -= 1
 

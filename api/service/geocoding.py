@@ -69,7 +69,7 @@ class Geocoding:
         """The locator of ``generation`` (the active one when None); NotFound if unknown."""
         if not generation:
             return active_locator(self.registry, self.locators)
-        self.registry.units(generation, level="district")  # NotFound for an unknown one
+        self.registry.require(generation)  # NotFound for an unknown one
         return self.locators.get(generation)
 
     def catalog(self, locator: Locator) -> AreaCatalog:

@@ -167,7 +167,7 @@ class BoundaryRegistry:
         :func:`geo.bulk.activation.activate`, which records the intent first
         (:meth:`begin_activation`) so that a crash is finished at the next start.
         """
-        self._require(generation)
+        self.require(generation)
         self._write_pointer(ACTIVE_FILE, generation)
 
     def begin_activation(self, generation: str) -> None:
@@ -177,7 +177,7 @@ class BoundaryRegistry:
         >>> registry.begin_activation("g0002"); registry.pending_activation()  # doctest: +SKIP
         'g0002'
         """
-        self._require(generation)
+        self.require(generation)
         self._write_pointer(ACTIVATING_FILE, generation)
 
     def pending_activation(self) -> str | None:
@@ -336,7 +336,8 @@ class BoundaryRegistry:
         ids = self._ids()
         return f"g{int(ids[-1][1:]) + 1 if ids else 1:04d}"
 
-    def _require(self, generation: str) -> str:
+    def require(self, generation: str) -> str:
+        """``generation`` when it is staged here, else NotFound (one directory check)."""
         if not _GENERATION_ID.match(str(generation)) or not (self.root / generation).is_dir():
             known = ", ".join(self._ids()) or "none yet"
             raise NotFound(f"boundary generation '{generation}' not found (known: {known})")
@@ -350,7 +351,7 @@ class BoundaryRegistry:
                     "no active boundary generation yet; import one with "
                     "`cityaware boundaries import FILE --activate` (or run `cityaware demo`)"
                 )
-        return self._require(generation)
+        return self.require(generation)
 
     def _frame_for_diff(self, generation: str) -> pd.DataFrame:
         units = pd.DataFrame(self.units(generation).drop(columns="geometry"))

@@ -21,8 +21,7 @@ if TYPE_CHECKING:
 
 
 class LonLatLocator(Protocol):
-    """What row preparation needs: WGS84 points to a batch of one generation
-    (:class:`~cityaware.geo.store.pinned.PinnedLocator` is one too)."""
+    """What row preparation needs: WGS84 points to a batch of one generation."""
 
     generation: str
 

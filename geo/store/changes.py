@@ -110,10 +110,23 @@ class ChangeLog:
         self.retention_ms = retention_ms
 
     def append_rows(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
-        """Append change rows (dicts of :data:`CHANGE_FIELDS`) in order; returns the last seq."""
-        base = self._lock(conn)
+        """Append change rows (dicts of :data:`CHANGE_FIELDS`) in order; returns the last seq.
+
+        The numbers are taken and the counter row locked in one ``UPDATE ... RETURNING``
+        (a live write's feed costs two statements)."""
+        if not rows:
+            return self._counter(conn)
+        meta = self.meta
+        last = conn.execute(
+            meta.update()
+            .where(meta.c.key == VERSION_KEY)
+            .values(value=meta.c.value + len(rows))
+            .returning(meta.c.value)
+        ).scalar_one()
+        base = int(last) - len(rows)
         conn.execute(self.table.insert(), [{"seq": base + i, **r} for i, r in enumerate(rows, 1)])
-        return self._advance(conn, base, len(rows))
+        self._prune_past(conn, base, int(last))
+        return int(last)
 
     def append_select(
         self, conn: sa.Connection, select: sa.Select[Any], order_by: sa.ColumnElement[Any]
@@ -195,9 +208,13 @@ class ChangeLog:
         if count:
             meta = self.meta
             conn.execute(meta.update().where(meta.c.key == VERSION_KEY).values(value=last))
-            if last // PRUNE_EVERY != base // PRUNE_EVERY:
-                self.prune(conn)
+            self._prune_past(conn, base, last)
         return last
+
+    def _prune_past(self, conn: sa.Connection, base: int, last: int) -> None:
+        """Prune when the numbers ``base+1..last`` crossed a :data:`PRUNE_EVERY` boundary."""
+        if last // PRUNE_EVERY != base // PRUNE_EVERY:
+            self.prune(conn)
 
 
 class ChangeReads:
@@ -272,6 +289,24 @@ class ChangeReads:
         items = [(int(r["seq"]), str(r["op"]), to_record(r)) for r in rows]
         last = items[-1][0] if items else after
         return ChangedRecords(items, last if len(items) == limit else max(latest, last))
+
+    def changed_kinds(self, kinds: Sequence[str], after: int) -> tuple[set[str], int]:
+        """The kinds among ``kinds`` with a change readers may see after seq ``after``, and
+        the seq that answer is as of (one range read of the feed's newest rows).
+
+        ChangesPruned when ``after`` is older than the retention.
+
+        >>> store.changed_kinds(["cameras", "sensors"], after=0)  # doctest: +SKIP
+        ({'cameras'}, 42)
+        """
+        c = self.changelog.table
+        with self.backend.read() as conn:
+            seq = self.changelog.latest(conn)
+            newer = sa.select(c.c.kind).distinct()
+            newer = newer.where(c.c.seq > after, c.c.seq <= seq, c.c.kind.in_(list(kinds)))
+            found = {str(kind) for kind in conn.execute(newer).scalars()}
+            self.changelog.check_retained(conn, after)
+        return found, seq
 
     def feature_frame(
         self, kind: str, columns: Sequence[str], after: int | None = None

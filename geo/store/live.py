@@ -3,8 +3,9 @@ that follows the store's change feed.
 
 :meth:`LiveDevices.current` builds the index once from
 ``store.feature_frame(kind, columns)`` (the rows and the seq they are consistent
-with); later calls first read the store's newest seq (one cheap read) and, when it
-moved, apply ``store.feature_frame(kind, columns, after=seq)`` (rows changed: replaced;
+with); later calls first read which device kinds changed since (one read of the feed's
+newest rows: writes of other kinds cost nothing more), and apply
+``store.feature_frame(kind, columns, after=seq)`` for those (rows changed: replaced;
 ids removed: dropped). Every process follows the same feed, so two servers on one
 database answer alike after a write in either. When the seq it holds has been pruned
 from the feed it reads everything again.
@@ -40,6 +41,8 @@ class FeatureFeed(Protocol):
     """What the follower reads: the store's newest seq and its frames of changed rows."""
 
     def data_version(self) -> int: ...
+
+    def changed_kinds(self, kinds: Sequence[str], after: int) -> tuple[set[str], int]: ...
 
     def feature_frame(
         self, kind: str, columns: Sequence[str], after: int | None = None
@@ -85,15 +88,22 @@ class LiveDevices:
         Features are indexed by kind and id; their attrs hold the ``COLUMNS`` besides
         ``id``, ``lon`` and ``lat``.
         """
-        latest = self.store.data_version()
         with self._lock:
             if self._seqs is None:
                 self._index, self._seqs = self._full()
-            elif latest > min(self._seqs.values()):
-                try:
-                    self._apply(self._seqs)
-                except ChangesPruned:  # too far behind the feed: read everything again
-                    self._index, self._seqs = self._full()
+                return self._index
+            after = min(self._seqs.values())
+        try:  # outside the lock: one read, and concurrent callers do not queue for it
+            news: tuple[set[str], int] | None = self.store.changed_kinds(self.kinds, after)
+        except ChangesPruned:
+            news = None
+        with self._lock:
+            try:
+                if news is None or self._seqs is None:
+                    raise ChangesPruned("read everything again")
+                self._apply(self._seqs, *news)
+            except ChangesPruned:  # too far behind the feed: read everything again
+                self._index, self._seqs = self._full()
             return self._index
 
     def _full(self) -> tuple[LiveIndex, dict[str, int]]:
@@ -106,8 +116,13 @@ class LiveDevices:
             seqs[kind] = delta.seq
         return index, seqs
 
-    def _apply(self, seqs: dict[str, int]) -> None:
-        deltas = {k: self.store.feature_frame(k, self.COLUMNS[k], after=s) for k, s in seqs.items()}
+    def _apply(self, seqs: dict[str, int], changed: set[str], head: int) -> None:
+        """Read the ``changed`` kinds' rows changed since their seq; the others are as of
+        ``head`` (no change of theirs up to it)."""
+        for kind in self.kinds:
+            if kind not in changed:
+                seqs[kind] = max(seqs[kind], head)
+        deltas = {k: self.store.feature_frame(k, self.COLUMNS[k], after=seqs[k]) for k in changed}
         for kind, delta in deltas.items():
             for id in delta.removed:
                 self._index.delete(kind, id)

@@ -1,9 +1,10 @@
 """Turning input rows into stored rows (validated, pinned to their grid) and back.
 
-Single writes and bulk imports share :func:`prepare_rows`: it validates a
-DataFrame column by column (vectorised), collects a reason for every rejected
-row (coordinates checked by :func:`geo.crs.to_lonlat_checked`), and assigns
-the grid of all accepted rows with one vectorised ``locate_lonlat`` call.
+Bulk imports go through :func:`prepare_rows`: it validates a DataFrame column by
+column (vectorised), collects a reason for every rejected row (coordinates checked
+by :func:`geo.crs.to_lonlat_checked`), and assigns the grid of all accepted rows
+with one vectorised ``locate_lonlat`` call. Single writes apply the same rules (the
+constants and helpers below) to one dict in :mod:`geo.store.single`.
 
 >>> out = to_record({"kind": "cameras", "id": "c1", "lon": 114.3, "lat": 34.8,
 ...     "online": 1, "candidates": None, "attributes": "{}", "created_at": 0,
@@ -45,8 +46,41 @@ LOCATION_FIELDS: tuple[str, ...] = (
 )
 # A rejection reason: one text, or per-row text (an array, or a function of the row number).
 Reason = str | ObjectArray | Callable[[int], str]
-_TRUE = {"1", "true", "t", "yes", "y", "on", "online"}
-_FALSE = {"0", "false", "f", "no", "n", "off", "offline"}
+TRUE_WORDS = frozenset({"1", "true", "t", "yes", "y", "on", "online"})
+FALSE_WORDS = frozenset({"0", "false", "f", "no", "n", "off", "offline"})
+BAD_COORDINATE = "missing, NaN or non-numeric coordinate (or not a point geometry)"
+MAX_ID_CHARS = 64
+CHOICES = "unknown {name} {value!r}"
+DEFAULTS = {"status": "received", "delivery_state": "pending", "priority": "normal"}
+
+
+def choices_for(name: str, taxonomy: Taxonomy) -> frozenset[str] | None:
+    """The values field ``name`` may take (None: any text)."""
+    choices = {
+        "category": taxonomy.categories,
+        "channel": taxonomy.channels,
+        "status": STATUSES,
+        "delivery_state": DELIVERY_STATES,
+        "priority": PRIORITIES,
+    }.get(name)
+    return None if choices is None else frozenset(choices)
+
+
+def attribute_fields(kind: str, coords: set[str]) -> set[str]:
+    """The input fields that are not ``attributes`` of a ``kind`` record."""
+    return set(COMMON_FIELDS) | set(KIND_FIELDS[kind]) | coords | {"geometry", "updated_at"}
+
+
+def flatten_record(record: Mapping[str, Any]) -> dict[str, Any]:
+    """``record`` with a GeoJSON Point ``geometry`` as lon/lat."""
+    record = dict(record)
+    geometry = record.pop("geometry", None)
+    if geometry is not None:
+        try:
+            record["lon"], record["lat"] = geometry["coordinates"][:2]
+        except (TypeError, KeyError, ValueError) as error:
+            raise InvalidInput(f"geometry must be a GeoJSON Point: {error}") from error
+    return record
 
 
 @dataclass
@@ -117,10 +151,7 @@ def prepare_rows(
             )
     x = pd.to_numeric(frame[x_col], errors="coerce").to_numpy(dtype=float)
     y = pd.to_numeric(frame[y_col], errors="coerce").to_numpy(dtype=float)
-    reasons.add(
-        ~np.isfinite(x) | ~np.isfinite(y),
-        "missing, NaN or non-numeric coordinate (or not a point geometry)",
-    )
+    reasons.add(~np.isfinite(x) | ~np.isfinite(y), BAD_COORDINATE)
     out: dict[str, Any] = {"kind": np.full(n, kind, dtype=object)}
     out["id"] = _ids(frame, reasons)
     for name in KIND_FIELDS[kind]:
@@ -197,20 +228,6 @@ def to_record(row: Mapping[Any, Any]) -> dict[str, Any]:
     return record
 
 
-def record_frame(record: Mapping[str, Any]) -> pd.DataFrame:
-    """A one-row frame of a single record (GeoJSON ``geometry`` becomes lon/lat)."""
-    record = dict(record)
-    geometry = record.pop("geometry", None)
-    if geometry is not None:
-        try:
-            record["lon"], record["lat"] = geometry["coordinates"][:2]
-        except (TypeError, KeyError, ValueError) as error:
-            raise InvalidInput(f"geometry must be a GeoJSON Point: {error}") from error
-    if isinstance(record.get("attributes"), dict):
-        record["attributes"] = orjson.dumps(record["attributes"]).decode()
-    return pd.DataFrame({k: [v] for k, v in record.items()})
-
-
 def new_ids(n: int) -> list[str]:
     """n fresh random feature ids (16 hex digits each).
 
@@ -242,8 +259,8 @@ def _ids(frame: pd.DataFrame, reasons: _Reasons) -> ObjectArray:
     missing = ids == None  # noqa: E711
     ids[missing] = new_ids(int(missing.sum()))
     if not missing.all():
-        too_long = pd.Series(ids).str.len().to_numpy() > 64
-        reasons.add(too_long, "id is longer than 64 characters")
+        too_long = pd.Series(ids).str.len().to_numpy() > MAX_ID_CHARS
+        reasons.add(too_long, f"id is longer than {MAX_ID_CHARS} characters")
         dup = pd.Series(ids).duplicated().to_numpy()
         reasons.add(dup, _reason("duplicate id {} in the input", ids))
     return ids
@@ -269,31 +286,23 @@ def _field(
     values = _texts(raw, n)
     if name in ("category", "channel"):  # Chinese names, codes and aliases mean their id
         values = np.array(taxonomy.canonical_many(name, list(values)), dtype=object)
-    choices = {
-        "category": taxonomy.categories,
-        "channel": taxonomy.channels,
-        "status": STATUSES,
-        "delivery_state": DELIVERY_STATES,
-        "priority": PRIORITIES,
-    }.get(name)
-    defaults = {"status": "received", "delivery_state": "pending", "priority": "normal"}
+    choices = choices_for(name, taxonomy)
     missing = values == None  # noqa: E711
-    if name in defaults:
-        values[missing] = defaults[name]
+    if name in DEFAULTS:
+        values[missing] = DEFAULTS[name]
         missing[:] = False
     if name == "category":
         reasons.add(missing, "category is required")
     if choices is not None:
-        allowed = set(choices)
-        unknown = ~missing & np.fromiter((v not in allowed for v in values), bool, n)
-        reasons.add(unknown, _reason(f"unknown {name} {{!r}}", values))
+        unknown = ~missing & np.fromiter((v not in choices for v in values), bool, n)
+        reasons.add(unknown, lambda i: CHOICES.format(name=name, value=values[i]))
     return values
 
 
 def _booleans(raw: pd.Series[Any], reasons: _Reasons) -> ObjectArray:
     text = raw.astype(str).str.strip().str.lower()
     missing = raw.isna() | (text == "") | (text == "none") | (text == "nan")
-    truthy, falsy = text.isin(_TRUE), text.isin(_FALSE)
+    truthy, falsy = text.isin(TRUE_WORDS), text.isin(FALSE_WORDS)
     reasons.add((~missing & ~truthy & ~falsy).to_numpy(), "online must be true or false")
     out = np.full(len(raw), True, dtype=object)
     out[falsy.to_numpy()] = False
@@ -301,7 +310,7 @@ def _booleans(raw: pd.Series[Any], reasons: _Reasons) -> ObjectArray:
 
 
 def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reasons) -> ObjectArray:
-    known = set(COMMON_FIELDS) | set(KIND_FIELDS[kind]) | coords | {"geometry", "updated_at"}
+    known = attribute_fields(kind, coords)
     extras = [c for c in frame.columns if c not in known]
     base = _column(frame, "attributes")
     result = np.full(len(frame), None, dtype=object)
@@ -310,24 +319,34 @@ def _attributes(kind: str, frame: pd.DataFrame, coords: set[str], reasons: _Reas
     base = base if base is not None else pd.Series([None] * len(frame), dtype=object)
     extra_rows = frame[extras].to_dict("records") if extras else [{}] * len(frame)
     for i, (given, extra) in enumerate(zip(base.tolist(), extra_rows, strict=True)):
-        merged: object = {}
-        if isinstance(given, str) and given.strip():
-            try:
-                merged = orjson.loads(given)
-            except orjson.JSONDecodeError:
-                merged = None
-        elif isinstance(given, dict):
-            merged = given
-        if not isinstance(merged, dict):
-            reasons.add(np.arange(len(frame)) == i, "attributes must be a JSON object")
-            continue
-        merged.update({k: _plain(v) for k, v in extra.items() if not _missing(v)})
-        result[i] = (
-            orjson.dumps(merged, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
-            if merged
-            else None
-        )
+        try:
+            result[i] = merge_attributes(given, extra)
+        except ValueError as error:
+            reasons.add(np.arange(len(frame)) == i, str(error))
     return result
+
+
+def merge_attributes(given: object, extra: Mapping[Any, Any]) -> str | None:
+    """A row's ``attributes`` JSON: ``given`` (JSON text or a dict) with the ``extra`` input
+    fields added (None when empty); ValueError when ``given`` is not a JSON object.
+
+    >>> merge_attributes('{"a": 1}', {"b": 2, "c": None})
+    '{"a":1,"b":2}'
+    """
+    merged: object = {}
+    if isinstance(given, str) and given.strip():
+        try:
+            merged = orjson.loads(given)
+        except orjson.JSONDecodeError:
+            merged = None
+    elif isinstance(given, dict):
+        merged = dict(given)
+    if not isinstance(merged, dict):
+        raise ValueError("attributes must be a JSON object")
+    merged.update({k: _plain(v) for k, v in extra.items() if not _missing(v)})
+    if not merged:
+        return None
+    return orjson.dumps(merged, option=orjson.OPT_NON_STR_KEYS, default=str).decode()
 
 
 def _alarm(out: dict[str, Any]) -> ObjectArray:

@@ -24,7 +24,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from cityaware.geo.engine.protocol import Locator, LonLatLocator
+from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.engine.results import Location
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
 from cityaware.geo.store import bulk, imports
@@ -41,14 +41,10 @@ from cityaware.geo.store.changes import (
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.group import GroupWriter
 from cityaware.geo.store.paging import MatchCounts
-from cityaware.geo.store.pinned import PinnedLocator
 from cityaware.geo.store.reads import VERSION_KEY, StoreReads
-from cityaware.geo.store.records import (
-    prepare_rows,
-    record_frame,
-    to_record,
-)
+from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
+from cityaware.geo.store.single import prepare_record
 from cityaware.geo.store.taxonomy import Taxonomy, check_kind, check_transition
 from cityaware.geo.store.times import now_ms
 
@@ -318,24 +314,15 @@ class FeatureStore(StoreReads, ChangeReads):
     ) -> dict[str, Any]:
         """One validated row, pinned to its grid (to ``location`` when given); InvalidInput
         says why when it cannot be."""
-        locator: LonLatLocator | None
-        if location is None:
-            locator = self.locator
-        else:
-            record = {k: v for k, v in record.items() if k != "geometry"}
-            record["lon"], record["lat"], crs = location.lon, location.lat, "EPSG:4326"
-            locator = PinnedLocator(location)
-        prepared = prepare_rows(
+        return prepare_record(
             kind,
-            record_frame(record),
-            locator=locator,
+            record,
+            location=location,
+            locator=self.locator if location is None else None,
             crs=crs,
             taxonomy=self.taxonomy,
             now=now,
         )
-        if prepared.rejected:
-            raise InvalidInput(prepared.rejected[0][1])
-        return prepared.rows()[0]
 
     def _follow(self, locator: Locator) -> None:
         """After a re-assignment, write with ``locator`` unless following a callable."""

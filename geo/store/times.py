@@ -19,6 +19,7 @@ import pandas as pd
 from cityaware.geo.errors import InvalidInput
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MAX_MS = 10**17  # epoch ms beyond this (about year 3 million) are no time
 
 
 def now_ms() -> int:
@@ -43,10 +44,18 @@ def to_ms(value: str | datetime | date | int | float, what: str = "time") -> int
 
 
 def series_to_ms(values: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """Vectorised :func:`to_ms`: (milliseconds as nullable Int64, mask of unparseable values)."""
+    """Vectorised :func:`to_ms`: (milliseconds as nullable Int64, mask of unparseable values).
+
+    >>> ms, bad = series_to_ms(pd.Series([2.5, float("inf"), None]))
+    >>> ms.tolist(), bad.tolist()
+    ([2, <NA>, <NA>], [False, True, False])
+    """
     present = values.notna() & (values.astype(str).str.strip() != "")
-    if pd.api.types.is_numeric_dtype(values):
-        return values.astype("Int64"), pd.Series(False, index=values.index)
+    if pd.api.types.is_numeric_dtype(values):  # epoch ms; a fraction is cut off
+        numbers = values.astype(float)
+        usable = np.isfinite(numbers) & (numbers.abs() < MAX_MS)
+        bad = values.notna() & ~usable
+        return numbers.where(usable).apply(np.trunc).astype("Int64"), bad
     stamps = pd.to_datetime(values.where(present), utc=True, errors="coerce", format="ISO8601")
     bad = present & stamps.isna()
     epoch = pd.Timestamp(0, tz="UTC")

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.service.conftest import ADMIN_KEY
-from tests.fuzzing import assert_no_server_error, operations_of
+from tests.fuzzing import assert_conforms, operations_of
 
 LIVE_PATHS = r"^/v1/(readings|thresholds|alarms|sensors|positions|objects|fences|hooks)"
 EXAMPLES = 25
@@ -28,4 +28,4 @@ def test_every_live_route_is_fuzzed(operations):
 @pytest.mark.slow
 def test_no_generated_request_makes_a_server_error(operations):
     for _, operation in sorted(operations.items()):
-        assert_no_server_error(operation, EXAMPLES, headers={"X-API-Key": ADMIN_KEY})
+        assert_conforms(operation, EXAMPLES, headers={"X-API-Key": ADMIN_KEY})

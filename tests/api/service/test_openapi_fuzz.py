@@ -9,7 +9,7 @@ from __future__ import annotations
 import pytest
 
 from tests.api.service.conftest import ADMIN_KEY
-from tests.fuzzing import assert_no_server_error, operations_of
+from tests.fuzzing import assert_conforms, operations_of
 
 SERVICE_PATHS = r"^/(v1/(locate|nearest|incidents)|open311/v2/)"
 EXAMPLES = 30
@@ -48,4 +48,4 @@ def operations(app) -> dict:
 
 @pytest.mark.parametrize("name", OPERATIONS)
 def test_no_generated_request_makes_a_server_error(operations, name):
-    assert_no_server_error(operations[name], EXAMPLES, headers={"X-API-Key": ADMIN_KEY})
+    assert_conforms(operations[name], EXAMPLES, headers={"X-API-Key": ADMIN_KEY})

@@ -29,6 +29,9 @@ class CountingFeed:
     def data_version(self) -> int:
         return self.store.data_version()
 
+    def changed_kinds(self, kinds: Sequence[str], after: int):
+        return self.store.changed_kinds(kinds, after)
+
     def feature_frame(self, kind: str, columns: Sequence[str], after: int | None = None):
         self.frames += 1
         return self.store.feature_frame(kind, columns, after=after)
@@ -96,6 +99,9 @@ def test_the_index_follows_every_kind_of_write(store):
     frames = feed.frames
     devices.current()
     assert feed.frames == frames  # nothing written: only the newest seq was read
+    store.add("incidents", {"id": "x", "lon": WEST, "lat": SOUTH, "category": "noise"})
+    devices.current()
+    assert feed.frames == frames  # no device changed: no device frame read
 
     store.add("cameras", {"id": "new-cam", "lon": WEST + 0.001, "lat": SOUTH + 0.001})
     store.update("cameras", "c1-0", {"lon": WEST + 0.002, "lat": SOUTH + 0.002})
@@ -136,6 +142,9 @@ def test_deltas_are_applied_as_removals_and_rows():
 
         def data_version(self) -> int:
             return self.version
+
+        def changed_kinds(self, kinds, after):
+            return set(kinds), self.version
 
         def feature_frame(self, kind, columns, after=None) -> FrameDelta:
             if after is None:
