@@ -15,7 +15,7 @@ from cityaware.api.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cityaware.api.service.auth import ROLES
+    from cityaware.api.service.roles import ROLES
 
     parser = subparsers.add_parser("keys", help="manage API keys (roles: service, gis, ops, admin)")
     actions = parser.add_subparsers(dest="action", required=True)

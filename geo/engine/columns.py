@@ -1,0 +1,82 @@
+"""Arrow columns of located answers, built from numpy buffers.
+
+pyarrow imports pandas the first time it converts numpy or Python values
+(``pa.array``, ``to_numpy``): about half a second at the start of a file
+command that never needs pandas. These helpers go through Arrow buffers
+instead, and encode code columns as ``take`` from a small dictionary (one
+string per unit, indexed by the locator's leaf index), so no per-point Python
+object is made.
+
+>>> column = take_strings(strings(["a", None, "c"]), np.array([2, -1, 0, 1]))
+>>> column.to_pylist()
+['c', None, 'a', None]
+>>> floats(float_column(np.array([1.5, np.nan]))).tolist()
+[1.5, nan]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from cityaware.geo.arrays import BoolArray, FloatArray, IntArray
+
+
+def strings(values: Sequence[str | None]) -> pa.Array[Any]:
+    """A string array (None -> null) from a short Python sequence.
+
+    >>> strings(["ab", None, "中"]).to_pylist()
+    ['ab', None, '中']
+    """
+    encoded = [b"" if v is None else v.encode() for v in values]
+    offsets = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum([len(b) for b in encoded], out=offsets[1:])
+    valid = np.array([v is not None for v in values], dtype=bool)
+    buffers = [_validity(valid), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    return pa.Array.from_buffers(pa.large_string(), len(values), buffers).cast(pa.string())
+
+
+def take_strings(dictionary: pa.Array[Any], index: IntArray) -> pa.Array[Any]:
+    """``dictionary[index]`` per row, null where ``index`` is negative."""
+    indices = pa.Array.from_buffers(
+        pa.int64(), len(index), [_validity(index >= 0), pa.py_buffer(np.ascontiguousarray(index))]
+    )
+    return pc.take(dictionary, indices)
+
+
+def float_column(values: FloatArray) -> pa.Array[Any]:
+    """A float64 array, null where ``values`` is NaN."""
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    valid = ~np.isnan(values)
+    return pa.Array.from_buffers(
+        pa.float64(), len(values), [_validity(valid), pa.py_buffer(values)]
+    )
+
+
+def floats(column: pa.Array[Any] | pa.ChunkedArray[Any]) -> FloatArray:
+    """A float64 column as numpy (NaN for nulls), copied out of its buffers."""
+    chunks = column.chunks if isinstance(column, pa.ChunkedArray) else [column]
+    parts = [_chunk_floats(chunk) for chunk in chunks]
+    return np.concatenate(parts) if parts else np.empty(0)
+
+
+def _chunk_floats(chunk: pa.Array[Any]) -> FloatArray:
+    chunk = chunk.cast(pa.float64())
+    n, start = len(chunk), chunk.offset
+    validity, data = chunk.buffers()
+    values = np.frombuffer(data, dtype=np.float64, count=n, offset=start * 8).copy()
+    if validity is not None and chunk.null_count:
+        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+        values[~bits[start : start + n].astype(bool)] = np.nan
+    return values
+
+
+def _validity(valid: BoolArray) -> pa.Buffer | None:
+    """Arrow's validity bitmap (None when every value is there)."""
+    if valid.all():
+        return None
+    return pa.py_buffer(np.packbits(valid, bitorder="little"))
