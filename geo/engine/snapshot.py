@@ -4,8 +4,9 @@ The folder ``grid-lookup-<generation>-<key>/`` holds the lookup table (one
 ``.npy`` per array, memory-mapped on load: :meth:`LookupTable.load`), the leaf
 polygons as WKB in lon/lat and in the metric CRS (so opening projects nothing),
 ``locator.json``: the generation, the parameters, the metric CRS, the leaf
-codes and their chains; and ``records.json``, the unit records (read on first use). A folder is written under a temporary name and
-renamed into place, so readers see a whole snapshot or none.
+codes and their chains; and ``records.json``, the unit records (read on first
+use). A folder is written under a temporary name and renamed into place, so
+readers see a whole snapshot or none.
 
 Opening needs neither the boundaries nor geopandas/pandas/rasterio: a file
 command that only locates pays for numpy, shapely and pyproj.
