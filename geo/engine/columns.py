@@ -23,7 +23,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from cityaware.geo.arrays import BoolArray, FloatArray, IntArray
+from cityaware.geo.arrays import BoolArray, FloatArray, Int8Array, IntArray
 
 
 def strings(values: Sequence[str | None]) -> pa.Array[Any]:
@@ -46,6 +46,20 @@ def take_strings(dictionary: pa.Array[Any], index: IntArray) -> pa.Array[Any]:
         pa.int64(), len(index), [_validity(index >= 0), pa.py_buffer(np.ascontiguousarray(index))]
     )
     return pc.take(dictionary, indices)
+
+
+def dictionary_column(index: IntArray | Int8Array, dictionary: pa.Array[Any]) -> pa.Array[Any]:
+    """A dictionary-encoded column: ``dictionary[index]``, null where ``index`` < 0.
+
+    >>> dictionary_column(np.array([1, -1]), strings(["a", "b"])).to_pylist()
+    ['b', None]
+    """
+    indices = pa.Array.from_buffers(
+        pa.int32(),
+        len(index),
+        [_validity(index >= 0), pa.py_buffer(np.ascontiguousarray(index, dtype=np.int32))],
+    )
+    return pa.DictionaryArray.from_arrays(indices, dictionary)
 
 
 def float_column(values: FloatArray) -> pa.Array[Any]:
