@@ -22,7 +22,12 @@ import orjson
 
 from cityaware.api.service.shapes import AreaCatalog
 from cityaware.geo.arrays import ObjectArray
-from cityaware.geo.engine.columns import dictionary_column, float_column, strings
+from cityaware.geo.engine.columns import (
+    compact_dictionary_columns,
+    dictionary_column,
+    float_column,
+    strings,
+)
 from cityaware.geo.engine.results import STATUS_NAMES, STATUSES, Located, Location
 
 COORDINATE_DECIMALS = 7
@@ -125,6 +130,7 @@ class LocatedBatch:
     catalog: AreaCatalog
     crs: str
     generation: str
+    dictionaries: list[Any]  # geo.engine.columns.chain_dictionaries of the locator
 
     def __len__(self) -> int:
         return len(self.found.unit)
@@ -153,8 +159,10 @@ class LocatedBatch:
     def referenced_areas(self) -> dict[str, dict[str, Any]]:
         """Every area object the answers mention, keyed by code (from the distinct units)."""
         found = self.found
-        units = np.unique(np.r_[found.unit, found.nearest])
-        codes: set[str | None] = set(self.chains[units[units >= 0], :6].ravel().tolist())
+        seen = np.zeros(len(self.chains), dtype=bool)  # the last row: no unit (-1)
+        seen[found.unit] = seen[found.nearest] = True
+        units = np.flatnonzero(seen[:-1])
+        codes: set[str | None] = set(self.chains[units, :6].ravel().tolist())
         if found.candidates is not None:
             codes.update(chain.from_iterable(c for c in found.candidates if c))
         codes.discard(None)
@@ -197,20 +205,21 @@ class LocatedBatch:
         the referenced areas as JSON in the schema metadata."""
         import pyarrow as pa
 
-        found, chains = self.found, self.chains[:-1]
+        found = self.found
         arrays: dict[str, pa.Array[Any]] = {}
         if ids is not None:
             arrays["id"] = pa.array(ids if _one_type(ids) else [str(i) for i in ids])
         arrays["status"] = dictionary_column(found.status, _STATUSES)
-        arrays["level"] = dictionary_column(found.unit, strings(chains[:, 6].tolist()))
-        for k, name in enumerate(_CHAIN_NAMES[:6]):
-            arrays[name] = dictionary_column(found.unit, strings(chains[:, k].tolist()))
+        chains = compact_dictionary_columns(self.dictionaries, found.unit)
+        arrays["level"] = chains[6]
+        for name, column in zip(_CHAIN_NAMES[:6], chains, strict=False):
+            arrays[name] = column
         for name, values in (("lon", found.lon), ("lat", found.lat)):
             arrays[name] = float_column(values)
         arrays["gcj02_lon"], arrays["gcj02_lat"] = map(float_column, self.gcj)
         if found.candidates is not None:
             arrays["candidates"] = pa.array(found.candidates, type=pa.list_(pa.string()))
-        arrays["nearest_grid"] = dictionary_column(found.nearest, strings(chains[:, 0].tolist()))
+        [arrays["nearest_grid"]] = compact_dictionary_columns(self.dictionaries[:1], found.nearest)
         arrays["distance_m"] = float_column(found.distance_m)
         metadata = {
             "header": orjson.dumps(self.header()),

@@ -22,6 +22,7 @@ from cityaware.geo.chinacoords import wgs84_to_gcj02
 from cityaware.geo.crs import normalize_crs, to_lonlat
 from cityaware.geo.engine import Locator
 from cityaware.geo.engine.cached import LocatorCache
+from cityaware.geo.engine.columns import chain_dictionaries
 from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.errors import InvalidInput, NotFound, Unprocessable
 
@@ -150,7 +151,13 @@ class Geocoding:
         found = locator.locate_indices(lon, lat, candidates)
         gcj = wgs84_to_gcj02(found.lon, found.lat)  # already validated by to_lonlat
         return LocatedBatch(
-            found, locator.chain_table(), gcj, self.catalog(locator), crs, locator.generation
+            found,
+            locator.chain_table(),
+            gcj,
+            self.catalog(locator),
+            crs,
+            locator.generation,
+            chain_dictionaries(locator),
         )
 
     def locate_address(self, address: str, generation: str | None = None) -> dict[str, Any]:

@@ -16,14 +16,50 @@ object is made.
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from cityaware.geo.arrays import BoolArray, FloatArray, Int8Array, IntArray
+
+if TYPE_CHECKING:
+    from cityaware.geo.engine.locator import GridLocator
+
+_DICTIONARIES: weakref.WeakKeyDictionary[GridLocator, list[pa.Array[Any]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def chain_dictionaries(locator: GridLocator) -> list[pa.Array[Any]]:
+    """Per chain column (:meth:`GridLocator.chain_table`), the strings of every leaf
+    unit (index = leaf index); made once per locator."""
+    if locator not in _DICTIONARIES:
+        chains = locator.chain_table()[:-1]
+        _DICTIONARIES[locator] = [strings(chains[:, k].tolist()) for k in range(chains.shape[1])]
+    return _DICTIONARIES[locator]
+
+
+def compact_dictionary_columns(
+    dictionaries: Sequence[pa.Array[Any]], index: IntArray
+) -> list[pa.Array[Any]]:
+    """Dictionary-encoded ``dictionaries[k][index]`` (null where index < 0), each holding
+    only the entries ``index`` uses (small answers stay small).
+
+    >>> [c.to_pylist() for c in compact_dictionary_columns([strings(["a", "b", "c"])],
+    ...                                                    np.array([2, -1, 2]))]
+    [['c', None, 'c']]
+    """
+    present = np.bincount(index + 1, minlength=len(dictionaries[0]) + 1)[1:] > 0
+    used = np.flatnonzero(present)
+    compact = (np.cumsum(present) - 1)[index]  # index -1 reads the last entry: masked next
+    compact[index < 0] = -1
+    indices = pa.py_buffer(np.ascontiguousarray(used))
+    taken = pa.Array.from_buffers(pa.int64(), len(used), [None, indices])
+    return [dictionary_column(compact, pc.take(d, taken)) for d in dictionaries]
 
 
 def strings(values: Sequence[str | None]) -> pa.Array[Any]:

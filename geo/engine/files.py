@@ -30,7 +30,6 @@ import os
 import sys
 import tempfile
 import time
-import weakref
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,7 +44,13 @@ import shapely
 
 from cityaware.geo.arrays import FloatArray, ObjectArray
 from cityaware.geo.crs import to_lonlat_checked
-from cityaware.geo.engine.columns import float_column, floats, strings, take_strings
+from cityaware.geo.engine.columns import (
+    chain_dictionaries,
+    float_column,
+    floats,
+    strings,
+    take_strings,
+)
 from cityaware.geo.engine.locator import CHAIN_COLUMNS, GridLocator
 from cityaware.geo.engine.results import INVALID, STATUSES, Located
 from cityaware.geo.errors import InvalidInput
@@ -152,7 +157,7 @@ def locate_chunk(
 def _answer_columns(
     locator: GridLocator, found: Located, fields: Sequence[str]
 ) -> dict[str, pa.Array[Any]]:
-    dictionaries = _dictionaries(locator)
+    dictionaries = dict(zip(CHAIN_COLUMNS, chain_dictionaries(locator), strict=True))
     columns: dict[str, pa.Array[Any]] = {}
     for name in fields:
         if name in CHAIN_COLUMNS:
@@ -173,19 +178,6 @@ def _answer_columns(
 
 
 _STATUS_DICTIONARY = strings(list(STATUSES))
-_DICTIONARIES: weakref.WeakKeyDictionary[GridLocator, dict[str, pa.Array[Any]]] = (
-    weakref.WeakKeyDictionary()
-)
-
-
-def _dictionaries(locator: GridLocator) -> dict[str, pa.Array[Any]]:
-    """Per chain column, the strings of each leaf unit (index = leaf index)."""
-    if locator not in _DICTIONARIES:
-        chains = locator.chain_table()[:-1]
-        _DICTIONARIES[locator] = {
-            name: strings(chains[:, k].tolist()) for k, name in enumerate(CHAIN_COLUMNS)
-        }
-    return _DICTIONARIES[locator]
 
 
 def _texts(values: ObjectArray) -> pa.Array[Any]:
