@@ -57,7 +57,7 @@ def compact_dictionary_columns(
     used = np.flatnonzero(present)
     compact = (np.cumsum(present) - 1)[index]  # index -1 reads the last entry: masked next
     compact[index < 0] = -1
-    indices = pa.py_buffer(np.ascontiguousarray(used))
+    indices = _py_buffer(np.ascontiguousarray(used))
     taken = pa.Array.from_buffers(pa.int64(), len(used), [None, indices])
     return [dictionary_column(compact, pc.take(d, taken)) for d in dictionaries]
 
@@ -72,14 +72,14 @@ def strings(values: Sequence[str | None]) -> pa.Array[Any]:
     offsets = np.zeros(len(values) + 1, dtype=np.int64)
     np.cumsum([len(b) for b in encoded], out=offsets[1:])
     valid = np.array([v is not None for v in values], dtype=bool)
-    buffers = [_validity(valid), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    buffers = [_validity(valid), _py_buffer(offsets), _py_buffer(b"".join(encoded))]
     return pa.Array.from_buffers(pa.large_string(), len(values), buffers).cast(pa.string())
 
 
 def take_strings(dictionary: pa.Array[Any], index: IntArray) -> pa.Array[Any]:
     """``dictionary[index]`` per row, null where ``index`` is negative."""
     indices = pa.Array.from_buffers(
-        pa.int64(), len(index), [_validity(index >= 0), pa.py_buffer(np.ascontiguousarray(index))]
+        pa.int64(), len(index), [_validity(index >= 0), _py_buffer(np.ascontiguousarray(index))]
     )
     return pc.take(dictionary, indices)
 
@@ -93,7 +93,7 @@ def dictionary_column(index: IntArray | Int8Array, dictionary: pa.Array[Any]) ->
     indices = pa.Array.from_buffers(
         pa.int32(),
         len(index),
-        [_validity(index >= 0), pa.py_buffer(np.ascontiguousarray(index, dtype=np.int32))],
+        [_validity(index >= 0), _py_buffer(np.ascontiguousarray(index, dtype=np.int32))],
     )
     return pa.DictionaryArray.from_arrays(indices, dictionary)
 
@@ -102,9 +102,7 @@ def float_column(values: FloatArray) -> pa.Array[Any]:
     """A float64 array, null where ``values`` is NaN."""
     values = np.ascontiguousarray(values, dtype=np.float64)
     valid = ~np.isnan(values)
-    return pa.Array.from_buffers(
-        pa.float64(), len(values), [_validity(valid), pa.py_buffer(values)]
-    )
+    return pa.Array.from_buffers(pa.float64(), len(values), [_validity(valid), _py_buffer(values)])
 
 
 def floats(column: pa.Array[Any] | pa.ChunkedArray[Any]) -> FloatArray:
@@ -118,15 +116,28 @@ def _chunk_floats(chunk: pa.Array[Any]) -> FloatArray:
     chunk = chunk.cast(pa.float64())
     n, start = len(chunk), chunk.offset
     validity, data = chunk.buffers()
-    values = np.frombuffer(data, dtype=np.float64, count=n, offset=start * 8).copy()
+    view = buffer_view(data)
+    values: FloatArray = np.frombuffer(view, dtype=np.float64, count=n, offset=start * 8).copy()
     if validity is not None and chunk.null_count:
-        bits = np.unpackbits(np.frombuffer(validity, dtype=np.uint8), bitorder="little")
+        bytes_ = np.frombuffer(buffer_view(validity), dtype=np.uint8)
+        bits = np.unpackbits(bytes_, bitorder="little")
         values[~bits[start : start + n].astype(bool)] = np.nan
     return values
+
+
+def _py_buffer(values: np.ndarray[Any, Any] | bytes) -> pa.Buffer:
+    """An Arrow buffer over the memory of ``values`` (no copy)."""
+    return pa.py_buffer(memoryview(values))  # type: ignore[arg-type]  # numpy: buffer protocol
+
+
+def buffer_view(buffer: pa.Buffer | None) -> memoryview:
+    """The memory of an Arrow buffer, for ``np.frombuffer``."""
+    assert buffer is not None, "the array has this buffer"
+    return memoryview(buffer)
 
 
 def _validity(valid: BoolArray) -> pa.Buffer | None:
     """Arrow's validity bitmap (None when every value is there)."""
     if valid.all():
         return None
-    return pa.py_buffer(np.packbits(valid, bitorder="little"))
+    return _py_buffer(np.packbits(valid, bitorder="little"))

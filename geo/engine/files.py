@@ -45,6 +45,7 @@ import shapely
 from cityaware.geo.arrays import FloatArray, ObjectArray
 from cityaware.geo.crs import to_lonlat_checked
 from cityaware.geo.engine.columns import (
+    buffer_view,
     chain_dictionaries,
     float_column,
     floats,
@@ -116,15 +117,17 @@ def locate_file(
         for chunk in chunks:
             table, lon, lat = locate_chunk(chunk, locator, crs)
             writer.write(table, chunk.geometry, chunks.geometry_crs, lon, lat)
-            for count in pa.compute.value_counts(table["status"]).to_pylist():
-                counts[count["values"]] += count["counts"]
+            found = pa.compute.value_counts(table["status"])
+            statuses, numbers = found.field(0).to_pylist(), found.field(1).to_pylist()
+            for status, n in zip(statuses, numbers, strict=True):
+                counts[str(status)] += int(n or 0)
             if progress is not None:
                 progress(table.num_rows)
         if not sum(counts.values()):
             raise InvalidInput(f"{input_path.name}: no rows to locate")
         writer.close()
         os.replace(tmp, output_path)
-    except (pa.ArrowInvalid, *_ogr_errors()) as error:
+    except _read_errors() as error:
         raise InvalidInput(f"{input_path.name}: cannot read ({error})") from None
     finally:
         writer.close()
@@ -171,6 +174,7 @@ def _answer_columns(
         elif name == "error":
             columns[name] = _texts(found.error)
         elif name == "candidates":
+            assert found.candidates is not None  # asked for: locate_chunk computed them
             columns[name] = pa.array(found.candidates, type=pa.list_(pa.string()))
         else:
             raise InvalidInput(f"no located field {name!r}")
@@ -201,7 +205,7 @@ def count_rows(path: Path | str, layer: str | None = None) -> int | None:
         import pyogrio  # GDAL: only for OGR files (a second of imports)
 
         count = pyogrio.read_info(path, layer=layer).get("features", -1)
-    except (pa.ArrowInvalid, *_ogr_errors()):
+    except _read_errors():
         return None  # locate_file reports the unreadable file
     return count if count >= 0 else None
 
@@ -309,6 +313,12 @@ def _ogr_errors() -> tuple[type[Exception], ...]:
     return (errors.DataSourceError, errors.DataLayerError, errors.FieldError, errors.GeometryError)
 
 
+def _read_errors() -> tuple[type[Exception], ...]:
+    """What a reader raises for an unreadable file (checked when one is raised)."""
+    arrow: type[Exception] = pa.ArrowInvalid
+    return (arrow, *_ogr_errors())
+
+
 def _crs_text(crs: object) -> str:
     """GeoParquet's PROJJSON (or string) CRS as a name pyproj/GDAL accept."""
     if isinstance(crs, dict):
@@ -368,9 +378,11 @@ def _wkb_points(geometry: pa.Array[Any], errors: ObjectArray) -> tuple[FloatArra
     straight from the buffers when every value is a little-endian 2-D point."""
     if pa.types.is_binary(geometry.type) and not geometry.null_count and len(geometry):
         _, offsets, data = geometry.buffers()
-        bounds = np.frombuffer(offsets, dtype=np.int32)[geometry.offset :][: len(geometry) + 1]
+        bounds = np.frombuffer(buffer_view(offsets), dtype=np.int32)
+        bounds = bounds[geometry.offset :][: len(geometry) + 1]
         if (np.diff(bounds) == _POINT_WKB.itemsize).all():
-            records = np.frombuffer(data, dtype=_POINT_WKB, count=len(geometry), offset=bounds[0])
+            view = buffer_view(data)
+            records = np.frombuffer(view, dtype=_POINT_WKB, count=len(geometry), offset=bounds[0])
             if (records["order"] == 1).all() and (records["kind"] == 1).all():
                 return records["x"].copy(), records["y"].copy()
     shapes: ObjectArray = shapely.from_wkb(
