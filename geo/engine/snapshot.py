@@ -89,7 +89,9 @@ def save(folder: Path, snapshot: Snapshot) -> None:
             "chains": snapshot.chains,
         }
         records = dict(snapshot.records)
-        (work / RECORDS_FILE).write_bytes(orjson.dumps(records, option=orjson.OPT_SERIALIZE_NUMPY))
+        (work / RECORDS_FILE).write_bytes(
+            orjson.dumps(records, default=str, option=orjson.OPT_SERIALIZE_NUMPY)
+        )
         (work / META_FILE).write_bytes(orjson.dumps(meta))  # last: it marks a whole folder
         try:
             os.replace(work, folder)
