@@ -7,14 +7,15 @@ then drives, in the same run:
 * ``GET /healthz`` (the trivial endpoint: the baseline) and ``GET /v1/locate``
   for random points of the demo city, at several concurrencies, with ``wrk``
   (``apt-get install wrk``) for a fixed duration each: req/s, p50, p99;
-* ``POST /v1/locate`` batches of 10,000 points (wrk again, 1, 2 and 4 in
-  flight, both layouts): points/s.
+* ``POST /v1/locate`` batches of 10,000 points (wrk again, 2, 4 and 8 in
+  flight): JSON in and out (both layouts), float64 bodies with JSON or Arrow
+  answers, with and without candidates: points/s.
 
 Next to each rate it prints the server's CPU time per request (from /proc),
 which stays meaningful when other work shares the machine.
 
 Targets (issue 6): >= 2,000 lookups/s with p99 < 20 ms, >= 60 % of the
-trivial endpoint's rate, > 1,000,000 points/s in batches.
+trivial endpoint's rate; issue 19: >= 2,000,000 points/s in batches with 2 workers.
 
     .venv/bin/python -m benchmarks.bench_service [--workers 2] [--duration 8]
 """
@@ -45,6 +46,7 @@ from cityaware.geo.resources import demo_boundaries
 DEMO = demo_boundaries()
 ADMIN_KEY = "ca_bench-Admin7Qx2Lr9Vn4Tk8Pz3Hc6Jd1"
 BATCH = 10_000
+ARROW = "application/vnd.apache.arrow.stream"
 
 
 def prepare(data_dir: Path) -> np.ndarray:
@@ -73,7 +75,7 @@ def start_server(data_dir: Path, port: int, workers: int) -> subprocess.Popen:
 def warm_up(base: str, points: np.ndarray, workers: int) -> None:
     """Wait for the server, then make every worker build its locator."""
     deadline = time.monotonic() + 120
-    with httpx.Client(base_url=base, timeout=60) as client:
+    with httpx.Client(base_url=base, timeout=300) as client:
         while True:
             try:
                 client.get("/healthz")
@@ -158,21 +160,36 @@ def post_batch(client: httpx.Client, body: bytes, layout: str = "records") -> No
     answer.raise_for_status()
 
 
-def batch_script(path: Path, points: np.ndarray, layout: str, bodies: int = 4) -> Path:
+# (name, Content-Type, Accept, query): the batch forms measured; binary bodies are
+# float64 little-endian x, y pairs, Arrow answers an IPC stream (see api/service/locate.py).
+BATCH_FORMS = (
+    ("JSON -> JSON records", "application/json", "application/json", "layout=records"),
+    ("JSON -> JSON columns", "application/json", "application/json", "layout=columns"),
+    ("float64 -> JSON columns", "application/octet-stream", "application/json", "crs=WGS84"),
+    ("float64 -> Arrow", "application/octet-stream", ARROW, "crs=WGS84"),
+    ("float64 -> Arrow, no cand.", "application/octet-stream", ARROW, "crs=WGS84&candidates=false"),
+)
+
+
+def batch_script(
+    path: Path, points: np.ndarray, content_type: str, accept: str, query: str, bodies: int = 4
+) -> Path:
     """A wrk script POSTing ``bodies`` different 10,000-point batches in turn."""
     files = []
     for i in range(bodies):
         start = (i * BATCH) % (len(points) - BATCH)
-        body = path.with_name(f"{path.stem}-{i}.json")
-        body.write_bytes(batch_body(points[start : start + BATCH]))
+        chunk = points[start : start + BATCH]
+        body = path.with_name(f"{path.stem}-{i}.body")
+        binary = content_type == "application/octet-stream"
+        body.write_bytes(chunk.astype("<f8").tobytes() if binary else batch_body(chunk))
         files.append(f'"{body}"')
     path.write_text(
         f"local files = {{{', '.join(files)}}}\nlocal bodies = {{}}\n"
         "for k, name in ipairs(files) do\n"
         '  local f = io.open(name, "rb"); bodies[k] = f:read("*a"); f:close()\nend\n'
-        'local headers = {["Content-Type"] = "application/json"}\nlocal i = 0\n'
-        "request = function()\n  i = i % #bodies + 1\n"
-        f'  return wrk.format("POST", "/v1/locate?layout={layout}", headers, bodies[i])\nend\n'
+        f'local headers = {{["Content-Type"] = "{content_type}", ["Accept"] = "{accept}"}}\n'
+        "local i = 0\nrequest = function()\n  i = i % #bodies + 1\n"
+        f'  return wrk.format("POST", "/v1/locate?{query}", headers, bodies[i])\nend\n'
     )
     return path
 
@@ -182,6 +199,7 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2, help="uvicorn worker processes")
     parser.add_argument("--duration", type=int, default=8, help="seconds per wrk run")
     parser.add_argument("--connections", default="16,64", help="wrk concurrencies")
+    parser.add_argument("--in-flight", default="2,4,8", help="batches in flight (wrk conns)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         raise SystemExit("wrk is needed: apt-get install wrk")
@@ -214,12 +232,15 @@ def main() -> int:
                     f"{'ratio':<16}{connections:>6}{locate['rps'] / health['rps']:>10.0%}"
                     f"{'':>27}{health['cpu_us'] / locate['cpu_us']:>19.0%}"
                 )
-            for layout in ("records", "columns"):
-                script = batch_script(data_dir / f"batch-{layout}.lua", points, layout)
-                for in_flight in (1, 2, 4, 8):
+            print(f"POST /v1/locate, {BATCH}-point batches (target: 2,000,000 points/s)")
+            for k, (name, content_type, accept, query) in enumerate(BATCH_FORMS):
+                script = batch_script(
+                    data_dir / f"batch-{k}.lua", points, content_type, accept, query
+                )
+                for in_flight in (int(c) for c in args.in_flight.split(",")):
                     row = wrk(base, "/v1/locate", in_flight, args.duration, script, server.pid)
                     print(
-                        f"POST /v1/locate {BATCH} points, layout={layout}, {in_flight} in flight: "
+                        f"  {name:<28}{in_flight:>2} in flight: "
                         f"{row['rps'] * BATCH:>11,.0f} points/s, p50 {row['p50']:.1f} ms, "
                         f"server CPU {row['cpu_us'] / 1e3:.1f} ms/batch "
                         f"(= {BATCH / row['cpu_us'] * 1e6:,.0f} points per CPU-second), "

@@ -9,6 +9,8 @@ if ! command -v wrk >/dev/null && [ "$(id -u)" = 0 ]; then
 fi
 echo "== point-in-grid engine vs geopandas.sjoin (issue: engine)"
 "$PY" -m benchmarks.bench_engine
+echo "== cityaware locate on whole files vs geopandas read + sjoin + write (process start included)"
+"$PY" -m benchmarks.bench_files
 echo "== feature store bulk import and single writes"
 "$PY" -m benchmarks.bench_store ${CITYAWARE_BENCH_DATABASE_URL:+--postgis-url "$CITYAWARE_BENCH_DATABASE_URL"}
 echo "== geocoder evaluation (held-out addresses)"

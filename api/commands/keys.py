@@ -15,7 +15,7 @@ from cityaware.api.settings import Settings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
-    from cityaware.api.service.auth import ROLES
+    from cityaware.api.service.roles import ROLES
 
     parser = add_command(
         subparsers,

@@ -17,9 +17,13 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cityaware.api.commands import add_command, add_data_dir
 from cityaware.api.settings import Settings
+
+if TYPE_CHECKING:
+    from cityaware.geo.engine.locator import GridLocator
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -74,7 +78,6 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
 
     from tqdm import tqdm
 
-    from cityaware.api.context import AppContext
     from cityaware.geo.crs import normalize_crs
     from cityaware.geo.engine.files import count_rows, locate_file
     from cityaware.geo.errors import InvalidInput
@@ -82,8 +85,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     normalize_crs(args.crs)  # fail on a bad CRS before building anything
     if args.chunk_size < 1:
         raise InvalidInput("--chunk-size must be at least 1")
-    ctx = AppContext(settings)
-    locator = ctx.geocoding.locator(args.generation)
+    locator = _locator(settings, args.generation)
     if args.scheduler or Path(args.input).is_dir() or glob.has_magic(args.input):
         return _run_bulk(args, settings, locator.generation)
     with tqdm(
@@ -111,6 +113,27 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"invalid {summary['invalid']} -> {args.output}"
     )
     return 0
+
+
+def _locator(settings: Settings, generation: str | None) -> GridLocator:
+    """The generation's locator from its cached snapshot (no boundaries read, no web
+    stack loaded), built through the server's context when there is none yet."""
+    from cityaware.geo.boundaries.layout import ACTIVE_FILE, generation_files, read_pointer
+    from cityaware.geo.engine.cached import open_locator
+
+    root = settings.data_dir / "boundaries"
+    generation = generation or read_pointer(root, ACTIVE_FILE)
+
+    def build() -> GridLocator:
+        from cityaware.api.context import AppContext
+
+        return AppContext(settings).geocoding.locator(generation)
+
+    if generation is None:
+        return build()  # answers NotFound: nothing is active
+    return open_locator(
+        settings.data_dir / "cache", generation, generation_files(root, generation), build
+    )
 
 
 def _run_bulk(args: argparse.Namespace, settings: Settings, generation: str) -> int:

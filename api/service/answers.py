@@ -18,9 +18,17 @@ from itertools import chain
 from typing import Any
 
 import numpy as np
+import orjson
 
 from cityaware.api.service.shapes import AreaCatalog
-from cityaware.geo.engine.results import Location, LocationBatch
+from cityaware.geo.arrays import ObjectArray
+from cityaware.geo.engine.columns import (
+    compact_dictionary_columns,
+    dictionary_column,
+    float_column,
+    strings,
+)
+from cityaware.geo.engine.results import STATUS_NAMES, STATUSES, Located, Location
 
 COORDINATE_DECIMALS = 7
 
@@ -104,49 +112,131 @@ def unit_answer(
     }
 
 
-AREA_COLUMNS: tuple[str, ...] = (
-    "grid",
-    "community",
-    "street",
-    "district",
-    "city",
-    "managing_zone",
-    "nearest_grid",
-)
+ARROW_STREAM = "application/vnd.apache.arrow.stream"
+_CHAIN_NAMES = ("grid", "community", "street", "district", "city", "managing_zone", "level")
 
 
-def batch_columns(
-    batch: LocationBatch, gcj_lon: np.ndarray, gcj_lat: np.ndarray, ids: list[Any]
-) -> dict[str, Any]:
-    """The batch answer column by column (``layout=columns``: no per-point objects)."""
-    return {
-        "id": ids,
-        "status": batch.status.tolist(),
-        "level": batch.level.tolist(),
-        "grid": batch.grid_code.tolist(),
-        "community": batch.community_code.tolist(),
-        "street": batch.street_code.tolist(),
-        "district": batch.district_code.tolist(),
-        "city": batch.city_code.tolist(),
-        "managing_zone": batch.managing_zone.tolist(),
-        "lon": np.round(batch.lon, COORDINATE_DECIMALS),  # numpy arrays: orjson writes them
-        "lat": np.round(batch.lat, COORDINATE_DECIMALS),  # directly (NaN as null)
-        "gcj02_lon": np.round(gcj_lon, COORDINATE_DECIMALS),
-        "gcj02_lat": np.round(gcj_lat, COORDINATE_DECIMALS),
-        "candidates": batch.candidates.tolist(),
-        "nearest_grid": batch.nearest_grid.tolist(),
-        "distance_m": np.round(batch.distance_m, 2),
-    }
+@dataclass(frozen=True)
+class LocatedBatch:
+    """A located batch (the engine's numeric answers, the locator's chain table, GCJ-02
+    coordinates, the area catalog of its generation); answers as JSON column by column
+    or per point (:meth:`answer`), CSV (:meth:`csv`) or an Arrow IPC stream
+    (:meth:`arrow`). Codes come from the chain table by leaf index: no Python loop
+    per point except for the records layout."""
+
+    found: Located
+    chains: ObjectArray  # GridLocator.chain_table(): per leaf, its chain columns
+    gcj: tuple[np.ndarray, np.ndarray]
+    catalog: AreaCatalog
+    crs: str
+    generation: str
+    dictionaries: list[Any]  # geo.engine.columns.chain_dictionaries of the locator
+
+    def __len__(self) -> int:
+        return len(self.found.unit)
+
+    def columns(self, ids: list[Any]) -> dict[str, Any]:
+        """The batch answer column by column (``layout=columns``)."""
+        found, n = self.found, len(self)
+        chains = self.chains.take(found.unit, axis=0)  # -1: the trailing row of None
+        columns: dict[str, Any] = {"id": ids, "status": STATUS_NAMES[found.status].tolist()}
+        columns["level"] = chains[:, 6].tolist()
+        for k, name in enumerate(_CHAIN_NAMES[:6]):
+            columns[name] = chains[:, k].tolist()
+        columns.update(
+            {
+                "lon": np.round(found.lon, COORDINATE_DECIMALS),  # numpy arrays: orjson
+                "lat": np.round(found.lat, COORDINATE_DECIMALS),  # writes them (NaN: null)
+                "gcj02_lon": np.round(self.gcj[0], COORDINATE_DECIMALS),
+                "gcj02_lat": np.round(self.gcj[1], COORDINATE_DECIMALS),
+                "candidates": [None] * n if found.candidates is None else found.candidates.tolist(),
+                "nearest_grid": self.chains[found.nearest, 0].tolist(),
+                "distance_m": np.round(found.distance_m, 2),
+            }
+        )
+        return columns
+
+    def referenced_areas(self) -> dict[str, dict[str, Any]]:
+        """Every area object the answers mention, keyed by code (from the distinct units)."""
+        found = self.found
+        seen = np.zeros(len(self.chains), dtype=bool)  # the last row: no unit (-1)
+        seen[found.unit] = seen[found.nearest] = True
+        units = np.flatnonzero(seen[:-1])
+        codes: set[str | None] = set(self.chains[units, :6].ravel().tolist())
+        if found.candidates is not None:
+            codes.update(chain.from_iterable(c for c in found.candidates if c))
+        codes.discard(None)
+        return self.catalog.lookup_many(codes)  # type: ignore[arg-type]  # None discarded
+
+    def header(self) -> dict[str, Any]:
+        """What every layout says about the whole batch."""
+        leaves = self.chains.take(self.found.unit[:50], axis=0)
+        first = next(
+            (g or d for g, d in zip(leaves[:, 0], leaves[:, 3], strict=True) if g or d), None
+        )
+        return {
+            "count": len(self),
+            "crs": self.crs,
+            "generation": self.generation,
+            "data_version": data_version(self.catalog, self.generation, first),
+        }
+
+    def answer(self, ids: list[Any], layout: str) -> dict[str, Any]:
+        """The whole batch answer (``layout`` is ``columns`` or ``records``)."""
+        columns = self.columns(ids)
+        return {
+            **self.header(),
+            "areas": self.referenced_areas() or None,
+            "layout": layout,
+            "results": columns if layout == "columns" else records_from(columns),
+        }
+
+    def csv(self, ids: list[Any]) -> str:
+        """The batch as CSV (one row per point, candidates joined with ``;``)."""
+        import pandas as pd
+
+        columns = self.columns(ids)
+        columns["candidates"] = [";".join(c) if c else "" for c in columns["candidates"]]
+        return pd.DataFrame(columns).to_csv(index=False, float_format="%.8f")
+
+    def arrow(self, ids: list[Any] | None) -> bytes:
+        """The batch as an Arrow IPC stream (:data:`ARROW_STREAM`): the columns of
+        :meth:`columns`, codes dictionary-encoded (one string per unit), the header and
+        the referenced areas as JSON in the schema metadata."""
+        import pyarrow as pa
+
+        found = self.found
+        arrays: dict[str, pa.Array[Any]] = {}
+        if ids is not None:
+            arrays["id"] = pa.array(ids if _one_type(ids) else [str(i) for i in ids])
+        arrays["status"] = dictionary_column(found.status, _STATUSES)
+        chains = compact_dictionary_columns(self.dictionaries, found.unit)
+        arrays["level"] = chains[6]
+        for name, column in zip(_CHAIN_NAMES[:6], chains, strict=False):
+            arrays[name] = column
+        for name, values in (("lon", found.lon), ("lat", found.lat)):
+            arrays[name] = float_column(values)
+        arrays["gcj02_lon"], arrays["gcj02_lat"] = map(float_column, self.gcj)
+        if found.candidates is not None:
+            arrays["candidates"] = pa.array(found.candidates, type=pa.list_(pa.string()))
+        [arrays["nearest_grid"]] = compact_dictionary_columns(self.dictionaries[:1], found.nearest)
+        arrays["distance_m"] = float_column(found.distance_m)
+        metadata = {
+            "header": orjson.dumps(self.header()),
+            "areas": orjson.dumps(self.referenced_areas()),
+        }
+        table = pa.table(arrays).replace_schema_metadata(metadata)
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, table.schema) as writer:
+            writer.write_table(table)
+        return sink.getvalue().to_pybytes()
 
 
-def referenced_areas(columns: dict[str, Any], catalog: AreaCatalog) -> dict[str, dict[str, Any]]:
-    """Every area object the batch's columns mention, keyed by code (each looked up once)."""
-    codes: set[str | None] = set()
-    for name in AREA_COLUMNS:
-        codes.update(columns[name])
-    codes.update(chain.from_iterable(c for c in columns["candidates"] if c))
-    codes.discard(None)
-    return catalog.lookup_many(codes)
+def _one_type(values: list[Any]) -> bool:
+    return len({type(v) for v in values}) <= 1
+
+
+_STATUSES = strings(list(STATUSES))
 
 
 def records_from(columns: dict[str, Any]) -> list[dict[str, Any]]:
@@ -179,42 +269,3 @@ def records_from(columns: dict[str, Any]) -> list[dict[str, Any]]:
             strict=True,
         )
     ]
-
-
-@dataclass(frozen=True)
-class LocatedBatch:
-    """A located batch with its GCJ-02 coordinates and the area catalog of its generation;
-    answers as JSON (:meth:`answer`) or CSV (:meth:`csv`)."""
-
-    batch: LocationBatch
-    gcj: tuple[np.ndarray, np.ndarray]
-    catalog: AreaCatalog
-    crs: str
-
-    def columns(self, ids: list[Any]) -> dict[str, Any]:
-        """The batch column by column (see :func:`batch_columns`)."""
-        return batch_columns(self.batch, self.gcj[0], self.gcj[1], ids)
-
-    def answer(self, ids: list[Any], layout: str) -> dict[str, Any]:
-        """The whole batch answer (``layout`` is ``columns`` or ``records``)."""
-        columns = self.columns(ids)
-        generation = self.batch.generation
-        leaves = zip(columns["grid"][:50], columns["district"][:50], strict=True)
-        first_grid = next((g or d for g, d in leaves if g or d), None)
-        return {
-            "count": len(self.batch),
-            "crs": self.crs,
-            "generation": generation,
-            "data_version": data_version(self.catalog, generation, first_grid),
-            "areas": referenced_areas(columns, self.catalog) or None,
-            "layout": layout,
-            "results": columns if layout == "columns" else records_from(columns),
-        }
-
-    def csv(self, ids: list[Any]) -> str:
-        """The batch as CSV (one row per point, candidates joined with ``;``)."""
-        import pandas as pd
-
-        columns = self.columns(ids)
-        columns["candidates"] = [";".join(c) if c else "" for c in columns["candidates"]]
-        return pd.DataFrame(columns).to_csv(index=False, float_format="%.8f")

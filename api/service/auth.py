@@ -33,10 +33,10 @@ from fastapi import Depends, Request
 from fastapi.security import APIKeyHeader
 
 from cityaware.api.service.limits import FailureLimiter
+from cityaware.api.service.roles import ROLES
 from cityaware.api.settings import Settings
 from cityaware.geo.errors import CityAwareError, InvalidInput, NotFound
 
-ROLES: tuple[str, ...] = ("service", "gis", "ops", "admin")
 PERMISSIONS: dict[str, frozenset[str]] = {
     "read": frozenset(ROLES),
     "incidents.create": frozenset({"service", "ops", "admin"}),

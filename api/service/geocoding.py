@@ -19,9 +19,10 @@ from cityaware.api.service.answers import LocatedBatch, location_answer, unit_an
 from cityaware.api.service.shapes import AreaCatalog
 from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.chinacoords import wgs84_to_gcj02
-from cityaware.geo.crs import normalize_crs
+from cityaware.geo.crs import normalize_crs, to_lonlat
 from cityaware.geo.engine import Locator
 from cityaware.geo.engine.cached import LocatorCache
+from cityaware.geo.engine.columns import chain_dictionaries
 from cityaware.geo.engine.locator import GridLocator
 from cityaware.geo.errors import InvalidInput, NotFound, Unprocessable
 
@@ -135,14 +136,29 @@ class Geocoding:
         return loc, location_answer(loc, self.catalog(locator), gcj, query)
 
     def locate_batch(
-        self, x: np.ndarray, y: np.ndarray, crs: str, generation: str | None = None
+        self,
+        x: np.ndarray,
+        y: np.ndarray,
+        crs: str,
+        generation: str | None = None,
+        candidates: bool = True,
     ) -> LocatedBatch:
-        """Locate many points given in ``crs``; InvalidInput names the first bad row."""
+        """Locate many points given in ``crs``; InvalidInput names the first bad row.
+        ``candidates=False`` leaves the candidate lists out (faster near edges)."""
         crs = normalize_crs(crs)
         locator = self.locator(generation)
-        batch = locator.locate_many(x, y, crs)
-        gcj = wgs84_to_gcj02(batch.lon, batch.lat)  # already validated by the locator
-        return LocatedBatch(batch, gcj, self.catalog(locator), crs)
+        lon, lat = to_lonlat(np.atleast_1d(x), np.atleast_1d(y), crs)
+        found = locator.locate_indices(lon, lat, candidates)
+        gcj = wgs84_to_gcj02(found.lon, found.lat)  # already validated by to_lonlat
+        return LocatedBatch(
+            found,
+            locator.chain_table(),
+            gcj,
+            self.catalog(locator),
+            crs,
+            locator.generation,
+            chain_dictionaries(locator),
+        )
 
     def locate_address(self, address: str, generation: str | None = None) -> dict[str, Any]:
         """The answer for an address through the gazetteer (active generation only).

@@ -3,18 +3,28 @@
     GET  /v1/locate?lon=114.3565&lat=34.8094&crs=GCJ02
     POST /v1/locate   {"crs": "WGS84", "points": [[114.35, 34.80], ...]}
                       {"crs": "BD09", "points": [{"id": "a1", "x": 114.36, "y": 34.80}]}
+                      {"crs": "WGS84", "points": [{"id": 7, "lon": 114.36, "lat": 34.80}]}
     POST /v1/locate?crs=EPSG:4543   (Content-Type: text/csv; header id,x,y or x,y)
+    POST /v1/locate?crs=WGS84       (Content-Type: application/octet-stream:
+                                     float64 little-endian x0 y0 x1 y1 ...)
+    POST /v1/locate?crs=WGS84       (Content-Type: application/vnd.apache.arrow.stream:
+                                     columns x, y (or lon, lat) and optionally id)
 
-A batch answers JSON column by column (``layout=columns``, the default: one
-array per field, index-aligned with the input, built without a Python loop
-per point), or one object per point (``layout=records``), or CSV when the
-request's ``Accept`` asks for ``text/csv``. Area objects come once, keyed by code.
+Point objects name their coordinates like the single form (``lon``/``lat``) or
+``x``/``y``; pairs are ``[x, y]``. A batch answers JSON column by column
+(``layout=columns``, the default: one array per field, index-aligned with the
+input, built without a Python loop per point), or one object per point
+(``layout=records``), or CSV when ``Accept`` asks for ``text/csv``, or an Arrow
+IPC stream (``Accept: application/vnd.apache.arrow.stream``: the same columns,
+codes dictionary-encoded; the header and the areas as JSON in the schema
+metadata). Area objects come once, keyed by code. ``candidates=false`` leaves
+the candidate grids out (they cost most near edges).
 """
 
 from __future__ import annotations
 
 import io
-from itertools import chain
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -23,6 +33,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import QueryParams
 
 from cityaware.api.responses import JSON, json_response
+from cityaware.api.service.answers import ARROW_STREAM
 from cityaware.api.service.auth import HEADER, SECURITY, client_of
 from cityaware.api.service.limits import check_batch_length, read_body
 from cityaware.geo.errors import InvalidInput
@@ -31,6 +42,7 @@ if TYPE_CHECKING:
     from cityaware.api.context import AppContext
 
 LAYOUTS = ("records", "columns")
+OCTET_STREAM = "application/octet-stream"
 CRS_HELP = "WGS84, CGCS2000, GCJ02, BD09 or EPSG:NNNN (x = longitude/easting)"
 
 BATCH_SCHEMA: dict[str, Any] = {
@@ -53,6 +65,15 @@ BATCH_SCHEMA: dict[str, Any] = {
                             "y": {"type": "number"},
                         },
                     },
+                    {
+                        "type": "object",
+                        "required": ["lon", "lat"],
+                        "properties": {
+                            "id": {"type": ["string", "integer"]},
+                            "lon": {"type": "number"},
+                            "lat": {"type": "number"},
+                        },
+                    },
                 ]
             },
         },
@@ -64,8 +85,42 @@ BATCH_BODY = {
         "content": {
             JSON: {"schema": BATCH_SCHEMA},
             "text/csv": {"schema": {"type": "string", "description": "header x,y or id,x,y"}},
+            OCTET_STREAM: {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "float64 little-endian x, y pairs (16 bytes per point, "
+                    "at most 10,000 points); the crs query parameter is required",
+                }
+            },
+            ARROW_STREAM: {
+                "schema": {
+                    "type": "string",
+                    "format": "binary",
+                    "description": "an Arrow IPC stream with float64 columns x, y (or lon, "
+                    "lat) and optionally id; the crs query parameter is required",
+                }
+            },
         },
-    }
+    },
+    "responses": {
+        "200": {
+            "description": "the located batch",
+            "content": {
+                JSON: {"schema": {"type": "object"}},
+                "text/csv": {"schema": {"type": "string"}},
+                ARROW_STREAM: {
+                    "schema": {
+                        "type": "string",
+                        "format": "binary",
+                        "description": "Arrow IPC stream: the columns of layout=columns "
+                        "(codes dictionary-encoded); schema metadata 'header' and 'areas' "
+                        "hold JSON",
+                    }
+                },
+            },
+        }
+    },
 }
 
 
@@ -112,23 +167,77 @@ def parse_json_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarr
     if not isinstance(crs, str):
         raise InvalidInput(f'"crs" is required ({CRS_HELP})')
     check_batch_length(len(points))
-    if isinstance(points[0], dict):
-        try:
-            ids = [p.get("id") for p in points]
-            xy = [(p["x"], p["y"]) for p in points]
-        except (AttributeError, KeyError, TypeError):
-            raise InvalidInput('every point object needs numeric "x" and "y"') from None
-        if any(i is not None and not isinstance(i, str | int) for i in ids):
-            raise InvalidInput('a point "id" must be a string or an integer')
-    else:
-        ids, xy = list(range(len(points))), points
-    try:
-        if set(map(len, xy)) != {2}:
-            raise ValueError
-        flat = np.fromiter(chain.from_iterable(xy), dtype=float, count=2 * len(xy))
+    try:  # the fast path: all [x, y] pairs
+        flat = np.array(points, dtype=np.float64)
+        if flat.shape == (len(points), 2):
+            return flat[:, 0].copy(), flat[:, 1].copy(), list(range(len(points))), crs
     except (ValueError, TypeError):
-        raise InvalidInput("every point must be [x, y] numbers (or all {id, x, y})") from None
-    return flat[0::2].copy(), flat[1::2].copy(), ids, crs
+        pass
+    ids, xy = [], []
+    for k, point in enumerate(points):
+        if isinstance(point, dict):
+            names = ("x", "y") if "x" in point or "y" in point else ("lon", "lat")
+            if not all(isinstance(point.get(n), int | float) for n in names):
+                raise InvalidInput(
+                    f'point {k}: a point object needs numeric "lon" and "lat" (or "x" and "y")'
+                )
+            if not isinstance(point.get("id", 0), str | int) or isinstance(point.get("id"), bool):
+                raise InvalidInput(f'point {k}: "id" must be a string or an integer')
+            ids.append(point.get("id"))
+            xy.append((point[names[0]], point[names[1]]))
+        elif isinstance(point, list) and len(point) == 2:
+            ids.append(k)
+            xy.append(point)
+        else:
+            raise InvalidInput(f"point {k}: give [x, y] or an object with lon/lat (or x/y)")
+    try:
+        values = np.array(xy, dtype=np.float64).reshape(len(xy), 2)
+    except (ValueError, TypeError):
+        raise InvalidInput("every point must be [x, y] numbers (or objects)") from None
+    return values[:, 0].copy(), values[:, 1].copy(), ids, crs
+
+
+def parse_binary_batch(
+    body: bytes, crs: str | None
+) -> tuple[np.ndarray, np.ndarray, list[Any] | None, str]:
+    """x, y of a float64 little-endian body of x, y pairs (no ids)."""
+    if not crs:
+        raise InvalidInput(f"a binary batch needs the crs query parameter ({CRS_HELP})")
+    if len(body) % 16:
+        raise InvalidInput(
+            f"an {OCTET_STREAM} body holds float64 little-endian x, y pairs: "
+            f"16 bytes per point, got {len(body)} bytes"
+        )
+    check_batch_length(len(body) // 16)
+    values = np.frombuffer(body, dtype="<f8").reshape(-1, 2)
+    return values[:, 0].astype(np.float64), values[:, 1].astype(np.float64), None, crs
+
+
+def parse_arrow_batch(
+    body: bytes, crs: str | None
+) -> tuple[np.ndarray, np.ndarray, list[Any] | None, str]:
+    """x, y (or lon, lat) and optional ids of an Arrow IPC stream body."""
+    import pyarrow as pa
+
+    from cityaware.geo.engine.columns import floats
+
+    if not crs:
+        raise InvalidInput(f"an Arrow batch needs the crs query parameter ({CRS_HELP})")
+    try:
+        table = pa.ipc.open_stream(body).read_all()
+    except (pa.ArrowInvalid, OSError) as error:
+        raise InvalidInput(f"body is not an Arrow IPC stream: {error}") from None
+    names = set(table.column_names)
+    xname, yname = ("x", "y") if {"x", "y"} <= names else ("lon", "lat")
+    if not {xname, yname} <= names:
+        raise InvalidInput(f"an Arrow batch needs columns x, y (or lon, lat); got {sorted(names)}")
+    check_batch_length(table.num_rows)
+    try:
+        x, y = floats(table[xname]), floats(table[yname])
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as error:
+        raise InvalidInput(f"Arrow columns {xname}, {yname} must be numbers: {error}") from None
+    ids = table["id"].to_pylist() if "id" in names else None
+    return x, y, ids, crs
 
 
 def parse_csv_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarray, list[Any], str]:
@@ -154,6 +263,16 @@ def parse_csv_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarra
         raise InvalidInput(f"CSV x/y must be numbers: {error}") from None
     ids = frame[columns["id"]].tolist() if "id" in columns else list(range(len(frame)))
     return x, y, ids, crs
+
+
+PARSERS: dict[str, Callable[[bytes, str | None], tuple[Any, Any, list[Any] | None, str]]] = {
+    JSON: parse_json_batch,
+    "": parse_json_batch,
+    "text/csv": parse_csv_batch,
+    "application/csv": parse_csv_batch,
+    OCTET_STREAM: parse_binary_batch,
+    ARROW_STREAM: parse_arrow_batch,
+}
 
 
 def build_router(ctx: AppContext) -> APIRouter:
@@ -193,19 +312,26 @@ def build_router(ctx: AppContext) -> APIRouter:
         layout: str = Query(
             "columns", description="columns (one array per field; fastest) or records (per point)"
         ),
+        candidates: bool = Query(True, description="list the other grids within 10 m"),
     ) -> Response:
         if layout not in LAYOUTS:
             raise InvalidInput(f"layout must be one of {', '.join(LAYOUTS)}")
         body = await read_body(request)
         content_type = request.headers.get("content-type", JSON).split(";")[0].strip().lower()
-        if content_type in ("text/csv", "application/csv"):
-            x, y, ids, crs = parse_csv_batch(body, crs)
-        elif content_type in (JSON, "") or content_type.endswith("+json"):
-            x, y, ids, crs = parse_json_batch(body, crs)
-        else:
-            raise InvalidInput(f"unsupported Content-Type {content_type!r}; send JSON or text/csv")
-        located = geocoding.locate_batch(x, y, crs, generation)
-        if "text/csv" in request.headers.get("accept", ""):
+        parse = PARSERS.get(content_type)
+        if parse is None and content_type.endswith("+json"):
+            parse = parse_json_batch
+        if parse is None:
+            raise InvalidInput(
+                f"unsupported Content-Type {content_type!r}; send one of {', '.join(PARSERS)}"
+            )
+        x, y, ids, crs = parse(body, crs)
+        located = geocoding.locate_batch(x, y, crs, generation, candidates)
+        accept = request.headers.get("accept", "")
+        if ARROW_STREAM in accept:
+            return Response(located.arrow(ids), media_type=ARROW_STREAM)
+        ids = list(range(len(located))) if ids is None else ids
+        if "text/csv" in accept:
             return Response(located.csv(ids), media_type="text/csv")
         return json_response(located.answer(ids, layout))
 

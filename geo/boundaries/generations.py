@@ -50,6 +50,7 @@ from cityaware.geo.boundaries.divisions import (
 )
 from cityaware.geo.boundaries.identity import carried_ids
 from cityaware.geo.boundaries.io import digit_strings, read_many
+from cityaware.geo.boundaries.layout import ACTIVE_FILE, DIVISIONS_FILE, UNITS_FILE, read_pointer
 from cityaware.geo.boundaries.levels import canonical_level
 from cityaware.geo.boundaries.plausibility import implausible_units, refuse_unless_forced
 from cityaware.geo.boundaries.repair import RepairNote, repair_geometries
@@ -57,12 +58,9 @@ from cityaware.geo.boundaries.schema import CORE_COLUMNS, LEVELS, STORAGE_CRS
 from cityaware.geo.boundaries.validate import ValidationReport, validate_units
 from cityaware.geo.errors import InvalidInput, NotFound
 
-ACTIVE_FILE = "ACTIVE"
 ACTIVATING_FILE = "ACTIVATING"  # an activation under way: see geo.bulk.activation
-UNITS_FILE = "units.parquet"
 META_FILE = "meta.json"
 VALIDATION_FILE = "validation.json"
-DIVISIONS_FILE = "divisions.parquet"
 _GENERATION_ID = re.compile(r"^g(\d{4,})$")
 _DEFAULTS = {"name": "", "parent_code": "", "code_system": "NBS", "code_version": ""}
 _DEFAULTS |= {"managing_zone": "", "attributes": "{}"}
@@ -185,11 +183,7 @@ class BoundaryRegistry:
         return self._read_pointer(ACTIVATING_FILE)
 
     def _read_pointer(self, name: str) -> str | None:
-        try:
-            text = (self.root / name).read_text(encoding="utf-8").strip()
-        except FileNotFoundError:
-            return None
-        return text or None
+        return read_pointer(self.root, name)
 
     def end_activation(self) -> None:
         """Forget the recorded activation (it is complete)."""

@@ -74,5 +74,7 @@ def assign_frame(
         geometry = gpd.GeoSeries(gpd.points_from_xy(lon, lat), crs=WGS84)
         geometry[~(pd.notna(lon) & pd.notna(lat))] = None
     else:
-        geometry = gpd.GeoSeries.from_wkb(chunk.geometry, crs=geometry_crs)
+        geometry = gpd.GeoSeries.from_wkb(
+            chunk.geometry.to_numpy(zero_copy_only=False), crs=geometry_crs
+        )
     return gpd.GeoDataFrame(out, geometry=geometry.to_numpy(), crs=geometry.crs)

@@ -25,6 +25,10 @@ from cityaware.geo.arrays import BoolArray, FloatArray, IntArray, ObjectArray
 from cityaware.geo.crs import metric_crs_of_bounds
 
 MIN_DISTANCE_M = 1e-3
+# Straight lon/lat edges bow by millimetres in the metric CRS (km-long edges): a point
+# covered in lon/lat may lie that far outside the metric polygon. Containment-only
+# queries (no candidates) search this far, as the edge lists' 1 m slack does.
+CONTAINMENT_MARGIN_M = 1.0
 
 
 @dataclass
@@ -46,7 +50,9 @@ class ExactIndex:
     """STRtrees over the grid polygons in lon/lat and in metres.
 
     ``geometries`` must be ordered by grid code: every tie is broken towards
-    the smallest index, i.e. the smallest code.
+    the smallest index, i.e. the smallest code. A snapshot (:mod:`geo.engine.snapshot`)
+    passes the ``metric_geometries`` and the ``metric_pipeline`` (PROJ's definition of
+    the projection, same results) it saved, so opening it projects nothing.
     """
 
     def __init__(
@@ -54,6 +60,8 @@ class ExactIndex:
         geometries: ObjectArray,
         outside_tolerance_m: float = 500.0,
         metric_crs: str | None = None,
+        metric_geometries: ObjectArray | None = None,
+        metric_pipeline: str | None = None,
     ) -> None:
         self.outside_tolerance_m = outside_tolerance_m
         self.geometries = np.asarray(geometries, dtype=object)
@@ -61,8 +69,14 @@ class ExactIndex:
         if metric_crs is None:
             metric_crs = metric_crs_of_bounds(shapely.total_bounds(self.geometries))
         self.metric_crs = metric_crs
-        self._to_metric = Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
-        self.metric_geometries = shapely.transform(self.geometries, self._project_xy)
+        if metric_pipeline is not None:  # a saved PROJ pipeline: no CRS database lookups
+            self._to_metric = Transformer.from_pipeline(metric_pipeline)
+        else:
+            self._to_metric = Transformer.from_crs("EPSG:4326", metric_crs, always_xy=True)
+        self.metric_pipeline: str = self._to_metric.definition
+        if metric_geometries is None:  # a snapshot (geo.engine.snapshot) has them already
+            metric_geometries = shapely.transform(self.geometries, self._project_xy)
+        self.metric_geometries = np.asarray(metric_geometries, dtype=object)
         shapely.prepare(self.geometries)
         shapely.prepare(self.metric_geometries)
         self.tree = shapely.STRtree(self.geometries)

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -35,18 +36,24 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import pandas as pd
 import pyarrow as pa
 import pyarrow.compute  # noqa: F401 - registers pa.compute
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
-import pyogrio
 import shapely
-from pyogrio.errors import DataLayerError, DataSourceError, FieldError, GeometryError
 
 from cityaware.geo.arrays import FloatArray, ObjectArray
 from cityaware.geo.crs import to_lonlat_checked
-from cityaware.geo.engine.locator import GridLocator
+from cityaware.geo.engine.columns import (
+    buffer_view,
+    chain_dictionaries,
+    float_column,
+    floats,
+    strings,
+    take_strings,
+)
+from cityaware.geo.engine.locator import CHAIN_COLUMNS, GridLocator
+from cityaware.geo.engine.results import INVALID, STATUSES, Located
 from cityaware.geo.errors import InvalidInput
 
 OUTPUT_FORMATS = {".csv": "csv", ".gpkg": "gpkg", ".parquet": "parquet", ".geoparquet": "parquet"}
@@ -62,13 +69,6 @@ ADDED = (
     "nearest_grid",
     "error",
 )
-_FIELD_TYPES = {
-    "distance_m": pa.float64(),
-    "lon": pa.float64(),
-    "lat": pa.float64(),
-    "candidates": pa.list_(pa.string()),
-}
-_OGR_ERRORS = (DataSourceError, DataLayerError, FieldError, GeometryError)
 LON_NAMES = ("lon", "lng", "long", "longitude", "x", "经度")
 LAT_NAMES = ("lat", "latitude", "y", "纬度")
 
@@ -81,7 +81,7 @@ class Chunk:
     x: FloatArray
     y: FloatArray
     errors: ObjectArray
-    geometry: ObjectArray | None  # WKB per row, when the input has geometry
+    geometry: pa.Array[Any] | None  # WKB per row, when the input has geometry
 
 
 def locate_file(
@@ -117,16 +117,17 @@ def locate_file(
         for chunk in chunks:
             table, lon, lat = locate_chunk(chunk, locator, crs)
             writer.write(table, chunk.geometry, chunks.geometry_crs, lon, lat)
-            statuses = table["status"].to_numpy(zero_copy_only=False).astype(str)
-            for status, n in zip(*np.unique(statuses, return_counts=True), strict=True):
-                counts[str(status)] += int(n)
+            found = pa.compute.value_counts(table["status"])
+            statuses, numbers = found.field(0).to_pylist(), found.field(1).to_pylist()
+            for status, n in zip(statuses, numbers, strict=True):
+                counts[str(status)] += int(n or 0)
             if progress is not None:
                 progress(table.num_rows)
         if not sum(counts.values()):
             raise InvalidInput(f"{input_path.name}: no rows to locate")
         writer.close()
         os.replace(tmp, output_path)
-    except (pa.ArrowInvalid, *_OGR_ERRORS) as error:
+    except _read_errors() as error:
         raise InvalidInput(f"{input_path.name}: cannot read ({error})") from None
     finally:
         writer.close()
@@ -139,19 +140,58 @@ def locate_chunk(
     chunk: Chunk, locator: GridLocator, crs: str, fields: Sequence[str] = ADDED
 ) -> tuple[pa.Table, FloatArray, FloatArray]:
     """(output table, WGS84 lon, WGS84 lat) of one chunk; ``fields``: the located columns
-    to add (any :class:`~geo.engine.results.LocationBatch` field, default :data:`ADDED`)."""
+    to add (any :class:`~geo.engine.results.LocationBatch` field, default :data:`ADDED`).
+
+    Candidate lists are computed only when ``fields`` asks for them; code columns are
+    taken from per-unit dictionaries (:mod:`geo.engine.columns`)."""
     lon, lat, problems = to_lonlat_checked(chunk.x, chunk.y, crs)
     problems = np.where(chunk.errors != None, chunk.errors, problems)  # noqa: E711
-    batch = locator.locate_lonlat(lon, lat)
+    found = locator.locate_indices(lon, lat, candidates="candidates" in fields)
     bad = problems != None  # noqa: E711
-    batch.status[bad] = "invalid"
-    batch.error[bad] = problems[bad]
+    found.status[bad] = INVALID
+    found.error[bad] = problems[bad]
+    columns = _answer_columns(locator, found, fields)
     table = chunk.table.drop_columns([c for c in fields if c in chunk.table.column_names])
     for name in fields:
-        values = getattr(batch, name)
-        kind = _FIELD_TYPES.get(name, pa.string())
-        table = table.append_column(name, pa.array(values, type=kind, from_pandas=True))
+        table = table.append_column(name, columns[name])
     return table, lon, lat
+
+
+def _answer_columns(
+    locator: GridLocator, found: Located, fields: Sequence[str]
+) -> dict[str, pa.Array[Any]]:
+    dictionaries = dict(zip(CHAIN_COLUMNS, chain_dictionaries(locator), strict=True))
+    columns: dict[str, pa.Array[Any]] = {}
+    for name in fields:
+        if name in CHAIN_COLUMNS:
+            columns[name] = take_strings(dictionaries[name], found.unit)
+        elif name == "status":
+            columns[name] = take_strings(_STATUS_DICTIONARY, found.status.astype(np.int64))
+        elif name == "nearest_grid":
+            columns[name] = take_strings(dictionaries["grid_code"], found.nearest)
+        elif name in ("distance_m", "lon", "lat"):
+            columns[name] = float_column(getattr(found, name))
+        elif name == "error":
+            columns[name] = _texts(found.error)
+        elif name == "candidates":
+            assert found.candidates is not None  # asked for: locate_chunk computed them
+            columns[name] = pa.array(found.candidates, type=pa.list_(pa.string()))
+        else:
+            raise InvalidInput(f"no located field {name!r}")
+    return columns
+
+
+_STATUS_DICTIONARY = strings(list(STATUSES))
+
+
+def _texts(values: ObjectArray) -> pa.Array[Any]:
+    """An object array of mostly None texts as a string column (one string per message)."""
+    present = np.flatnonzero(values != None)  # noqa: E711
+    index = np.full(len(values), -1, dtype=np.int64)
+    if not present.size:
+        return pa.nulls(len(values), pa.string())
+    messages, index[present] = np.unique(values[present].astype(str), return_inverse=True)
+    return take_strings(strings(messages.tolist()), index)
 
 
 def count_rows(path: Path | str, layer: str | None = None) -> int | None:
@@ -162,8 +202,10 @@ def count_rows(path: Path | str, layer: str | None = None) -> int | None:
     try:
         if path.suffix.lower() in (".parquet", ".geoparquet"):
             return pq.ParquetFile(path).metadata.num_rows
+        import pyogrio  # GDAL: only for OGR files (a second of imports)
+
         count = pyogrio.read_info(path, layer=layer).get("features", -1)
-    except (pa.ArrowInvalid, *_OGR_ERRORS):
+    except _read_errors():
         return None  # locate_file reports the unreadable file
     return count if count >= 0 else None
 
@@ -194,8 +236,8 @@ class ChunkReader:
 
     def _csv(self) -> Iterator[Chunk]:
         options = pa_csv.ConvertOptions(strings_can_be_null=False)
-        read = pa_csv.ReadOptions(block_size=max(1 << 20, self.chunk_size * 64))
-        with pa_csv.open_csv(self.path, read_options=read, convert_options=options) as reader:
+        header = pa_csv.ReadOptions(block_size=1 << 16)  # the names only: a small block
+        with pa_csv.open_csv(self.path, read_options=header, convert_options=options) as reader:
             columns = reader.schema.names
             lon_col, lat_col = coordinate_columns(columns, self.lon_col, self.lat_col)
             if lon_col is None:
@@ -205,6 +247,7 @@ class ChunkReader:
                 )
             as_text = {c: pa.string() for c in columns}
             options = pa_csv.ConvertOptions(column_types=as_text, strings_can_be_null=False)
+        read = pa_csv.ReadOptions(block_size=max(1 << 20, self.chunk_size * 64))
         with pa_csv.open_csv(self.path, read_options=read, convert_options=options) as reader:
             for batch in reader:
                 yield from self._split(pa.Table.from_batches([batch]), lon_col, lat_col, None)
@@ -225,11 +268,13 @@ class ChunkReader:
             yield from self._split(pa.Table.from_batches([batch]), lon_col, lat_col, geometry_col)
 
     def _ogr(self) -> Iterator[Chunk]:
+        import pyogrio
+
         try:
             stream = pyogrio.open_arrow(
                 self.path, layer=self.layer, batch_size=self.chunk_size, use_pyarrow=True
             )
-        except _OGR_ERRORS as error:
+        except _ogr_errors() as error:
             raise InvalidInput(f"{self.path.name}: cannot read ({error})") from None
         with stream as (meta, reader):
             self.geometry_crs = meta.get("crs")
@@ -258,6 +303,20 @@ class ChunkReader:
             part = table.slice(offset, self.chunk_size)
             if part.num_rows:
                 yield make_chunk(part, lon_col, lat_col, geometry_col)
+
+
+def _ogr_errors() -> tuple[type[Exception], ...]:
+    """pyogrio's read errors, once pyogrio is loaded (only OGR files load it)."""
+    errors = sys.modules.get("pyogrio.errors")
+    if errors is None:
+        return ()
+    return (errors.DataSourceError, errors.DataLayerError, errors.FieldError, errors.GeometryError)
+
+
+def _read_errors() -> tuple[type[Exception], ...]:
+    """What a reader raises for an unreadable file (checked when one is raised)."""
+    arrow: type[Exception] = pa.ArrowInvalid
+    return (arrow, *_ogr_errors())
 
 
 def _crs_text(crs: object) -> str:
@@ -297,9 +356,9 @@ def make_chunk(
     """The coordinates (from the columns, else the WKB points of ``geometry_col``) of a table."""
     n = table.num_rows
     errors = np.full(n, None, dtype=object)
-    geometry: ObjectArray | None = None
+    geometry: pa.Array[Any] | None = None
     if geometry_col and geometry_col in table.column_names:
-        geometry = table[geometry_col].to_numpy(zero_copy_only=False)
+        geometry = table[geometry_col].combine_chunks()
         table = table.drop_columns([geometry_col])
     if lon_col is not None and lat_col is not None:
         x = _numbers(table[lon_col], lon_col, errors)
@@ -307,22 +366,38 @@ def make_chunk(
     elif geometry is None:
         raise InvalidInput("the input has neither a geometry column nor coordinate columns")
     else:
-        shapes: ObjectArray = shapely.from_wkb(geometry, on_invalid="ignore")
-        points = shapely.get_type_id(shapes) == shapely.GeometryType.POINT
-        points &= ~shapely.is_empty(shapes)
-        x = np.where(points, shapely.get_x(shapes), np.nan)
-        y = np.where(points, shapely.get_y(shapes), np.nan)
-        for i in np.flatnonzero(~points):
-            kind = (
-                "missing or empty"
-                if shapes[i] is None or shapes[i].is_empty
-                else shapes[i].geom_type
-            )
-            errors[i] = f"geometry is {kind}, not a point"
+        x, y = _wkb_points(geometry, errors)
     return Chunk(table=table, x=x, y=y, errors=errors, geometry=geometry)
 
 
 _POINT_WKB = np.dtype([("order", "u1"), ("kind", "<u4"), ("x", "<f8"), ("y", "<f8")])
+
+
+def _wkb_points(geometry: pa.Array[Any], errors: ObjectArray) -> tuple[FloatArray, FloatArray]:
+    """x, y of WKB points (NaN and a message in ``errors`` for anything else); read
+    straight from the buffers when every value is a little-endian 2-D point."""
+    if pa.types.is_binary(geometry.type) and not geometry.null_count and len(geometry):
+        _, offsets, data = geometry.buffers()
+        bounds = np.frombuffer(buffer_view(offsets), dtype=np.int32)
+        bounds = bounds[geometry.offset :][: len(geometry) + 1]
+        if (np.diff(bounds) == _POINT_WKB.itemsize).all():
+            view = buffer_view(data)
+            records = np.frombuffer(view, dtype=_POINT_WKB, count=len(geometry), offset=bounds[0])
+            if (records["order"] == 1).all() and (records["kind"] == 1).all():
+                return records["x"].copy(), records["y"].copy()
+    shapes: ObjectArray = shapely.from_wkb(
+        geometry.to_numpy(zero_copy_only=False), on_invalid="ignore"
+    )
+    points = shapely.get_type_id(shapes) == shapely.GeometryType.POINT
+    points &= ~shapely.is_empty(shapes)
+    x = np.where(points, shapely.get_x(shapes), np.nan)
+    y = np.where(points, shapely.get_y(shapes), np.nan)
+    for i in np.flatnonzero(~points):
+        kind = (
+            "missing or empty" if shapes[i] is None or shapes[i].is_empty else shapes[i].geom_type
+        )
+        errors[i] = f"geometry is {kind}, not a point"
+    return x, y
 
 
 def point_wkb(lon: FloatArray, lat: FloatArray) -> pa.Array[Any]:
@@ -345,11 +420,13 @@ def point_wkb(lon: FloatArray, lat: FloatArray) -> pa.Array[Any]:
 
 def _numbers(column: pa.ChunkedArray[Any], name: str, errors: ObjectArray) -> FloatArray:
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
-        return column.to_numpy().astype(float)
+        return floats(column)
     try:  # fast path: every value parses
-        return pa.compute.cast(column, pa.float64()).to_numpy(zero_copy_only=False)
+        return floats(pa.compute.cast(column, pa.float64()))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
+    import pandas as pd  # only for columns with unreadable values
+
     values = column.to_pandas()
     numbers = pd.to_numeric(values, errors="coerce").to_numpy(dtype=float)
     if pd.api.types.is_string_dtype(values.dtype) or values.dtype == object:
@@ -372,7 +449,7 @@ class _Writer:
     def write(
         self,
         table: pa.Table,
-        wkb: ObjectArray | None,
+        wkb: pa.Array[Any] | None,
         crs: str | None,
         lon: FloatArray,
         lat: FloatArray,
@@ -380,7 +457,8 @@ class _Writer:
         """Append ``table``; geometry is the input ``wkb`` (in ``crs``) or points at lon/lat."""
         if self.format == "csv":
             if wkb is not None:
-                wkt = shapely.to_wkt(shapely.from_wkb(wkb, on_invalid="ignore"))
+                shapes = shapely.from_wkb(wkb.to_numpy(zero_copy_only=False), on_invalid="ignore")
+                wkt = shapely.to_wkt(shapes)
                 table = table.append_column("geometry", pa.array(wkt, type=pa.string()))
             self._write_csv(table)
             return
@@ -388,9 +466,11 @@ class _Writer:
         if wkb is None:
             geometry, crs, geometry_type = point_wkb(lon, lat), "EPSG:4326", "Point"
         else:
-            geometry = pa.array(wkb, type=pa.binary(), from_pandas=True)
+            geometry = wkb
         table = table.append_column("geometry", geometry)
         if self.format == "gpkg":
+            import pyogrio
+
             pyogrio.write_arrow(
                 table,
                 self.path,

@@ -60,23 +60,22 @@ import json
 import math
 import os
 import re
+import shutil
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import geopandas as gpd
 import numpy as np
 import numpy.typing as npt
-import pandas as pd
 import shapely
 
-from cityaware.geo.arrays import Int8Array, IntArray
+from cityaware.geo.arrays import IntArray, ObjectArray
 from cityaware.geo.crs import WGS84, lonlat_problem, normalize_crs, to_lonlat
-from cityaware.geo.engine import edges
-from cityaware.geo.engine.exact import ExactIndex
+from cityaware.geo.engine import edges, snapshot
+from cityaware.geo.engine.exact import CONTAINMENT_MARGIN_M, ExactIndex
 from cityaware.geo.engine.lookup import DEFAULT_CELL_M, EXACT, FAR, LISTED, LookupTable, cache_key
 from cityaware.geo.engine.results import (
     INSIDE,
@@ -84,10 +83,15 @@ from cityaware.geo.engine.results import (
     ON_BOUNDARY,
     OUTSIDE,
     STATUS_NAMES,
+    Located,
     Location,
     LocationBatch,
 )
 from cityaware.geo.errors import InvalidInput, NotFound
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
 
 LEVEL_ORDER = ("grid", "community", "street", "district", "city")
 WORKERS = min(2, os.cpu_count() or 1)  # threads for one big batch
@@ -109,14 +113,15 @@ class GridLocator:
 
     def __init__(
         self,
-        units: gpd.GeoDataFrame,
         generation: str,
         table: LookupTable | None,
         exact: ExactIndex,
         near_m: float,
         outside_tolerance_m: float,
+        records: Mapping[str, dict[str, Any]],
+        leaf_codes: list[str],
         from_cache: bool = False,
-        divisions: pd.DataFrame | None = None,
+        chains: list[list[str | None]] | None = None,
     ) -> None:
         self.generation = generation
         self.near_m = float(near_m)
@@ -124,10 +129,11 @@ class GridLocator:
         self.table = table
         self.exact = exact
         self.from_cache = from_cache
-        self._records = _records(divisions) if divisions is not None else {}
-        self._records.update(_records(units))  # an outlined unit wins over its division row
-        self.leaf_codes = leaf_units(units)["code"].to_numpy(dtype=object)
-        chains = [self._chain_codes(code) for code in self.leaf_codes]
+        self.folder: Path | None = None  # the snapshot folder it was saved to or opened from
+        self._records = records
+        self.leaf_codes = np.array(leaf_codes, dtype=object)
+        if chains is None:
+            chains = [self._chain_codes(code) for code in leaf_codes]
         # One row per leaf index, one column per CHAIN_COLUMNS name, and a trailing
         # row of None so that index -1 ("no unit") reads as None. A single 2-D take
         # gathers all seven columns about twice as fast as seven 1-D gathers.
@@ -148,37 +154,90 @@ class GridLocator:
         """Index the leaf units of a units frame (see the module docstring).
 
         ``divisions`` (code, name, level, parent_code; no outline) add records to the
-        chains. With ``cache_dir`` the lookup raster is loaded from / saved to
-        ``<cache_dir>/grid-lookup-<generation>-<hash>.npz``. ``cell_m=None``
-        disables the raster (exact path only).
+        chains. With ``cache_dir`` the whole locator is loaded from / saved to the
+        snapshot folder ``<cache_dir>/grid-lookup-<generation>-<hash>/``
+        (:mod:`geo.engine.snapshot`; :meth:`open` reads it without the units).
+        ``cell_m=None`` disables the raster (exact path only).
         """
         if units.crs is not None and not units.crs.equals("EPSG:4326"):
             units = units.to_crs("EPSG:4326")
         grids = leaf_units(units)
         if grids.empty:
             raise InvalidInput(f"generation {generation!r} has no outlines to locate in")
+        records = _records(divisions) if divisions is not None else {}
+        records.update(_records(units))  # an outlined unit wins over its division row
+        codes = [str(code) for code in grids["code"]]
         geometries = grids.geometry.to_numpy()
-        exact = ExactIndex(geometries, outside_tolerance_m)
-        table, from_cache = None, False
-        if cell_m is not None:
-            path = None
-            if cache_dir is not None:
-                codes = grids["code"].to_numpy(dtype=str)
-                key = cache_key(codes, geometries, near_m, outside_tolerance_m, cell_m)
-                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", generation)
-                path = Path(cache_dir) / f"grid-lookup-{safe}-{key}.npz"
-            if path is not None and path.exists():
-                table, from_cache = LookupTable.load(path), True
-            else:
-                table = LookupTable.build(
-                    geometries, near_m, outside_tolerance_m, exact.to_metric, cell_m=cell_m
+        folder = None
+        if cell_m is not None and cache_dir is not None:
+            key = cache_key(np.array(codes), geometries, near_m, outside_tolerance_m, cell_m)
+            safe = re.sub(r"[^A-Za-z0-9_.-]", "_", generation)
+            folder = Path(cache_dir) / f"grid-lookup-{safe}-{key}"
+            if (folder / snapshot.META_FILE).exists():  # the units' own records win
+                saved = snapshot.load(folder)
+                locator = cls(
+                    generation,
+                    saved.table,
+                    saved.exact,
+                    near_m,
+                    outside_tolerance_m,
+                    records,
+                    codes,
+                    from_cache=True,
                 )
-                if path is not None:
-                    table.save(path)
-                    _remove_stale(path, safe)
-        return cls(
-            units, generation, table, exact, near_m, outside_tolerance_m, from_cache, divisions
+                locator.folder = folder
+                return locator
+        exact = ExactIndex(geometries, outside_tolerance_m)
+        table = None
+        if cell_m is not None:
+            table = LookupTable.build(
+                geometries, near_m, outside_tolerance_m, exact.to_metric, cell_m=cell_m
+            )
+        locator = cls(generation, table, exact, near_m, outside_tolerance_m, records, codes)
+        if folder is not None:
+            locator.save(folder)
+            _remove_stale(folder, safe)
+        return locator
+
+    def save(self, folder: Path) -> None:
+        """Save this locator (with its lookup table) as a snapshot folder."""
+        if self.table is None:
+            raise InvalidInput("a locator without lookup table is not saved")
+        meta = {
+            "generation": self.generation,
+            "near_m": self.near_m,
+            "outside_tolerance_m": self.outside_tolerance_m,
+        }
+        saved = snapshot.Snapshot(
+            self.table,
+            self.exact,
+            self.leaf_codes.tolist(),
+            [list(row) for row in self._rows],
+            self._records,
+            meta,
         )
+        snapshot.save(folder, saved)
+        self.folder = folder
+
+    @classmethod
+    def open(cls, folder: Path) -> GridLocator:
+        """The locator saved in a snapshot folder, without reading any boundaries
+        (FileNotFoundError when there is none)."""
+        saved = snapshot.load(folder)
+        meta = saved.meta
+        locator = cls(
+            meta["generation"],
+            saved.table,
+            saved.exact,
+            meta["near_m"],
+            meta["outside_tolerance_m"],
+            saved.records,
+            saved.leaf_codes,
+            from_cache=True,
+            chains=saved.chains,
+        )
+        locator.folder = folder
+        return locator
 
     def locate(self, x: float, y: float, crs: str = WGS84) -> Location:
         """Locate one point given in ``crs`` (x = lon/easting, y = lat/northing).
@@ -221,8 +280,35 @@ class GridLocator:
         lon, lat = to_lonlat(np.atleast_1d(x), np.atleast_1d(y), crs)
         return self.locate_lonlat(lon, lat)
 
-    def locate_lonlat(self, lon: npt.ArrayLike, lat: npt.ArrayLike) -> LocationBatch:
+    def locate_lonlat(
+        self, lon: npt.ArrayLike, lat: npt.ArrayLike, candidates: bool = True
+    ) -> LocationBatch:
         """Locate already-validated WGS84 points; NaN rows come back ``invalid``.
+
+        ``candidates=False`` skips the candidate lists (None everywhere): they are the
+        most expensive part of an answer near edges. See :meth:`locate_indices`.
+        """
+        found = self.locate_indices(lon, lat, candidates)
+        batch = LocationBatch.empty(self.generation, len(found.unit), codes=False)
+        batch.lon, batch.lat, batch.error = found.lon, found.lat, found.error
+        batch.status = STATUS_NAMES[found.status]
+        batch.distance_m = found.distance_m
+        batch.nearest_grid = self._chains[found.nearest, 0]
+        if found.candidates is not None:
+            batch.candidates = found.candidates
+        else:
+            batch.candidates = np.empty(len(found.unit), dtype=object)
+        chains = self._chains.take(found.unit, axis=0)  # -1 takes the trailing row of None
+        for k, name in enumerate(CHAIN_COLUMNS):
+            setattr(batch, name, chains[:, k])  # strided views of one fresh matrix
+        return batch
+
+    def locate_indices(
+        self, lon: npt.ArrayLike, lat: npt.ArrayLike, candidates: bool = True
+    ) -> Located:
+        """:meth:`locate_lonlat` as numbers: status codes and leaf indices into
+        :meth:`chain_table` (no per-point Python objects apart from candidate lists
+        and error texts).
 
         Batches of at least ``2 * PART_MIN_POINTS`` points are cut into one part per
         worker thread (at most :data:`WORKERS`): numpy, pyproj and shapely release
@@ -230,51 +316,42 @@ class GridLocator:
         """
         lons, lats = np.asarray(lon, dtype=np.float64), np.asarray(lat, dtype=np.float64)
         n = len(lons)
-        batch = LocationBatch.empty(self.generation, n, codes=False)
-        batch.lon, batch.lat = lons, lats
-        status = np.empty(n, dtype=np.int8)
-        found = np.empty(n, dtype=np.int64)  # grid index per point, -1 none
+        found = Located.empty(lons, lats, candidates)
         bounds = np.linspace(0, n, max(1, min(WORKERS, n // PART_MIN_POINTS)) + 1).astype(int)
         parts = [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
-        others = [_executor().submit(self._locate_part, batch, p, status, found) for p in parts[1:]]
-        self._locate_part(batch, parts[0], status, found)
+        others = [_executor().submit(self._locate_part, found.part(p)) for p in parts[1:]]
+        self._locate_part(found.part(parts[0]))
         for future in others:
             future.result()
-        batch.status = STATUS_NAMES[status]
-        chains = self._chains.take(found, axis=0)  # -1 takes the trailing row of None
-        for k, name in enumerate(CHAIN_COLUMNS):
-            setattr(batch, name, chains[:, k])  # strided views of one fresh matrix
-        return batch
+        return found
 
-    def _locate_part(
-        self, whole: LocationBatch, part: slice, status: Int8Array, grid: IntArray
-    ) -> None:
-        """Locate the rows ``part`` of ``whole``: fill its columns, ``status`` and ``grid``."""
-        batch, status = whole.part(part), status[part]
-        lon, lat = batch.lon, batch.lat
+    def chain_table(self) -> ObjectArray:
+        """Per leaf index (plus a last row of None for -1): the :data:`CHAIN_COLUMNS`."""
+        return self._chains
+
+    def _locate_part(self, found: Located) -> None:
+        """Fill one part (views into the whole answer) in place."""
+        lon, lat, unit = found.lon, found.lat, found.unit
         if self.table is not None:
-            found = self.table.lookup(lon, lat)  # EXACT for NaN and infinity
+            unit[:] = self.table.lookup(lon, lat)  # EXACT for NaN and infinity
         else:
-            found = np.full(len(lon), EXACT)
-        np.copyto(status, np.where(found >= 0, INSIDE, OUTSIDE), casting="unsafe")
-        listed = np.flatnonzero(found <= LISTED)
-        if listed.size:  # sets found to EXACT for the points it cannot decide
-            self._locate_near_edges(batch, found, status, listed)
-        exact = np.flatnonzero(found == EXACT)
+            unit[:] = EXACT
+        np.copyto(found.status, np.where(unit >= 0, INSIDE, OUTSIDE), casting="unsafe")
+        listed = np.flatnonzero(unit <= LISTED)
+        if listed.size:  # sets unit to EXACT for the points it cannot decide
+            self._locate_near_edges(found, listed)
+        exact = np.flatnonzero(unit == EXACT)
         finite = np.isfinite(lon[exact]) & np.isfinite(lat[exact])
         invalid, exact = exact[~finite], exact[finite]
-        found[found < 0] = -1
+        unit[unit < 0] = -1
         if exact.size:
-            self._locate_exactly(batch, found, status, exact)
-        status[invalid] = INVALID
-        batch.error[invalid] = "not a finite number"
-        grid[part] = found
+            self._locate_exactly(found, exact)
+        found.status[invalid] = INVALID
+        found.error[invalid] = "not a finite number"
 
-    def _locate_near_edges(
-        self, batch: LocationBatch, found: IntArray, status: Int8Array, rows: IntArray
-    ) -> None:
+    def _locate_near_edges(self, found: Located, rows: IntArray) -> None:
         """Answer points of listed cells from their segment lists; undecided ones -> EXACT."""
-        lon, lat = batch.lon[rows], batch.lat[rows]
+        lon, lat = found.lon[rows], found.lat[rows]
         table = self.table
         assert table is not None  # listed cells come only from the lookup table
         x, y = table.metric_near_edges(lon, lat)  # within metric_error_m of to_metric
@@ -284,7 +361,7 @@ class GridLocator:
             table.offsets,
             table.entries,
             table.centre,
-            LISTED - found[rows],
+            LISTED - found.unit[rows],
             lon,
             lat,
             x,
@@ -297,20 +374,21 @@ class GridLocator:
             self.exact.valid,
         )
         decided = answer.decided
-        # Too close to call with approximate metric coordinates: the exact path decides.
-        unsure = np.abs(answer.group_distance - self.near_m) <= table.metric_error_m
-        decided[answer.group_point[unsure]] = False
-        found[rows[decided]] = answer.chosen[decided]
-        status[rows[decided]] = INSIDE
-        point, grid = answer.group_point, answer.group_grid
-        keep = (
-            decided[point] & (answer.group_distance <= self.near_m) & (grid != answer.chosen[point])
-        )
-        self._set_candidates(batch, rows, point[keep], grid[keep])
-        found[rows[~decided]] = EXACT
+        if found.candidates is not None:
+            # Too close to call with approximate metric coordinates: the exact path decides.
+            unsure = np.abs(answer.group_distance - self.near_m) <= table.metric_error_m
+            decided[answer.group_point[unsure]] = False
+        found.unit[rows[decided]] = answer.chosen[decided]
+        found.status[rows[decided]] = INSIDE
+        if found.candidates is not None:
+            point, grid = answer.group_point, answer.group_grid
+            keep = decided[point] & (answer.group_distance <= self.near_m)
+            keep &= grid != answer.chosen[point]
+            self._set_candidates(found.candidates, rows, point[keep], grid[keep])
+        found.unit[rows[~decided]] = EXACT
 
     def _set_candidates(
-        self, batch: LocationBatch, rows: IntArray, point_idx: IntArray, grid_idx: IntArray
+        self, candidates: ObjectArray, rows: IntArray, point_idx: IntArray, grid_idx: IntArray
     ) -> None:
         """candidates[rows[p]] = codes of the grids paired with p (pairs sorted by p, grid)."""
         if not point_idx.size:
@@ -324,20 +402,21 @@ class GridLocator:
                 dtype=object,
                 count=starts.size,
             )
-        batch.candidates[rows[point_idx[starts]]] = groups
+        candidates[rows[point_idx[starts]]] = groups
 
-    def _locate_exactly(
-        self, batch: LocationBatch, found: IntArray, status: Int8Array, rows: IntArray
-    ) -> None:
-        """Fill ``found``/``status``/distances/candidates for ``rows`` from the exact index."""
-        answer = self.exact.resolve(batch.lon[rows], batch.lat[rows], self.near_m)
-        found[rows] = answer.chosen
-        status[rows[answer.chosen >= 0]] = INSIDE
-        status[rows[answer.on_boundary]] = ON_BOUNDARY
-        self._set_candidates(batch, rows, answer.near_point, answer.near_grid)
+    def _locate_exactly(self, found: Located, rows: IntArray) -> None:
+        """Fill the answers of ``rows`` from the exact index."""
+        want = found.candidates is not None
+        near_m = self.near_m if want else CONTAINMENT_MARGIN_M  # other grids: not needed
+        answer = self.exact.resolve(found.lon[rows], found.lat[rows], near_m)
+        found.unit[rows] = answer.chosen
+        found.status[rows[answer.chosen >= 0]] = INSIDE
+        found.status[rows[answer.on_boundary]] = ON_BOUNDARY
+        if found.candidates is not None:
+            self._set_candidates(found.candidates, rows, answer.near_point, answer.near_grid)
         outside = rows[answer.outside]
-        batch.nearest_grid[outside] = self._chains[answer.nearest, 0]
-        batch.distance_m[outside] = answer.distance
+        found.nearest[outside] = answer.nearest
+        found.distance_m[outside] = answer.distance
 
     def unit(self, code: str) -> dict[str, Any]:
         """The record of any unit: code, name, level, parent_code, managing_zone, attributes.
@@ -352,17 +431,24 @@ class GridLocator:
 
     def chain(self, code: str) -> dict[str, dict[str, Any]]:
         """Records of a unit and its ancestors keyed by level (levels without a record omitted)."""
+        self.unit(code)  # NotFound for an unknown code
+        return {
+            level: dict(record, attributes=_attributes(record["attributes"]))
+            for level, record in self._raw_chain(code).items()
+        }
+
+    def _raw_chain(self, code: str) -> dict[str, dict[str, Any]]:
+        """:meth:`chain` of a known code with the attributes left unparsed."""
         chain: dict[str, dict[str, Any]] = {}
-        record: dict[str, Any] | None = self.unit(code)
+        record: dict[str, Any] | None = self._records[code]
         while record is not None:
             chain[record["level"]] = record
-            code = record["parent_code"]
-            record = self.unit(code) if code in self._records else None
+            record = self._records.get(record["parent_code"])
         return chain
 
     def _chain_codes(self, leaf_code: str) -> list[str | None]:
         """The CHAIN_COLUMNS of a leaf: codes only from records (never guessed by prefix)."""
-        chain = self.chain(leaf_code)  # the leaf first, then up
+        chain = self._raw_chain(leaf_code)  # the leaf first, then up
         codes = {lv: record["code"] for lv, record in chain.items()}
         zone = next((r["managing_zone"] for r in chain.values() if r["managing_zone"]), None)
         level = self._records[leaf_code]["level"]
@@ -407,11 +493,14 @@ def _gc_paused() -> Iterator[None]:
 
 
 def _remove_stale(current: Path, generation: str) -> None:
-    """Delete this generation's other cached tables (older format or parameters)."""
-    mine = re.compile(rf"grid-lookup-{re.escape(generation)}-[0-9a-f]{{20}}\.npz")
+    """Delete this generation's other cached snapshots (older format or parameters)."""
+    mine = re.compile(rf"grid-lookup-{re.escape(generation)}-[0-9a-f]{{20}}(\.npz)?")
     for path in current.parent.iterdir():
         if path != current and mine.fullmatch(path.name):
-            path.unlink(missing_ok=True)
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
 
 
 def leaf_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
@@ -446,6 +535,8 @@ def leaf_units(units: gpd.GeoDataFrame) -> gpd.GeoDataFrame:
 
 
 def _records(units: pd.DataFrame) -> dict[str, dict[str, Any]]:
+    import pandas as pd
+
     records: dict[str, dict[str, Any]] = {}
     columns = RECORD_COLUMNS
     frame = pd.DataFrame(units).reindex(columns=list(columns))

@@ -17,8 +17,9 @@ plus half the cell diagonal of its centre (see :mod:`geo.engine.edges` for why
 this makes every answer exact). The centre-in-grid test and the overlap count
 come from rasterio (GDAL) on the centres.
 
-The whole table is saved as an ``.npz`` under the cache directory, keyed by
-generation and a hash of the grid codes, geometries and parameters.
+The whole table is saved as one ``.npy`` per array in a folder under the cache
+directory (see :mod:`geo.engine.snapshot`), keyed by generation and a hash of the
+grid codes, geometries and parameters, and loaded memory-mapped.
 
 >>> from shapely import box
 >>> square = np.array([box(113.0, 34.0, 113.1, 34.1)])
@@ -34,8 +35,6 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -43,9 +42,6 @@ from typing import Any
 
 import numpy as np
 import shapely
-from rasterio.enums import MergeAlg
-from rasterio.features import rasterize
-from rasterio.transform import Affine
 
 from cityaware.geo.arrays import (
     FloatArray,
@@ -65,7 +61,7 @@ from cityaware.geo.engine.edges import (
     key_cell,
 )
 
-FORMAT_VERSION = "9"
+FORMAT_VERSION = "11"
 DEFAULT_CELL_M = 20.0
 EXACT = -1
 FAR = -2
@@ -114,6 +110,10 @@ class LookupTable:
         cell_m: float = DEFAULT_CELL_M,
     ) -> LookupTable:
         """Rasterize ``geometries`` (lon/lat polygons, index = grid index)."""
+        from rasterio.enums import MergeAlg  # only building needs GDAL
+        from rasterio.features import rasterize
+        from rasterio.transform import Affine
+
         west, south, east, north = shapely.total_bounds(geometries)
         mid_lat = math.radians((south + north) / 2)
         dlat = cell_m / _M_PER_DEG_LAT_MIN
@@ -262,54 +262,56 @@ class LookupTable:
             return LISTED - int(self._listed_rows(np.array([row]), np.array([col]))[0])
         return value
 
-    def save(self, path: Path) -> None:
-        """Write atomically (temp file + rename), so readers never see half a table."""
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, suffix=".tmp.npz")
-        os.close(fd)
-        try:
-            np.savez(
-                tmp,
-                cells=self.cells,
-                frame=[self.west, self.north, self.dlon, self.dlat, *self.m_per_deg],
-                metric_error_m=self.metric_error_m,
-                block_rank=self.block_rank,
-                block_affine=self.block_affine,
-                block_bits=self.block_bits,
-                block_base=self.block_base,
-                offsets=self.offsets,
-                entries=self.entries,
-                centre=self.centre,
-                coarse=self.coarse,
-                **self.segments.arrays(),  # type: ignore[arg-type]  # mypy: ** meets allow_pickle
-            )
-            os.replace(tmp, path)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array of the table by name (what :meth:`save` writes)."""
+        return {
+            "cells": self.cells,
+            "frame": np.array([self.west, self.north, self.dlon, self.dlat, *self.m_per_deg]),
+            "metric_error_m": np.array(self.metric_error_m),
+            "block_rank": self.block_rank,
+            "block_affine": self.block_affine,
+            "block_bits": self.block_bits,
+            "block_base": self.block_base,
+            "offsets": self.offsets,
+            "entries": self.entries,
+            "centre": self.centre,
+            "coarse": self.coarse,
+            **self.segments.arrays(),
+        }
+
+    def save(self, folder: Path) -> None:
+        """One ``.npy`` per array into ``folder`` (the caller makes it appear atomically)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, array in self.arrays().items():
+            np.save(folder / f"{name}.npy", array, allow_pickle=False)
 
     @classmethod
-    def load(cls, path: Path) -> LookupTable:
-        with np.load(path, allow_pickle=False) as saved:
-            west, north, dlon, dlat, sx, sy = (float(v) for v in saved["frame"])
-            return cls(
-                saved["cells"],
-                west,
-                north,
-                dlon,
-                dlat,
-                (sx, sy),
-                saved["block_bits"],
-                saved["block_base"],
-                saved["offsets"],
-                saved["entries"],
-                saved["centre"],
-                Segments.from_arrays(saved),
-                saved["block_rank"],
-                saved["block_affine"],
-                float(saved["metric_error_m"]),
-                saved["coarse"],
-            )
+    def load(cls, folder: Path) -> LookupTable:
+        """The table saved in ``folder``, memory-mapped: loading costs milliseconds and only
+        the pages that lookups touch are read."""
+        saved = {
+            path.stem: np.asarray(np.load(path, mmap_mode="r", allow_pickle=False))
+            for path in folder.glob("*.npy")
+        }
+        west, north, dlon, dlat, sx, sy = (float(v) for v in saved["frame"])
+        return cls(
+            saved["cells"],
+            west,
+            north,
+            dlon,
+            dlat,
+            (sx, sy),
+            saved["block_bits"],
+            saved["block_base"],
+            saved["offsets"],
+            saved["entries"],
+            saved["centre"],
+            Segments.from_arrays(saved),
+            saved["block_rank"],
+            saved["block_affine"],
+            float(saved["metric_error_m"]),
+            saved["coarse"],
+        )
 
 
 def block_affines(

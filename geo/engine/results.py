@@ -17,12 +17,14 @@ the message is in ``error``).
 from __future__ import annotations
 
 from dataclasses import dataclass, fields
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 
-from cityaware.geo.arrays import FloatArray, ObjectArray
+from cityaware.geo.arrays import FloatArray, Int8Array, IntArray, ObjectArray
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 STATUSES = ("inside", "on_boundary", "outside", "invalid")
 INSIDE, ON_BOUNDARY, OUTSIDE, INVALID = range(4)
@@ -159,4 +161,59 @@ class LocationBatch:
 
     def to_frame(self) -> pd.DataFrame:
         """One row per point, the :data:`COLUMNS` as columns."""
+        import pandas as pd
+
         return pd.DataFrame({name: getattr(self, name) for name in COLUMNS})
+
+
+@dataclass(slots=True)
+class Located:
+    """Numeric answers for n points (what the locator computes before any strings).
+
+    ``status``: codes into :data:`STATUSES`; ``unit``: the answering leaf's index
+    (-1 none); ``nearest``: for outside points, the nearest leaf within the
+    tolerance (-1 none) at ``distance_m``; ``candidates``: lists of codes or None,
+    or no array at all when not asked for; ``error``: texts or None.
+
+    >>> found = Located.empty(np.array([1.0, 2.0]), np.array([3.0, 4.0]), candidates=False)
+    >>> found.part(slice(1, 2)).unit[0] = 7
+    >>> found.unit.tolist(), found.candidates
+    ([-1, 7], None)
+    """
+
+    lon: FloatArray
+    lat: FloatArray
+    status: Int8Array
+    unit: IntArray
+    nearest: IntArray
+    distance_m: FloatArray
+    candidates: ObjectArray | None
+    error: ObjectArray
+
+    @classmethod
+    def empty(cls, lon: FloatArray, lat: FloatArray, candidates: bool = True) -> Located:
+        """Answers for the points lon/lat: outside, nothing found, to be filled in."""
+        n = len(lon)
+        return cls(
+            lon,
+            lat,
+            np.full(n, OUTSIDE, dtype=np.int8),
+            np.full(n, -1, dtype=np.int64),
+            np.full(n, -1, dtype=np.int64),
+            np.full(n, np.nan),
+            np.empty(n, dtype=object) if candidates else None,
+            np.empty(n, dtype=object),
+        )
+
+    def part(self, rows: slice) -> Located:
+        """The rows ``rows`` as views: writing into the part writes into this one."""
+        return Located(
+            self.lon[rows],
+            self.lat[rows],
+            self.status[rows],
+            self.unit[rows],
+            self.nearest[rows],
+            self.distance_m[rows],
+            None if self.candidates is None else self.candidates[rows],
+            self.error[rows],
+        )

@@ -43,7 +43,7 @@ from cityaware.geo.store.records import prepare_rows
 from cityaware.geo.store.taxonomy import Taxonomy, check_kind
 from cityaware.geo.store.times import now_ms
 
-INSERT_BATCH = imports.STEP_ROWS  # rows per short write transaction
+INSERT_BATCH = imports.STEP_ROWS  # rows of the first short write transaction (then sized)
 CSV_SUFFIXES = (".csv", ".txt", ".tsv")
 _X, _Y = "__x", "__y"
 # What an import reads: a (Geo)DataFrame or a file path.
@@ -184,17 +184,21 @@ def _publish(
     backend, tables = store.backend, store.tables
     features, log = store.features, tables["imports"]
     import_id = imports.begin(backend, log, kind)
-    total = len(columns["id"])
+    total, start = len(columns["id"]), 0
+    steps = imports.Steps(INSERT_BATCH)
     try:
-        for start in range(0, total, INSERT_BATCH):
-            stop = min(start + INSERT_BATCH, total)
+        while start < total:
+            stop = min(start + steps.rows, total)
             step = {k: v[start:stop] for k, v in columns.items()}
             step["import_id"] = [import_id] * (stop - start)
+            began = time.perf_counter()
             with backend.write() as conn:
-                backend.bulk_load(conn, features, step, INSERT_BATCH, None)
+                backend.bulk_load(conn, features, step, stop - start, None)
                 imports.heartbeat(conn, log, import_id)
+            steps.took(stop - start, time.perf_counter() - began)
             if progress is not None:
                 progress(stop)
+            start = stop
             imports.pause()
         _log_created(store, import_id, at)
     except BaseException:
@@ -205,15 +209,19 @@ def _publish(
 
 
 def _log_created(store: ImportTarget, import_id: int, at: int) -> None:
-    """One ``create`` change per row of the import, in insertion order, :data:`INSERT_BATCH`
-    per short transaction; the first holds the feed back, the last publishes the import."""
+    """One ``create`` change per row of the import, in insertion order, in short
+    transactions (:class:`~geo.store.imports.Steps`); the first holds the feed back, the
+    last publishes the import."""
     f, log = store.features, store.tables["imports"]
     ours = f.c.import_id == import_id
     after = 0
+    steps = imports.Steps(INSERT_BATCH)
     while True:
+        began = time.perf_counter()
         with store.backend.write() as conn:
             step = sa.select(f.c.fid).where(ours, f.c.fid > after).order_by(f.c.fid)
-            fids = conn.execute(step.limit(INSERT_BATCH)).scalars().all()
+            limit = steps.rows
+            fids = conn.execute(step.limit(limit)).scalars().all()
             if fids:
                 rows = sa.select(
                     f.c.kind,
@@ -230,9 +238,10 @@ def _log_created(store: ImportTarget, import_id: int, at: int) -> None:
                     imports.hold_feed(conn, log, import_id, last - len(fids) + 1)
                 imports.heartbeat(conn, log, import_id)
                 after = fids[-1]
-            if len(fids) < INSERT_BATCH:
+            if len(fids) < limit:
                 imports.publish(conn, log, import_id)
                 return
+        steps.took(len(fids), time.perf_counter() - began)
         imports.pause()
 
 

@@ -36,7 +36,9 @@ import sqlalchemy as sa
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.times import now_ms
 
-STEP_ROWS = 1_000  # a step holds the write lock for ~0.1-0.3 s on a busy 2-core machine
+STEP_ROWS = 1_000  # the first step: then steps are sized to hold the lock ~STEP_SECONDS
+STEP_SECONDS = 0.15  # a step holds the write lock about this long (0: STEP_ROWS each)
+MAX_STEP_ROWS = 100_000
 STEP_PAUSE_S = 0.02  # after a step, so writers queued on the lock go first
 STALE_MS = 10 * 60_000
 STAGING, PUBLISHED = "staging", "published"
@@ -135,6 +137,29 @@ def recover(backend: Backend, tables: dict[str, sa.Table]) -> list[int]:
     for import_id in dead:
         discard(backend, tables, import_id)
     return dead
+
+
+class Steps:
+    """Rows per step: :data:`STEP_ROWS` first, then as many as the last step's rate fits
+    in :data:`STEP_SECONDS` (a pause per 1,000 rows capped imports at ~25,000 rows/s),
+    so live writes still wait at most about one step.
+
+    >>> steps = Steps(first=1000, seconds=0.1, most=50_000)
+    >>> steps.rows, steps.took(1000, 0.01), steps.rows
+    (1000, None, 10000)
+    """
+
+    def __init__(
+        self, first: int = STEP_ROWS, seconds: float | None = None, most: int = MAX_STEP_ROWS
+    ) -> None:
+        self.first, self.most = first, max(first, most)
+        self.seconds = STEP_SECONDS if seconds is None else seconds
+        self.rows = first
+
+    def took(self, rows: int, seconds: float) -> None:
+        """Size the next step from one that wrote ``rows`` in ``seconds``."""
+        if self.seconds > 0 and rows and seconds > 0:
+            self.rows = int(min(self.most, max(self.first, rows * self.seconds / seconds)))
 
 
 def pause() -> None:

@@ -139,7 +139,7 @@ def test_cli_locates_a_file_with_the_active_generation(tmp_path, capsys):
     line = capsys.readouterr().out.strip()
     assert line.startswith("located 2 points") and "inside 1" in line and "invalid 1" in line
     assert gpd.read_file(out)["status"].tolist() == ["inside", "invalid"]
-    assert list((tmp_path / "cache").glob("grid-lookup-*.npz"))
+    assert list((tmp_path / "cache").glob("grid-lookup-*/locator.json"))
     assert (
         main(["locate", str(src), "--crs", "nope", "-o", str(out), "--data-dir", str(tmp_path)])
         == 2

@@ -198,7 +198,7 @@ def test_unit_and_chain(city):
 def test_cache_hit_skips_the_rebuild(tmp_path):
     units = voronoi_units(15, seed=2, city=SMALL_CITY)
     first = GridLocator.build(units, "gen-1", cache_dir=tmp_path)
-    files = list(tmp_path.glob("grid-lookup-gen-1-*.npz"))
+    files = list(tmp_path.glob("grid-lookup-gen-1-*"))
     assert not first.from_cache and len(files) == 1
     second = GridLocator.build(units, "gen-1", cache_dir=tmp_path)
     assert second.from_cache
@@ -208,9 +208,20 @@ def test_cache_hit_skips_the_rebuild(tmp_path):
         1e-4
     )
     (tmp_path / "grid-lookup-gen-1-x-0123456789abcdef0123.npz").write_bytes(b"other gen")
+    (tmp_path / "grid-lookup-gen-1-0123456789abcdef0123.npz").write_bytes(b"old format")
     assert not GridLocator.build(moved, "gen-1", cache_dir=tmp_path).from_cache
-    remaining = sorted(p.name for p in tmp_path.glob("*.npz"))
-    assert files[0].name not in remaining and len(remaining) == 2  # stale one replaced
+    remaining = sorted(p.name for p in tmp_path.glob("grid-lookup-*"))
+    assert files[0].name not in remaining and len(remaining) == 2  # stale ones replaced
+    opened = GridLocator.open(tmp_path / remaining[0])  # without the units
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(113.58, 113.73, 2000), rng.uniform(34.68, 34.81, 2000)
+    fresh = GridLocator.build(moved, "gen-1", cache_dir=None)
+    assert opened.from_cache and opened.generation == "gen-1"
+    for name in ("status", "grid_code", "district_code", "nearest_grid", "candidates"):
+        assert (
+            getattr(opened.locate_lonlat(lon, lat), name).tolist()
+            == getattr(fresh.locate_lonlat(lon, lat), name).tolist()
+        )
 
 
 @pytest.mark.skipif(not DEMO.exists(), reason="demo boundaries not generated")

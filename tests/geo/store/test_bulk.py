@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from cityaware.geo.errors import InvalidInput, NotFound
-from cityaware.geo.store import bulk
+from cityaware.geo.store import bulk, imports
 from tests.geo.store import sample
 
 BAD_ROWS = {  # row number (1-based) -> (column overrides, reason pattern)
@@ -62,6 +62,7 @@ def test_strict_import_writes_nothing(store):
 
 def test_failure_mid_import_rolls_everything_back(store, monkeypatch):
     monkeypatch.setattr(bulk, "INSERT_BATCH", 10)
+    monkeypatch.setattr(imports, "STEP_SECONDS", 0.0)  # steps of exactly 10 rows
     written = []
 
     def fail_after_two_batches(n):

@@ -15,6 +15,7 @@ from tests.geo.store import sample
 
 def test_steps_stay_hidden_until_the_flip_and_live_writes_interleave(store, monkeypatch):
     monkeypatch.setattr(bulk, "INSERT_BATCH", 10)
+    monkeypatch.setattr(imports, "STEP_SECONDS", 0.0)  # steps of exactly 10 rows
     before = store.data_version()
     seen = []
 
@@ -37,6 +38,7 @@ def test_steps_stay_hidden_until_the_flip_and_live_writes_interleave(store, monk
 
 def test_a_failed_import_leaves_no_row_even_hidden(store, monkeypatch):
     monkeypatch.setattr(bulk, "INSERT_BATCH", 10)
+    monkeypatch.setattr(imports, "STEP_SECONDS", 0.0)  # steps of exactly 10 rows
 
     def fail(rows: int) -> None:
         if rows == 20:
