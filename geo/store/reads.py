@@ -14,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.store import rollup
 from cityaware.geo.store.filters import FeatureFilter, filter_clauses
 from cityaware.geo.store.imports import readable_head, visible
 from cityaware.geo.store.paging import Page, decode_cursor, encode_cursor, order_by
@@ -118,6 +119,13 @@ class StoreReads(StoreStatistics):
     def count(self, kind: str, filters: FeatureFilter | None = None) -> int:
         """How many ``kind`` features match."""
         check_kind(kind)
+        if kind == rollup.KIND:
+            counted = self._rolled_up([], filters)
+            if counted is not None:
+                return sum(r["count"] for r in counted)
+        return self._raw_count(kind, filters)
+
+    def _raw_count(self, kind: str, filters: FeatureFilter | None) -> int:
         clauses = filter_clauses(self.backend, self.features, kind, filters)
         with self.backend.read() as conn:
             return int(conn.execute(sa.select(sa.func.count()).where(*clauses)).scalar_one())
@@ -130,7 +138,9 @@ class StoreReads(StoreStatistics):
         Keys: grid, community, street, district, zone (managing zone),
         category, status, channel, device_kind, online, assign_status, day
         (local day of ``filters.time_field``, 'YYYY-MM-DD'). Each row is a
-        dict of the keys plus ``count``.
+        dict of the keys plus ``count``. Incident counts the summary table holds
+        come from it (:mod:`geo.store.rollup`), the same numbers at a cost that
+        does not grow with the history.
 
         >>> store.aggregate("incidents", ["district", "category"])  # doctest: +SKIP
         [{'district': '410202', 'category': 'noise', 'count': 12}, ...]
@@ -142,6 +152,35 @@ class StoreReads(StoreStatistics):
             raise InvalidInput(
                 f"cannot aggregate by {unknown or by}; use {', '.join(AGGREGATE_KEYS)}"
             )
+        if kind == rollup.KIND:
+            counted = self._rolled_up(by, filters)
+            if counted is not None:
+                return counted
+        return self._raw_aggregate(kind, by, filters)
+
+    def _rolled_up(
+        self, by: list[str], filters: FeatureFilter | None
+    ) -> list[dict[str, Any]] | None:
+        """Incident counts from the summary table plus the partial days' raw rows (None:
+        the summary cannot answer this)."""
+        plan = rollup.plan(by, filters, self.day_offset_ms)
+        if plan is None:
+            return None
+        stmt = rollup.counts_select(self.tables["incident_counts"], plan, by)
+        with self.backend.read() as conn:
+            rows = rollup.shaped(conn.execute(stmt).mappings().all(), by)
+        for edge in plan.edges:
+            edge_filter = rollup.edge_filter(filters, edge)
+            if by:
+                rows = rollup.merge(rows, self._raw_aggregate(rollup.KIND, by, edge_filter), by)
+            else:
+                extra = self._raw_count(rollup.KIND, edge_filter)
+                rows = rollup.merge(rows, [{"count": extra}], by)
+        return rollup.ordered(rows, by)
+
+    def _raw_aggregate(
+        self, kind: str, by: list[str], filters: FeatureFilter | None
+    ) -> list[dict[str, Any]]:
         f = self.features
         time_field = filters.time_field if filters else "reported_at"
         groups = [self._group_column(key, time_field).label(key) for key in by]
@@ -186,6 +225,16 @@ class StoreReads(StoreStatistics):
         )
         with self.backend.read() as conn:
             return pd.read_sql(stmt, conn)
+
+    def count_table(self) -> pd.DataFrame:
+        """The incident counts the store keeps (:mod:`geo.store.summary`), rows with n != 0.
+
+        >>> store.count_table().columns.tolist()[:3]  # doctest: +SKIP
+        ['level', 'unit', 'district']
+        """
+        counts = self.tables["incident_counts"]
+        with self.backend.read() as conn:
+            return pd.read_sql(sa.select(counts).where(counts.c.n != 0), conn)
 
     def iter_features(
         self, kind: str, filters: FeatureFilter | None = None, batch_size: int = 10_000
