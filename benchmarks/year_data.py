@@ -3,8 +3,9 @@
 The demo city (its boundaries, 130,000 cameras, 210,000 sensors) and ``days`` of
 incidents at 12,000 a day from :mod:`geo.demo.features`, generated and bulk-imported
 :data:`CHUNK_DAYS` days at a time (so memory stays bounded), ending at the start of
-the current hour. ``days=365`` is a year (4.38 million incidents); ``days=30`` is the
-demo the year is compared with. The directory is
+the current hour (``per_day`` below 12,000 scales the devices down alike).
+``days=365`` is a year (4.38 million incidents); ``days=30`` is the demo the year is
+compared with. The directory is
 ``~/.cache/cityaware/year-v<FORMAT>-<days>d`` (``CITYAWARE_BENCH_CACHE`` overrides the
 parent); a finished build leaves a ``built`` marker and is reused as it is.
 
@@ -54,7 +55,8 @@ def build(days: int, per_day: int = PER_DAY, quiet: bool = False) -> Path:
     ctx.registry.activate(ctx.registry.stage(units, source="demo"))
     units = ctx.registry.units()
     end = datetime.now(UTC).replace(minute=0, second=0, microsecond=0)
-    cameras, sensors = DEVICES["cameras"], DEVICES["sensors"]
+    scale = per_day / PER_DAY  # a thinner city has fewer devices too
+    cameras, sensors = (max(1, round(DEVICES[k] * scale)) for k in ("cameras", "sensors"))
     devices = generate_demo_features(units, n_cameras=cameras, n_sensors=sensors, days=1)
     for kind in DEVICES:
         ctx.store.bulk_import(kind, devices[kind], strict=True)
