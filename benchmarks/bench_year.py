@@ -86,13 +86,6 @@ def timed(call: Callable[[], httpx.Response]) -> float:
     return elapsed * 1000
 
 
-def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
-    x, y = lonlat_to_mercator(np.array([lon]), np.array([lat]))
-    world = TileBox.of(0, 0, 0)
-    size = world.size / 2**z
-    return int((x[0] - world.minx) // size), int((world.maxy - y[0]) // size)
-
-
 def densest(data_dir: Path, z: int, n: int) -> list[tuple[int, int, int]]:
     """The ``n`` tiles at ``z`` with the most incidents of ``data_dir`` (its SQLite file)."""
     import sqlite3
@@ -146,7 +139,7 @@ def measure(data_dir: Path, days: int, tiles: dict[int, list[tuple[int, int, int
         out["tile, new filter"] = fresh
         after = []
         for i in range(n):
-            body = {"category": "noise", "lon": 113.65 + i * 1e-4, "lat": 34.75, "title": "bench"}
+            body = {"category": "noise", "lon": 113.65 + i * 1e-4, "lat": 34.75, "crs": "WGS84"}
             http.post("/v1/incidents", json=body, headers=key).raise_for_status()
             after.append(timed(lambda: http.get(f"/tiles/incidents/{z}/{x}/{y}.mvt")))
         out["tile after a POST"] = after

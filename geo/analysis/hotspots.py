@@ -114,8 +114,7 @@ def _counts(
     filters = FeatureFilter(
         region=query.region, category=query.category, since=start, until=end - 1
     )
-    rows = store.aggregate("incidents", by, filters)
-    return pd.DataFrame(rows, columns=[*by, "count"])
+    return store.aggregate_frame("incidents", by, filters)
 
 
 def find_hotspots(store: StoreReads, query: HotspotQuery) -> tuple[pd.DataFrame, int]:

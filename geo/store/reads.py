@@ -158,6 +158,31 @@ class StoreReads(StoreStatistics):
                 return counted
         return self._raw_aggregate(kind, by, filters)
 
+    def aggregate_frame(
+        self, kind: str, by: Sequence[str], filters: FeatureFilter | None = None
+    ) -> pd.DataFrame:
+        """:meth:`aggregate` as one frame (columns ``by`` and ``count``, no order), read
+        columnar: the fast way when there are many groups (e.g. grid x category).
+
+        >>> frame = store.aggregate_frame("incidents", ["grid", "category"])  # doctest: +SKIP
+        >>> frame.columns.tolist()  # doctest: +SKIP
+        ['grid', 'category', 'count']
+        """
+        by = [by] if isinstance(by, str) else list(by)
+        plan = rollup.plan(by, filters, self.day_offset_ms) if kind == rollup.KIND else None
+        if plan is None or not by:
+            rows = self.aggregate(kind, by, filters)
+            return _with_none(pd.DataFrame(rows, columns=[*by, "count"]), by)
+        stmt = rollup.counts_select(self.tables["incident_counts"], plan, by)
+        with self.backend.read() as conn:
+            parts = [rollup.shaped_frame(pd.read_sql(stmt, conn), by)]
+        for edge in plan.edges:
+            rows = self._raw_aggregate(kind, by, rollup.edge_filter(filters, edge))
+            parts.append(pd.DataFrame(rows, columns=[*by, "count"]))
+        frame = pd.concat(parts, ignore_index=True)
+        frame = frame.groupby(by, dropna=False, sort=False)["count"].sum().reset_index()
+        return _with_none(frame[frame["count"] != 0].reset_index(drop=True), by)
+
     def _rolled_up(
         self, by: list[str], filters: FeatureFilter | None
     ) -> list[dict[str, Any]] | None:
@@ -297,6 +322,15 @@ class StoreReads(StoreStatistics):
             day: sa.ColumnElement[Any] = (c[time_field] + self.day_offset_ms) // DAY_MS
             return day
         return c[key]
+
+
+def _with_none(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with missing ``keys`` values as None (pandas makes them NaN)."""
+    for key in keys:
+        values = np.array(frame[key].astype(object).to_numpy(), dtype=object)
+        values[pd.isna(values)] = None
+        frame[key] = pd.Series(values, dtype=object)
+    return frame
 
 
 def _history_record(row: sa.RowMapping) -> dict[str, Any]:

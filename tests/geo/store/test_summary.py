@@ -149,7 +149,11 @@ def test_aggregates_from_the_counts_equal_the_raw_rows(shared_store, by):
             for extra in choices:
                 filters = FeatureFilter(region=region, **times, **extra)
                 if by:
-                    assert rolled(store, by, filters) == raw_aggregate(store, by, filters)
+                    want = raw_aggregate(store, by, filters)
+                    assert rolled(store, by, filters) == want
+                    frame = store.aggregate_frame("incidents", by, filters)
+                    assert dict(zip(map(tuple, frame[by].to_numpy().tolist()), frame["count"],
+                                    strict=True)) == want  # fmt: skip
                 else:
                     raw = store._raw_count("incidents", filters)
                     assert store.count("incidents", filters) == raw
