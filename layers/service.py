@@ -32,9 +32,10 @@ import pandas as pd
 import shapely
 
 from cityaware.geo.boundaries.schema import LEVEL_OF_LAYER
-from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.errors import ChangesPruned, InvalidInput, NotFound
+from cityaware.geo.store.changes import FrameDelta
 from cityaware.geo.store.taxonomy import OPEN_STATUSES
-from cityaware.layers.sources import PointSource, PolygonSource
+from cityaware.layers.sources import PointSource, PolygonSource, features_of
 from cityaware.layers.tile_cache import TileCache
 from cityaware.layers.tiles import TileBox, encode_tile, lonlat_to_mercator
 
@@ -54,6 +55,7 @@ WINDOWS: dict[str, float | None] = {
 }
 T = TypeVar("T")
 POLYGON_CAP = 3000
+EXTRA_ROWS = 50_000  # rows written since the last full read before the next one
 HEAT_CAP = 4000
 
 
@@ -84,7 +86,10 @@ class BoundaryFeed(Protocol):
 class PointFeed(Protocol):
     """``load()`` returns a frame with ``id, lon, lat`` plus attribute columns
     (incidents: ``status, category, priority, grid_code, reported_at`` in epoch ms;
-    sensors: ``alarm, online, device_kind``; cameras: ``name, online``)."""
+    sensors: ``alarm, online, device_kind``; cameras: ``name, online``). A feed that also
+    has ``full() -> FrameDelta`` and ``delta(after) -> FrameDelta`` (as
+    :class:`~layers.feeds.StorePointFeed`) is read in full once and then patched with
+    the rows written since (see :class:`_Snapshot`)."""
 
     def version(self) -> str: ...
     def load(self) -> pd.DataFrame: ...
@@ -115,25 +120,80 @@ class TileFilters:
 
     def mask(self, frame: pd.DataFrame, now_ms: float) -> np.ndarray:
         """Which incident rows pass the filters."""
-        keep = np.ones(len(frame), dtype=bool)
+        return self.mask_at(frame, np.arange(len(frame)), now_ms)
+
+    def mask_at(self, frame: pd.DataFrame, rows: np.ndarray, now_ms: float) -> np.ndarray:
+        """Which of the incident ``rows`` (positions in ``frame``) pass the filters; reads
+        only those rows (``open`` and a categorical ``category`` make it cheap).
+
+        >>> frame = _with_derived("incidents", pd.DataFrame({"status": ["received", "closed"],
+        ...     "category": ["noise", "noise"], "reported_at": [0, 0]}))
+        >>> TileFilters().mask_at(frame, np.array([0, 1]), 0).tolist()
+        [True, False]
+        """
+        keep = np.ones(len(rows), dtype=bool)
         seconds = WINDOWS[self.window]
         if seconds is not None and "reported_at" in frame:
-            keep &= frame["reported_at"].to_numpy(dtype="float64") >= now_ms - seconds * 1000
+            times = frame["reported_at"].to_numpy(dtype="float64")[rows]
+            keep &= times >= now_ms - seconds * 1000
         if self.status == "open":
-            keep &= frame["status"].isin(OPEN_STATUSES).to_numpy()
+            if "open" in frame:
+                keep &= frame["open"].to_numpy()[rows] == 1
+            else:
+                keep &= frame["status"].iloc[rows].isin(OPEN_STATUSES).to_numpy()
         if self.category:
-            keep &= (frame["category"] == self.category).to_numpy()
+            category = frame["category"]
+            if isinstance(category.dtype, pd.CategoricalDtype):
+                categories = category.cat.categories
+                code = categories.get_loc(self.category) if self.category in categories else -2
+                keep &= category.cat.codes.to_numpy()[rows] == code
+            else:
+                keep &= (category.iloc[rows] == self.category).to_numpy()
         return keep
 
 
 @dataclass
 class _Snapshot:
-    """One kind at one feed version; ``frame`` rows are in ``source`` order (by longitude)."""
+    """One kind at one feed version: a base (``source``, its ``frame`` in the same order, by
+    longitude) read in full at ``seq``, and ``extra``, the rows written since (a feed with
+    deltas): replaced base rows have a NaN ``y``, so tiles never show them twice."""
 
     version: str
     frame: pd.DataFrame
     source: PointSource
     loaded: float
+    seq: int | None = None
+    extra: PointSource | None = None
+    ids: pd.Index | None = None
+    dead: int = 0
+    _merged: PointSource | None = None
+
+    def sources(self) -> list[PointSource]:
+        """The base and, when any, the rows written since (for tiles)."""
+        extra = self.extra
+        return [self.source] if extra is None or not len(extra) else [self.source, extra]
+
+    def merged(self) -> PointSource:
+        """Every current row in one source, not sorted (for counts, heat and hits)."""
+        if self._merged is None:
+            if len(self.sources()) == 1 and not self.dead:
+                self._merged = self.source
+            else:
+                alive = ~np.isnan(self.source.y)
+                parts = [self.source.select(alive), *self.sources()[1:]]
+                self._merged = PointSource(
+                    self.source.name,
+                    np.concatenate([p.x for p in parts]),
+                    np.concatenate([p.y for p in parts]),
+                    pd.concat([p.attributes for p in parts], ignore_index=True),
+                    self.source.columns,
+                    self.source.sums,
+                )
+        return self._merged
+
+    @property
+    def merged_frame(self) -> pd.DataFrame:
+        return self.merged().attributes
 
 
 @dataclass
@@ -196,18 +256,36 @@ class MapLayers:
                 return snap
             version = feed.version()
             if snap is None or snap.version != version:
-                spec = POINT_LAYERS[kind]
-                frame = _with_derived(kind, feed.load())
-                source = PointSource.from_frame(kind, frame, spec.columns, spec.sums)
-                snap = _Snapshot(version, source.attributes, source, now)
+                snap = self._reload(kind, feed, snap, version, now)
             else:
                 snap.loaded = now
             self._snapshots[kind] = snap
             return snap
 
+    def _reload(
+        self, kind: str, feed: PointFeed, snap: _Snapshot | None, version: str, now: float
+    ) -> _Snapshot:
+        """The snapshot at ``version``: the old one patched with the rows written since when
+        the feed has deltas and few rows changed, else a full read."""
+        spec = POINT_LAYERS[kind]
+        if snap is not None and snap.seq is not None and hasattr(feed, "delta"):
+            try:
+                patched = _patched(kind, snap, feed.delta(snap.seq), version, now)
+            except ChangesPruned:
+                patched = None
+            if patched is not None:
+                return patched
+        if hasattr(feed, "full"):
+            read = feed.full()
+            frame, seq = read.rows, read.seq
+        else:
+            frame, seq = feed.load(), None
+        source = PointSource.from_frame(kind, _with_derived(kind, frame), spec.columns, spec.sums)
+        return _Snapshot(version, source.attributes, source, now, seq)
+
     def _incidents(self, filters: TileFilters) -> tuple[_Snapshot, np.ndarray]:
         snap = self.snapshot("incidents")
-        return snap, filters.mask(snap.frame, self.clock() * 1000)
+        return snap, filters.mask(snap.merged_frame, self.clock() * 1000)
 
     def _memo(self, name: str, filters: TileFilters, compute: Callable[[], T]) -> T:
         """``compute()`` kept per incidents snapshot, ``name``, filters and minute."""
@@ -219,21 +297,12 @@ class MapLayers:
                 self._memos[key] = compute()
             return self._memos[key]
 
-    def _filtered_incidents(self, filters: TileFilters) -> PointSource:
-        """The incidents passing ``filters``."""
-
-        def select() -> PointSource:
-            snap, keep = self._incidents(filters)
-            return snap.source.select(keep)
-
-        return self._memo("filtered", filters, select)
-
     def grid_counts(self, filters: TileFilters) -> dict[str, dict[str, int]]:
         """Incident counts per grid under ``filters``: ``{grid: {"total": n, category: n}}``."""
 
         def count() -> dict[str, dict[str, int]]:
             snap, keep = self._incidents(filters)
-            frame = snap.frame.loc[keep, ["grid_code", "category"]]
+            frame = snap.merged_frame.loc[keep, ["grid_code", "category"]]
             frame = frame[frame["grid_code"].fillna("") != ""]
             out: dict[str, dict[str, int]] = {}
             for (code, category), n in frame.groupby(["grid_code", "category"]).size().items():
@@ -253,10 +322,10 @@ class MapLayers:
         minlon, minlat, maxlon, maxlat = bbox
         x0, y0 = lonlat_to_mercator(np.array([minlon]), np.array([minlat]))
         x1, y1 = lonlat_to_mercator(np.array([maxlon]), np.array([maxlat]))
-        src = snap.source
+        src = snap.merged()
         inside = keep & (src.x >= x0[0]) & (src.x <= x1[0]) & (src.y >= y0[0]) & (src.y <= y1[0])
-        lon = snap.frame["lon"].to_numpy()[inside]
-        lat = snap.frame["lat"].to_numpy()[inside]
+        lon = src.attributes["lon"].to_numpy()[inside]
+        lat = src.attributes["lat"].to_numpy()[inside]
         cell = 360.0 / 2 ** (zoom + 8) * 8  # about 8 screen pixels
         keys = np.floor(lat / cell) * 1e7 + np.floor(lon / cell)
         cells, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
@@ -276,13 +345,13 @@ class MapLayers:
         for kind in kinds:
             if kind not in POINT_LAYERS or zoom < POINT_LAYERS[kind].detail_zoom:
                 continue
-            snap = self.snapshot(kind)
-            if not len(snap.source):
+            source = self.snapshot(kind).merged()
+            if not len(source):
                 continue
-            d = np.hypot(snap.source.x - x[0], snap.source.y - y[0])
+            d = np.hypot(source.x - x[0], source.y - y[0])
             best = int(np.argmin(d))
             if d[best] <= tolerance:
-                return kind, _plain(snap.frame.iloc[best].to_dict())
+                return kind, _plain(source.attributes.iloc[best].to_dict())
         return None
 
     # -- tiles ------------------------------------------------------------
@@ -336,11 +405,12 @@ class MapLayers:
             names = COMPOSITES.get(layer, (layer,))
             return encode_tile({n: sources[n].features(box, POLYGON_CAP) for n in names})
         spec = POINT_LAYERS[layer]
+        sources = self.snapshot(layer).sources()
+        keep = None
         if layer == "incidents":
-            source = self._filtered_incidents(filters)
-        else:
-            source = self.snapshot(layer).source
-        return encode_tile({layer: source.features(box, spec.cap, spec.detail_zoom)})
+            now_ms = self.clock() * 1000
+            keep = lambda source, rows: filters.mask_at(source.attributes, rows, now_ms)  # noqa: E731
+        return encode_tile({layer: features_of(sources, box, spec.cap, spec.detail_zoom, keep)})
 
     def warm(self, zooms: Sequence[int] = (10, 11), filters: TileFilters | None = None) -> int:
         """Load every snapshot and render (gzipped, as served) all tiles over the city at
@@ -364,7 +434,7 @@ class MapLayers:
 
     def densest_tiles(self, layer: str, z: int, n: int = 3) -> list[tuple[int, int, int]]:
         """The ``n`` tiles at zoom ``z`` holding the most points of ``layer`` (benchmarks)."""
-        src = self.snapshot(layer).source
+        src = self.snapshot(layer).merged()
         world = TileBox.of(0, 0, 0)
         size = world.size / 2**z
         tx = np.floor((src.x - world.minx) / size).astype("int64")
@@ -379,12 +449,37 @@ def _with_derived(kind: str, frame: pd.DataFrame) -> pd.DataFrame:
     frame = frame.reset_index(drop=True)
     if kind == "incidents":
         frame["open"] = frame["status"].isin(OPEN_STATUSES).astype("int8")
+        frame["category"] = frame["category"].astype("category")
     if kind in ("cameras", "sensors"):
         frame["online"] = frame["online"].fillna(True).astype(bool)
         frame["offline"] = (~frame["online"]).astype("int8")
     if kind == "sensors":
         frame["alarm"] = frame["alarm"].fillna(False).astype(bool)
     return frame
+
+
+def _patched(
+    kind: str, snap: _Snapshot, change: FrameDelta, version: str, now: float
+) -> _Snapshot | None:
+    """``snap`` with the rows of ``change``: replaced or deleted base rows get a NaN ``y``,
+    changed rows go to a small sorted ``extra``; None when a full read is due (the extra
+    grew past :data:`EXTRA_ROWS`, or a tenth of the base is replaced)."""
+    spec = POINT_LAYERS[kind]
+    touched = pd.Index([*change.rows["id"].astype(str), *map(str, change.removed)])
+    ids = snap.ids if snap.ids is not None else pd.Index(snap.frame["id"].astype(str))
+    positions = ids.get_indexer(touched) if ids.is_unique else np.flatnonzero(ids.isin(touched))
+    positions = positions[positions >= 0]
+    fresh = positions[~np.isnan(snap.source.y[positions])]
+    dead = snap.dead + len(fresh)
+    old = snap.extra.attributes if snap.extra is not None else snap.frame.iloc[:0]
+    old = old[~old["id"].astype(str).isin(touched)]
+    parts = [p for p in (old, _with_derived(kind, change.rows)) if len(p)]
+    rows = pd.concat(parts, ignore_index=True) if parts else old
+    if len(rows) > EXTRA_ROWS or dead > len(snap.frame) // 10:
+        return None
+    snap.source.y[fresh] = np.nan  # the base is shared: older snapshots are never read again
+    extra = PointSource.from_frame(kind, _with_derived(kind, rows), spec.columns, spec.sums)
+    return _Snapshot(version, snap.frame, snap.source, now, change.seq, extra, ids, dead)
 
 
 def _plain(record: dict[str, Any]) -> dict[str, Any]:

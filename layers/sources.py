@@ -16,7 +16,7 @@ bins with counts otherwise.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -129,14 +129,44 @@ class PointSource:
 
     def features(self, box: TileBox, cap: int, detail_zoom: int) -> list[dict]:
         """Points as themselves when zoomed in and under ``cap``; otherwise bins."""
-        inside = points_in(box, self.x, self.y, x_sorted=True)
-        if box.z >= detail_zoom and len(inside) <= cap:
-            near = points_in(box, self.x, self.y, BUFFER_PX, x_sorted=True)
-            rows = self.attributes.iloc[near][list(self.columns)]
-            props = [_clean(r) for r in rows.to_dict("records")]
-            return point_features(box, self.x[near], self.y[near], props)
-        sums = {s: self.attributes[s].to_numpy()[inside] for s in self.sums}
-        return binned_features(box, self.x[inside], self.y[inside], sums)
+        return features_of([self], box, cap, detail_zoom)
+
+
+# Which of a source's rows (indices) to keep, e.g. the tile filters; None keeps all.
+Keep = Callable[[PointSource, np.ndarray], np.ndarray] | None
+
+
+def features_of(
+    sources: Sequence[PointSource], box: TileBox, cap: int, detail_zoom: int, keep: Keep = None
+) -> list[dict]:
+    """The tile features of several sources as of one (a snapshot and the rows changed
+    since): points when zoomed in and under ``cap``, else bins; ``keep`` selects rows.
+    Only each source's slab of x is scanned; rows with a NaN ``y`` (replaced) never match.
+    """
+
+    def rows(source: PointSource, buffer: float) -> np.ndarray:
+        found = points_in(box, source.x, source.y, buffer, x_sorted=True)
+        return found if keep is None else found[keep(source, found)]
+
+    inside = [rows(s, 0) for s in sources]
+    if box.z >= detail_zoom and sum(len(i) for i in inside) <= cap:
+        xs, ys, props = [], [], []
+        for source in sources:
+            near = rows(source, BUFFER_PX)
+            table = source.attributes.iloc[near][list(source.columns)]
+            props += [_clean(r) for r in table.to_dict("records")]
+            xs.append(source.x[near])
+            ys.append(source.y[near])
+        return point_features(box, np.concatenate(xs), np.concatenate(ys), props)
+    sums = {
+        name: np.concatenate(
+            [s.attributes[name].to_numpy()[i] for s, i in zip(sources, inside, strict=True)]
+        )
+        for name in sources[0].sums
+    }
+    x = np.concatenate([s.x[i] for s, i in zip(sources, inside, strict=True)])
+    y = np.concatenate([s.y[i] for s, i in zip(sources, inside, strict=True)])
+    return binned_features(box, x, y, sums)
 
 
 def _clean(record: dict) -> dict:

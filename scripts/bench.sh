@@ -27,3 +27,5 @@ echo "== live city: readings with alarms, positions with fences, event latency (
 "$PY" -m benchmarks.bench_live
 echo "== incident intake under load: POSTs, locate reads, 200 SSE clients, --workers 2 (60 s)"
 "$PY" -m benchmarks.bench_intake
+echo "== a year of incidents against the 30-day demo (builds once into ~/.cache/cityaware)"
+"$PY" -m benchmarks.bench_year ${CITYAWARE_BENCH_YEAR_ARGS:-}

@@ -35,12 +35,13 @@ def region_stats(
     >>> region_stats(store, "incidents", FeatureFilter(region="410202"))["total"]  # doctest: +SKIP
     60
     """
-    out: dict[str, Any] = {"kind": kind, "total": store.count(kind, filters)}
+    out: dict[str, Any] = {"kind": kind, "total": 0}
     for key in GROUPS[kind]:
         rows = store.aggregate(kind, [key], filters)
         if key == "day":
             rows = sorted(rows, key=lambda r: r["day"] or "")
         out[f"by_{key}"] = {str(r[key]): r["count"] for r in rows}
+    out["total"] = sum(out[f"by_{GROUPS[kind][0]}"].values())  # every feature has one value
     if kind != "incidents":
         return out
     open_filter = replace(filters, status=list(OPEN_STATUSES))

@@ -36,7 +36,7 @@ import sqlalchemy as sa
 
 from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.errors import InvalidInput
-from cityaware.geo.store import imports
+from cityaware.geo.store import imports, summary
 from cityaware.geo.store.changes import ChangeLog
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.records import prepare_rows
@@ -59,6 +59,7 @@ class ImportTarget(Protocol):
     features: sa.Table
     taxonomy: Taxonomy
     changelog: ChangeLog
+    day_offset_ms: int
 
     @property
     def locator(self) -> Locator | None: ...
@@ -200,7 +201,7 @@ def _publish(
                 progress(stop)
             start = stop
             imports.pause()
-        _log_created(store, import_id, at)
+        _log_created(store, kind, import_id, at)
     except BaseException:
         imports.discard(backend, tables, import_id)
         raise
@@ -208,10 +209,11 @@ def _publish(
         backend.after_bulk(conn)
 
 
-def _log_created(store: ImportTarget, import_id: int, at: int) -> None:
+def _log_created(store: ImportTarget, kind: str, import_id: int, at: int) -> None:
     """One ``create`` change per row of the import, in insertion order, in short
     transactions (:class:`~geo.store.imports.Steps`); the first holds the feed back, the
-    last publishes the import."""
+    last publishes the import and adds its rows to the incident counts
+    (:mod:`geo.store.summary`)."""
     f, log = store.features, store.tables["imports"]
     ours = f.c.import_id == import_id
     after = 0
@@ -240,6 +242,8 @@ def _log_created(store: ImportTarget, import_id: int, at: int) -> None:
                 after = fids[-1]
             if len(fids) < limit:
                 imports.publish(conn, log, import_id)
+                if kind == summary.KIND:  # published: now visible, so counted
+                    summary.apply(conn, store.tables, ours, 1, store.day_offset_ms)
                 return
         steps.took(len(fids), time.perf_counter() - began)
         imports.pause()

@@ -33,7 +33,7 @@ cityaware.geo.errors.InvalidInput: seq must be a whole number from 0 to 99999999
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -309,12 +309,20 @@ class ChangeReads:
         return found, seq
 
     def feature_frame(
-        self, kind: str, columns: Sequence[str], after: int | None = None
+        self,
+        kind: str,
+        columns: Sequence[str],
+        after: int | None = None,
+        chunk_rows: int | None = None,
+        convert: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
     ) -> FrameDelta:
         """``columns`` of every ``kind`` feature (``after`` None), or of those changed after
         seq ``after`` plus the ids deleted since; in insertion order, times in epoch ms.
 
         ChangesPruned when ``after`` is older than the retention (read everything again).
+        With ``chunk_rows`` the rows are fetched that many at a time and each chunk goes
+        through ``convert`` (e.g. to compact dtypes) before the next is read, so a million
+        rows never sit in memory as Python objects at once.
 
         >>> full = store.feature_frame("cameras", ["id", "lon", "lat"])  # doctest: +SKIP
         >>> store.feature_frame("cameras", ["id", "lon", "lat"], after=full.seq)  # doctest: +SKIP
@@ -342,7 +350,16 @@ class ChangeReads:
                     ).scalars()
                 )
             stmt = sa.select(*(f.c[n] for n in columns)).where(*clauses).order_by(f.c.fid)
-            rows = pd.read_sql(stmt, conn)  # a frame of Row objects costs twice as long
+            if chunk_rows:  # one read transaction: the chunks are one snapshot
+                keep = convert or (lambda part: part)
+                parts = [keep(part) for part in pd.read_sql(stmt, conn, chunksize=chunk_rows)]
+                rows = (
+                    pd.concat(parts, ignore_index=True)
+                    if parts
+                    else keep(pd.DataFrame(columns=list(columns)))
+                )
+            else:
+                rows = pd.read_sql(stmt, conn)  # a frame of Row objects costs twice as long
             if after is not None:
                 self.changelog.check_retained(conn, after)
         return FrameDelta(rows, removed, seq)

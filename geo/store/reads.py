@@ -14,6 +14,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.store import rollup
 from cityaware.geo.store.filters import FeatureFilter, filter_clauses
 from cityaware.geo.store.imports import readable_head, visible
 from cityaware.geo.store.paging import MatchCounts, Page, decode_cursor, encode_cursor, order_by
@@ -122,6 +123,13 @@ class StoreReads(StoreStatistics):
     def count(self, kind: str, filters: FeatureFilter | None = None) -> int:
         """How many ``kind`` features match."""
         check_kind(kind)
+        if kind == rollup.KIND:
+            counted = self._rolled_up([], filters)
+            if counted is not None:
+                return sum(r["count"] for r in counted)
+        return self._raw_count(kind, filters)
+
+    def _raw_count(self, kind: str, filters: FeatureFilter | None) -> int:
         clauses = filter_clauses(self.backend, self.features, kind, filters)
         with self.backend.read() as conn:
             return self._matched(conn, clauses)
@@ -142,7 +150,9 @@ class StoreReads(StoreStatistics):
         Keys: grid, community, street, district, zone (managing zone),
         category, status, channel, device_kind, online, assign_status, day
         (local day of ``filters.time_field``, 'YYYY-MM-DD'). Each row is a
-        dict of the keys plus ``count``.
+        dict of the keys plus ``count``. Incident counts the summary table holds
+        come from it (:mod:`geo.store.rollup`), the same numbers at a cost that
+        does not grow with the history.
 
         >>> store.aggregate("incidents", ["district", "category"])  # doctest: +SKIP
         [{'district': '410202', 'category': 'noise', 'count': 12}, ...]
@@ -154,6 +164,60 @@ class StoreReads(StoreStatistics):
             raise InvalidInput(
                 f"cannot aggregate by {unknown or by}; use {', '.join(AGGREGATE_KEYS)}"
             )
+        if kind == rollup.KIND:
+            counted = self._rolled_up(by, filters)
+            if counted is not None:
+                return counted
+        return self._raw_aggregate(kind, by, filters)
+
+    def aggregate_frame(
+        self, kind: str, by: Sequence[str], filters: FeatureFilter | None = None
+    ) -> pd.DataFrame:
+        """:meth:`aggregate` as one frame (columns ``by`` and ``count``, no order), read
+        columnar: the fast way when there are many groups (e.g. grid x category).
+
+        >>> frame = store.aggregate_frame("incidents", ["grid", "category"])  # doctest: +SKIP
+        >>> frame.columns.tolist()  # doctest: +SKIP
+        ['grid', 'category', 'count']
+        """
+        by = [by] if isinstance(by, str) else list(by)
+        plan = rollup.plan(by, filters, self.day_offset_ms) if kind == rollup.KIND else None
+        if plan is None or not by:
+            rows = self.aggregate(kind, by, filters)
+            return _with_none(pd.DataFrame(rows, columns=[*by, "count"]), by)
+        stmt = rollup.counts_select(self.tables["incident_counts"], plan, by)
+        with self.backend.read() as conn:
+            parts = [rollup.shaped_frame(pd.read_sql(stmt, conn), by)]
+        for edge in plan.edges:
+            rows = self._raw_aggregate(kind, by, rollup.edge_filter(filters, edge))
+            parts.append(pd.DataFrame(rows, columns=[*by, "count"]))
+        frame = pd.concat(parts, ignore_index=True)
+        frame = frame.groupby(by, dropna=False, sort=False)["count"].sum().reset_index()
+        return _with_none(frame[frame["count"] != 0].reset_index(drop=True), by)
+
+    def _rolled_up(
+        self, by: list[str], filters: FeatureFilter | None
+    ) -> list[dict[str, Any]] | None:
+        """Incident counts from the summary table plus the partial days' raw rows (None:
+        the summary cannot answer this)."""
+        plan = rollup.plan(by, filters, self.day_offset_ms)
+        if plan is None:
+            return None
+        stmt = rollup.counts_select(self.tables["incident_counts"], plan, by)
+        with self.backend.read() as conn:
+            rows = rollup.shaped(conn.execute(stmt).mappings().all(), by)
+        for edge in plan.edges:
+            edge_filter = rollup.edge_filter(filters, edge)
+            if by:
+                rows = rollup.merge(rows, self._raw_aggregate(rollup.KIND, by, edge_filter), by)
+            else:
+                extra = self._raw_count(rollup.KIND, edge_filter)
+                rows = rollup.merge(rows, [{"count": extra}], by)
+        return rollup.ordered(rows, by)
+
+    def _raw_aggregate(
+        self, kind: str, by: list[str], filters: FeatureFilter | None
+    ) -> list[dict[str, Any]]:
         f = self.features
         time_field = filters.time_field if filters else "reported_at"
         groups = [self._group_column(key, time_field).label(key) for key in by]
@@ -198,6 +262,16 @@ class StoreReads(StoreStatistics):
         )
         with self.backend.read() as conn:
             return pd.read_sql(stmt, conn)
+
+    def count_table(self) -> pd.DataFrame:
+        """The incident counts the store keeps (:mod:`geo.store.summary`), rows with n != 0.
+
+        >>> store.count_table().columns.tolist()[:3]  # doctest: +SKIP
+        ['level', 'unit', 'district']
+        """
+        counts = self.tables["incident_counts"]
+        with self.backend.read() as conn:
+            return pd.read_sql(sa.select(counts).where(counts.c.n != 0), conn)
 
     def iter_features(
         self, kind: str, filters: FeatureFilter | None = None, batch_size: int = 10_000
@@ -260,6 +334,15 @@ class StoreReads(StoreStatistics):
             day: sa.ColumnElement[Any] = (c[time_field] + self.day_offset_ms) // DAY_MS
             return day
         return c[key]
+
+
+def _with_none(frame: pd.DataFrame, keys: Sequence[str]) -> pd.DataFrame:
+    """``frame`` with missing ``keys`` values as None (pandas makes them NaN)."""
+    for key in keys:
+        values = np.array(frame[key].astype(object).to_numpy(), dtype=object)
+        values[pd.isna(values)] = None
+        frame[key] = pd.Series(values, dtype=object)
+    return frame
 
 
 def _history_record(row: sa.RowMapping) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import sqlalchemy as sa
 
+from cityaware.geo.store import summary
 from cityaware.geo.store.records import LOCATION_FIELDS, assignment_columns
 from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
 from cityaware.geo.store.times import now_ms
@@ -153,9 +154,12 @@ def _record_and_move(
         ).where(f.c.fid == tmp.c.fid),
         order_by=f.c.fid,
     )
+    moving = f.c.fid.in_(sa.select(tmp.c.fid))
+    summary.apply(conn, store.tables, moving, -1, store.day_offset_ms)
     conn.execute(
         f.update().where(f.c.fid == tmp.c.fid).values({n: tmp.c[n] for n in ASSIGNMENT_COLUMNS})
     )
+    summary.apply(conn, store.tables, moving, 1, store.day_offset_ms)
 
 
 def _batch_table() -> sa.Table:

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from cityaware.geo.store.contacts import CONTACTS, contacts_table
 from cityaware.geo.store.imports import imports_table
 from cityaware.geo.store.live_tables import define_live_tables
+from cityaware.geo.store.summary import counts_table
 
 ASSIGNMENT_COLUMNS: tuple[str, ...] = (
     "grid_code",
@@ -192,4 +193,5 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     tables |= define_live_tables(metadata)
     tables["imports"] = imports_table(metadata)
     tables[CONTACTS] = contacts_table(metadata)
+    tables["incident_counts"] = counts_table(metadata)
     return metadata, tables

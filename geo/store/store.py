@@ -27,7 +27,7 @@ import sqlalchemy as sa
 from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.engine.results import Location
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound
-from cityaware.geo.store import bulk, imports
+from cityaware.geo.store import bulk, imports, summary
 from cityaware.geo.store import reassign as reassigning
 from cityaware.geo.store.bulk import ImportReport, Source
 from cityaware.geo.store.casework import kept_unit_location
@@ -84,6 +84,8 @@ class FeatureStore(StoreReads, ChangeReads):
         self.changelog = ChangeLog(tables, int(retention_days * DAY_MS))
         self.writer = GroupWriter(backend)
         self.match_counts = MatchCounts()
+        with backend.write() as conn:  # counts of a store from before them (or another offset)
+            summary.ensure(conn, tables, self.day_offset_ms)
 
     @property
     def locator(self) -> Locator | None:
@@ -166,6 +168,7 @@ class FeatureStore(StoreReads, ChangeReads):
                 if existing is not None:
                     return existing, False
             conn.execute(self.features.insert(), [row])
+            self._count(conn, kind, self.features.c.id == row["id"], 1)
             self._log(conn, kind, row["id"], "create", None, row, now)
             if also is not None:
                 also(conn, row["id"])
@@ -225,11 +228,14 @@ class FeatureStore(StoreReads, ChangeReads):
             row.pop("created_at")
             if not changes.get("reported_at"):
                 row.pop("reported_at")
+            this = self.features.c.fid == current["fid"]
+            self._count(conn, kind, this, -1)
             conn.execute(
                 self.features.update()
-                .where(self.features.c.fid == current["fid"])
+                .where(this)
                 .values(**{k: v for k, v in row.items() if k not in ("kind", "id")})
             )
+            self._count(conn, kind, this, 1)
             self._log(conn, kind, id, "update", current["grid_code"], row, now)
             return to_record(self._row(conn, kind, id))
 
@@ -241,6 +247,7 @@ class FeatureStore(StoreReads, ChangeReads):
         f = self.features
 
         def write(conn: sa.Connection) -> None:
+            self._count(conn, kind, f.c.id == id, -1)  # rolled back with the job if absent
             deleted = conn.execute(
                 f.delete()
                 .where(f.c.kind == kind, f.c.id == id)
@@ -323,6 +330,13 @@ class FeatureStore(StoreReads, ChangeReads):
             taxonomy=self.taxonomy,
             now=now,
         )
+
+    def _count(
+        self, conn: sa.Connection, kind: str, where: sa.ColumnElement[bool], sign: int
+    ) -> None:
+        """Add (1) or take back (-1) the rows ``where`` selects in the incident counts."""
+        if kind == summary.KIND:
+            summary.apply(conn, self.tables, where, sign, self.day_offset_ms)
 
     def _follow(self, locator: Locator) -> None:
         """After a re-assignment, write with ``locator`` unless following a callable."""
