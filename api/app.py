@@ -22,6 +22,7 @@ from cityaware.api.guard import BodyGuard, SecurityHeaders
 from cityaware.api.ogc.openapi import install_openapi
 from cityaware.api.routes import (
     changes,
+    dashboard,
     devices,
     events,
     health,
@@ -52,6 +53,7 @@ ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
     hooks.build_router,
     casework.build_router,
     evaluation.build_router,
+    dashboard.build_router,
 )
 
 

@@ -10,6 +10,7 @@ overrides or adds what cannot be derived:
                             (default: 中国, the province from the codes, the city names
                             and their short forms)
 ``[city] search_placeholder``  the map wall's search box hint
+``[city] timezone``         the IANA zone "today" is counted in (default: UTC)
 ``[map] centre``, ``zoom``  the map's start view (default: fit the extent)
 ``[map] metric_crs``        default: the CGCS2000 3° Gauss-Krüger zone of the centre
 ``[[zones]]``               functional zones: ``code``, ``names`` (official first), and
@@ -37,6 +38,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import geopandas as gpd
 import pandas as pd
@@ -86,6 +88,7 @@ class CityProfile:
     centre: tuple[float, float] | None = None  # lat, lon; None: fit the extent
     zoom: int | None = None
     search_placeholder: str = "lon,lat GCJ02 | address"
+    timezone: str = "UTC"
     city_codes: tuple[str, ...] = field(default=())
 
     def zone(self, code: str | None) -> Zone | None:
@@ -196,6 +199,8 @@ def _apply(profile: CityProfile, overrides: Mapping[str, Any]) -> CityProfile:
         changes["prefixes"] = _strings(city["prefixes"], "city.prefixes")
     if "search_placeholder" in city:
         changes["search_placeholder"] = str(city["search_placeholder"])
+    if "timezone" in city:
+        changes["timezone"] = _timezone(city["timezone"])
     if "centre" in view:
         centre = view["centre"]
         if not (isinstance(centre, list) and len(centre) == 2):
@@ -220,6 +225,13 @@ def _zone(table: object) -> Zone:
     return Zone(
         str(table["code"]), names, str(table.get("host", "")), str(table.get("streets", ""))
     )
+
+
+def _timezone(value: object) -> str:
+    try:
+        return ZoneInfo(str(value)).key
+    except (ZoneInfoNotFoundError, ValueError):
+        raise InvalidInput(f"city profile: city.timezone {value!r} is no IANA time zone") from None
 
 
 def _table(overrides: Mapping[str, Any], name: str) -> Mapping[str, Any]:
