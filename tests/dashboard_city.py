@@ -99,7 +99,8 @@ def expected(path: str, region: str, level: str, window: str, now_ms: int, tz: s
     called = shown["satisfaction"].notna()
     today = cases[(cases["reported_at"] >= midnight) & (cases["reported_at"] <= now_ms)]
     replied = cases["status"].isin(RESOLVED) & (pd.to_numeric(cases["reply_at"]) >= midnight)
-    sensors, devices = rows[rows["kind"] == "sensors"], rows[rows["kind"].isin(["cameras", "sensors"])]
+    sensors = rows[rows["kind"] == "sensors"]
+    devices = rows[rows["kind"].isin(["cameras", "sensors"])]
     ranking = pd.DataFrame({"code": shown[CHILD[level]], "open": is_open, "overdue": overdue})
     ranking = ranking.groupby("code")[["open", "overdue"]].sum()
     alarmed = alarms[(alarms["state"] == "open") & alarms["sensor_id"].isin(sensors["id"])]
@@ -117,10 +118,16 @@ def expected(path: str, region: str, level: str, window: str, now_ms: int, tz: s
             "open": int(is_open.sum()),
             "overdue": int(overdue.sum()),
             "resolved_today": int(replied.sum()),
-            "on_time_rate": round((resolved & (shown["on_time"] == True)).sum()  # noqa: E712
-                                  / resolved.sum(), 4) if resolved.sum() else None,  # fmt: skip
+            "on_time_rate": round(
+                (resolved & (shown["on_time"] == True)).sum()  # noqa: E712
+                / resolved.sum(),
+                4,
+            )
+            if resolved.sum()
+            else None,  # fmt: skip
             "satisfaction": round((shown["satisfaction"].isin(POSITIVE)).sum() / called.sum(), 4)
-            if called.sum() else None,
+            if called.sum()
+            else None,
             "sensors_in_alarm": int((sensors["alarm"] == 1).sum()),
             "devices_offline": int((devices["online"] == 0).sum()),
         },

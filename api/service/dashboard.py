@@ -186,8 +186,13 @@ class Dashboard:
         table = children.set_index("code").join(sums).fillna({"open": 0, "overdue": 0})
         table = table.sort_values(["open", "overdue"], ascending=False, kind="stable")
         units = [
-            {"code": code, "name": row["name"], "open": int(row["open"]),
-             "overdue": int(row["overdue"]), "bbox": row["bbox"]}  # fmt: skip
+            {
+                "code": code,
+                "name": row["name"],
+                "open": int(row["open"]),
+                "overdue": int(row["overdue"]),
+                "bbox": row["bbox"],
+            }  # fmt: skip
             for code, row in table.head(RANKED).iterrows()
         ]
         return {"level": level, "units": units, "of": len(table)}
@@ -203,8 +208,7 @@ class Dashboard:
         taxonomy = self.store.taxonomy
         counts = cases["category"].fillna("").value_counts()
         return [
-            {"category": c, "name": _name(taxonomy, c), "count": int(n)}
-            for c, n in counts.items()
+            {"category": c, "name": _name(taxonomy, c), "count": int(n)} for c, n in counts.items()
         ]
 
 

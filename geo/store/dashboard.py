@@ -74,4 +74,4 @@ def open_alarms(
         .limit(limit)
     )
     with store.backend.read() as conn:
-        return [plain(r) for r in conn.execute(stmt).mappings()]
+        return [plain(dict(r)) for r in conn.execute(stmt).mappings()]

@@ -23,6 +23,7 @@ def city(tmp_path_factory):
     ctx = demo_city(tmp_path_factory.mktemp("dash"), cameras=300, sensors=400, days=9,
                     per_day=150, admin_key=ADMIN)  # fmt: skip
     with TestClient(create_app(ctx=ctx)) as client:
+
         def post(path, body):
             return client.post(path, json=body, headers=H)
 
