@@ -36,6 +36,14 @@ def filters(
     return TileFilters.parse(window, status, category)
 
 
+def hit_filters(
+    window: str = Query("all", description="only incidents of this window are hit"),
+    status: str = Query("all", description="open: only open incidents are hit"),
+    category: str = Query("", description="only incidents of this category are hit"),
+) -> TileFilters:
+    return TileFilters.parse(window, status, category)
+
+
 def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["map wall"], on_startup=[lambda: _warm_in_background(ctx)])
     basemap = basemap_url()
@@ -130,8 +138,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         lat: float = Query(..., ge=-90, le=90),
         zoom: int = Query(..., ge=0, le=22),
         layers: str = Query("incidents,sensors,cameras", description="point layers shown"),
+        f: TileFilters = Depends(hit_filters),
     ) -> dict[str, Any]:
-        return ctx.map_wall.at(lon, lat, zoom, [k for k in layers.split(",") if k])
+        return ctx.map_wall.at(lon, lat, zoom, [k for k in layers.split(",") if k], f)
 
     @api.get(
         "/map/api/locate",
