@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from cityaware.api.service.alarms import Alarms
     from cityaware.api.service.auth import Access, KeyStore
     from cityaware.api.service.dashboard import Dashboard
+    from cityaware.api.service.emergency import Emergency
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.hooks import LiveWorker
     from cityaware.api.service.incidents import Incidents
@@ -259,10 +260,17 @@ class AppContext:
 
     @shared_part
     def dashboard(self) -> Dashboard:
-        """The wall's panel figures (``/v1/dashboard``) and its emergency mode."""
+        """The wall's panel figures (``/v1/dashboard``)."""
         from cityaware.api.service.dashboard import Dashboard
 
         return Dashboard(self.store, self.registry, self.map_layers, self.profiles.get)
+
+    @shared_part
+    def emergency(self) -> Emergency:
+        """The wall's emergency mode (平急联动) and replay."""
+        from cityaware.api.service.emergency import Emergency
+
+        return Emergency(self.dashboard, self.live_devices, self.positions)
 
     @shared_part
     def readings(self) -> ReadingStore:

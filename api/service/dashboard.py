@@ -148,17 +148,19 @@ class Dashboard:
         }
 
     def region(self, code: str) -> dict[str, Any]:
-        """The region's code, name and level (the city when ``code`` is empty or the city's)."""
+        """The region's code, name, level and bbox (the city when ``code`` is empty or the
+        city's; its bbox is None: the wall fits the whole extent)."""
         if not code or is_city_code(code):
-            return {"code": code or None, "name": self.profile().city_name, "level": "city"}
+            return {"code": code or None, "name": self.profile().city_name, "level": "city",
+                    "bbox": None}  # fmt: skip
         unit = self.layers.unit(code)  # NotFound for an unknown code
-        return {"code": code, "name": unit["name"], "level": unit["level"], "chain": unit["chain"]}
+        units = self.units(unit["level"])
+        bbox = units.loc[units["code"] == code, "bbox"]
+        return {"code": code, "name": unit["name"], "level": unit["level"],
+                "chain": unit["chain"], "bbox": bbox.iloc[0] if len(bbox) else None}  # fmt: skip
 
-    def children(self, region: dict[str, Any]) -> pd.DataFrame:
-        """The child units of ``region`` (code, name, bbox), cached per generation."""
-        level = CHILD_LEVEL.get(region["level"])
-        if level is None:
-            raise NotFound(f"a {region['level']} has no smaller units to rank")
+    def units(self, level: str) -> pd.DataFrame:
+        """The units of ``level`` (code, name, parent, bbox), cached per generation."""
         key = (self.registry.active() or "", level)
         if key not in self._bounds:
             units = self.registry.units(level=level)
@@ -167,7 +169,14 @@ class Dashboard:
                 {"code": units["code"].to_numpy(), "name": units["name"].to_numpy(),
                  "parent": units["parent_code"].to_numpy(),
                  "bbox": bounds[["minx", "miny", "maxx", "maxy"]].to_numpy().tolist()})  # fmt: skip
-        frame = self._bounds[key]
+        return self._bounds[key]
+
+    def children(self, region: dict[str, Any]) -> pd.DataFrame:
+        """The child units of ``region`` (code, name, bbox)."""
+        level = CHILD_LEVEL.get(region["level"])
+        if level is None:
+            raise NotFound(f"a {region['level']} has no smaller units to rank")
+        frame = self.units(level)
         if region["code"] and region["level"] == "city":
             return frame[frame["code"].str.startswith(region["code"][:4])]
         return frame[frame["parent"] == region["code"]] if region["code"] else frame

@@ -1,4 +1,4 @@
-"""What the wall's dashboard reads from the store beyond cases: device states and open alarms.
+"""What the wall's dashboard reads from the store beyond cases: device states, open alarms.
 
 Cases come from :func:`geo.store.casework.case_frame`; this module adds the two
 device figures (sensors in alarm, devices offline) and the newest open alarms,

@@ -18,6 +18,7 @@ import sqlalchemy as sa
 
 from cityaware.geo.store.imports import imports_table
 from cityaware.geo.store.live_tables import define_live_tables
+from cityaware.geo.store.wall_modes import wall_modes_table
 
 ASSIGNMENT_COLUMNS: tuple[str, ...] = (
     "grid_code",
@@ -189,4 +190,5 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     }
     tables |= define_live_tables(metadata)
     tables["imports"] = imports_table(metadata)
+    tables["wall_modes"] = wall_modes_table(metadata)
     return metadata, tables

@@ -78,6 +78,7 @@
       this.config = config;
       this.style = config.style;
       this.state = this.readHash();
+      if (config.zoomSnap) { map.options.zoomSnap = config.zoomSnap; }  // the kiosk fits tightly
       map.getContainer().style.background = this.style.background;
       if (config.kiosk) { document.body.classList.add("cw-kiosk"); }
       this.buildBase();
@@ -110,7 +111,7 @@
       var parts = hash.split("&");
       var view = parts[0].split("/");
       if (view.length === 3 && view.every(function (v) { return isFinite(parseFloat(v)); })) {
-        s.zoom = parseInt(view[0], 10); s.centre = [parseFloat(view[1]), parseFloat(view[2])];
+        s.zoom = parseFloat(view[0]); s.centre = [parseFloat(view[1]), parseFloat(view[2])];
       }
       parts.slice(1).forEach(function (p) {
         var kv = p.split("="), k = kv[0], v = decodeURIComponent(kv[1] || "");
@@ -265,7 +266,7 @@
     refreshHeat: function () {
       if (!this.map.hasLayer(this.layers.heat)) { return; }
       var b = this.map.getBounds(), self = this;
-      var url = this.config.api + "/heat?" + this.filterQuery() + "&zoom=" + this.map.getZoom() +
+      var url = this.config.api + "/heat?" + this.filterQuery() + "&zoom=" + Math.floor(this.map.getZoom()) +
         "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
           return v.toFixed(5);
         }).join(",");
@@ -391,7 +392,7 @@
         return self.map.hasLayer(self.layers[k]);
       });
       var url = this.config.api + "/at?lon=" + e.latlng.lng.toFixed(6) + "&lat=" + e.latlng.lat.toFixed(6) +
-        "&zoom=" + this.map.getZoom() + "&layers=" + shown.join(",") + "&" + this.filterQuery();
+        "&zoom=" + Math.floor(this.map.getZoom()) + "&layers=" + shown.join(",") + "&" + this.filterQuery();
       return getJSON(url).then(function (hit) {
         if (hit.kind === "incidents") { return self.showIncident(hit.feature.id); }
         if (hit.kind === "grids") {
@@ -436,7 +437,7 @@
       if (/^\d+$/.test(this.lastEventId)) { url += "?last_event_id=" + encodeURIComponent(this.lastEventId); }
       var source = new EventSource(url);
       this.source = source;
-      ["incident", "incident-status", "sensor-alarm"].forEach(function (type) {
+      ["incident", "incident-status", "sensor-alarm"].concat(this.config.extraEvents || []).forEach(function (type) {
         source.addEventListener(type, function (e) { self.onEvent(type, e); });
       });
       ["hello", "sync"].forEach(function (type) {
@@ -462,6 +463,7 @@
       var ev = JSON.parse(e.data);
       this.eventsReceived += 1;
       this.listeners.forEach(function (fn) { fn(type, ev); });
+      if (typeof ev.lat !== "number") { return; }  // not a place (the wall's mode switches)
       if (type === "incident") {
         var c = this.counts[ev.grid_code] || (this.counts[ev.grid_code] = { total: 0 });
         if (ev.open && (!this.state.category || this.state.category === ev.category)) {
