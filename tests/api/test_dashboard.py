@@ -83,3 +83,45 @@ def test_district_and_street_figures_equal_the_raw_row_recount(city):
 def test_bad_input_is_a_clear_4xx(city, params, status, words):
     answer = city[1].get("/v1/dashboard", params=params)
     assert answer.status_code == status and words in answer.text
+
+
+def test_emergency_mode_is_access_controlled_and_reported(city):
+    ctx, client = city
+    case = ctx.store.query("incidents", None, limit=1, sortby=["-reported_at"]).items[0]
+    assert client.get("/v1/dashboard/emergency").json() == {"active": False}
+    assert client.post("/v1/dashboard/emergency", json={"incident": case["id"]}).status_code == 401
+    gis = {"X-API-Key": ctx.keys.create("gis", label="dashboard test")[0]}
+    answer = client.post("/v1/dashboard/emergency", json={"incident": case["id"]}, headers=gis)
+    assert answer.status_code == 403
+    missing = client.post("/v1/dashboard/emergency", json={"incident": "nope"}, headers=H)
+    assert missing.status_code == 404 and "nope" in missing.text
+    extra = client.post("/v1/dashboard/emergency", json={"incident": "x", "y": 1}, headers=H)
+    assert extra.status_code in (400, 422)
+    after = ctx.store.data_version()
+    on = client.post("/v1/dashboard/emergency", json={"incident": case["id"]}, headers=H).json()
+    assert on["active"] and on["incident"]["id"] == case["id"]
+    assert on["grids"]["features"][0]["properties"]["code"] == case["grid_code"]
+    assert client.get("/v1/dashboard/emergency").json()["incident_id"] == case["id"]
+    assert client.delete("/v1/dashboard/emergency", headers=H).json() == {"active": False}
+    changes = client.get(f"/v1/changes?after={after}").json()["changes"]
+    assert [(c["kind"], c["op"], c["id"]) for c in changes] == [
+        ("wall", "emergency-on", case["id"]),
+        ("wall", "emergency-off", case["id"]),
+    ]
+
+
+def test_replay_gives_the_incidents_of_a_local_hour(city):
+    ctx, client = city
+    tz = ctx.profiles.get(ctx.registry.active()).timezone
+    hour = (pd.Timestamp.now(tz=tz) - pd.Timedelta(days=1)).strftime("%Y-%m-%dT%H")
+    body = client.get("/v1/dashboard/replay", params={"at": hour}).json()
+    frame = pd.DataFrame(ctx.store.query("incidents", None, limit=100_000).items)
+    local = (
+        pd.to_datetime(frame["reported_at"], format="ISO8601")
+        .dt.tz_convert(tz)
+        .dt.strftime("%Y-%m-%dT%H")
+    )
+    want = frame.loc[local == hour].sort_values(["reported_at"], kind="stable")
+    assert [i["id"] for i in body["incidents"]] == want["id"].tolist()
+    bad = client.get("/v1/dashboard/replay", params={"at": "yesterday"})
+    assert bad.status_code == 400 and "YYYY-MM-DD" in bad.text
