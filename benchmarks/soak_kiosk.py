@@ -6,10 +6,11 @@ writes ``--rate`` incidents a second through the store (each one is a live event
 samples the tab's JS heap through the DevTools protocol (``Performance.getMetrics``:
 ``JSHeapUsedSize``, DOM nodes) and what the page has shown (events received, figure
 refreshes, list rows, live markers). It prints the samples, the fitted heap growth
-over the run (least squares on the samples after the first fifth of the run, while
-the bounded live markers, list and seen-event ids fill up) against the heap at that point (the baseline of the same run, as a ratio), and
-asserts the heap has no growth trend (fitted growth under ``MAX_GROWTH`` of the
-baseline, or under ``SLACK_MB``) and that the page kept updating in every interval.
+(least squares over the samples after the first fifth of the run, while the bounded
+live markers, list and seen-event ids fill up) against the heap at that point (the
+baseline of the same run, as a ratio), and asserts the heap has no growth trend (fitted
+growth under ``MAX_GROWTH`` of the baseline, or under ``SLACK_MB``) and that the page
+kept updating in every interval.
 
     .venv/bin/python -m benchmarks.soak_kiosk --minutes 30 --rate 10
     .venv/bin/python -m benchmarks.soak_kiosk --minutes 1 --scale 0.02   # a quick check
