@@ -13,6 +13,7 @@ import gzip
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,20 +31,22 @@ LOG = logging.getLogger("cityaware.map")
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 
 
-def filters(
-    window: str = Query("24h", description="time window: 1h, 24h, 7d, 30d or all"),
-    status: str = Query("open", description="open (received, dispatched, in progress) or all"),
-    category: str = Query("", description="one incident category, empty for all"),
-) -> TileFilters:
-    return TileFilters.parse(window, status, category)
+def filter_query(window: str, status: str) -> Callable[..., TileFilters]:
+    """A dependency reading ``window``, ``status`` and ``category`` with these defaults
+    (the tiles show 24h of open cases by default; a click without filters hits any)."""
+
+    def parse(
+        window: str = Query(window, description="time window: 1h, 24h, 7d, 30d or all"),
+        status: str = Query(status, description="open (received, dispatched, in progress) or all"),
+        category: str = Query("", description="one incident category, empty for all"),
+    ) -> TileFilters:
+        return TileFilters.parse(window, status, category)
+
+    return parse
 
 
-def hit_filters(
-    window: str = Query("all", description="only incidents of this window are hit"),
-    status: str = Query("all", description="open: only open incidents are hit"),
-    category: str = Query("", description="only incidents of this category are hit"),
-) -> TileFilters:
-    return TileFilters.parse(window, status, category)
+filters = filter_query("24h", "open")
+hit_filters = filter_query("all", "all")
 
 
 def build_router(ctx: AppContext) -> APIRouter:
