@@ -24,6 +24,7 @@ from cityaware.api.ogc.openapi import install_openapi
 from cityaware.api.openapi_errors import document_errors
 from cityaware.api.routes import (
     changes,
+    dashboard,
     devices,
     events,
     health,
@@ -54,6 +55,7 @@ ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
     hooks.build_router,
     casework.build_router,
     evaluation.build_router,
+    dashboard.build_router,
 )
 
 

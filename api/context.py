@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from cityaware.api.ogc.catalog import Catalog
     from cityaware.api.service.alarms import Alarms
     from cityaware.api.service.auth import Access, KeyStore
+    from cityaware.api.service.dashboard import Dashboard
+    from cityaware.api.service.emergency import Emergency
     from cityaware.api.service.geocoding import Geocoding
     from cityaware.api.service.hooks import LiveWorker
     from cityaware.api.service.incidents import Incidents
@@ -255,6 +257,20 @@ class AppContext:
         from cityaware.api.service.wall import MapWall
 
         return MapWall(self.map_layers, self.store, self.geocoding, self.live_devices)
+
+    @shared_part
+    def dashboard(self) -> Dashboard:
+        """The wall's panel figures (``/v1/dashboard``)."""
+        from cityaware.api.service.dashboard import Dashboard
+
+        return Dashboard(self.store, self.registry, self.map_layers, self.profiles.get)
+
+    @shared_part
+    def emergency(self) -> Emergency:
+        """The wall's emergency mode (平急联动) and replay."""
+        from cityaware.api.service.emergency import Emergency
+
+        return Emergency(self.dashboard, self.live_devices, self.positions)
 
     @shared_part
     def readings(self) -> ReadingStore:

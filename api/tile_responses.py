@@ -9,6 +9,7 @@ clients that accept it.
 from __future__ import annotations
 
 import gzip
+from collections.abc import Callable
 
 from fastapi import Query, Request, Response
 
@@ -18,13 +19,25 @@ from cityaware.layers.service import POINT_LAYERS, MapLayers, TileFilters
 MVT_TYPE = "application/vnd.mapbox-vector-tile"
 
 
-def filters(
-    window: str = Query("24h", description="time window: 1h, 24h, 7d, 30d or all"),
-    status: str = Query("open", description="open (received, dispatched, in progress) or all"),
-    category: str = Query("", description="one incident category, empty for all"),
-) -> TileFilters:
-    """The wall's incident filters as query parameters (a dependency of tile routes)."""
-    return TileFilters.parse(window, status, category)
+def tile_filters(window: str, status: str) -> Callable[..., TileFilters]:
+    """A dependency reading ``window``, ``status`` and ``category`` with these defaults.
+
+    >>> tile_filters("all", "all")("7d", "open", "").key()
+    ('7d', 'open', '')
+    """
+
+    def parse(
+        window: str = Query(window, description="time window: 1h, 24h, 7d, 30d or all"),
+        status: str = Query(status, description="open (received, dispatched, in progress) or all"),
+        category: str = Query("", description="one incident category, empty for all"),
+    ) -> TileFilters:
+        return TileFilters.parse(window, status, category)
+
+    return parse
+
+
+filters = tile_filters("24h", "open")  # what the tiles show by default: 24h of open cases
+hit_filters = tile_filters("all", "all")  # a click without filters hits any incident
 
 
 def tile_response(

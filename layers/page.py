@@ -79,7 +79,10 @@ class WallMap(folium.Map):
 
 
 def wall_config(
-    kiosk: bool = False, basemap_url: str = "", view: WallView | None = None
+    kiosk: bool = False,
+    basemap_url: str = "",
+    view: WallView | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The JSON the page script starts from (routes, style, defaults, start view)."""
     view = view or WallView()
@@ -101,18 +104,25 @@ def wall_config(
             "window": "24h",
             "status": "open",
             "category": "",
+            **(defaults or {}),
         },
     }
 
 
 def render_wall_page(
-    kiosk: bool = False, basemap_url: str = "", view: WallView | None = None
+    kiosk: bool = False,
+    basemap_url: str = "",
+    view: WallView | None = None,
+    config: dict[str, Any] | None = None,
+    map_class: type[WallMap] = WallMap,
 ) -> str:
-    """The whole HTML page for ``/map`` (``kiosk`` hides every control but the map)."""
+    """The whole HTML page for ``/map`` (``kiosk`` hides every control but the map);
+    ``config`` replaces :func:`wall_config`'s and ``map_class`` the assets (the
+    kiosk's, :mod:`cityaware.layers.kiosk`)."""
     view = view or WallView()
     figure = Figure(title="cityaware map wall" + (" (kiosk)" if kiosk else ""))
     location, zoom = view.start
-    wall = WallMap(
+    wall = map_class(
         location=location,
         zoom_start=zoom,
         tiles=None,
@@ -124,7 +134,7 @@ def render_wall_page(
     figure.add_child(wall)
     # no favicon request (it would be a 404 in the console)
     figure.header.add_child(Element('<link rel="icon" href="data:,">'), name="no_favicon")
-    wall.add_child(_WallStart(wall_config(kiosk, basemap_url, view)))
+    wall.add_child(_WallStart(config or wall_config(kiosk, basemap_url, view)))
     return figure.render()
 
 

@@ -335,11 +335,17 @@ class MapLayers:
         return [[round(mean_lat[i], 6), round(mean_lon[i], 6), int(counts[i])] for i in order]
 
     def hit(
-        self, lon: float, lat: float, zoom: int, kinds: Sequence[str], pixels: float = 8
+        self,
+        lon: float,
+        lat: float,
+        zoom: int,
+        kinds: Sequence[str],
+        pixels: float = 8,
+        filters: TileFilters | None = None,
     ) -> tuple[str, dict[str, Any]] | None:
         """The nearest point of ``kinds`` within ``pixels`` screen pixels at ``zoom``:
         ``(kind, record)`` or None. Only from each kind's detail zoom on (below it the
-        tiles show bins)."""
+        tiles show bins); incidents only among those ``filters`` show."""
         x, y = lonlat_to_mercator(np.array([lon]), np.array([lat]))
         tolerance = pixels * TileBox.of(0, 0, 0).size / (256 * 2**zoom)
         for kind in kinds:
@@ -349,6 +355,8 @@ class MapLayers:
             if not len(source):
                 continue
             d = np.hypot(source.x - x[0], source.y - y[0])
+            if kind == "incidents" and filters is not None:
+                d = np.where(filters.mask(source.attributes, self.clock() * 1000), d, np.inf)
             best = int(np.argmin(d))
             if d[best] <= tolerance:
                 return kind, _plain(source.attributes.iloc[best].to_dict())

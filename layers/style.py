@@ -4,7 +4,7 @@ One dict (:data:`WALL_STYLE`) goes to the page as JSON; the legend and every
 layer's symbols are drawn from it, so the legend always matches the map.
 
 >>> choropleth_colour(0), choropleth_colour(7)
-('#1b2a3a', '#f28e2b')
+('#232628', '#2aaeb0')
 """
 
 from __future__ import annotations
@@ -19,33 +19,44 @@ BOUNDARIES: dict[str, dict] = {
 GRID_LINE = {"color": "#2c4361", "weight": 0.6, "opacity": 0.8}
 GRID_HIGHLIGHT = {"color": "#ffffff", "weight": 3.0, "opacity": 1.0}
 
+# One colour language: the choropleth ramp (teal), the statuses, the alarm colour (red) and
+# the heatmap never share a hue (tests/layers/test_style.py checks); devices are muted
+# greys unless in alarm or offline; clusters are hueless greys, lighter and larger with count.
+ALARM = "#ff2d55"
+OFFLINE = "#fff3c4"
+
 # open incidents per grid: upper bound of each class (inclusive) → colour
 CHOROPLETH: list[tuple[int, str]] = [
-    (0, "#1b2a3a"),
-    (1, "#2b5c7d"),
-    (3, "#3f8fa8"),
-    (6, "#e1c542"),
-    (10, "#f28e2b"),
-    (1_000_000_000, "#e15759"),
+    (0, "#232628"),
+    (1, "#12434f"),
+    (3, "#116570"),
+    (6, "#15898f"),
+    (10, "#2aaeb0"),
+    (1_000_000_000, "#6fe3dc"),
 ]
 
 STATUS_COLOURS: dict[str, str] = {
-    "received": "#e15759",
-    "dispatched": "#f28e2b",
-    "in_progress": "#edc948",
-    "resolved": "#59a14f",
-    "closed": "#7f8c8d",
+    "received": "#ff9f1c",
+    "dispatched": "#c6e84d",
+    "in_progress": "#9b7bff",
+    "resolved": "#38c172",
+    "closed": "#8f8f8f",
 }
-CATEGORY_PALETTE: list[str] = [
-    "#4e79a7", "#f28e2b", "#e15759", "#76b7b2", "#59a14f",
-    "#edc948", "#b07aa1", "#ff9da7", "#9c755f", "#bab0ac",
-]  # fmt: skip
 DEVICES: dict[str, dict] = {
-    "cameras": {"color": "#76b7b2", "offline": "#566573"},
-    "sensors": {"color": "#9c88ff", "alarm": "#ff2d55", "offline": "#566573"},
+    "cameras": {"color": "#5f6368", "offline": OFFLINE},
+    "sensors": {"color": "#6b6b72", "alarm": ALARM, "offline": OFFLINE},
 }
-CLUSTER = {"color": "#4e79a7", "open": "#e15759"}
-LIVE_FLASH = {"incident": "#ffd60a", "alarm": "#ff2d55"}
+# clusters: upper bound of the count class (inclusive) → grey
+CLUSTER_RAMP: list[tuple[int, str]] = [
+    (9, "#606468"),
+    (99, "#83878c"),
+    (999, "#a7b0bb"),
+    (1_000_000_000, "#dfe4ea"),
+]
+CLUSTER = {"ramp": CLUSTER_RAMP, "alarm": ALARM}
+LIVE_FLASH = {"incident": "#ffffff", "alarm": ALARM}
+HEAT_GRADIENT: dict[str, str] = {"0.2": "#1f2a6b", "0.45": "#5b3fd6", "0.7": "#f2a900",
+                                 "1.0": "#fff7d6"}  # fmt: skip
 
 
 def choropleth_colour(count: int) -> str:
@@ -63,8 +74,11 @@ WALL_STYLE: dict = {
     "gridHighlight": GRID_HIGHLIGHT,
     "choropleth": CHOROPLETH,
     "status": STATUS_COLOURS,
-    "categories": CATEGORY_PALETTE,
+    "neutral": "#8fa3bf",  # charts and text that carry no status
     "devices": DEVICES,
     "cluster": CLUSTER,
     "live": LIVE_FLASH,
+    "alarm": ALARM,
+    "offline": OFFLINE,
+    "heat": {"gradient": HEAT_GRADIENT, "radius": 22, "blur": 16, "minOpacity": 0.45},
 }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,8 +20,10 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse
 
 from cityaware.api.context import AppContext
-from cityaware.api.tile_responses import MVT_TYPE, filters, tile_response
+from cityaware.api.tile_responses import MVT_TYPE, filters, hit_filters, tile_response
 from cityaware.geo.errors import CityAwareError, InvalidInput, NotFound
+from cityaware.geo.profile import CityProfile
+from cityaware.layers import kiosk
 from cityaware.layers.page import ASSETS_DIR, WallView, render_wall_page
 from cityaware.layers.service import TileFilters
 
@@ -30,29 +33,43 @@ LOG = logging.getLogger("cityaware.map")
 def build_router(ctx: AppContext) -> APIRouter:
     router = APIRouter(tags=["map wall"], on_startup=[lambda: _warm_in_background(ctx)])
     basemap = basemap_url()
-    html: dict[tuple[bool, WallView], str] = {}
+    html: dict[WallView, str] = {}
     pages = APIRouter(dependencies=[Depends(ctx.access.public())])  # no data in them
     api = APIRouter(dependencies=[Depends(ctx.access.read())])
 
-    def page(kiosk: bool) -> HTMLResponse:
+    def page() -> HTMLResponse:
         """The page fitted to the active generation (rendered once per view)."""
         active = ctx.registry.active()
         view = WallView.from_profile(ctx.profiles.get(active)) if active else WallView()
-        if (kiosk, view) not in html:
-            html[(kiosk, view)] = render_wall_page(kiosk, basemap, view)
-        return HTMLResponse(html[(kiosk, view)])
+        if view not in html:
+            html[view] = render_wall_page(False, basemap, view)
+        return HTMLResponse(html[view])
 
     @pages.get("/map", response_class=HTMLResponse, summary="The live map wall")
     def map_page() -> HTMLResponse:
-        return page(False)
+        return page()
+
+    boards: dict[tuple[str, WallView], str] = {}
 
     @pages.get(
         "/map/kiosk",
         response_class=HTMLResponse,
-        summary="The map wall without controls",
+        summary="The operations-centre kiosk: one named layout of panels around the map",
     )
-    def kiosk_page() -> HTMLResponse:
-        return page(True)
+    def kiosk_page(
+        layout: str = Query("overview", description="overview, district, alarms or hotline"),
+        region: str = Query("", max_length=32, description="a unit code (district layout)"),
+    ) -> HTMLResponse:
+        screen = kiosk.layout(layout)
+        if screen.needs_region and not region:
+            raise InvalidInput(f"layout {layout!r} needs region=<a district or street code>")
+        active = ctx.registry.active()
+        profile = ctx.profiles.get(active) if active else CityProfile()
+        view = WallView.from_profile(profile)
+        if (layout, view) not in boards:
+            city = {"name": profile.city_name, "timezone": profile.timezone}
+            boards[(layout, view)] = kiosk.render_kiosk_page(screen, basemap, view, city)
+        return HTMLResponse(boards[(layout, view)])
 
     @pages.get("/static/{path:path}", include_in_schema=False)
     def static(path: str) -> FileResponse:
@@ -106,8 +123,9 @@ def build_router(ctx: AppContext) -> APIRouter:
         lat: float = Query(..., ge=-90, le=90),
         zoom: int = Query(..., ge=0, le=22),
         layers: str = Query("incidents,sensors,cameras", description="point layers shown"),
+        f: TileFilters = Depends(hit_filters),
     ) -> dict[str, Any]:
-        return ctx.map_wall.at(lon, lat, zoom, [k for k in layers.split(",") if k])
+        return ctx.map_wall.at(lon, lat, zoom, [k for k in layers.split(",") if k], f)
 
     @api.get(
         "/map/api/locate",

@@ -47,6 +47,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "thresholds.manage": frozenset({"ops", "admin"}),
     "fences.manage": frozenset({"service", "ops", "admin"}),
     "hooks.manage": frozenset({"ops", "admin"}),
+    "wall.emergency": frozenset({"ops", "admin"}),
     "keys.manage": frozenset({"admin"}),
 }
 KEY_FILE_NAME = "api-keys.json"

@@ -32,8 +32,9 @@ THINGS = {
     "incidents": "incident",
     "cameras": "camera",
     "sensors": "sensor",
+    "wall": "wall",
 }
-LIVE_KINDS = ("alarms", "fence_events", "objects")
+LIVE_KINDS = ("alarms", "fence_events", "objects", "wall")
 PAGE = 1_000
 
 

@@ -54,10 +54,18 @@ class MapWall:
         )
         return {"incident": record, "history": history, "cameras": cameras}
 
-    def at(self, lon: float, lat: float, zoom: int, kinds: Sequence[str]) -> dict[str, Any]:
-        """What a click hits: the nearest shown point within a few pixels, else the grid
-        or finest unit there (:func:`unit_of`, ``code`` the grid's)."""
-        found = self.layers.hit(lon, lat, zoom, kinds)
+    def at(
+        self,
+        lon: float,
+        lat: float,
+        zoom: int,
+        kinds: Sequence[str],
+        filters: TileFilters | None = None,
+    ) -> dict[str, Any]:
+        """What a click hits: the nearest shown point within a few pixels (incidents among
+        those ``filters`` show), else the grid or finest unit there (:func:`unit_of`,
+        ``code`` the grid's)."""
+        found = self.layers.hit(lon, lat, zoom, kinds, filters=filters)
         if found:
             return {"kind": found[0], "feature": found[1]}
         answer = unit_of(self.geocoding.locate_point(lon, lat, "EPSG:4326"))

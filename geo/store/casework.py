@@ -154,6 +154,7 @@ CASE_PATHS: dict[str, tuple[str, ...]] = {
     "resolve_due": ("hotline", "due", "resolve_at"),
     "reply_on_time": ("hotline", "reply", "on_time"),
     "reply_level": ("hotline", "reply", "level"),
+    "reply_at": ("hotline", "reply", "at"),
     "satisfaction": ("hotline", "callback", "satisfaction"),
     "reopened": ("hotline", "reopened"),
     "matter": ("hotline", "matter"),
@@ -199,6 +200,7 @@ def case_frame(store: FeatureStore, filters: Any = None) -> pd.DataFrame:
     frame["reply_on_time"] = frame["reply_on_time"].map(lambda v: v is True or v == 1)
     frame["reopened"] = pd.to_numeric(frame["reopened"], errors="coerce").fillna(0).astype(int)
     frame["resolve_due"] = pd.to_numeric(frame["resolve_due"], errors="coerce")
+    frame["reply_at"] = pd.to_numeric(frame["reply_at"], errors="coerce")
     return frame
 
 

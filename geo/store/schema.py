@@ -20,6 +20,7 @@ from cityaware.geo.store.contacts import CONTACTS, contacts_table
 from cityaware.geo.store.imports import imports_table
 from cityaware.geo.store.live_tables import define_live_tables
 from cityaware.geo.store.summary import counts_table
+from cityaware.geo.store.wall_modes import wall_modes_table
 
 ASSIGNMENT_COLUMNS: tuple[str, ...] = (
     "grid_code",
@@ -194,4 +195,5 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     tables["imports"] = imports_table(metadata)
     tables[CONTACTS] = contacts_table(metadata)
     tables["incident_counts"] = counts_table(metadata)
+    tables["wall_modes"] = wall_modes_table(metadata)
     return metadata, tables

@@ -70,12 +70,15 @@
     seenOrder: [],
     eventsReceived: 0,
     highlighted: null,
+    listeners: [],  // functions (type, event) called for each new live event (the kiosk's)
+    util: { el: el, esc: esc, getJSON: getJSON },
 
     start: function (map, config) {
       this.map = map;
       this.config = config;
       this.style = config.style;
       this.state = this.readHash();
+      if (config.zoomSnap) { map.options.zoomSnap = config.zoomSnap; }  // the kiosk fits tightly
       map.getContainer().style.background = this.style.background;
       if (config.kiosk) { document.body.classList.add("cw-kiosk"); }
       this.buildBase();
@@ -94,6 +97,7 @@
       });
       this.connect();
       setInterval(function () { self.loadCounts(true); }, COUNTS_REFRESH_MS);
+      if (config.board && window.CityKiosk) { window.CityKiosk.start(this, config.board); }
     },
 
     /* ---------- URL state: #z/lat/lon&layers=a,b&window=24h&status=open&category= */
@@ -107,7 +111,7 @@
       var parts = hash.split("&");
       var view = parts[0].split("/");
       if (view.length === 3 && view.every(function (v) { return isFinite(parseFloat(v)); })) {
-        s.zoom = parseInt(view[0], 10); s.centre = [parseFloat(view[1]), parseFloat(view[2])];
+        s.zoom = parseFloat(view[0]); s.centre = [parseFloat(view[1]), parseFloat(view[2])];
       }
       parts.slice(1).forEach(function (p) {
         var kv = p.split("="), k = kv[0], v = decodeURIComponent(kv[1] || "");
@@ -184,7 +188,10 @@
       });
       // stacked canvases hide each other's features from the pointer: the server hit-tests
       this.map.on("click", this.clickMap, this);
-      this.layers.heat = L.heatLayer([], { radius: 18, blur: 15, maxZoom: 14 });
+      var heat = this.style.heat;
+      this.layers.heat = L.heatLayer([], {
+        radius: heat.radius, blur: heat.blur, minOpacity: heat.minOpacity, gradient: heat.gradient, maxZoom: 14
+      });
       this.layers.heat.on("add", function () { self.refreshHeat(); });
       this.liveRenderer = L.svg({ pane: "cw-live" });
       this.live = L.layerGroup().addTo(this.map);
@@ -201,33 +208,34 @@
       return code === this.highlighted ? L.extend(s, this.style.gridHighlight) : s;
     },
 
-    categoryColour: function (category) {
-      var h = 0, s = String(category || "");
-      for (var i = 0; i < s.length; i++) { h = (h * 31 + s.charCodeAt(i)) >>> 0; }
-      return this.style.categories[h % this.style.categories.length];
-    },
-
-    incidentStyle: function (p) {
-      if (p.cluster) {
-        return {
-          radius: Math.min(4 + Math.sqrt(p.count) * 1.5, 28), fill: true, fillOpacity: 0.75,
-          fillColor: p.open ? this.style.cluster.open : this.style.cluster.color,
-          color: "#ffffff", weight: 1, opacity: 0.6
-        };
-      }
+    /* a cluster: a hueless grey, lighter and larger with its count; a thin ring of the
+     * alarm colour when it holds a sensor in alarm (never a red disc) */
+    clusterStyle: function (p, alarm) {
+      var ramp = this.style.cluster.ramp, fill = ramp[ramp.length - 1][1];
+      for (var i = 0; i < ramp.length; i++) { if (p.count <= ramp[i][0]) { fill = ramp[i][1]; break; } }
       return {
-        radius: 5, fill: true, fillOpacity: 0.95, fillColor: this.style.status[p.status] || "#ccc",
-        color: this.categoryColour(p.category), weight: 2, opacity: 1
+        radius: Math.min(4 + Math.sqrt(p.count) * 1.2, 26), fill: true, fillColor: fill, fillOpacity: 0.7,
+        color: alarm ? this.style.alarm : "#0b1220", weight: alarm ? 2 : 1, opacity: 0.9
       };
     },
 
+    incidentStyle: function (p) {
+      if (p.cluster) { return this.clusterStyle(p, false); }
+      return {
+        radius: 5, fill: true, fillOpacity: 0.95, fillColor: this.style.status[p.status] || "#ccc",
+        color: "#0b1220", weight: 1, opacity: 1
+      };
+    },
+
+    /* devices are muted unless in alarm or offline */
     deviceStyle: function (kind, p) {
       var d = this.style.devices[kind], alarm = kind === "sensors" && (p.cluster ? p.alarm > 0 : p.alarm);
-      var colour = alarm ? d.alarm : (p.cluster ? d.color : (p.online === false ? d.offline : d.color));
-      var radius = p.cluster ? Math.min(3 + Math.sqrt(p.count) * 0.8, 18) : (alarm ? 6 : 3);
+      if (p.cluster) { return this.clusterStyle(p, alarm); }
+      var offline = p.online === false, colour = alarm ? d.alarm : (offline ? d.offline : d.color);
       return {
-        radius: radius, fill: true, fillColor: colour, fillOpacity: alarm ? 0.95 : 0.6,
-        color: alarm ? "#ffffff" : colour, weight: alarm ? 2 : 0.5, opacity: 0.9
+        radius: alarm ? 6 : (offline ? 4 : 2.5), fill: true, fillColor: colour,
+        fillOpacity: alarm || offline ? 0.95 : 0.45, color: alarm ? "#ffffff" : colour,
+        weight: alarm ? 2 : 0.5, opacity: alarm || offline ? 0.9 : 0.4
       };
     },
 
@@ -258,7 +266,7 @@
     refreshHeat: function () {
       if (!this.map.hasLayer(this.layers.heat)) { return; }
       var b = this.map.getBounds(), self = this;
-      var url = this.config.api + "/heat?" + this.filterQuery() + "&zoom=" + this.map.getZoom() +
+      var url = this.config.api + "/heat?" + this.filterQuery() + "&zoom=" + Math.floor(this.map.getZoom()) +
         "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
           return v.toFixed(5);
         }).join(",");
@@ -331,8 +339,9 @@
         for (var k in s.status) { html += '<i class="cw-dot" style="background:' + s.status[k] + '"></i>' + k + "<br>"; }
         html += '<b>Devices</b><br><i class="cw-dot" style="background:' + s.devices.cameras.color + '"></i>camera<br>' +
           '<i class="cw-dot" style="background:' + s.devices.sensors.color + '"></i>sensor<br>' +
-          '<i class="cw-dot" style="background:' + s.devices.sensors.alarm + '"></i>sensor alarm<br>' +
-          '<i class="cw-dot cw-ring"></i>cluster (count)';
+          '<i class="cw-dot" style="background:' + s.alarm + '"></i>sensor alarm<br>' +
+          '<i class="cw-dot" style="background:' + s.offline + '"></i>device offline<br>' +
+          '<i class="cw-dot cw-ring" style="background:' + s.cluster.ramp[1][1] + '"></i>cluster (count)';
         var box = el("div", "cw-legend", html);
         box.id = "cw-legend";
         return box;
@@ -383,7 +392,7 @@
         return self.map.hasLayer(self.layers[k]);
       });
       var url = this.config.api + "/at?lon=" + e.latlng.lng.toFixed(6) + "&lat=" + e.latlng.lat.toFixed(6) +
-        "&zoom=" + this.map.getZoom() + "&layers=" + shown.join(",");
+        "&zoom=" + Math.floor(this.map.getZoom()) + "&layers=" + shown.join(",") + "&" + this.filterQuery();
       return getJSON(url).then(function (hit) {
         if (hit.kind === "incidents") { return self.showIncident(hit.feature.id); }
         if (hit.kind === "grids") {
@@ -442,7 +451,7 @@
       if (/^\d+$/.test(this.lastEventId)) { url += "?last_event_id=" + encodeURIComponent(this.lastEventId); }
       var source = new EventSource(url);
       this.source = source;
-      ["incident", "incident-status", "sensor-alarm"].forEach(function (type) {
+      ["incident", "incident-status", "sensor-alarm"].concat(this.config.extraEvents || []).forEach(function (type) {
         source.addEventListener(type, function (e) { self.onEvent(type, e); });
       });
       ["hello", "sync"].forEach(function (type) {
@@ -467,6 +476,8 @@
       if (this.seenOrder.length > 2000) { delete this.seenEvents[this.seenOrder.shift()]; }
       var ev = JSON.parse(e.data);
       this.eventsReceived += 1;
+      this.listeners.forEach(function (fn) { fn(type, ev); });
+      if (typeof ev.lat !== "number") { return; }  // not a place (the wall's mode switches)
       if (type === "incident") {
         var c = this.counts[ev.grid_code] || (this.counts[ev.grid_code] = { total: 0 });
         if (ev.open && (!this.state.category || this.state.category === ev.category)) {
@@ -483,7 +494,7 @@
     flash: function (ev, colour, type) {
       var marker = L.circleMarker([ev.lat, ev.lon], {
         pane: "cw-live", renderer: this.liveRenderer, radius: 9, color: colour, weight: 3, fillColor: colour, fillOpacity: 0.6,
-        className: "cw-flash"
+        className: type === "sensor-alarm" ? "cw-flash cw-alarm" : "cw-flash"  // alarms keep pulsing
       });
       marker.feature = ev;
       marker.bindTooltip(esc(type + " " + ev.id + (ev.category ? " · " + ev.category : "")));
