@@ -8,7 +8,7 @@ to fly there), trend charts (ECharts) and the map in the middle. Behaviour is
 and the UI's words (all text the page shows, so the vendored CJK font covers it).
 
 Each layout is a set of panels and the map's default layers and window; the URL
-holds the rest (``?layout=district&region=410105`` plus the map's ``#view&filters``).
+holds the rest (``?layout=district&region=990105`` plus the map's ``#view&filters``).
 
 >>> sorted(LAYOUTS)
 ['alarms', 'district', 'hotline', 'overview']

@@ -43,7 +43,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
     importer = add_command(actions, "import", "stage boundary files as a new generation", (
         'cityaware boundaries import grids.gpkg --activate --note "2024 survey"',
-        "cityaware boundaries import streets.shp --level street --crs EPSG:4547",
+        "cityaware boundaries import streets.shp --level street --crs EPSG:4543",
         "cityaware boundaries import districts.shp divisions.csv --encoding GBK --activate",
     ))  # fmt: skip
     _add_read_options(importer)

@@ -33,7 +33,7 @@ Features (incidents, cameras, sensors) are streamed from the configured store in
 batches, with the same filters as the API. Boundary layers (districts, streets,
 communities, grids) come from the active generation, unfiltered."""
 EXAMPLES = (
-    "cityaware export incidents -o noise.gpkg --region 410105 --category noise --since 2026-11-01",
+    "cityaware export incidents -o noise.gpkg --region 990105 --category noise --since 2026-11-01",
     "cityaware export grids -o grids.parquet",
 )
 

@@ -29,7 +29,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "geocode",
         "find the grid of a Chinese address",
         ('cityaware geocode "开封市龙亭区中山路12号院3号楼2单元501"',
-         'cityaware geocode "绿城花园东门" "二七区德化街88号" --json'),
+         'cityaware geocode "绿城花园东门" "龙亭区北书店街88号" --json'),
         "Find the grid of each address (or the coarser unit that is certain), with the\n"
         "candidates. Uses the active boundary generation of the data directory; without\n"
         "one, the bundled demo city.",

@@ -1,6 +1,6 @@
 """The kiosk's JSON: panel figures, emergency mode (平急联动) and replay.
 
-    GET    /v1/dashboard?region=410105&window=24h
+    GET    /v1/dashboard?region=990105&window=24h
     -> {"region": {...}, "kpi": {"intake_today": 231, "open": 88, "overdue": 3, ...},
         "ranking": {"level": "street", "units": [...]}, "newest": {"cases": [...],
         "alarms": [...]}, "intake_by_hour": {"today": [...], "last_week": [...]},

@@ -97,8 +97,8 @@ class Dashboard:
     def figures(self, region: str = "", window: str = "24h", now: int | None = None) -> dict:
         """Every panel's figures; InvalidInput for a bad window, NotFound for a bad region.
 
-        >>> Dashboard(store, registry, layers, profiles.get).figures("410105")  # doctest: +SKIP
-        {'region': {'code': '410105', ...}, 'kpi': {'intake_today': 231, ...}, ...}
+        >>> Dashboard(store, registry, layers, profiles.get).figures("990105")  # doctest: +SKIP
+        {'region': {'code': '990105', ...}, 'kpi': {'intake_today': 231, ...}, ...}
         """
         TileFilters.parse(window)
         now = now_ms() if now is None else now

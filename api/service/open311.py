@@ -1,7 +1,7 @@
 """An Open311 GeoReport v2 endpoint (JSON and XML) over the same incidents.
 
     GET  /open311/v2/discovery.{json,xml}
-    GET  /open311/v2/services.{json,xml}?lat=34.75&long=113.62   (what is offered there)
+    GET  /open311/v2/services.{json,xml}?lat=30.55&long=101.52   (what is offered there)
     GET  /open311/v2/services/{service_code}.{json,xml}
     GET  /open311/v2/requests.{json,xml}?service_code=noise&status=open&page=1&page_size=50
     POST /open311/v2/requests.{json,xml}   (form: api_key, service_code, lat, long,

@@ -21,8 +21,8 @@ incident's city operations centre, tied to no city.
 True
 >>> rules.route("noise").office
 '城市运行管理中心'
->>> refusing = DutyList([Rule("R1", 1, "noise", "410105", "", REFUSED), *rules.rules])
->>> refusing.offers("noise", "410105"), refusing.offers("noise", "410102")
+>>> refusing = DutyList([Rule("R1", 1, "noise", "990105", "", REFUSED), *rules.rules])
+>>> refusing.offers("noise", "990105"), refusing.offers("noise", "990102")
 (False, True)
 """
 

@@ -41,7 +41,7 @@ class DeviceFigures:
 def device_figures(store: FeatureStore, filters: FeatureFilter | None = None) -> DeviceFigures:
     """Sensors in alarm and offline devices among the devices matching ``filters``.
 
-    >>> device_figures(store, FeatureFilter(region="410105")).sensors_in_alarm  # doctest: +SKIP
+    >>> device_figures(store, FeatureFilter(region="990105")).sensors_in_alarm  # doctest: +SKIP
     12
     """
     f = store.features
@@ -62,7 +62,7 @@ def open_alarms(
 ) -> list[dict[str, Any]]:
     """The newest open alarms of the sensors matching ``filters``, newest first.
 
-    >>> open_alarms(store, FeatureFilter(region="410105"), limit=5)[0]["state"]  # doctest: +SKIP
+    >>> open_alarms(store, FeatureFilter(region="990105"), limit=5)[0]["state"]  # doctest: +SKIP
     'open'
     """
     f, alarms = store.features, store.tables["alarms"]

@@ -8,10 +8,10 @@ filtered on; at grid level category, or statuses that are open). The parts of th
 time range that cover part of a day are left to the raw rows (at most two partial
 days), so the answer is exact and costs the same whatever the history holds.
 
->>> p = plan(["category"], FeatureFilter(region="410105", since=0, until=DAY_MS - 1), 0)
+>>> p = plan(["category"], FeatureFilter(region="990105", since=0, until=DAY_MS - 1), 0)
 >>> (p.level, p.dim, p.days, p.edges)
 ('district', 'category', (0, 0), [])
->>> p = plan(["grid"], FeatureFilter(region="410105001"), 0)
+>>> p = plan(["grid"], FeatureFilter(region="990105001"), 0)
 >>> (p.level, p.dim)
 ('grid', 'category')
 >>> plan(["channel"], FeatureFilter(bbox=(0, 0, 1, 1)), 0) is None
@@ -150,11 +150,11 @@ def shaped_frame(frame: pd.DataFrame, by: Sequence[str]) -> pd.DataFrame:
             days = values.to_numpy(dtype="int64")
             text = days.astype("datetime64[D]").astype(str).astype(object)
             text[days == NO_DAY] = None
-            out[key] = text
+            out[key] = pd.Series(text, index=frame.index, dtype=object)
         else:
             column = np.array(values.astype(object).to_numpy(), dtype=object)
             column[(column == "") | pd.isna(column)] = None
-            out[key] = column
+            out[key] = pd.Series(column, index=frame.index, dtype=object)
     out["count"] = frame["count"].astype("int64")
     return out
 

@@ -10,12 +10,12 @@ text, times), applied to one dict. The row and the rejection text are the ones
 
 >>> from cityaware.geo.engine.results import Location
 >>> from cityaware.geo.store.taxonomy import TAXONOMY
->>> here = Location("inside", "g1", "c1", "s1", "d1", None, "gen1", 113.6, 34.7)
->>> row = prepare_record("incidents", {"id": "a1", "category": "noise", "lon": 113.6,
-...     "lat": 34.7}, location=here, locator=None, crs="EPSG:4326", taxonomy=TAXONOMY, now=0)
+>>> here = Location("inside", "g1", "c1", "s1", "d1", None, "gen1", 101.5, 30.5)
+>>> row = prepare_record("incidents", {"id": "a1", "category": "noise", "lon": 101.5,
+...     "lat": 30.5}, location=here, locator=None, crs="EPSG:4326", taxonomy=TAXONOMY, now=0)
 >>> row["grid_code"], row["status"], row["priority"], row["generation"]
 ('g1', 'received', 'normal', 'gen1')
->>> prepare_record("incidents", {"lon": 113.6, "lat": 34.7, "priority": "asap"},
+>>> prepare_record("incidents", {"lon": 101.5, "lat": 30.5, "priority": "asap"},
 ...     location=here, locator=None, crs="EPSG:4326", taxonomy=TAXONOMY, now=0)
 Traceback (most recent call last):
 cityaware.geo.errors.InvalidInput: category is required; unknown priority 'asap'
