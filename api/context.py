@@ -190,7 +190,13 @@ class AppContext:
         """Point/address → grid answers over all generations."""
         from cityaware.api.service.geocoding import Geocoding
 
-        return Geocoding(self.registry, self.locators, self.gazetteer, self.profiles)
+        return Geocoding(
+            self.registry,
+            self.locators,
+            self.gazetteer,
+            self.profiles,
+            self.settings.city_margin_m,
+        )
 
     @shared_part
     def incidents(self) -> Incidents:

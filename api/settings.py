@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from cityaware.api.live_settings import LiveSettings, env_number
+from cityaware.geo.boundaries.extent import DEFAULT_MARGIN_M
 
 DEFAULT_DATA_DIR = "cityaware-data"
 DEFAULT_CHANGES_RETENTION_DAYS = 7.0
@@ -37,6 +38,7 @@ class Settings:
     live: LiveSettings = field(default_factory=lambda: LiveSettings())
     matter_radius_m: float = 100.0  # cases of one category this close ...
     matter_window_days: float = 7.0  # ... and this recent are one matter
+    city_margin_m: float = DEFAULT_MARGIN_M  # written points: city's extent plus this
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -53,6 +55,7 @@ class Settings:
             live=LiveSettings.from_env(env),
             matter_radius_m=float(env.get("CITYAWARE_MATTER_RADIUS_M") or 100.0),
             matter_window_days=float(env.get("CITYAWARE_MATTER_WINDOW_DAYS") or 7.0),
+            city_margin_m=float(env.get("CITYAWARE_CITY_MARGIN_M") or DEFAULT_MARGIN_M),
         )
 
     def with_data_dir(self, data_dir: str | Path | None) -> Settings:

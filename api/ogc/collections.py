@@ -31,9 +31,9 @@ def collection_document(request: Request, collection: Collection, generation: st
     """The OGC collection description (extent, CRS list, links)."""
     bbox, interval = collection.provider.extent(generation)
     path = f"/collections/{collection.id}"
-    extent: dict[str, Any] = {
-        "spatial": {"bbox": [list(bbox)] if bbox else [[-180, -90, 180, 90]], "crs": CRS84}
-    }
+    extent: dict[str, Any] = {}  # measured on the data: no bbox while the collection is empty
+    if bbox:
+        extent["spatial"] = {"bbox": [list(bbox)], "crs": CRS84}
     if collection.provider.temporal_field:
         extent["temporal"] = {
             "interval": [interval],
@@ -69,12 +69,11 @@ def collection_document(request: Request, collection: Collection, generation: st
                 generation=generation,
                 f="html",
             ),
-            link(
-                request,
-                path + "/schema",
-                "describedby",
-                SCHEMA_JSON,
-                "JSON Schema of the items (GeoJSON Features)",
+            *(
+                link(request, path + "/schema", rel, SCHEMA_JSON, "JSON Schema of the items")
+                # relation types ignore case, GDAL before 3.7 does not: it types fields
+                # from this schema only when the link is spelled "describedBy"
+                for rel in ("describedby", "describedBy")
             ),
             link(
                 request,
@@ -103,6 +102,17 @@ def collection_document(request: Request, collection: Collection, generation: st
             *tilesets_links(request, collection.id),
         ],
     }
+
+
+def geometry_schema(collection: Collection) -> dict[str, str]:
+    """The JSON Schema keywords of a collection's one geometry type (OGC Features Part 5).
+
+    >>> from cityaware.api.ogc.providers import BoundaryProvider
+    >>> geometry_schema(Collection("grids", "Grids", "", BoundaryProvider(None, "grid")))
+    {'format': 'geometry-multipolygon', 'x-ogc-role': 'primary-geometry'}
+    """
+    kind = collection.provider.geometry_type.lower()
+    return {"format": f"geometry-{kind}", "x-ogc-role": "primary-geometry"}
 
 
 def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
@@ -142,7 +152,7 @@ def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
         if fmt == "html":
             facts = [
                 ("id", body["id"]),
-                ("bbox", body["extent"]["spatial"]["bbox"][0]),
+                ("bbox", body["extent"].get("spatial", {}).get("bbox", ["none (empty)"])[0]),
                 ("storage CRS", body["storageCrs"]),
                 ("CRS", ", ".join(body["crs"])),
             ]
@@ -167,7 +177,7 @@ def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
             "properties": {
                 "type": {"type": "string", "enum": ["Feature"]},
                 "id": {"type": "string"},
-                "geometry": {"type": "object"},
+                "geometry": {"type": "object", **geometry_schema(found)},
                 "properties": {"type": "object", "properties": found.provider.fields},
             },
         }
@@ -187,7 +197,7 @@ def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
             "type": "object",
             "title": found.title,
             "properties": {
-                "geometry": {"format": "geometry-any", "title": "geometry"},
+                "geometry": {**geometry_schema(found), "title": "geometry"},
                 **found.provider.fields,
             },
             "additionalProperties": False,

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import geopandas as gpd
+import numpy as np
 import pandas as pd
 import shapely
 
@@ -63,6 +64,8 @@ class Provider(ABC):
     fields: dict[str, dict[str, Any]]
     #: property that ``datetime`` filters on, or ``None``
     temporal_field: str | None = None
+    #: the one GeoJSON geometry type of every item (clients type a layer from it)
+    geometry_type: str = "Point"
 
     @abstractmethod
     def query(self, query: ItemQuery) -> Page:
@@ -91,7 +94,16 @@ class Provider(ABC):
             raise InvalidInput(f"unknown properties {unknown}; known: {sorted(self.fields)}")
 
 
-_STRING = {"type": "string"}
+def as_multipolygons(geometries: Any) -> Any:
+    """Polygons promoted to one-part MultiPolygons (others unchanged; same area, same shape).
+
+    >>> [g.geom_type for g in as_multipolygons([shapely.box(0, 0, 1, 1), None])[:1]]
+    ['MultiPolygon']
+    """
+    values = np.array(geometries, dtype=object)
+    polygons = shapely.get_type_id(values) == shapely.GeometryType.POLYGON
+    values[polygons] = shapely.multipolygons(values[polygons], indices=np.arange(polygons.sum()))
+    return values
 
 
 class BoundaryProvider(Provider):
@@ -102,6 +114,7 @@ class BoundaryProvider(Provider):
     """
 
     fields = {name: {"type": "string", "title": name} for name in CORE_COLUMNS}
+    geometry_type = "MultiPolygon"  # units mix Polygon and MultiPolygon: one type for clients
 
     def __init__(self, registry: Any, level: str) -> None:
         self.registry = registry
@@ -149,7 +162,10 @@ class BoundaryProvider(Provider):
 
     def _shape(self, frame: gpd.GeoDataFrame, properties: list[str] | None) -> gpd.GeoDataFrame:
         keep = list(self.fields) if properties is None else properties
-        return frame[["id", *keep, "geometry"]].reset_index(drop=True)
+        shaped = frame[["id", *keep, "geometry"]].reset_index(drop=True)
+        promoted = as_multipolygons(shaped.geometry.values)
+        shaped["geometry"] = gpd.GeoSeries(promoted, index=shaped.index, crs=frame.crs)
+        return shaped
 
     def query(self, query: ItemQuery) -> Page:
         self.check_properties(query.properties)

@@ -20,23 +20,9 @@ import pandas as pd
 
 from cityaware.api.ogc.providers import Bbox, ItemQuery, Page, Provider
 from cityaware.geo.store import FeatureFilter, FeatureStore
-from cityaware.geo.store.cql2 import queryables
+from cityaware.geo.store.cql2 import property_schema
 from cityaware.geo.store.schema import TIME_COLUMNS
 from cityaware.geo.store.times import from_ms
-
-_TIME = {"type": "string", "format": "date-time"}
-_TYPES: dict[str, dict[str, Any]] = {
-    "reported_at": _TIME,
-    "created_at": _TIME,
-    "updated_at": _TIME,
-    "reading_at": _TIME,
-    "online": {"type": "boolean"},
-    "alarm": {"type": "boolean"},
-    "reading_value": {"type": "number"},
-    "alarm_low": {"type": "number"},
-    "alarm_high": {"type": "number"},
-    "distance_m": {"type": "number"},
-}
 
 
 def kind_fields(kind: str) -> dict[str, dict[str, Any]]:
@@ -45,7 +31,7 @@ def kind_fields(kind: str) -> dict[str, dict[str, Any]]:
     >>> list(kind_fields("cameras"))[:3]
     ['name', 'device_kind', 'online']
     """
-    return {n: {**_TYPES.get(n, {"type": "string"}), "title": n} for n in queryables(kind)}
+    return {name: {**spec, "title": name} for name, spec in property_schema(kind).items()}
 
 
 class StoreProvider(Provider):
@@ -57,6 +43,7 @@ class StoreProvider(Provider):
         self.store = store
         self.kind = kind
         self.fields = kind_fields(kind)
+        self._numbers = {n for n, spec in self.fields.items() if spec["type"] == "number"}
         self._extent: tuple[int, tuple[Bbox | None, list[str | None]]] | None = None
 
     # -- filters -----------------------------------------------------------
@@ -82,6 +69,8 @@ class StoreProvider(Provider):
         for name in TIME_COLUMNS:
             if name in keep:
                 table[name] = pd.to_datetime(table[name], utc=True, format="ISO8601")
+        for name in self._numbers.intersection(keep):  # JSON numbers (null when unset)
+            table[name] = pd.to_numeric(table[name]).astype("float64")
         geometry = gpd.points_from_xy(table["lon"], table["lat"])
         return gpd.GeoDataFrame(table[["id", *keep]], geometry=geometry)
 

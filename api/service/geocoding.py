@@ -17,6 +17,7 @@ import shapely
 
 from cityaware.api.service.answers import LocatedBatch, location_answer, unit_answer
 from cityaware.api.service.shapes import AreaCatalog
+from cityaware.geo.boundaries.extent import DEFAULT_MARGIN_M, CityExtent
 from cityaware.geo.boundaries.generations import BoundaryRegistry
 from cityaware.geo.chinacoords import wgs84_to_gcj02
 from cityaware.geo.crs import normalize_crs, to_lonlat
@@ -61,10 +62,20 @@ class Geocoding:
         locators: LocatorCache,
         gazetteer: ActiveGazetteer | None = None,
         profiles: CityProfiles | None = None,
+        margin_m: float = DEFAULT_MARGIN_M,
     ) -> None:
         self.registry, self.locators, self.gazetteer = registry, locators, gazetteer
-        self.profiles = profiles
+        self.profiles, self.margin_m = profiles, margin_m
         self._catalogs: dict[str, AreaCatalog] = {}
+        self._extents: dict[str, CityExtent] = {}
+
+    def extent(self, generation: str | None = None) -> CityExtent:
+        """The city's extent in ``generation`` (the active one when None) with the write
+        margin (``margin_m``): written points must lie inside it."""
+        key = generation or self.locator().generation
+        if key not in self._extents:
+            self._extents[key] = CityExtent.of_units(self.registry.units(key), self.margin_m)
+        return self._extents[key]
 
     def locator(self, generation: str | None = None) -> GridLocator:
         """The locator of ``generation`` (the active one when None); NotFound if unknown."""

@@ -179,6 +179,8 @@ class Incidents:
             location = pinned_location(self.geocoding.locator(), place) if place.trusted else None
         else:
             raise InvalidInput("give lon, lat and crs, or an address, or the complaint text")
+        if location is not None:  # far outside the city: refused (OutsideCity, 422)
+            self.geocoding.extent(location.generation).check(location.lon, location.lat)
         guess: Classification | None = None
         if incident.category:
             category = store.taxonomy.check_category(incident.category)

@@ -15,6 +15,7 @@ features.status = :status_1
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import pandas as pd
@@ -29,6 +30,7 @@ from cityaware.geo.store.schema import (
     DERIVED_FIELDS,
     KIND_FIELDS,
     TIME_COLUMNS,
+    build_metadata,
 )
 
 GEOMETRY = "geometry"
@@ -50,6 +52,32 @@ def queryables(kind: str) -> tuple[str, ...]:
         *(c for c in ASSIGNMENT_COLUMNS if c not in _HIDDEN),
         "attributes",
     )
+
+
+@functools.cache
+def property_schema(kind: str) -> dict[str, dict[str, str]]:
+    """JSON Schema type of each of ``kind``'s :func:`queryables`, read from the store's column
+    types: floats are numbers, booleans booleans, time columns (epoch ms) date-time strings.
+
+    >>> property_schema("sensors")["reading_value"], property_schema("incidents")["distance_m"]
+    ({'type': 'number'}, {'type': 'number'})
+    >>> property_schema("cameras")["online"], property_schema("cameras")["reported_at"]
+    ({'type': 'boolean'}, {'type': 'string', 'format': 'date-time'})
+    """
+    columns = build_metadata()[1]["features"].c
+    return {name: _json_type(name, columns[name].type) for name in queryables(kind)}
+
+
+def _json_type(name: str, column_type: sa.types.TypeEngine[Any]) -> dict[str, str]:
+    if name in TIME_COLUMNS:
+        return {"type": "string", "format": "date-time"}
+    if isinstance(column_type, sa.Boolean):
+        return {"type": "boolean"}
+    if isinstance(column_type, sa.Float):
+        return {"type": "number"}
+    if isinstance(column_type, sa.Integer):
+        return {"type": "integer"}
+    return {"type": "string"}
 
 
 def cql2_clause(

@@ -141,3 +141,24 @@ def test_debian_ogrinfo_counts_a_bbox_on_default_options_in_seconds(served):
     count = int(re.search(r"Feature Count: (\d+)", done.stdout).group(1))
     assert count == store.count("incidents", FeatureFilter(bbox=bbox)) > 0
     assert elapsed < 30  # it used to page through every match, 10 at a time
+
+
+@pytest.mark.skipif(shutil.which("ogrinfo") is None, reason="Debian gdal-bin not installed")
+def test_debian_ogrinfo_types_fields_from_the_schema_and_one_geometry_type(served):
+    """distance_m is null on every served incident: only the schema can make it Real."""
+    url, store = served
+    assert store.frame("incidents", ["distance_m"])["distance_m"].isna().all()
+
+    def ogrinfo(layer: str) -> str:
+        command = ["ogrinfo", "-ro", "-so", "OAPIF:" + url, layer]
+        done = subprocess.run(command, check=True, capture_output=True, text=True, timeout=60)
+        return done.stdout
+
+    incidents = ogrinfo("incidents")
+    assert re.search(r"^distance_m: Real", incidents, re.M), incidents
+    assert re.search(r"^reported_at: DateTime", incidents, re.M)
+    sensors = ogrinfo("sensors")
+    assert re.search(r"^reading_value: Real", sensors, re.M), sensors
+    assert re.search(r"^online: Integer\(Boolean\)", sensors, re.M), sensors
+    for layer in ("districts", "grids"):
+        assert "Geometry: Multi Polygon" in ogrinfo(layer)
