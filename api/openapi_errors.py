@@ -54,7 +54,7 @@ NAMING = frozenset({"generation", "region", "grid", "incident", "sensor", "senso
 #: statuses beyond the rules, per (method, path regex) of the routes that raise them
 EXTRA: tuple[tuple[str, str, tuple[int, ...]], ...] = (
     ("GET", r"^/v1/locate$|^/map/api/locate$", (422,)),
-    ("POST", r"^/v1/incidents$|^/open311/v2/requests\.json$", (409, 422)),
+    ("POST", r"^/v1/incidents$|^/open311/v2/requests\.(json|xml)$", (409, 422)),
     ("POST", r"^/v1/incidents/\{incident_id\}/", (409,)),
     ("PATCH", r"^/v1/(incidents|review|matters)/", (409, 422)),
     ("POST|PUT|PATCH", r"^/collections/\{collectionId\}/items", (409, 422)),

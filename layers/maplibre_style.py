@@ -48,9 +48,14 @@ def _outline(layer: str, look: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-def _clusters(layer: str, colour: Any, scale: float, base: float, top: float) -> dict[str, Any]:
-    """Cluster circles: radius ``base + sqrt(count) * scale`` up to ``top`` (as on the wall)."""
-    radius = ["min", ["+", base, ["*", ["sqrt", ["get", "count"]], scale]], top]
+def _clusters(layer: str, ring: Any) -> dict[str, Any]:
+    """Cluster circles as on the wall: a hueless grey lighter and larger with ``count``
+    (:data:`CLUSTER` ramp), radius ``4 + 1.2 * sqrt(count)`` up to 26, ringed ``ring``."""
+    ramp = CLUSTER["ramp"]
+    fill: list[Any] = ["step", ["get", "count"], ramp[0][1]]
+    for (upper, _), (_, colour) in zip(ramp, ramp[1:], strict=False):
+        fill += [upper + 1, colour]
+    radius = ["min", ["+", 4, ["*", ["sqrt", ["get", "count"]], 1.2]], 26]
     return {
         "id": f"{layer}-clusters",
         "type": "circle",
@@ -58,10 +63,10 @@ def _clusters(layer: str, colour: Any, scale: float, base: float, top: float) ->
         "source-layer": layer,
         "filter": IS_CLUSTER,
         "paint": {
-            "circle-color": colour,
+            "circle-color": fill,
             "circle-radius": radius,
-            "circle-opacity": 0.75,
-            "circle-stroke-color": "#ffffff",
+            "circle-opacity": 0.7,
+            "circle-stroke-color": ring,
             "circle-stroke-width": 1,
         },
         "metadata": {"cityaware:shows": "bins below the detail zoom, with count"},
@@ -87,20 +92,16 @@ def point_symbols(layer: str) -> list[dict[str, Any]]:
     True
     """
     if layer == "incidents":
-        open_or_not = ["case", [">", ["get", "open"], 0], CLUSTER["open"], CLUSTER["color"]]
         status = ["match", ["get", "status"], *_pairs(STATUS_COLOURS), "#cccccc"]
-        return [_clusters(layer, open_or_not, 1.5, 4, 28), _points(layer, status, 5)]
+        return [_clusters(layer, BACKGROUND), _points(layer, status, 5)]
     look = DEVICES[layer]
     offline = ["==", ["get", "online"], False]
-    if "alarm" in look:
-        alarm_bins = ["case", [">", ["get", "alarm"], 0], look["alarm"], look["color"]]
+    if "alarm" in look:  # a ring of the alarm colour round a cluster holding an alarm
+        ring = ["case", [">", ["get", "alarm"], 0], look["alarm"], BACKGROUND]
         colour = ["case", ["==", ["get", "alarm"], True], look["alarm"], offline, look["offline"]]
-        return [
-            _clusters(layer, alarm_bins, 0.8, 3, 18),
-            _points(layer, [*colour, look["color"]], 4),
-        ]
+        return [_clusters(layer, ring), _points(layer, [*colour, look["color"]], 4)]
     return [
-        _clusters(layer, look["color"], 0.8, 3, 18),
+        _clusters(layer, BACKGROUND),
         _points(layer, ["case", offline, look["offline"], look["color"]], 3),
     ]
 

@@ -5,13 +5,13 @@ another city) must not be stored: it would stretch every extent computed from
 the data. Points inside the margin but outside every grid keep their usual
 answer (stored as ``outside`` with the nearest grid).
 
->>> extent = CityExtent((113.6, 34.7, 113.7, 34.8), margin_m=5000)
->>> extent.contains(113.73, 34.75), extent.contains(116.4, 39.9)
+>>> extent = CityExtent((101.4, 30.4, 101.5, 30.5), margin_m=5000)
+>>> extent.contains(101.53, 30.45), extent.contains(116.4, 39.9)
 (True, False)
 >>> extent.check(116.4, 39.9)
 Traceback (most recent call last):
 cityaware.geo.boundaries.extent.OutsideCity: the point (116.400000, 39.900000) is outside \
-the city's extent [113.6, 34.7, 113.7, 34.8] plus a 5000 m margin
+the city's extent [101.4, 30.4, 101.5, 30.5] plus a 5000 m margin
 """
 
 from __future__ import annotations
