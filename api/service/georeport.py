@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
 
 from cityaware.geo.errors import InvalidInput
@@ -228,6 +228,33 @@ def parse_date(text: str | None, name: str, clock: tzinfo) -> str | None:
     if not 1970 <= moment.year <= 2200:
         raise InvalidInput(f"{name} must lie between the years 1970 and 2200")
     return moment.astimezone(UTC).isoformat()
+
+
+WINDOW = timedelta(days=90)  # GeoReport: "90 days or the first 1000 requests"
+
+
+def search_window(since: str | None, until: str | None, now: datetime) -> tuple[str, str]:
+    """The time range of a requests search: at most 90 days, by default the 90 days up
+    to ``end_date`` (or now), or from ``start_date``; 400 for a longer range.
+
+    >>> now = datetime(2026, 12, 1, tzinfo=UTC)
+    >>> search_window(None, None, now)
+    ('2026-09-02T00:00:00+00:00', '2026-12-01T00:00:00+00:00')
+    >>> search_window("2026-01-01T00:00:00+00:00", None, now)[1]
+    '2026-04-01T00:00:00+00:00'
+    >>> search_window("2025-01-01T00:00:00+00:00", "2026-01-01T00:00:00+00:00", now)
+    Traceback (most recent call last):
+    cityaware.geo.errors.InvalidInput: start_date and end_date may span at most 90 days
+    """
+    start = datetime.fromisoformat(since) if since else None
+    end = datetime.fromisoformat(until) if until else None
+    if start is not None and end is not None and end - start > WINDOW:
+        raise InvalidInput("start_date and end_date may span at most 90 days")
+    if start is None:
+        start = (end or now) - WINDOW
+    if end is None:
+        end = start + WINDOW
+    return start.isoformat(), end.isoformat()
 
 
 def discovery(base_url: str, changeset: str, contact: str) -> dict[str, Any]:

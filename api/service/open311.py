@@ -21,7 +21,7 @@ fields are kept apart (:mod:`geo.store.contacts`) and never read back here.
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, tzinfo
+from datetime import UTC, datetime, tzinfo
 from typing import TYPE_CHECKING, Any
 
 from fastapi import APIRouter, Depends, Form, Header, Query, Request, Response
@@ -34,6 +34,7 @@ from cityaware.api.service.georeport import (
     discovery,
     load_services,
     parse_date,
+    search_window,
     service_definition,
     service_request,
     status_filter,
@@ -120,14 +121,19 @@ class Open311:
         page: int = 1,
         page_size: int = 100,
     ) -> list[dict[str, Any]]:
-        """Service requests matching the GeoReport filters, newest first, one page."""
+        """Service requests matching the GeoReport filters, newest first, one page; a search
+        without ids covers at most 90 days (:func:`search_window`)."""
         clock = self.clock()
+        since = parse_date(start_date, "start_date", clock)
+        until = parse_date(end_date, "end_date", clock)
+        if not ids:  # a search, not a look-up: GeoReport's 90-day window
+            since, until = search_window(since, until, datetime.now(UTC))
         filters = FeatureFilter(
             ids=csv_values(ids),
             category=csv_values(codes),
             status=status_filter(status),
-            since=parse_date(start_date, "start_date", clock),
-            until=parse_date(end_date, "end_date", clock),
+            since=since,
+            until=until,
         )
         found = self.store.query(
             "incidents", filters, limit=page_size, offset=(page - 1) * page_size,
@@ -296,8 +302,12 @@ def _add_routes(
             None, max_length=500, description="codes, comma separated"
         ),
         status: str | None = Query(None, max_length=20, description="open, closed or open,closed"),
-        start_date: str | None = Query(None, max_length=40, description="W3C time, inclusive"),
-        end_date: str | None = Query(None, max_length=40, description="W3C time, inclusive"),
+        start_date: str | None = Query(
+            None, max_length=40, description="W3C time, inclusive; at most 90 days before end_date"
+        ),
+        end_date: str | None = Query(
+            None, max_length=40, description="W3C time, inclusive (default: start + 90 days or now)"
+        ),
         page: int = Query(1, ge=1, le=1_000_000),
         page_size: int = Query(100, ge=1, le=MAX_PAGE_SIZE),
         jurisdiction_id: str | None = Query(None, max_length=100, description="ignored"),

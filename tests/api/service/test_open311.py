@@ -6,7 +6,7 @@ tests/api/hotline/test_intake.py, where the text reader is trained)."""
 from __future__ import annotations
 
 import tomllib
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -234,3 +234,24 @@ def test_services_at_a_point_are_those_taken_there(refusing):
     form = {"service_code": "noise", "lat": 34.75, "long": 113.63, "api_key": ADMIN_KEY}
     said = error(refusing.post(f"{BASE}/requests.xml", data=form), 422, "xml")
     assert "lat/long" in said and "not taken" in said
+
+
+def test_a_search_covers_at_most_90_days(app, client, requests_made):
+    """GeoReport's default window: the last 90 days; a longer range is refused."""
+    store, now = app.state.ctx.store, datetime.now(UTC)
+    old = (now - timedelta(days=120)).isoformat()
+    stale = store.add("incidents", {"category": "noise", "lon": 113.605, "lat": 34.75,
+                                    "reported_at": old, "description": "stale"})  # fmt: skip
+    assert store.get("incidents", stale["id"])["reported_at"].startswith(old[:16])
+    recent = {r["service_request_id"] for r in both(client, "requests", "requests")}
+    assert set(requests_made) <= recent and stale["id"] not in recent
+    start = (now - timedelta(days=125)).isoformat()
+    earlier = {r["service_request_id"] for r in both(client, "requests", "requests",
+                                                     start_date=start)}  # fmt: skip
+    assert stale["id"] in earlier and not set(requests_made) & earlier
+    for fmt in FORMATS:
+        answer = client.get(f"{BASE}/requests.{fmt}",
+                            params={"start_date": start, "end_date": now.isoformat()})  # fmt: skip
+        assert "90 days" in error(answer, 400, fmt)
+    (alone,) = both(client, "requests", "requests", service_request_id=stale["id"])
+    assert alone["service_request_id"] == stale["id"]  # a look-up by id has no window
