@@ -20,7 +20,7 @@ import pandas as pd
 import pytest
 from pyproj import Geod
 
-from cityaware.api.testing import CHROMIUM, CHROMIUM_ARGS, ThreadedServer, demo_city
+from cityaware.api.testing import CHROMIUM, ThreadedServer, demo_city
 
 pytestmark = pytest.mark.browser
 
@@ -41,16 +41,6 @@ def server(tmp_path_factory):
     add_incident(srv, 113.62, 34.74)  # the service API builds its indexes on first use
     yield srv
     srv.stop()
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        chromium = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
