@@ -23,7 +23,7 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
@@ -166,34 +166,16 @@ class _Snapshot:
     extra: PointSource | None = None
     ids: pd.Index | None = None
     dead: int = 0
-    _merged: PointSource | None = None
 
     def sources(self) -> list[PointSource]:
         """The base and, when any, the rows written since (for tiles)."""
         extra = self.extra
         return [self.source] if extra is None or not len(extra) else [self.source, extra]
 
-    def merged(self) -> PointSource:
-        """Every current row in one source, not sorted (for counts, heat and hits)."""
-        if self._merged is None:
-            if len(self.sources()) == 1 and not self.dead:
-                self._merged = self.source
-            else:
-                alive = ~np.isnan(self.source.y)
-                parts = [self.source.select(alive), *self.sources()[1:]]
-                self._merged = PointSource(
-                    self.source.name,
-                    np.concatenate([p.x for p in parts]),
-                    np.concatenate([p.y for p in parts]),
-                    pd.concat([p.attributes for p in parts], ignore_index=True),
-                    self.source.columns,
-                    self.source.sums,
-                )
-        return self._merged
-
-    @property
-    def merged_frame(self) -> pd.DataFrame:
-        return self.merged().attributes
+    def parts(self) -> list[tuple[PointSource, np.ndarray]]:
+        """Each source with the mask of its current rows (replaced base rows are dead), so
+        counts, heat and hits read the parts as they are, never one merged copy."""
+        return [(source, ~np.isnan(source.y)) for source in self.sources()]
 
 
 @dataclass
@@ -283,9 +265,11 @@ class MapLayers:
         source = PointSource.from_frame(kind, _with_derived(kind, frame), spec.columns, spec.sums)
         return _Snapshot(version, source.attributes, source, now, seq)
 
-    def _incidents(self, filters: TileFilters) -> tuple[_Snapshot, np.ndarray]:
-        snap = self.snapshot("incidents")
-        return snap, filters.mask(snap.merged_frame, self.clock() * 1000)
+    def _incidents(self, filters: TileFilters) -> list[tuple[PointSource, np.ndarray]]:
+        """The incident parts, each with the mask of its current rows that pass ``filters``."""
+        now_ms = self.clock() * 1000
+        parts = self.snapshot("incidents").parts()
+        return [(src, alive & filters.mask(src.attributes, now_ms)) for src, alive in parts]
 
     def _memo(self, name: str, filters: TileFilters, compute: Callable[[], T]) -> T:
         """``compute()`` kept per incidents snapshot, ``name``, filters and minute."""
@@ -301,11 +285,14 @@ class MapLayers:
         """Incident counts per grid under ``filters``: ``{grid: {"total": n, category: n}}``."""
 
         def count() -> dict[str, dict[str, int]]:
-            snap, keep = self._incidents(filters)
-            frame = snap.merged_frame.loc[keep, ["grid_code", "category"]]
-            frame = frame[frame["grid_code"].fillna("") != ""]
+            sizes = sum_counts(
+                src.attributes.loc[keep, ["grid_code", "category"]].value_counts(sort=False)
+                for src, keep in self._incidents(filters)
+            )
             out: dict[str, dict[str, int]] = {}
-            for (code, category), n in frame.groupby(["grid_code", "category"]).size().items():
+            for (code, category), n in sizes.items():
+                if not code or n == 0:
+                    continue
                 grid = out.setdefault(str(code), {"total": 0})
                 grid[str(category)] = int(n)
                 grid["total"] += int(n)
@@ -318,14 +305,16 @@ class MapLayers:
     ) -> list[list[float]]:
         """``[[lat, lon, count], ...]`` of incidents in ``bbox``: bins of about 8 screen pixels
         at ``zoom`` (at their members' mean position), the HEAT_CAP fullest."""
-        snap, keep = self._incidents(filters)
         minlon, minlat, maxlon, maxlat = bbox
         x0, y0 = lonlat_to_mercator(np.array([minlon]), np.array([minlat]))
         x1, y1 = lonlat_to_mercator(np.array([maxlon]), np.array([maxlat]))
-        src = snap.merged()
-        inside = keep & (src.x >= x0[0]) & (src.x <= x1[0]) & (src.y >= y0[0]) & (src.y <= y1[0])
-        lon = src.attributes["lon"].to_numpy()[inside]
-        lat = src.attributes["lat"].to_numpy()[inside]
+        lons, lats = [], []
+        for src, keep in self._incidents(filters):
+            inside = keep & (src.x >= x0[0]) & (src.x <= x1[0])
+            inside &= (src.y >= y0[0]) & (src.y <= y1[0])
+            lons.append(src.attributes["lon"].to_numpy()[inside])
+            lats.append(src.attributes["lat"].to_numpy()[inside])
+        lon, lat = np.concatenate(lons), np.concatenate(lats)
         cell = 360.0 / 2 ** (zoom + 8) * 8  # about 8 screen pixels
         keys = np.floor(lat / cell) * 1e7 + np.floor(lon / cell)
         cells, inverse, counts = np.unique(keys, return_inverse=True, return_counts=True)
@@ -351,14 +340,16 @@ class MapLayers:
         for kind in kinds:
             if kind not in POINT_LAYERS or zoom < POINT_LAYERS[kind].detail_zoom:
                 continue
-            source = self.snapshot(kind).merged()
-            if not len(source):
-                continue
-            d = np.hypot(source.x - x[0], source.y - y[0])
-            if kind == "incidents" and filters is not None:
-                d = np.where(filters.mask(source.attributes, self.clock() * 1000), d, np.inf)
-            best = int(np.argmin(d))
-            if d[best] <= tolerance:
+            nearest: tuple[float, PointSource, int] | None = None
+            for source, keep in self.snapshot(kind).parts():
+                if kind == "incidents" and filters is not None:
+                    keep = keep & filters.mask(source.attributes, self.clock() * 1000)
+                d = np.where(keep, np.hypot(source.x - x[0], source.y - y[0]), np.inf)
+                best = int(np.argmin(d)) if len(d) else -1
+                if best >= 0 and (nearest is None or d[best] < nearest[0]):
+                    nearest = (float(d[best]), source, best)
+            if nearest is not None and nearest[0] <= tolerance:
+                _, source, best = nearest
                 return kind, _plain(source.attributes.iloc[best].to_dict())
         return None
 
@@ -442,14 +433,28 @@ class MapLayers:
 
     def densest_tiles(self, layer: str, z: int, n: int = 3) -> list[tuple[int, int, int]]:
         """The ``n`` tiles at zoom ``z`` holding the most points of ``layer`` (benchmarks)."""
-        src = self.snapshot(layer).merged()
+        parts = self.snapshot(layer).parts()
+        x = np.concatenate([src.x[alive] for src, alive in parts])
+        y = np.concatenate([src.y[alive] for src, alive in parts])
         world = TileBox.of(0, 0, 0)
         size = world.size / 2**z
-        tx = np.floor((src.x - world.minx) / size).astype("int64")
-        ty = np.floor((world.maxy - src.y) / size).astype("int64")
+        tx = np.floor((x - world.minx) / size).astype("int64")
+        ty = np.floor((world.maxy - y) / size).astype("int64")
         tiles, counts = np.unique(np.column_stack([tx, ty]), axis=0, return_counts=True)
         best = np.argsort(-counts, kind="stable")[:n]
         return [(z, int(tiles[i, 0]), int(tiles[i, 1])) for i in best]
+
+
+def sum_counts(parts: Iterable[pd.Series]) -> pd.Series:
+    """Counts of the same index added up (absent keys count 0).
+
+    >>> sum_counts([pd.Series({"a": 1}), pd.Series({"a": 2, "b": 1})]).to_dict()
+    {'a': 3, 'b': 1}
+    """
+    total: pd.Series | None = None
+    for part in parts:
+        total = part if total is None else total.add(part, fill_value=0)
+    return (total if total is not None else pd.Series(dtype="int64")).astype("int64")
 
 
 def _with_derived(kind: str, frame: pd.DataFrame) -> pd.DataFrame:

@@ -47,6 +47,7 @@ def test_tiles_after_writes_equal_a_fresh_read(store):
     store.bulk_import("incidents", sample.incidents(400))
     layers = layers_over(store)
     first = layers.snapshot("incidents")
+    old_places = [tuple(store.get("incidents", k)[c] for c in ("lon", "lat")) for k in ("i4", "i5")]
     assert first.seq is not None and first.extra is None
     store.add("incidents", {"id": "n1", "lon": 113.605, "lat": 34.705, "category": "noise"})
     store.update("incidents", "n1", {"status": "dispatched"})
@@ -67,10 +68,26 @@ def test_tiles_after_writes_equal_a_fresh_read(store):
                 assert tile == decoded(fresh, z, x, y, filters)
                 shown += len(tile)
     assert shown > 50
+    box = (113.55, 34.65, 113.75, 34.85)
+    for filters in windows:
+        assert heat_of(layers, filters, box) == heat_of(fresh, filters, box)
+        for lon, lat in ((113.605, 34.705), (113.635, 34.735), *old_places):
+            assert layers.hit(lon, lat, 16, ["incidents"], filters=filters) == fresh.hit(
+                lon, lat, 16, ["incidents"], filters=filters
+            )
+    assert (
+        layers.hit(*old_places[0], 16, ["incidents"], 40, TileFilters(status="all"))[1]["id"]
+        != "i4"
+    )
     counts = layers.grid_counts(TileFilters(status="all"))
     assert counts == fresh.grid_counts(TileFilters(status="all"))
     in_grids = sum(g["count"] for g in store.aggregate("incidents", ["grid"]) if g["grid"])
     assert sum(c["total"] for c in counts.values()) == in_grids
+
+
+def heat_of(layers: MapLayers, filters: TileFilters, box: tuple) -> list:
+    """Heat cells as sorted (lat, lon, count), positions to 5 decimals (summation order)."""
+    return sorted((round(a, 5), round(o, 5), n) for a, o, n in layers.heat(filters, box, 14))
 
 
 def tile_of(lon: float, lat: float, z: int) -> tuple[int, int]:
