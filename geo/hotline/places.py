@@ -30,10 +30,13 @@ LEAD = re.compile(
     r"我住|地点在|地点是|地址在|地址是|位置在|位于|在)+"
 )
 PLACE_END = re.compile(
-    r"(?:号院|号楼|号|路口|交叉口|大道|大街|街道|路(?![边面灯旁过人])|街(?![上边头])|巷|小区|社区|"
-    r"村委会|村|镇|乡|区|花园|家园|苑|院|公寓|新村|华庭|医院|服务中心|小学|中学|公园|广场|"
+    r"(?:号院|号楼(?![道上下])|号|路口|交叉口|大道|大街|街道|路(?![边面灯旁过人])|街(?![上边头])|巷|小区|社区|"
+    r"村委会|委员会|村|镇|乡|区|花园|家园|苑|院|公寓|新村|华庭|医院|服务中心|小学|中学|公园|广场(?!舞)|"
     r"购物中心|地铁站|[东西南北]门|[一二三四五六七八九十]期)"
 )
+# words that follow a place ("琉璃寺村这边…"); the place is what comes before
+LOCATIVE = re.compile(r"这边|那边|这块|那块|这里|那里|旁边|附近|门口|对面|一带|周边|边上|楼下")
+MAX_CUTS = 3
 TRUSTED_LEVELS = ("grid", "community", "street")
 LEVEL_RANK = {"grid": 0, "community": 1, "street": 2, "district": 3}
 MIN_CONFIDENCE = 0.5
@@ -93,13 +96,37 @@ def without_place(text: str, place: PlaceReading) -> str:
 
 def place_spans(text: str) -> list[str]:
     """The address-like spans of ``text``, one per clause that names a place."""
-    spans = []
+    return [cuts[0] for cuts in place_cuts(text)]
+
+
+def place_cuts(text: str) -> list[list[str]]:
+    """Per clause that names a place, its candidate spans, longest first: the clause
+    up to a locative word (这边, 门口, ...) when there is one, cut after each place word.
+
+    >>> place_cuts("锦艺小区二期这边私家车堵住小区门口")
+    [['锦艺小区二期', '锦艺小区']]
+    >>> place_cuts("少林小学晚上烧烤摊摆满了马路")
+    [['少林小学晚上烧烤摊摆满了马路', '少林小学']]
+    """
+    out = []
     for clause in CLAUSE.split(text):
         clause = LEAD.sub("", clause)
-        ends = [m.end() for m in PLACE_END.finditer(clause)]
-        if ends and ends[-1] >= 2:
-            spans.append(clause[: ends[-1]][:MAX_SPAN])
-    return spans
+        near = LOCATIVE.search(clause, 2)
+        head = clause[: near.start()] if near else clause
+        ends = sorted({m.end() for m in PLACE_END.finditer(head) if m.end() >= 2}, reverse=True)
+        if ends:
+            out.append([head[:end][:MAX_SPAN] for end in ends[:MAX_CUTS]])
+    return out
+
+
+def _matched_span(span: str, result: GeocodeResult) -> str:
+    """``span`` up to the end of the finest name the gazetteer matched in it (a place
+    word inside the complaint, 走路 or 小区门口, had stretched the span too far)."""
+    best = result.best
+    if result.status not in ("matched", "partial") or best is None or not best.matched_text:
+        return span
+    at = span.find(best.matched_text)
+    return span[: at + len(best.matched_text)] if at >= 0 else span
 
 
 def _reading(span: str, result: GeocodeResult) -> PlaceReading:
@@ -137,10 +164,17 @@ def read_place(gazetteer: Geocoder, text: str) -> PlaceReading:
     'no place found in the text'
     """
     best = NO_PLACE
-    for span in place_spans(text):
-        reading = _reading(span, gazetteer.geocode(span))
-        if _better(reading, best):
-            best = reading
+    for cuts in place_cuts(text):
+        for span in cuts:  # a shorter cut only when the longer one is not trusted
+            result = gazetteer.geocode(span)
+            tight = _matched_span(span, result)
+            if tight != span:  # the gazetteer read only the start: read just that
+                span, result = tight, gazetteer.geocode(tight)
+            reading = _reading(span, result)
+            if _better(reading, best):
+                best = reading
+            if reading.trusted or "ambiguous" in reading.reason:
+                break
         if best.level == "grid" and best.trusted:
             break
     return best

@@ -6,6 +6,7 @@ the units' own codes for communities and streets, the stored rows for "nothing w
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.api.hotline.conftest import ADMIN, first_of_kind, post
@@ -42,6 +43,14 @@ def test_every_category_is_read_from_the_text(ctx):
         guess = reader.classify(text)
         assert guess.category == category, (text, guess)
         assert guess.words and all(word in text for word in guess.words)
+
+
+def test_the_fast_scoring_path_gives_the_pipelines_probabilities(ctx):
+    model = ctx.text_reader.model
+    texts = [*BY_CATEGORY.values(), "路灯不亮，地点在纬五路12号", "？？", "abc 井盖"]
+    expected = model.pipeline.predict_proba(texts)
+    for text, want in zip(texts, expected, strict=True):
+        assert np.allclose(model.probabilities(text)[0], want, atol=1e-9), text
 
 
 def test_an_address_sentence_is_pinned_to_its_grid_and_dispatched(ctx, client, gazetteer):
