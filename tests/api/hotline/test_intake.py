@@ -82,6 +82,20 @@ def test_places_are_pinned_to_the_engines_grid(ctx, client, gazetteer, kind):
     assert body["grid"]["code"] == truth and body["category"] == "sanitation"
 
 
+@pytest.mark.parametrize(
+    "form",
+    ["{name}这边有车乱停堵住了小区门口", "有车乱停堵住了小区门口，地点在{name}"],
+)
+def test_place_words_inside_the_complaint_do_not_stretch_the_place(ctx, client, gazetteer, form):
+    entry = first_of_kind(gazetteer, "compound")
+    points = gazetteer.points
+    truth = ctx.locator.locate(points.lon[entry.point], points.lat[entry.point]).grid_code
+    body = post(client, {"text": form.format(name=entry.name)}).json()
+    assert body["hotline"]["place"]["text"] == entry.name, body["hotline"]["place"]
+    assert body["dispatch"]["mode"] == "auto", body
+    assert body["grid"]["code"] == truth and body["category"] == "illegal_parking"
+
+
 def test_a_street_sentence_is_pinned_at_street_level_without_a_grid(ctx, client, gazetteer):
     street = first_of_kind(gazetteer, "street", lambda e: e.grid is None)
     body = post(client, {"text": f"我家在{street.name}，楼下天天有摊贩占道经营"}).json()
