@@ -1,17 +1,19 @@
 """The place inside a complaint sentence, read with the gazetteer.
 
 A sentence is cut into clauses; in each, the lead-in (市民反映, 我家在, 在) is
-dropped and the clause is cut after its last place word (号, 路, 小区, 村, 社区,
-街道, 区, 公园, ...), so what is left is the address the caller spoke. Each
-candidate span is geocoded; the finest trusted answer wins. The gazetteer's own
+dropped, the clause is cut before a locative word (这边, 门口, 附近, ...) and
+after its last place word (号, 路, 小区, 村, 社区, 街道, 区, 公园, ...), so what
+is left is the address the caller spoke. Each candidate span is geocoded (a
+shorter cut when the longer one is not trusted; only what the gazetteer matched
+is kept); the finest trusted answer wins. The gazetteer's own
 rules hold: each level is constrained by its parent and a grid is given only
 when it is trusted, so a coarser answer stays coarse here too.
 
->>> place_spans("龙亭区北书店街道琉璃寺村路边有个井盖不见了，晚上特别危险")
-['龙亭区北书店街道琉璃寺村']
->>> place_spans("市民来电反映：纬五路12号院门口垃圾没人清理")
-['纬五路12号院']
->>> place_spans("路灯不亮")
+>>> place_cuts("龙亭区北书店街道琉璃寺村路边有个井盖不见了，晚上特别危险")[0][0]
+'龙亭区北书店街道琉璃寺村'
+>>> place_cuts("市民来电反映：纬五路12号院门口垃圾没人清理")[0][0]
+'纬五路12号院'
+>>> place_cuts("路灯不亮")
 []
 """
 
@@ -92,11 +94,6 @@ def without_place(text: str, place: PlaceReading) -> str:
     '井盖丢了'
     """
     return text.replace(place.span, "", 1) if place.span else text
-
-
-def place_spans(text: str) -> list[str]:
-    """The address-like spans of ``text``, one per clause that names a place."""
-    return [cuts[0] for cuts in place_cuts(text)]
 
 
 def place_cuts(text: str) -> list[list[str]]:
