@@ -10,6 +10,7 @@ its category.
 
 from __future__ import annotations
 
+import gc
 import threading
 from datetime import timedelta
 from pathlib import Path
@@ -47,6 +48,8 @@ class TextReader:
         with self._lock:
             if self._model is None:
                 self._model = TextClassifier.load_or_train(self.taxonomy, self.cache_dir)
+                # the model lives as long as the process: keep it out of the cyclic GC's scans
+                gc.freeze()
             return self._model
 
     def classify(self, text: str) -> Classification:

@@ -1,17 +1,19 @@
 """The place inside a complaint sentence, read with the gazetteer.
 
 A sentence is cut into clauses; in each, the lead-in (市民反映, 我家在, 在) is
-dropped and the clause is cut after its last place word (号, 路, 小区, 村, 社区,
-街道, 区, 公园, ...), so what is left is the address the caller spoke. Each
-candidate span is geocoded; the finest trusted answer wins. The gazetteer's own
+dropped, the clause is cut before a locative word (这边, 门口, 附近, ...) and
+after its last place word (号, 路, 小区, 村, 社区, 街道, 区, 公园, ...), so what
+is left is the address the caller spoke. Each candidate span is geocoded (a
+shorter cut when the longer one is not trusted; only what the gazetteer matched
+is kept); the finest trusted answer wins. The gazetteer's own
 rules hold: each level is constrained by its parent and a grid is given only
 when it is trusted, so a coarser answer stays coarse here too.
 
->>> place_spans("龙亭区北书店街道琉璃寺村路边有个井盖不见了，晚上特别危险")
-['龙亭区北书店街道琉璃寺村']
->>> place_spans("市民来电反映：纬五路12号院门口垃圾没人清理")
-['纬五路12号院']
->>> place_spans("路灯不亮")
+>>> place_cuts("龙亭区北书店街道琉璃寺村路边有个井盖不见了，晚上特别危险")[0][0]
+'龙亭区北书店街道琉璃寺村'
+>>> place_cuts("市民来电反映：纬五路12号院门口垃圾没人清理")[0][0]
+'纬五路12号院'
+>>> place_cuts("路灯不亮")
 []
 """
 
@@ -30,10 +32,13 @@ LEAD = re.compile(
     r"我住|地点在|地点是|地址在|地址是|位置在|位于|在)+"
 )
 PLACE_END = re.compile(
-    r"(?:号院|号楼|号|路口|交叉口|大道|大街|街道|路(?![边面灯旁过人])|街(?![上边头])|巷|小区|社区|"
-    r"村委会|村|镇|乡|区|花园|家园|苑|院|公寓|新村|华庭|医院|服务中心|小学|中学|公园|广场|"
+    r"(?:号院|号楼(?![道上下])|号|路口|交叉口|大道|大街|街道|路(?![边面灯旁过人])|街(?![上边头])|巷|小区|社区|"
+    r"村委会|委员会|村|镇|乡|区|花园|家园|苑|院|公寓|新村|华庭|医院|服务中心|小学|中学|公园|广场(?!舞)|"
     r"购物中心|地铁站|[东西南北]门|[一二三四五六七八九十]期)"
 )
+# words that follow a place ("琉璃寺村这边…"); the place is what comes before
+LOCATIVE = re.compile(r"这边|那边|这块|那块|这里|那里|旁边|附近|门口|对面|一带|周边|边上|楼下")
+MAX_CUTS = 3
 TRUSTED_LEVELS = ("grid", "community", "street")
 LEVEL_RANK = {"grid": 0, "community": 1, "street": 2, "district": 3}
 MIN_CONFIDENCE = 0.5
@@ -91,15 +96,34 @@ def without_place(text: str, place: PlaceReading) -> str:
     return text.replace(place.span, "", 1) if place.span else text
 
 
-def place_spans(text: str) -> list[str]:
-    """The address-like spans of ``text``, one per clause that names a place."""
-    spans = []
+def place_cuts(text: str) -> list[list[str]]:
+    """Per clause that names a place, its candidate spans, longest first: the clause
+    up to a locative word (这边, 门口, ...) when there is one, cut after each place word.
+
+    >>> place_cuts("锦艺小区二期这边私家车堵住小区门口")
+    [['锦艺小区二期', '锦艺小区']]
+    >>> place_cuts("少林小学晚上烧烤摊摆满了马路")
+    [['少林小学晚上烧烤摊摆满了马路', '少林小学']]
+    """
+    out = []
     for clause in CLAUSE.split(text):
         clause = LEAD.sub("", clause)
-        ends = [m.end() for m in PLACE_END.finditer(clause)]
-        if ends and ends[-1] >= 2:
-            spans.append(clause[: ends[-1]][:MAX_SPAN])
-    return spans
+        near = LOCATIVE.search(clause, 2)
+        head = clause[: near.start()] if near else clause
+        ends = sorted({m.end() for m in PLACE_END.finditer(head) if m.end() >= 2}, reverse=True)
+        if ends:
+            out.append([head[:end][:MAX_SPAN] for end in ends[:MAX_CUTS]])
+    return out
+
+
+def _matched_span(span: str, result: GeocodeResult) -> str:
+    """``span`` up to the end of the finest name the gazetteer matched in it (a place
+    word inside the complaint, 走路 or 小区门口, had stretched the span too far)."""
+    best = result.best
+    if result.status not in ("matched", "partial") or best is None or not best.matched_text:
+        return span
+    at = span.find(best.matched_text)
+    return span[: at + len(best.matched_text)] if at >= 0 else span
 
 
 def _reading(span: str, result: GeocodeResult) -> PlaceReading:
@@ -137,10 +161,17 @@ def read_place(gazetteer: Geocoder, text: str) -> PlaceReading:
     'no place found in the text'
     """
     best = NO_PLACE
-    for span in place_spans(text):
-        reading = _reading(span, gazetteer.geocode(span))
-        if _better(reading, best):
-            best = reading
+    for cuts in place_cuts(text):
+        for span in cuts:  # a shorter cut only when the longer one is not trusted
+            result = gazetteer.geocode(span)
+            tight = _matched_span(span, result)
+            if tight != span:  # the gazetteer read only the start: read just that
+                span, result = tight, gazetteer.geocode(tight)
+            reading = _reading(span, result)
+            if _better(reading, best):
+                best = reading
+            if reading.trusted or "ambiguous" in reading.reason:
+                break
         if best.level == "grid" and best.trusted:
             break
     return best

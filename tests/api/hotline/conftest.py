@@ -1,4 +1,5 @@
-"""The demo city (small) with its real engine, gazetteer and classifier, over HTTP.
+"""The demo city (small) with its real engine, gazetteer and classifier, over HTTP,
+on each store backend (the embedded SQLite file and a PostGIS schema of its own).
 
 The classifier is trained once per session into a shared cache and copied into each
 data directory's cache (it is what the server would load from ``data_dir/cache``).
@@ -7,6 +8,7 @@ data directory's cache (it is what the server would load from ``data_dir/cache``
 from __future__ import annotations
 
 import shutil
+from contextlib import nullcontext
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,6 +21,7 @@ from cityaware.geo.demo.features import generate_demo_features
 from cityaware.geo.hotline.classifier import TextClassifier
 from cityaware.geo.resources import demo_boundaries
 from cityaware.geo.store.taxonomy import TAXONOMY
+from tests.postgis import schema_url
 
 ADMIN = "ca_hotline-Admin4Rt8Yw2Qe6Uo1Pa9Sd3Fg7Hj5K"
 
@@ -30,11 +33,20 @@ def classifier_cache(tmp_path_factory):
     return cache
 
 
-@pytest.fixture(scope="session")
-def ctx(tmp_path_factory, classifier_cache):
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgis", marks=pytest.mark.postgis)]
+)
+def ctx(request, tmp_path_factory, classifier_cache):
+    with schema_url("hotline") if request.param == "postgis" else nullcontext("") as url:
+        context = _city(tmp_path_factory, classifier_cache, url)
+        yield context
+        context.store.close()
+
+
+def _city(tmp_path_factory, classifier_cache, database_url):
     data_dir = tmp_path_factory.mktemp("hotline-city")
     shutil.copytree(classifier_cache, data_dir / "cache", dirs_exist_ok=True)
-    ctx = AppContext(Settings(data_dir=data_dir, admin_key=ADMIN))
+    ctx = AppContext(Settings(data_dir=data_dir, admin_key=ADMIN, database_url=database_url))
     # staged from the demo file, so the gazetteer has the demo's roads, compounds, landmarks
     generation = ctx.registry.stage(read_hierarchy_gpkg(demo_boundaries()),
                                     source=str(demo_boundaries()))  # fmt: skip

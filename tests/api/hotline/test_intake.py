@@ -6,6 +6,7 @@ the units' own codes for communities and streets, the stored rows for "nothing w
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from tests.api.hotline.conftest import ADMIN, first_of_kind, post
@@ -44,6 +45,14 @@ def test_every_category_is_read_from_the_text(ctx):
         assert guess.words and all(word in text for word in guess.words)
 
 
+def test_the_fast_scoring_path_gives_the_pipelines_probabilities(ctx):
+    model = ctx.text_reader.model
+    texts = [*BY_CATEGORY.values(), "路灯不亮，地点在纬五路12号", "？？", "abc 井盖"]
+    expected = model.pipeline.predict_proba(texts)
+    for text, want in zip(texts, expected, strict=True):
+        assert np.allclose(model.probabilities(text)[0], want, atol=1e-9), text
+
+
 def test_an_address_sentence_is_pinned_to_its_grid_and_dispatched(ctx, client, gazetteer):
     road = first_of_kind(gazetteer, "road", lambda e: bool(e.numbers))
     number, row = sorted(road.numbers.items())[0]
@@ -71,6 +80,20 @@ def test_places_are_pinned_to_the_engines_grid(ctx, client, gazetteer, kind):
     body = post(client, {"text": f"{entry.name}附近垃圾没人清运都臭了"}).json()
     assert body["dispatch"]["mode"] == "auto", body
     assert body["grid"]["code"] == truth and body["category"] == "sanitation"
+
+
+@pytest.mark.parametrize(
+    "form",
+    ["{name}这边有车乱停堵住了小区门口", "有车乱停堵住了小区门口，地点在{name}"],
+)
+def test_place_words_inside_the_complaint_do_not_stretch_the_place(ctx, client, gazetteer, form):
+    entry = first_of_kind(gazetteer, "compound")
+    points = gazetteer.points
+    truth = ctx.locator.locate(points.lon[entry.point], points.lat[entry.point]).grid_code
+    body = post(client, {"text": form.format(name=entry.name)}).json()
+    assert body["hotline"]["place"]["text"] == entry.name, body["hotline"]["place"]
+    assert body["dispatch"]["mode"] == "auto", body
+    assert body["grid"]["code"] == truth and body["category"] == "illegal_parking"
 
 
 def test_a_street_sentence_is_pinned_at_street_level_without_a_grid(ctx, client, gazetteer):

@@ -8,7 +8,6 @@ the SQLite file (json.loads of each row's attributes; no cityaware code).
 from __future__ import annotations
 
 import json
-import sqlite3
 from io import StringIO
 
 import pandas as pd
@@ -107,12 +106,13 @@ def test_reply_resolves_and_an_unsatisfied_callback_reopens(client):
 
 
 def _raw_cases(ctx) -> pd.DataFrame:
-    """Incidents straight from the SQLite file, hotline fields via json.loads."""
-    path = ctx.settings.data_dir / "features.sqlite"
-    with sqlite3.connect(path) as conn:
+    """Incidents straight from the database (SQLite file or PostGIS schema), with their
+    hotline fields read from the stored JSON."""
+    with ctx.store.backend.engine.connect() as conn:
         rows = pd.read_sql("SELECT id, status, office, street_code, district_code, grid_code, "
                            "attributes FROM features WHERE kind = 'incidents'", conn)  # fmt: skip
-    blocks = [json.loads(a or "{}").get("hotline") or {} for a in rows.pop("attributes")]
+    stored = [a if isinstance(a, dict) else json.loads(a or "{}") for a in rows.pop("attributes")]
+    blocks = [a.get("hotline") or {} for a in stored]
     rows["replied_on_time"] = [bool((b.get("reply") or {}).get("on_time")) for b in blocks]
     rows["reply_level"] = [(b.get("reply") or {}).get("level") for b in blocks]
     rows["satisfaction"] = [(b.get("callback") or {}).get("satisfaction") for b in blocks]
