@@ -13,8 +13,11 @@ transaction (``n = n + excluded.n``, as ``apply`` does).
 ...     "status": ["received", "closed"], "channel": ["app", "app"],
 ...     "reported_at": [0, 86_400_000]}, 0)
 >>> keys = ("level", "unit", "day", "dim", "value", "n")
->>> sorted(row for row in zip(*(rows[k] for k in keys)) if row[0] in ("street", "grid"))[:3]
-[('grid', 'g1', 0, 'category', 'road', 1), ('grid', 'g1', 0, 'status', 'received', 1), ('grid', 'g1', 1, 'category', 'road', 1)]
+>>> for row in sorted(r for r in zip(*(rows[k] for k in keys)) if r[0] == "grid"):
+...     print(row)
+('grid', 'g1', 0, 'category', 'road', 1)
+('grid', 'g1', 0, 'status', 'received', 1)
+('grid', 'g1', 1, 'category', 'road', 1)
 """
 
 from __future__ import annotations
