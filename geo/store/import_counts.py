@@ -96,14 +96,13 @@ def add_counts(conn: sa.Connection, counts: sa.Table, rows: Mapping[str, Sequenc
     if conn.dialect.name == "sqlite":
         stmt = insert.values({name: sa.bindparam(name) for name in names})
     else:
-        conn.exec_driver_sql(
-            f"CREATE TEMPORARY TABLE {STAGED} (LIKE {counts.name}) ON COMMIT DROP"
-        )
+        conn.exec_driver_sql(f"CREATE TEMPORARY TABLE {STAGED} (LIKE {counts.name}) ON COMMIT DROP")
         driver = conn.connection.driver_connection
         assert driver is not None, "a checked-out connection has a driver connection"
-        with driver.cursor() as cursor, cursor.copy(
-            f"COPY {STAGED} ({', '.join(names)}) FROM STDIN"
-        ) as copy:
+        with (
+            driver.cursor() as cursor,
+            cursor.copy(f"COPY {STAGED} ({', '.join(names)}) FROM STDIN") as copy,
+        ):
             for row in zip(*(rows[name] for name in names), strict=True):
                 copy.write_row(row)
         staged = sa.table(STAGED, *(sa.column(name) for name in names))
