@@ -40,7 +40,7 @@ TEXTS = ("district_code", "street_code", "community_code", "grid_code", "managin
 
 
 def count_rows(columns: Mapping[str, Sequence[Any]], offset_ms: int) -> dict[str, list[Any]]:
-    """The ``incident_counts`` rows (``KEY`` columns and ``n``, aligned, in key order) of
+    """The ``incident_counts`` rows (``KEY`` columns and ``n``, aligned) of
     incident rows given as aligned columns (missing columns are NULL), as
     :func:`geo.store.summary.apply` counts them."""
     n = len(columns["reported_at"])
@@ -52,7 +52,7 @@ def count_rows(columns: Mapping[str, Sequence[Any]], offset_ms: int) -> dict[str
         labels[name] = np.concatenate([np.array([""], dtype=object), uniques.astype(object)])
     reported = pd.to_numeric(pd.Series(columns["reported_at"]), errors="coerce")
     day = ((reported + offset_ms) // DAY_MS).fillna(-1).astype(np.int64).to_numpy()
-    parts: list[pd.DataFrame] = []
+    parts: dict[str, list[Any]] = {name: [] for name in (*KEY, "n")}
     for level, dim, values in ARMS:
         unit_name = {"zone": "managing_zone"}.get(level, LEVEL_COLUMNS.get(level, ""))
         unit = codes[unit_name] if unit_name else np.zeros(n, dtype=np.int64)
@@ -65,24 +65,19 @@ def count_rows(columns: Mapping[str, Sequence[Any]], offset_ms: int) -> dict[str
         frame = pd.DataFrame({"unit": unit, "day": day, "value": codes[dim]})
         frame = frame.assign(**{name: codes[name] for name in chain})[keep]
         sums = frame.groupby(list(frame.columns), sort=False).size().reset_index(name="n")
-        part = pd.DataFrame(
-            {
-                "level": level,
-                "unit": labels[unit_name][sums["unit"]] if unit_name else "",
-                **{
-                    key: labels[name][sums[name]] if name in chain else ""
-                    for key, name in zip(CHAIN, CHAIN_COLUMNS, strict=True)
-                },
-                "day": sums["day"],
-                "dim": dim,
-                "value": labels[dim][sums["value"]],
-                "n": sums["n"],
-            },
-            index=sums.index,
-        )
-        parts.append(part)
-    rows = pd.concat(parts, ignore_index=True).sort_values(list(KEY), kind="stable")
-    return {name: rows[name].to_numpy(dtype=object).tolist() for name in (*KEY, "n")}
+        size = len(sums)
+        # text stays in numpy object arrays: pandas would turn it into Arrow strings
+        parts["level"].append(np.full(size, level, dtype=object))
+        parts["unit"].append(labels[unit_name][sums["unit"].to_numpy()] if unit_name
+                             else np.full(size, "", dtype=object))  # fmt: skip
+        for key, name in zip(CHAIN, CHAIN_COLUMNS, strict=True):
+            parts[key].append(labels[name][sums[name].to_numpy()] if name in chain
+                              else np.full(size, "", dtype=object))  # fmt: skip
+        parts["day"].append(sums["day"].to_numpy())
+        parts["dim"].append(np.full(size, dim, dtype=object))
+        parts["value"].append(labels[dim][sums["value"].to_numpy()])
+        parts["n"].append(sums["n"].to_numpy())
+    return {name: np.concatenate(arrays).tolist() for name, arrays in parts.items()}
 
 
 def add_counts(conn: sa.Connection, counts: sa.Table, rows: Mapping[str, Sequence[Any]]) -> None:
