@@ -117,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365, help="the long span (365: a year)")
     parser.add_argument("--per-day", type=int, default=year_data.PER_DAY)
     parser.add_argument("--posts", type=int, default=5, help="live items timed")
-    args = parser.parse_args(argv)
+    args, _ = parser.parse_known_args(argv)  # bench.sh passes bench_year's flags too
     dirs = {span: year_data.build(span, args.per_day) for span in (30, args.days)}
     for span, path in dirs.items():
         print(f"{span} days: {path} ({(path / 'built').read_text().strip()})")
