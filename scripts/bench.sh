@@ -29,3 +29,5 @@ echo "== incident intake under load: POSTs, locate reads, 200 SSE clients, --wor
 "$PY" -m benchmarks.bench_intake
 echo "== a year of incidents against the 30-day demo (builds once into ~/.cache/cityaware)"
 "$PY" -m benchmarks.bench_year ${CITYAWARE_BENCH_YEAR_ARGS:-}
+echo "== the kiosk at a year against the 30-day demo: interactive, live items, markers (same cache)"
+"$PY" -m benchmarks.bench_kiosk_year ${CITYAWARE_BENCH_YEAR_ARGS:-}

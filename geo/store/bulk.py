@@ -39,6 +39,7 @@ from cityaware.geo.errors import InvalidInput
 from cityaware.geo.store import imports, summary
 from cityaware.geo.store.changes import ChangeLog
 from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.import_counts import add_counts, count_rows
 from cityaware.geo.store.records import prepare_rows
 from cityaware.geo.store.taxonomy import Taxonomy, check_kind
 from cityaware.geo.store.times import now_ms
@@ -167,7 +168,8 @@ def bulk_import(
             f"{len(rejected)} row(s) rejected, nothing imported; first: row {row}: {reason}"
         )
     if len(prepared):
-        _publish(store, kind, prepared.columns, now, progress)
+        counts = count_rows(prepared.columns, store.day_offset_ms) if kind == summary.KIND else {}
+        _publish(store, kind, prepared.columns, now, progress, counts)
     seconds = time.perf_counter() - started
     generation = store.locator.generation if store.locator is not None else None
     return ImportReport(kind, len(prepared), rejected, generation, seconds)
@@ -179,9 +181,12 @@ def _publish(
     columns: dict[str, list[Any]],
     at: int,
     progress: Callable[[int], None] | None,
+    counts: dict[str, list[Any]],
 ) -> None:
     """Write the rows in short steps, hidden until the last step of their change rows
-    publishes them (see :mod:`geo.store.imports`); a failure on the way discards all."""
+    publishes them and adds their ``counts`` (see :mod:`geo.store.imports`); a failure on
+    the way discards all. Only the publishing commit is durable: a step lost to a power
+    cut belongs to an import that never published, which the next open discards."""
     backend, tables = store.backend, store.tables
     features, log = store.features, tables["imports"]
     import_id = imports.begin(backend, log, kind)
@@ -193,7 +198,7 @@ def _publish(
             step = {k: v[start:stop] for k, v in columns.items()}
             step["import_id"] = [import_id] * (stop - start)
             began = time.perf_counter()
-            with backend.write() as conn:
+            with backend.write(durable=False) as conn:
                 backend.bulk_load(conn, features, step, stop - start, None)
                 imports.heartbeat(conn, log, import_id)
             steps.took(stop - start, time.perf_counter() - began)
@@ -201,7 +206,7 @@ def _publish(
                 progress(stop)
             start = stop
             imports.pause()
-        _log_created(store, kind, import_id, at)
+        _log_created(store, import_id, at, total, counts)
     except BaseException:
         imports.discard(backend, tables, import_id)
         raise
@@ -209,18 +214,21 @@ def _publish(
         backend.after_bulk(conn)
 
 
-def _log_created(store: ImportTarget, kind: str, import_id: int, at: int) -> None:
-    """One ``create`` change per row of the import, in insertion order, in short
-    transactions (:class:`~geo.store.imports.Steps`); the first holds the feed back, the
-    last publishes the import and adds its rows to the incident counts
-    (:mod:`geo.store.summary`)."""
+def _log_created(
+    store: ImportTarget, import_id: int, at: int, total: int, counts: dict[str, list[Any]]
+) -> None:
+    """One ``create`` change per row of the import (``total`` rows), in insertion order, in
+    short transactions (:class:`~geo.store.imports.Steps`); the first holds the feed back,
+    the last (durable) publishes the import and adds its rows to the incident counts
+    (:mod:`geo.store.import_counts`)."""
     f, log = store.features, store.tables["imports"]
     ours = f.c.import_id == import_id
-    after = 0
+    after, done = 0, 0
     steps = imports.Steps(INSERT_BATCH)
     while True:
         began = time.perf_counter()
-        with store.backend.write() as conn:
+        last_step = done + steps.rows >= total
+        with store.backend.write(durable=last_step) as conn:
             step = sa.select(f.c.fid).where(ours, f.c.fid > after).order_by(f.c.fid)
             limit = steps.rows
             fids = conn.execute(step.limit(limit)).scalars().all()
@@ -239,11 +247,10 @@ def _log_created(store: ImportTarget, kind: str, import_id: int, at: int) -> Non
                 if not after:
                     imports.hold_feed(conn, log, import_id, last - len(fids) + 1)
                 imports.heartbeat(conn, log, import_id)
-                after = fids[-1]
+                after, done = fids[-1], done + len(fids)
             if len(fids) < limit:
                 imports.publish(conn, log, import_id)
-                if kind == summary.KIND:  # published: now visible, so counted
-                    summary.apply(conn, store.tables, ours, 1, store.day_offset_ms)
+                add_counts(conn, store.tables["incident_counts"], counts)  # now visible
                 return
         steps.took(len(fids), time.perf_counter() - began)
         imports.pause()

@@ -51,6 +51,8 @@ SQLITE_FILE = "features.sqlite"
 Columns = Mapping[str, Sequence[Any]]  # aligned column -> values of rows to insert
 Progress = Callable[[int], None]  # called with the number of rows done
 CACHE_KIB = -131_072  # page cache per connection: 128 MiB (negative = KiB)
+ANALYZE_GROWTH = 2  # after a bulk import, ANALYZE again once the rows have doubled
+ANALYZED_KEY = "analyzed_rows"  # store_meta: max(fid) at the last ANALYZE after an import
 _RTREE = sa.table(
     "features_rtree",
     sa.column("id"),
@@ -93,12 +95,19 @@ class Backend:
         self.engine = engine
 
     @contextmanager
-    def write(self) -> Iterator[sa.Connection]:
-        """A connection inside a write transaction (committed on success)."""
+    def write(self, durable: bool = True) -> Iterator[sa.Connection]:
+        """A connection inside a write transaction (committed on success); ``durable=False``
+        (a step of a staged import, still hidden and discarded if lost) may skip the
+        commit's ``fsync``: the next durable commit syncs it too."""
         with self.engine.connect() as conn:
             conn.execution_options(store_write=True)
-            with conn.begin():
+            with self._synchronous(conn, durable), conn.begin():
                 yield conn
+
+    @contextmanager
+    def _synchronous(self, conn: sa.Connection, durable: bool) -> Iterator[None]:
+        """How the commit reaches the disk (no-op but on SQLite)."""
+        yield
 
     @contextmanager
     def read(self) -> Iterator[sa.Connection]:
@@ -176,17 +185,32 @@ class SQLiteBackend(Backend):
         self._thread_lock = threading.Lock()  # flock does not order threads of one process
 
     @contextmanager
-    def write(self) -> Iterator[sa.Connection]:
+    def write(self, durable: bool = True) -> Iterator[sa.Connection]:
         """As the base, holding the cross-process write lock for the transaction."""
         with self._thread_lock:
             if self._lock_fd is None:
                 self._lock_fd = os.open(self._lock_path, os.O_RDWR | os.O_CREAT, 0o644)
             fcntl.flock(self._lock_fd, fcntl.LOCK_EX)
             try:
-                with super().write() as conn:
+                with super().write(durable) as conn:
                     yield conn
             finally:
                 fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+
+    @contextmanager
+    def _synchronous(self, conn: sa.Connection, durable: bool) -> Iterator[None]:
+        """``synchronous=NORMAL`` for a non-durable commit (WAL: no ``fsync``, never a
+        corrupt file; set outside a transaction, as SQLite asks), then ``FULL`` again."""
+        if durable:
+            yield
+            return
+        raw = conn.connection.dbapi_connection
+        assert raw is not None, "a checked-out connection has a driver connection"
+        raw.execute("PRAGMA synchronous=NORMAL")
+        try:
+            yield
+        finally:
+            raw.execute("PRAGMA synchronous=FULL")
 
     def dispose(self) -> None:
         super().dispose()
@@ -206,7 +230,20 @@ class SQLiteBackend(Backend):
         conn.exec_driver_sql("ANALYZE")
 
     def after_bulk(self, conn: sa.Connection) -> None:
+        """ANALYZE once the table has grown by :data:`ANALYZE_GROWTH` since the last one (the
+        plans depend on the shape of the data, not on each import)."""
+        rows = int(conn.exec_driver_sql("SELECT coalesce(max(fid), 0) FROM features").scalar_one())
+        seen = conn.exec_driver_sql(
+            "SELECT value FROM store_meta WHERE key = ?", (ANALYZED_KEY,)
+        ).scalar_one_or_none()
+        if seen is not None and rows < int(seen) * ANALYZE_GROWTH:
+            return
         self._analyze(conn)
+        conn.exec_driver_sql(
+            "INSERT INTO store_meta (key, value) VALUES (?, ?)"
+            " ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            (ANALYZED_KEY, max(rows, 1)),
+        )
 
     def index_prefilter(
         self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float

@@ -1,0 +1,141 @@
+"""Benchmark: the kiosk (``/map/kiosk``) with a year of incidents against the 30-day demo.
+
+Issue 17, "Scale and endurance": with a year of incidents (4.4 million) and every
+device, the kiosk is interactive within 3 s of a warm server, live items appear within
+2 s, and the browser holds at most a few thousand markers. For each data directory
+(the 30-day demo, the baseline, and ``--days`` of incidents, both built once and
+cached outside the repo by :mod:`benchmarks.year_data`) it serves ``cityaware serve``,
+warms it (one kiosk load in a throwaway browser context), then in a fresh context
+(no HTTP cache) measures in headless Chromium at 1920x1080:
+
+* interactive: navigation until the map is ready, the live stream open and the KPI
+  panel filled (all eight figures);
+* map idle: until the last request of the first view ends (tiles, figures; the event
+  stream aside);
+* live: ``POST /v1/incidents`` until the new case is a row of the kiosk's live list
+  (``--posts`` times; median and worst);
+* the point markers and vector features the page holds.
+
+Each line prints the 30-day figure, the long one, their ratio and the target.
+
+    .venv/bin/python -m benchmarks.bench_kiosk_year                 # a year (builds once)
+    .venv/bin/python -m benchmarks.bench_kiosk_year --days 60       # quicker
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+from benchmarks import year_data
+from benchmarks.bench_year import ADMIN_KEY, serve
+from cityaware.api.testing import CHROMIUM, CHROMIUM_ARGS
+
+KIOSK = "/map/kiosk?layout=overview"
+VIEWPORT = {"width": 1920, "height": 1080}
+TARGETS = {"interactive_s": 3.0, "live_p50_s": 2.0, "live_max_s": 2.0, "markers": 5000}
+READY = (
+    "document.body.dataset.ready === '1' && document.body.dataset.live === '1'"
+    " && !!document.body.dataset.board"
+    " && document.querySelectorAll('#kb-kpis [data-kpi]').length === 8"
+)
+LAST_REQUEST_MS = (
+    "Math.max(0, ...performance.getEntriesByType('resource')"
+    ".filter(e => !e.name.includes('/v1/events')).map(e => e.responseEnd))"
+)
+
+
+def wait_until(page: Any, expression: str, timeout_s: float = 120.0) -> None:
+    """Poll ``expression`` in the page (the CSP forbids wait_for_function's eval)."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"not true within {timeout_s:.0f} s: {expression}")
+        page.wait_for_timeout(20)
+
+
+def kiosk_load(browser: Any, origin: str) -> tuple[Any, dict[str, float]]:
+    """A fresh context's page on the kiosk, and its interactive / idle seconds."""
+    page = browser.new_context(viewport=VIEWPORT).new_page()
+    started = time.perf_counter()
+    page.goto(origin + KIOSK)
+    wait_until(page, READY)
+    interactive = time.perf_counter() - started
+    page.wait_for_load_state("networkidle", timeout=120_000)
+    idle = page.evaluate(LAST_REQUEST_MS) / 1000
+    return page, {"interactive_s": interactive, "idle_s": max(idle, interactive)}
+
+
+def live_latency(page: Any, origin: str, posts: int) -> list[float]:
+    """Seconds from each POST until its case is a row of the live list."""
+    rng = np.random.default_rng(11)
+    west, south, east, north = 113.55, 34.70, 113.75, 34.82  # the demo city's core
+    seconds = []
+    with httpx.Client(base_url=origin, timeout=60) as http:
+        for _ in range(posts):
+            body = {"lon": rng.uniform(west, east), "lat": rng.uniform(south, north),
+                    "category": "noise", "crs": "WGS84"}  # fmt: skip
+            started = time.perf_counter()
+            answer = http.post("/v1/incidents", json=body, headers={"X-API-Key": ADMIN_KEY})
+            if answer.is_error:
+                raise SystemExit(f"POST /v1/incidents: {answer.status_code} {answer.text}")
+            case = answer.json()["id"]
+            wait_until(page, f"!!document.querySelector('#kb-list li[data-id=\"{case}\"]')", 60)
+            seconds.append(time.perf_counter() - started)
+            page.wait_for_timeout(300)
+    return seconds
+
+
+def measure(data_dir: Path, posts: int) -> dict[str, float]:
+    """The kiosk figures over one data directory (see the module doc)."""
+    from playwright.sync_api import sync_playwright
+
+    with serve(data_dir) as (_, origin), sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        warm, _ = kiosk_load(browser, origin)  # the server's caches, not the browser's
+        warm.context.close()
+        page, figures = kiosk_load(browser, origin)
+        live = live_latency(page, origin, posts)
+        figures |= {
+            "live_p50_s": float(np.median(live)),
+            "live_max_s": max(live),
+            "markers": page.evaluate("CityWall.markerCount()"),
+            "features": page.evaluate("CityWall.featureCount()"),
+        }
+        browser.close()
+    return figures
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--days", type=int, default=365, help="the long span (365: a year)")
+    parser.add_argument("--per-day", type=int, default=year_data.PER_DAY)
+    parser.add_argument("--posts", type=int, default=5, help="live items timed")
+    args, _ = parser.parse_known_args(argv)  # bench.sh passes bench_year's flags too
+    dirs = {span: year_data.build(span, args.per_day) for span in (30, args.days)}
+    for span, path in dirs.items():
+        print(f"{span} days: {path} ({(path / 'built').read_text().strip()})")
+    results = {span: measure(path, args.posts) for span, path in dirs.items()}
+    short, long = results[30], results[args.days]
+    print(f"load average {os.getloadavg()[0]:.1f}")
+    for name in ("interactive_s", "idle_s", "live_p50_s", "live_max_s", "markers", "features"):
+        target = TARGETS.get(name)
+        verdict = "" if target is None else (" met" if long[name] <= target else " MISSED")
+        ratio = long[name] / short[name] if short[name] else float("nan")
+        print(
+            f"kiosk {name}: 30 days {short[name]:,.2f}, {args.days} days {long[name]:,.2f}"
+            f" (ratio {ratio:.2f})"
+            + ("" if target is None else f"; target <= {target:g}")
+            + verdict
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
