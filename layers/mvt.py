@@ -85,7 +85,7 @@ class Layer(Protocol):
     """What a tile layer hands the encoder: its features' geometry and attribute columns
     aligned with them (any numpy dtype; None/NaN is missing)."""
 
-    columns: Mapping[str, np.ndarray]
+    columns: Mapping[str, Column]
 
     def __len__(self) -> int: ...
     def geometry(self) -> Geometry: ...
@@ -113,17 +113,19 @@ def varints(values: np.ndarray) -> bytes:
     '01ac0200'
     """
     v = np.asarray(values).astype(_U64, copy=False)
-    n = _varint_sizes(v)
     if not len(v):
         return b""
-    starts = np.cumsum(n) - n
-    out = np.empty(int(n.sum()), dtype=np.uint8)
-    for k in range(int(n.max())):
-        sel = np.flatnonzero(n > k)
-        byte = (v[sel] >> _U64(7 * k)) & _U64(0x7F)
-        more = (n[sel] > k + 1).astype(_U64) << _U64(7)
-        out[starts[sel] + k] = (byte | more).astype(np.uint8)
-    return out.tobytes()
+    widest = int(_varint_sizes(v.max(keepdims=True))[0])
+    if widest == 1:
+        return v.astype(np.uint8).tobytes()
+    shifts = np.arange(widest, dtype=_U64) * _U64(7)
+    groups = v[:, None] >> shifts  # (values, bytes): what is left from each byte on
+    more = groups >= _U64(0x80)
+    used = np.empty_like(more)
+    used[:, 0] = True
+    used[:, 1:] = more[:, :-1]
+    groups = (groups & _U64(0x7F)) | (more.astype(_U64) << _U64(7))
+    return groups.astype(np.uint8)[used].tobytes()
 
 
 def zigzag(values: np.ndarray) -> np.ndarray:
@@ -152,8 +154,11 @@ def _layer(name: str, layer: Layer, extent: int) -> bytes:
     present: list[np.ndarray] = []
     offset = 0
     for column, raw in layer.columns.items():
-        values = np.asarray(raw) if geometry.kept is None else np.asarray(raw)[geometry.kept]
-        found = _column_values(values, offset)
+        values = raw if geometry.kept is None else take(raw, geometry.kept)
+        if isinstance(values, Encoded):
+            found = values.table(offset)
+        else:
+            found = _column_values(np.asarray(values), offset)
         if found is None:
             continue
         table, count, index, mask = found
@@ -201,6 +206,60 @@ def _features(geometry: Geometry, tags: list[np.ndarray], present: list[np.ndarr
 
 
 Values = tuple[bytes, int, np.ndarray, np.ndarray]  # table, its length, index, present
+
+
+@dataclass(frozen=True)
+class Encoded:
+    """A text column encoded once for every tile it goes into (e.g. a boundary level's
+    codes and names): ``codes`` per row (-1: missing) into ``categories``, whose layer
+    value entries are ready in ``entries``; a tile only picks the entries it uses.
+
+    >>> column = Encoded.of(np.array(["b", "a", None, "b"], dtype=object))
+    >>> column.take(np.array([3, 2])).to_numpy().tolist()
+    ['b', None]
+    """
+
+    codes: np.ndarray
+    categories: np.ndarray
+    entries: np.ndarray
+
+    @classmethod
+    def of(cls, values: np.ndarray) -> Encoded:
+        codes, categories = pd.factorize(np.asarray(values, dtype=object))
+        entries = np.empty(len(categories), dtype=object)
+        entries[:] = [_field(_LAYER_VALUE, _field(_STRING, str(v).encode())) for v in categories]
+        return cls(codes.astype(np.int64), np.asarray(categories, dtype=object), entries)
+
+    def __len__(self) -> int:
+        return len(self.codes)
+
+    def take(self, rows: np.ndarray) -> Encoded:
+        return Encoded(self.codes[rows], self.categories, self.entries)
+
+    def to_numpy(self) -> np.ndarray:
+        """The values themselves (None where missing)."""
+        out = np.empty(len(self.codes), dtype=object)
+        present = self.codes >= 0
+        out[present] = self.categories[self.codes[present]]
+        return out
+
+    def table(self, offset: int) -> Values | None:
+        """As :func:`_column_values`: the entries used here, each row's index, presence."""
+        present = self.codes >= 0
+        if not present.any():
+            return None
+        used, inverse = np.unique(self.codes[present], return_inverse=True)
+        index = inverse.reshape(-1).astype(_U64) + _U64(offset)
+        table = b"".join(self.entries[used].tolist())
+        return table, len(used), _spread(index, present), present
+
+
+Column = np.ndarray | Encoded
+
+
+def take(column: Column, rows: np.ndarray) -> Column:
+    """The ``rows`` of a column (an array or :class:`Encoded`)."""
+    return column.take(rows) if isinstance(column, Encoded) else np.asarray(column)[rows]
 
 
 def _column_values(raw: np.ndarray, offset: int) -> Values | None:

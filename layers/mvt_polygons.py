@@ -1,13 +1,14 @@
 """Polygon layers for :mod:`layers.mvt`: the command streams of every ring at once.
 
 Encoded as ``mapbox_vector_tile`` encodes a polygon, so both decode alike: coordinates
-rounded to the pixel grid (half to even), each polygon oriented with
-:func:`shapely.orient_polygons` (exterior counter-clockwise in pixel coordinates, holes
-the other way), each ring without its closing point and without points that repeat the
-one before; a ring left without a segment is dropped, and with its exterior the whole
-polygon; a feature left without a ring is dropped. The cursor runs on from ring to ring
-and polygon to polygon within a feature. All of it with numpy over
-:func:`shapely.to_ragged_array`, no Python loop per ring or coordinate.
+rounded to the pixel grid (half to even), each polygon oriented as
+:func:`shapely.orient_polygons` orients it (exterior counter-clockwise in pixel
+coordinates, holes the other way; :mod:`layers.ring_orientation`), each ring without
+its closing point and without points that repeat the one before; a ring left without a
+segment is dropped, and with its exterior the whole polygon; a feature left without a
+ring is dropped. The cursor runs on from ring to ring and polygon to polygon within a
+feature. All of it with numpy over the coordinates (:func:`_ragged`), no Python loop
+per ring or coordinate.
 
 >>> import mapbox_vector_tile, shapely
 >>> layer = PolygonColumns(np.array([shapely.box(0, 0, 10, 10)]), {"code": np.array(["a"])})
@@ -19,7 +20,7 @@ and polygon to polygon within a feature. All of it with numpy over
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,7 +29,18 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cityaware.layers.mvt import EXTENT, Geometry, encode_layer, encode_layers, runs, zigzag
+from cityaware.layers.mvt import (
+    EXTENT,
+    Column,
+    Encoded,
+    Geometry,
+    encode_layer,
+    encode_layers,
+    runs,
+    take,
+    zigzag,
+)
+from cityaware.layers.ring_orientation import oriented
 
 __all__ = ["POLYGON", "PolygonColumns", "encode_layers", "polygonal"]
 POLYGON = 3
@@ -36,28 +48,35 @@ MOVE_TO_ONE, CLOSE_PATH, LINE_TO = 9, 15, 2
 _U64 = np.uint64
 
 
+Pixels = Callable[[np.ndarray], np.ndarray]  # (n, 2) coordinates -> tile pixels
+
+
 @dataclass
 class PolygonColumns:
-    """Polygons and multipolygons of one layer in tile pixels (y down) with attribute
-    columns aligned with them."""
+    """Polygons and multipolygons of one layer with attribute columns aligned with them;
+    ``to_pixels`` maps their coordinates to tile pixels (None: they are pixels already)."""
 
     geoms: np.ndarray
-    columns: Mapping[str, np.ndarray] = field(default_factory=dict)
+    columns: Mapping[str, Column] = field(default_factory=dict)
+    to_pixels: Pixels | None = None
 
     def __len__(self) -> int:
         return len(self.geoms)
 
     def geometry(self) -> Geometry:
-        return polygon_geometry(self.geoms)
+        return polygon_geometry(self.geoms, self.to_pixels)
 
     def encode(self, name: str, extent: int = EXTENT) -> bytes:
         """This layer as a tile of its own; feature by feature with ``mapbox_vector_tile``
         when clipping left something that is not polygonal (lines, points: rare)."""
         if polygonal(self.geoms):
             return encode_layer(name, self, extent)
+        pixels = (
+            self.geoms if self.to_pixels is None else shapely.transform(self.geoms, self.to_pixels)
+        )
         features = [
             {"geometry": geom, "properties": _properties(self.columns, i)}
-            for i, geom in enumerate(self.geoms)
+            for i, geom in enumerate(pixels)
         ]
         options = {"y_coord_down": True, "extents": extent}
         return mapbox_vector_tile.encode(
@@ -65,10 +84,11 @@ class PolygonColumns:
         )
 
 
-def _properties(columns: Mapping[str, np.ndarray], i: int) -> dict[str, Any]:
+def _properties(columns: Mapping[str, Column], i: int) -> dict[str, Any]:
     out = {}
     for key, column in columns.items():
-        value = column[i]
+        value = take(column, np.array([i]))
+        value = (value.to_numpy() if isinstance(value, Encoded) else value)[0]
         if not pd.isna(value):
             out[key] = value.item() if isinstance(value, np.generic) else value
     return out
@@ -84,20 +104,15 @@ def polygonal(geoms: np.ndarray) -> bool:
     return bool(np.isin(kinds, (3, 6)).all())
 
 
-def polygon_geometry(geoms: np.ndarray) -> Geometry:
+def polygon_geometry(geoms: np.ndarray, to_pixels: Pixels | None = None) -> Geometry:
     """The command streams of ``geoms`` (see the module doc); ``kept`` marks the
     features that still have a ring."""
     count = len(geoms)
     if not count:
         return Geometry(np.zeros(0, dtype=_U64), np.zeros(0, dtype=np.int64), POLYGON)
-    oriented = shapely.orient_polygons(shapely.transform(geoms, np.round), exterior_cw=False)
-    kind, coords, offsets = shapely.to_ragged_array(oriented)
-    if kind == shapely.GeometryType.POLYGON:
-        ring_offsets, polygon_rings = offsets
-        feature_polygons = np.arange(count + 1)
-    else:
-        ring_offsets, polygon_rings, feature_polygons = offsets
-    q = np.round(coords).astype(np.int64)
+    coords, ring_offsets, polygon_rings, feature_polygons = _ragged(geoms)
+    pixels = coords if to_pixels is None else to_pixels(coords)
+    q = oriented(np.round(pixels).astype(np.int64), ring_offsets, polygon_rings)
     rings = len(ring_offsets) - 1
     ring_start = ring_offsets[:-1].astype(np.int64)
     ring_len = np.maximum(np.diff(ring_offsets).astype(np.int64) - 1, 0)  # no closing point
@@ -144,3 +159,46 @@ def _firsts(group: np.ndarray) -> np.ndarray:
     first = np.ones(len(group), dtype=bool)
     first[1:] = group[1:] != group[:-1]
     return first
+
+
+def _ragged(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Coordinates and the offsets of rings (into coordinates), polygons (into rings) and
+    features (into polygons), as :func:`shapely.to_ragged_array` for multipolygons.
+
+    Simple polygons (one ring, most of a tile) are read with ``get_coordinates``, which
+    makes no Python object per ring (``to_ragged_array`` makes one per ring, and the
+    garbage collector then walks the heap); only the others go through it.
+    """
+    count = len(geoms)
+    simple = (shapely.get_type_id(geoms) == 3) & (shapely.get_num_interior_rings(geoms) == 0)
+    if simple.all():
+        sizes = shapely.get_num_coordinates(geoms)
+        every = np.arange(count + 1)
+        return shapely.get_coordinates(geoms), np.r_[0, np.cumsum(sizes)], every, every
+    plain = np.flatnonzero(simple)
+    other = np.flatnonzero(~simple)
+    kind, coords_o, offsets = shapely.to_ragged_array(geoms[other])
+    if kind == shapely.GeometryType.POLYGON:
+        offsets = (*offsets, np.arange(len(other) + 1))
+    ring_o, polygon_o, feature_o = (np.asarray(o, dtype=np.int64) for o in offsets)
+    sizes_p = shapely.get_num_coordinates(geoms[plain]).astype(np.int64)
+    polygons_o = np.diff(feature_o)  # per complex feature
+    # each sequence (polygons, rings, coordinates) laid out feature by feature
+    polygon_feature = np.r_[plain, np.repeat(other, polygons_o)]
+    order_polygons = np.argsort(polygon_feature, kind="stable")
+    rings_per_polygon = np.r_[np.ones(len(plain), dtype=np.int64), np.diff(polygon_o)]
+    ring_feature = np.repeat(polygon_feature, rings_per_polygon)
+    ring_sizes = np.r_[sizes_p, np.diff(ring_o)]
+    order_rings = np.argsort(ring_feature, kind="stable")
+    coord_feature = np.repeat(ring_feature, ring_sizes)
+    coords = np.vstack([shapely.get_coordinates(geoms[plain]), coords_o])
+    coords = coords[np.argsort(coord_feature, kind="stable")]
+    polygons = np.zeros(count, dtype=np.int64)
+    polygons[plain], polygons[other] = 1, polygons_o
+    rings = rings_per_polygon[order_polygons]
+    return (
+        coords,
+        np.r_[0, np.cumsum(ring_sizes[order_rings])],
+        np.r_[0, np.cumsum(rings)],
+        np.r_[0, np.cumsum(polygons)],
+    )

@@ -10,7 +10,7 @@ bins with counts otherwise.
 >>> units = gpd.GeoDataFrame({"code": ["1"], "name": ["a"], "level": ["grid"],
 ...     "parent_code": [""]}, geometry=[shapely.box(114.3, 34.8, 114.4, 34.9)], crs=4326)
 >>> src = PolygonSource.from_units(units, "grids", min_zoom=0)
->>> src.features(TileBox.of(10, 837, 406), cap=100).columns["code"].tolist()
+>>> src.features(TileBox.of(10, 837, 406), cap=100).columns["code"].to_numpy().tolist()
 ['1']
 """
 
@@ -23,7 +23,7 @@ import numpy as np
 import pandas as pd
 import shapely
 
-from cityaware.layers.mvt import PointColumns
+from cityaware.layers.mvt import Encoded, PointColumns
 from cityaware.layers.mvt_polygons import PolygonColumns
 from cityaware.layers.tiles import (
     BUFFER_PX,
@@ -46,7 +46,7 @@ class PolygonSource:
 
     name: str
     geoms: np.ndarray
-    columns: dict[str, np.ndarray]
+    columns: dict[str, Encoded]
     min_zoom: int = 0
     tree: shapely.STRtree = field(init=False)
     _by_zoom: dict[int, np.ndarray] = field(init=False, default_factory=dict)
@@ -59,7 +59,7 @@ class PolygonSource:
         """Build from a units frame (EPSG:4326) of one level."""
         units = units.to_crs(4326) if units.crs and units.crs.to_epsg() != 4326 else units
         columns = {
-            c: np.array(["" if v is None else str(v) for v in units[c].tolist()], dtype=object)
+            c: Encoded.of(np.array(["" if v is None else str(v) for v in units[c]], dtype=object))
             for c in POLYGON_PROPERTIES
             if c in units.columns
         }

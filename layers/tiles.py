@@ -32,7 +32,7 @@ import numpy as np
 import shapely
 
 from cityaware.geo.errors import InvalidInput
-from cityaware.layers.mvt import EXTENT, PointColumns
+from cityaware.layers.mvt import EXTENT, Column, PointColumns, take
 from cityaware.layers.mvt_polygons import PolygonColumns
 
 BUFFER_PX = 64
@@ -127,7 +127,7 @@ def polygon_features(
     box: TileBox,
     tree: shapely.STRtree,
     geoms: np.ndarray,
-    columns: Mapping[str, np.ndarray],
+    columns: Mapping[str, Column],
     cap: int,
 ) -> PolygonColumns:
     """Features of the EPSG:3857 ``geoms`` (indexed by ``tree``) that meet ``box``, with
@@ -137,20 +137,26 @@ def polygon_features(
     ``cap`` features are kept (the largest first, so the outline of the city stays).
     """
     bounds = box.buffered()
-    hits = tree.query(shapely.box(*bounds), predicate="intersects")
+    area = shapely.box(*bounds)
+    hits = tree.query(area)  # boxes that meet: what does not meet clips to nothing below
     if len(hits) > cap:
+        hits = hits[shapely.intersects(geoms[hits], area)]
         hits = hits[np.argsort(-shapely.area(geoms[hits]), kind="stable")[:cap]]
     hits = np.sort(hits)
-    clipped = shapely.clip_by_rect(geoms[hits], *bounds)
+    clipped = geoms[hits]
+    minx, miny, maxx, maxy = shapely.bounds(clipped).T
+    crossing = ~((minx >= bounds[0]) & (miny >= bounds[1]) & (maxx <= bounds[2]))
+    crossing |= maxy > bounds[3]  # only these change (GEOS returns the others as they are)
+    clipped[crossing] = shapely.clip_by_rect(clipped[crossing], *bounds)
+    keep = ~shapely.is_empty(clipped)
+    rows = hits[keep]
 
     def project(coords: np.ndarray) -> np.ndarray:
         px, py = box.to_pixels(coords[:, 0], coords[:, 1])
         return np.column_stack([px, py])
 
-    pixels = shapely.transform(clipped, project)
-    keep = ~shapely.is_empty(pixels)
-    rows = hits[keep]
-    return PolygonColumns(pixels[keep], {k: np.asarray(v)[rows] for k, v in columns.items()})
+    chosen = {k: take(v, rows) for k, v in columns.items()}
+    return PolygonColumns(clipped[keep], chosen, to_pixels=project)
 
 
 def points_in(

@@ -10,7 +10,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cityaware.layers.mvt import EXTENT
+from cityaware.layers.mvt import EXTENT, Encoded
 from cityaware.layers.mvt_polygons import PolygonColumns, encode_layers, polygonal
 
 OPTIONS = {"y_coord_down": True, "extents": EXTENT}
@@ -53,16 +53,24 @@ def decoded(body: bytes) -> dict:
     return mapbox_vector_tile.decode(body, default_options={"y_coord_down": True}) if body else {}
 
 
-@settings(max_examples=120, deadline=None)
-@given(st.lists(polygon(), min_size=1, max_size=25))
-def test_polygons_decode_as_the_per_feature_encoder_s(shapes):
+@settings(max_examples=150, deadline=None)
+@given(st.lists(polygon(), min_size=1, max_size=25), st.sampled_from([1.0, 0.37, 3.0]))
+def test_polygons_decode_as_the_per_feature_encoder_s(shapes, scale):
+    """Given in pixels, or in other units with ``to_pixels`` (as tiles hand them over)."""
     geoms = np.array([g for g in shapes if polygonal(np.array([g])) and not g.is_empty])
     if not len(geoms):
         return
+    names = np.array(["", "x"] * len(geoms), dtype=object)[: len(geoms)]
     columns = {"code": np.array([f"c{i}" for i in range(len(geoms))], dtype=object),
-               "name": np.array(["", "x"] * len(geoms), dtype=object)[: len(geoms)]}  # fmt: skip
-    ours = encode_layers({"grids": PolygonColumns(geoms, columns)})
-    assert decoded(ours) == decoded(reference(geoms, columns))
+               "name": Encoded.of(names)}  # fmt: skip
+
+    def to_pixels(coords):
+        return coords * scale - 17.25
+
+    layer = PolygonColumns(geoms, columns, None if scale == 1.0 else to_pixels)
+    pixels = geoms if scale == 1.0 else shapely.transform(geoms, to_pixels)
+    plain = {k: v.to_numpy() if isinstance(v, Encoded) else v for k, v in columns.items()}
+    assert decoded(encode_layers({"grids": layer})) == decoded(reference(pixels, plain))
 
 
 def test_a_sliver_that_rounds_away_is_left_out_with_its_properties():
