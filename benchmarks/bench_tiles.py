@@ -114,11 +114,19 @@ def old_tile(layers: MapLayers, layer: str, box: TileBox) -> bytes:
     """The tile as before the columnar encoder: per-row dicts (pandas ``to_dict`` records,
     shapely points, per-bin dicts), then ``mapbox_vector_tile.encode``."""
     if layer == "grids":
-        found = layers._boundary_state()[1]["grids"].features(box, POLYGON_CAP)
-        columns = {k: v.to_numpy() for k, v in found.columns.items()}
+        source = layers._boundary_state()[1]["grids"]
+        geoms, bounds = source.geometries_at(box.z), box.buffered()
+        hits = source.tree.query(shapely.box(*bounds), predicate="intersects")
+        if len(hits) > POLYGON_CAP:
+            hits = hits[np.argsort(-shapely.area(geoms[hits]), kind="stable")[:POLYGON_CAP]]
+        hits = np.sort(hits)
+        clipped = shapely.clip_by_rect(geoms[hits], *bounds)
+        pixels = shapely.transform(clipped, lambda c: np.column_stack(box.to_pixels(*c.T)))
+        keep = ~shapely.is_empty(pixels)
+        columns = {k: v.to_numpy() for k, v in source.columns.items()}
         feats = [
             {"geometry": g, "properties": {k: v[i] for k, v in columns.items()}}
-            for i, g in enumerate(found.geoms)
+            for g, i in zip(pixels[keep], hits[keep], strict=True)
         ]
     else:
         spec = POINT_LAYERS[layer]

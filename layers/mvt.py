@@ -386,8 +386,13 @@ def runs(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
     return np.repeat(starts - firsts, lengths) + np.arange(int(lengths.sum()))
 
 
+SMALL = 256  # fewer values than this: a Python loop beats a dozen numpy calls
+
+
 def _string_entries(unique: np.ndarray) -> bytes:
     payloads = [text.encode() for text in unique.tolist()]
+    if len(payloads) < SMALL:
+        return b"".join(_field(_LAYER_VALUE, _field(_STRING, p)) for p in payloads)
     lens = np.fromiter(map(len, payloads), dtype=_U64, count=len(payloads))
     tokens = np.column_stack(
         [

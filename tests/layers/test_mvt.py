@@ -109,3 +109,17 @@ def test_varints_and_zigzag_as_protobuf_writes_them(values):
 
     encoded = varints(zigzag(np.array(values, dtype=np.int64)))
     assert encoded == b"".join(_VarintBytes((v << 1) ^ (v >> 63)) for v in values)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.lists(text, min_size=300, max_size=700), st.integers(0, 2**32 - 1))
+def test_many_values_take_the_vectorized_tables_and_decode_the_same(texts, seed):
+    rng = np.random.default_rng(seed)
+    n = len(texts)
+    column = np.empty(n, dtype=object)
+    column[:] = texts
+    columns = {"name": column, "n": rng.integers(-(2**40), 2**40, n),
+               "v": rng.normal(size=n) * 1e6}  # fmt: skip
+    x, y = rng.integers(-64, EXTENT + 64, n), rng.integers(-64, EXTENT + 64, n)
+    ours = encode_layers({"points": PointColumns(x, y, columns)})
+    assert decoded(ours) == decoded(reference("points", x, y, columns))
