@@ -286,6 +286,10 @@ def _column_values(raw: np.ndarray, offset: int) -> Values | None:
 def _object_values(raw: np.ndarray, offset: int) -> Values | None:
     """Values of an object column: strings mostly; numbers, booleans and other objects
     (as text, like timestamps) are kept apart by type as the per-row encoder kept them."""
+    if len(raw) < SMALL:
+        text = _small_text(raw, offset)
+        if text is not NOT_TEXT:
+            return text
     mask = ~pd.isna(raw)
     if not mask.any():
         return None
@@ -314,6 +318,34 @@ def _object_values(raw: np.ndarray, offset: int) -> Values | None:
             total += count
             index[chosen] = inverse
     return b"".join(tables), total, _spread(index, mask), mask
+
+
+NOT_TEXT: Values = (b"", 0, np.zeros(0, dtype=_U64), np.zeros(0, dtype=bool))
+
+
+def _small_text(raw: np.ndarray, offset: int) -> Values | None:
+    """:func:`_object_values` of a short column of text and missing values, in one Python
+    pass (a few dozen rows: cheaper than the pandas calls); :data:`NOT_TEXT` when it holds
+    anything else."""
+    positions: dict[str, int] = {}
+    index: list[int] = []
+    present: list[bool] = []
+    for value in raw.tolist():
+        if isinstance(value, str):
+            index.append(positions.setdefault(value, len(positions)))
+            present.append(True)
+        elif pd.isna(value):
+            index.append(0)
+            present.append(False)
+        else:
+            return NOT_TEXT
+    if not positions:
+        return None
+    mask = np.array(present, dtype=bool)
+    rows = np.array(index, dtype=_U64) + _U64(offset)
+    rows[~mask] = 0
+    table = _string_entries(np.array(list(positions), dtype=object))
+    return table, len(positions), rows, mask
 
 
 def _tabled(
