@@ -423,8 +423,13 @@ SMALL = 256  # fewer values than this: a Python loop beats a dozen numpy calls
 
 def _string_entries(unique: np.ndarray) -> bytes:
     payloads = [text.encode() for text in unique.tolist()]
-    if len(payloads) < SMALL:
-        return b"".join(_field(_LAYER_VALUE, _field(_STRING, p)) for p in payloads)
+    if len(payloads) < SMALL:  # one-byte lengths written directly for short texts
+        return b"".join(
+            bytes((_LAYER_VALUE, len(p) + 2, _STRING, len(p))) + p
+            if len(p) < 126
+            else _field(_LAYER_VALUE, _field(_STRING, p))
+            for p in payloads
+        )
     lens = np.fromiter(map(len, payloads), dtype=_U64, count=len(payloads))
     tokens = np.column_stack(
         [

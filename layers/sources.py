@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -118,6 +119,11 @@ class PointSource:
     def __len__(self) -> int:
         return len(self.x)
 
+    @cached_property
+    def arrays(self) -> dict[str, pd.api.extensions.ExtensionArray | np.ndarray]:
+        """The arrays of the columns tiles send and sum, without pandas' column look-up."""
+        return {n: self.attributes[n].array for n in dict.fromkeys([*self.columns, *self.sums])}
+
     def select(self, mask: np.ndarray) -> PointSource:
         """The points where ``mask`` is true (e.g. a time window or a status)."""
         return PointSource(
@@ -154,9 +160,7 @@ def features_of(
     if box.z >= detail_zoom and sum(len(i) for i in inside) <= cap:
         near = [rows(s, BUFFER_PX) for s in sources]
         columns = {
-            name: _joined(
-                [_column(s.attributes[name], i) for s, i in zip(sources, near, strict=True)]
-            )
+            name: _joined([_column(s.arrays[name], i) for s, i in zip(sources, near, strict=True)])
             for name in sources[0].columns
         }
         x = np.concatenate([s.x[i] for s, i in zip(sources, near, strict=True)])
@@ -164,7 +168,7 @@ def features_of(
         return point_features(box, x, y, columns)
     sums = {
         name: np.concatenate(
-            [s.attributes[name].to_numpy()[i] for s, i in zip(sources, inside, strict=True)]
+            [np.asarray(s.arrays[name])[i] for s, i in zip(sources, inside, strict=True)]
         )
         for name in sources[0].sums
     }
@@ -173,10 +177,10 @@ def features_of(
     return binned_features(box, x, y, sums)
 
 
-def _column(series: pd.Series, rows: np.ndarray) -> np.ndarray:
+def _column(array: pd.api.extensions.ExtensionArray | np.ndarray, rows: np.ndarray) -> np.ndarray:
     """The values of ``rows`` of one attribute column as a numpy array, without reading the
     rest of it (categories and Arrow strings become objects, numbers stay numbers)."""
-    values = series.array.take(rows)
+    values = array.take(rows)
     if isinstance(values, np.ndarray):
         return values
     if isinstance(values, pd.Categorical):
