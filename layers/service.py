@@ -35,9 +35,10 @@ from cityaware.geo.boundaries.schema import LEVEL_OF_LAYER
 from cityaware.geo.errors import ChangesPruned, InvalidInput, NotFound
 from cityaware.geo.store.changes import FrameDelta
 from cityaware.geo.store.taxonomy import OPEN_STATUSES
+from cityaware.layers.mvt import encode_layers
 from cityaware.layers.sources import PointSource, PolygonSource, features_of
 from cityaware.layers.tile_cache import TileCache
-from cityaware.layers.tiles import TileBox, encode_tile, lonlat_to_mercator
+from cityaware.layers.tiles import TileBox, lonlat_to_mercator
 
 # tile layer → (units level, min zoom)
 MIN_ZOOMS: dict[str, int] = {"districts": 0, "streets": 11, "communities": 13, "grids": 10}
@@ -402,14 +403,14 @@ class MapLayers:
         if layer in BOUNDARY_LEVELS or layer in COMPOSITES:
             sources = self._boundary_state()[1]
             names = COMPOSITES.get(layer, (layer,))
-            return encode_tile({n: sources[n].features(box, POLYGON_CAP) for n in names})
+            return encode_layers({n: sources[n].features(box, POLYGON_CAP) for n in names})
         spec = POINT_LAYERS[layer]
         sources = self.snapshot(layer).sources()
         keep = None
         if layer == "incidents":
             now_ms = self.clock() * 1000
             keep = lambda source, rows: filters.mask_at(source.attributes, rows, now_ms)  # noqa: E731
-        return encode_tile({layer: features_of(sources, box, spec.cap, spec.detail_zoom, keep)})
+        return encode_layers({layer: features_of(sources, box, spec.cap, spec.detail_zoom, keep)})
 
     def warm(self, zooms: Sequence[int] = (10, 11), filters: TileFilters | None = None) -> int:
         """Load every snapshot and render (gzipped, as served) all tiles over the city at

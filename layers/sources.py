@@ -10,7 +10,7 @@ bins with counts otherwise.
 >>> units = gpd.GeoDataFrame({"code": ["1"], "name": ["a"], "level": ["grid"],
 ...     "parent_code": [""]}, geometry=[shapely.box(114.3, 34.8, 114.4, 34.9)], crs=4326)
 >>> src = PolygonSource.from_units(units, "grids", min_zoom=0)
->>> [f["properties"]["code"] for f in src.features(TileBox.of(10, 837, 406), cap=100)]
+>>> src.features(TileBox.of(10, 837, 406), cap=100).columns["code"].to_numpy().tolist()
 ['1']
 """
 
@@ -18,11 +18,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
 import shapely
 
+from cityaware.layers.mvt import Encoded, PointColumns
+from cityaware.layers.mvt_polygons import PolygonColumns
 from cityaware.layers.tiles import (
     BUFFER_PX,
     TileBox,
@@ -44,7 +47,7 @@ class PolygonSource:
 
     name: str
     geoms: np.ndarray
-    properties: list[dict]
+    columns: dict[str, Encoded]
     min_zoom: int = 0
     tree: shapely.STRtree = field(init=False)
     _by_zoom: dict[int, np.ndarray] = field(init=False, default_factory=dict)
@@ -56,13 +59,13 @@ class PolygonSource:
     def from_units(cls, units, name: str, min_zoom: int = 0) -> PolygonSource:
         """Build from a units frame (EPSG:4326) of one level."""
         units = units.to_crs(4326) if units.crs and units.crs.to_epsg() != 4326 else units
-        cols = [c for c in POLYGON_PROPERTIES if c in units.columns]
-        props = [
-            {k: ("" if v is None else str(v)) for k, v in row.items()}
-            for row in units[cols].to_dict("records")
-        ]
+        columns = {
+            c: Encoded.of(np.array(["" if v is None else str(v) for v in units[c]], dtype=object))
+            for c in POLYGON_PROPERTIES
+            if c in units.columns
+        }
         geoms = geometries_to_mercator(np.asarray(units.geometry.values, dtype=object))
-        return cls(name=name, geoms=geoms, properties=props, min_zoom=min_zoom)
+        return cls(name=name, geoms=geoms, columns=columns, min_zoom=min_zoom)
 
     def geometries_at(self, z: int) -> np.ndarray:
         """The geometries simplified to one tile pixel at zoom ``z`` (cached)."""
@@ -74,11 +77,11 @@ class PolygonSource:
             self._by_zoom[z] = np.where(shapely.is_empty(simple), self.geoms, simple)
         return self._by_zoom[z]
 
-    def features(self, box: TileBox, cap: int) -> list[dict]:
+    def features(self, box: TileBox, cap: int) -> PolygonColumns:
         """Tile features of this level (none below ``min_zoom``)."""
         if box.z < self.min_zoom:
-            return []
-        return polygon_features(box, self.tree, self.geometries_at(box.z), self.properties, cap)
+            return PolygonColumns(np.empty(0, dtype=object))
+        return polygon_features(box, self.tree, self.geometries_at(box.z), self.columns, cap)
 
 
 @dataclass
@@ -116,6 +119,11 @@ class PointSource:
     def __len__(self) -> int:
         return len(self.x)
 
+    @cached_property
+    def arrays(self) -> dict[str, pd.api.extensions.ExtensionArray | np.ndarray]:
+        """The arrays of the columns tiles send and sum, without pandas' column look-up."""
+        return {n: self.attributes[n].array for n in dict.fromkeys([*self.columns, *self.sums])}
+
     def select(self, mask: np.ndarray) -> PointSource:
         """The points where ``mask`` is true (e.g. a time window or a status)."""
         return PointSource(
@@ -127,7 +135,7 @@ class PointSource:
             self.sums,
         )
 
-    def features(self, box: TileBox, cap: int, detail_zoom: int) -> list[dict]:
+    def features(self, box: TileBox, cap: int, detail_zoom: int) -> PointColumns:
         """Points as themselves when zoomed in and under ``cap``; otherwise bins."""
         return features_of([self], box, cap, detail_zoom)
 
@@ -138,7 +146,7 @@ Keep = Callable[[PointSource, np.ndarray], np.ndarray] | None
 
 def features_of(
     sources: Sequence[PointSource], box: TileBox, cap: int, detail_zoom: int, keep: Keep = None
-) -> list[dict]:
+) -> PointColumns:
     """The tile features of several sources as of one (a snapshot and the rows changed
     since): points when zoomed in and under ``cap``, else bins; ``keep`` selects rows.
     Only each source's slab of x is scanned; rows with a NaN ``y`` (replaced) never match.
@@ -150,17 +158,17 @@ def features_of(
 
     inside = [rows(s, 0) for s in sources]
     if box.z >= detail_zoom and sum(len(i) for i in inside) <= cap:
-        xs, ys, props = [], [], []
-        for source in sources:
-            near = rows(source, BUFFER_PX)
-            table = source.attributes.iloc[near][list(source.columns)]
-            props += [_clean(r) for r in table.to_dict("records")]
-            xs.append(source.x[near])
-            ys.append(source.y[near])
-        return point_features(box, np.concatenate(xs), np.concatenate(ys), props)
+        near = [rows(s, BUFFER_PX) for s in sources]
+        columns = {
+            name: _joined([_column(s.arrays[name], i) for s, i in zip(sources, near, strict=True)])
+            for name in sources[0].columns
+        }
+        x = np.concatenate([s.x[i] for s, i in zip(sources, near, strict=True)])
+        y = np.concatenate([s.y[i] for s, i in zip(sources, near, strict=True)])
+        return point_features(box, x, y, columns)
     sums = {
         name: np.concatenate(
-            [s.attributes[name].to_numpy()[i] for s, i in zip(sources, inside, strict=True)]
+            [np.asarray(s.arrays[name])[i] for s, i in zip(sources, inside, strict=True)]
         )
         for name in sources[0].sums
     }
@@ -169,15 +177,21 @@ def features_of(
     return binned_features(box, x, y, sums)
 
 
-def _clean(record: dict) -> dict:
-    """MVT properties: drop missing values, make numpy scalars and timestamps plain."""
-    out = {}
-    for key, value in record.items():
-        if value is None or (not isinstance(value, str) and pd.isna(value)):
-            continue
-        if isinstance(value, np.generic):
-            value = value.item()
-        if not isinstance(value, (str, int, float, bool)):
-            value = str(value)
-        out[key] = value
-    return out
+def _column(array: pd.api.extensions.ExtensionArray | np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """The values of ``rows`` of one attribute column as a numpy array, without reading the
+    rest of it (categories and Arrow strings become objects, numbers stay numbers)."""
+    values = array.take(rows)
+    if isinstance(values, np.ndarray):
+        return values
+    if isinstance(values, pd.Categorical):
+        return np.asarray(values.astype(object))
+    if values.dtype.kind in "biuf" and not values.isna().any():
+        return values.to_numpy()
+    return values.to_numpy(dtype=object, na_value=None)
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """One column from the parts of several sources (object when their types differ)."""
+    if len(parts) == 1 or len({p.dtype for p in parts}) == 1:
+        return np.concatenate(parts)
+    return np.concatenate([p.astype(object) for p in parts])

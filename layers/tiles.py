@@ -2,34 +2,39 @@
 
 The pipeline per tile is vectorized (no Python loop per coordinate):
 ``STRtree.query(tile box)`` → ``shapely.clip_by_rect`` → ``shapely.transform`` to
-tile pixels → ``mapbox_vector_tile.encode``. Point layers are selected with numpy
-masks; when a tile holds more points than its cap, or is below the detail zoom,
-the points are aggregated into square bins of ``BIN_PX`` pixels whose feature
-carries ``count`` (the browser then never holds more than a few thousand features).
+tile pixels → :func:`layers.mvt.encode_layers` (polygons through
+:mod:`layers.mvt_polygons`). Point layers are selected with numpy masks; both stay
+columnar (:class:`layers.mvt.PointColumns`, :class:`layers.mvt_polygons.PolygonColumns`:
+geometry and attribute arrays) up to the encoder, which encodes all features at once.
+When a tile holds more points than its cap, or is below the detail zoom, the points are
+aggregated into square bins of ``BIN_PX`` pixels whose feature carries
+``count`` (the browser then never holds more than a few thousand features).
 
 Tile math comes from :mod:`mercantile` (Web Mercator, XYZ scheme).
 
 >>> box = TileBox.of(0, 0, 0)
 >>> round(box.maxx)
 20037508
->>> tile = encode_tile({"pts": point_features(box, np.array([0.0]), np.array([0.0]), [{}])})
+>>> import mapbox_vector_tile
+>>> from cityaware.layers.mvt import encode_layers
+>>> tile = encode_layers({"pts": point_features(box, np.array([0.0]), np.array([0.0]))})
 >>> mapbox_vector_tile.decode(tile)["pts"]["features"][0]["geometry"]["coordinates"]
 [2048, 2048]
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 
-import mapbox_vector_tile
 import mercantile
 import numpy as np
 import shapely
 
 from cityaware.geo.errors import InvalidInput
+from cityaware.layers.mvt import EXTENT, Column, PointColumns, take
+from cityaware.layers.mvt_polygons import PolygonColumns
 
-EXTENT = 4096
 BUFFER_PX = 64
 BIN_PX = 512
 MAX_ZOOM = 22
@@ -122,31 +127,36 @@ def polygon_features(
     box: TileBox,
     tree: shapely.STRtree,
     geoms: np.ndarray,
-    properties: Sequence[dict],
+    columns: Mapping[str, Column],
     cap: int,
-) -> list[dict]:
-    """Features of the EPSG:3857 ``geoms`` (indexed by ``tree``) that meet ``box``.
+) -> PolygonColumns:
+    """Features of the EPSG:3857 ``geoms`` (indexed by ``tree``) that meet ``box``, with
+    their rows of the attribute ``columns`` (arrays aligned with ``geoms``).
 
     Geometries are clipped to the buffered tile and moved to tile pixels; at most
     ``cap`` features are kept (the largest first, so the outline of the city stays).
     """
     bounds = box.buffered()
-    hits = tree.query(shapely.box(*bounds), predicate="intersects")
+    area = shapely.box(*bounds)
+    hits = tree.query(area)  # boxes that meet: what does not meet clips to nothing below
     if len(hits) > cap:
+        hits = hits[shapely.intersects(geoms[hits], area)]
         hits = hits[np.argsort(-shapely.area(geoms[hits]), kind="stable")[:cap]]
     hits = np.sort(hits)
-    clipped = shapely.clip_by_rect(geoms[hits], *bounds)
+    clipped = geoms[hits]
+    minx, miny, maxx, maxy = shapely.bounds(clipped).T
+    crossing = ~((minx >= bounds[0]) & (miny >= bounds[1]) & (maxx <= bounds[2]))
+    crossing |= maxy > bounds[3]  # only these change (GEOS returns the others as they are)
+    clipped[crossing] = shapely.clip_by_rect(clipped[crossing], *bounds)
+    keep = ~shapely.is_empty(clipped)
+    rows = hits[keep]
 
     def project(coords: np.ndarray) -> np.ndarray:
         px, py = box.to_pixels(coords[:, 0], coords[:, 1])
         return np.column_stack([px, py])
 
-    pixels = shapely.transform(clipped, project)
-    keep = ~shapely.is_empty(pixels)
-    return [
-        {"geometry": geom, "properties": properties[i]}
-        for geom, i in zip(pixels[keep], hits[keep], strict=True)
-    ]
+    chosen = {k: take(v, rows) for k, v in columns.items()}
+    return PolygonColumns(clipped[keep], chosen, to_pixels=project)
 
 
 def points_in(
@@ -163,14 +173,13 @@ def points_in(
 
 
 def point_features(
-    box: TileBox, x: np.ndarray, y: np.ndarray, properties: Sequence[dict]
-) -> list[dict]:
-    """One tile feature per point (coordinates already selected for this tile)."""
+    box: TileBox, x: np.ndarray, y: np.ndarray, columns: Mapping[str, np.ndarray] | None = None
+) -> PointColumns:
+    """The points (coordinates already selected for this tile) in tile pixels, with their
+    attribute ``columns`` (arrays aligned with ``x``), for :func:`layers.mvt.encode_layers`.
+    """
     px, py = box.to_pixels(np.asarray(x), np.asarray(y))
-    return [
-        {"geometry": shapely.Point(a, b), "properties": props}
-        for a, b, props in zip(px.round(), py.round(), properties, strict=True)
-    ]
+    return PointColumns(_grid(px), _grid(py), dict(columns or {}))
 
 
 def binned_features(
@@ -179,7 +188,7 @@ def binned_features(
     y: np.ndarray,
     sums: dict[str, np.ndarray] | None = None,
     bin_px: int = BIN_PX,
-) -> list[dict]:
+) -> PointColumns:
     """Aggregate points of one tile into ``bin_px`` square bins.
 
     Each bin becomes one point at the mean position of its members with
@@ -187,8 +196,8 @@ def binned_features(
     ``x``), the sum over its members (e.g. ``open`` incidents, ``alarm`` sensors).
 
     >>> box = TileBox.of(0, 0, 0)
-    >>> feats = binned_features(box, np.array([1.0, 2.0, 1e7]), np.array([1.0, 2.0, 1e7]))
-    >>> sorted(f["properties"]["count"] for f in feats)
+    >>> bins = binned_features(box, np.array([1.0, 2.0, 1e7]), np.array([1.0, 2.0, 1e7]))
+    >>> sorted(bins.columns["count"].tolist())
     [1, 2]
     """
     px, py = box.to_pixels(np.asarray(x), np.asarray(y))
@@ -199,24 +208,13 @@ def binned_features(
     counts = np.bincount(inverse, minlength=len(cells))
     mean_x = np.bincount(inverse, weights=px, minlength=len(cells)) / counts
     mean_y = np.bincount(inverse, weights=py, minlength=len(cells)) / counts
-    totals = {
-        name: np.bincount(inverse, weights=np.asarray(v, dtype="float64"), minlength=len(cells))
-        for name, v in (sums or {}).items()
-    }
-    features = []
-    for i in range(len(cells)):
-        props = {"count": int(counts[i]), "cluster": 1}
-        props.update({name: int(total[i]) for name, total in totals.items()})
-        geom = shapely.Point(round(mean_x[i]), round(mean_y[i]))
-        features.append({"geometry": geom, "properties": props})
-    return features
+    columns = {"count": counts.astype("int64"), "cluster": np.ones(len(cells), dtype="int64")}
+    for name, v in (sums or {}).items():
+        total = np.bincount(inverse, weights=np.asarray(v, dtype="float64"), minlength=len(cells))
+        columns[name] = total.astype("int64")
+    return PointColumns(_grid(mean_x), _grid(mean_y), columns)
 
 
-def encode_tile(layers: dict[str, list[dict]]) -> bytes:
-    """Encode ``{layer name: features in tile pixels}`` as one MVT (y down, extent 4096)."""
-    payload = [{"name": name, "features": feats} for name, feats in layers.items() if feats]
-    if not payload:
-        return b""
-    return mapbox_vector_tile.encode(
-        payload, default_options={"y_coord_down": True, "extents": EXTENT}
-    )
+def _grid(pixels: np.ndarray) -> np.ndarray:
+    """Tile pixels rounded to the integer grid (half to even, as Python's round)."""
+    return np.round(pixels).astype("int64")

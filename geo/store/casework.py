@@ -125,6 +125,7 @@ def case_event(
     """Write one case event on incident ``id`` (see the module docstring)."""
     features, now = store.features, now_ms()
     with store.backend.write() as conn:
+        store.changelog.lock(conn)  # the first lock of every writer (geo.store.lockorder)
         current = conn.execute(
             sa.select(features.c.fid, features.c.status, features.c.grid_code).where(
                 features.c.kind == "incidents", features.c.id == id

@@ -14,8 +14,15 @@ order and the committed ones are always a gapless prefix: a reader that follows 
 never skips a row that commits later. On SQLite write transactions are serial anyway
 (``BEGIN IMMEDIATE``); on PostGIS a ``SEQUENCE`` would not do, because ``nextval`` is
 handed out when called, not at commit: a transaction holding 7 can commit after one
-holding 8, and a reader that has passed 8 never sees 7. The lock is taken last, so it is
-held only for the few statements before the commit.
+holding 8, and a reader that has passed 8 never sees 7.
+
+Lock order. The counter row is also the first lock of every writing transaction that
+changes existing rows or the incident counts (:meth:`ChangeLog.lock`: a group-commit
+transaction takes it when it begins, a re-assignment batch before it reads its rows,
+:func:`geo.store.summary.apply` before it touches a count). Writers of the store thus
+queue on one row before taking any other, and cannot deadlock each other on feature or
+count rows (on PostgreSQL; SQLite's writers are serial anyway). A transaction that still
+loses a deadlock to something else is run again (:func:`geo.store.lockorder.retrying`).
 
 Retention: rows older than ``retention_ms`` are pruned as a prefix of ``seq`` (every
 :data:`PRUNE_EVERY` numbers, inside the write that crosses the boundary, or by calling
@@ -43,7 +50,7 @@ import sqlalchemy as sa
 from cityaware.geo.errors import ChangesPruned, InvalidInput
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.imports import readable_head, visible
-from cityaware.geo.store.reads import VERSION_KEY
+from cityaware.geo.store.lockorder import VERSION_KEY, lock_feed
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.taxonomy import check_kind
 from cityaware.geo.store.times import from_ms, now_ms
@@ -108,6 +115,10 @@ class ChangeLog:
         self.meta = tables["store_meta"]
         self.table = tables["changes"]
         self.retention_ms = retention_ms
+
+    def lock(self, conn: sa.Connection) -> None:
+        """Take the counter row's lock until the transaction ends (see "Lock order")."""
+        lock_feed(conn, self.meta)
 
     def append_rows(self, conn: sa.Connection, rows: Sequence[dict[str, Any]]) -> int:
         """Append change rows (dicts of :data:`CHANGE_FIELDS`) in order; returns the last seq.

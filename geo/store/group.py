@@ -13,6 +13,11 @@ when writes come one at a time.
 
 Jobs run in order inside the transaction, so change-feed numbers (taken by each
 job under the write lock, see :mod:`geo.store.changes`) stay in commit order.
+``begin(conn)`` runs first in every transaction: the store takes the change-feed
+counter there, the first lock of every writer (:mod:`geo.store.lockorder`). A job
+that loses a deadlock or a serialization failure anyway (PostgreSQL) is run again in
+the next transaction, and a whole batch whose transaction failed that way is run
+again, each at most :data:`~geo.store.lockorder.ATTEMPTS` times in all.
 
 >>> writer = GroupWriter(backend)                                  # doctest: +SKIP
 >>> writer.submit(lambda conn: conn.execute(sa.text("SELECT 1")).scalar_one())  # doctest: +SKIP
@@ -31,6 +36,7 @@ from typing import Any, TypeVar
 import sqlalchemy as sa
 
 from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.lockorder import ATTEMPTS, retryable
 
 T = TypeVar("T")
 MAX_BATCH = 512
@@ -40,18 +46,26 @@ MAX_BATCH = 512
 class _Job:
     run: Callable[[sa.Connection], Any]
     done: Future[Any] = field(default_factory=Future)
+    attempts: int = 0
 
 
 class GroupWriter:
     """One writer thread committing the jobs queued meanwhile in one transaction.
 
     ``max_batch`` bounds the jobs per transaction (and so the time the write lock
-    is held by one commit).
+    is held by one commit); ``begin(conn)`` runs first in each transaction.
     """
 
-    def __init__(self, backend: Backend, max_batch: int = MAX_BATCH) -> None:
+    def __init__(
+        self,
+        backend: Backend,
+        max_batch: int = MAX_BATCH,
+        begin: Callable[[sa.Connection], None] | None = None,
+    ) -> None:
         self.backend = backend
         self.max_batch = max_batch
+        self.begin = begin
+        self.retried = 0  # job or batch runs repeated after a lost deadlock
         self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._starting = threading.Lock()
@@ -104,10 +118,15 @@ class GroupWriter:
             self._commit(batch)
 
     def _commit(self, batch: list[_Job]) -> None:
-        """Run ``batch`` in one transaction; tell each caller its outcome after the commit."""
+        """Run ``batch`` in one transaction; tell each caller its outcome after the commit
+        (jobs that lost a deadlock run again in a transaction of their own first)."""
         outcomes: list[tuple[Any, BaseException | None]] = []
+        for job in batch:
+            job.attempts += 1
         try:
             with self.backend.write() as conn:
+                if self.begin is not None:
+                    self.begin(conn)
                 for job in batch:
                     try:
                         with conn.begin_nested():
@@ -115,13 +134,29 @@ class GroupWriter:
                     except Exception as error:  # the job's own failure: rolled back alone
                         outcomes.append((None, error))
         except BaseException as error:  # the commit failed: nothing of the batch is stored
+            if self._again(error, batch[0]):
+                self._commit(batch)
+                return
             for job in batch:
                 job.done.set_exception(error)
             return
         self.batches += 1
-        self.jobs += len(batch)
+        again = [j for j, (_, e) in zip(batch, outcomes, strict=True) if self._again(e, j)]
+        if again:
+            self._commit(again)
+        rerun = {id(job) for job in again}
         for job, (result, failure) in zip(batch, outcomes, strict=True):
+            if id(job) in rerun:
+                continue
+            self.jobs += 1
             if failure is None:
                 job.done.set_result(result)
             else:
                 job.done.set_exception(failure)
+
+    def _again(self, error: BaseException | None, job: _Job) -> bool:
+        """Whether to run ``job`` again: it lost a deadlock with attempts left."""
+        if error is None or not retryable(error) or job.attempts >= ATTEMPTS:
+            return False
+        self.retried += 1
+        return True

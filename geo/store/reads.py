@@ -17,6 +17,7 @@ from cityaware.geo.errors import InvalidInput, NotFound
 from cityaware.geo.store import rollup
 from cityaware.geo.store.filters import FeatureFilter, filter_clauses
 from cityaware.geo.store.imports import readable_head, visible
+from cityaware.geo.store.lockorder import VERSION_KEY
 from cityaware.geo.store.paging import MatchCounts, Page, decode_cursor, encode_cursor, order_by
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import REGION_COLUMNS
@@ -29,7 +30,6 @@ AGGREGATE_KEYS: tuple[str, ...] = (
     *("day", "zone", "device_kind", "online", "assign_status"),
 )
 DAY_MS = 86_400_000
-VERSION_KEY = "data_version"
 WALK_ROWS = 20_000  # a page may walk this many rows in insertion order to fill itself
 
 

@@ -27,6 +27,7 @@ import numpy as np
 import sqlalchemy as sa
 
 from cityaware.geo.store import summary
+from cityaware.geo.store.lockorder import retrying
 from cityaware.geo.store.records import LOCATION_FIELDS, assignment_columns
 from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
 from cityaware.geo.store.times import now_ms
@@ -67,12 +68,21 @@ def apply_assignments(
     with ``fid``) in one transaction, with history and changes; returns the rows moved."""
     if not len(fid):
         return 0
-    f = store.features
     tmp = _batch_table()
     columns = assignment_columns(located, generation)
     columns["fid"] = [int(v) for v in fid]
     now = now_ms()
+    return retrying(lambda: _apply_batch(store, tmp, columns, generation, now))
+
+
+def _apply_batch(
+    store: FeatureStore, tmp: sa.Table, columns: dict[str, Any], generation: str, now: int
+) -> int:
+    """One transaction of :func:`apply_assignments`; the counter row is its first lock
+    (:mod:`geo.store.lockorder`), so no write commits between its check and its move."""
+    f = store.features
     with store.backend.write() as conn:
+        store.changelog.lock(conn)
         tmp.create(conn)
         store.backend.insert_many(conn, tmp, columns)
         # Keep only rows still waiting at the position that was assigned: a row moved by an

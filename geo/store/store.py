@@ -40,8 +40,9 @@ from cityaware.geo.store.changes import (
 )
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.group import GroupWriter
+from cityaware.geo.store.lockorder import VERSION_KEY
 from cityaware.geo.store.paging import MatchCounts
-from cityaware.geo.store.reads import VERSION_KEY, StoreReads
+from cityaware.geo.store.reads import StoreReads
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
 from cityaware.geo.store.single import prepare_record
@@ -82,7 +83,7 @@ class FeatureStore(StoreReads, ChangeReads):
         self.day_offset_ms = int(day_offset_hours * 3_600_000)
         self._columns = [c for c in self.features.c if c.name != "geom"]
         self.changelog = ChangeLog(tables, int(retention_days * DAY_MS))
-        self.writer = GroupWriter(backend)
+        self.writer = GroupWriter(backend, begin=self.changelog.lock)  # the lock order
         self.match_counts = MatchCounts()
         with backend.write() as conn:  # counts of a store from before them (or another offset)
             summary.ensure(conn, tables, self.day_offset_ms)

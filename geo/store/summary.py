@@ -14,6 +14,9 @@ and adds what it counts after (create, update, re-assignment, an import's publis
 So the counts commit with the write or not at all, follow group commit (each job's
 savepoint), and never see a staged import before its publish, on both backends
 (``INSERT ... ON CONFLICT DO UPDATE SET n = n + excluded.n`` is atomic in both).
+Before it touches a count, :func:`apply` takes the change-feed counter row (the store's
+one lock order, see :mod:`geo.store.lockorder`): on PostgreSQL two transactions would
+otherwise lock count rows in different orders and one of them would be aborted.
 A change-feed follower with a high-water mark was the alternative; it would need
 every row's earlier values to subtract them, which the feed does not keep.
 
@@ -31,6 +34,7 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
 
 from cityaware.geo.store.imports import visible
+from cityaware.geo.store.lockorder import lock_feed
 from cityaware.geo.store.taxonomy import OPEN_STATUSES
 
 DAY_MS = 86_400_000
@@ -123,6 +127,7 @@ def apply(
 ) -> None:
     """Add (``sign`` 1) or subtract (-1) the counts of the visible incident rows ``where``
     selects, in ``conn``'s transaction."""
+    lock_feed(conn, tables["store_meta"])  # the first lock of every writer (lock order)
     features, counts = tables["features"], tables["incident_counts"]
     selected = sa.and_(features.c.kind == KIND, visible(features), where)
     arms = [

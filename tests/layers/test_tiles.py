@@ -12,13 +12,14 @@ from hypothesis import strategies as st
 from pyproj import Transformer
 
 from cityaware.geo.errors import InvalidInput
+from cityaware.layers.mvt import encode_layers
+from cityaware.layers.mvt_polygons import PolygonColumns
 from cityaware.layers.tiles import (
     BIN_PX,
     EXTENT,
     TileBox,
     binned_features,
     check_tile,
-    encode_tile,
     lonlat_to_mercator,
     point_features,
     points_in,
@@ -82,9 +83,10 @@ def test_polygon_clipped_to_buffered_tile_and_y_down():
         box.minx - box.size, box.miny + box.size / 2, box.minx + box.size / 2, box.maxy + box.size
     )
     geoms = np.array([quarter])
-    feats = polygon_features(box, shapely.STRtree(geoms), geoms, [{"code": "q"}], cap=10)
+    columns = {"code": np.array(["q"], dtype=object)}
+    feats = polygon_features(box, shapely.STRtree(geoms), geoms, columns, cap=10)
     tile = mapbox_vector_tile.decode(
-        encode_tile({"grids": feats}), default_options={"y_coord_down": True}
+        encode_layers({"grids": feats}), default_options={"y_coord_down": True}
     )
     (feat,) = tile["grids"]["features"]
     assert feat["properties"] == {"code": "q"}
@@ -97,10 +99,8 @@ def test_polygon_clipped_to_buffered_tile_and_y_down():
 def test_polygon_cap_keeps_the_largest():
     box = TileBox.of(0, 0, 0)
     geoms = np.array([shapely.box(0, 0, s, s) for s in (1e5, 3e5, 2e5)])
-    feats = polygon_features(
-        box, shapely.STRtree(geoms), geoms, [{"i": i} for i in range(3)], cap=2
-    )
-    assert sorted(f["properties"]["i"] for f in feats) == [1, 2]
+    feats = polygon_features(box, shapely.STRtree(geoms), geoms, {"i": np.arange(3)}, cap=2)
+    assert sorted(feats.columns["i"].tolist()) == [1, 2]
 
 
 def test_bins_conserve_counts_and_sums():
@@ -111,7 +111,7 @@ def test_bins_conserve_counts_and_sums():
     flag = rng.integers(0, 2, 5000)
     feats = binned_features(box, x, y, {"open": flag})
     assert len(feats) <= (EXTENT // BIN_PX) ** 2
-    decoded = mapbox_vector_tile.decode(encode_tile({"incidents": feats}))
+    decoded = mapbox_vector_tile.decode(encode_layers({"incidents": feats}))
     props = [f["properties"] for f in decoded["incidents"]["features"]]
     assert sum(p["count"] for p in props) == 5000
     assert sum(p["open"] for p in props) == int(flag.sum())
@@ -121,9 +121,10 @@ def test_point_features_round_trip():
     box = TileBox.of(12, 3342, 1624)
     x = np.array([box.minx + box.size / 4])
     y = np.array([box.maxy - box.size / 8])
-    feats = point_features(box, x, y, [{"id": "i-1", "status": "received"}])
+    columns = {"id": np.array(["i-1"], dtype=object), "status": np.array(["received"])}
+    feats = point_features(box, x, y, columns)
     decoded = mapbox_vector_tile.decode(
-        encode_tile({"incidents": feats}), default_options={"y_coord_down": True}
+        encode_layers({"incidents": feats}), default_options={"y_coord_down": True}
     )
     (feat,) = decoded["incidents"]["features"]
     assert feat["geometry"]["coordinates"] == [EXTENT // 4, EXTENT // 8]
@@ -131,7 +132,8 @@ def test_point_features_round_trip():
 
 
 def test_empty_tile_is_empty_bytes():
-    assert encode_tile({"grids": []}) == b""
+    assert encode_layers({"grids": PolygonColumns(np.empty(0, dtype=object))}) == b""
+    assert encode_layers({"sensors": point_features(TileBox.of(0, 0, 0), [], [])}) == b""
 
 
 @settings(max_examples=50, deadline=None)

@@ -86,15 +86,9 @@ def test_counts_follow_imports_writes_status_moves_and_deletes(store):
     assert_counts_exact(store)
 
 
-def test_counts_follow_a_reassignment_and_concurrent_writes(store, request):
-    if request.node.callspec.params.get("store") == "postgis":  # a known defect, not hidden
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="PostGIS can deadlock a re-assignment batch against concurrent writes "
-                "on incident_counts rows (lock order); PostgreSQL aborts one. Open in issue 19.",
-                strict=False,
-            )
-        )
+def test_counts_follow_a_reassignment_and_concurrent_writes(store):
+    """On PostGIS a re-assignment batch and the live writes used to lock count rows in
+    different orders (a deadlock); every writer now takes the feed counter first."""
     store.bulk_import("incidents", sample.incidents(300))
     moved = synthetic.locator("g2", shift=0.003)
     errors: list[BaseException] = []
