@@ -20,12 +20,18 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from cityaware.geo.errors import ChangesPruned
 from cityaware.geo.store.changes import FrameDelta
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
+    from cityaware.geo.store.store import FeatureStore
 
 CHUNK_ROWS = 200_000
 ARROW_TEXT = pd.StringDtype("pyarrow")
@@ -34,13 +40,13 @@ ARROW_TEXT = pd.StringDtype("pyarrow")
 class RegistryFeed:
     """The active generation's units (all levels) from a ``BoundaryRegistry``."""
 
-    def __init__(self, registry: Any) -> None:
+    def __init__(self, registry: BoundaryRegistry) -> None:
         self.registry = registry
 
     def version(self) -> str:
         return self.registry.active() or ""
 
-    def load(self) -> pd.DataFrame:
+    def load(self) -> gpd.GeoDataFrame:
         return self.registry.units()
 
 
@@ -54,7 +60,7 @@ class StorePointFeed:
     }
     TIMES = ("reported_at", "updated_at")
 
-    def __init__(self, open_store: Callable[[], Any], kind: str) -> None:
+    def __init__(self, open_store: Callable[[], FeatureStore], kind: str) -> None:
         self._open_store = open_store
         self.kind = kind
         self._frame: pd.DataFrame | None = None
@@ -62,7 +68,7 @@ class StorePointFeed:
         self._lock = threading.Lock()
 
     @cached_property
-    def store(self) -> Any:
+    def store(self) -> FeatureStore:
         """The store, opened on first use (boundary tiles never need it)."""
         return self._open_store()
 

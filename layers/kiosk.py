@@ -133,7 +133,10 @@ class KioskMap(WallMap):
 
 
 def kiosk_config(
-    screen: Layout, basemap_url: str = "", view: WallView | None = None, city: dict | None = None
+    screen: Layout,
+    basemap_url: str = "",
+    view: WallView | None = None,
+    city: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """The page's JSON: the wall's (with the layout's default layers and window) plus
     ``board`` for kiosk.js (layout, words, the city's name and time zone, the routes)."""
@@ -154,7 +157,10 @@ def kiosk_config(
 
 
 def render_kiosk_page(
-    screen: Layout, basemap_url: str = "", view: WallView | None = None, city: dict | None = None
+    screen: Layout,
+    basemap_url: str = "",
+    view: WallView | None = None,
+    city: dict[str, Any] | None = None,
 ) -> str:
     """The whole HTML page of one kiosk layout.
 

@@ -22,7 +22,7 @@ from cityaware.layers.service import MIN_ZOOMS, POINT_LAYERS
 from cityaware.layers.style import (
     BACKGROUND,
     BOUNDARIES,
-    CLUSTER,
+    CLUSTER_RAMP,
     DEVICES,
     GRID_LINE,
     STATUS_COLOURS,
@@ -50,8 +50,8 @@ def _outline(layer: str, look: Mapping[str, Any]) -> dict[str, Any]:
 
 def _clusters(layer: str, ring: Any) -> dict[str, Any]:
     """Cluster circles as on the wall: a hueless grey lighter and larger with ``count``
-    (:data:`CLUSTER` ramp), radius ``4 + 1.2 * sqrt(count)`` up to 26, ringed ``ring``."""
-    ramp = CLUSTER["ramp"]
+    (:data:`CLUSTER_RAMP`), radius ``4 + 1.2 * sqrt(count)`` up to 26, ringed ``ring``."""
+    ramp = CLUSTER_RAMP
     fill: list[Any] = ["step", ["get", "count"], ramp[0][1]]
     for (upper, _), (_, colour) in zip(ramp, ramp[1:], strict=False):
         fill += [upper + 1, colour]

@@ -50,7 +50,7 @@ class PointColumns:
 
     x: np.ndarray
     y: np.ndarray
-    columns: Mapping[str, np.ndarray] = field(default_factory=dict)
+    columns: Mapping[str, Column] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.x)

@@ -79,9 +79,10 @@ class PolygonColumns:
             for i, geom in enumerate(pixels)
         ]
         options = {"y_coord_down": True, "extents": extent}
-        return mapbox_vector_tile.encode(
+        tile: bytes = mapbox_vector_tile.encode(
             [{"name": name, "features": features}], default_options=options
         )
+        return tile
 
 
 def _properties(columns: Mapping[str, Column], i: int) -> dict[str, Any]:
@@ -178,9 +179,10 @@ def _ragged(geoms: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.n
     plain = np.flatnonzero(simple)
     other = np.flatnonzero(~simple)
     kind, coords_o, offsets = shapely.to_ragged_array(geoms[other])
+    parts: list[np.ndarray] = list(offsets)
     if kind == shapely.GeometryType.POLYGON:
-        offsets = (*offsets, np.arange(len(other) + 1))
-    ring_o, polygon_o, feature_o = (np.asarray(o, dtype=np.int64) for o in offsets)
+        parts.append(np.arange(len(other) + 1))
+    ring_o, polygon_o, feature_o = (np.asarray(o, dtype=np.int64) for o in parts)
     sizes_p = shapely.get_num_coordinates(geoms[plain]).astype(np.int64)
     polygons_o = np.diff(feature_o)  # per complex feature
     # each sequence (polygons, rings, coordinates) laid out feature by feature

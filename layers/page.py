@@ -148,6 +148,6 @@ class _WallStart(MacroElement):
     )
 
     def __init__(self, config: dict[str, Any]) -> None:
-        super().__init__()
+        super().__init__()  # type: ignore[no-untyped-call]  # branca is untyped
         self._name = "CityWallStart"
         self.config = json.dumps(config, ensure_ascii=False).replace("</", "<\\/")

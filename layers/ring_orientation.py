@@ -49,7 +49,10 @@ def is_ccw(q: np.ndarray, ring_offsets: np.ndarray) -> np.ndarray:
     down_hi_rel = np.where(down_low_rel > 0, down_low_rel - 1, n_pts - 1)
     up_hi_pt, up_low_pt = q[up_hi], q[np.maximum(up_hi - 1, 0)]
     down_low_pt, down_hi_pt = q[starts + down_low_rel], q[starts + np.maximum(down_hi_rel, 0)]
-    same = lambda a, b: (a == b).all(axis=1)  # noqa: E731
+
+    def same(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        return np.asarray((a == b).all(axis=1))
+
     cap = same(up_hi_pt, down_hi_pt)
     degenerate = same(up_low_pt, up_hi_pt) | same(down_low_pt, up_hi_pt)
     degenerate |= same(up_low_pt, down_low_pt)
@@ -58,7 +61,8 @@ def is_ccw(q: np.ndarray, ring_offsets: np.ndarray) -> np.ndarray:
     ) * (down_low_pt[:, 0] - up_low_pt[:, 0])
     pointed = ~degenerate & (turn > 0)
     flat_top = (down_hi_pt[:, 0] - up_hi_pt[:, 0]) < 0
-    return ~flat & np.where(cap, pointed, flat_top)
+    ccw: np.ndarray = ~flat & np.where(cap, pointed, flat_top)
+    return ccw
 
 
 def oriented(q: np.ndarray, ring_offsets: np.ndarray, polygon_rings: np.ndarray) -> np.ndarray:

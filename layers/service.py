@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import numpy as np
 import pandas as pd
@@ -39,6 +39,9 @@ from cityaware.layers.mvt import encode_layers
 from cityaware.layers.sources import PointSource, PolygonSource, features_of
 from cityaware.layers.tile_cache import TileCache
 from cityaware.layers.tiles import TileBox, lonlat_to_mercator
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 # tile layer → (units level, min zoom)
 MIN_ZOOMS: dict[str, int] = {"districts": 0, "streets": 11, "communities": 13, "grids": 10}
@@ -81,7 +84,7 @@ POINT_LAYERS: dict[str, PointLayerSpec] = {
 
 class BoundaryFeed(Protocol):
     def version(self) -> str: ...
-    def load(self) -> pd.DataFrame: ...
+    def load(self) -> gpd.GeoDataFrame: ...
 
 
 class PointFeed(Protocol):
@@ -208,7 +211,10 @@ class MapLayers:
                     for name, (lvl, zoom) in BOUNDARY_LEVELS.items()
                 }
                 cols = [c for c in units.columns if c != "geometry"]
-                records = {r["code"]: r for r in units[cols].to_dict("records")}
+                records: dict[str, dict[str, Any]] = {
+                    str(r["code"]): {str(k): v for k, v in r.items()}
+                    for r in units[cols].to_dict("records")
+                }
                 self._polygons = (version, sources, records)
             return self._polygons
 
@@ -220,7 +226,7 @@ class MapLayers:
         _, _, records = self._boundary_state()
         if code not in records:
             raise NotFound(f"no boundary unit with code {code!r}")
-        chain, current = [], records[code]
+        chain, current = [], records.get(code)
         while current is not None:
             chain.append({k: current.get(k, "") for k in ("code", "name", "level")})
             current = records.get(current.get("parent_code") or "")
@@ -280,7 +286,8 @@ class MapLayers:
                 if len(self._memos) >= 16:
                     self._memos.pop(next(iter(self._memos)))
                 self._memos[key] = compute()
-            return self._memos[key]
+            value: T = self._memos[key]
+            return value
 
     def grid_counts(self, filters: TileFilters) -> dict[str, dict[str, int]]:
         """Incident counts per grid under ``filters``: ``{grid: {"total": n, category: n}}``."""
@@ -291,7 +298,7 @@ class MapLayers:
                 for src, keep in self._incidents(filters)
             )
             out: dict[str, dict[str, int]] = {}
-            for (code, category), n in sizes.items():
+            for (code, category), n in zip(sizes.index, sizes.to_numpy(), strict=True):
                 if not code or n == 0:
                     continue
                 grid = out.setdefault(str(code), {"total": 0})
@@ -351,7 +358,8 @@ class MapLayers:
                     nearest = (float(d[best]), source, best)
             if nearest is not None and nearest[0] <= tolerance:
                 _, source, best = nearest
-                return kind, _plain(source.attributes.iloc[best].to_dict())
+                record = source.attributes.iloc[best].to_dict()
+                return kind, _plain({str(k): v for k, v in record.items()})
         return None
 
     # -- tiles ------------------------------------------------------------
@@ -401,9 +409,9 @@ class MapLayers:
     def render(self, layer: str, box: TileBox, filters: TileFilters) -> bytes:
         """Render one tile without the cache."""
         if layer in BOUNDARY_LEVELS or layer in COMPOSITES:
-            sources = self._boundary_state()[1]
+            polygons = self._boundary_state()[1]
             names = COMPOSITES.get(layer, (layer,))
-            return encode_layers({n: sources[n].features(box, POLYGON_CAP) for n in names})
+            return encode_layers({n: polygons[n].features(box, POLYGON_CAP) for n in names})
         spec = POINT_LAYERS[layer]
         sources = self.snapshot(layer).sources()
         keep = None

@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -36,6 +37,9 @@ from cityaware.layers.tiles import (
     points_in,
     polygon_features,
 )
+
+if TYPE_CHECKING:
+    import geopandas as gpd
 
 POLYGON_PROPERTIES = ("code", "name", "parent_code", "managing_zone")
 SIMPLIFY_UP_TO_ZOOM = 16
@@ -56,7 +60,7 @@ class PolygonSource:
         self.tree = shapely.STRtree(self.geoms)
 
     @classmethod
-    def from_units(cls, units, name: str, min_zoom: int = 0) -> PolygonSource:
+    def from_units(cls, units: gpd.GeoDataFrame, name: str, min_zoom: int = 0) -> PolygonSource:
         """Build from a units frame (EPSG:4326) of one level."""
         units = units.to_crs(4326) if units.crs and units.crs.to_epsg() != 4326 else units
         columns = {
@@ -187,7 +191,7 @@ def _column(array: pd.api.extensions.ExtensionArray | np.ndarray, rows: np.ndarr
         return np.asarray(values.astype(object))
     if values.dtype.kind in "biuf" and not values.isna().any():
         return values.to_numpy()
-    return values.to_numpy(dtype=object, na_value=None)
+    return values.to_numpy(dtype=object, na_value=None)  # type: ignore[arg-type]  # stubs lack None
 
 
 def _joined(parts: list[np.ndarray]) -> np.ndarray:

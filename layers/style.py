@@ -9,9 +9,11 @@ layer's symbols are drawn from it, so the legend always matches the map.
 
 from __future__ import annotations
 
+from typing import Any
+
 BACKGROUND = "#0b1220"
 
-BOUNDARIES: dict[str, dict] = {
+BOUNDARIES: dict[str, dict[str, Any]] = {
     "districts": {"color": "#6c8ebf", "weight": 2.0, "opacity": 0.9, "fill": False},
     "streets": {"color": "#4d6a8f", "weight": 1.2, "opacity": 0.8, "fill": False},
     "communities": {"color": "#35506f", "weight": 0.8, "opacity": 0.7, "fill": False},
@@ -42,7 +44,7 @@ STATUS_COLOURS: dict[str, str] = {
     "resolved": "#38c172",
     "closed": "#8f8f8f",
 }
-DEVICES: dict[str, dict] = {
+DEVICES: dict[str, dict[str, Any]] = {
     "cameras": {"color": "#5f6368", "offline": OFFLINE},
     "sensors": {"color": "#6b6b72", "alarm": ALARM, "offline": OFFLINE},
 }
@@ -67,7 +69,7 @@ def choropleth_colour(count: int) -> str:
     return CHOROPLETH[-1][1]
 
 
-WALL_STYLE: dict = {
+WALL_STYLE: dict[str, Any] = {
     "background": BACKGROUND,
     "boundaries": BOUNDARIES,
     "grid": GRID_LINE,

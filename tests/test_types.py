@@ -1,10 +1,11 @@
-"""mypy passes on cityaware.geo (strict, settings in pyproject's [tool.mypy]).
+"""mypy passes on cityaware.geo and cityaware.layers (strict, settings in pyproject's [tool.mypy]).
 
 CI runs only pytest, so this test is what enforces the type check there.
 """
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -23,11 +24,12 @@ def _typecheck(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def test_mypy_passes_on_every_geo_module() -> None:
+def test_mypy_passes_on_every_geo_and_layers_module() -> None:
     done = _typecheck()
     assert done.returncode == 0, done.stdout + done.stderr
-    modules = len(list((ROOT / "geo").rglob("*.py")))
-    assert f"Success: no issues found in {modules} source files" in done.stdout
+    modules = sum(len(list((ROOT / folder).rglob("*.py"))) for folder in ("geo", "layers"))
+    checked = re.search(r"Success: no issues found in (\d+) source files", done.stdout)
+    assert checked and int(checked.group(1)) >= modules, done.stdout
 
 
 def test_mypy_reads_the_real_geo_types() -> None:
