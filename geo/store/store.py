@@ -41,6 +41,7 @@ from cityaware.geo.store.changes import (
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.group import GroupWriter
 from cityaware.geo.store.paging import MatchCounts
+from cityaware.geo.store.prepared import Prepared
 from cityaware.geo.store.reads import VERSION_KEY, StoreReads
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
@@ -84,7 +85,8 @@ class FeatureStore(StoreReads, ChangeReads):
         self.changelog = ChangeLog(tables, int(retention_days * DAY_MS))
         self.writer = GroupWriter(backend)
         self.match_counts = MatchCounts()
-        self._count_statements: dict[tuple[str, str, int], sa.Insert] = {}
+        self._count_statements: dict[tuple[str, str, int], Prepared] = {}
+        self._insert = self.features.insert()
         with backend.write() as conn:  # counts of a store from before them (or another offset)
             summary.ensure(conn, tables, self.day_offset_ms)
 
@@ -168,7 +170,7 @@ class FeatureStore(StoreReads, ChangeReads):
                 existing = self._by_idempotency(conn, kind, idempotency_key)
                 if existing is not None:
                     return existing, False
-            conn.execute(self.features.insert(), [row])
+            conn.execute(self._insert, row)
             self._count(conn, kind, "id", row["id"], 1)
             self._log(conn, kind, row["id"], "create", None, row, now)
             if also is not None:
@@ -340,12 +342,11 @@ class FeatureStore(StoreReads, ChangeReads):
         key = (conn.dialect.name, column, sign)
         stmt = self._count_statements.get(key)
         if stmt is None:
-            where = self.features.c[column] == sa.bindparam(
-                "counted", type_=self.features.c[column].type
-            )
-            stmt = summary.upsert(conn.dialect.name, self.tables, where, sign, self.day_offset_ms)
-            self._count_statements[key] = stmt
-        conn.execute(stmt, {"counted": value})
+            counted = sa.bindparam("counted", None, type_=self.features.c[column].type)
+            where = self.features.c[column] == counted
+            upsert = summary.upsert(conn.dialect.name, self.tables, where, sign, self.day_offset_ms)
+            stmt = self._count_statements[key] = Prepared(upsert, "counted")
+        stmt.run(conn, counted=value)
 
     def _follow(self, locator: Locator) -> None:
         """After a re-assignment, write with ``locator`` unless following a callable."""
