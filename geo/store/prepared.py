@@ -25,6 +25,7 @@ from __future__ import annotations
 from typing import Any
 
 import sqlalchemy as sa
+from sqlalchemy.sql.compiler import SQLCompiler
 
 
 class Prepared:
@@ -33,7 +34,7 @@ class Prepared:
     those with a value, ``sa.bindparam(name, None)``: IN lists are rendered at compile
     time, which needs every parameter to have one."""
 
-    def __init__(self, statement: sa.Executable, *names: str) -> None:
+    def __init__(self, statement: sa.ClauseElement, *names: str) -> None:
         self.statement = statement
         self.names = frozenset(names)
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
@@ -56,6 +57,7 @@ class Prepared:
         compiled = self.statement.compile(
             dialect=dialect, compile_kwargs={"render_postcompile": True}
         )
-        defaults = compiled.construct_params()
+        assert isinstance(compiled, SQLCompiler)
+        defaults = dict(compiled.construct_params())
         order = tuple(compiled.positiontup or ()) if compiled.positional else None
         return compiled.string, order, defaults
