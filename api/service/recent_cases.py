@@ -94,6 +94,10 @@ class RecentCases:
                         "place": attrs["place"]})  # fmt: skip
         return out
 
+    def warm(self) -> None:
+        """Load the window's cases now (a server's warm-up), not on the first POST."""
+        self._follow()
+
     def add(
         self,
         id: str,
