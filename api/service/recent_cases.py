@@ -110,7 +110,8 @@ class RecentCases:
     ) -> None:
         """A case this process has just stored (seen before the feed brings it)."""
         with self._lock:
-            self._put(id, category, lon, lat, reported_at, matter, place_root(place))
+            self._put(id, (category, float(lon), float(lat), reported_at, matter,
+                           place_root(place)))  # fmt: skip
 
     def _follow(self) -> None:
         """Load, or catch up with the feed when ``follow_s`` has passed since the last time."""
@@ -139,8 +140,8 @@ class RecentCases:
                         self._drop(row.id)
                         continue
                     matter, place = case_facts(row.attributes, row.address)
-                    self._put(row.id, row.category, row.lon, row.lat, int(row.reported_at),
-                              matter, place)  # fmt: skip
+                    self._put(row.id, (row.category, float(row.lon), float(row.lat),
+                                       int(row.reported_at), matter, place))  # fmt: skip
                 self._seq = delta.seq
         finally:
             self._reading.release()
@@ -171,22 +172,13 @@ class RecentCases:
             self._index, self._facts, self._seq = index, facts, delta.seq
             self._loaded = time.monotonic()
 
-    def _put(
-        self,
-        id: str,
-        category: str,
-        lon: float,
-        lat: float,
-        reported_at: int,
-        matter: str | None,
-        place: str | None,
-    ) -> None:
-        facts = (category, float(lon), float(lat), reported_at, matter, place)
+    def _put(self, id: str, facts: Facts) -> None:
         if self._facts.get(id) == facts:  # the feed bringing back a case already added
             return
         self._drop(id)
+        category, lon, lat, reported_at, matter, place = facts
         attrs = {"reported_at": reported_at, "matter": matter, "place": place}
-        self._index.insert(category, id, facts[1], facts[2], attrs)
+        self._index.insert(category, id, lon, lat, attrs)
         self._facts[id] = facts
 
     def _drop(self, id: str) -> None:
