@@ -12,9 +12,9 @@ not a guarantee: two cases stored at the same moment never saw each other with t
 query either. When the seq it holds has been pruned from the feed it loads again.
 
 >>> recent = RecentCases(None, window_days=7)  # doctest: +SKIP
->>> recent.add("c1", "noise", 113.63, 34.75, now_ms(), "c1", None)  # doctest: +SKIP
->>> recent.near("noise", 113.6301, 34.7501, 100.0)  # doctest: +SKIP
-[{'id': 'c1', 'matter': 'c1', 'distance_m': 14.2, 'place': None}]
+>>> recent.add("c1", "noise", 101.5, 30.5, now_ms(), "c1", None)  # doctest: +SKIP
+>>> recent.near("noise", 101.5001, 30.5001, 100.0)  # doctest: +SKIP
+[{'id': 'c1', 'matter': 'c1', 'distance_m': 14.7, 'place': None}]
 """
 
 from __future__ import annotations
