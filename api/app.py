@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import APIRouter, FastAPI
 from starlette.middleware.cors import CORSMiddleware
@@ -83,11 +84,25 @@ def create_app(settings: Settings | None = None, ctx: AppContext | None = None) 
     return app
 
 
+def _routes_of(app: FastAPI) -> Callable[[], list[Any]]:
+    """``app_routes(app)``, listed again only when the app's routes change (not per POST)."""
+    cached: dict[int, list[Any]] = {}
+
+    def routes() -> list[Any]:
+        key = len(app.routes)
+        if key not in cached:
+            cached.clear()
+            cached[key] = app_routes(app)
+        return cached[key]
+
+    return routes
+
+
 def install_middleware(app: FastAPI, ctx: AppContext) -> None:
     """Bodies guarded (access first, size cap, timeout), CORS for the configured origins,
     security headers on every answer, HEAD answered by the GET routes (the last added
     runs first)."""
-    app.add_middleware(BodyGuard, access=lambda: ctx.access, routes=lambda: app_routes(app))
+    app.add_middleware(BodyGuard, access=lambda: ctx.access, routes=_routes_of(app))
     cors = cors_options(ctx.settings)
     if cors:
         app.add_middleware(CORSMiddleware, **cors)

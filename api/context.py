@@ -351,6 +351,7 @@ def warm_up(ctx: AppContext) -> None:
         ctx.geocoding.catalog(locator)
         ctx.store.data_version()
         ctx.live_devices.current()
+        ctx.incidents.recent.warm()
         ctx.gazetteer.current()
     except CityAwareError as error:
         LOG.info("no warm-up (%s)", error)

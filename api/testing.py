@@ -89,9 +89,11 @@ def live_server(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[s
 
 @contextmanager
 def server_process(
-    data_dir: Path, env: dict[str, str] | None = None
+    data_dir: Path, env: dict[str, str] | None = None, start_timeout_s: float = START_TIMEOUT_S
 ) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """Like :func:`live_server`, yielding the process too (for tests that kill it).
+    """Like :func:`live_server`, yielding the process too (for tests that kill it);
+    ``start_timeout_s``: how long it may take to answer /healthz (a benchmark on a busy
+    machine gives it minutes).
 
     The server runs in ``data_dir`` with this interpreter, so it imports the
     installed ``cityaware`` (never a checkout on the working directory).
@@ -109,7 +111,7 @@ def server_process(
     process = subprocess.Popen(command, cwd=data_dir, env=environment, pass_fds=[sock.fileno()])
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + START_TIMEOUT_S
+        deadline = time.monotonic() + start_timeout_s
         while not healthy(url):
             if process.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError("the test server did not start")

@@ -28,6 +28,7 @@ from cityaware.api.service.intake import hotline_view
 from cityaware.api.service.limits import check_content_length
 from cityaware.api.service.locate import CRS_HELP
 from cityaware.api.service.nearest import nearest_devices
+from cityaware.api.service.recent_cases import RecentCases
 from cityaware.geo.crs import from_lonlat
 from cityaware.geo.errors import Conflict, InvalidInput, NotFound, Unprocessable
 from cityaware.geo.hotline.casework import handling_level
@@ -37,7 +38,7 @@ from cityaware.geo.hotline.matters import MatterRule
 from cityaware.geo.hotline.places import PlaceReading, without_place
 from cityaware.geo.store.casework import add_review
 from cityaware.geo.store.records import new_ids
-from cityaware.geo.store.times import now_ms
+from cityaware.geo.store.times import now_ms, to_ms
 
 if TYPE_CHECKING:
     from cityaware.api.context import AppContext
@@ -51,6 +52,7 @@ if TYPE_CHECKING:
     from cityaware.geo.store.store import FeatureStore
 
 NEAREST_CAMERAS = 5
+CAMERAS_LAG_S = 0.2  # the nearest cameras of a view may miss a camera added this recently
 _GIVEN = PlaceReading("given", "grid", True, "place given")  # lon/lat or address in the request
 
 
@@ -142,6 +144,7 @@ class Incidents:
         self.devices = devices
         self.reader, self.deadlines = reader, deadlines or DeadlineTable.load()
         self.matters = matters or MatterRule()
+        self.recent = RecentCases(store, self.matters.window_days)
 
     def create(
         self,
@@ -218,8 +221,7 @@ class Incidents:
                                                      else "street")  # fmt: skip
         level = handling_level(self.store.taxonomy.node(category).level, pinned)
         due = {"start_at": start, **self.deadlines.due(category, level, start)}
-        matter = find_matter(self.store, case_id, category, location, place_name, start,
-                             self.matters)  # fmt: skip
+        matter = find_matter(self.recent, case_id, category, location, place_name, self.matters)
         empty = {"reply": None, "callback": None, "reopened": 0, "reopened_at": None}
         return {"level": level, "pinned": pinned, "due": due, "matter": matter, **empty,
                 "escalations": []}  # fmt: skip
@@ -248,8 +250,8 @@ class Incidents:
             )
         digest = fingerprint(incident)
         case_id = new_ids(1)[0]
-        block = self.hotline_block(category, location, now_ms(), case_id,
-                                   place.name if place else incident.address)  # fmt: skip
+        start, place_name = now_ms(), place.name if place else incident.address
+        block = self.hotline_block(category, location, start, case_id, place_name)
         block |= {"text": text, "dispatch": dispatch, "place": place.to_dict() if place else None}
         block |= {"category": guess.to_dict() if guess else {"id": category, "given": True}}
         if text is not None:
@@ -278,6 +280,9 @@ class Incidents:
         )  # fmt: skip
         if not created:
             return self._replayed(stored, incident)
+        reported = to_ms(stored["reported_at"]) if stored.get("reported_at") else start
+        self.recent.add(case_id, category, location.lon, location.lat, reported, block["matter"],
+                        place_name)  # fmt: skip
         if dispatch is not None:
             note = (
                 dispatch.get("note") or f"auto dispatch to {routing.office}: {dispatch['reason']}"
@@ -337,9 +342,8 @@ class Incidents:
                 "distance_m": record.get("distance_m"),
             }
         gcj = from_lonlat(record["lon"], record["lat"], "GCJ02")
-        cameras = nearest_devices(
-            self.devices, record["lon"], record["lat"], ("cameras",), NEAREST_CAMERAS
-        )
+        cameras = nearest_devices(self.devices, record["lon"], record["lat"], ("cameras",),
+                                  NEAREST_CAMERAS, max_age_s=CAMERAS_LAG_S)  # fmt: skip
         fields = ("id", "status", "category", "title", "description", "channel", "priority")
         fields += ("delivery_state", "address", "reported_at", "created_at", "updated_at")
         return {

@@ -12,23 +12,21 @@ from __future__ import annotations
 
 import gc
 import threading
-from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from cityaware.geo.engine.results import Location
 from cityaware.geo.hotline.classifier import Classification, TextClassifier
-from cityaware.geo.hotline.matters import MatterRule, matter_for, place_root
+from cityaware.geo.hotline.matters import MatterRule, matter_for
 from cityaware.geo.hotline.places import PlaceReading, read_place
-from cityaware.geo.store import FeatureFilter
 from cityaware.geo.store.casework import UNIT_STATUS
 from cityaware.geo.store.taxonomy import Taxonomy
 from cityaware.geo.store.times import from_ms
 
 if TYPE_CHECKING:
+    from cityaware.api.service.recent_cases import RecentCases
     from cityaware.geo.engine.locator import GridLocator
     from cityaware.geo.gazetteer.active import ActiveGazetteer
-    from cityaware.geo.store.store import FeatureStore
 
 
 class TextReader:
@@ -88,40 +86,19 @@ def pinned_location(locator: GridLocator, place: PlaceReading) -> Location | Non
 
 
 def find_matter(
-    store: FeatureStore,
+    cases: RecentCases,
     case_id: str,
     category: str,
     location: Location,
     place_name: str | None,
-    now_ms: int,
     rule: MatterRule,
 ) -> str:
     """The matter of a new case: the nearest earlier one's of the same category within
     the rule's radius and window (cases pinned only to a unit start their own)."""
     if location.grid_code is None:
         return case_id
-    since = from_ms(now_ms - int(timedelta(days=rule.window_days).total_seconds() * 1000))
-    found = store.query(
-        "incidents",
-        FeatureFilter(
-            category=category, radius=(location.lon, location.lat, rule.radius_m), since=since
-        ),
-        limit=50,
-    )
-    near = []
-    for record in found.items:
-        hotline = (record.get("attributes") or {}).get("hotline") or {}
-        distance = _metres(location.lon, location.lat, record["lon"], record["lat"])
-        place = (hotline.get("place") or {}).get("name") or record.get("address")
-        near.append({"id": record["id"], "matter": hotline.get("matter"),
-                     "distance_m": distance, "place": place_root(place)})  # fmt: skip
+    near = cases.near(category, location.lon, location.lat, rule.radius_m)
     return matter_for(case_id, near, place_name)
-
-
-def _metres(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
-    from pyproj import Geod
-
-    return float(Geod(ellps="WGS84").inv(lon1, lat1, lon2, lat2)[2])
 
 
 def hotline_view(block: dict[str, Any] | None) -> dict[str, Any] | None:

@@ -49,16 +49,18 @@ def nearest_devices(
     radius_m: float | None = None,
     online: bool | None = None,
     device_kind: str | None = None,
+    max_age_s: float = 0.0,
 ) -> list[dict[str, Any]]:
     """The k nearest devices of ``kinds`` (or all within ``radius_m``), nearest first (ties
-    by id); ``online`` and ``device_kind`` keep only devices with that value."""
+    by id); ``online`` and ``device_kind`` keep only devices with that value; ``max_age_s``:
+    see :meth:`~geo.store.live.LiveDevices.current`."""
 
     def wanted(attrs: Attrs) -> bool:
         return (online is None or attrs.get("online") == online) and (
             device_kind is None or attrs.get("device_kind") == device_kind
         )
 
-    index = devices.current()
+    index = devices.current(max_age_s)
     found: list[tuple[float, str, str, Any]] = []
     for kind in kinds:
         if radius_m is not None:

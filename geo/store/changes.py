@@ -51,6 +51,7 @@ from cityaware.geo.errors import ChangesPruned, InvalidInput
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.imports import readable_head, visible
 from cityaware.geo.store.lockorder import VERSION_KEY, lock_feed
+from cityaware.geo.store.prepared import Prepared
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.taxonomy import check_kind
 from cityaware.geo.store.times import from_ms, now_ms
@@ -115,6 +116,16 @@ class ChangeLog:
         self.meta = tables["store_meta"]
         self.table = tables["changes"]
         self.retention_ms = retention_ms
+        meta = self.meta  # the statements of every live write, built once (then only run)
+        taken = sa.bindparam("taken", None, type_=sa.BigInteger)
+        self._take = Prepared(
+            meta.update()
+            .where(meta.c.key == VERSION_KEY)
+            .values(value=meta.c.value + taken)
+            .returning(meta.c.value),
+            "taken",
+        )
+        self._insert = self.table.insert()
 
     def lock(self, conn: sa.Connection) -> None:
         """Take the counter row's lock until the transaction ends (see "Lock order")."""
@@ -127,15 +138,12 @@ class ChangeLog:
         (a live write's feed costs two statements)."""
         if not rows:
             return self._counter(conn)
-        meta = self.meta
-        last = conn.execute(
-            meta.update()
-            .where(meta.c.key == VERSION_KEY)
-            .values(value=meta.c.value + len(rows))
-            .returning(meta.c.value)
-        ).scalar_one()
+        last = self._take.run(conn, taken=len(rows)).scalar_one()
         base = int(last) - len(rows)
-        conn.execute(self.table.insert(), [{"seq": base + i, **r} for i, r in enumerate(rows, 1)])
+        if len(rows) == 1:  # a live write
+            conn.execute(self._insert, {"seq": base + 1, **rows[0]})
+        else:
+            conn.execute(self._insert, [{"seq": base + i, **r} for i, r in enumerate(rows, 1)])
         self._prune_past(conn, base, int(last))
         return int(last)
 

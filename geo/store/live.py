@@ -22,6 +22,7 @@ from the feed it reads everything again.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Sequence
 from typing import Protocol
 
@@ -80,10 +81,13 @@ class LiveDevices:
         self.kinds = tuple(kinds)
         self._index = LiveIndex()
         self._seqs: dict[str, int] | None = None  # per kind: the seq its rows are as of
+        self._caught_up = 0.0  # monotonic time the feed was last read from
         self._lock = threading.Lock()
 
-    def current(self) -> LiveIndex:
-        """The index, caught up with every change committed before this call.
+    def current(self, max_age_s: float = 0.0) -> LiveIndex:
+        """The index, caught up with every change committed before this call (or, with
+        ``max_age_s``, before a catch-up at most that many seconds ago: no read of the feed
+        for an answer that may lag, such as the cameras near a new incident).
 
         Features are indexed by kind and id; their attrs hold the ``COLUMNS`` besides
         ``id``, ``lon`` and ``lat``.
@@ -91,8 +95,12 @@ class LiveDevices:
         with self._lock:
             if self._seqs is None:
                 self._index, self._seqs = self._full()
+                self._caught_up = time.monotonic()
+                return self._index
+            if max_age_s > 0 and time.monotonic() - self._caught_up < max_age_s:
                 return self._index
             after = min(self._seqs.values())
+            started = time.monotonic()
         try:  # outside the lock: one read, and concurrent callers do not queue for it
             news: tuple[set[str], int] | None = self.store.changed_kinds(self.kinds, after)
         except ChangesPruned:
@@ -104,6 +112,7 @@ class LiveDevices:
                 self._apply(self._seqs, *news)
             except ChangesPruned:  # too far behind the feed: read everything again
                 self._index, self._seqs = self._full()
+            self._caught_up = max(self._caught_up, started)
             return self._index
 
     def _full(self) -> tuple[LiveIndex, dict[str, int]]:

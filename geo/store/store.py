@@ -42,6 +42,7 @@ from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.group import GroupWriter
 from cityaware.geo.store.lockorder import VERSION_KEY
 from cityaware.geo.store.paging import MatchCounts
+from cityaware.geo.store.prepared import Prepared
 from cityaware.geo.store.reads import StoreReads
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import ASSIGNMENT_COLUMNS
@@ -85,6 +86,8 @@ class FeatureStore(StoreReads, ChangeReads):
         self.changelog = ChangeLog(tables, int(retention_days * DAY_MS))
         self.writer = GroupWriter(backend, begin=self.changelog.lock)  # the lock order
         self.match_counts = MatchCounts()
+        self._count_statements: dict[tuple[str, str, int], Prepared] = {}
+        self._insert = self.features.insert()
         with backend.write() as conn:  # counts of a store from before them (or another offset)
             summary.ensure(conn, tables, self.day_offset_ms)
 
@@ -168,8 +171,8 @@ class FeatureStore(StoreReads, ChangeReads):
                 existing = self._by_idempotency(conn, kind, idempotency_key)
                 if existing is not None:
                     return existing, False
-            conn.execute(self.features.insert(), [row])
-            self._count(conn, kind, self.features.c.id == row["id"], 1)
+            conn.execute(self._insert, row)
+            self._count(conn, kind, "id", row["id"], 1)
             self._log(conn, kind, row["id"], "create", None, row, now)
             if also is not None:
                 also(conn, row["id"])
@@ -230,13 +233,13 @@ class FeatureStore(StoreReads, ChangeReads):
             if not changes.get("reported_at"):
                 row.pop("reported_at")
             this = self.features.c.fid == current["fid"]
-            self._count(conn, kind, this, -1)
+            self._count(conn, kind, "fid", current["fid"], -1)
             conn.execute(
                 self.features.update()
                 .where(this)
                 .values(**{k: v for k, v in row.items() if k not in ("kind", "id")})
             )
-            self._count(conn, kind, this, 1)
+            self._count(conn, kind, "fid", current["fid"], 1)
             self._log(conn, kind, id, "update", current["grid_code"], row, now)
             return to_record(self._row(conn, kind, id))
 
@@ -248,7 +251,7 @@ class FeatureStore(StoreReads, ChangeReads):
         f = self.features
 
         def write(conn: sa.Connection) -> None:
-            self._count(conn, kind, f.c.id == id, -1)  # rolled back with the job if absent
+            self._count(conn, kind, "id", id, -1)  # rolled back with the job if absent
             deleted = conn.execute(
                 f.delete()
                 .where(f.c.kind == kind, f.c.id == id)
@@ -332,12 +335,19 @@ class FeatureStore(StoreReads, ChangeReads):
             now=now,
         )
 
-    def _count(
-        self, conn: sa.Connection, kind: str, where: sa.ColumnElement[bool], sign: int
-    ) -> None:
-        """Add (1) or take back (-1) the rows ``where`` selects in the incident counts."""
-        if kind == summary.KIND:
-            summary.apply(conn, self.tables, where, sign, self.day_offset_ms)
+    def _count(self, conn: sa.Connection, kind: str, column: str, value: Any, sign: int) -> None:
+        """Add (1) or take back (-1) the row whose ``column`` is ``value`` in the incident
+        counts (the statement is built once per column and sign, then only run)."""
+        if kind != summary.KIND:
+            return
+        key = (conn.dialect.name, column, sign)
+        stmt = self._count_statements.get(key)
+        if stmt is None:
+            counted = sa.bindparam("counted", None, type_=self.features.c[column].type)
+            where = self.features.c[column] == counted
+            upsert = summary.upsert(conn.dialect.name, self.tables, where, sign, self.day_offset_ms)
+            stmt = self._count_statements[key] = Prepared(upsert, "counted")
+        stmt.run(conn, counted=value)
 
     def _follow(self, locator: Locator) -> None:
         """After a re-assignment, write with ``locator`` unless following a callable."""

@@ -128,6 +128,18 @@ def apply(
     """Add (``sign`` 1) or subtract (-1) the counts of the visible incident rows ``where``
     selects, in ``conn``'s transaction."""
     lock_feed(conn, tables["store_meta"])  # the first lock of every writer (lock order)
+    conn.execute(upsert(conn.dialect.name, tables, where, sign, offset_ms))
+
+
+def upsert(
+    dialect: str,
+    tables: dict[str, sa.Table],
+    where: sa.ColumnElement[bool],
+    sign: int,
+    offset_ms: int,
+) -> sa.Insert:
+    """The statement :func:`apply` runs. Building it costs far more than running it for
+    one row: a live write builds it once, with a bound parameter in ``where``."""
     features, counts = tables["features"], tables["incident_counts"]
     selected = sa.and_(features.c.kind == KIND, visible(features), where)
     arms = [
@@ -135,12 +147,10 @@ def apply(
     ]
     union = sa.union_all(*arms).subquery()
     rows = sa.select(*(union.c[n] for n in KEY), (union.c.n * sign).label("n")).where(sa.true())
-    insert = (sqlite.insert if conn.dialect.name == "sqlite" else postgresql.insert)(counts)
+    insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(counts)
     stmt = insert.from_select([*KEY, "n"], rows)
-    conn.execute(
-        stmt.on_conflict_do_update(
-            index_elements=list(KEY), set_={"n": counts.c.n + stmt.excluded.n}
-        )
+    return stmt.on_conflict_do_update(
+        index_elements=list(KEY), set_={"n": counts.c.n + stmt.excluded.n}
     )
 
 
