@@ -18,10 +18,11 @@ else its ``alarm_low``/``alarm_high`` columns as min/max.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Container, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput, NotFound
@@ -34,13 +35,14 @@ from cityaware.geo.live.alarms import (
     badness,
     evaluate,
 )
+from cityaware.geo.live.screen import NO_TIME, Bools, Bounds, Floats, Previous, group_ends, screen
+from cityaware.geo.store.columns import fetch_columns, insert_ignore_columns, update_columns
 from cityaware.geo.store.live_tables import (
     Retention,
     change_row,
     digest_id,
     fetch_dicts,
     in_values,
-    insert_ignore,
     plain,
     row_by_id,
     update_rows,
@@ -139,73 +141,131 @@ class ReadingStore:
     # --- writes ------------------------------------------------------------------
 
     def write(self, batch: ReadingBatch, now: int) -> WriteReport:
-        """Store a batch and evaluate its alarms (see the module doc)."""
+        """Store a batch and evaluate its alarms (see the module doc).
+
+        Columnar: the history is one executemany, the sensors one UPDATE, and the
+        thresholds are screened over arrays (:mod:`geo.live.screen`); only sensors with an
+        open alarm or a reading past a bound go through :func:`evaluate` one by one."""
         report = WriteReport(accepted=len(batch))
-        order = sorted(range(len(batch)), key=lambda i: (batch.sensors[i], batch.at[i]))
         ids = sorted(set(batch.sensors))
+        code_of = {s: i for i, s in enumerate(ids)}
+        codes = np.fromiter(map(code_of.__getitem__, batch.sensors), np.int64, len(batch))
+        at = np.asarray(batch.at, dtype=np.int64)
+        values = np.asarray(batch.values, dtype=np.float64)
+        order = np.lexsort((at, codes))  # stable: a duplicate keeps its first occurrence
+        codes, at, values = codes[order], at[order], values[order]
+        units = [batch.units[i] for i in order.tolist()]
         with self.backend.write() as conn:
-            sensors = self._sensor_rows(conn, ids, lock=True)
-            thresholds = self._thresholds_for(conn, sensors.values())
-            open_alarms = self._open_alarms(conn, ids)
-            history = [
+            state = self._screening_state(conn, ids)
+            report.stored = insert_ignore_columns(
+                conn,
+                self.tables["readings"],
                 {
-                    "sensor_id": batch.sensors[i],
-                    "at": batch.at[i],
-                    "value": batch.values[i],
-                    "unit": batch.units[i],
-                }
-                for i in order
-            ]
-            report.stored = insert_ignore(conn, self.tables["readings"], history)
-            updates: list[dict[str, Any]] = []
+                    "sensor_id": [ids[c] for c in codes.tolist()],
+                    "at": at.tolist(),
+                    "value": values.tolist(),
+                    "unit": units,
+                },
+            )
+            newer = at > state.previous.at[codes]
+            report.evaluated = int(newer.sum())
+            picked = np.flatnonzero(newer)
+            codes, at, values = codes[picked], at[picked], values[picked]
+            crossing = screen(codes, at, values, state.bounds, state.previous)
+            last = np.flatnonzero(group_ends(codes))  # each sensor's newest reading
+            alarm = np.zeros(len(ids), dtype=bool)
+            has_newer = np.zeros(len(ids), dtype=bool)
+            has_newer[codes] = True
+            exact = state.has_open & has_newer  # an open alarm may stay, update or clear
+            exact[codes[crossing]] = True  # a closed one may open
+            exact_codes = np.flatnonzero(exact).tolist()
             changes: list[dict[str, Any]] = []
             alarm_rows: list[dict[str, Any]] = []
-            start = 0
-            while start < len(order):
-                sid = batch.sensors[order[start]]
-                stop = start
-                while stop < len(order) and batch.sensors[order[stop]] == sid:
-                    stop += 1
-                group = order[start:stop]
-                start = stop
-                sensor = sensors[sid]
-                last_at = sensor["reading_at"]
-                newer = [i for i in group if last_at is None or batch.at[i] > last_at]
-                if not newer:
-                    continue
-                report.evaluated += len(newer)
-                readings = [(batch.at[i], batch.values[i]) for i in newer]
-                current = open_alarms.get((sid, "value"))
-                threshold = thresholds.get(sid)
-                state = SensorState(sensor["reading_value"], last_at, current is not None)
-                if threshold is not None and threshold.checks_values:
-                    step = evaluate(threshold, state, readings)
-                else:
-                    step = Step(last=readings[-1], open=current is not None)
-                offline = open_alarms.get((sid, "offline"))
-                if offline is not None:  # a reading ends the silence
-                    alarm_rows.append(_cleared(offline, readings[0][0], readings[0][1]))
-                    changes.append(_change("alarms", offline["id"], "clear", sensor, now))
-                alarm_rows += self._episodes(sensor, threshold, step, current, changes, now)
-                alarm = step.open
-                if bool(sensor["alarm"]) != alarm or not sensor["online"]:
-                    changes.append(_change("sensors", sid, "update", sensor, now))
-                updates.append(
-                    {
-                        "id": sid,
-                        "reading_value": readings[-1][1],
-                        "reading_at": readings[-1][0],
-                        "reading_unit": batch.units[newer[-1]],
-                        "online": True,
-                        "alarm": alarm,
-                    }
+            if exact_codes:
+                bounds = zip(
+                    np.searchsorted(codes, exact_codes, side="left").tolist(),
+                    np.searchsorted(codes, exact_codes, side="right").tolist(),
+                    strict=True,
                 )
-            self._update_sensors(conn, updates)
+                groups = {
+                    ids[c]: list(zip(at[a:b].tolist(), values[a:b].tolist(), strict=True))
+                    for c, (a, b) in zip(exact_codes, bounds, strict=True)
+                }
+                opened = self._evaluate_exact(conn, groups, changes, alarm_rows, now)
+                alarm[exact_codes] = [opened[ids[c]] for c in exact_codes]
+            touched = codes[last]
+            flipped = touched[(state.alarm[touched] != alarm[touched]) | ~state.online[touched]]
+            flipped = flipped[~exact[flipped]]  # the exact ones added their own change
+            if len(flipped):
+                rows = self._sensor_rows(conn, [ids[c] for c in flipped.tolist()])
+                changes += [_change("sensors", sid, "update", r, now) for sid, r in rows.items()]
+            update_columns(
+                conn,
+                self.store.features,
+                "id",
+                {
+                    "id": [ids[c] for c in touched.tolist()],
+                    "reading_value": values[last].tolist(),
+                    "reading_at": at[last].tolist(),
+                    "reading_unit": [units[i] for i in picked[last].tolist()],
+                    "online": [True] * len(last),
+                    "alarm": alarm[touched].tolist(),
+                },
+                where=self.store.features.c.kind == "sensors",
+            )
             report.alarms = self._save_alarms(conn, alarm_rows, now)
             if changes:
                 self.store.changelog.append_rows(conn, changes)
             self._retention.prune(conn, now)
         return report
+
+    def _evaluate_exact(
+        self,
+        conn: sa.Connection,
+        groups: dict[str, list[tuple[int, float]]],
+        changes: list[dict[str, Any]],
+        alarm_rows: list[dict[str, Any]],
+        now: int,
+    ) -> dict[str, bool]:
+        """Run each sensor's newer readings ``groups[id]`` through :func:`evaluate`, adding
+        alarm rows and changes; returns whether each one's value alarm is open after them."""
+        chosen = list(groups)
+        sensors = self._sensor_rows(conn, chosen)
+        thresholds = self._thresholds_for(conn, sensors.values())
+        open_alarms = self._open_alarms(conn, chosen)
+        return {
+            sid: self._evaluate_sensor(
+                sensors[sid], readings, thresholds.get(sid), open_alarms, changes, alarm_rows, now
+            )
+            for sid, readings in groups.items()
+        }
+
+    def _evaluate_sensor(
+        self,
+        sensor: dict[str, Any],
+        readings: list[tuple[int, float]],
+        threshold: Threshold | None,
+        open_alarms: dict[tuple[str, str], dict[str, Any]],
+        changes: list[dict[str, Any]],
+        alarm_rows: list[dict[str, Any]],
+        now: int,
+    ) -> bool:
+        """One sensor of :meth:`_evaluate_exact`."""
+        sid = sensor["id"]
+        current = open_alarms.get((sid, "value"))
+        state = SensorState(sensor["reading_value"], sensor["reading_at"], current is not None)
+        if threshold is not None and threshold.checks_values:
+            step = evaluate(threshold, state, readings)
+        else:
+            step = Step(last=readings[-1], open=current is not None)
+        offline = open_alarms.get((sid, "offline"))
+        if offline is not None:  # a reading ends the silence
+            alarm_rows.append(_cleared(offline, readings[0][0], readings[0][1]))
+            changes.append(_change("alarms", offline["id"], "clear", sensor, now))
+        alarm_rows += self._episodes(sensor, threshold, step, current, changes, now)
+        if bool(sensor["alarm"]) != step.open or not sensor["online"]:
+            changes.append(_change("sensors", sid, "update", sensor, now))
+        return step.open
 
     def sweep_offline(self, now: int) -> WriteReport:
         """Mark sensors offline whose threshold's ``offline_minutes`` passed without a
@@ -337,12 +397,72 @@ class ReadingStore:
         if lock:
             stmt = stmt.with_for_update()
         found = {r["id"]: r for r in fetch_dicts(conn, stmt)}
-        unknown = [i for i in ids if i not in found]
-        if unknown:
-            shown = ", ".join(repr(i) for i in unknown[:5])
-            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-            raise InvalidInput(f"unknown sensor {shown}{more}; nothing was written")
+        if len(found) != len(ids):
+            _refuse_unknown(ids, found)
         return found
+
+    def _screening_state(self, conn: sa.Connection, ids: Sequence[str]) -> _Screening:
+        """What the array screening needs of the sensors ``ids`` (sorted), in one query:
+        last reading, flags, value bounds of the threshold that applies, and whether an
+        alarm is open. InvalidInput names unknown sensors (nothing is written)."""
+        f, alarms = self.store.features, self.tables["alarms"]
+        own = self.tables["thresholds"].alias("own")
+        kind = self.tables["thresholds"].alias("by_kind")
+
+        def bound(name: str, column: sa.ColumnElement[Any] | None) -> sa.ColumnElement[Any]:
+            cases: list[tuple[sa.ColumnElement[bool], sa.ColumnElement[Any]]] = [
+                (own.c.target.isnot(None), own.c[name]),
+                (kind.c.target.isnot(None), kind.c[name]),
+            ]
+            return sa.case(*cases, else_=column).label(name)
+
+        kind_key = sa.func.coalesce(f.c.device_kind, "")
+        has_open = sa.exists().where(alarms.c.sensor_id == f.c.id, alarms.c.state == "open")
+        stmt = (
+            sa.select(
+                f.c.id,
+                f.c.reading_at.label("at"),
+                f.c.reading_value.label("value"),
+                f.c.alarm,
+                f.c.online,
+                bound("min", f.c.alarm_low),  # the threshold that applies (see _thresholds_for)
+                bound("max", f.c.alarm_high),
+                bound("rate", None),
+                has_open.label("has_open"),
+            )
+            .select_from(
+                f.outerjoin(
+                    own, sa.and_(own.c.scope == "sensor", own.c.target == f.c.id)
+                ).outerjoin(kind, sa.and_(kind.c.scope == "kind", kind.c.target == kind_key))
+            )
+            .where(f.c.kind == "sensors", in_values(conn, f.c.id, list(ids)))
+        )
+        if conn.dialect.name == "postgresql":
+            stmt = stmt.with_for_update(of=f)
+        column = fetch_columns(conn, stmt)
+        if len(column["id"]) != len(ids):
+            _refuse_unknown(ids, set(column["id"]))
+        code_of = {s: i for i, s in enumerate(ids)}
+        codes = np.fromiter(map(code_of.__getitem__, column["id"]), np.int64, len(ids))
+
+        def aligned(name: str) -> Floats:
+            out: Floats = np.empty(len(ids))
+            out[codes] = np.array(column[name], dtype=np.float64)  # None -> NaN
+            return out
+
+        def flags(name: str) -> Bools:
+            return np.asarray(aligned(name) == 1, dtype=bool)  # NULL (NaN) -> False
+
+        return _Screening(
+            previous=Previous(
+                at=np.nan_to_num(aligned("at"), nan=NO_TIME).astype(np.int64),
+                value=aligned("value"),
+            ),
+            bounds=Bounds(low=aligned("min"), high=aligned("max"), rate=aligned("rate")),
+            alarm=flags("alarm"),
+            online=flags("online"),
+            has_open=flags("has_open"),
+        )
 
     def _thresholds_for(
         self, conn: sa.Connection, sensors: Iterable[dict[str, Any]]
@@ -436,6 +556,25 @@ class ReadingStore:
         """Update sensor features by id (rows: id and the columns to set)."""
         sensors = [{"kind": "sensors", **r} for r in rows]
         update_rows(conn, self.store.features, sensors, ("kind", "id"))
+
+
+@dataclass(frozen=True)
+class _Screening:
+    """Per sensor of a batch (by code, ids sorted): see :meth:`ReadingStore._screening_state`."""
+
+    previous: Previous
+    bounds: Bounds
+    alarm: Bools
+    online: Bools
+    has_open: Bools
+
+
+def _refuse_unknown(ids: Sequence[str], found: Container[str]) -> None:
+    """InvalidInput naming the ``ids`` not ``found`` (nothing is written)."""
+    unknown = [i for i in ids if i not in found]
+    shown = ", ".join(repr(i) for i in unknown[:5])
+    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
+    raise InvalidInput(f"unknown sensor {shown}{more}; nothing was written")
 
 
 def _opened(
