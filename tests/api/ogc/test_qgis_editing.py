@@ -23,7 +23,7 @@ from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
 from cityaware.api.testing import live_server
 from tests.api.ogc.conftest import staged
-from tests.api.ogc.test_qgis import QGIS_PYTHON, _has_qgis
+from tests.api.ogc.test_qgis import QGIS_PYTHON, require_qgis
 
 CHECK = Path(__file__).parent / "clients" / "qgis_capabilities.py"
 PART4 = "http://www.opengis.net/spec/ogcapi-features-4/1.0/conf/create-replace-delete"
@@ -33,10 +33,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("ogc-live")]
 
 @pytest.fixture(scope="module")
 def seen(tmp_path_factory):
-    if not _has_qgis():
-        if os.environ.get("CI"):
-            pytest.fail("python3-qgis is missing (scripts/test.sh installs it)")
-        pytest.skip("Debian python3-qgis not installed")
+    require_qgis()
     data_dir = staged(tmp_path_factory.mktemp("qgis-edit"))
     ctx = AppContext(Settings(data_dir=data_dir))
     ctx.store.add("cameras", {"id": "qc-1", "lon": 113.65, "lat": 34.75})
