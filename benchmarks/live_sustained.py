@@ -2,12 +2,13 @@
 
 Every ``--batch-every`` seconds one batch of ``--rate x --batch-every`` readings goes to
 ``POST /v1/readings`` (the sensors in turn, each reading stamped with the clock: with
-``rate x 60`` sensors every sensor reports once a minute), while two readers run on
-their own connections: locate traffic (``GET /v1/locate`` of random points, back to back
-with a short pause) and a map-wall-like reader (``GET /v1/dashboard`` and the city's
-``incidents``/``sensors`` tiles at zoom 12, about once a second). Printed: the achieved
-reading rate, p50/p99 per batch (issue 14: p99 under 100 ms), how many batches overran
-their slot, and the readers' request rates and latencies in the same run.
+``rate x 60`` sensors every sensor reports once a minute), while two readers run on their
+own connections (not with ``--alone``, the baseline): locate traffic (``GET /v1/locate``
+of random points, back to back with a short pause) and a map-wall-like reader
+(``GET /v1/dashboard`` and the city's ``incidents``/``sensors`` tiles at zoom 12, about
+once a second). Printed: the achieved reading rate, p50/p99 per batch (issue 14: p99
+under 100 ms), how many batches overran their slot, and the readers' request rates and
+latencies in the same run.
 """
 
 from __future__ import annotations
@@ -99,10 +100,12 @@ def sustained(
         f"\nsustained: {args.rate:,.0f} readings/s for {args.sustained:.0f} s in batches of "
         f"{per_batch:,} every {args.batch_every:g} s over {len(sensors):,} sensors (each "
         f"reports every {len(sensors) / args.rate:.0f} s; once a minute needs "
-        f"{args.rate * 60:,.0f}), with locate and map-wall readers; load {load_average()}"
+        f"{args.rate * 60:,.0f}), {'alone' if args.alone else 'with locate and map-wall readers'}"
+        f"; load {load_average()}"
     )
-    locate.start()
-    wall.start()
+    if not args.alone:
+        locate.start()
+        wall.start()
     seconds: list[float] = []
     sent, late, cursor = 0, 0, 0
     with httpx.Client(base_url=url, timeout=120) as client:
@@ -134,15 +137,17 @@ def sustained(
             else:
                 late += 1
         elapsed = time.monotonic() - started
-    locate.stop.set()
-    wall.stop.set()
-    locate.join()
-    wall.join()
+    for reader in (locate, wall):
+        reader.stop.set()
+        if reader.is_alive():
+            reader.join()
     print(
         f"  readings: {sent / elapsed:,.0f} readings/s achieved (asked {args.rate:,.0f}); "
         f"{percentiles(seconds)} per {per_batch:,}-reading batch over {len(seconds)} batches;"
         f" {late} overran their slot; target p99 < 100 ms"
     )
+    if args.alone:
+        return
     locate.report("locate", elapsed)
     wall.report("map wall (dashboard + tiles)", elapsed)
     print(f"  load average at the end {load_average()}")
