@@ -386,16 +386,12 @@ class ReadingStore:
 
     # --- internals -----------------------------------------------------------------
 
-    def _sensor_rows(
-        self, conn: sa.Connection, ids: Sequence[str], lock: bool = False
-    ) -> dict[str, dict[str, Any]]:
+    def _sensor_rows(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The sensors ``ids`` (InvalidInput naming the unknown ones: nothing is written)."""
         f = self.store.features
         stmt = sa.select(*(f.c[n] for n in _SENSOR_COLUMNS)).where(
             f.c.kind == "sensors", in_values(conn, f.c.id, list(ids))
         )
-        if lock:
-            stmt = stmt.with_for_update()
         found = {r["id"]: r for r in fetch_dicts(conn, stmt)}
         if len(found) != len(ids):
             _refuse_unknown(ids, found)
