@@ -18,7 +18,7 @@ else its ``alarm_low``/``alarm_high`` columns as min/max.
 
 from __future__ import annotations
 
-from collections.abc import Container, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -35,8 +35,8 @@ from cityaware.geo.live.alarms import (
     badness,
     evaluate,
 )
-from cityaware.geo.live.screen import NO_TIME, Bools, Bounds, Floats, Previous, group_ends, screen
-from cityaware.geo.store.columns import fetch_columns, insert_ignore_columns, update_columns
+from cityaware.geo.live.screen import group_ends, screen
+from cityaware.geo.store.columns import insert_ignore_columns, update_columns
 from cityaware.geo.store.live_tables import (
     Retention,
     change_row,
@@ -47,6 +47,7 @@ from cityaware.geo.store.live_tables import (
     row_by_id,
     update_rows,
 )
+from cityaware.geo.store.sensor_state import refuse_unknown, screening_state
 from cityaware.geo.store.times import from_ms
 
 SCOPES = ("sensor", "kind")
@@ -156,7 +157,7 @@ class ReadingStore:
         codes, at, values = codes[order], at[order], values[order]
         units = [batch.units[i] for i in order.tolist()]
         with self.backend.write() as conn:
-            state = self._screening_state(conn, ids)
+            state = screening_state(conn, self.store.features, self.tables, ids)
             report.stored = insert_ignore_columns(
                 conn,
                 self.tables["readings"],
@@ -394,71 +395,8 @@ class ReadingStore:
         )
         found = {r["id"]: r for r in fetch_dicts(conn, stmt)}
         if len(found) != len(ids):
-            _refuse_unknown(ids, found)
+            refuse_unknown(ids, found)
         return found
-
-    def _screening_state(self, conn: sa.Connection, ids: Sequence[str]) -> _Screening:
-        """What the array screening needs of the sensors ``ids`` (sorted), in one query:
-        last reading, flags, value bounds of the threshold that applies, and whether an
-        alarm is open. InvalidInput names unknown sensors (nothing is written)."""
-        f, alarms = self.store.features, self.tables["alarms"]
-        own = self.tables["thresholds"].alias("own")
-        kind = self.tables["thresholds"].alias("by_kind")
-
-        def bound(name: str, column: sa.ColumnElement[Any] | None) -> sa.ColumnElement[Any]:
-            cases: list[tuple[sa.ColumnElement[bool], sa.ColumnElement[Any]]] = [
-                (own.c.target.isnot(None), own.c[name]),
-                (kind.c.target.isnot(None), kind.c[name]),
-            ]
-            return sa.case(*cases, else_=column).label(name)
-
-        kind_key = sa.func.coalesce(f.c.device_kind, "")
-        has_open = sa.exists().where(alarms.c.sensor_id == f.c.id, alarms.c.state == "open")
-        stmt = (
-            sa.select(
-                f.c.id,
-                f.c.reading_at.label("at"),
-                f.c.reading_value.label("value"),
-                f.c.alarm,
-                f.c.online,
-                bound("min", f.c.alarm_low),  # the threshold that applies (see _thresholds_for)
-                bound("max", f.c.alarm_high),
-                bound("rate", None),
-                has_open.label("has_open"),
-            )
-            .select_from(
-                f.outerjoin(
-                    own, sa.and_(own.c.scope == "sensor", own.c.target == f.c.id)
-                ).outerjoin(kind, sa.and_(kind.c.scope == "kind", kind.c.target == kind_key))
-            )
-            .where(f.c.kind == "sensors", in_values(conn, f.c.id, list(ids)))
-        )
-        if conn.dialect.name == "postgresql":
-            stmt = stmt.with_for_update(of=f)
-        column = fetch_columns(conn, stmt)
-        if len(column["id"]) != len(ids):
-            _refuse_unknown(ids, set(column["id"]))
-        code_of = {s: i for i, s in enumerate(ids)}
-        codes = np.fromiter(map(code_of.__getitem__, column["id"]), np.int64, len(ids))
-
-        def aligned(name: str) -> Floats:
-            out: Floats = np.empty(len(ids))
-            out[codes] = np.array(column[name], dtype=np.float64)  # None -> NaN
-            return out
-
-        def flags(name: str) -> Bools:
-            return np.asarray(aligned(name) == 1, dtype=bool)  # NULL (NaN) -> False
-
-        return _Screening(
-            previous=Previous(
-                at=np.nan_to_num(aligned("at"), nan=NO_TIME).astype(np.int64),
-                value=aligned("value"),
-            ),
-            bounds=Bounds(low=aligned("min"), high=aligned("max"), rate=aligned("rate")),
-            alarm=flags("alarm"),
-            online=flags("online"),
-            has_open=flags("has_open"),
-        )
 
     def _thresholds_for(
         self, conn: sa.Connection, sensors: Iterable[dict[str, Any]]
@@ -552,25 +490,6 @@ class ReadingStore:
         """Update sensor features by id (rows: id and the columns to set)."""
         sensors = [{"kind": "sensors", **r} for r in rows]
         update_rows(conn, self.store.features, sensors, ("kind", "id"))
-
-
-@dataclass(frozen=True)
-class _Screening:
-    """Per sensor of a batch (by code, ids sorted): see :meth:`ReadingStore._screening_state`."""
-
-    previous: Previous
-    bounds: Bounds
-    alarm: Bools
-    online: Bools
-    has_open: Bools
-
-
-def _refuse_unknown(ids: Sequence[str], found: Container[str]) -> None:
-    """InvalidInput naming the ``ids`` not ``found`` (nothing is written)."""
-    unknown = [i for i in ids if i not in found]
-    shown = ", ".join(repr(i) for i in unknown[:5])
-    more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-    raise InvalidInput(f"unknown sensor {shown}{more}; nothing was written")
 
 
 def _opened(
