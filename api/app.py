@@ -33,6 +33,7 @@ from cityaware.api.routes import (
     map,
     positions,
     readings,
+    rules,
 )
 from cityaware.api.routes.map import basemap_url
 from cityaware.api.service import casework, evaluation, incidents, locate, nearest, open311
@@ -57,6 +58,7 @@ ROUTERS: tuple[Callable[[AppContext], APIRouter], ...] = (
     casework.build_router,
     evaluation.build_router,
     dashboard.build_router,
+    rules.build_router,
 )
 
 

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from cityaware.api.service.live_events import LiveFeed
     from cityaware.api.service.open311 import Open311
     from cityaware.api.service.routing import DutyList
+    from cityaware.api.service.rules import LiveRules
     from cityaware.api.service.wall import MapWall
     from cityaware.geo.boundaries.generations import BoundaryRegistry
     from cityaware.geo.engine.cached import LocatorCache
@@ -334,7 +335,24 @@ class AppContext:
         from cityaware.api.service.hooks import Deliverer, LiveWorker
 
         live = self.settings.live
-        return LiveWorker(Deliverer(self.hooks, self.live_feed, live), self.alarms, live)
+        deliverer = Deliverer(self.hooks, self.live_feed, live)
+        return LiveWorker(deliverer, self.alarms, live, self.live_rules)
+
+    @shared_part
+    def live_rules(self) -> LiveRules:
+        """The built-in live rules (``<data_dir>/rules.toml`` or the shipped defaults)."""
+        from cityaware.api.service.rules import LiveRules
+        from cityaware.geo.store.rules import RuleStore
+
+        registry = self.registry
+        return LiveRules(
+            RuleStore(self.store),
+            registry.units,
+            registry.active,
+            self.profiles,
+            self.positions.region_shapes,
+            self.settings.data_dir,
+        )
 
     def _open_store(self) -> FeatureStore:
         """The store, handed as a callable to parts that must not open it until they need it."""

@@ -24,7 +24,8 @@ class LiveSettings:
     ``position_max_outside_m``: a position farther outside every grid is refused (wrong CRS);
     ``hook_*``: webhook delivery (timeout, attempts before the dead-letter store, backoff);
     ``worker_interval_s``: how often the live worker delivers webhooks (0: no worker in this
-    process); ``alarm_sweep_s``: how often it looks for offline sensors and lost incidents."""
+    process); ``alarm_sweep_s``: how often it looks for offline sensors and lost incidents;
+    ``rules_every_s``: how often it evaluates the built-in live rules."""
 
     readings_retention_days: float = 30.0
     tracks_retention_days: float = 7.0
@@ -39,6 +40,7 @@ class LiveSettings:
     hook_backoff_max_s: float = 300.0
     worker_interval_s: float = 0.2
     alarm_sweep_s: float = 30.0
+    rules_every_s: float = 30.0
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> LiveSettings:

@@ -40,7 +40,7 @@ from cityaware.api.testing import demo_city, server_process
 from cityaware.geo.live.alarms import Threshold
 from cityaware.geo.store.times import now_ms
 
-ADMIN_KEY = "ca_bench-live-admin"
+ADMIN_KEY = "ca_bench-live-admin-4f9Q2xK7mZ8pL3wT6vR1"
 HEADERS = {"X-API-Key": ADMIN_KEY, "Content-Type": "application/json"}
 BATCH = 10_000
 TILE38 = "Tile38 (published): SET ~22,000/s with AOF; ~6,000/s at 23,000 fences (issue #491)"
@@ -103,6 +103,16 @@ def reading_bodies(sensors: list[str], batches: int, rng: np.random.Generator) -
         ]
         bodies.append(orjson.dumps({"readings": readings}))
     return bodies
+
+
+def first_readings(sensors: list[str], minutes_ago: int) -> list[bytes]:
+    """Warm-up: one reading of every sensor ``minutes_ago`` (each goes online, as in the
+    steady state the batches then measure), in batches."""
+    at = iso(now_ms() - minutes_ago * 60_000)
+    return [
+        orjson.dumps({"readings": [{"sensor": s, "value": 0.0, "at": at} for s in chunk]})
+        for chunk in (sensors[i : i + BATCH] for i in range(0, len(sensors), BATCH))
+    ]
 
 
 def position_bodies(grids: np.ndarray, batches: int, n: int, rng: np.random.Generator) -> list:
@@ -222,6 +232,66 @@ def latency(
     return webhook, sse
 
 
+def bench_readings(client: httpx.Client, sensors: list[str], batches: int) -> None:
+    """Readings/s with alarm evaluation beside the same batches refused after parsing."""
+    bodies = reading_bodies(sensors, batches + 1, np.random.default_rng(14))
+    timed_posts(client, "/v1/readings", first_readings(sensors, batches + 3), 200)
+    seconds = timed_posts(client, "/v1/readings", bodies[1:], 200)
+    n = sum(len(orjson.loads(b)["readings"]) for b in bodies[1:])
+    refused = []
+    for body in bodies[1:]:
+        payload = orjson.loads(body)
+        payload["readings"][-1]["at"] = iso(now_ms() + 3_600_000)
+        refused.append(orjson.dumps(payload))
+    base = timed_posts(client, "/v1/readings", refused, 400)
+    healthz = []
+    for _ in range(100):
+        started = time.perf_counter()
+        client.get("/healthz")
+        healthz.append(time.perf_counter() - started)
+    alarms = client.get("/v1/alarms?limit=10000").json()["alarms"]
+    rate, base_rate = n / sum(seconds), n / sum(base)
+    print(
+        f"\nreadings: {rate:,.0f} readings/s with alarm evaluation "
+        f"({percentiles(seconds)} per 10,000-reading batch; {len(alarms)} alarms)"
+    )
+    print(
+        f"  baseline, same batches refused after parsing: {base_rate:,.0f} readings/s"
+        f" ({percentiles(base)}); ratio {rate / base_rate:.2f}"
+    )
+    print(f"  GET /healthz: {len(healthz) / sum(healthz):,.0f} req/s sequential")
+    print(f"  target (issue 14): >= 50,000 readings/s; load average {load_average()}")
+
+
+def load_average() -> str:
+    """The 1-minute load average (the machine is shared: state it beside every figure)."""
+    return f"{os.getloadavg()[0]:.1f}"
+
+
+def bench_positions(
+    client: httpx.Client, centres: np.ndarray, fence_codes: np.ndarray, args: argparse.Namespace
+) -> None:
+    """Positions/s with ``--fences`` region fences beside the same without a fence."""
+    rng = np.random.default_rng(15)
+    moves = position_bodies(centres, args.batches + 1, args.workers, rng)
+    timed_posts(client, "/v1/positions", moves[:1], 200)
+    bare = timed_posts(client, "/v1/positions", moves[1:3], 200)
+    for code in fence_codes:
+        body = {"id": f"f-{code}", "region": code, "detect": ["enter", "exit"], "min_distance_m": 5}
+        assert client.post("/v1/fences", json=body, headers=HEADERS).status_code == 201
+    fenced = timed_posts(client, "/v1/positions", moves[3:], 200)
+    per = args.workers
+    bare_rate = per * len(bare) / sum(bare)
+    fenced_rate = per * len(fenced) / sum(fenced)
+    print(
+        f"\npositions: {fenced_rate:,.0f} positions/s with {len(fence_codes):,} fences "
+        f"({percentiles(fenced)} per {per:,}-position batch)"
+    )
+    print(
+        f"  baseline, no fence: {bare_rate:,.0f} positions/s; ratio {fenced_rate / bare_rate:.2f}"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--sensors", type=int, default=20_000)
@@ -229,7 +299,25 @@ def main() -> None:
     parser.add_argument("--fences", type=int, default=1000)
     parser.add_argument("--workers", type=int, default=10_000, help="moving objects")
     parser.add_argument("--events", type=int, default=40)
+    parser.add_argument(
+        "--parts",
+        default="readings,positions,latency",
+        help="comma-separated: readings, positions, latency (default: all)",
+    )
+    parser.add_argument(
+        "--sustained",
+        type=float,
+        default=0.0,
+        metavar="SECONDS",
+        help="instead: readings at --rate for SECONDS under locate and map-wall traffic",
+    )
+    parser.add_argument("--rate", type=float, default=3500.0, help="sustained readings/s")
+    parser.add_argument("--batch-every", type=float, default=1.0, help="sustained batch interval")
+    parser.add_argument(
+        "--alone", action="store_true", help="sustained without the readers (its baseline)"
+    )
     args = parser.parse_args()
+    parts = set(args.parts.split(","))
     rng = np.random.default_rng(14)
     with tempfile.TemporaryDirectory() as tmp:
         data_dir = Path(tmp)
@@ -250,8 +338,8 @@ def main() -> None:
         ]
         ctx.store.close()
         env = {
-            "CITYAWARE_ADMIN_KEY": ADMIN_KEY,
-            "CITYAWARE_WORKER_INTERVAL_S": "0.02",
+            "CITYAWARE_ADMIN_KEY": ADMIN_KEY,  # the latency part times a 20 ms worker round
+            "CITYAWARE_WORKER_INTERVAL_S": "0.2" if args.sustained else "0.02",
             "CITYAWARE_ALARM_SYNC_S": "60",
         }
         with (
@@ -259,66 +347,25 @@ def main() -> None:
             httpx.Client(base_url=url, timeout=120) as client,
         ):
             print(f"server idle after {settle(process.pid):.0f} s (start-up warm-up)")
-            bodies = reading_bodies(sensors["id"].tolist(), args.batches + 1, rng)
-            timed_posts(client, "/v1/readings", bodies[:1], 200)  # warm-up
-            seconds = timed_posts(client, "/v1/readings", bodies[1:], 200)
-            n = sum(len(orjson.loads(b)["readings"]) for b in bodies[1:])
-            refused = []
-            for body in bodies[1:]:
-                payload = orjson.loads(body)
-                payload["readings"][-1]["at"] = iso(now_ms() + 3_600_000)
-                refused.append(orjson.dumps(payload))
-            base = timed_posts(client, "/v1/readings", refused, 400)
-            healthz = []
-            for _ in range(100):
-                started = time.perf_counter()
-                client.get("/healthz")
-                healthz.append(time.perf_counter() - started)
-            alarms = client.get("/v1/alarms?limit=10000").json()["alarms"]
-            rate, base_rate = n / sum(seconds), n / sum(base)
-            print(
-                f"\nreadings: {rate:,.0f} readings/s with alarm evaluation "
-                f"({percentiles(seconds)} per 10,000-reading batch; {len(alarms)} alarms)"
-            )
-            print(
-                f"  baseline, same batches refused after parsing: {base_rate:,.0f} readings/s"
-                f" ({percentiles(base)}); ratio {rate / base_rate:.2f}"
-            )
-            print(f"  GET /healthz: {len(healthz) / sum(healthz):,.0f} req/s sequential")
-            print("  target (issue 14): >= 50,000 readings/s")
+            if args.sustained:
+                from benchmarks.live_sustained import sustained
 
-            moves = position_bodies(centres, args.batches + 1, args.workers, rng)
-            timed_posts(client, "/v1/positions", moves[:1], 200)
-            bare = timed_posts(client, "/v1/positions", moves[1:3], 200)
-            for code in fence_codes:
-                body = {
-                    "id": f"f-{code}",
-                    "region": code,
-                    "detect": ["enter", "exit"],
-                    "min_distance_m": 5,
-                }
-                assert client.post("/v1/fences", json=body, headers=HEADERS).status_code == 201
-            fenced = timed_posts(client, "/v1/positions", moves[3:], 200)
-            per = args.workers
-            bare_rate = per * len(bare) / sum(bare)
-            fenced_rate = per * len(fenced) / sum(fenced)
-            print(
-                f"\npositions: {fenced_rate:,.0f} positions/s with {len(fence_codes):,} fences "
-                f"({percentiles(fenced)} per {per:,}-position batch)"
-            )
-            print(
-                f"  baseline, no fence: {bare_rate:,.0f} positions/s; "
-                f"ratio {fenced_rate / bare_rate:.2f}"
-            )
-
-            inside, outside = ((p.x, p.y) for p in probes)
-            webhook, sse = latency(client, url, inside, outside, args.events)
-            print(f"\nevent latency over {args.events} fence events (worker polls every 20 ms):")
-            print(f"  write -> webhook: {percentiles(webhook)} ({len(webhook)} arrived)")
-            print(
-                f"  write -> SSE /v1/events: {percentiles(sse)} ({len(sse)} arrived; "
-                "the stream polls every 0.4 s)"
-            )
+                sustained(url, HEADERS, sensors["id"].tolist(), centres, args)
+            if "readings" in parts and not args.sustained:
+                bench_readings(client, sensors["id"].tolist(), args.batches)
+            if "positions" in parts and not args.sustained:
+                bench_positions(client, centres, fence_codes, args)
+            if "latency" in parts and not args.sustained:
+                inside, outside = ((p.x, p.y) for p in probes)
+                webhook, sse = latency(client, url, inside, outside, args.events)
+                print(
+                    f"\nevent latency over {args.events} fence events (worker polls every 20 ms):"
+                )
+                print(f"  write -> webhook: {percentiles(webhook)} ({len(webhook)} arrived)")
+                print(
+                    f"  write -> SSE /v1/events: {percentiles(sse)} ({len(sse)} arrived; "
+                    "the stream polls every 0.4 s)"
+                )
             print(f"\n{TILE38}")
             process.kill()  # an open event stream would hold a graceful shutdown
             process.wait()

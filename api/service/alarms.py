@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from cityaware.api.service.incidents import IncidentIn
+from cityaware.api.service.incidents import IncidentIn, IntakeExtras
 from cityaware.geo.store.readings import ReadingBatch, ReadingStore, WriteReport
 from cityaware.geo.store.times import from_ms, now_ms
 
@@ -90,22 +90,36 @@ class Alarms:
         ids = [a["id"] for a in alarms]
         fresh = {a["id"]: a for a in self.readings.alarms(ids=ids, limit=len(ids))} if ids else {}
         for alarm in (fresh[i] for i in dict.fromkeys(ids) if i in fresh):
-            view, _ = self.incidents.create(incident_request(alarm), idempotency_key(alarm))
+            summary = alarm_summary(alarm)
+            extras = IntakeExtras(attributes={"sensor": alarm["sensor_id"], "alarm": summary})
+            view, _ = self.incidents.create(
+                incident_request(alarm), idempotency_key(alarm), extras=extras
+            )
             incident = store.get("incidents", view["id"])
-            summary = {
-                "id": alarm["id"],
-                "sensor": alarm["sensor_id"],
-                "state": alarm["state"],
-                "reason": alarm["reason"],
-                "bad_readings": alarm["bad_readings"],
-                "last_value": alarm["last_value"],
-                "worst_value": alarm["worst_value"],
-                "last_at": from_ms(alarm["last_at"]),
-                "cleared_at": from_ms(alarm["cleared_at"]),
-            }
             attributes = {**incident["attributes"], "sensor": alarm["sensor_id"]}
-            if attributes.get("alarm") != summary:
+            if attributes.get("alarm") != summary:  # a replay, or the alarm moved on
                 attributes["alarm"] = summary
                 store.update("incidents", view["id"], {"attributes": attributes})
             synced = max(now_ms(), alarm["cleared_at"] or 0)  # a clear may be ahead of the clock
             self.readings.mark_synced(alarm["id"], view["id"], synced)
+
+
+def alarm_summary(alarm: dict[str, Any]) -> dict[str, Any]:
+    """What an alarm's incident records of it (``attributes.alarm``).
+
+    >>> alarm_summary({"id": "al_1", "sensor_id": "s1", "state": "open", "reason": "max",
+    ...     "bad_readings": 1, "last_value": 5.0, "worst_value": 5.0, "last_at": 0,
+    ...     "cleared_at": None})["last_at"]
+    '1970-01-01T00:00:00Z'
+    """
+    return {
+        "id": alarm["id"],
+        "sensor": alarm["sensor_id"],
+        "state": alarm["state"],
+        "reason": alarm["reason"],
+        "bad_readings": alarm["bad_readings"],
+        "last_value": alarm["last_value"],
+        "worst_value": alarm["worst_value"],
+        "last_at": from_ms(alarm["last_at"]),
+        "cleared_at": from_ms(alarm["cleared_at"]),
+    }

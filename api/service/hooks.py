@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from cityaware.api.live_settings import LiveSettings
     from cityaware.api.service.alarms import Alarms
     from cityaware.api.service.live_events import LiveFeed
+    from cityaware.api.service.rules import LiveRules
 
 LOG = logging.getLogger(__name__)
 PAGE = 500
@@ -160,11 +161,18 @@ class Deliverer:
 
 
 class LiveWorker:
-    """The server's background thread: webhook rounds every ``worker_interval_s``, and
-    the alarm sweep (offline sensors, incidents a crash left behind) every ``alarm_sweep_s``."""
+    """The server's background thread: webhook rounds every ``worker_interval_s``, the
+    alarm sweep (offline sensors, incidents a crash left behind) every ``alarm_sweep_s``
+    and the built-in live rules every ``rules_every_s``."""
 
-    def __init__(self, deliverer: Deliverer, alarms: Alarms, live: LiveSettings) -> None:
-        self.deliverer, self.alarms, self.live = deliverer, alarms, live
+    def __init__(
+        self,
+        deliverer: Deliverer,
+        alarms: Alarms,
+        live: LiveSettings,
+        rules: LiveRules | None = None,
+    ) -> None:
+        self.deliverer, self.alarms, self.live, self.rules = deliverer, alarms, live, rules
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -184,13 +192,16 @@ class LiveWorker:
         self._thread = None
 
     def _run(self) -> None:
-        last_sweep = 0.0
+        last_sweep = last_rules = 0.0
         while not self._stop.is_set():
             try:
                 self.deliverer.run_once()
                 if now_ms() - last_sweep >= self.live.alarm_sweep_s * 1000:
                     last_sweep = now_ms()
                     self.alarms.sweep()
+                if self.rules and now_ms() - last_rules >= self.live.rules_every_s * 1000:
+                    last_rules = now_ms()
+                    self.rules.evaluate()
             except Exception:  # keep going: the next round retries
                 LOG.exception("live worker round failed")
             self._stop.wait(self.live.worker_interval_s)

@@ -2,7 +2,8 @@
 
 Each change becomes one event ``{"seq", "type", "time", "data"}``; ``type`` is
 ``<thing>.<op>``: ``alarm.open``, ``alarm.clear``, ``fence.enter`` (``exit``, ``inside``,
-``outside``, ``cross``), ``object.move`` (a moving object changed grid), and
+``outside``, ``cross``), ``rule.open``/``rule.clear`` (a built-in live rule, see
+:mod:`api.service.rules`), ``object.move`` (a moving object changed grid), and
 ``incident.create``, ``sensor.update``, ``camera.delete``, ... for the features. Alarm
 and fence events carry their record (a fence event in Tile38's shape); the others the
 change itself (kind, id, old and new grid, generation).
@@ -19,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from cityaware.api.service.alarms import alarm_view
 from cityaware.api.service.event_stream import Event
+from cityaware.geo.store.rules import RuleStore
 
 if TYPE_CHECKING:
     from cityaware.geo.store.positions import PositionStore
@@ -28,13 +30,14 @@ if TYPE_CHECKING:
 THINGS = {
     "alarms": "alarm",
     "fence_events": "fence",
+    "rule_events": "rule",
     "objects": "object",
     "incidents": "incident",
     "cameras": "camera",
     "sensors": "sensor",
     "wall": "wall",
 }
-LIVE_KINDS = ("alarms", "fence_events", "objects", "wall")
+LIVE_KINDS = ("alarms", "fence_events", "rule_events", "objects", "wall")
 PAGE = 1_000
 
 
@@ -46,8 +49,15 @@ def event_type(change: dict[str, Any]) -> str:
 class LiveFeed:
     """Reads the change feed and describes its rows as live events."""
 
-    def __init__(self, store: FeatureStore, readings: ReadingStore, positions: PositionStore):
+    def __init__(
+        self,
+        store: FeatureStore,
+        readings: ReadingStore,
+        positions: PositionStore,
+        rules: RuleStore | None = None,
+    ):
         self.store, self.readings, self.positions = store, readings, positions
+        self.rules = rules or RuleStore(store)
 
     def page(self, after: int, limit: int = PAGE) -> tuple[list[dict[str, Any]], int]:
         """Events of the changes after ``after`` (live writes only, not bulk imports) and the
@@ -65,6 +75,12 @@ class LiveFeed:
             if fence_ids
             else {}
         )
+        rule_ids = [c["id"] for c in changes if c["kind"] == "rule_events"]
+        rules = (
+            {e["id"]: e for e in self.rules.events(ids=rule_ids, limit=len(rule_ids))}
+            if rule_ids
+            else {}
+        )
         events = []
         for change in changes:
             data: dict[str, Any] | None
@@ -73,6 +89,8 @@ class LiveFeed:
                 data = None if alarm is None else alarm_view(alarm)
             elif change["kind"] == "fence_events":
                 data = fences.get(change["id"])
+            elif change["kind"] == "rule_events":
+                data = rules.get(change["id"])
             else:
                 data = {k: change[k] for k in ("kind", "id", "op", "old_grid", "new_grid")}
                 data["generation"] = change["generation"]

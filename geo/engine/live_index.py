@@ -81,6 +81,10 @@ class LiveIndex:
         with self._lock:
             kind_index = self._kinds.setdefault(kind, _KindIndex())
             if id in kind_index.keys:
+                key = kind_index.keys[id]
+                if kind_index.points[key] == (lon, lat):  # only attributes changed: an R-tree
+                    kind_index.attrs[key] = dict(attrs or {})  # delete costs milliseconds
+                    return
                 self._remove(kind_index, id)
             key = kind_index.next_key
             kind_index.next_key += 1

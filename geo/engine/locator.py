@@ -55,16 +55,14 @@ Distances are in the city's CGCS2000 Gauss-Krüger zone (chosen from its longitu
 
 from __future__ import annotations
 
-import gc
 import json
 import math
 import os
 import re
 import shutil
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -88,6 +86,7 @@ from cityaware.geo.engine.results import (
     LocationBatch,
 )
 from cityaware.geo.errors import InvalidInput, NotFound
+from cityaware.geo.memory import gc_paused
 
 if TYPE_CHECKING:
     import geopandas as gpd
@@ -396,7 +395,7 @@ class GridLocator:
         starts = np.flatnonzero(np.r_[True, point_idx[1:] != point_idx[:-1]])
         codes = self.leaf_codes[grid_idx].tolist()
         bounds = np.r_[starts, point_idx.size].tolist()
-        with _gc_paused():  # tens of thousands of new lists would trigger many GC passes
+        with gc_paused():  # tens of thousands of new lists would trigger many GC passes
             groups = np.fromiter(
                 (codes[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)),
                 dtype=object,
@@ -472,24 +471,6 @@ def _executor() -> ThreadPoolExecutor:
         if _pool is None or _pool[0] != os.getpid():
             _pool = (os.getpid(), ThreadPoolExecutor(WORKERS, thread_name_prefix="locate"))
         return _pool[1]
-
-
-@contextmanager
-def _gc_paused() -> Iterator[None]:
-    """Pause the cyclic garbage collector while building many small lists (no cycles).
-
-    Each 700 new lists start a collection, and the survivors soon push full
-    collections over every tracked object of the process (~7 ms per 18,000 lists
-    in the benchmark). Restores the previous state, so nesting and callers that
-    turned the collector off themselves are unaffected.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 
 def _remove_stale(current: Path, generation: str) -> None:

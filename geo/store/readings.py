@@ -22,6 +22,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
 import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput, NotFound
@@ -34,17 +35,19 @@ from cityaware.geo.live.alarms import (
     badness,
     evaluate,
 )
+from cityaware.geo.live.screen import group_ends, screen
+from cityaware.geo.store.columns import insert_ignore_columns, update_columns
 from cityaware.geo.store.live_tables import (
     Retention,
     change_row,
     digest_id,
     fetch_dicts,
     in_values,
-    insert_ignore,
     plain,
     row_by_id,
     update_rows,
 )
+from cityaware.geo.store.sensor_state import refuse_unknown, screening_state
 from cityaware.geo.store.times import from_ms
 
 SCOPES = ("sensor", "kind")
@@ -139,73 +142,131 @@ class ReadingStore:
     # --- writes ------------------------------------------------------------------
 
     def write(self, batch: ReadingBatch, now: int) -> WriteReport:
-        """Store a batch and evaluate its alarms (see the module doc)."""
+        """Store a batch and evaluate its alarms (see the module doc).
+
+        Columnar: the history is one executemany, the sensors one UPDATE, and the
+        thresholds are screened over arrays (:mod:`geo.live.screen`); only sensors with an
+        open alarm or a reading past a bound go through :func:`evaluate` one by one."""
         report = WriteReport(accepted=len(batch))
-        order = sorted(range(len(batch)), key=lambda i: (batch.sensors[i], batch.at[i]))
         ids = sorted(set(batch.sensors))
+        code_of = {s: i for i, s in enumerate(ids)}
+        codes = np.fromiter(map(code_of.__getitem__, batch.sensors), np.int64, len(batch))
+        at = np.asarray(batch.at, dtype=np.int64)
+        values = np.asarray(batch.values, dtype=np.float64)
+        order = np.lexsort((at, codes))  # stable: a duplicate keeps its first occurrence
+        codes, at, values = codes[order], at[order], values[order]
+        units = [batch.units[i] for i in order.tolist()]
         with self.backend.write() as conn:
-            sensors = self._sensor_rows(conn, ids, lock=True)
-            thresholds = self._thresholds_for(conn, sensors.values())
-            open_alarms = self._open_alarms(conn, ids)
-            history = [
+            state = screening_state(conn, self.store.features, self.tables, ids)
+            report.stored = insert_ignore_columns(
+                conn,
+                self.tables["readings"],
                 {
-                    "sensor_id": batch.sensors[i],
-                    "at": batch.at[i],
-                    "value": batch.values[i],
-                    "unit": batch.units[i],
-                }
-                for i in order
-            ]
-            report.stored = insert_ignore(conn, self.tables["readings"], history)
-            updates: list[dict[str, Any]] = []
+                    "sensor_id": [ids[c] for c in codes.tolist()],
+                    "at": at.tolist(),
+                    "value": values.tolist(),
+                    "unit": units,
+                },
+            )
+            newer = at > state.previous.at[codes]
+            report.evaluated = int(newer.sum())
+            picked = np.flatnonzero(newer)
+            codes, at, values = codes[picked], at[picked], values[picked]
+            crossing = screen(codes, at, values, state.bounds, state.previous)
+            last = np.flatnonzero(group_ends(codes))  # each sensor's newest reading
+            alarm = np.zeros(len(ids), dtype=bool)
+            has_newer = np.zeros(len(ids), dtype=bool)
+            has_newer[codes] = True
+            exact = state.has_open & has_newer  # an open alarm may stay, update or clear
+            exact[codes[crossing]] = True  # a closed one may open
+            exact_codes = np.flatnonzero(exact).tolist()
             changes: list[dict[str, Any]] = []
             alarm_rows: list[dict[str, Any]] = []
-            start = 0
-            while start < len(order):
-                sid = batch.sensors[order[start]]
-                stop = start
-                while stop < len(order) and batch.sensors[order[stop]] == sid:
-                    stop += 1
-                group = order[start:stop]
-                start = stop
-                sensor = sensors[sid]
-                last_at = sensor["reading_at"]
-                newer = [i for i in group if last_at is None or batch.at[i] > last_at]
-                if not newer:
-                    continue
-                report.evaluated += len(newer)
-                readings = [(batch.at[i], batch.values[i]) for i in newer]
-                current = open_alarms.get((sid, "value"))
-                threshold = thresholds.get(sid)
-                state = SensorState(sensor["reading_value"], last_at, current is not None)
-                if threshold is not None and threshold.checks_values:
-                    step = evaluate(threshold, state, readings)
-                else:
-                    step = Step(last=readings[-1], open=current is not None)
-                offline = open_alarms.get((sid, "offline"))
-                if offline is not None:  # a reading ends the silence
-                    alarm_rows.append(_cleared(offline, readings[0][0], readings[0][1]))
-                    changes.append(_change("alarms", offline["id"], "clear", sensor, now))
-                alarm_rows += self._episodes(sensor, threshold, step, current, changes, now)
-                alarm = step.open
-                if bool(sensor["alarm"]) != alarm or not sensor["online"]:
-                    changes.append(_change("sensors", sid, "update", sensor, now))
-                updates.append(
-                    {
-                        "id": sid,
-                        "reading_value": readings[-1][1],
-                        "reading_at": readings[-1][0],
-                        "reading_unit": batch.units[newer[-1]],
-                        "online": True,
-                        "alarm": alarm,
-                    }
+            if exact_codes:
+                bounds = zip(
+                    np.searchsorted(codes, exact_codes, side="left").tolist(),
+                    np.searchsorted(codes, exact_codes, side="right").tolist(),
+                    strict=True,
                 )
-            self._update_sensors(conn, updates)
+                groups = {
+                    ids[c]: list(zip(at[a:b].tolist(), values[a:b].tolist(), strict=True))
+                    for c, (a, b) in zip(exact_codes, bounds, strict=True)
+                }
+                opened = self._evaluate_exact(conn, groups, changes, alarm_rows, now)
+                alarm[exact_codes] = [opened[ids[c]] for c in exact_codes]
+            touched = codes[last]
+            flipped = touched[(state.alarm[touched] != alarm[touched]) | ~state.online[touched]]
+            flipped = flipped[~exact[flipped]]  # the exact ones added their own change
+            if len(flipped):
+                rows = self._sensor_rows(conn, [ids[c] for c in flipped.tolist()])
+                changes += [_change("sensors", sid, "update", r, now) for sid, r in rows.items()]
+            update_columns(
+                conn,
+                self.store.features,
+                "id",
+                {
+                    "id": [ids[c] for c in touched.tolist()],
+                    "reading_value": values[last].tolist(),
+                    "reading_at": at[last].tolist(),
+                    "reading_unit": [units[i] for i in picked[last].tolist()],
+                    "online": [True] * len(last),
+                    "alarm": alarm[touched].tolist(),
+                },
+                where=self.store.features.c.kind == "sensors",
+            )
             report.alarms = self._save_alarms(conn, alarm_rows, now)
             if changes:
                 self.store.changelog.append_rows(conn, changes)
             self._retention.prune(conn, now)
         return report
+
+    def _evaluate_exact(
+        self,
+        conn: sa.Connection,
+        groups: dict[str, list[tuple[int, float]]],
+        changes: list[dict[str, Any]],
+        alarm_rows: list[dict[str, Any]],
+        now: int,
+    ) -> dict[str, bool]:
+        """Run each sensor's newer readings ``groups[id]`` through :func:`evaluate`, adding
+        alarm rows and changes; returns whether each one's value alarm is open after them."""
+        chosen = list(groups)
+        sensors = self._sensor_rows(conn, chosen)
+        thresholds = self._thresholds_for(conn, sensors.values())
+        open_alarms = self._open_alarms(conn, chosen)
+        return {
+            sid: self._evaluate_sensor(
+                sensors[sid], readings, thresholds.get(sid), open_alarms, changes, alarm_rows, now
+            )
+            for sid, readings in groups.items()
+        }
+
+    def _evaluate_sensor(
+        self,
+        sensor: dict[str, Any],
+        readings: list[tuple[int, float]],
+        threshold: Threshold | None,
+        open_alarms: dict[tuple[str, str], dict[str, Any]],
+        changes: list[dict[str, Any]],
+        alarm_rows: list[dict[str, Any]],
+        now: int,
+    ) -> bool:
+        """One sensor of :meth:`_evaluate_exact`."""
+        sid = sensor["id"]
+        current = open_alarms.get((sid, "value"))
+        state = SensorState(sensor["reading_value"], sensor["reading_at"], current is not None)
+        if threshold is not None and threshold.checks_values:
+            step = evaluate(threshold, state, readings)
+        else:
+            step = Step(last=readings[-1], open=current is not None)
+        offline = open_alarms.get((sid, "offline"))
+        if offline is not None:  # a reading ends the silence
+            alarm_rows.append(_cleared(offline, readings[0][0], readings[0][1]))
+            changes.append(_change("alarms", offline["id"], "clear", sensor, now))
+        alarm_rows += self._episodes(sensor, threshold, step, current, changes, now)
+        if bool(sensor["alarm"]) != step.open or not sensor["online"]:
+            changes.append(_change("sensors", sid, "update", sensor, now))
+        return step.open
 
     def sweep_offline(self, now: int) -> WriteReport:
         """Mark sensors offline whose threshold's ``offline_minutes`` passed without a
@@ -326,22 +387,15 @@ class ReadingStore:
 
     # --- internals -----------------------------------------------------------------
 
-    def _sensor_rows(
-        self, conn: sa.Connection, ids: Sequence[str], lock: bool = False
-    ) -> dict[str, dict[str, Any]]:
+    def _sensor_rows(self, conn: sa.Connection, ids: Sequence[str]) -> dict[str, dict[str, Any]]:
         """The sensors ``ids`` (InvalidInput naming the unknown ones: nothing is written)."""
         f = self.store.features
         stmt = sa.select(*(f.c[n] for n in _SENSOR_COLUMNS)).where(
             f.c.kind == "sensors", in_values(conn, f.c.id, list(ids))
         )
-        if lock:
-            stmt = stmt.with_for_update()
         found = {r["id"]: r for r in fetch_dicts(conn, stmt)}
-        unknown = [i for i in ids if i not in found]
-        if unknown:
-            shown = ", ".join(repr(i) for i in unknown[:5])
-            more = f" and {len(unknown) - 5} more" if len(unknown) > 5 else ""
-            raise InvalidInput(f"unknown sensor {shown}{more}; nothing was written")
+        if len(found) != len(ids):
+            refuse_unknown(ids, found)
         return found
 
     def _thresholds_for(

@@ -19,6 +19,7 @@ import sqlalchemy as sa
 from cityaware.geo.store.contacts import CONTACTS, contacts_table
 from cityaware.geo.store.imports import imports_table
 from cityaware.geo.store.live_tables import define_live_tables
+from cityaware.geo.store.rules import define_rule_tables
 from cityaware.geo.store.summary import counts_table
 from cityaware.geo.store.wall_modes import wall_modes_table
 
@@ -192,6 +193,7 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         for t in (features, status_history, assignment_history, store_meta, changes, *extra)
     }
     tables |= define_live_tables(metadata)
+    tables |= define_rule_tables(metadata)
     tables["imports"] = imports_table(metadata)
     tables[CONTACTS] = contacts_table(metadata)
     tables["incident_counts"] = counts_table(metadata)

@@ -35,12 +35,17 @@ def _has_qgis() -> bool:
     )
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory):
+def require_qgis() -> None:
+    """Skip without Debian's python3-qgis (fail on CI, where scripts/test.sh installs it)."""
     if not _has_qgis():
         if os.environ.get("CI"):
             pytest.fail("python3-qgis is missing (scripts/test.sh installs it)")
         pytest.skip("Debian python3-qgis not installed")
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory):
+    require_qgis()
     data_dir = staged(tmp_path_factory.mktemp("qgis"))
     ctx = AppContext(Settings(data_dir=data_dir))
     ctx.store.bulk_import("incidents", incidents_frame(1500), crs="EPSG:4326")

@@ -84,6 +84,8 @@ def test_readings_open_one_alarm_incident_and_replay_cleanly(client):
     assert (first["stored"], again["stored"], again["evaluated"]) == (4, 0, 0)
     alarms = client.get("/v1/alarms?sensor=pg-s1").json()["alarms"]
     assert [(a["state"], a["bad_readings"]) for a in alarms] == [("cleared", 2)]
+    item = client.get("/collections/sensors/items/pg-s1").json()["properties"]
+    assert (item["reading_value"], item["online"], item["alarm"]) == (8.5, True, False)
     assert alarms[0]["incident_id"]
     incident = client.get(f"/v1/incidents/{alarms[0]['incident_id']}").json()
     assert incident["channel"] == "sensor_alarm"

@@ -231,3 +231,65 @@ def test_readings_need_a_service_key(client, role_keys, sensor):
     assert client.post("/v1/readings", json={"readings": values(sid, [(1, 1)])}).status_code == 401
     gis = post(client, role_keys["gis"], values(sid, [(1, 1)]))
     assert gis.status_code == 403
+
+
+def test_a_mixed_batch_matches_reading_by_reading_evaluation(app, client, role_keys):
+    """Many sensors with thresholds of every scope in batches of mixed order: the columnar
+    write opens, keeps and clears exactly the alarms that evaluate() finds one sensor at a
+    time over the whole series, and keeps each sensor's newest reading."""
+    import numpy as np
+
+    from cityaware.geo.live.alarms import SensorState, Threshold, evaluate
+
+    rng = np.random.default_rng(7)
+    ctx = app.state.ctx
+    tag = uuid.uuid4().hex[:6]
+    kind = f"mix-{tag}"
+    limits = {}
+    for n in range(30):
+        sid = f"m{tag}-{n}"
+        record = {"id": sid, "lon": 113.625, "lat": 34.745, "device_kind": kind}
+        if n % 3 == 2:  # the sensor's own alarm columns (its kind has no threshold)
+            record |= {"alarm_low": -2.0, "alarm_high": 2.0, "device_kind": f"{kind}-plain"}
+            limits[sid] = Threshold(min=-2.0, max=2.0)
+        ctx.store.add("sensors", record)
+        if n % 3 == 0:
+            set_threshold(client, role_keys, "sensor", sid, max=1.5, band=0.5, rate=3.0)
+            limits[sid] = Threshold(max=1.5, band=0.5, rate=3.0)
+    set_threshold(client, role_keys, "kind", kind, min=-1.0, band=0.3)
+    for n in range(1, 30, 3):
+        limits[f"m{tag}-{n}"] = Threshold(min=-1.0, band=0.3)
+    series: dict[str, list[tuple[int, float]]] = {sid: [] for sid in limits}
+    for batch in range(3):
+        readings = []
+        for sid in limits:
+            for minute in rng.choice(20, size=4, replace=False):
+                m = batch * 20 + int(minute)
+                value = round(float(rng.normal(0, 1.2)), 2)
+                readings.append({"sensor": sid, "value": value, "at": iso(m)})
+                series[sid].append((int((START + timedelta(minutes=m)).timestamp() * 1000), value))
+        rng.shuffle(readings)
+        answer = post(client, role_keys["service"], readings)
+        assert answer.status_code == 200, answer.text
+    for sid, threshold in limits.items():
+        step = evaluate(threshold, SensorState(), sorted(series[sid]))
+        expected = [
+            (
+                "cleared" if e.cleared else "open",
+                iso_ms(e.opened.at),
+                iso_ms(e.cleared.at) if e.cleared else None,
+                e.bad_readings,
+            )
+            for e in step.episodes
+        ]
+        alarms = client.get(f"/v1/alarms?sensor={sid}").json()["alarms"]
+        got = [(a["state"], a["opened_at"], a["cleared_at"], a["bad_readings"]) for a in alarms]
+        assert sorted(got, key=lambda a: a[1]) == expected, sid
+        stored = ctx.store.get("sensors", sid)
+        newest = max(series[sid])
+        assert (stored["reading_value"], stored["alarm"]) == (newest[1], step.open)
+        assert len(alarm_incidents(app, sid)) == len(expected)
+
+
+def iso_ms(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, UTC).isoformat().replace("+00:00", "Z")

@@ -99,3 +99,14 @@ def test_insert_replaces_and_errors_are_clear():
         index.bulk_load("cameras", ["a", "b"], [113.6, float("nan")], [34.7, 34.7])
     assert index.count("cameras") == 0
     assert index.nearest(113.6, 34.7, k=3, kind="cameras") == []
+
+
+def test_insert_at_the_same_place_updates_attributes_and_keeps_the_point_findable():
+    index = LiveIndex()
+    index.bulk_load("sensors", ["s1", "s2"], [113.6, 113.7], [34.7, 34.8], [{"online": False}, {}])
+    index.insert("sensors", "s1", 113.6, 34.7, {"online": True})
+    assert index.get("sensors", "s1") == (113.6, 34.7, {"online": True})
+    assert index.bbox(113.55, 34.65, 113.65, 34.75, kind="sensors") == ["s1"]
+    assert index.nearest(113.6, 34.7, k=1, kind="sensors")[0][0] == "s1"
+    index.insert("sensors", "s1", 113.65, 34.75, {"online": True})  # a real move
+    assert index.bbox(113.55, 34.65, 113.62, 34.72, kind="sensors") == []
