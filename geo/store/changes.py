@@ -2,7 +2,8 @@
 
 Each row holds ``seq``, ``kind``, ``feature_id``, ``op`` (create, update, delete,
 reassign, or a case event's own op such as ``deadline_near``, ``overdue``, ``escalated``:
-:data:`~geo.store.casework.SUPERVISION_OPS`), ``old_grid``/``new_grid``, ``generation``, ``at`` (epoch ms) and ``bulk``
+:data:`~geo.store.casework.SUPERVISION_OPS`), ``old_grid``/``new_grid``, ``generation``,
+``at`` (epoch ms) and ``bulk``
 (written by a set-based write: a bulk import or a re-assignment, not a live event).
 It is written in the same transaction as the feature, so it commits with it or not at all.
 
@@ -263,8 +264,8 @@ class ChangeReads:
     def changed_records(
         self, after: int, kinds: Sequence[str], limit: int = 1000
     ) -> ChangedRecords:
-        """Live changes (create, update and supervision events, not bulk) of ``kinds`` after ``after`` with their
-        feature's current record (deleted features are left out).
+        """Live changes (create, update, supervision events; not bulk) of ``kinds`` after
+        ``after`` with their feature's current record (deleted features are left out).
 
         >>> store.changed_records(0, ["incidents"]).items[0][1]  # doctest: +SKIP
         'create'
