@@ -89,10 +89,11 @@ def _escalated_between(backend_name: str, attributes: Any, since: int | None, un
         steps = sa.func.json_each(attributes, "$.hotline.escalations").table_valued("value")
         at = sa.func.json_extract(steps.c.value, "$.at")
         return sa.select(1).select_from(steps).where(at >= low, at <= int(until)).exists()
-    from sqlalchemy.dialects.postgresql import JSONB
+    from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
 
     bounds = sa.func.jsonb_build_object("low", low, "high", int(until))
-    path = "$.hotline.escalations[*] ? (@.at >= $low && @.at <= $high)"
+    path = sa.cast(sa.literal("$.hotline.escalations[*] ? (@.at >= $low && @.at <= $high)"),
+                   JSONPATH)  # fmt: skip
     return sa.func.jsonb_path_exists(sa.cast(attributes, JSONB), path, bounds)
 
 
