@@ -7,7 +7,9 @@ to fly there), trend charts (ECharts) and the map in the middle. Behaviour is
 ``assets/kiosk.js`` on top of ``assets/wall.js``; this module names the layouts
 and the UI's words (all text the page shows, so the vendored CJK font covers it).
 
-Each layout is a set of panels and the map's default layers and window; the URL
+Each layout is a set of panels and KPI tiles and the map's default layers and window
+(the hotline's adds the escalated tile and the 督办 panel: the newest supervision events,
+deadline near, overdue, escalated, from the dashboard and then live); the URL
 holds the rest (``?layout=district&region=990105`` plus the map's ``#view&filters``).
 
 >>> sorted(LAYOUTS)
@@ -23,15 +25,19 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cityaware.geo.errors import InvalidInput
+from cityaware.geo.store.casework import SUPERVISION_OPS
 from cityaware.layers.page import STATIC_PREFIX, WallMap, WallView, render_wall_page, wall_config
 
 PANELS = ("kpi", "ranking", "live", "trend", "mix")
+KPIS = ("intake_today", "open", "overdue", "resolved_today", "on_time_rate", "satisfaction",
+        "sensors_in_alarm", "devices_offline")  # fmt: skip
+HOTLINE_KPIS = (*KPIS[:3], "escalated", *KPIS[3:7])
 
 
 @dataclass(frozen=True)
 class Layout:
     """One named screen: its title, panels, the map's default layers and window, which
-    live events its list shows, and whether it needs ``region``."""
+    live events its list shows, whether it needs ``region``, and its KPI tiles."""
 
     name: str
     title: str
@@ -40,6 +46,7 @@ class Layout:
     window: str = "24h"
     live: tuple[str, ...] = ("incident", "sensor-alarm")
     needs_region: bool = False
+    kpis: tuple[str, ...] = KPIS
 
 
 LAYOUTS: dict[str, Layout] = {
@@ -61,9 +68,10 @@ LAYOUTS: dict[str, Layout] = {
     "hotline": Layout(
         "hotline",
         "12345热线",
-        PANELS,
+        (*PANELS, "supervision"),
         ("grids", "incidents", "heat"),
         live=("incident", "incident-status"),
+        kpis=HOTLINE_KPIS,
     ),  # fmt: skip
 }
 
@@ -71,6 +79,9 @@ LABELS: dict[str, str] = {
     "intake_today": "今日受理",
     "open": "未办结",
     "overdue": "超期",
+    "escalated": "升级督办",
+    "deadline_near": "临近时限",
+    "supervision": "督办事件",
     "resolved_today": "今日办结",
     "on_time_rate": "按时办结率",
     "satisfaction": "满意率",
@@ -123,6 +134,7 @@ class KioskMap(WallMap):
         WallMap.default_js[-1],
         ("kiosk_emergency", f"{STATIC_PREFIX}/kiosk_emergency.js"),
         ("kiosk_replay", f"{STATIC_PREFIX}/kiosk_replay.js"),
+        ("kiosk_supervision", f"{STATIC_PREFIX}/kiosk_supervision.js"),
         ("kiosk", f"{STATIC_PREFIX}/kiosk.js"),
     ]
     default_css = [
@@ -152,6 +164,7 @@ def kiosk_config(
         "dashboard": "/v1/dashboard",
         "emergency": "/v1/dashboard/emergency",
         "replay": "/v1/dashboard/replay",
+        "supervision": list(SUPERVISION_OPS),  # the ops of 督办 events in the stream's data
     }
     return config
 

@@ -110,6 +110,9 @@ def expected(path: str, region: str, level: str, window: str, now_ms: int, tz: s
         counts = index[(index >= 0) & (index < 24)].value_counts()
         return [int(counts.get(h, 0)) for h in range(24)]
 
+    low = -(2**62) if seconds is None else now_ms - seconds * 1000
+    steps = [[s["at"] for s in _hotline(a, "escalations") or []] for a in cases["attributes"]]
+    escalated = sum(any(low <= at <= now_ms for at in ats) for ats in steps)
     week = cases[(cases["reported_at"] >= midnight - 7 * 86_400_000)
                  & (cases["reported_at"] < midnight - 6 * 86_400_000)]  # fmt: skip
     return {
@@ -128,6 +131,7 @@ def expected(path: str, region: str, level: str, window: str, now_ms: int, tz: s
             "satisfaction": round((shown["satisfaction"].isin(POSITIVE)).sum() / called.sum(), 4)
             if called.sum()
             else None,
+            "escalated": int(escalated),  # cases escalated in the window (by the step's time)
             "sensors_in_alarm": int((sensors["alarm"] == 1).sum()),
             "devices_offline": int((devices["online"] == 0).sum()),
         },

@@ -7,8 +7,10 @@
                                             "next": 1}
     GET /v1/changes?latest=true         -> {"next": 1234}   (start following from now)
 
-Pass ``next`` back as ``after``; ``seq`` is in commit order, so nothing is skipped. A
-seq older than the retention (``CITYAWARE_CHANGES_RETENTION_DAYS``, default 7) is 410.
+``op`` is create, update, delete, reassign, or a case's supervision (督办) event:
+``deadline_near``, ``overdue``, ``escalated``. Pass ``next`` back as ``after``; ``seq`` is
+in commit order, so nothing is skipped. A seq older than the retention
+(``CITYAWARE_CHANGES_RETENTION_DAYS``, default 7) is 410.
 """
 
 from __future__ import annotations

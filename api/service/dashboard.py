@@ -7,10 +7,12 @@ bounds ``reported_at`` as the map's filters do):
   time zone), ``open`` and ``overdue`` (open past the resolve deadline) in the
   window, ``resolved_today`` (resolved or closed, replied since midnight),
   ``on_time_rate`` and ``satisfaction`` of the window's cases (as 考评 counts
-  them), ``sensors_in_alarm`` and ``devices_offline`` (now);
+  them), ``escalated`` (cases escalated, 督办 to the level above, in the window: by the
+  time of the escalation), ``sensors_in_alarm`` and ``devices_offline`` (now);
 * ``ranking``: open and overdue per child unit (districts of the city, streets of
   a district, ...), most open first, with each unit's bbox for click-to-zoom;
-* ``newest``: the newest cases of the window and the newest open alarms;
+* ``newest``: the newest cases of the window, the newest open alarms and the newest
+  ``supervision`` events of the window (deadline near, overdue, escalated);
 * ``intake_by_hour``: today's 24 local hours against the same day last week;
 * ``category_mix``: cases of the window per category.
 
@@ -32,7 +34,12 @@ from cityaware.geo.errors import NotFound
 from cityaware.geo.hotline.evaluation import RESOLVED, case_columns
 from cityaware.geo.store import FeatureFilter
 from cityaware.geo.store.casework import case_frame
-from cityaware.geo.store.dashboard import device_figures, open_alarms
+from cityaware.geo.store.dashboard import (
+    device_figures,
+    escalated_cases,
+    open_alarms,
+    supervision_events,
+)
 from cityaware.geo.store.taxonomy import OPEN_STATUSES
 from cityaware.geo.store.times import from_ms, now_ms
 from cityaware.layers.service import WINDOWS, TileFilters
@@ -130,6 +137,7 @@ class Dashboard:
                 "resolved_today": int((replied["reply_at"] >= midnight).sum()),
                 "on_time_rate": _rate(int(flags["on_time"].sum()), int(flags["resolved"].sum())),
                 "satisfaction": _rate(int(flags["positive"].sum()), int(flags["called"].sum())),
+                "escalated": escalated_cases(self.store, FeatureFilter(**scope), since, now),
                 "sensors_in_alarm": devices.sensors_in_alarm,
                 "devices_offline": devices.devices_offline,
                 "offline": devices.offline,
@@ -138,6 +146,9 @@ class Dashboard:
             "newest": {
                 "cases": self.newest_cases(FeatureFilter(since=since, until=now, **scope)),
                 "alarms": open_alarms(self.store, FeatureFilter(**scope), NEWEST),
+                "supervision": supervision_events(
+                    self.store, FeatureFilter(**scope), since, NEWEST
+                ),
             },
             "intake_by_hour": {
                 "today": hourly(today["reported_at"], midnight),

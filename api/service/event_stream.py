@@ -9,8 +9,13 @@ new EventSource) and gets every change after it, even across a server restart.
 Event types, from the change joined to the feature as it is now:
 
 * ``incident``: an incident created,
-* ``incident-status``: a later change of an incident (status, priority, ...),
+* ``incident-status``: a later change of an incident (status, priority, ..., or a
+  supervision event: deadline near, overdue, escalated),
 * ``sensor-alarm``: a sensor written while in alarm.
+
+An incident event's data carries the change's ``op``: ``create``, ``update`` or the
+supervision event's own (``deadline_near``, ``overdue``, ``escalated``; the case's
+hotline ``level`` is added to those).
 
 >>> to_event(7, "create", {"kind": "cameras", "id": "c1"}) is None
 True
@@ -29,6 +34,7 @@ from typing import Any
 import orjson
 
 from cityaware.geo.errors import ChangesPruned
+from cityaware.geo.store.casework import SUPERVISION_OPS
 from cityaware.geo.store.changes import parse_seq
 from cityaware.geo.store.taxonomy import OPEN_STATUSES
 from cityaware.geo.store.times import to_ms
@@ -64,6 +70,10 @@ def to_event(seq: int, op: str, record: dict[str, Any]) -> Event | None:
     >>> to_event(3, "update", {"kind": "sensors", "id": "s1", "alarm": True, "lon": 1,
     ...     "lat": 2, "updated_at": "1970-01-01T00:00:01Z"}).type
     'sensor-alarm'
+    >>> event = to_event(4, "overdue", {"kind": "incidents", "id": "i1", "status": "dispatched",
+    ...     "attributes": {"hotline": {"level": "street"}}})
+    >>> event.type, event.data["op"], event.data["level"]
+    ('incident-status', 'overdue', 'street')
     """
     kind = record["kind"]
     data = {
@@ -79,6 +89,9 @@ def to_event(seq: int, op: str, record: dict[str, Any]) -> Event | None:
         for name in ("status", "category", "title", "priority", "office"):
             data[name] = record.get(name)
         data["open"] = record.get("status") in OPEN_STATUSES
+        data["op"] = op
+        if op in SUPERVISION_OPS:
+            data["level"] = ((record.get("attributes") or {}).get("hotline") or {}).get("level")
     elif kind == "sensors" and record.get("alarm"):
         event_type = "sensor-alarm"
         for name in ("device_kind", "reading_value", "reading_unit"):

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 REVIEW = "hotline_review"
 REVIEW_KIND = "review"
 REVIEW_STATES = ("pending", "done")
+# the change ops of 督办 (supervision) events: typed in the feed, listed on the wall
+SUPERVISION_OPS: tuple[str, ...] = ("deadline_near", "overdue", "escalated")
 
 
 def review_table(metadata: sa.MetaData) -> sa.Table:

@@ -1,7 +1,9 @@
 """The change feed (outbox): every write appends one row per feature to ``changes``.
 
 Each row holds ``seq``, ``kind``, ``feature_id``, ``op`` (create, update, delete,
-reassign), ``old_grid``/``new_grid``, ``generation``, ``at`` (epoch ms) and ``bulk``
+reassign, or a case event's own op such as ``deadline_near``, ``overdue``, ``escalated``:
+:data:`~geo.store.casework.SUPERVISION_OPS`), ``old_grid``/``new_grid``, ``generation``,
+``at`` (epoch ms) and ``bulk``
 (written by a set-based write: a bulk import or a re-assignment, not a live event).
 It is written in the same transaction as the feature, so it commits with it or not at all.
 
@@ -48,6 +50,7 @@ import pandas as pd
 import sqlalchemy as sa
 
 from cityaware.geo.errors import ChangesPruned, InvalidInput
+from cityaware.geo.store.casework import SUPERVISION_OPS
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.imports import readable_head, visible
 from cityaware.geo.store.lockorder import VERSION_KEY, lock_feed
@@ -64,7 +67,7 @@ PRUNE_EVERY = 1_000
 MAX_LIMIT = 10_000
 PRUNED_KEY = "pruned_through"
 MAX_SEQ_DIGITS = 18
-LIVE_OPS = ("create", "update")
+LIVE_OPS = ("create", "update", *SUPERVISION_OPS)
 
 
 def parse_seq(text: str | int | None, what: str = "seq", default: int | None = None) -> int:
@@ -280,8 +283,8 @@ class ChangeReads:
     def changed_records(
         self, after: int, kinds: Sequence[str], limit: int = 1000
     ) -> ChangedRecords:
-        """Live changes (create/update, not bulk) of ``kinds`` after ``after`` with their
-        feature's current record (deleted features are left out).
+        """Live changes (create, update, supervision events; not bulk) of ``kinds`` after
+        ``after`` with their feature's current record (deleted features are left out).
 
         >>> store.changed_records(0, ["incidents"]).items[0][1]  # doctest: +SKIP
         'create'

@@ -1,9 +1,11 @@
-"""What the wall's dashboard reads from the store beyond cases: device states, open alarms.
+"""What the wall's dashboard reads from the store beyond cases: device states, open alarms,
+escalations and supervision (督办) events.
 
 Cases come from :func:`geo.store.casework.case_frame`; this module adds the two
-device figures (sensors in alarm, devices offline) and the newest open alarms,
-each restricted by a :class:`~geo.store.filters.FeatureFilter` on the devices
-(usually just ``region``).
+device figures (sensors in alarm, devices offline), the newest open alarms, the count
+of cases escalated in a time span (from each case's ``hotline.escalations``) and the
+newest supervision events of the change feed (deadline near, overdue, escalated),
+each restricted by a :class:`~geo.store.filters.FeatureFilter` (usually just ``region``).
 
 >>> DeviceFigures(sensors_in_alarm=2, offline={"cameras": 1, "sensors": 3}).devices_offline
 4
@@ -11,18 +13,21 @@ each restricted by a :class:`~geo.store.filters.FeatureFilter` on the devices
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
+from cityaware.geo.store.casework import SUPERVISION_OPS
 from cityaware.geo.store.filters import FeatureFilter, filter_clauses
 from cityaware.geo.store.live_tables import plain
+from cityaware.geo.store.times import from_ms
 
 if TYPE_CHECKING:
     from cityaware.geo.store.store import FeatureStore
 
 DEVICE_KINDS = ("cameras", "sensors")
+EVENT_FIELDS = ("title", "category", "status", "lon", "lat", "grid_code")
 
 
 @dataclass(frozen=True)
@@ -75,3 +80,65 @@ def open_alarms(
     )
     with store.backend.read() as conn:
         return [plain(dict(r)) for r in conn.execute(stmt).mappings()]
+
+
+def _escalated_between(backend_name: str, attributes: Any, since: int | None, until: int) -> Any:
+    """SQL: the case's ``hotline.escalations`` has a step with ``since <= at <= until``."""
+    low = -(2**62) if since is None else int(since)
+    if backend_name == "sqlite":
+        steps = sa.func.json_each(attributes, "$.hotline.escalations").table_valued("value")
+        at = sa.func.json_extract(steps.c.value, "$.at")
+        return sa.select(1).select_from(steps).where(at >= low, at <= int(until)).exists()
+    from sqlalchemy.dialects.postgresql import JSONB, JSONPATH
+
+    bounds = sa.func.jsonb_build_object("low", low, "high", int(until))
+    path = sa.cast(sa.literal("$.hotline.escalations[*] ? (@.at >= $low && @.at <= $high)"),
+                   JSONPATH)  # fmt: skip
+    return sa.func.jsonb_path_exists(sa.cast(attributes, JSONB), path, bounds)
+
+
+def escalated_cases(
+    store: FeatureStore, filters: FeatureFilter | None, since: int | None, until: int
+) -> int:
+    """Incidents matching ``filters`` escalated (a step of ``hotline.escalations``) between
+    ``since`` and ``until`` (epoch ms, inclusive; ``since`` None: from the start).
+
+    An escalation writes the case, so only cases updated since ``since`` are read.
+
+    >>> escalated_cases(store, FeatureFilter(region="990105"), 0, now)  # doctest: +SKIP
+    3
+    """
+    f = store.features
+    scope = replace(filters or FeatureFilter(), since=since, until=None, time_field="updated_at")
+    where = filter_clauses(store.backend, f, "incidents", scope)
+    escalated = _escalated_between(store.backend_name, f.c.attributes, since, until)
+    with store.backend.read() as conn:
+        return int(conn.execute(sa.select(sa.func.count()).where(*where, escalated)).scalar_one())
+
+
+def supervision_events(
+    store: FeatureStore, filters: FeatureFilter | None, since: int | None, limit: int = 20
+) -> list[dict[str, Any]]:
+    """The newest supervision events (change ``op`` in :data:`SUPERVISION_OPS`) since
+    ``since`` (epoch ms; None: all the feed keeps) on incidents matching ``filters``, newest
+    first: ``seq``, ``op``, ``at`` (ISO), the case's ``id`` and its list fields.
+
+    >>> supervision_events(store, FeatureFilter(region="990105"), None)[0]["op"]  # doctest: +SKIP
+    'overdue'
+    """
+    f, c = store.features, store.changelog.table
+    scope = replace(filters or FeatureFilter(), since=None, until=None)
+    where = [*filter_clauses(store.backend, f, "incidents", scope),
+             c.c.kind == "incidents", c.c.op.in_(SUPERVISION_OPS)]  # fmt: skip
+    if since is not None:
+        where.append(c.c.at >= int(since))
+    stmt = (
+        sa.select(c.c.seq, c.c.op, c.c.at, f.c.id, *(f.c[name] for name in EVENT_FIELDS))
+        .select_from(c.join(f, sa.and_(f.c.kind == c.c.kind, f.c.id == c.c.feature_id)))
+        .where(*where)
+        .order_by(c.c.seq.desc())
+        .limit(limit)
+    )
+    with store.backend.read() as conn:
+        rows = [plain(r) for r in conn.execute(stmt).mappings()]
+    return [{**row, "seq": int(row["seq"]), "at": from_ms(row["at"])} for row in rows]

@@ -57,6 +57,11 @@
       this.right = el("aside", "kb-right");
       if (panels.indexOf("kpi") >= 0) { this.left.appendChild(el("section", "kb-kpis", "")).id = "kb-kpis"; }
       if (panels.indexOf("ranking") >= 0) { this.left.appendChild(this.panel("kb-ranking", w.ranking)); }
+      if (panels.indexOf("supervision") >= 0) {  // 督办 (kiosk_supervision.js)
+        var sv = this.left.appendChild(this.panel("kb-supervision", w.supervision)).querySelector(".kb-body");
+        CityKioskSupervision.start(this, sv.appendChild(el("ol", "kb-list")));
+        this.supervision = CityKioskSupervision;
+      }
       if (panels.indexOf("live") >= 0) {
         var live = this.right.appendChild(this.panel("kb-live", w.live));
         live.querySelector(".kb-body").appendChild(el("ol", "kb-list")).id = "kb-list";
@@ -115,6 +120,7 @@
       this.renderKpis(body.kpi);
       this.renderRanking(body.ranking);
       if (!this.liveItems) { this.renderNewest(body.newest); }
+      if (this.supervision) { this.supervision.fromFigures(body.newest.supervision); }
       this.renderCharts(body);
       this.renderAlarms(body.newest.alarms);
     },
@@ -122,8 +128,7 @@
     renderKpis: function (kpi) {
       var box = document.getElementById("kb-kpis");
       if (!box) { return; }
-      var names = ["intake_today", "open", "overdue", "resolved_today", "on_time_rate", "satisfaction",
-        "sensors_in_alarm", "devices_offline"], self = this;
+      var names = this.board.layout.kpis, self = this;
       box.innerHTML = names.map(function (name) {
         var v = kpi[name], shown = v === null ? "–" : (name.slice(-4) === "rate" || name === "satisfaction" ?
           (v * 100).toFixed(1) + "%" : String(v));
@@ -199,9 +204,10 @@
       if (type.indexOf("wall-emergency") === 0) { return this.loadEmergency(); }
       this.later();
       var state = this.wall.state;
-      if (this.board.layout.live.indexOf(type) < 0) { return; }
       if (state.category && ev.category && ev.category !== state.category) { return; }
       if (this.region && ev.grid_code && !this.inRegion(ev)) { return; }
+      if (this.supervision && ev.kind === "incidents") { this.supervision.onEvent(ev); }
+      if (this.board.layout.live.indexOf(type) < 0) { return; }
       this.liveItems += 1;
       this.addRow(type, ev, ev.updated_at);
     },

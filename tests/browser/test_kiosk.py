@@ -21,6 +21,9 @@ import pytest
 from pyproj import Geod
 
 from cityaware.api.testing import CHROMIUM, ThreadedServer, demo_city
+from cityaware.geo.hotline.deadlines import HOUR_MS
+from cityaware.geo.store.times import now_ms
+from cityaware.layers.kiosk import LAYOUTS as KIOSK_LAYOUTS
 from tests.browser.test_map_wall import assert_clean, wait_until
 from tests.dashboard_city import expected, live_writes, open_alarm, raw_rows
 
@@ -33,6 +36,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 GEOD = Geod(ellps="WGS84")
 LAYOUTS = {"overview": "", "district": "&region=410105", "alarms": "", "hotline": ""}
+LAYOUT_KPIS = {name: layout.kpis for name, layout in KIOSK_LAYOUTS.items()}
 LEVELS = {"overview": ("", "city"), "district": ("410105", "district"),
           "alarms": ("", "city"), "hotline": ("", "city")}  # fmt: skip
 
@@ -96,6 +100,12 @@ def shown_kpis(page) -> dict:
     )
 
 
+def tiles_match(server, page, layout: str) -> bool:
+    """The layout's KPI tiles, in its order, show the raw-row recount of the store."""
+    shown, want = shown_kpis(page), recount(server, page, layout)["kpi"]
+    return list(shown) == list(LAYOUT_KPIS[layout]) and shown == {k: want[k] for k in shown}
+
+
 def recount(server, page, layout: str) -> dict:
     region, level = LEVELS[layout]
     figures = page.evaluate("CityKiosk.figures")
@@ -112,7 +122,7 @@ def test_each_layout_is_clean_has_its_font_and_the_store_figures(server, browser
     open_kiosk(page, server, f"layout={layout}{LAYOUTS[layout]}")
     wait_until(page, "CityWall.featureCount() > 0")
     assert font_loaded(page)
-    assert shown_kpis(page) == recount(server, page, layout)["kpi"]
+    assert tiles_match(server, page, layout)
     assert page.evaluate("CityWall.markerCount()") < MAX_MARKERS
     assert page.locator(".kb-header #kb-city").inner_text() == "郑州市"
     assert page.locator("#kb-time").inner_text().count(":") == 2
@@ -155,7 +165,7 @@ def test_a_posted_case_appears_in_the_list_and_on_the_map_and_the_tiles_move(kio
     kiosk.wait_for_selector(f"#kb-list li[data-id='{case}']", timeout=10_000)
     kiosk.wait_for_selector(f"path[data-live-id='{case}']", state="attached", timeout=10_000)
     wait_until(kiosk, f"CityKiosk.figures.kpi.intake_today === {before + 1}", 10)
-    assert shown_kpis(kiosk) == recount(server, kiosk, "overview")["kpi"]
+    assert tiles_match(server, kiosk, "overview")
     kiosk.locator(f"#kb-list li[data-id='{case}']").click()  # click to fly there
     kiosk.wait_for_selector(f"#cw-info h3[data-incident='{case}']", timeout=15_000)
     wait_until(kiosk, "CityWall.map.getZoom() >= 16 && !CityWall.map._animatingZoom")
@@ -254,6 +264,62 @@ def test_replay_plays_back_an_hour(kiosk, server):
     assert kiosk.evaluate("CityKioskReplay.shown") == want
     assert kiosk.evaluate("CityWall.markerCount()") < MAX_MARKERS
     assert_clean(kiosk, server)
+
+
+def _post_case(server, lon: float, lat: float) -> dict:
+    body = {"lon": lon, "lat": lat, "crs": "WGS84", "category": "sanitation", "title": "督办测试"}
+    answer = server.post("/v1/incidents", body)
+    assert answer.status_code == 201, answer.text
+    return answer.json()
+
+
+def _ms(text: str) -> int:
+    return int(pd.Timestamp(text).value // 1_000_000)
+
+
+def test_the_hotline_wall_counts_escalations_and_lists_supervision_events(kiosk, server):
+    open_kiosk(kiosk, server, "layout=hotline")
+    store, now = server.ctx.store, now_ms()
+    assert server.post("/v1/supervision/scan", {}).status_code == 200  # the backlog of today
+    late = _post_case(server, 113.6605, 34.7705)["id"]  # its deadlines passed an hour ago
+    attributes = store.get("incidents", late)["attributes"]
+    due = {"start_at": now - 50 * HOUR_MS, "respond_at": now - 48 * HOUR_MS,
+           "resolve_at": now - HOUR_MS}  # fmt: skip
+    store.update(
+        "incidents",
+        late,
+        {"attributes": {**attributes, "hotline": {**attributes["hotline"], "due": due}}},
+    )
+    answer = server.post(f"/v1/incidents/{late}/escalate", {"note": "督办"})
+    assert answer.status_code == 200, answer.text
+    wait_until(
+        kiosk,
+        "CityKiosk.figures.kpi.escalated >= 1 && document.querySelector("
+        "'[data-kpi=escalated]').dataset.value === String(CityKiosk.figures.kpi.escalated)",
+    )
+    assert tiles_match(server, kiosk, "hotline")
+    kiosk.wait_for_selector(f"#kb-supervision li[data-id='{late}'][data-op='escalated']",
+                            timeout=15_000)  # fmt: skip
+    # the scan's clock: the moment a fresh case's response deadline comes near
+    fresh = _post_case(server, 113.6610, 34.7710)
+    block = fresh["hotline"]["due"]
+    start, respond = _ms(block["start_at"]), _ms(block["respond_at"])
+    at = pd.Timestamp(respond - (respond - start) // 10, unit="ms", tz="UTC").isoformat()
+    raised = httpx.post(f"{server.origin}/v1/supervision/scan", params={"at": at}, headers=H,
+                        timeout=60)  # fmt: skip
+    assert ("respond", "near") in {
+        (e["deadline"], e["state"]) for e in raised.json()["events"] if e["id"] == fresh["id"]
+    }
+    row = f"#kb-supervision li[data-id='{fresh['id']}'][data-op='deadline_near']"
+    kiosk.wait_for_selector(row, timeout=15_000)
+    assert "临近时限" in kiosk.locator(row).inner_text()
+    kiosk.locator(row).click()  # click to fly to the case
+    kiosk.wait_for_selector(f"#cw-info h3[data-incident='{fresh['id']}']", timeout=15_000)
+    wait_until(kiosk, "CityWall.map.getZoom() >= 16 && !CityWall.map._animatingZoom")
+    assert kiosk.evaluate("CityWall.map.getBounds().contains([34.7710, 113.6610])")
+    assert_clean(kiosk, server)
+    ARTIFACTS.mkdir(exist_ok=True)
+    kiosk.screenshot(path=str(ARTIFACTS / "kiosk-hotline-supervision.png"))
 
 
 def test_the_kiosk_reconnects_after_a_restart_and_catches_up(kiosk, server):
