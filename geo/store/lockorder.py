@@ -7,7 +7,8 @@ program, a writer that does not take the counter, a lock PostgreSQL takes itself
 PostgreSQL then aborts it whole (SQLSTATE ``40P01`` deadlock, ``40001``
 serialization failure) and it is safe to run again. :func:`retrying` does so a bounded
 number of times, with a short growing pause; any other error, and the last failure, goes
-to the caller. SQLite never raises these (its writers are serial).
+to the caller. SQLite never raises these (its writers are serial). :func:`ordered_write`
+does both for a writer that opens its own transaction (live readings, positions, rules).
 
 >>> class Lost(Exception):
 ...     sqlstate = "40P01"  # what psycopg's errors carry
@@ -25,10 +26,13 @@ from __future__ import annotations
 
 import random
 import time
-from collections.abc import Callable
-from typing import TypeVar
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import sqlalchemy as sa
+
+if TYPE_CHECKING:
+    from cityaware.geo.store.dialect import Backend
 
 T = TypeVar("T")
 VERSION_KEY = "data_version"  # store_meta: the change-feed counter (the newest seq)
@@ -71,3 +75,42 @@ def retrying(run: Callable[[], T], attempts: int = ATTEMPTS, pause_s: float = 0.
                 raise
         time.sleep(pause_s * attempt * (1 + random.random()))  # jitter: losers part ways
         attempt += 1
+
+
+class Store(Protocol):
+    """What :func:`ordered_write` needs of a feature store."""
+
+    @property
+    def backend(self) -> Backend: ...
+
+    @property
+    def tables(self) -> Mapping[str, sa.Table]: ...
+
+
+def ordered_write(store: Store, body: Callable[[sa.Connection], T]) -> T:
+    """``body(conn)`` in a write transaction of ``store`` whose first lock is the feed
+    counter (:func:`lock_feed`), run again whole while it loses a deadlock (:func:`retrying`).
+
+    ``body`` may run more than once: it must build what it returns inside (a lost attempt's
+    work is rolled back with its transaction).
+
+    >>> from cityaware.geo.store.dialect import Backend
+    >>> meta = sa.Table("store_meta", sa.MetaData(), sa.Column("key", sa.String, primary_key=True),
+    ...                 sa.Column("value", sa.BigInteger))
+    >>> backend = Backend(sa.create_engine("sqlite://"))
+    >>> with backend.write() as conn:
+    ...     meta.create(conn)
+    ...     _ = conn.execute(meta.insert().values(key=VERSION_KEY, value=0))
+    >>> from types import SimpleNamespace
+    >>> store = SimpleNamespace(backend=backend, tables={"store_meta": meta})
+    >>> ordered_write(store, lambda conn: conn.execute(
+    ...     meta.update().values(value=meta.c.value + 1)).rowcount)
+    1
+    """
+
+    def transaction() -> T:
+        with store.backend.write() as conn:
+            lock_feed(conn, store.tables["store_meta"])
+            return body(conn)
+
+    return retrying(transaction)

@@ -1,6 +1,8 @@
 """Moving objects (grid workers, vehicles, drones): positions, tracks, fences, fence events.
 
-One :meth:`PositionStore.write` is one transaction: every position goes to the object's
+One :meth:`PositionStore.write` is one transaction, whose first lock is the change-feed
+counter (as in every write here, :mod:`geo.store.lockorder`; one that loses a deadlock
+anyway is run again): every position goes to the object's
 ``tracks`` (a replayed one is ignored); positions newer than the object's current one
 move it (``objects``: position, grid chain, generation) and run through the fences
 (:mod:`geo.live.fences`), whose confirmed side per object is kept in ``fence_state``.
@@ -45,6 +47,7 @@ from cityaware.geo.store.live_tables import (
     row_by_id,
     update_rows,
 )
+from cityaware.geo.store.lockorder import ordered_write
 from cityaware.geo.store.times import from_ms
 
 FENCES_VERSION = "fences_version"
@@ -112,17 +115,21 @@ class PositionStore:
         if region is not None and region not in self.region_shapes(generation):
             raise NotFound(f"no grid or region {region!r} in generation {generation}")
         table = self.tables["fences"]
-        with self.backend.write() as conn:
+
+        def insert(conn: sa.Connection) -> None:
             exists = conn.execute(sa.select(table.c.id).where(table.c.id == row["id"])).first()
             if exists is not None:
                 raise InvalidInput(f"fence {row['id']!r} already exists")
             conn.execute(table.insert(), [row])
             self._bump(conn)
+
+        ordered_write(self.store, insert)
         return self.fence(row["id"])
 
     def delete_fence(self, fence_id: str) -> None:
         """Delete a fence, its state and its events (NotFound if absent)."""
-        with self.backend.write() as conn:
+
+        def delete(conn: sa.Connection) -> None:
             for name in ("fence_state", "fence_events"):
                 table = self.tables[name]
                 conn.execute(table.delete().where(table.c.fence_id == fence_id))
@@ -130,6 +137,8 @@ class PositionStore:
             if not conn.execute(table.delete().where(table.c.id == fence_id)).rowcount:
                 raise NotFound(f"no fence {fence_id!r}")
             self._bump(conn)
+
+        ordered_write(self.store, delete)
 
     def fence(self, fence_id: str) -> dict[str, Any]:
         """One fence (NotFound if absent)."""
@@ -163,7 +172,6 @@ class PositionStore:
     ) -> PositionReport:
         """Store a batch of positions and detect fence events (see the module doc);
         ``located``: the locator's answers for the batch when the caller has them."""
-        report = PositionReport(accepted=len(batch))
         order = sorted(range(len(batch)), key=lambda i: (batch.kinds[i], batch.ids[i], batch.at[i]))
         lon = np.asarray(batch.lon, dtype=float)
         lat = np.asarray(batch.lat, dtype=float)
@@ -176,7 +184,9 @@ class PositionStore:
             for name in ("grid_code", "community_code", "street_code", "district_code")
         }
         lons, lats = lon.tolist(), lat.tolist()
-        with self.backend.write() as conn:
+
+        def attempt(conn: sa.Connection) -> PositionReport:
+            report = PositionReport(accepted=len(batch))
             index = self._fence_index(conn, generation)
             current = self._objects(conn, batch)
             states = self._states(conn, sorted(set(keys)))
@@ -246,7 +256,9 @@ class PositionStore:
             if changes:
                 self.store.changelog.append_rows(conn, changes)
             self._retention.prune(conn, now)
-        return report
+            return report
+
+        return ordered_write(self.store, attempt)
 
     def objects(self, kind: str | None = None) -> list[dict[str, Any]]:
         """Current positions (of one kind), by kind and id."""

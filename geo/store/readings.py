@@ -1,13 +1,16 @@
 """Sensor readings: the batch write with alarm evaluation, the history, thresholds, offline.
 
-One :meth:`ReadingStore.write` is one transaction: it checks every sensor exists (else
-nothing is written), keeps each reading in the ``readings`` history (a replayed reading
-is ignored), moves each sensor's last reading, online state and ``alarm`` flag forward
-(readings older than the sensor's last one are history only), and runs the newer ones
-through the sensor's threshold (:mod:`geo.live.alarms`). An alarm that opens or clears is
-one ``alarms`` change in the feed (op ``open``/``clear``, the sensor's grid), and a sensor
-whose alarm or online flag flips one ``sensors`` ``update``; readings that change nothing
-but the value add nothing to the feed. Replaying a batch leaves every table as it was.
+One :meth:`ReadingStore.write` is one transaction, whose first lock is the change-feed
+counter (like every writer of the store but :meth:`ReadingStore.mark_synced`, see
+:mod:`geo.store.lockorder`; one that loses a deadlock anyway is run again): it checks
+every sensor exists (else nothing is written), keeps each reading in the ``readings``
+history (a replayed reading is ignored), moves each sensor's last reading, online state
+and ``alarm`` flag forward (readings older than the sensor's last one are history only),
+and runs the newer ones through the sensor's threshold (:mod:`geo.live.alarms`). An alarm
+that opens or clears is one ``alarms`` change in the feed (op ``open``/``clear``, the
+sensor's grid), and a sensor whose alarm or online flag flips one ``sensors`` ``update``;
+readings that change nothing but the value add nothing to the feed. Replaying a batch
+leaves every table as it was.
 
 Thresholds: the sensor's own (scope ``sensor``), else its device kind's (scope ``kind``),
 else its ``alarm_low``/``alarm_high`` columns as min/max.
@@ -47,6 +50,7 @@ from cityaware.geo.store.live_tables import (
     row_by_id,
     update_rows,
 )
+from cityaware.geo.store.lockorder import ordered_write
 from cityaware.geo.store.sensor_state import refuse_unknown, screening_state
 from cityaware.geo.store.times import from_ms
 
@@ -116,19 +120,26 @@ class ReadingStore:
             raise InvalidInput(f"scope must be one of {', '.join(SCOPES)}, got {scope!r}")
         table = self.tables["thresholds"]
         row = {"scope": scope, "target": target, **asdict(threshold), "updated_at": now}
-        with self.backend.write() as conn:
+
+        def replace(conn: sa.Connection) -> None:
             if scope == "sensor":
                 self._sensor_rows(conn, [target])
             conn.execute(table.delete().where(table.c.scope == scope, table.c.target == target))
             conn.execute(table.insert(), [row])
 
+        ordered_write(self.store, replace)
+
     def delete_threshold(self, scope: str, target: str) -> None:
         """Remove a threshold (NotFound when there is none)."""
         table = self.tables["thresholds"]
-        with self.backend.write() as conn:
-            gone = conn.execute(
-                table.delete().where(table.c.scope == scope, table.c.target == target)
-            ).rowcount
+        gone = ordered_write(
+            self.store,
+            lambda conn: (
+                conn.execute(
+                    table.delete().where(table.c.scope == scope, table.c.target == target)
+                ).rowcount
+            ),
+        )
         if not gone:
             raise NotFound(f"no {scope} threshold for {target!r}")
 
@@ -147,7 +158,6 @@ class ReadingStore:
         Columnar: the history is one executemany, the sensors one UPDATE, and the
         thresholds are screened over arrays (:mod:`geo.live.screen`); only sensors with an
         open alarm or a reading past a bound go through :func:`evaluate` one by one."""
-        report = WriteReport(accepted=len(batch))
         ids = sorted(set(batch.sensors))
         code_of = {s: i for i, s in enumerate(ids)}
         codes = np.fromiter(map(code_of.__getitem__, batch.sensors), np.int64, len(batch))
@@ -156,68 +166,84 @@ class ReadingStore:
         order = np.lexsort((at, codes))  # stable: a duplicate keeps its first occurrence
         codes, at, values = codes[order], at[order], values[order]
         units = [batch.units[i] for i in order.tolist()]
-        with self.backend.write() as conn:
-            state = screening_state(conn, self.store.features, self.tables, ids)
-            report.stored = insert_ignore_columns(
-                conn,
-                self.tables["readings"],
-                {
-                    "sensor_id": [ids[c] for c in codes.tolist()],
-                    "at": at.tolist(),
-                    "value": values.tolist(),
-                    "unit": units,
-                },
+        return ordered_write(
+            self.store, lambda conn: self._write(conn, ids, codes, at, values, units, now)
+        )
+
+    def _write(
+        self,
+        conn: sa.Connection,
+        ids: list[str],
+        codes: np.ndarray,
+        at: np.ndarray,
+        values: np.ndarray,
+        units: list[str | None],
+        now: int,
+    ) -> WriteReport:
+        """One attempt of :meth:`write`: the readings sorted by sensor and time, ``codes``
+        their sensor's index in the sorted ``ids``."""
+        report = WriteReport(accepted=len(codes))
+        state = screening_state(conn, self.store.features, self.tables, ids)
+        report.stored = insert_ignore_columns(
+            conn,
+            self.tables["readings"],
+            {
+                "sensor_id": [ids[c] for c in codes.tolist()],
+                "at": at.tolist(),
+                "value": values.tolist(),
+                "unit": units,
+            },
+        )
+        newer = at > state.previous.at[codes]
+        report.evaluated = int(newer.sum())
+        picked = np.flatnonzero(newer)
+        codes, at, values = codes[picked], at[picked], values[picked]
+        crossing = screen(codes, at, values, state.bounds, state.previous)
+        last = np.flatnonzero(group_ends(codes))  # each sensor's newest reading
+        alarm = np.zeros(len(ids), dtype=bool)
+        has_newer = np.zeros(len(ids), dtype=bool)
+        has_newer[codes] = True
+        exact = state.has_open & has_newer  # an open alarm may stay, update or clear
+        exact[codes[crossing]] = True  # a closed one may open
+        exact_codes = np.flatnonzero(exact).tolist()
+        changes: list[dict[str, Any]] = []
+        alarm_rows: list[dict[str, Any]] = []
+        if exact_codes:
+            bounds = zip(
+                np.searchsorted(codes, exact_codes, side="left").tolist(),
+                np.searchsorted(codes, exact_codes, side="right").tolist(),
+                strict=True,
             )
-            newer = at > state.previous.at[codes]
-            report.evaluated = int(newer.sum())
-            picked = np.flatnonzero(newer)
-            codes, at, values = codes[picked], at[picked], values[picked]
-            crossing = screen(codes, at, values, state.bounds, state.previous)
-            last = np.flatnonzero(group_ends(codes))  # each sensor's newest reading
-            alarm = np.zeros(len(ids), dtype=bool)
-            has_newer = np.zeros(len(ids), dtype=bool)
-            has_newer[codes] = True
-            exact = state.has_open & has_newer  # an open alarm may stay, update or clear
-            exact[codes[crossing]] = True  # a closed one may open
-            exact_codes = np.flatnonzero(exact).tolist()
-            changes: list[dict[str, Any]] = []
-            alarm_rows: list[dict[str, Any]] = []
-            if exact_codes:
-                bounds = zip(
-                    np.searchsorted(codes, exact_codes, side="left").tolist(),
-                    np.searchsorted(codes, exact_codes, side="right").tolist(),
-                    strict=True,
-                )
-                groups = {
-                    ids[c]: list(zip(at[a:b].tolist(), values[a:b].tolist(), strict=True))
-                    for c, (a, b) in zip(exact_codes, bounds, strict=True)
-                }
-                opened = self._evaluate_exact(conn, groups, changes, alarm_rows, now)
-                alarm[exact_codes] = [opened[ids[c]] for c in exact_codes]
-            touched = codes[last]
-            flipped = touched[(state.alarm[touched] != alarm[touched]) | ~state.online[touched]]
-            flipped = flipped[~exact[flipped]]  # the exact ones added their own change
-            if len(flipped):
-                rows = self._sensor_rows(conn, [ids[c] for c in flipped.tolist()])
-                changes += [_change("sensors", sid, "update", r, now) for sid, r in rows.items()]
-            update_columns(
-                conn,
-                self.store.features,
-                "id",
-                {
-                    "id": [ids[c] for c in touched.tolist()],
-                    "reading_value": values[last].tolist(),
-                    "reading_at": at[last].tolist(),
-                    "reading_unit": [units[i] for i in picked[last].tolist()],
-                    "online": [True] * len(last),
-                    "alarm": alarm[touched].tolist(),
-                },
-                where=self.store.features.c.kind == "sensors",
-            )
-            report.alarms = self._save_alarms(conn, alarm_rows, now)
-            if changes:
-                self.store.changelog.append_rows(conn, changes)
-            self._retention.prune(conn, now)
+            groups = {
+                ids[c]: list(zip(at[a:b].tolist(), values[a:b].tolist(), strict=True))
+                for c, (a, b) in zip(exact_codes, bounds, strict=True)
+            }
+            opened = self._evaluate_exact(conn, groups, changes, alarm_rows, now)
+            alarm[exact_codes] = [opened[ids[c]] for c in exact_codes]
+        touched = codes[last]
+        flipped = touched[(state.alarm[touched] != alarm[touched]) | ~state.online[touched]]
+        flipped = flipped[~exact[flipped]]  # the exact ones added their own change
+        if len(flipped):
+            rows = self._sensor_rows(conn, [ids[c] for c in flipped.tolist()])
+            changes += [_change("sensors", sid, "update", r, now) for sid, r in rows.items()]
+        update_columns(
+            conn,
+            self.store.features,
+            "id",
+            {
+                "id": [ids[c] for c in touched.tolist()],
+                "reading_value": values[last].tolist(),
+                "reading_at": at[last].tolist(),
+                "reading_unit": [units[i] for i in picked[last].tolist()],
+                "online": [True] * len(last),
+                "alarm": alarm[touched].tolist(),
+            },
+            where=self.store.features.c.kind == "sensors",
+        )
+        report.alarms = self._save_alarms(conn, alarm_rows, now)
+        if changes:
+            self.store.changelog.append_rows(conn, changes)
+        self._retention.prune(conn, now)
         return report
 
     def _evaluate_exact(
@@ -272,49 +298,50 @@ class ReadingStore:
         """Mark sensors offline whose threshold's ``offline_minutes`` passed without a
         reading (since the last one, or since they were created) and open their offline
         alarm. Run it periodically (the server's live worker does)."""
+        return ordered_write(self.store, lambda conn: self._sweep(conn, now))
+
+    def _sweep(self, conn: sa.Connection, now: int) -> WriteReport:
+        """One attempt of :meth:`sweep_offline`."""
         features = self.store.features
         report = WriteReport()
-        with self.backend.write() as conn:
-            table = self.tables["thresholds"]
-            limits = conn.execute(
-                sa.select(sa.func.min(table.c.offline_minutes)).where(
-                    table.c.offline_minutes.isnot(None)
-                )
-            ).scalar_one_or_none()
-            if limits is None:
-                return report
-            cutoff = now - int(limits * MINUTE_MS)
-            seen = sa.func.coalesce(features.c.reading_at, features.c.created_at)
-            rows = conn.execute(
-                sa.select(*(features.c[n] for n in _SENSOR_COLUMNS), seen.label("seen")).where(
-                    features.c.kind == "sensors", features.c.online == sa.true(), seen < cutoff
-                )
-            ).mappings()
-            candidates = {r["id"]: plain(r) for r in rows}
-            thresholds = self._thresholds_for(conn, candidates.values())
-            open_alarms = self._open_alarms(conn, sorted(candidates))
-            changes: list[dict[str, Any]] = []
-            alarm_rows: list[dict[str, Any]] = []
-            silent: list[dict[str, Any]] = []
-            for sid, sensor in candidates.items():
-                threshold = thresholds.get(sid)
-                if threshold is None or threshold.offline_minutes is None:
-                    continue
-                due = sensor["seen"] + int(threshold.offline_minutes * MINUTE_MS)
-                if due > now:
-                    continue
-                silent.append({"id": sid, "online": False})
-                changes.append(_change("sensors", sid, "update", sensor, now))
-                if (sid, "offline") not in open_alarms:
-                    row = _opened(
-                        sensor, "offline", due, sensor["reading_value"], "offline", threshold
-                    )
-                    alarm_rows.append(row)
-                    changes.append(_change("alarms", row["id"], "open", sensor, now))
-            self._update_sensors(conn, silent)
-            report.alarms = self._save_alarms(conn, alarm_rows, now)
-            if changes:
-                self.store.changelog.append_rows(conn, changes)
+        table = self.tables["thresholds"]
+        limits = conn.execute(
+            sa.select(sa.func.min(table.c.offline_minutes)).where(
+                table.c.offline_minutes.isnot(None)
+            )
+        ).scalar_one_or_none()
+        if limits is None:
+            return report
+        cutoff = now - int(limits * MINUTE_MS)
+        seen = sa.func.coalesce(features.c.reading_at, features.c.created_at)
+        rows = conn.execute(
+            sa.select(*(features.c[n] for n in _SENSOR_COLUMNS), seen.label("seen")).where(
+                features.c.kind == "sensors", features.c.online == sa.true(), seen < cutoff
+            )
+        ).mappings()
+        candidates = {r["id"]: plain(r) for r in rows}
+        thresholds = self._thresholds_for(conn, candidates.values())
+        open_alarms = self._open_alarms(conn, sorted(candidates))
+        changes: list[dict[str, Any]] = []
+        alarm_rows: list[dict[str, Any]] = []
+        silent: list[dict[str, Any]] = []
+        for sid, sensor in candidates.items():
+            threshold = thresholds.get(sid)
+            if threshold is None or threshold.offline_minutes is None:
+                continue
+            due = sensor["seen"] + int(threshold.offline_minutes * MINUTE_MS)
+            if due > now:
+                continue
+            silent.append({"id": sid, "online": False})
+            changes.append(_change("sensors", sid, "update", sensor, now))
+            if (sid, "offline") not in open_alarms:
+                row = _opened(sensor, "offline", due, sensor["reading_value"], "offline", threshold)
+                alarm_rows.append(row)
+                changes.append(_change("alarms", row["id"], "open", sensor, now))
+        self._update_sensors(conn, silent)
+        report.alarms = self._save_alarms(conn, alarm_rows, now)
+        if changes:
+            self.store.changelog.append_rows(conn, changes)
         return report
 
     # --- alarms and incidents ----------------------------------------------------
@@ -357,7 +384,11 @@ class ReadingStore:
             return [plain(r) for r in rows]
 
     def mark_synced(self, alarm_id: str, incident_id: str, now: int) -> None:
-        """Record that the alarm's incident is ``incident_id`` and up to date as of ``now``."""
+        """Record that the alarm's incident is ``incident_id`` and up to date as of ``now``.
+
+        The one write here that does not take the feed counter first: one UPDATE of one
+        row by primary key holds a single row lock and waits only while holding none, so
+        it cannot close a deadlock cycle (and the live worker calls it once per alarm)."""
         table = self.tables["alarms"]
         with self.backend.write() as conn:
             conn.execute(

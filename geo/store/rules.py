@@ -5,7 +5,10 @@
 whether the rule is open (``rule_state``, with the pending time of its dwell), and for each
 opening or clearing stores one ``rule_events`` row and one change ``rule_events``
 ``open``/``clear`` in the feed (so it reaches ``/v1/changes``, ``/v1/events`` and the
-webhooks like fence events). Evaluating again at the same moment changes nothing.
+webhooks like fence events). Evaluating again at the same moment changes nothing. The
+evaluation is one transaction whose first lock is the change-feed counter (the store's
+lock order, :mod:`geo.store.lockorder`), so two evaluations run one after the other and
+one that loses a deadlock anyway is run again.
 
 >>> rule_event_id("off-grid", "worker:w1", 0, "open")
 're_6f44e6a032a5ab52dffa'
@@ -25,6 +28,7 @@ import sqlalchemy as sa
 from cityaware.geo.live.fences import edge_distance_m
 from cityaware.geo.live.rules import DEVICE_KINDS, Rule, judge
 from cityaware.geo.store.live_tables import change_row, digest_id, fetch_dicts, plain
+from cityaware.geo.store.lockorder import ordered_write
 from cityaware.geo.store.times import from_ms
 
 _KEY = sa.String(64)
@@ -108,8 +112,9 @@ class RuleStore:
         """Evaluate ``rules`` at ``now`` (see the module doc); ``owners``: object id -> its
         own grid codes (outside_own_grid); returns the new events."""
         state_table = self.tables["rule_state"]
-        events: list[dict[str, Any]] = []
-        with self.backend.write() as conn:
+
+        def attempt(conn: sa.Connection) -> list[dict[str, Any]]:
+            events: list[dict[str, Any]] = []
             for rule in rules:
                 of_rule = sa.select(state_table).where(state_table.c.rule_id == rule.id)
                 rows = fetch_dicts(conn, of_rule)
@@ -151,7 +156,9 @@ class RuleStore:
                         for e in events
                     ],
                 )  # fmt: skip
-        return [event_view(e) for e in events]
+            return [event_view(e) for e in events]
+
+        return ordered_write(self.store, attempt)
 
     def events(
         self, rule_id: str | None = None, ids: Sequence[str] | None = None, limit: int = 1000
