@@ -13,7 +13,11 @@ warms it (one kiosk load in a throwaway browser context), then in a fresh contex
 * map idle: until the last request of the first view ends (tiles, figures; the event
   stream aside);
 * live: ``POST /v1/incidents`` until the new case is a row of the kiosk's live list
-  (``--posts`` times; median and worst);
+  (``--posts`` times; median and worst), split into the POST's answer, the event's
+  arrival in the browser and the row; ``--background R`` posts R more cases a second
+  meanwhile (a busy hotline: events keep arriving while each one is timed);
+* the kiosk's re-reads of ``/v1/dashboard`` a minute meanwhile (each event asks for
+  one; the kiosk throttles them);
 * the point markers and vector features the page holds.
 
 Each line prints the 30-day figure, the long one, their ratio and the target.
@@ -25,8 +29,11 @@ Each line prints the 30-day figure, the long one, their ratio and the target.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -72,27 +79,69 @@ def kiosk_load(browser: Any, origin: str) -> tuple[Any, dict[str, float]]:
     return page, {"interactive_s": interactive, "idle_s": max(idle, interactive)}
 
 
-def live_latency(page: Any, origin: str, posts: int) -> list[float]:
-    """Seconds from each POST until its case is a row of the live list."""
+ARRIVALS = """(() => {
+  window.benchArrivals = {};
+  const note = (e) => { window.benchArrivals[JSON.parse(e.data).id] = Date.now(); };
+  CityWall.source.addEventListener("incident", note);
+})()"""
+
+
+def random_case(rng: np.random.Generator) -> dict[str, Any]:
+    """A noise case somewhere in the demo city's core."""
+    west, south, east, north = 113.55, 34.70, 113.75, 34.82
+    return {"lon": rng.uniform(west, east), "lat": rng.uniform(south, north),
+            "category": "noise", "crs": "WGS84"}  # fmt: skip
+
+
+@contextlib.contextmanager
+def background_posts(origin: str, per_second: float) -> Iterator[None]:
+    """POST ``per_second`` cases a second in a thread while the block runs."""
+    stop = threading.Event()
+
+    def post() -> None:
+        rng = np.random.default_rng(5)
+        with httpx.Client(base_url=origin, timeout=60) as http:
+            while not stop.wait(1 / per_second):
+                http.post("/v1/incidents", json=random_case(rng), headers={"X-API-Key": ADMIN_KEY})
+
+    thread = threading.Thread(target=post, daemon=True)
+    if per_second > 0:
+        thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        if per_second > 0:
+            thread.join()
+
+
+def live_latency(page: Any, origin: str, posts: int) -> dict[str, list[float]]:
+    """Seconds from each POST until its case is a row of the live list, split into the
+    POST's answer (the commit), the event's arrival in the browser and the row."""
     rng = np.random.default_rng(11)
-    west, south, east, north = 113.55, 34.70, 113.75, 34.82  # the demo city's core
-    seconds = []
+    split: dict[str, list[float]] = {"live": [], "post": [], "event": [], "row": []}
+    page.evaluate(ARRIVALS)
     with httpx.Client(base_url=origin, timeout=60) as http:
         for _ in range(posts):
-            body = {"lon": rng.uniform(west, east), "lat": rng.uniform(south, north),
-                    "category": "noise", "crs": "WGS84"}  # fmt: skip
-            started = time.perf_counter()
+            body = random_case(rng)
+            started, wall = time.perf_counter(), time.time()
             answer = http.post("/v1/incidents", json=body, headers={"X-API-Key": ADMIN_KEY})
+            answered = time.perf_counter() - started
             if answer.is_error:
                 raise SystemExit(f"POST /v1/incidents: {answer.status_code} {answer.text}")
             case = answer.json()["id"]
             wait_until(page, f"!!document.querySelector('#kb-list li[data-id=\"{case}\"]')", 60)
-            seconds.append(time.perf_counter() - started)
+            total = time.perf_counter() - started
+            arrived = page.evaluate(f"window.benchArrivals[{case!r}] || 0") / 1000 - wall
+            split["live"].append(total)
+            split["post"].append(answered)
+            split["event"].append(max(0.0, arrived - answered))  # answered -> in the browser
+            split["row"].append(max(0.0, total - arrived))  # in the browser -> row seen
             page.wait_for_timeout(300)
-    return seconds
+    return split
 
 
-def measure(data_dir: Path, posts: int) -> dict[str, float]:
+def measure(data_dir: Path, posts: int, background: float = 0.0) -> dict[str, float]:
     """The kiosk figures over one data directory (see the module doc)."""
     from playwright.sync_api import sync_playwright
 
@@ -101,10 +150,16 @@ def measure(data_dir: Path, posts: int) -> dict[str, float]:
         warm, _ = kiosk_load(browser, origin)  # the server's caches, not the browser's
         warm.context.close()
         page, figures = kiosk_load(browser, origin)
-        live = live_latency(page, origin, posts)
+        reads, started = page.evaluate("CityKiosk.refreshes"), time.perf_counter()
+        with background_posts(origin, background):
+            split = live_latency(page, origin, posts)
+        reads = page.evaluate("CityKiosk.refreshes") - reads
+        figures["dashboard_reads_per_min"] = 60 * reads / (time.perf_counter() - started)
+        live = split.pop("live")
         figures |= {
             "live_p50_s": float(np.median(live)),
             "live_max_s": max(live),
+            **{f"live_{part}_p50_s": float(np.median(v)) for part, v in split.items()},
             "markers": page.evaluate("CityWall.markerCount()"),
             "features": page.evaluate("CityWall.featureCount()"),
         }
@@ -117,14 +172,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--days", type=int, default=365, help="the long span (365: a year)")
     parser.add_argument("--per-day", type=int, default=year_data.PER_DAY)
     parser.add_argument("--posts", type=int, default=5, help="live items timed")
+    parser.add_argument("--background", type=float, default=0.0, help="more cases a second")
     args, _ = parser.parse_known_args(argv)  # bench.sh passes bench_year's flags too
     dirs = {span: year_data.build(span, args.per_day) for span in (30, args.days)}
     for span, path in dirs.items():
         print(f"{span} days: {path} ({(path / 'built').read_text().strip()})")
-    results = {span: measure(path, args.posts) for span, path in dirs.items()}
+    results = {span: measure(path, args.posts, args.background) for span, path in dirs.items()}
     short, long = results[30], results[args.days]
     print(f"load average {os.getloadavg()[0]:.1f}")
-    for name in ("interactive_s", "idle_s", "live_p50_s", "live_max_s", "markers", "features"):
+    names = ("interactive_s", "idle_s", "live_p50_s", "live_max_s", "live_post_p50_s",
+             "live_event_p50_s", "live_row_p50_s", "dashboard_reads_per_min", "markers",
+             "features")  # fmt: skip
+    for name in names:
         target = TARGETS.get(name)
         verdict = "" if target is None else (" met" if long[name] <= target else " MISSED")
         ratio = long[name] / short[name] if short[name] else float("nan")

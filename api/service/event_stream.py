@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
@@ -40,6 +41,7 @@ from cityaware.geo.store.taxonomy import OPEN_STATUSES
 from cityaware.geo.store.times import to_ms
 
 BATCH = 1_000
+COALESCE_SECONDS = 0.05  # a round after a commit waits this long for the burst's others
 KINDS = ("incidents", "sensors")
 
 
@@ -148,7 +150,10 @@ class EventHub:
     """One poller of the change feed per process, fanning its events out to every client.
 
     The poller (an asyncio task, running while clients are connected) reads the feed
-    once per round and keeps the last ``window`` events; each client takes from that
+    once per round, in a thread of its own (never queued behind the requests' threads),
+    and keeps the last ``window`` events. A round starts the moment a write of this
+    process commits (the store's ``on_commit``), else every ``poll_seconds`` (the writes
+    of other processes); each client takes from that
     window what follows its own position, so 200 clients cost one feed read per round,
     not 200. A client further behind than the window (resumed from an old id) catches
     up from the store with its own cursor first. Every worker process has its own hub
@@ -175,6 +180,7 @@ class EventHub:
         self.clients = 0
         self._moved = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._reader = ThreadPoolExecutor(1, thread_name_prefix="event-hub")
 
     async def next(self, cursor: EventCursor, timeout: float) -> list[Event]:
         """The events after ``cursor.position`` (moving it on); waits up to ``timeout``
@@ -212,26 +218,42 @@ class EventHub:
 
     async def _poll(self) -> None:
         """Follow the feed while anyone listens (lingering a few rounds after the last)."""
-        cursor = await asyncio.to_thread(EventCursor, self._store(), None, self._extra())
+        loop = asyncio.get_running_loop()
+        store = self._store()
+        cursor = await loop.run_in_executor(self._reader, EventCursor, store, None, self._extra())
         self.floor = self.position = cursor.position
         self.events.clear()
         self._signal()
-        idle = 0
-        while idle < 50:
-            idle = 0 if self.clients else idle + 1
-            events = await asyncio.to_thread(cursor.poll)
-            if cursor.position != self.position:
-                overflow = len(self.events) + len(events) > (self.events.maxlen or 0)
-                self.events.extend(events)
-                if overflow:  # the oldest fell out: the window starts at its first event
-                    self.floor = int(self.events[0].id) - 1
-                self.position = cursor.position
-                self._signal()
-                if len(events) >= BATCH:
-                    continue
-            await asyncio.sleep(self.poll_seconds)
-        self.position = -1
+        committed = asyncio.Event()
+        stop = store.on_commit(lambda: _call_soon(loop, committed.set))
+        try:
+            idle = 0
+            while idle < 50:
+                idle = 0 if self.clients else idle + 1
+                committed.clear()  # a commit from now on wakes the next round
+                events = await loop.run_in_executor(self._reader, cursor.poll)
+                if cursor.position != self.position:
+                    overflow = len(self.events) + len(events) > (self.events.maxlen or 0)
+                    self.events.extend(events)
+                    if overflow:  # the oldest fell out: the window starts at its first event
+                        self.floor = int(self.events[0].id) - 1
+                    self.position = cursor.position
+                    self._signal()
+                    if len(events) >= BATCH:
+                        continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(committed.wait(), self.poll_seconds)
+                    await asyncio.sleep(COALESCE_SECONDS)  # one round for a burst of commits
+        finally:
+            stop()
+            self.position = -1
 
     def _signal(self) -> None:
         moved, self._moved = self._moved, asyncio.Event()
         moved.set()
+
+
+def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[[], Any]) -> None:
+    """Run ``callback`` in ``loop`` from another thread (nothing once the loop is closed)."""
+    with contextlib.suppress(RuntimeError):
+        loop.call_soon_threadsafe(callback)

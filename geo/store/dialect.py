@@ -45,6 +45,7 @@ from sqlalchemy.sql.compiler import SQLCompiler
 
 from cityaware.geo.crs import WGS84_GEOD
 from cityaware.geo.store import partitions
+from cityaware.geo.store.commits import CommitSignal
 from cityaware.geo.store.times import now_ms
 
 SQLITE_FILE = "features.sqlite"
@@ -93,6 +94,7 @@ class Backend:
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
+        self.commits = CommitSignal()  # told after each write transaction commits
 
     @contextmanager
     def write(self, durable: bool = True) -> Iterator[sa.Connection]:
@@ -103,6 +105,7 @@ class Backend:
             conn.execution_options(store_write=True)
             with self._synchronous(conn, durable), conn.begin():
                 yield conn
+        self.commits.notify()
 
     @contextmanager
     def _synchronous(self, conn: sa.Connection, durable: bool) -> Iterator[None]:

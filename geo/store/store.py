@@ -106,6 +106,11 @@ class FeatureStore(StoreReads, ChangeReads):
         """The ``features`` columns, to build ``FeatureFilter.where`` clauses safely."""
         return self.features.c
 
+    def on_commit(self, listener: Callable[[], None]) -> Callable[[], None]:
+        """Call ``listener()`` (quick, no writes) after each write this process commits;
+        returns the unsubscribe (see :mod:`geo.store.commits`)."""
+        return self.backend.commits.subscribe(listener)
+
     @property
     def backend_name(self) -> str:
         """'sqlite' or 'postgis'."""

@@ -9,7 +9,8 @@
   "use strict";
 
   var LIST_MAX = 40;          // rows of the live list
-  var REFRESH_MS = 1500;      // figures are re-read at most this often while events arrive
+  var REFRESH_MS = 3000;      // figures are re-read at most this often (end to start) while
+                              // events arrive: the rows come from the events themselves
   var PERIODIC_MS = 30000;    // and at least this often
 
   var Kiosk = {
@@ -34,7 +35,7 @@
       wall.listeners.push(function (type, ev) { self.onEvent(type, ev); });
       this.tick();
       setInterval(function () { self.tick(); }, 1000);
-      setInterval(function () { self.refresh(); }, PERIODIC_MS);
+      setInterval(function () { self.later(); }, PERIODIC_MS);
       this.refresh().then(function () { self.fitRegion(); });
       this.loadEmergency();
       if (this.query.get("replay")) { CityKioskReplay.start(this, this.query.get("replay"), this.query.get("speed")); }
@@ -99,19 +100,29 @@
     /* ---------- figures */
     refresh: function () {
       var self = this, state = this.wall.state;
-      this.pending = null;
+      this.timer = null;
+      this.inflight = true;  // until the answer is drawn: events meanwhile ask for one more
       var url = this.board.dashboard + "?window=" + state.window + "&region=" + encodeURIComponent(this.region);
       return this.getJSON(url).then(function (body) {
         self.figures = body;
         self.refreshes += 1;
         self.render(body);
         document.body.setAttribute("data-board", String(self.refreshes));
-      }).catch(function (err) { self.wall.notice("dashboard: " + err.message); });
+      }).catch(function (err) { self.wall.notice("dashboard: " + err.message); }).then(function () {
+        self.inflight = false;
+        self.refreshed = Date.now();
+        if (self.stale) { self.stale = false; self.later(); }
+      });
     },
 
+    /* re-read the figures soon: at once when the last read ended REFRESH_MS ago, else then
+     * (a burst of events costs one read every REFRESH_MS, however long a read takes) */
     later: function () {
       var self = this;
-      if (!this.pending) { this.pending = setTimeout(function () { self.refresh(); }, REFRESH_MS); }
+      if (this.timer) { return; }
+      if (this.inflight) { this.stale = true; return; }
+      var wait = Math.max(0, (this.refreshed || 0) + REFRESH_MS - Date.now());
+      this.timer = setTimeout(function () { self.refresh(); }, wait);
     },
 
     render: function (body) {
