@@ -112,7 +112,7 @@ def install_middleware(app: FastAPI, ctx: AppContext) -> None:
     app.add_middleware(HeadAsGet)
 
 
-def cors_options(settings: Settings) -> dict:
+def cors_options(settings: Settings) -> dict[str, Any]:
     """``CORSMiddleware`` options for ``CITYAWARE_CORS_ORIGINS`` (none: same origin only).
 
     Named origins may read and write (with a key); ``*`` (public read-only

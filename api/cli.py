@@ -15,7 +15,17 @@ import argparse
 import sys
 from collections.abc import Callable
 
-from cityaware.api.commands import boundaries, demo, export, geocode, import_, keys, locate, serve
+from cityaware.api.commands import (
+    Subparsers,
+    boundaries,
+    demo,
+    export,
+    geocode,
+    import_,
+    keys,
+    locate,
+    serve,
+)
 from cityaware.api.settings import Settings
 from cityaware.geo.errors import CityAwareError
 
@@ -24,7 +34,7 @@ EPILOG = """examples:
   cityaware demo && cityaware serve
   cityaware import incidents cases.csv --crs BD09
   cityaware locate --help   (every command has its own help and examples)"""
-COMMANDS: tuple[Callable[[argparse._SubParsersAction], None], ...] = (
+COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
     demo.add_parser,
     serve.add_parser,
     keys.add_parser,

@@ -64,11 +64,12 @@ class shared_part(cached_property[T]):
     def __get__(self, instance: None, owner: type[Any] | None = None) -> Self: ...
 
     @overload
-    def __get__(self, instance: AppContext, owner: type[Any] | None = None) -> T: ...
+    def __get__(self, instance: object, owner: type[Any] | None = None) -> T: ...
 
-    def __get__(self, instance: AppContext | None, owner: type[Any] | None = None) -> T | Self:
+    def __get__(self, instance: object | None, owner: type[Any] | None = None) -> T | Self:
         if instance is None:
             return self
+        assert isinstance(instance, AppContext), "shared_part is for AppContext members"
         with instance._building:
             return super().__get__(instance, owner)
 
@@ -253,9 +254,11 @@ class AppContext:
     def map_layers(self) -> MapLayers:
         """Map-wall tiles and aggregates from the boundaries and the store."""
         from cityaware.layers.feeds import RegistryFeed, StorePointFeed
-        from cityaware.layers.service import POINT_LAYERS, MapLayers
+        from cityaware.layers.service import POINT_LAYERS, MapLayers, PointFeed
 
-        feeds = {kind: StorePointFeed(self._open_store, kind) for kind in POINT_LAYERS}
+        feeds: dict[str, PointFeed] = {
+            kind: StorePointFeed(self._open_store, kind) for kind in POINT_LAYERS
+        }
         return MapLayers(RegistryFeed(self.registry), feeds)
 
     @shared_part
@@ -302,7 +305,8 @@ class AppContext:
         from cityaware.geo.store.changes import DAY_MS
         from cityaware.geo.store.positions import PositionStore
 
-        registry, shapes = self.registry, {}
+        registry = self.registry
+        shapes: dict[str, dict[str, Any]] = {}
 
         def region_shapes(generation: str) -> dict[str, Any]:
             if generation not in shapes:

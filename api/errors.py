@@ -13,7 +13,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from cityaware.geo.errors import CityAwareError
@@ -43,7 +43,9 @@ def error_response(status: int, description: str, code: str | None = None) -> JS
 OPEN311_PREFIX = "/open311/"
 
 
-def answer_for(request: Request, status: int, description: str, code: str | None = None):
+def answer_for(
+    request: Request, status: int, description: str, code: str | None = None
+) -> Response:
     """The error answer for ``request``: Open311 clients get GeoReport v2's
     ``[{"code": status, "description": ...}]`` (or its XML), everyone else
     :func:`error_response`."""
@@ -66,7 +68,7 @@ def install_error_handlers(app: FastAPI) -> None:
     """Map core errors, validation errors and HTTP errors to JSON bodies."""
 
     @app.exception_handler(CityAwareError)
-    async def _core(request: Request, error: CityAwareError) -> JSONResponse:
+    async def _core(request: Request, error: CityAwareError) -> Response:
         answer = answer_for(request, error.status, str(error), error.code)
         retry_after = getattr(error, "retry_after", None)
         if retry_after is not None:
@@ -74,18 +76,18 @@ def install_error_handlers(app: FastAPI) -> None:
         return answer
 
     @app.exception_handler(RequestValidationError)
-    async def _validation(request: Request, error: RequestValidationError) -> JSONResponse:
+    async def _validation(request: Request, error: RequestValidationError) -> Response:
         return answer_for(request, 400, _describe_validation(error))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(request: Request, error: StarletteHTTPException) -> JSONResponse:
+    async def _http(request: Request, error: StarletteHTTPException) -> Response:
         answer = answer_for(request, error.status_code, str(error.detail))
         if error.status_code in (408, 413):
             answer.headers["Connection"] = "close"  # the rest of the body is never read
         return answer
 
     @app.exception_handler(Exception)
-    async def _unexpected(request: Request, error: Exception) -> JSONResponse:
+    async def _unexpected(request: Request, error: Exception) -> Response:
         # a bug, never the client's fault: logged with its traceback, answered without it
         LOG.error("%s %s failed", request.method, request.url.path, exc_info=error)
         return answer_for(request, 500, "internal server error (logged on the server)")

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
+from typing import cast
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,7 @@ class LiveSettings:
         """Every field from ``CITYAWARE_<NAME>`` when set (:func:`env_number`)."""
         return cls(
             **{
-                f.name: env_number(env, f"CITYAWARE_{f.name.upper()}", f.default)
+                f.name: env_number(env, f"CITYAWARE_{f.name.upper()}", cast(float, f.default))
                 for f in fields(cls)
             }
         )

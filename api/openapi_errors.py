@@ -79,7 +79,7 @@ OPEN311_ERRORS = {
 }
 
 
-def named_things(operation: dict, components: dict) -> set[str]:
+def named_things(operation: dict[str, Any], components: dict[str, Any]) -> set[str]:
     """The names of an operation's query parameters and of its JSON body's properties.
 
     >>> named_things({"parameters": [{"name": "region", "in": "query"}]}, {})
@@ -95,7 +95,11 @@ def named_things(operation: dict, components: dict) -> set[str]:
 
 
 def error_statuses(
-    method: str, path: str, permissions: set[str], operation: dict, components: dict
+    method: str,
+    path: str,
+    permissions: set[str],
+    operation: dict[str, Any],
+    components: dict[str, Any],
 ) -> set[int]:
     """The error statuses an operation can answer (see the module docstring).
 

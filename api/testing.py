@@ -59,7 +59,8 @@ def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+        port: int = sock.getsockname()[1]
+        return port
 
 
 def healthy(url: str) -> bool:
@@ -70,7 +71,7 @@ def healthy(url: str) -> bool:
     """
     try:
         with urllib.request.urlopen(url + "/healthz", timeout=1) as response:
-            return response.status == 200
+            return bool(response.status == 200)
     except (OSError, urllib.error.URLError):
         return False
 

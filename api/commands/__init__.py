@@ -15,11 +15,14 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeAlias
+
+# What ``parser.add_subparsers()`` returns (generic only to the type checker).
+Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
 
 
 def add_command(
-    subparsers: argparse._SubParsersAction,
+    subparsers: Subparsers,
     name: str,
     summary: str,
     examples: Sequence[str],

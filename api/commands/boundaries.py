@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cityaware.api.commands import add_command, add_data_dir, progress_bar
+from cityaware.api.commands import Subparsers, add_command, add_data_dir, progress_bar
 from cityaware.api.settings import Settings
 
 if TYPE_CHECKING:
@@ -31,7 +31,7 @@ if TYPE_CHECKING:
 DEFAULT_BATCH = 50_000
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     parser = add_command(
         subparsers,
         "boundaries",

@@ -16,7 +16,7 @@ import sys
 import time
 from pathlib import Path
 
-from cityaware.api.commands import add_command, add_data_dir, progress_bar
+from cityaware.api.commands import Subparsers, add_command, add_data_dir, progress_bar
 from cityaware.api.context import AppContext
 from cityaware.api.settings import Settings
 from cityaware.geo.resources import demo_boundaries, demo_city_files
@@ -24,7 +24,7 @@ from cityaware.geo.resources import demo_boundaries, demo_city_files
 FEATURE_KINDS = ("cameras", "sensors", "incidents")
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     parser = add_command(
         subparsers,
         "demo",
@@ -80,7 +80,8 @@ def install_demo_city_files(data_dir: Path) -> None:
 
 def ensure_features(ctx: AppContext, seed: int | None = None, scale: float = 1.0) -> bool:
     """Generate and load the demo features into an empty store; True when loaded."""
-    from cityaware.geo.demo.features import DEFAULT_SEED, generate_demo_features
+    from cityaware.geo.demo.city import DEFAULT_SEED
+    from cityaware.geo.demo.features import generate_demo_features
 
     store = ctx.store
     if any(store.count(kind) for kind in FEATURE_KINDS):

@@ -14,7 +14,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cityaware.api.commands import add_command, add_data_dir, progress_bar
+from cityaware.api.commands import Subparsers, add_command, add_data_dir, progress_bar
 from cityaware.api.settings import Settings
 from cityaware.geo.boundaries.schema import LAYER_OF
 
@@ -38,7 +38,7 @@ EXAMPLES = (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     parser = add_command(
         subparsers, "export", "export features or boundaries to a file", EXAMPLES, DESCRIPTION
     )
@@ -84,9 +84,10 @@ def _export_features(ctx: AppContext, args: argparse.Namespace, fmt: str) -> int
     bbox = None
     if args.bbox:
         try:
-            bbox = tuple(float(v) for v in args.bbox.split(","))
+            west, south, east, north = (float(v) for v in args.bbox.split(","))
         except ValueError as error:
             raise InvalidInput(f"--bbox must be 4 numbers, got {args.bbox!r}") from error
+        bbox = (west, south, east, north)
     filters = FeatureFilter(
         bbox=bbox, region=args.region, category=many(args.category), status=many(args.status),
         channel=many(args.channel), since=args.since, until=args.until,

@@ -14,7 +14,7 @@ import json
 import sys
 from typing import TYPE_CHECKING
 
-from cityaware.api.commands import add_command, add_data_dir
+from cityaware.api.commands import Subparsers, add_command, add_data_dir
 from cityaware.api.settings import Settings
 from cityaware.geo.resources import demo_boundaries
 
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from cityaware.geo.gazetteer.result import GeocodeResult
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     parser = add_command(
         subparsers,
         "geocode",

@@ -19,7 +19,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from cityaware.api.commands import add_command, add_data_dir, progress_bar
+from cityaware.api.commands import Subparsers, add_command, add_data_dir, progress_bar
 from cityaware.api.settings import Settings
 
 KINDS = ("incidents", "cameras", "sensors")
@@ -38,7 +38,7 @@ EXAMPLES = (
 )
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     parser = add_command(
         subparsers,
         "import",

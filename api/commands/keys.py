@@ -10,11 +10,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from cityaware.api.commands import add_command, add_data_dir
+from cityaware.api.commands import Subparsers, add_command, add_data_dir
 from cityaware.api.settings import Settings
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     from cityaware.api.service.roles import ROLES
 
     parser = add_command(

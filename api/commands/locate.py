@@ -19,14 +19,14 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from cityaware.api.commands import add_command, add_data_dir
+from cityaware.api.commands import Subparsers, add_command, add_data_dir
 from cityaware.api.settings import Settings
 
 if TYPE_CHECKING:
     from cityaware.geo.engine.locator import GridLocator
 
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+def add_parser(subparsers: Subparsers) -> None:
     parser = add_command(
         subparsers,
         "locate",

@@ -13,12 +13,16 @@ from __future__ import annotations
 import argparse
 import os
 import threading
+from typing import TYPE_CHECKING
 
-from cityaware.api.commands import add_command, add_data_dir
+from cityaware.api.commands import Subparsers, add_command, add_data_dir
 from cityaware.api.settings import Settings
 
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
-def add_parser(subparsers: argparse._SubParsersAction) -> None:
+
+def add_parser(subparsers: Subparsers) -> None:
     parser = add_command(
         subparsers,
         "serve",
@@ -36,7 +40,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def worker_app():  # noqa: ANN201 (a FastAPI app; imported lazily)
+def worker_app() -> FastAPI:
     """The app of one worker process (uvicorn factory): settings from the environment
     :func:`run` prepared, boundaries and indexes warmed in the background."""
     from cityaware.api.app import create_app

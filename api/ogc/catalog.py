@@ -71,8 +71,9 @@ class Catalog:
 
             store = self.open_store()
             for kind in KINDS:
-                provider = StoreProvider(store, kind)
-                found[kind] = Collection(kind, TITLES[kind], TITLES[kind], provider)
+                found[kind] = Collection(
+                    kind, TITLES[kind], TITLES[kind], StoreProvider(store, kind)
+                )
         return found
 
     def get(self, collection_id: str) -> Collection:

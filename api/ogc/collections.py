@@ -27,7 +27,9 @@ Generation = Annotated[
 ]
 
 
-def collection_document(request: Request, collection: Collection, generation: str | None) -> dict:
+def collection_document(
+    request: Request, collection: Collection, generation: str | None
+) -> dict[str, Any]:
     """The OGC collection description (extent, CRS list, links)."""
     bbox, interval = collection.provider.extent(generation)
     path = f"/collections/{collection.id}"
@@ -191,21 +193,22 @@ def build_router(catalog: Catalog, access: Any = None) -> APIRouter:
     def queryables(request: Request, collectionId: str) -> Response:
         found = catalog.get(collectionId)
         fmt = negotiate(request, ("json", "html"))
+        properties: dict[str, dict[str, Any]] = {
+            "geometry": {**geometry_schema(found), "title": "geometry"},
+            **found.provider.fields,
+        }
         schema = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": base_url(request) + f"/collections/{collectionId}/queryables",
             "type": "object",
             "title": found.title,
-            "properties": {
-                "geometry": {**geometry_schema(found), "title": "geometry"},
-                **found.provider.fields,
-            },
+            "properties": properties,
             "additionalProperties": False,
         }
         if fmt == "html":
             rows = [
                 {"cells": [name, spec.get("type", spec.get("format", "")), spec.get("title", "")]}
-                for name, spec in schema["properties"].items()
+                for name, spec in properties.items()
             ]
             return render_page(
                 base_url(request),

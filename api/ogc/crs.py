@@ -75,7 +75,8 @@ def bbox_to_crs84(bbox: tuple[float, ...], bbox_crs: str) -> tuple[float, float,
     if bbox_crs == CRS84:
         return tuple(float(v) for v in bbox)  # type: ignore[return-value]
     transformer = _transformer(bbox_crs, CRS84)
-    lon0, lat0, lon1, lat1 = transformer.transform_bounds(*bbox, densify_pts=21)
+    left, bottom, right, top = bbox
+    lon0, lat0, lon1, lat1 = transformer.transform_bounds(left, bottom, right, top, densify_pts=21)
     return (lon0, lat0, lon1, lat1)
 
 

@@ -25,7 +25,7 @@ import pyarrow.parquet as pq
 import pyogrio
 from pyproj import CRS
 from starlette.background import BackgroundTask
-from starlette.responses import FileResponse, StreamingResponse
+from starlette.responses import FileResponse, Response, StreamingResponse
 
 from cityaware.api.ogc.catalog import Collection
 from cityaware.api.ogc.crs import CRS84
@@ -50,7 +50,7 @@ def _batches(collection: Collection, params: ItemParams) -> Iterator[gpd.GeoData
         yield frame if params.crs == CRS84 else frame.to_crs(target)
 
 
-def export_response(collection: Collection, params: ItemParams, fmt: str):
+def export_response(collection: Collection, params: ItemParams, fmt: str) -> Response:
     """The streamed response for ``fmt`` in :data:`FILE_FORMATS` or ``geojson``."""
     name = f"{collection.id}.{fmt}"
     disposition = {"Content-Disposition": f'attachment; filename="{name}"'}
@@ -132,6 +132,7 @@ def _write_parquet(collection: Collection, params: ItemParams, path: str) -> Non
     """GeoParquet 1.0: WKB geometry column plus the ``geo`` file metadata."""
     crs = _pyproj(params.crs)
     writer: pq.ParquetWriter | None = None
+    schema = pa.schema([])  # the first batch's, with the ``geo`` metadata
     try:
         for frame in _batches(collection, params):
             table = _arrow_table(frame)
@@ -149,7 +150,7 @@ def _write_parquet(collection: Collection, params: ItemParams, path: str) -> Non
                 }
                 schema = table.schema.with_metadata({"geo": json.dumps(geo)})
                 writer = pq.ParquetWriter(path, schema)
-            writer.write_table(table.cast(writer.schema))
+            writer.write_table(table.cast(schema))
         if writer is None:
             empty = gpd.GeoDataFrame({"id": []}, geometry=[], crs=crs)
             empty.to_parquet(path)

@@ -9,7 +9,7 @@ b'{"type":"Feature","id":"a","geometry":{"type":"Point","coordinates":[1.0,2.0]}
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import geopandas as gpd
 import numpy as np
@@ -32,7 +32,7 @@ def json_safe_records(frame: pd.DataFrame) -> list[dict[str, Any]]:
             clean[name] = text.astype(object)
         else:
             clean[name] = column.astype(object).where(column.notna(), None)
-    return clean.to_dict("records")
+    return cast(list[dict[str, Any]], clean.to_dict("records"))  # column names are str
 
 
 def feature_bytes(frame: gpd.GeoDataFrame, crs: str) -> list[bytes]:

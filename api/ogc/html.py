@@ -21,10 +21,10 @@ def render_page(
     root: str,
     title: str,
     description: str = "",
-    links: list[dict] | None = None,
+    links: list[dict[str, Any]] | None = None,
     facts: list[tuple[str, Any]] | None = None,
     columns: list[str] | None = None,
-    rows: list[dict] | None = None,
+    rows: list[dict[str, Any]] | None = None,
     geojson: bytes | None = None,
 ) -> HTMLResponse:
     """Render the one page template; ``rows`` are ``{"cells": [...], "href": url|None}``;

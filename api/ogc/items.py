@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated, Any, Literal
 
+import geopandas as gpd
 import orjson
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
@@ -200,14 +201,20 @@ def _add_equalities(request: Request, collection: Collection, params: ItemParams
     params.query.filter = with_equalities(params.query.filter, pairs, fields)
 
 
-def _page_link(request: Request, path: str, rel: str, args: dict, fmt: str) -> dict:
+def _page_link(
+    request: Request, path: str, rel: str, args: dict[str, Any], fmt: str
+) -> dict[str, Any]:
     media = HTML if fmt == "html" else GEOJSON
     extra = {"f": "html"} if fmt == "html" else {}
     return {"href": href(request, path, **args, **extra), "rel": rel, "type": media}
 
 
 def _items_html(
-    request: Request, collection: Collection, frame, links: list[dict], matched: int
+    request: Request,
+    collection: Collection,
+    frame: gpd.GeoDataFrame,
+    links: list[dict[str, Any]],
+    matched: int,
 ) -> Response:
     base = base_url(request)
     props = [c for c in frame.columns if c != frame.geometry.name]

@@ -54,6 +54,13 @@ CONFORMANCE: tuple[str, ...] = (
 )
 
 
+TITLE = "cityaware"
+DESCRIPTION = (
+    "City-awareness map server: governance grids, incidents, cameras "
+    "and sensors as OGC API - Features."
+)
+
+
 def build_router(access: Any = None) -> APIRouter:
     """The landing page and conformance routes."""
     router = APIRouter(
@@ -73,13 +80,12 @@ def build_router(access: Any = None) -> APIRouter:
             *landing_links(request),
         ]
         body = {
-            "title": "cityaware",
-            "description": "City-awareness map server: governance grids, incidents, cameras "
-            "and sensors as OGC API - Features.",
+            "title": TITLE,
+            "description": DESCRIPTION,
             "links": links,
         }
         if fmt == "html":
-            return render_page(base_url(request), body["title"], body["description"], links)
+            return render_page(base_url(request), TITLE, DESCRIPTION, links)
         return json_response(body)
 
     @router.get("/conformance", summary="Conformance classes", response_class=Response)

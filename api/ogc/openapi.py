@@ -69,14 +69,14 @@ def install_openapi(app: FastAPI) -> None:
     @app.get("/api.html", include_in_schema=False, dependencies=public)
     def api_html() -> Response:
         return get_swagger_ui_html(
-            openapi_url=app.openapi_url,
+            openapi_url=app.openapi_url or "/openapi.json",
             title=f"{app.title} API",
             swagger_js_url=f"{SWAGGER_ASSETS}/swagger-ui-bundle.js",
             swagger_css_url=f"{SWAGGER_ASSETS}/swagger-ui.css",
             swagger_favicon_url=f"{SWAGGER_ASSETS}/favicon-32x32.png",
         )
 
-    url = app.openapi_url
+    url = app.openapi_url or "/openapi.json"
     app.router.routes[:] = [r for r in app.router.routes if getattr(r, "path", None) != url]
     cache: dict[str, Any] = {}
 

@@ -9,6 +9,7 @@ MapLibre GL or QGIS open the whole map from that one URL).
 
 from __future__ import annotations
 
+from enum import Enum
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Request, Response
@@ -21,7 +22,7 @@ from cityaware.api.tile_responses import MVT_TYPE, filters, tile_response
 from cityaware.layers.maplibre_style import wall_style
 from cityaware.layers.service import TileFilters
 
-TAGS = ["OGC API - Tiles"]
+TAGS: list[str | Enum] = ["OGC API - Tiles"]
 Filters = Annotated[TileFilters, Depends(filters)]
 TmsId = Annotated[str, Path(description="tile matrix set: WebMercatorQuad")]
 

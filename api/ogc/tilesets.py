@@ -150,11 +150,13 @@ def _layer_description(layer: str) -> str:
     )
 
 
-def tileset_links(request: Request, layer: str, tms_id: str, f: TileFilters) -> list[dict]:
+def tileset_links(
+    request: Request, layer: str, tms_id: str, f: TileFilters
+) -> list[dict[str, Any]]:
     """self, tiling scheme, templated tiles, TileJSON and style of one tileset."""
     query, path = filter_query(layer, f), _path(layer, tms_id)
 
-    def one(href: str, rel: str, media: str, title: str) -> dict:
+    def one(href: str, rel: str, media: str, title: str) -> dict[str, Any]:
         return {"href": href, "rel": rel, "type": media, "title": title}
 
     return [
@@ -167,7 +169,9 @@ def tileset_links(request: Request, layer: str, tms_id: str, f: TileFilters) -> 
     ]  # fmt: skip
 
 
-def tileset_summary(request: Request, collection: Collection, tms_id: str, f: TileFilters) -> dict:
+def tileset_summary(
+    request: Request, collection: Collection, tms_id: str, f: TileFilters
+) -> dict[str, Any]:
     """One entry of a collection's tileset list."""
     tms = matrix_set(tms_id)
     return {
@@ -179,12 +183,14 @@ def tileset_summary(request: Request, collection: Collection, tms_id: str, f: Ti
     }
 
 
-def tilesets_list(request: Request, collection: Collection, f: TileFilters) -> dict:
+def tilesets_list(request: Request, collection: Collection, f: TileFilters) -> dict[str, Any]:
     """``/collections/{id}/tiles``: one summary per tile matrix set offered."""
     return {"tilesets": [tileset_summary(request, collection, t, f) for t in MATRIX_SETS]}
 
 
-def tileset(request: Request, collection: Collection, tms_id: str, f: TileFilters) -> dict:
+def tileset(
+    request: Request, collection: Collection, tms_id: str, f: TileFilters
+) -> dict[str, Any]:
     """The tileset metadata: bounding box, tile matrix limits, its one layer, filters."""
     tms, layer = matrix_set(tms_id), tiled_layer(collection.id)
     west, south, east, north = _bounds(collection, tms)
@@ -225,7 +231,9 @@ def filters_metadata(f: TileFilters) -> dict[str, Any]:
     return {name: {**p, "value": shown[name]} for name, p in filter_parameters().items()}
 
 
-def tilejson(request: Request, collection: Collection, tms_id: str, f: TileFilters) -> dict:
+def tilejson(
+    request: Request, collection: Collection, tms_id: str, f: TileFilters
+) -> dict[str, Any]:
     """TileJSON 3.0.0 of one collection's tiles."""
     tms, layer = matrix_set(tms_id), tiled_layer(collection.id)
     bounds = _bounds(collection, tms)
@@ -255,7 +263,7 @@ def tilejson(request: Request, collection: Collection, tms_id: str, f: TileFilte
     return body
 
 
-def matrix_sets_list(request: Request) -> dict:
+def matrix_sets_list(request: Request) -> dict[str, Any]:
     """``/tileMatrixSets``: the schemes offered, each linked to its definition."""
     return {
         "tileMatrixSets": [
@@ -270,7 +278,7 @@ def matrix_sets_list(request: Request) -> dict:
     }
 
 
-def matrix_set_document(tms_id: str) -> dict:
+def matrix_set_document(tms_id: str) -> dict[str, Any]:
     """``/tileMatrixSets/{id}``: the OGC 2DTMS JSON definition (morecantile's)."""
     return matrix_set(tms_id).model_dump(mode="json", exclude_none=True)
 
@@ -283,7 +291,7 @@ TILES_CONFORMANCE: tuple[str, ...] = tuple(
 )
 
 
-def tilesets_links(request: Request, collection_id: str) -> list[dict]:
+def tilesets_links(request: Request, collection_id: str) -> list[dict[str, Any]]:
     """A collection's link to its vector tilesets (none when it has no tiles)."""
     if collection_id not in TILED:
         return []
@@ -291,7 +299,7 @@ def tilesets_links(request: Request, collection_id: str) -> list[dict]:
     return [link(request, path, TILESETS_VECTOR, JSON, "Vector tilesets")]
 
 
-def landing_links(request: Request) -> list[dict]:
+def landing_links(request: Request) -> list[dict[str, Any]]:
     """Landing page links to the tiling schemes and the wall's MapLibre style."""
     return [
         link(request, "/tileMatrixSets", TILING_SCHEMES, JSON, "Tiling schemes"),

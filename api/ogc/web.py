@@ -13,7 +13,7 @@ from urllib.parse import urlencode
 
 from fastapi import Request
 
-from cityaware.api.responses import JSON
+from cityaware.api.responses import JSON as JSON
 from cityaware.geo.errors import InvalidInput
 
 GEOJSON = "application/geo+json"
@@ -47,7 +47,9 @@ def href(request: Request, path: str, **params: Any) -> str:
     return base_url(request) + path + (f"?{query}" if query else "")
 
 
-def link(request: Request, path: str, rel: str, media: str, title: str = "", **params) -> dict:
+def link(
+    request: Request, path: str, rel: str, media: str, title: str = "", **params: Any
+) -> dict[str, Any]:
     """One OGC link object."""
     out = {"href": href(request, path, **params), "rel": rel, "type": media}
     if title:
@@ -83,7 +85,9 @@ def negotiate(request: Request, allowed: tuple[str, ...], default: str = "json")
     return best
 
 
-def alternates(request: Request, path: str, self_key: str, keys: tuple[str, ...]) -> list[dict]:
+def alternates(
+    request: Request, path: str, self_key: str, keys: tuple[str, ...]
+) -> list[dict[str, Any]]:
     """``self`` and ``alternate`` links of ``path`` in each format of ``keys``."""
     params = {k: v for k, v in request.query_params.items() if k != "f"}
     out = []

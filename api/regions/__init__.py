@@ -8,7 +8,7 @@ statistics and hotspots themselves are computed in :mod:`geo.analysis`.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import geopandas as gpd
 import orjson
@@ -21,6 +21,7 @@ from cityaware.api.ogc.crs import CRS84, check_crs
 from cityaware.api.ogc.geojson import collection_bytes, feature_bytes
 from cityaware.api.ogc.items import Cursor, Limit, Offset, items_response
 from cityaware.api.ogc.params import DEFAULT_LIMIT, ItemParams, item_params
+from cityaware.api.ogc.providers import BoundaryProvider
 from cityaware.api.ogc.store_provider import StoreProvider
 from cityaware.api.ogc.web import GEOJSON, link
 from cityaware.api.regions.units import Units, record, simplified
@@ -50,7 +51,8 @@ def build_router(ctx: AppContext) -> APIRouter:
 
     def units() -> Units:
         providers = {level: catalog.get(layer).provider for layer, level in LEVEL_OF_LAYER.items()}
-        return Units(providers, lambda generation: _zone_names(ctx, generation))
+        boundaries = {k: p for k, p in providers.items() if isinstance(p, BoundaryProvider)}
+        return Units(boundaries, lambda generation: _zone_names(ctx, generation))
 
     @router.get("/regions/{code}", summary="A unit (any level) or functional zone")
     def region(request: Request, code: str, generation: Generation = None) -> Response:
@@ -193,7 +195,9 @@ def build_router(ctx: AppContext) -> APIRouter:
     return router
 
 
-def _hotspot_features(rows: list[dict], grids, query: HotspotQuery, tested: int) -> Response:
+def _hotspot_features(
+    rows: list[dict[str, Any]], grids: gpd.GeoDataFrame, query: HotspotQuery, tested: int
+) -> Response:
     """Hotspots as GeoJSON: one feature per (grid, category) with the grid's outline."""
     table = pd.DataFrame(rows) if rows else pd.DataFrame(columns=["grid_code", "category"])
     table.insert(0, "id", table["grid_code"] + "-" + table["category"])

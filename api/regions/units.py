@@ -99,6 +99,8 @@ def simplified(unit: gpd.GeoDataFrame, metres: float | None) -> gpd.GeoDataFrame
         return unit
     if metres < 0:
         raise InvalidInput(f"simplify must be a tolerance in metres >= 0, got {metres}")
+    if unit.crs is None:
+        raise InvalidInput("simplify needs units with a CRS")
     metric = unit.to_crs(_metric_crs(unit))
     metric = metric.set_geometry(metric.geometry.simplify(metres, preserve_topology=True))
     return metric.to_crs(unit.crs)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeGuard
 
 import numpy as np
 import orjson
@@ -47,6 +47,15 @@ KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 MAX_OBJECT_ID = 47  # kind:id fits the change feed's 64-character ids
 
 
+def is_number(value: object) -> TypeGuard[float]:
+    """Whether ``value`` is a JSON number (``True`` is not).
+
+    >>> is_number(1), is_number(2.5), is_number(True), is_number("3")
+    (True, True, False, False)
+    """
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
 def parse_positions(body: bytes, now: int, skew_ms: int) -> tuple[PositionBatch, np.ndarray]:
     """The batch (lon/lat in CRS84) of a ``{"positions": [...]}`` body; InvalidInput names
     the first bad position. Also returns the input CRS of each position."""
@@ -63,7 +72,7 @@ def parse_positions(body: bytes, now: int, skew_ms: int) -> tuple[PositionBatch,
         if not isinstance(oid, str) or not 0 < len(oid) <= MAX_OBJECT_ID:
             raise InvalidInput(f"positions[{n}]: id must be 1 to {MAX_OBJECT_ID} characters")
         x, y = item.get("lon"), item.get("lat")
-        if not all(isinstance(v, int | float) and not isinstance(v, bool) for v in (x, y)):
+        if not (is_number(x) and is_number(y)):
             raise InvalidInput(f"positions[{n}]: lon and lat must be numbers")
         crs = item.get("crs", default_crs)
         if not isinstance(crs, str) or not crs:

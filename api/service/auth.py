@@ -352,4 +352,4 @@ def route_permissions(route: Any) -> set[str]:
 
 
 # For routes that read the header themselves (the hot path): the same OpenAPI security.
-SECURITY = [{_header.scheme_name: []}]
+SECURITY: list[dict[str, list[str]]] = [{_header.scheme_name: []}]

@@ -21,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityaware.api.responses import json_response
 from cityaware.api.service.auth import ApiKey
 from cityaware.api.service.incidents import IncidentIn, review_view
 from cityaware.api.service.limits import check_content_length
-from cityaware.api.service.locate import CRS_HELP, json_response
+from cityaware.api.service.locate import CRS_HELP
 from cityaware.geo.errors import Conflict, InvalidInput
 from cityaware.geo.hotline import casework
 from cityaware.geo.hotline.supervision import EVENT_OPS, OPEN, new_alerts

@@ -111,11 +111,13 @@ class Emergency:
         near = near.assign(role=np.where(near["code"] == code, "incident", "neighbour"))
         return near.sort_values("role", kind="stable")
 
-    def workers(self, grids: gpd.GeoDataFrame | None, lon: float, lat: float) -> list[dict]:
+    def workers(
+        self, grids: gpd.GeoDataFrame | None, lon: float, lat: float
+    ) -> list[dict[str, Any]]:
         """Grid workers of the grids shown, then moving workers within the radius."""
         out = []
         for row in grids.itertuples() if grids is not None else ():
-            attributes = json.loads(row.attributes or "{}")
+            attributes = json.loads(str(row.attributes or "{}"))
             if attributes.get("worker"):
                 out.append({"name": attributes["worker"], "phone": attributes.get("phone"),
                             "grid": row.code, "role": row.role})  # fmt: skip

@@ -18,10 +18,10 @@ import pandas as pd
 from fastapi import APIRouter, Depends, Query, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityaware.api.responses import json_response
 from cityaware.api.service.auth import ApiKey
 from cityaware.api.service.casework import parse_at
 from cityaware.api.service.limits import check_content_length
-from cityaware.api.service.locate import json_response
 from cityaware.geo.errors import InvalidInput, NotFound
 from cityaware.geo.hotline.evaluation import FIGURES, GROUPS, evaluate
 from cityaware.geo.store import FeatureFilter

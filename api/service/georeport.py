@@ -164,7 +164,7 @@ def service_request(record: dict[str, Any], names: dict[str, str], clock: tzinfo
         "service_request_id": record["id"],
         "status": "open" if record.get("status") in OPEN_STATUSES else "closed",
         "status_notes": record.get("status"),
-        "service_name": names.get(record.get("category"), record.get("category")),
+        "service_name": names.get(record.get("category") or "", record.get("category")),
         "service_code": record.get("category"),
         "description": record.get("description"),
         "agency_responsible": record.get("office"),

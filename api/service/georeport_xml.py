@@ -60,7 +60,8 @@ def to_xml(data: Any, root: str, item: str | None = None) -> bytes:
     else:
         for record in data:
             _fill(element, item, record)
-    return ET.tostring(element, encoding="utf-8", xml_declaration=True)
+    xml: bytes = ET.tostring(element, encoding="utf-8", xml_declaration=True)
+    return xml
 
 
 def answer(data: Any, fmt: str, shape: tuple[str, str | None], status_code: int = 200) -> Response:

@@ -12,6 +12,7 @@ import math
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from fastapi import Request
 
@@ -90,7 +91,11 @@ class FailureLimiter:
     """
 
     def __init__(
-        self, burst: int = 20, rate: float = 1.0, max_clients: int = 10_000, clock=time.monotonic
+        self,
+        burst: int = 20,
+        rate: float = 1.0,
+        max_clients: int = 10_000,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.burst, self.rate, self.max_clients, self.clock = burst, rate, max_clients, clock
         self._buckets: OrderedDict[str, tuple[float, float]] = OrderedDict()  # tokens, at

@@ -87,7 +87,7 @@ class Open311:
         changeset = w3c_time(self.started, self.clock()) or ""
         return discovery(base_url.rstrip("/") + PREFIX, changeset, base_url)
 
-    def services(self, lat: float | None = None, long: float | None = None) -> list[dict]:
+    def services(self, lat: float | None = None, long: float | None = None) -> list[dict[str, Any]]:
         """The service list: one service per incident category; with ``lat``/``long`` only
         those the duty list takes at that point (none outside the city)."""
         services = load_services(self.store.taxonomy.categories)

@@ -91,7 +91,9 @@ def test_a_case_added_here_is_found_at_once_and_another_process_s_within_follow_
     recent = RecentCases(mine, window_days=7, follow_s=0.3)
     assert answered(recent, "noise", 100.0) == {}  # loaded: the next read waits 0.3 s
     lon, lat = at(30)
-    stored = mine.add("incidents", {"id": "c1", "lon": lon, "lat": lat, "category": "noise"})
+    hotline = {"matter": "c1", "place": {"name": "中山路12号"}}  # as the intake stores it
+    stored = mine.add("incidents", {"id": "c1", "lon": lon, "lat": lat, "category": "noise",
+                                    "attributes": {"hotline": hotline}})  # fmt: skip
     recent.add("c1", "noise", lon, lat, to_ms(stored["reported_at"]), "c1", "中山路12号")
     assert [(c["id"], c["matter"], c["place"]) for c in recent.near("noise", LON, LAT, 100.0)] == [
         ("c1", "c1", "中山路")
