@@ -33,6 +33,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cityaware.geo.store import partition_load
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.times import now_ms
 
@@ -110,6 +111,11 @@ def discard(backend: Backend, tables: dict[str, sa.Table], import_id: int) -> in
     features, imports, changes = tables["features"], tables["imports"], tables["changes"]
     first = sa.select(imports.c.first_seq).where(imports.c.id == import_id).scalar_subquery()
     ours = sa.select(features.c.id).where(features.c.import_id == import_id)
+    if backend.partitioned:  # its rows are in tables of their own (geo.store.partition_load)
+        with backend.read() as conn:
+            names = partition_load.staged(conn, import_id)
+        if names:
+            ours = sa.select(partition_load.source(names).c.id)
     logged = sa.select(changes.c.seq).where(
         changes.c.seq >= first,
         changes.c.bulk,
@@ -120,6 +126,8 @@ def discard(backend: Backend, tables: dict[str, sa.Table], import_id: int) -> in
     staged = sa.select(features.c.fid).where(features.c.import_id == import_id)
     deleted = _delete_in_steps(backend, features, features.c.fid, staged)
     with backend.write() as conn:
+        if backend.partitioned:
+            deleted += partition_load.drop(conn, import_id)
         conn.execute(imports.delete().where(imports.c.id == import_id))
     return deleted
 
