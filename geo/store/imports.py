@@ -20,6 +20,10 @@ runs: an import is dead when its owner process on this host is gone, or its
 heartbeat (renewed by every step) is older than :data:`STALE_MS` (an owner on
 another host). Meanwhile the feed stays held, as a dead import still stages.
 
+On a month-partitioned PostGIS store the rows go into tables of their own outside
+``features`` instead, attached at the flip (:mod:`geo.store.partition_load`); a
+discard drops those tables and releases their ids.
+
 >>> " ".join(str(visible(sa.table("features", sa.column("import_id")))).split())[:60]
 'features.import_id IS NULL OR (features.import_id NOT IN (SE'
 """

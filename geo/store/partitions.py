@@ -94,6 +94,7 @@ def prepare_table(features: sa.Table) -> None:
     features.c.reported_at.nullable = False
     features.c.reported_at.primary_key = True
     features.c.import_id.nullable = False
+    features.c.import_id.primary_key = True
     features.c.import_id.server_default = sa.DefaultClause(str(LIVE))
     features.append_constraint(
         sa.PrimaryKeyConstraint(features.c.fid, features.c.reported_at, features.c.import_id)
@@ -109,7 +110,9 @@ def prepare_counts(counts: sa.Table) -> None:
     live writes keep their sums in ``incident_counts_live``, each bulk import its own in a
     table attached when it publishes; readers sum over all (:mod:`geo.store.rollup`)."""
     counts.append_column(
-        sa.Column("import_id", sa.BigInteger, nullable=False, server_default=str(LIVE))
+        sa.Column(
+            "import_id", sa.BigInteger, nullable=False, server_default=str(LIVE), primary_key=True
+        )
     )
     key = [c for c in counts.primary_key.columns]
     counts.append_constraint(
