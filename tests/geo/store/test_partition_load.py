@@ -124,6 +124,7 @@ store.bulk_import("incidents", pd.read_parquet(data_dir / "frame.parquet"), prog
 """
 
 
+@pytest.mark.slow
 def test_kill_9_mid_import_leaves_nothing_after_the_next_open(partitioned, tmp_path, locator):
     store = partitioned
     url = store.backend.engine.url.render_as_string(hide_password=False) + "&partitions=month"
