@@ -36,9 +36,9 @@ import sqlalchemy as sa
 
 from cityaware.geo.engine.protocol import Locator
 from cityaware.geo.errors import InvalidInput
-from cityaware.geo.store import imports, summary
+from cityaware.geo.store import imports, partition_load, summary
 from cityaware.geo.store.changes import ChangeLog
-from cityaware.geo.store.dialect import Backend
+from cityaware.geo.store.dialect import Backend, any_set
 from cityaware.geo.store.import_counts import add_counts, count_rows
 from cityaware.geo.store.records import prepare_rows
 from cityaware.geo.store.taxonomy import Taxonomy, check_kind
@@ -190,23 +190,28 @@ def _publish(
     backend, tables = store.backend, store.tables
     features, log = store.features, tables["imports"]
     import_id = imports.begin(backend, log, kind)
-    total, start = len(columns["id"]), 0
-    steps = imports.Steps(INSERT_BATCH)
+    total = len(columns["id"])
+    source: sa.FromClause
+    ours: sa.ColumnElement[bool]
     try:
-        while start < total:
-            stop = min(start + steps.rows, total)
-            step = {k: v[start:stop] for k, v in columns.items()}
-            step["import_id"] = [import_id] * (stop - start)
-            began = time.perf_counter()
+        if backend.partitioned:
+            months = _stage_months(store, import_id, columns, progress)
             with backend.write(durable=False) as conn:
-                backend.bulk_load(conn, features, step, stop - start, None)
-                imports.heartbeat(conn, log, import_id)
-            steps.took(stop - start, time.perf_counter() - began)
-            if progress is not None:
-                progress(stop)
-            start = stop
-            imports.pause()
-        _log_created(store, import_id, at, total, counts)
+                if counts:
+                    partition_load.stage_counts(conn, import_id, counts)
+                source = partition_load.source(partition_load.staged(conn, import_id))
+            ours, staged_counts, counts = sa.true(), bool(counts), {}  # counts: attached
+
+            def before_publish(conn: sa.Connection) -> None:
+                partition_load.attach(conn, import_id, months, staged_counts)
+        else:
+            _write_steps(store, import_id, columns, progress)
+            source, ours = features, features.c.import_id == import_id
+
+            def before_publish(conn: sa.Connection) -> None:
+                pass
+
+        _log_created(store, import_id, at, total, counts, (source, ours), before_publish)
     except BaseException:
         imports.discard(backend, tables, import_id)
         raise
@@ -214,15 +219,83 @@ def _publish(
         backend.after_bulk(conn)
 
 
-def _log_created(
-    store: ImportTarget, import_id: int, at: int, total: int, counts: dict[str, list[Any]]
+def _write_steps(
+    store: ImportTarget,
+    import_id: int,
+    columns: dict[str, list[Any]],
+    progress: Callable[[int], None] | None,
 ) -> None:
-    """One ``create`` change per row of the import (``total`` rows), in insertion order, in
-    short transactions (:class:`~geo.store.imports.Steps`); the first holds the feed back,
-    the last (durable) publishes the import and adds its rows to the incident counts
-    (:mod:`geo.store.import_counts`)."""
-    f, log = store.features, store.tables["imports"]
-    ours = f.c.import_id == import_id
+    """Write the import's rows into ``features`` (hidden) in short steps."""
+    backend, log = store.backend, store.tables["imports"]
+    total, start = len(columns["id"]), 0
+    steps = imports.Steps(INSERT_BATCH)
+    while start < total:
+        stop = min(start + steps.rows, total)
+        step = {k: v[start:stop] for k, v in columns.items()}
+        step["import_id"] = [import_id] * (stop - start)
+        began = time.perf_counter()
+        with backend.write(durable=False) as conn:
+            backend.bulk_load(conn, store.features, step, stop - start, None)
+            imports.heartbeat(conn, log, import_id)
+        steps.took(stop - start, time.perf_counter() - began)
+        if progress is not None:
+            progress(stop)
+        start = stop
+        imports.pause()
+
+
+def _stage_months(
+    store: ImportTarget,
+    import_id: int,
+    columns: dict[str, list[Any]],
+    progress: Callable[[int], None] | None,
+) -> list[int]:
+    """Load the rows of each month into a bare table of its own in steps, then index each
+    table in a step of its own (:mod:`geo.store.partition_load`); returns the months."""
+    backend, log = store.backend, store.tables["imports"]
+    by_month = partition_load.split_by_month(columns)
+    months = sorted(by_month)
+    insertable = [c.name for c in store.features.c if c.name != "geom"]
+    with backend.write(durable=False) as conn:
+        partition_load.prepare(conn, months, insertable)
+    arrays = {n: np.asarray(v, dtype=object) for n, v in columns.items() if any_set(v)}
+    done, steps = 0, imports.Steps(INSERT_BATCH)
+    for month in months:
+        rows, start = by_month[month], 0
+        while start < len(rows):
+            chunk = rows[start : start + steps.rows]
+            step = {n: v[chunk] for n, v in arrays.items()}
+            step["import_id"] = np.full(len(chunk), import_id, dtype=object)
+            began = time.perf_counter()
+            with backend.write(durable=False) as conn:
+                partition_load.load(conn, import_id, month, step)
+                imports.heartbeat(conn, log, import_id)
+            steps.took(len(chunk), time.perf_counter() - began)
+            start, done = start + len(chunk), done + len(chunk)
+            if progress is not None:
+                progress(done)
+    for month in months:
+        with backend.write(durable=False) as conn:
+            partition_load.index(conn, import_id, month)
+            imports.heartbeat(conn, log, import_id)
+    return months
+
+
+def _log_created(
+    store: ImportTarget,
+    import_id: int,
+    at: int,
+    total: int,
+    counts: dict[str, list[Any]],
+    rows_of: tuple[sa.FromClause, sa.ColumnElement[bool]],
+    before_publish: Callable[[sa.Connection], None],
+) -> None:
+    """One ``create`` change per row of the import (``total`` rows, those of ``rows_of``:
+    a table and the condition picking the import's rows), in insertion order, in short
+    transactions (:class:`~geo.store.imports.Steps`); the first holds the feed back, the
+    last (durable) runs ``before_publish``, publishes the import and adds its rows to the
+    incident counts (:mod:`geo.store.import_counts`)."""
+    (f, ours), log = rows_of, store.tables["imports"]
     after, done = 0, 0
     steps = imports.Steps(INSERT_BATCH)
     while True:
@@ -249,6 +322,7 @@ def _log_created(
                 imports.heartbeat(conn, log, import_id)
                 after, done = fids[-1], done + len(fids)
             if len(fids) < limit:
+                before_publish(conn)
                 imports.publish(conn, log, import_id)
                 add_counts(conn, store.tables["incident_counts"], counts)  # now visible
                 return

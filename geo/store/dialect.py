@@ -91,6 +91,7 @@ class Backend:
     """An engine plus the dialect's spatial expressions for the ``features`` table."""
 
     name: str
+    partitioned = False  # ?partitions=month on PostGIS (geo.store.partition_load)
 
     def __init__(self, engine: sa.Engine):
         self.engine = engine
@@ -281,6 +282,14 @@ class PostGISBackend(Backend):
         engine = sa.create_engine(parsed, pool_pre_ping=True, pool_size=5, max_overflow=20)
         super().__init__(engine)
 
+    @contextmanager
+    def write(self, durable: bool = True) -> Iterator[sa.Connection]:
+        """As the base; a non-durable commit does not wait for its WAL flush."""
+        with super().write(durable) as conn:
+            if not durable:
+                conn.exec_driver_sql("SET LOCAL synchronous_commit = off")
+            yield conn
+
     def add_geometry(self, features: sa.Table) -> None:
         if "geom" not in features.c:
             features.append_column(
@@ -292,6 +301,7 @@ class PostGISBackend(Backend):
             )
             if self.partitioned:
                 partitions.prepare_table(features)
+                partitions.prepare_counts(features.metadata.tables["incident_counts"])
 
     def install(self, conn: sa.Connection) -> None:
         if self.partitioned:
@@ -308,12 +318,11 @@ class PostGISBackend(Backend):
         batch: int,
         progress: Progress | None,
     ) -> None:
-        """COPY the rows in (PostgreSQL's bulk path), inside the caller's transaction."""
+        """COPY the rows in (PostgreSQL's bulk path), inside the caller's transaction (a
+        month-partitioned store loads through :mod:`geo.store.partition_load` instead)."""
         total = len(next(iter(columns.values()), []))
         columns = _without_empty(columns)
         names = list(columns)
-        if self.partitioned:  # a partition per month of the rows, before they arrive
-            partitions.ensure_months(conn, partitions.months_of(columns["reported_at"]))
         driver = conn.connection.driver_connection
         assert driver is not None, "a checked-out connection has a driver connection"
         cursor = driver.cursor()
@@ -325,8 +334,6 @@ class PostGISBackend(Backend):
                     progress(done)
         if progress is not None and total % batch:
             progress(total)
-        if self.partitioned:  # rows of months without a partition landed in DEFAULT
-            partitions.split_default(conn, [c.name for c in features.c if c.name != "geom"])
 
     def index_prefilter(
         self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float
@@ -358,7 +365,16 @@ def create_backend(url: str, data_dir: Path | None = None) -> Backend:
 
 def _without_empty(columns: Columns) -> dict[str, Sequence[Any]]:
     """The columns with at least one value (all-NULL ones are left to the default NULL)."""
-    return {k: v for k, v in columns.items() if any(x is not None for x in v)}
+    return {k: v for k, v in columns.items() if any_set(v)}
+
+
+def any_set(values: Sequence[Any]) -> bool:
+    """Whether any value is not None (a column worth writing).
+
+    >>> any_set([None, 0]), any_set([None])
+    (True, False)
+    """
+    return any(x is not None for x in values)
 
 
 def _sqlite_connect(dbapi_conn: Any, _record: Any) -> None:

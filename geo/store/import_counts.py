@@ -103,7 +103,7 @@ def add_counts(conn: sa.Connection, counts: sa.Table, rows: Mapping[str, Sequenc
         staged = sa.table(STAGED, *(sa.column(name) for name in names))
         stmt = insert.from_select(names, sa.select(*staged.c).where(sa.true()))
     stmt = stmt.on_conflict_do_update(
-        index_elements=list(KEY), set_={"n": counts.c.n + stmt.excluded.n}
+        index_elements=list(counts.primary_key.columns), set_={"n": counts.c.n + stmt.excluded.n}
     )
     if conn.dialect.name == "sqlite":
         run_columns(conn, stmt, rows)

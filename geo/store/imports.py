@@ -20,6 +20,10 @@ runs: an import is dead when its owner process on this host is gone, or its
 heartbeat (renewed by every step) is older than :data:`STALE_MS` (an owner on
 another host). Meanwhile the feed stays held, as a dead import still stages.
 
+On a month-partitioned PostGIS store the rows go into tables of their own outside
+``features`` instead, attached at the flip (:mod:`geo.store.partition_load`); a
+discard drops those tables and releases their ids.
+
 >>> " ".join(str(visible(sa.table("features", sa.column("import_id")))).split())[:60]
 'features.import_id IS NULL OR (features.import_id NOT IN (SE'
 """
@@ -33,6 +37,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
+from cityaware.geo.store import partition_load
 from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.times import now_ms
 
@@ -110,6 +115,11 @@ def discard(backend: Backend, tables: dict[str, sa.Table], import_id: int) -> in
     features, imports, changes = tables["features"], tables["imports"], tables["changes"]
     first = sa.select(imports.c.first_seq).where(imports.c.id == import_id).scalar_subquery()
     ours = sa.select(features.c.id).where(features.c.import_id == import_id)
+    if backend.partitioned:  # its rows are in tables of their own (geo.store.partition_load)
+        with backend.read() as conn:
+            names = partition_load.staged(conn, import_id)
+        if names:
+            ours = sa.select(partition_load.source(names).c.id)
     logged = sa.select(changes.c.seq).where(
         changes.c.seq >= first,
         changes.c.bulk,
@@ -120,6 +130,8 @@ def discard(backend: Backend, tables: dict[str, sa.Table], import_id: int) -> in
     staged = sa.select(features.c.fid).where(features.c.import_id == import_id)
     deleted = _delete_in_steps(backend, features, features.c.fid, staged)
     with backend.write() as conn:
+        if backend.partitioned:
+            deleted += partition_load.drop(conn, import_id)
         conn.execute(imports.delete().where(imports.c.id == import_id))
     return deleted
 

@@ -4,7 +4,11 @@ Opt in with ``?partitions=month`` on a ``postgresql://`` URL (a new database; an
 existing unpartitioned table is refused, not converted). Then ``features`` is
 ``PARTITION BY RANGE (reported_at)`` with one partition per UTC month
 (``features_pYYYYMM``) and a DEFAULT partition for months that have none yet;
-every index of the table exists on every partition.
+every index of the table exists on every partition. Each month is itself
+``PARTITION BY LIST (import_id)``: live writes land in ``features_pYYYYMM_live``
+(``import_id`` :data:`LIVE`, its default here: a partition key is never NULL), and
+each bulk import's rows of the month in a table of their own, loaded bare and indexed
+before it is attached (:mod:`geo.store.partition_load`).
 
 PostgreSQL requires the partition key in every unique index, so ``(kind, id)``
 and ``(kind, idempotency_key)`` cannot stay unique indexes of a partitioned
@@ -12,7 +16,7 @@ table. They become plain indexes (fast look-ups per partition), and global
 uniqueness moves to two small unpartitioned key tables, ``feature_keys`` and
 ``feature_idempotency``, filled by an AFTER INSERT/DELETE trigger in the same
 statement: a duplicate still fails the insert with an IntegrityError. The
-primary key becomes ``(fid, reported_at)`` (fid stays unique: a sequence).
+primary key becomes ``(fid, reported_at, import_id)`` (fid stays unique: a sequence).
 
 Partitions appear as months do: :func:`ensure_months` creates the months
 around now when the store opens and the months of a bulk load before its COPY;
@@ -28,13 +32,12 @@ new partitions of their own, inside the caller's transaction.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from datetime import UTC, datetime
 
-import numpy as np
 import sqlalchemy as sa
 
 PARTITION_OPTION = "partitions"
+LIVE = 0  # the import_id of rows not (or no longer) of a bulk import
 MONTHS_AHEAD = 2
 _MOVING = "cityaware.moving_rows"
 _KEY_DDL = (
@@ -72,16 +75,6 @@ def month_of(ms: int) -> int:
     return moment.year * 100 + moment.month
 
 
-def months_of(times_ms: Sequence[int]) -> list[int]:
-    """The distinct UTC months (yyyymm) of many epoch-milliseconds times, sorted.
-
-    >>> months_of([1793491200000, 1793491200001, 1796083200000])
-    [202611, 202612]
-    """
-    days = np.unique(np.asarray(times_ms, dtype=np.int64) // 86_400_000)
-    return sorted({month_of(int(day) * 86_400_000) for day in days})
-
-
 def month_bounds(month: int) -> tuple[int, int]:
     """[start, end) of a yyyymm month in epoch milliseconds (UTC)."""
     year, number = divmod(month, 100)
@@ -100,9 +93,32 @@ def prepare_table(features: sa.Table) -> None:
     features.dialect_options["postgresql"]["partition_by"] = "RANGE (reported_at)"
     features.c.reported_at.nullable = False
     features.c.reported_at.primary_key = True
-    features.append_constraint(sa.PrimaryKeyConstraint(features.c.fid, features.c.reported_at))
-    for index in features.indexes:
+    features.c.import_id.nullable = False
+    features.c.import_id.primary_key = True
+    features.c.import_id.server_default = sa.DefaultClause(str(LIVE))
+    features.append_constraint(
+        sa.PrimaryKeyConstraint(features.c.fid, features.c.reported_at, features.c.import_id)
+    )
+    for index in list(features.indexes):
         index.unique = False  # global uniqueness: the key tables (module doc)
+        if index.name == "features_import":  # a partition holds one import: its table
+            features.indexes.discard(index)
+
+
+def prepare_counts(counts: sa.Table) -> None:
+    """Make ``incident_counts`` ``PARTITION BY LIST (import_id)`` (before ``create_all``):
+    live writes keep their sums in ``incident_counts_live``, each bulk import its own in a
+    table attached when it publishes; readers sum over all (:mod:`geo.store.rollup`)."""
+    counts.append_column(
+        sa.Column(
+            "import_id", sa.BigInteger, nullable=False, server_default=str(LIVE), primary_key=True
+        )
+    )
+    key = [c for c in counts.primary_key.columns]
+    counts.append_constraint(
+        sa.PrimaryKeyConstraint(*key, counts.c.import_id, name="incident_counts_key")
+    )
+    counts.dialect_options["postgresql"]["partition_by"] = "LIST (import_id)"
 
 
 def install(conn: sa.Connection, now_ms: int) -> None:
@@ -120,6 +136,10 @@ def install(conn: sa.Connection, now_ms: int) -> None:
         )
     for statement in _KEY_DDL:
         conn.exec_driver_sql(statement)
+    conn.exec_driver_sql(
+        f"CREATE TABLE IF NOT EXISTS incident_counts_live PARTITION OF incident_counts "
+        f"FOR VALUES IN ({LIVE})"
+    )
     month = month_of(now_ms)
     ensure_months(conn, [_add_months(month, k) for k in range(-1, MONTHS_AHEAD + 1)])
 
@@ -144,11 +164,21 @@ def ensure_months(conn: sa.Connection, months: list[int]) -> list[int]:
         ).scalar_one()
         if moved:
             continue  # split_default moves them
-        conn.exec_driver_sql(
-            f"CREATE TABLE IF NOT EXISTS {partition_name(month)} PARTITION OF features "
-            f"FOR VALUES FROM ({start}) TO ({end})"
-        )
+        create_month(conn, month)
     return missing
+
+
+def create_month(conn: sa.Connection, month: int) -> None:
+    """The month's partition (by ``import_id``) and its partition for live rows."""
+    start, end = month_bounds(month)
+    name = partition_name(month)
+    conn.exec_driver_sql(
+        f"CREATE TABLE IF NOT EXISTS {name} PARTITION OF features "
+        f"FOR VALUES FROM ({start}) TO ({end}) PARTITION BY LIST (import_id)"
+    )
+    conn.exec_driver_sql(
+        f"CREATE TABLE IF NOT EXISTS {name}_live PARTITION OF {name} FOR VALUES IN ({LIVE})"
+    )
 
 
 def split_default(conn: sa.Connection, columns: list[str]) -> list[int]:
@@ -172,10 +202,7 @@ def split_default(conn: sa.Connection, columns: list[str]) -> list[int]:
     for month in months:
         start, end = month_bounds(month)
         where = f"reported_at >= {start} AND reported_at < {end}"
-        conn.exec_driver_sql(
-            f"CREATE TABLE {partition_name(month)} PARTITION OF features "
-            f"FOR VALUES FROM ({start}) TO ({end})"
-        )
+        create_month(conn, month)
         conn.exec_driver_sql(
             f"INSERT INTO features ({names}) SELECT {names} FROM features_default WHERE {where}"
         )

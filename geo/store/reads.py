@@ -22,6 +22,7 @@ from cityaware.geo.store.paging import MatchCounts, Page, decode_cursor, encode_
 from cityaware.geo.store.records import to_record
 from cityaware.geo.store.schema import REGION_COLUMNS
 from cityaware.geo.store.statistics import StoreStatistics
+from cityaware.geo.store.summary import KEY
 from cityaware.geo.store.taxonomy import check_kind
 from cityaware.geo.store.times import from_ms
 
@@ -270,8 +271,12 @@ class StoreReads(StoreStatistics):
         ['level', 'unit', 'district']
         """
         counts = self.tables["incident_counts"]
+        key = [counts.c[name] for name in KEY]  # one row per key (summed over partitions)
+        total = sa.func.sum(counts.c.n)
+        n = sa.cast(total, sa.BigInteger).label("n")
+        stmt = sa.select(*key, n).group_by(*key).having(total != 0)
         with self.backend.read() as conn:
-            return pd.read_sql(sa.select(counts).where(counts.c.n != 0), conn)
+            return pd.read_sql(stmt, conn)
 
     def iter_features(
         self, kind: str, filters: FeatureFilter | None = None, batch_size: int = 10_000

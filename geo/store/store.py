@@ -42,6 +42,7 @@ from cityaware.geo.store.dialect import Backend
 from cityaware.geo.store.group import GroupWriter
 from cityaware.geo.store.lockorder import VERSION_KEY
 from cityaware.geo.store.paging import MatchCounts
+from cityaware.geo.store.partitions import LIVE
 from cityaware.geo.store.prepared import Prepared
 from cityaware.geo.store.reads import StoreReads
 from cityaware.geo.store.records import to_record
@@ -237,6 +238,8 @@ class FeatureStore(StoreReads, ChangeReads):
             row.pop("created_at")
             if not changes.get("reported_at"):
                 row.pop("reported_at")
+            else:  # may move it to another month's partition: no longer an import's
+                row["import_id"] = LIVE
             this = self.features.c.fid == current["fid"]
             self._count(conn, kind, "fid", current["fid"], -1)
             conn.execute(

@@ -150,7 +150,7 @@ def upsert(
     insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(counts)
     stmt = insert.from_select([*KEY, "n"], rows)
     return stmt.on_conflict_do_update(
-        index_elements=list(KEY), set_={"n": counts.c.n + stmt.excluded.n}
+        index_elements=list(counts.primary_key.columns), set_={"n": counts.c.n + stmt.excluded.n}
     )
 
 
