@@ -34,14 +34,9 @@ from dataclasses import dataclass
 import numpy as np
 import shapely
 
-from cityaware.geo.arrays import (
-    BoolArray,
-    FloatArray,
-    Int32Array,
-    IntArray,
-    ObjectArray,
-    SignedArray,
-)
+from cityaware.geo.arrays import BoolArray, FloatArray, Int32Array, IntArray, ObjectArray
+
+Index = IntArray | Int32Array  # cell rows, columns and keys (int32 when the raster allows)
 
 EDGE_EPS_M = 0.05
 _PAIRS_PER_BATCH = 4_000_000
@@ -137,7 +132,7 @@ class Segments:
 BLOCK_SHIFT = 3  # cells are grouped in blocks of 8 x 8 (64 cells: one bit each in a uint64)
 
 
-def block_key(row: SignedArray, col: SignedArray, cols: int) -> SignedArray:
+def block_key(row: Index, col: Index, cols: int) -> Index:
     """Cell key ordering cells block by block: block index * 64 + bit within the block.
 
     >>> block_key(np.array([0, 0, 9]), np.array([0, 9, 0]), cols=16).tolist()
@@ -146,7 +141,7 @@ def block_key(row: SignedArray, col: SignedArray, cols: int) -> SignedArray:
     block_cols = -(-cols // (1 << BLOCK_SHIFT))
     block = (row >> BLOCK_SHIFT) * block_cols + (col >> BLOCK_SHIFT)
     mask = (1 << BLOCK_SHIFT) - 1
-    key: SignedArray = (block << (2 * BLOCK_SHIFT)) + ((row & mask) << BLOCK_SHIFT) + (col & mask)
+    key: Index = (block << (2 * BLOCK_SHIFT)) + ((row & mask) << BLOCK_SHIFT) + (col & mask)
     return key
 
 

@@ -55,6 +55,7 @@ from cityaware.geo.arrays import (
 )
 from cityaware.geo.engine.edges import (
     BLOCK_SHIFT,
+    Index,
     Segments,
     ToMetric,
     block_key,
@@ -227,7 +228,7 @@ class LookupTable:
         found[fine[listed]] = LISTED - self._listed_rows(row[listed], col[listed])
         return found
 
-    def _listed_rows(self, row: SignedArray, col: SignedArray) -> IntArray:
+    def _listed_rows(self, row: Index, col: Index) -> IntArray:
         """CSR rows of LISTED cells: block base + listed cells before it in the block."""
         key = block_key(row, col, self.cells.shape[1])
         block, bit = key >> 6, (key & 63).astype(np.uint64)
@@ -446,7 +447,7 @@ def _coarse(cells: SignedArray) -> SignedArray:
 
 def _padded_index(
     offset: FloatArray, scale: float, count: int, dtype: type[np.signedinteger[Any]] = np.int64
-) -> SignedArray:
+) -> Index:
     """One block + ``floor(offset * scale)`` (the cell index), clamped into the border
     blocks of the coarse table: [0, count + 2 blocks). NaN lands in the first.
     ``offset`` (a fresh array of distances from the raster edge) is overwritten.
