@@ -22,6 +22,7 @@ to that zoom (once per zoom; it shows in the grids' cold p95).
 from __future__ import annotations
 
 import argparse
+import gc
 import os
 import time
 
@@ -210,9 +211,11 @@ def compare_encoders(layers: MapLayers, pg: PostgisTiles | None, tiles: int, rou
         for tile in layers.densest_tiles(density, z, tiles):
             box = TileBox.of(*tile)
             for _ in range(rounds):
+                gc.collect()  # nobody pays for the garbage of the encoder timed before it
                 t0 = time.perf_counter()
                 body = layers.render(layer, box, ALL)
                 ours.append(time.perf_counter() - t0)
+                gc.collect()
                 t0 = time.perf_counter()
                 old_body = old_tile(layers, layer, box)
                 old.append(time.perf_counter() - t0)

@@ -16,8 +16,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from cityaware.api.commands import Subparsers, add_command, add_data_dir
 from cityaware.api.settings import Settings
@@ -74,12 +75,17 @@ def add_parser(subparsers: Subparsers) -> None:
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    from cityaware.geo.memory import gc_paused
+
+    with gc_paused():  # imports and arrays make no cycles: the collector only costs CPU
+        return _run(args, settings)
+
+
+def _run(args: argparse.Namespace, settings: Settings) -> int:
     import glob
 
-    from tqdm import tqdm
-
     from cityaware.geo.crs import normalize_crs
-    from cityaware.geo.engine.files import count_rows, locate_file
+    from cityaware.geo.engine.files import locate_file
     from cityaware.geo.errors import InvalidInput
 
     normalize_crs(args.crs)  # fail on a bad CRS before building anything
@@ -88,13 +94,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
     locator = _locator(settings, args.generation)
     if args.scheduler or Path(args.input).is_dir() or glob.has_magic(args.input):
         return _run_bulk(args, settings, locator.generation)
-    with tqdm(
-        total=count_rows(args.input, args.layer) if Path(args.input).exists() else None,
-        unit="pt",
-        unit_scale=True,
-        file=sys.stderr,
-        disable=None,
-    ) as bar:
+    with _progress(args) as bar:
         summary = locate_file(
             args.input,
             args.output,
@@ -103,7 +103,7 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
             lon_col=args.lon_col,
             lat_col=args.lat_col,
             chunk_size=args.chunk_size,
-            progress=bar.update,
+            progress=bar.update if bar is not None else None,
             layer=args.layer,
         )
     print(
@@ -113,6 +113,18 @@ def run(args: argparse.Namespace, settings: Settings) -> int:
         f"invalid {summary['invalid']} -> {args.output}"
     )
     return 0
+
+
+def _progress(args: argparse.Namespace) -> AbstractContextManager[Any]:
+    """A tqdm bar on a terminal; nothing (and no tqdm import) for a log or a pipe."""
+    if not sys.stderr.isatty():
+        return nullcontext()
+    from tqdm import tqdm
+
+    from cityaware.geo.engine.files import count_rows
+
+    total = count_rows(args.input, args.layer) if Path(args.input).exists() else None
+    return tqdm(total=total, unit="pt", unit_scale=True, file=sys.stderr)
 
 
 def _locator(settings: Settings, generation: str | None) -> GridLocator:

@@ -156,17 +156,17 @@ class LocatedBatch:
         )
         return columns
 
-    def referenced_areas(self) -> dict[str, dict[str, Any]]:
-        """Every area object the answers mention, keyed by code (from the distinct units)."""
+    def referenced_areas_json(self) -> bytes | None:
+        """Every area object the answers mention (the chains of their units and nearest
+        grids, and the candidate grids) as one JSON object keyed by code (None when
+        empty), joined from pieces the catalog serialised once per area."""
         found = self.found
         seen = np.zeros(len(self.chains), dtype=bool)  # the last row: no unit (-1)
         seen[found.unit] = seen[found.nearest] = True
-        units = np.flatnonzero(seen[:-1])
-        codes: set[str | None] = set(self.chains[units, :6].ravel().tolist())
+        extra: set[str] = set()
         if found.candidates is not None:
-            codes.update(chain.from_iterable(c for c in found.candidates if c))
-        codes.discard(None)
-        return self.catalog.lookup_many(codes)  # type: ignore[arg-type]  # None discarded
+            extra.update(chain.from_iterable(c for c in found.candidates if c))
+        return self.catalog.json_object(self.chains, np.flatnonzero(seen[:-1]), extra)
 
     def header(self) -> dict[str, Any]:
         """What every layout says about the whole batch."""
@@ -184,9 +184,10 @@ class LocatedBatch:
     def answer(self, ids: list[Any], layout: str) -> dict[str, Any]:
         """The whole batch answer (``layout`` is ``columns`` or ``records``)."""
         columns = self.columns(ids)
+        areas = self.referenced_areas_json()
         return {
             **self.header(),
-            "areas": self.referenced_areas() or None,
+            "areas": None if areas is None else orjson.Fragment(areas),
             "layout": layout,
             "results": columns if layout == "columns" else records_from(columns),
         }
@@ -223,7 +224,7 @@ class LocatedBatch:
         arrays["distance_m"] = float_column(found.distance_m)
         metadata = {
             "header": orjson.dumps(self.header()),
-            "areas": orjson.dumps(self.referenced_areas()),
+            "areas": self.referenced_areas_json() or b"{}",
         }
         table = pa.table(arrays).replace_schema_metadata(metadata)
         sink = pa.BufferOutputStream()

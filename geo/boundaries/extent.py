@@ -18,10 +18,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-
-import geopandas as gpd
+from typing import TYPE_CHECKING
 
 from cityaware.geo.errors import Unprocessable
+
+if TYPE_CHECKING:  # settings import this module: a file command must not load geopandas
+    import geopandas as gpd
 
 #: how far outside the city's bounds a written point may lie (metres)
 DEFAULT_MARGIN_M = 5000.0
@@ -47,7 +49,7 @@ class CityExtent:
     def of_units(cls, units: gpd.GeoDataFrame, margin_m: float = DEFAULT_MARGIN_M) -> CityExtent:
         """The extent of a units frame (EPSG:4326).
 
-        >>> import shapely
+        >>> import geopandas as gpd, shapely
         >>> units = gpd.GeoDataFrame(geometry=[shapely.box(1, 2, 3, 4)], crs=4326)
         >>> CityExtent.of_units(units, 10).bbox
         (1.0, 2.0, 3.0, 4.0)

@@ -36,6 +36,8 @@ import shapely
 
 from cityaware.geo.arrays import BoolArray, FloatArray, Int32Array, IntArray, ObjectArray
 
+Index = IntArray | Int32Array  # cell rows, columns and keys (int32 when the raster allows)
+
 EDGE_EPS_M = 0.05
 _PAIRS_PER_BATCH = 4_000_000
 PIECE_CELLS = 3  # long segments are walked in pieces about this many cells long
@@ -130,7 +132,7 @@ class Segments:
 BLOCK_SHIFT = 3  # cells are grouped in blocks of 8 x 8 (64 cells: one bit each in a uint64)
 
 
-def block_key(row: IntArray, col: IntArray, cols: int) -> IntArray:
+def block_key(row: Index, col: Index, cols: int) -> Index:
     """Cell key ordering cells block by block: block index * 64 + bit within the block.
 
     >>> block_key(np.array([0, 0, 9]), np.array([0, 9, 0]), cols=16).tolist()
@@ -139,7 +141,7 @@ def block_key(row: IntArray, col: IntArray, cols: int) -> IntArray:
     block_cols = -(-cols // (1 << BLOCK_SHIFT))
     block = (row >> BLOCK_SHIFT) * block_cols + (col >> BLOCK_SHIFT)
     mask = (1 << BLOCK_SHIFT) - 1
-    key: IntArray = (block << (2 * BLOCK_SHIFT)) + ((row & mask) << BLOCK_SHIFT) + (col & mask)
+    key: Index = (block << (2 * BLOCK_SHIFT)) + ((row & mask) << BLOCK_SHIFT) + (col & mask)
     return key
 
 
@@ -250,7 +252,7 @@ class EdgeAnswer:
     chosen: IntArray
     group_point: IntArray
     group_grid: IntArray
-    group_distance: FloatArray
+    group_distance: FloatArray | None  # None when asked for containment only
 
 
 def resolve(
@@ -261,8 +263,8 @@ def resolve(
     rows: IntArray,
     lon: FloatArray,
     lat: FloatArray,
-    x: FloatArray,
-    y: FloatArray,
+    x: FloatArray | None,
+    y: FloatArray | None,
     centre_lon: FloatArray,
     centre_lat: FloatArray,
     m_per_deg: tuple[float, float],
@@ -284,6 +286,11 @@ def resolve(
     ``EDGE_EPS_M`` of an edge, inside two grids, or outside every grid, which
     needs the nearest-grid search) go to the ``covers`` path. ``x``, ``y`` may be
     off by up to ``metric_error_m``, which widens the edge margin.
+
+    ``x = y = None`` asks for containment only: no metric distances (no
+    ``group_distance``), and "on an edge" means within ``PATH_TOL_M`` of a listed
+    segment's line in lon/lat, which every point on an edge is (the segment it
+    lies on is listed for its cell); ``contains_xy`` decides the rest exactly.
     """
     n = len(rows)
     starts = offsets[rows]
@@ -293,18 +300,23 @@ def resolve(
     position = (starts - (np.cumsum(counts) - counts))[pair_point]
     position += np.arange(len(pair_point))
     seg = entries[position]
-    distance = segments.distances(seg, x[pair_point], y[pair_point])
     grid = segments.grid[seg]
     new_group = np.r_[True, (pair_point[1:] != pair_point[:-1]) | (grid[1:] != grid[:-1])]
     group_start = np.flatnonzero(new_group)
     group_point, group_grid = pair_point[group_start], grid[group_start].astype(np.int64)
-    group_distance = np.minimum.reduceat(distance, group_start) if group_start.size else distance
-    touching = np.zeros(n, dtype=bool)
-    touching[group_point[group_distance < EDGE_EPS_M + metric_error_m]] = True
-
     centre_grid = centre[rows].astype(np.int64)
     paths = Paths(segments, lon, lat, centre_lon, centre_lat, m_per_deg)
-    crossing, unsure = _path_crossings(paths, seg, pair_point)
+    crossing, unsure, on_line = _path_crossings(paths, seg, pair_point)
+    touching = np.zeros(n, dtype=bool)
+    group_distance = None
+    if x is None or y is None:
+        touching[pair_point[on_line]] = True
+    else:
+        distance = segments.distances(seg, x[pair_point], y[pair_point])
+        group_distance = (
+            np.minimum.reduceat(distance, group_start) if group_start.size else distance
+        )
+        touching[group_point[group_distance < EDGE_EPS_M + metric_error_m]] = True
     needs_test = np.zeros(n, dtype=bool)
     needs_test[pair_point[unsure]] = True
     parity = np.zeros(n, dtype=bool)
@@ -366,8 +378,9 @@ class Paths:
 
 def _path_crossings(
     paths: Paths, seg: IntArray, pair_point: IntArray
-) -> tuple[BoolArray, BoolArray]:
-    """Per (point, segment) pair: (clean crossing, unsure) for the path centre → point.
+) -> tuple[BoolArray, BoolArray, BoolArray]:
+    """Per (point, segment) pair: (clean crossing, unsure, point within PATH_TOL_M of
+    the segment's line) for the path centre → point.
 
     Works in lon/lat scaled to metres (lower bounds, so tolerances err large).
     First a cheap filter: when the centre and the point are both more than
@@ -387,17 +400,20 @@ def _path_crossings(
         np.maximum(side_centre, side_point) < -PATH_TOL_M
     )  # False for NaN (zero-length segments)
     maybe = np.flatnonzero(~clear)
-    crossing, unsure = np.zeros(len(seg), dtype=bool), np.zeros(len(seg), dtype=bool)
-    crossing[maybe], unsure[maybe] = _path_crosses_near(paths, seg[maybe], pair_point[maybe])
-    return crossing, unsure
+    crossing, unsure, on_line = (np.zeros(len(seg), dtype=bool) for _ in range(3))
+    crossing[maybe], unsure[maybe], on_line[maybe] = _path_crosses_near(
+        paths, seg[maybe], pair_point[maybe]
+    )
+    return crossing, unsure, on_line
 
 
 def _path_crosses_near(
     paths: Paths, seg: IntArray, pair_point: IntArray
-) -> tuple[BoolArray, BoolArray]:
+) -> tuple[BoolArray, BoolArray, BoolArray]:
     """The full test of :func:`_path_crossings`, relative to the cell centre:
     (a proper crossing with every end farther than PATH_TOL_M from the other's
-    line, an end within PATH_TOL_M of the other's line, where signs could lie)."""
+    line, an end within PATH_TOL_M of the other's line, where signs could lie,
+    the point within PATH_TOL_M of the segment's line)."""
     sx, sy = paths.m_per_deg
     segments = paths.segments
     c_lon, c_lat = paths.centre_lon[pair_point], paths.centre_lat[pair_point]
@@ -411,11 +427,12 @@ def _path_crosses_near(
     side_b = px * by - py * bx
     tol_ab = PATH_TOL_M * np.hypot(ex, ey)
     tol_path = PATH_TOL_M * np.hypot(px, py)
+    on_line = np.abs(side_point) <= tol_ab
     near = (
         (np.abs(side_centre) <= tol_ab)
-        | (np.abs(side_point) <= tol_ab)
+        | on_line
         | (np.abs(side_a) <= tol_path)
         | (np.abs(side_b) <= tol_path)
     )
     crossing = (side_centre * side_point < 0) & (side_a * side_b < 0)
-    return crossing & ~near, near
+    return crossing & ~near, near, on_line

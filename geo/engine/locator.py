@@ -335,6 +335,8 @@ class GridLocator:
             unit[:] = self.table.lookup(lon, lat)  # EXACT for NaN and infinity
         else:
             unit[:] = EXACT
+        if found.candidates is None and self.table is not None:
+            self._answer_clear_cells(unit)
         np.copyto(found.status, np.where(unit >= 0, INSIDE, OUTSIDE), casting="unsafe")
         listed = np.flatnonzero(unit <= LISTED)
         if listed.size:  # sets unit to EXACT for the points it cannot decide
@@ -348,12 +350,23 @@ class GridLocator:
         found.status[invalid] = INVALID
         found.error[invalid] = "not a finite number"
 
+    def _answer_clear_cells(self, unit: IntArray) -> None:
+        """Containment only: points of listed cells that no edge crosses get the grid
+        of their cell centre (see :func:`geo.engine.lookup.clear_cells`)."""
+        table = self.table
+        assert table is not None
+        listed = np.flatnonzero(unit <= LISTED)
+        rows = LISTED - unit[listed]
+        clear = table.clear[rows]
+        unit[listed[clear]] = table.centre[rows[clear]]
+
     def _locate_near_edges(self, found: Located, rows: IntArray) -> None:
         """Answer points of listed cells from their segment lists; undecided ones -> EXACT."""
         lon, lat = found.lon[rows], found.lat[rows]
         table = self.table
         assert table is not None  # listed cells come only from the lookup table
-        x, y = table.metric_near_edges(lon, lat)  # within metric_error_m of to_metric
+        want = found.candidates is not None  # containment only needs no metric distances
+        x, y = table.metric_near_edges(lon, lat) if want else (None, None)
         centre_lon, centre_lat = table.cell_centres(lon, lat)
         answer = edges.resolve(
             table.segments,
@@ -372,16 +385,16 @@ class GridLocator:
             table.metric_error_m,
             self.exact.valid,
         )
-        decided = answer.decided
-        if found.candidates is not None:
+        decided, distance = answer.decided, answer.group_distance
+        if distance is not None:
             # Too close to call with approximate metric coordinates: the exact path decides.
-            unsure = np.abs(answer.group_distance - self.near_m) <= table.metric_error_m
+            unsure = np.abs(distance - self.near_m) <= table.metric_error_m
             decided[answer.group_point[unsure]] = False
         found.unit[rows[decided]] = answer.chosen[decided]
         found.status[rows[decided]] = INSIDE
-        if found.candidates is not None:
+        if found.candidates is not None and distance is not None:
             point, grid = answer.group_point, answer.group_grid
-            keep = decided[point] & (answer.group_distance <= self.near_m)
+            keep = decided[point] & (distance <= self.near_m)
             keep &= grid != answer.chosen[point]
             self._set_candidates(found.candidates, rows, point[keep], grid[keep])
         found.unit[rows[~decided]] = EXACT

@@ -44,6 +44,7 @@ import numpy as np
 import shapely
 
 from cityaware.geo.arrays import (
+    BoolArray,
     FloatArray,
     Int32Array,
     IntArray,
@@ -54,14 +55,16 @@ from cityaware.geo.arrays import (
 )
 from cityaware.geo.engine.edges import (
     BLOCK_SHIFT,
+    Index,
     Segments,
     ToMetric,
     block_key,
     cells_near_segments,
     key_cell,
+    segment_distance,
 )
 
-FORMAT_VERSION = "11"
+FORMAT_VERSION = "12"
 DEFAULT_CELL_M = 20.0
 EXACT = -1
 FAR = -2
@@ -87,6 +90,7 @@ class LookupTable:
     offsets: IntArray  # CSR: segments of listed row r are entries[offsets[r]:offsets[r+1]]
     entries: Int32Array
     centre: Int32Array  # per listed row: grid index holding the cell centre, or -1
+    clear: BoolArray  # per listed row: no edge crosses the cell (see clear_cells())
     segments: Segments
     block_rank: Int32Array  # per block: its row in block_affine, or -1 (no listed cell)
     block_affine: FloatArray  # (6, blocks with listed cells): see block_affines()
@@ -96,7 +100,8 @@ class LookupTable:
     @property
     def nbytes(self) -> int:
         arrays: list[np.ndarray] = [self.cells, self.coarse, self.block_bits, self.block_base]
-        arrays += [self.offsets, self.entries, self.centre, self.block_rank, self.block_affine]
+        arrays += [self.offsets, self.entries, self.centre, self.clear, self.block_rank]
+        arrays.append(self.block_affine)
         arrays += self.segments.arrays().values()
         return sum(a.nbytes for a in arrays)
 
@@ -159,6 +164,9 @@ class LookupTable:
         row, col = key_cell(keys, shape[1])
         cells[row, col] = np.where(count[row, col] <= 1, LISTED, EXACT)
         centre = np.where(count[row, col] == 1, index[row, col], -1).astype(np.int32)
+        frame = (west, north, dlon, dlat)
+        clear = clear_cells(segments, keys, cell_of, seg_of, shape[1], frame, m_per_deg)
+        clear &= (centre >= 0) & shapely.is_valid(geometries)[np.maximum(centre, 0)]
         cells = _pad_to_blocks(cells)
         block_bits = np.zeros(_block_count(shape), dtype=np.uint64)
         np.bitwise_or.at(block_bits, keys >> 6, np.uint64(1) << (keys & 63).astype(np.uint64))
@@ -169,7 +177,6 @@ class LookupTable:
         listed_blocks = np.flatnonzero(block_bits)
         block_rank = np.full(len(block_bits), -1, dtype=np.int32)
         block_rank[listed_blocks] = np.arange(len(listed_blocks))
-        frame = (west, north, dlon, dlat)
         block_affine, metric_error_m = block_affines(listed_blocks, block_cols, frame, to_metric)
         return cls(
             cells,
@@ -183,6 +190,7 @@ class LookupTable:
             offsets,
             entries,
             centre,
+            clear,
             segments,
             block_rank,
             block_affine,
@@ -200,20 +208,27 @@ class LookupTable:
         """
         size = 1 << BLOCK_SHIFT
         rows, cols = self.cells.shape  # multiples of size
-        col = _padded_index(np.subtract(lon, self.west), 1.0 / self.dlon, cols)
-        row = _padded_index(np.subtract(self.north, lat), 1.0 / self.dlat, rows)
+        narrow = (rows + 2 * size) * (cols + 2 * size) < np.iinfo(np.int32).max
+        index_type = np.int32 if narrow else np.int64  # half the memory traffic
+        col = _padded_index(np.subtract(lon, self.west), 1.0 / self.dlon, cols, index_type)
+        row = _padded_index(np.subtract(self.north, lat), 1.0 / self.dlat, rows, index_type)
         block = row >> BLOCK_SHIFT
         block *= self.coarse.shape[1]
         block += col >> BLOCK_SHIFT
-        found = self.coarse.ravel().take(block).astype(np.int64)
+        # mode="clip" only skips the bounds check: every index is in range by construction.
+        found = self.coarse.ravel().take(block, mode="clip").astype(np.int64)
         fine = np.flatnonzero(found == FINE)  # always within the raster
-        row, col = row[fine] - size, col[fine] - size
-        found[fine] = value = self.cells.ravel().take(row * cols + col)
+        row, col = row[fine], col[fine]
+        row -= size
+        col -= size
+        flat = row * cols
+        flat += col
+        found[fine] = value = self.cells.ravel().take(flat, mode="clip")
         listed = value == LISTED
         found[fine[listed]] = LISTED - self._listed_rows(row[listed], col[listed])
         return found
 
-    def _listed_rows(self, row: IntArray, col: IntArray) -> IntArray:
+    def _listed_rows(self, row: Index, col: Index) -> IntArray:
         """CSR rows of LISTED cells: block base + listed cells before it in the block."""
         key = block_key(row, col, self.cells.shape[1])
         block, bit = key >> 6, (key & 63).astype(np.uint64)
@@ -275,6 +290,7 @@ class LookupTable:
             "offsets": self.offsets,
             "entries": self.entries,
             "centre": self.centre,
+            "clear": self.clear,
             "coarse": self.coarse,
             **self.segments.arrays(),
         }
@@ -306,12 +322,57 @@ class LookupTable:
             saved["offsets"],
             saved["entries"],
             saved["centre"],
+            saved["clear"],
             Segments.from_arrays(saved),
             saved["block_rank"],
             saved["block_affine"],
             float(saved["metric_error_m"]),
             saved["coarse"],
         )
+
+
+def clear_cells(
+    segments: Segments,
+    keys: IntArray,
+    cell_of: IntArray,
+    seg_of: IntArray,
+    cols: int,
+    frame: tuple[float, float, float, float],
+    m_per_deg: tuple[float, float],
+) -> BoolArray:
+    """Per listed cell (``keys``, sorted; pairs ``cell_of``, ``seg_of`` sorted by cell):
+    True when none of its segments comes within half the cell diagonal (+ slack)
+    of its centre, measured like :func:`geo.engine.edges.cells_near_segments`.
+
+    Every segment nearer than the listing reach is listed, so no edge of any grid
+    crosses such a cell: all its points are where its centre is. Callers that ask
+    for containment only (no candidates) answer them from the centre's grid.
+
+    >>> from shapely import box
+    >>> segs = Segments.of(np.array([box(0.0, 0.0, 10.0, 10.0)]), lambda x, y: (x, y))
+    >>> keys = block_key(np.array([0, 4]), np.array([0, 4]), 8)  # centres (0.5, 9.5), (4.5, 5.5)
+    >>> cell_of, seg_of = np.repeat(keys, 4), np.tile(np.arange(4), 2)
+    >>> clear_cells(segs, keys, cell_of, seg_of, 8, (0.0, 10.0, 1.0, 1.0), (1.0, 1.0)).tolist()
+    [False, True]
+    """
+    west, north, dlon, dlat = frame
+    sx, sy = m_per_deg
+    row, col = key_cell(cell_of, cols)
+    px = np.asarray((west + (col + 0.5) * dlon) * sx, dtype=np.float64)
+    py = np.asarray((north - (row + 0.5) * dlat) * sy, dtype=np.float64)
+    distance = segment_distance(
+        px,
+        py,
+        segments.lon0[seg_of] * sx,
+        segments.lat0[seg_of] * sy,
+        segments.lon1[seg_of] * sx,
+        segments.lat1[seg_of] * sy,
+    )
+    starts = np.searchsorted(cell_of, keys)
+    nearest = np.minimum.reduceat(distance, starts) if len(keys) else distance
+    half_diagonal = 0.5 * math.hypot(dlon * sx, dlat * sy)
+    clear: BoolArray = nearest > half_diagonal + _NEAR_SLACK_M
+    return clear
 
 
 def block_affines(
@@ -384,7 +445,9 @@ def _coarse(cells: SignedArray) -> SignedArray:
     return np.pad(coarse, 1, mode="constant", constant_values=EXACT)
 
 
-def _padded_index(offset: FloatArray, scale: float, count: int) -> IntArray:
+def _padded_index(
+    offset: FloatArray, scale: float, count: int, dtype: type[np.signedinteger[Any]] = np.int64
+) -> Index:
     """One block + ``floor(offset * scale)`` (the cell index), clamped into the border
     blocks of the coarse table: [0, count + 2 blocks). NaN lands in the first.
     ``offset`` (a fresh array of distances from the raster edge) is overwritten.
@@ -401,7 +464,7 @@ def _padded_index(offset: FloatArray, scale: float, count: int) -> IntArray:
     np.floor(index, out=index)
     np.fmax(index, -size, out=index)  # also NaN -> -size
     np.fmin(index, count, out=index)
-    cells = index.astype(np.int64)  # np.intp: int64 on every supported platform
+    cells = index.astype(dtype)
     cells += size
     return cells
 

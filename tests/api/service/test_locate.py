@@ -177,6 +177,32 @@ def test_json_batch_matches_shapely_for_every_point(client, grids):
             assert set(body["areas"][code]) == AREA_KEYS
 
 
+def test_batch_areas_are_every_mentioned_unit_and_its_record(client, grids, staged_dir):
+    """The areas object holds exactly the units the results name (plus the chains of
+    the nearest grids), each as its stored record says."""
+    points = np.r_[random_points(1500, seed=5), [[113.58, 34.73], [113.66, 34.80]]]  # outside
+    body = client.post("/v1/locate", json={"crs": "WGS84", "points": points.tolist()}).json()
+    results, areas = body["results"], body["areas"]
+    records = stored_units(staged_dir).set_index("code")
+    mentioned = {c for k in _CHAIN for c in results[k] if c}
+    mentioned |= {c for cands in results["candidates"] if cands for c in cands}
+    for code in filter(None, results["nearest_grid"]):
+        while code:  # the nearest grid's whole chain is described too
+            mentioned.add(code)
+            code = records.loc[code, "parent_code"] or None
+    assert any(results["nearest_grid"]) and any(results["candidates"])
+    zones = set(filter(None, results["managing_zone"]))
+    assert set(areas) == mentioned
+    for code, area in areas.items():
+        assert set(area) == AREA_KEYS and area["code"] == code
+        if code not in zones:
+            name, level = records.loc[code, ["name", "level"]]
+            assert (area["name"], area["level"]) == (name or None, level)
+
+
+_CHAIN = ("grid", "community", "street", "district", "city", "managing_zone")
+
+
 def test_batch_with_ids_in_gcj02_agrees_with_single_lookups(client):
     points = random_points(40, seed=3)
     gx, gy = from_lonlat(points[:, 0], points[:, 1], "GCJ02")

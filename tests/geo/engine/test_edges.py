@@ -7,7 +7,7 @@ import shapely
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from cityaware.geo.engine.edges import Paths, Segments, _path_crossings
+from cityaware.geo.engine.edges import PATH_TOL_M, Paths, Segments, _path_crossings
 
 
 @settings(max_examples=60, deadline=None)
@@ -27,7 +27,7 @@ def test_clean_crossings_and_clear_pairs_agree_with_shapely(seed, spread):
     zeros = np.zeros(n)
     segments = Segments(np.zeros(n, np.int32), zeros, zeros, zeros, zeros, lon0, lat0, lon1, lat1)
     index = np.arange(n)
-    crossing, unsure = _path_crossings(
+    crossing, unsure, on_line = _path_crossings(
         Paths(
             segments,
             point[:, 0] * scale,
@@ -43,6 +43,10 @@ def test_clean_crossings_and_clear_pairs_agree_with_shapely(seed, spread):
     pieces = shapely.linestrings(ends.reshape(n, 2, 2))
     meets = shapely.intersects(paths, pieces)
     assert not (crossing & unsure).any()
+    # A point within PATH_TOL_M / 2 of its segment is always flagged on the line.
+    points = shapely.points(point)
+    close = shapely.distance(points, pieces) <= PATH_TOL_M / 2
+    assert on_line[close].all() and not (on_line & ~unsure).any()
     assert meets[crossing].all()
     assert not meets[~crossing & ~unsure].any()
     assert crossing.any() and (~crossing & ~unsure).any()

@@ -145,3 +145,31 @@ def test_cli_locates_a_file_with_the_active_generation(tmp_path, capsys):
         == 2
     )
     assert "unknown CRS 'nope'" in capsys.readouterr().err
+
+
+def test_cli_locate_from_the_cache_loads_no_pandas_or_web_stack(tmp_path):
+    """A file command from a cached snapshot imports only what it uses (start-up time)."""
+    import json
+    import subprocess
+    import sys
+
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
+
+    registry = BoundaryRegistry(tmp_path / "boundaries")
+    registry.activate(registry.stage(voronoi_units(12, seed=3, city=CITY), source="test"))
+    src = tmp_path / "in.csv"
+    src.write_text("id,lon,lat\n1,113.65,34.74\n")
+    args = ["locate", str(src), "--crs", "WGS84", "-o", str(tmp_path / "out.csv")]
+    args += ["--data-dir", str(tmp_path)]
+    script = (
+        "import sys; from cityaware.api.cli import main; code = main(sys.argv[1:]); "
+        "import json; print(json.dumps(sorted(sys.modules)))"
+    )
+    subprocess.run([sys.executable, "-c", script, *args], check=True, capture_output=True)
+    done = subprocess.run(  # the second run opens the cached snapshot
+        [sys.executable, "-c", script, *args], check=True, capture_output=True, text=True
+    )
+    modules = set(json.loads(done.stdout.strip().splitlines()[-1]))
+    heavy = {"pandas", "geopandas", "fastapi", "sqlalchemy", "rasterio", "pyogrio", "tqdm"}
+    assert not heavy & modules, heavy & modules
+    assert {"numpy", "pyarrow", "shapely"} <= modules

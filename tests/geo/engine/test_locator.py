@@ -64,14 +64,20 @@ def city():
 
 
 def check(locator: GridLocator, oracle: Oracle, lon: np.ndarray, lat: np.ndarray) -> None:
-    batch = locator.locate_many(lon, lat)
+    """The full answer, then the containment-only one (no candidates), against the oracle."""
+    check_answers(locator.locate_many(lon, lat), oracle, lon, lat, candidates=True)
+    lean = locator.locate_lonlat(lon, lat, candidates=False)
+    check_answers(lean, oracle, lon, lat, candidates=False)
+
+
+def check_answers(batch, oracle: Oracle, lon, lat, candidates: bool) -> None:
     for i in range(len(lon)):
         expected = oracle.answer(float(lon[i]), float(lat[i]))
         got = batch[i]
-        where = f"point {i} ({lon[i]!r}, {lat[i]!r})"
+        where = f"point {i} ({lon[i]!r}, {lat[i]!r}), candidates={candidates}"
         assert got.status == expected["status"], where
         assert got.grid_code == expected["grid"], where
-        assert got.candidates == expected["candidates"], where
+        assert got.candidates == (expected["candidates"] if candidates else None), where
         assert got.nearest_grid == expected["nearest"], where
         if expected["distance"] is None:
             assert np.isnan(got.distance_m), where
@@ -245,6 +251,8 @@ def test_demo_city_matches_covers_oracle(tmp_path):
     batch = locator.locate_many(lon, lat)
     assert (batch.grid_code == expected).all()
     assert (batch.status[-len(vertices) :] == "on_boundary").all()
+    lean = locator.locate_lonlat(lon, lat, candidates=False)
+    assert (lean.grid_code == expected).all() and (lean.status == batch.status).all()
     chain = locator.chain(batch.grid_code[-1])
     assert chain["street"]["code"] == batch.street_code[-1]
 
@@ -270,12 +278,22 @@ def test_overlapping_and_nested_grids_still_match_the_oracle():
     rng = np.random.default_rng(9)
     lon = np.r_[rng.uniform(113.595, 113.675, 400), rng.uniform(113.6395, 113.6405, 200)]
     lat = np.r_[rng.uniform(34.695, 34.745, 400), rng.uniform(34.70, 34.74, 200)]
-    batch = locator.locate_many(lon, lat)
-    for i in range(len(lon)):
-        expected = oracle.answer(float(lon[i]), float(lat[i]))
-        assert batch.grid_code[i] == expected["grid"], i
-        assert batch.candidates[i] == expected["candidates"], i
-        assert batch.status[i] == expected["status"], i
+    edges = shapely.get_coordinates(
+        shapely.line_interpolate_point(
+            shapely.boundary(np.array(list(shapes.values()))[rng.integers(0, 4, 200)]),
+            rng.uniform(0, 1, 200),
+            normalized=True,
+        )
+    )  # on edges, some of them inside another grid
+    lon, lat = np.r_[lon, edges[:, 0]], np.r_[lat, edges[:, 1]]
+    for candidates in (True, False):
+        batch = locator.locate_lonlat(lon, lat, candidates=candidates)
+        for i in range(len(lon)):
+            expected = oracle.answer(float(lon[i]), float(lat[i]))
+            assert batch.grid_code[i] == expected["grid"], i
+            if candidates:
+                assert batch.candidates[i] == expected["candidates"], i
+            assert batch.status[i] == expected["status"], i
 
 
 def test_batch_split_over_threads_equals_one_part_and_the_oracle(city, monkeypatch):
