@@ -70,6 +70,7 @@ def building(store: FeatureStore) -> Iterator[None]:
             conn.exec_driver_sql(trigger)
             for index in indexes:
                 index.create(conn, checkfirst=True)
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")  # sampled, as the store's
             conn.exec_driver_sql("ANALYZE")
 
 

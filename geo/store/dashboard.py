@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from cityaware.geo.store.casework import SUPERVISION_OPS
+from cityaware.geo.store.casework import supervision_op
 from cityaware.geo.store.filters import FeatureFilter, filter_clauses
 from cityaware.geo.store.live_tables import plain
 from cityaware.geo.store.times import from_ms
@@ -131,7 +131,7 @@ def supervision_events(
     f, c = store.features, store.changelog.table
     scope = replace(filters or FeatureFilter(), since=None, until=None)
     where = [*filter_clauses(store.backend, f, "incidents", scope),
-             c.c.kind == "incidents", c.c.op.in_(SUPERVISION_OPS)]  # fmt: skip
+             c.c.kind == "incidents", supervision_op(c.c.op)]  # fmt: skip
     if since is not None:
         where.append(c.c.at >= int(since))
     stmt = (

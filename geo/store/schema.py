@@ -193,7 +193,10 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("at", sa.BigInteger, nullable=False),
         sa.Column("bulk", sa.Boolean, nullable=False),
     )
-    from cityaware.geo.store.casework import review_table  # hotline tables (issue 15)
+    from cityaware.geo.store.casework import review_table, supervision_op  # (issue 15)
+
+    where = supervision_op(changes.c.op)  # the wall's newest 督办 events (few rows)
+    sa.Index("changes_supervision", changes.c.seq, sqlite_where=where, postgresql_where=where)
 
     extra = (review_table(metadata),)
     tables = {
