@@ -36,8 +36,9 @@ SUPERVISION_OPS: tuple[str, ...] = ("deadline_near", "overdue", "escalated")
 def supervision_op(op: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
     """``op IN (the supervision ops)`` with the values written into the SQL, as the
     partial index ``changes_supervision`` has them (a bound list would not match it)."""
-    values = sa.bindparam("supervision_ops", list(SUPERVISION_OPS), expanding=True,
-                          literal_execute=True)  # fmt: skip
+    values: sa.BindParameter[list[str]] = sa.bindparam(
+        "supervision_ops", list(SUPERVISION_OPS), expanding=True, literal_execute=True
+    )
     return op.in_(values)
 
 
