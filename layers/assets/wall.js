@@ -130,6 +130,7 @@
     writeHash: function () {
       var c = this.map.getCenter(), on = [];
       for (var name in this.layers) { if (this.map.hasLayer(this.layers[name])) { on.push(name); } }
+      if (!this.layersAdded) { on = this.state.layers.slice(); }  // a kiosk's, not added yet
       this.state.layers = on;
       var hash = "#" + this.map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5) +
         "&layers=" + on.join(",") + "&window=" + this.state.window + "&status=" + this.state.status +
@@ -150,6 +151,8 @@
         for (var name in self.layers) {
           if (self.state.layers.indexOf(name) >= 0) { self.layers[name].addTo(self.map); }
         }
+        self.layersAdded = true;
+        self.writeHash();
       }
       if (!after) { return add(); }
       var wait = new Promise(function (done) { setTimeout(done, FIRST_WAIT_MS); });
