@@ -18,7 +18,9 @@ warms it (one kiosk load in a throwaway browser context), then in a fresh contex
   meanwhile (a busy hotline: events keep arriving while each one is timed);
 * the kiosk's re-reads of ``/v1/dashboard`` a minute meanwhile (each event asks for
   one; the kiosk throttles them);
-* the point markers and vector features the page holds.
+* the point markers and vector features the page holds;
+* where the first view's time goes: when the first figures (``/v1/dashboard``), the grid
+  counts and the first tile had arrived, the tiles asked for and the KiB transferred.
 
 Each line prints the 30-day figure, the long one, their ratio and the target.
 
@@ -67,16 +69,31 @@ def wait_until(page: Any, expression: str, timeout_s: float = 120.0) -> None:
         page.wait_for_timeout(20)
 
 
-def kiosk_load(browser: Any, origin: str) -> tuple[Any, dict[str, float]]:
-    """A fresh context's page on the kiosk, and its interactive / idle seconds."""
-    page = browser.new_context(viewport=VIEWPORT).new_page()
+# where the first view's time goes: when the first figures, grid counts and tile came in
+PARTS = """(() => {
+  const all = performance.getEntriesByType('resource'), end = (part) => {
+    const e = all.find(e => e.name.includes(part)); return e ? e.responseEnd / 1000 : 0; };
+  const tiles = all.filter(e => e.name.includes('/tiles/'));
+  return {dashboard_s: end('/v1/dashboard?'), grid_counts_s: end('/grid-counts'),
+          first_tile_s: tiles.length ? Math.min(...tiles.map(e => e.responseEnd)) / 1000 : 0,
+          tiles: tiles.length, kib: all.reduce((n, e) => n + e.transferSize, 0) / 1024};
+})()"""
+
+
+def kiosk_load(browser: Any, origin: str, timeout_s: float = 120.0) -> tuple[Any, dict[str, float]]:
+    """A fresh context's page on the kiosk: its interactive / idle seconds and the parts
+    of :data:`PARTS` (seconds from navigation)."""
+    context = browser.new_context(viewport=VIEWPORT)
+    context.add_init_script("performance.setResourceTimingBufferSize(5000)")
+    page = context.new_page()
     started = time.perf_counter()
     page.goto(origin + KIOSK)
-    wait_until(page, READY)
+    wait_until(page, READY, timeout_s)
     interactive = time.perf_counter() - started
-    page.wait_for_load_state("networkidle", timeout=120_000)
+    page.wait_for_load_state("networkidle", timeout=timeout_s * 1000)
     idle = page.evaluate(LAST_REQUEST_MS) / 1000
-    return page, {"interactive_s": interactive, "idle_s": max(idle, interactive)}
+    return page, {"interactive_s": interactive, "idle_s": max(idle, interactive),
+                  **page.evaluate(PARTS)}  # fmt: skip
 
 
 ARRIVALS = """(() => {
@@ -147,7 +164,7 @@ def measure(data_dir: Path, posts: int, background: float = 0.0) -> dict[str, fl
 
     with serve(data_dir) as (_, origin), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        warm, _ = kiosk_load(browser, origin)  # the server's caches, not the browser's
+        warm, _ = kiosk_load(browser, origin, 900)  # the server's caches (a cold start is slow)
         warm.context.close()
         page, figures = kiosk_load(browser, origin)
         reads, started = page.evaluate("CityKiosk.refreshes"), time.perf_counter()
@@ -180,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     results = {span: measure(path, args.posts, args.background) for span, path in dirs.items()}
     short, long = results[30], results[args.days]
     print(f"load average {os.getloadavg()[0]:.1f}")
-    names = ("interactive_s", "idle_s", "live_p50_s", "live_max_s", "live_post_p50_s",
+    names = ("interactive_s", "dashboard_s", "grid_counts_s", "first_tile_s", "tiles", "kib",
+             "idle_s", "live_p50_s", "live_max_s", "live_post_p50_s",
              "live_event_p50_s", "live_row_p50_s", "dashboard_reads_per_min", "markers",
              "features")  # fmt: skip
     for name in names:

@@ -45,7 +45,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         region: str = Query("", max_length=32, description="a unit code; empty: the city"),
         window: str = Query("24h", description="1h, 24h, 7d, 30d or all (bounds reported_at)"),
     ) -> Response:
-        figures = await asyncio.to_thread(ctx.dashboard.figures, region.strip(), window)
+        figures = await asyncio.to_thread(ctx.dashboard.current, region.strip(), window)
         return json_response(figures)
 
     @router.get(

@@ -22,11 +22,11 @@ bounds ``reported_at`` as the map's filters do):
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import numpy as np
 import pandas as pd
 
 from cityaware.geo.boundaries.levels import is_city_code
@@ -37,7 +37,9 @@ from cityaware.geo.store.casework import case_frame
 from cityaware.geo.store.dashboard import (
     device_figures,
     escalated_cases,
+    hourly_counts,
     open_alarms,
+    replied_since,
     supervision_events,
 )
 from cityaware.geo.store.taxonomy import OPEN_STATUSES
@@ -53,6 +55,8 @@ if TYPE_CHECKING:
 DAY_MS = 86_400_000
 HOUR_MS = 3_600_000
 NEWEST = 20
+MAX_AGE_MS = 10_000  # an unchanged store's answer is reused this long (time moves the window)
+KEPT = 512  # answers kept (region x window)
 RANKED = 20
 CHILD_LEVEL = {"city": "district", "district": "street", "street": "community",
                "community": "grid"}  # fmt: skip
@@ -66,17 +70,6 @@ def local_midnight(at_ms: int, timezone: str) -> int:
     moment = datetime.fromtimestamp(at_ms / 1000, ZoneInfo(timezone))
     midnight = moment.replace(hour=0, minute=0, second=0, microsecond=0)
     return int(midnight.timestamp() * 1000)
-
-
-def hourly(reported_ms: pd.Series, start_ms: int) -> list[int]:
-    """Counts per hour of the 24 hours from ``start_ms``.
-
-    >>> hourly(pd.Series([0, 10, HOUR_MS, 24 * HOUR_MS]), 0)[:3]
-    [2, 1, 0]
-    """
-    hours = (pd.to_numeric(reported_ms).to_numpy(dtype=np.int64) - start_ms) // HOUR_MS
-    counts = np.bincount(hours[(hours >= 0) & (hours < 24)], minlength=24)
-    return [int(v) for v in counts]
 
 
 def _rate(part: int, whole: int) -> float | None:
@@ -96,10 +89,35 @@ class Dashboard:
         self.store, self.registry, self.layers = store, registry, layers
         self._profile = profile  # a callable: generation -> CityProfile
         self._bounds: dict[tuple[str, str], pd.DataFrame] = {}
+        self._answers: dict[tuple[str, str], tuple[tuple[int, str], int, dict]] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
 
     def profile(self) -> CityProfile:
         """The active generation's city profile."""
         return self._profile(self.registry.active())
+
+    def current(self, region: str = "", window: str = "24h") -> dict:
+        """:meth:`figures` now, or the last answer for ``region`` and ``window`` while the
+        store's data version and the boundary generation are unchanged and it is under
+        :data:`MAX_AGE_MS` old (exact as of its ``at``: every write moves the version).
+        Screens asking at once wait for one computation.
+
+        >>> Dashboard(store, registry, layers, profiles.get).current("990105")  # doctest: +SKIP
+        {'region': {'code': '990105', ...}, 'at': '2026-12-02T05:40:01.120Z', ...}
+        """
+        TileFilters.parse(window)
+        self.region(region)  # NotFound before a lock is kept for the key
+        key = (region, window)
+        if len(self._locks) > KEPT:  # many regions asked: start again (bounded memory)
+            self._locks, self._answers = {}, {}
+        with self._locks.setdefault(key, threading.Lock()):
+            version = (self.store.data_version(), self.registry.active() or "")
+            now, kept = now_ms(), self._answers.get(key)
+            if kept and kept[0] == version and now - kept[1] < MAX_AGE_MS:
+                return kept[2]
+            body = self.figures(region, window, now)
+            self._answers[key] = (version, now, body)
+            return body
 
     def figures(self, region: str = "", window: str = "24h", now: int | None = None) -> dict:
         """Every panel's figures; InvalidInput for a bad window, NotFound for a bad region.
@@ -115,13 +133,9 @@ class Dashboard:
         since = None if seconds is None else now - int(seconds * 1000)
         cases = case_frame(self.store, FeatureFilter(since=since, until=now, **scope))
         midnight = local_midnight(now, self.profile().timezone)
-        today = case_frame(self.store, FeatureFilter(since=midnight, until=now, **scope))
-        week_ago = case_frame(
-            self.store, FeatureFilter(since=midnight - 7 * DAY_MS, until=midnight - 6 * DAY_MS - 1,
-                                      **scope)
-        )  # fmt: skip
-        replied = case_frame(self.store, FeatureFilter(
-            since=midnight, time_field="updated_at", status=list(RESOLVED), **scope))  # fmt: skip
+        region_only = FeatureFilter(**scope)
+        today = hourly_counts(self.store, region_only, midnight, now)
+        week_ago = hourly_counts(self.store, region_only, midnight - 7 * DAY_MS, now)
         devices = device_figures(self.store, FeatureFilter(**scope))
         flags = case_columns(cases, now)
         open_ = cases["status"].isin(OPEN_STATUSES).to_numpy()
@@ -131,10 +145,10 @@ class Dashboard:
             "at": from_ms(now),
             "today_start": from_ms(midnight),
             "kpi": {
-                "intake_today": len(today),
+                "intake_today": sum(today),
                 "open": int(open_.sum()),
                 "overdue": int(flags["overdue"].sum()),
-                "resolved_today": int((replied["reply_at"] >= midnight).sum()),
+                "resolved_today": replied_since(self.store, region_only, RESOLVED, midnight),
                 "on_time_rate": _rate(int(flags["on_time"].sum()), int(flags["resolved"].sum())),
                 "satisfaction": _rate(int(flags["positive"].sum()), int(flags["called"].sum())),
                 "escalated": escalated_cases(self.store, FeatureFilter(**scope), since, now),
@@ -151,8 +165,8 @@ class Dashboard:
                 ),
             },
             "intake_by_hour": {
-                "today": hourly(today["reported_at"], midnight),
-                "last_week": hourly(week_ago["reported_at"], midnight - 7 * DAY_MS),
+                "today": today,
+                "last_week": week_ago,
                 "hours_elapsed": int((now - midnight) // HOUR_MS) + 1,
             },
             "category_mix": self.category_mix(cases),

@@ -33,6 +33,15 @@ REVIEW_STATES = ("pending", "done")
 SUPERVISION_OPS: tuple[str, ...] = ("deadline_near", "overdue", "escalated")
 
 
+def supervision_op(op: sa.ColumnElement[str]) -> sa.ColumnElement[bool]:
+    """``op IN (the supervision ops)`` with the values written into the SQL, as the
+    partial index ``changes_supervision`` has them (a bound list would not match it)."""
+    values: sa.BindParameter[list[str]] = sa.bindparam(
+        "supervision_ops", list(SUPERVISION_OPS), expanding=True, literal_execute=True
+    )
+    return op.in_(values)
+
+
 def review_table(metadata: sa.MetaData) -> sa.Table:
     """The review queue's table on ``metadata``."""
     return sa.Table(

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 import sqlalchemy as sa
 
-from cityaware.geo.store.casework import SUPERVISION_OPS
+from cityaware.geo.store.casework import supervision_op
 from cityaware.geo.store.filters import FeatureFilter, filter_clauses
 from cityaware.geo.store.live_tables import plain
 from cityaware.geo.store.times import from_ms
@@ -71,10 +71,12 @@ def open_alarms(
     'open'
     """
     f, alarms = store.features, store.tables["alarms"]
-    sensors = sa.select(f.c.id).where(*filter_clauses(store.backend, f, "sensors", filters))
+    sensor = sa.select(1).where(  # per open alarm: one look-up, not every sensor's id
+        *filter_clauses(store.backend, f, "sensors", filters), f.c.id == alarms.c.sensor_id
+    )
     stmt = (
         sa.select(alarms)
-        .where(alarms.c.state == "open", alarms.c.sensor_id.in_(sensors.scalar_subquery()))
+        .where(alarms.c.state == "open", sensor.exists())
         .order_by(alarms.c.opened_at.desc(), alarms.c.id)
         .limit(limit)
     )
@@ -129,7 +131,7 @@ def supervision_events(
     f, c = store.features, store.changelog.table
     scope = replace(filters or FeatureFilter(), since=None, until=None)
     where = [*filter_clauses(store.backend, f, "incidents", scope),
-             c.c.kind == "incidents", c.c.op.in_(SUPERVISION_OPS)]  # fmt: skip
+             c.c.kind == "incidents", supervision_op(c.c.op)]  # fmt: skip
     if since is not None:
         where.append(c.c.at >= int(since))
     stmt = (
@@ -142,3 +144,58 @@ def supervision_events(
     with store.backend.read() as conn:
         rows = [plain(r) for r in conn.execute(stmt).mappings()]
     return [{**row, "seq": int(row["seq"]), "at": from_ms(row["at"])} for row in rows]
+
+
+HOUR_MS = 3_600_000
+
+
+def hourly_counts(
+    store: FeatureStore, filters: FeatureFilter | None, start: int, until: int
+) -> list[int]:
+    """Incidents matching ``filters`` reported per hour of the 24 hours from ``start``
+    (epoch ms) up to ``until`` (inclusive), counted in SQL over the time index.
+
+    >>> hourly_counts(store, FeatureFilter(region="990105"), midnight, now)[:3]  # doctest: +SKIP
+    [12, 7, 4]
+    """
+    f = store.features
+    end = min(int(until), int(start) + 24 * HOUR_MS - 1)
+    scope = replace(filters or FeatureFilter(), since=int(start), until=end)
+    hour = ((f.c.reported_at - int(start)) // HOUR_MS).label("hour")
+    where = filter_clauses(store.backend, f, "incidents", scope)
+    stmt = sa.select(hour, sa.func.count()).where(*where).group_by(hour)
+    counts = [0] * 24
+    with store.backend.read() as conn:
+        for at, n in conn.execute(stmt):
+            counts[int(at)] = int(n)
+    return counts
+
+
+def _json_number(backend_name: str, column: Any, path: tuple[str, ...]) -> Any:
+    """SQL: the number at ``path`` in the JSON text ``column`` (NULL when absent)."""
+    if backend_name == "sqlite":
+        return sa.func.json_extract(column, "$." + ".".join(path))
+    from sqlalchemy.dialects.postgresql import JSONB
+
+    text = sa.func.jsonb_extract_path_text(sa.cast(column, JSONB), *path)
+    return sa.cast(text, sa.Numeric)
+
+
+def replied_since(
+    store: FeatureStore, filters: FeatureFilter | None, statuses: tuple[str, ...], since: int
+) -> int:
+    """Incidents matching ``filters`` in one of ``statuses`` whose reply
+    (``hotline.reply.at``) is at or after ``since`` (epoch ms). A reply writes the case,
+    so only cases updated since ``since`` are read.
+
+    >>> replied_since(store, None, ("resolved", "closed"), midnight)  # doctest: +SKIP
+    231
+    """
+    f = store.features
+    scope = replace(filters or FeatureFilter(), since=int(since), until=None,
+                    time_field="updated_at", status=list(statuses))  # fmt: skip
+    where = filter_clauses(store.backend, f, "incidents", scope)
+    reply_at = _json_number(store.backend_name, f.c.attributes, ("hotline", "reply", "at"))
+    stmt = sa.select(sa.func.count()).where(*where, reply_at >= int(since))
+    with store.backend.read() as conn:
+        return int(conn.execute(stmt).scalar_one())

@@ -83,6 +83,12 @@ def _partial(name: str, column: str, unique: bool = False) -> sa.Index:
     return sa.Index(name, "kind", column, unique=unique, sqlite_where=where, postgresql_where=where)
 
 
+def _flagged(name: str, column: str, value: bool) -> sa.Index:
+    """An index on (kind) over the rows where the boolean ``column`` is ``value`` (few)."""
+    where = sa.column(column) == (sa.true() if value else sa.false())
+    return sa.Index(name, "kind", sqlite_where=where, postgresql_where=where)
+
+
 def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
     """Build the metadata and tables (``features``, ``status_history``,
     ``assignment_history``, ``store_meta``, ``changes``); the PostGIS geometry
@@ -133,6 +139,8 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         _partial("features_kind_zone", "managing_zone"),
         sa.Index("features_kind_reported", "kind", "reported_at"),
         sa.Index("features_kind_updated", "kind", "updated_at"),
+        _flagged("features_kind_offline", "online", False),  # the wall counts these
+        _flagged("features_kind_alarm", "alarm", True),
         sa.Index(
             "features_import",
             "import_id",
@@ -185,7 +193,10 @@ def build_metadata() -> tuple[sa.MetaData, dict[str, sa.Table]]:
         sa.Column("at", sa.BigInteger, nullable=False),
         sa.Column("bulk", sa.Boolean, nullable=False),
     )
-    from cityaware.geo.store.casework import review_table  # hotline tables (issue 15)
+    from cityaware.geo.store.casework import review_table, supervision_op  # (issue 15)
+
+    where = supervision_op(changes.c.op)  # the wall's newest 督办 events (few rows)
+    sa.Index("changes_supervision", changes.c.seq, sqlite_where=where, postgresql_where=where)
 
     extra = (review_table(metadata),)
     tables = {

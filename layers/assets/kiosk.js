@@ -19,12 +19,26 @@
     liveItems: 0,
     emergency: null,
 
-    start: function (wall, board) {
-      var u = wall.util;
-      this.wall = wall; this.board = board; this.el = u.el; this.esc = u.esc; this.getJSON = u.getJSON;
-      this.words = board.labels;
+    /* ask for the first figures before the map's layers ask for their tiles (browsers
+     * open a few connections per origin; the KPI tiles should not wait for the map) */
+    prefetch: function (wall, board) {
+      this.wall = wall; this.board = board; this.getJSON = wall.util.getJSON;
       this.query = new URLSearchParams(window.location.search);
       this.region = this.query.get("region") || "";
+      this.first = this.getJSON(this.dashboardURL());
+      this.first.catch(function () {});  // refresh reports a failure
+      return this.first;
+    },
+
+    dashboardURL: function () {
+      return this.board.dashboard + "?window=" + this.wall.state.window + "&region=" + encodeURIComponent(this.region);
+    },
+
+    start: function (wall, board) {
+      var u = wall.util;
+      if (this.wall !== wall) { this.prefetch(wall, board); }
+      this.el = u.el; this.esc = u.esc;
+      this.words = board.labels;
       document.body.classList.add("cw-board", "cw-layout-" + board.layout.name);
       this.build();
       wall.info = this.el("div", "cw-info");  // the wall's popups, on the kiosk too
@@ -99,11 +113,11 @@
 
     /* ---------- figures */
     refresh: function () {
-      var self = this, state = this.wall.state;
+      var self = this, first = this.first;
       this.timer = null;
+      this.first = null;
       this.inflight = true;  // until the answer is drawn: events meanwhile ask for one more
-      var url = this.board.dashboard + "?window=" + state.window + "&region=" + encodeURIComponent(this.region);
-      return this.getJSON(url).then(function (body) {
+      return (first || this.getJSON(this.dashboardURL())).then(function (body) {
         self.figures = body;
         self.refreshes += 1;
         self.render(body);

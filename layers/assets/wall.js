@@ -15,6 +15,7 @@
   var LIVE_MAX = 300;          // live markers kept on the map (oldest dropped)
   var FLASH_MS = 6000;
   var COUNTS_REFRESH_MS = 60000; // closed cases leave the choropleth within a minute
+  var FIRST_WAIT_MS = 1500;      // a kiosk's tiles wait at most this long for its first figures
 
   /* A VectorGrid that counts the features of its loaded tiles. */
   var CountingGrid = L.VectorGrid.Protobuf.extend({
@@ -81,12 +82,16 @@
       if (config.zoomSnap) { map.options.zoomSnap = config.zoomSnap; }  // the kiosk fits tightly
       map.getContainer().style.background = this.style.background;
       if (config.kiosk) { document.body.classList.add("cw-kiosk"); }
+      // the kiosk's figures first: the map's tiles wait for them (a few connections per
+      // origin and one server: a screenful of tiles would queue the KPI tiles for seconds)
+      var first = config.board && window.CityKiosk ? window.CityKiosk.prefetch(this, config.board) : null;
       this.buildBase();
       this.buildLayers();
       if (!config.kiosk) { this.buildControls(); }
       this.buildLegend();
       var counted = this.loadCounts();  // first in the browser's queue, before the tiles
-      this.applyState();
+      this.connect();  // the stream too: its events only arrive once start has returned
+      this.applyState(first);
       map.on("moveend", this.writeHash, this);
       map.on("moveend", this.refreshHeat, this);
       map.on("overlayadd overlayremove", this.writeHash, this);
@@ -95,7 +100,6 @@
         self.ready = true;
         document.body.setAttribute("data-ready", "1");
       });
-      this.connect();
       setInterval(function () { self.loadCounts(true); }, COUNTS_REFRESH_MS);
       if (config.board && window.CityKiosk) { window.CityKiosk.start(this, config.board); }
     },
@@ -126,6 +130,7 @@
     writeHash: function () {
       var c = this.map.getCenter(), on = [];
       for (var name in this.layers) { if (this.map.hasLayer(this.layers[name])) { on.push(name); } }
+      if (!this.layersAdded) { on = this.state.layers.slice(); }  // a kiosk's, not added yet
       this.state.layers = on;
       var hash = "#" + this.map.getZoom() + "/" + c.lat.toFixed(5) + "/" + c.lng.toFixed(5) +
         "&layers=" + on.join(",") + "&window=" + this.state.window + "&status=" + this.state.status +
@@ -133,15 +138,25 @@
       if (window.location.hash !== hash) { history.replaceState(null, "", hash); }
     },
 
-    applyState: function () {
+    /* the view now; the layers (their tiles) once ``after`` settles, at most FIRST_WAIT_MS */
+    applyState: function (after) {
+      var self = this;
       if (this.state.centre && this.state.zoom !== null) {
         this.map.setView(this.state.centre, this.state.zoom);
       } else {  // no view in the URL or the city profile: fit the boundaries' extent
         this.map.fitBounds(this.config.bounds);
       }
-      for (var name in this.layers) {
-        if (this.state.layers.indexOf(name) >= 0) { this.layers[name].addTo(this.map); }
+      function add() {
+        self.base.addTo(self.map);
+        for (var name in self.layers) {
+          if (self.state.layers.indexOf(name) >= 0) { self.layers[name].addTo(self.map); }
+        }
+        self.layersAdded = true;
+        self.writeHash();
       }
+      if (!after) { return add(); }
+      var wait = new Promise(function (done) { setTimeout(done, FIRST_WAIT_MS); });
+      Promise.race([after.catch(function () {}), wait]).then(add);
     },
 
     /* ---------- layers */
@@ -168,7 +183,7 @@
       }
       this.base = this.grid("boundaries", {
         districts: st.districts, streets: st.streets, communities: st.communities
-      }, { interactive: false, pane: "overlayPane" }).addTo(this.map);
+      }, { interactive: false, pane: "overlayPane" });  // added by applyState
     },
 
     buildLayers: function () {

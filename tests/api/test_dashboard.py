@@ -72,6 +72,18 @@ def test_district_and_street_figures_equal_the_raw_row_recount(city):
     assert _check(ctx, client, street, "street", "all")["ranking"]["level"] == "community"
 
 
+def test_an_unchanged_store_answers_again_and_a_write_recounts(city):
+    ctx, client = city
+    first = _check(ctx, client, "410105", "district", "24h")
+    again = client.get("/v1/dashboard", params={"region": "410105", "window": "24h"}).json()
+    assert again == first  # no write since: the same answer (its "at" included)
+    case = {"lon": 113.655, "lat": 34.765, "crs": "WGS84", "category": "noise"}
+    assert client.post("/v1/incidents", json=case, headers=H).status_code == 201
+    after = _check(ctx, client, "410105", "district", "24h")
+    assert after["at"] != first["at"]
+    assert after["kpi"]["intake_today"] == first["kpi"]["intake_today"] + 1
+
+
 @pytest.mark.parametrize(
     "params, status, words",
     [
