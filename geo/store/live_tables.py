@@ -203,6 +203,38 @@ def row_by_id(conn: sa.Connection, table: sa.Table, id: str, what: str) -> dict[
     return plain(row)
 
 
+def events_of(
+    conn: sa.Connection,
+    table: sa.Table,
+    owner_column: str,
+    owner: str | None,
+    ids: Sequence[str] | None,
+    limit: int,
+    newest_first: bool,
+) -> list[dict[str, Any]]:
+    """Rows of an event ``table`` (columns ``id`` and ``at``) as plain dicts: of one
+    ``owner`` (in ``owner_column``) and/or with these ``ids``, by time (then id), at most
+    ``limit``.
+
+    >>> t = sa.Table("ev", sa.MetaData(), sa.Column("id", sa.Text, primary_key=True),
+    ...     sa.Column("fence_id", sa.Text), sa.Column("at", sa.Integer))
+    >>> engine = sa.create_engine("sqlite://")
+    >>> t.metadata.create_all(engine)
+    >>> with engine.begin() as conn:
+    ...     _ = conn.execute(t.insert(), [{"id": "a", "fence_id": "f", "at": 1},
+    ...         {"id": "b", "fence_id": "f", "at": 2}, {"id": "c", "fence_id": "g", "at": 3}])
+    ...     [r["id"] for r in events_of(conn, t, "fence_id", "f", None, 10, True)]
+    ['b', 'a']
+    """
+    at = table.c.at.desc() if newest_first else table.c.at
+    stmt = sa.select(table).order_by(at, table.c.id).limit(limit)
+    if owner is not None:
+        stmt = stmt.where(table.c[owner_column] == owner)
+    if ids is not None:
+        stmt = stmt.where(table.c.id.in_(list(ids)))
+    return [plain(r) for r in conn.execute(stmt).mappings()]
+
+
 def plain(row: Mapping[Any, Any]) -> dict[str, Any]:
     """A row as a dict with plain ``str`` keys (SQLAlchemy's are a str subclass that
     orjson refuses)."""

@@ -39,6 +39,7 @@ from cityaware.geo.store.live_tables import (
     Retention,
     change_row,
     digest_id,
+    events_of,
     fetch_dicts,
     in_values,
     insert_ignore,
@@ -157,13 +158,9 @@ class PositionStore:
     ) -> list[dict[str, Any]]:
         """Fence events (of one fence, or with these ids), oldest first, in Tile38's shape."""
         table = self.tables["fence_events"]
-        stmt = sa.select(table).order_by(table.c.at, table.c.id).limit(limit)
-        if fence_id is not None:
-            stmt = stmt.where(table.c.fence_id == fence_id)
-        if ids is not None:
-            stmt = stmt.where(table.c.id.in_(list(ids)))
         with self.backend.read() as conn:
-            return [event_view(plain(r)) for r in conn.execute(stmt).mappings()]
+            rows = events_of(conn, table, "fence_id", fence_id, ids, limit, newest_first=False)
+        return [event_view(r) for r in rows]
 
     # --- positions -------------------------------------------------------------------
 

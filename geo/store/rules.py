@@ -27,7 +27,7 @@ import sqlalchemy as sa
 
 from cityaware.geo.live.fences import edge_distance_m
 from cityaware.geo.live.rules import DEVICE_KINDS, Rule, judge
-from cityaware.geo.store.live_tables import change_row, digest_id, fetch_dicts, plain
+from cityaware.geo.store.live_tables import change_row, digest_id, events_of, fetch_dicts
 from cityaware.geo.store.lockorder import ordered_write
 from cityaware.geo.store.times import from_ms
 
@@ -165,13 +165,9 @@ class RuleStore:
     ) -> list[dict[str, Any]]:
         """Rule events, newest first (of one rule, or with these ids)."""
         table = self.tables["rule_events"]
-        stmt = sa.select(table).order_by(table.c.at.desc(), table.c.id).limit(limit)
-        if rule_id is not None:
-            stmt = stmt.where(table.c.rule_id == rule_id)
-        if ids is not None:
-            stmt = stmt.where(table.c.id.in_(list(ids)))
         with self.backend.read() as conn:
-            return [event_view(plain(r)) for r in conn.execute(stmt).mappings()]
+            rows = events_of(conn, table, "rule_id", rule_id, ids, limit, newest_first=True)
+        return [event_view(r) for r in rows]
 
     def open_subjects(self, rule_id: str) -> list[str]:
         """The subjects (``kind:id``) the rule is open for now."""
