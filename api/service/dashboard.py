@@ -89,14 +89,15 @@ class Dashboard:
         self.store, self.registry, self.layers = store, registry, layers
         self._profile = profile  # a callable: generation -> CityProfile
         self._bounds: dict[tuple[str, str], pd.DataFrame] = {}
-        self._answers: dict[tuple[str, str], tuple[tuple[int, str], int, dict]] = {}
+        self._answers: dict[tuple[str, str], tuple[tuple[int, str], int, dict[str, Any]]] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
 
     def profile(self) -> CityProfile:
         """The active generation's city profile."""
-        return self._profile(self.registry.active())
+        profile: CityProfile = self._profile(self.registry.active())
+        return profile
 
-    def current(self, region: str = "", window: str = "24h") -> dict:
+    def current(self, region: str = "", window: str = "24h") -> dict[str, Any]:
         """:meth:`figures` now, or the last answer for ``region`` and ``window`` while the
         store's data version and the boundary generation are unchanged and it is under
         :data:`MAX_AGE_MS` old (exact as of its ``at``: every write moves the version).
@@ -119,7 +120,9 @@ class Dashboard:
             self._answers[key] = (version, now, body)
             return body
 
-    def figures(self, region: str = "", window: str = "24h", now: int | None = None) -> dict:
+    def figures(
+        self, region: str = "", window: str = "24h", now: int | None = None
+    ) -> dict[str, Any]:
         """Every panel's figures; InvalidInput for a bad window, NotFound for a bad region.
 
         >>> Dashboard(store, registry, layers, profiles.get).figures("990105")  # doctest: +SKIP
@@ -128,15 +131,15 @@ class Dashboard:
         TileFilters.parse(window)
         now = now_ms() if now is None else now
         unit = self.region(region)
-        scope = {"region": region} if region else {}
+        scope = region or None  # the whole city when no region
         seconds = WINDOWS[window]
         since = None if seconds is None else now - int(seconds * 1000)
-        cases = case_frame(self.store, FeatureFilter(since=since, until=now, **scope))
+        cases = case_frame(self.store, FeatureFilter(since=since, until=now, region=scope))
         midnight = local_midnight(now, self.profile().timezone)
-        region_only = FeatureFilter(**scope)
+        region_only = FeatureFilter(region=scope)
         today = hourly_counts(self.store, region_only, midnight, now)
         week_ago = hourly_counts(self.store, region_only, midnight - 7 * DAY_MS, now)
-        devices = device_figures(self.store, FeatureFilter(**scope))
+        devices = device_figures(self.store, FeatureFilter(region=scope))
         flags = case_columns(cases, now)
         open_ = cases["status"].isin(OPEN_STATUSES).to_numpy()
         return {
@@ -151,17 +154,17 @@ class Dashboard:
                 "resolved_today": replied_since(self.store, region_only, RESOLVED, midnight),
                 "on_time_rate": _rate(int(flags["on_time"].sum()), int(flags["resolved"].sum())),
                 "satisfaction": _rate(int(flags["positive"].sum()), int(flags["called"].sum())),
-                "escalated": escalated_cases(self.store, FeatureFilter(**scope), since, now),
+                "escalated": escalated_cases(self.store, FeatureFilter(region=scope), since, now),
                 "sensors_in_alarm": devices.sensors_in_alarm,
                 "devices_offline": devices.devices_offline,
                 "offline": devices.offline,
             },
             "ranking": self.ranking(unit, cases, flags["overdue"].to_numpy(), open_),
             "newest": {
-                "cases": self.newest_cases(FeatureFilter(since=since, until=now, **scope)),
-                "alarms": open_alarms(self.store, FeatureFilter(**scope), NEWEST),
+                "cases": self.newest_cases(FeatureFilter(since=since, until=now, region=scope)),
+                "alarms": open_alarms(self.store, FeatureFilter(region=scope), NEWEST),
                 "supervision": supervision_events(
-                    self.store, FeatureFilter(**scope), since, NEWEST
+                    self.store, FeatureFilter(region=scope), since, NEWEST
                 ),
             },
             "intake_by_hour": {
@@ -242,7 +245,8 @@ class Dashboard:
         taxonomy = self.store.taxonomy
         counts = cases["category"].fillna("").value_counts()
         return [
-            {"category": c, "name": _name(taxonomy, c), "count": int(n)} for c, n in counts.items()
+            {"category": c, "name": _name(taxonomy, str(c)), "count": int(n)}
+            for c, n in counts.items()
         ]
 
 

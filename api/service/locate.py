@@ -187,7 +187,7 @@ def parse_json_batch(body: bytes, crs: str | None) -> tuple[np.ndarray, np.ndarr
             xy.append((point[names[0]], point[names[1]]))
         elif isinstance(point, list) and len(point) == 2:
             ids.append(k)
-            xy.append(point)
+            xy.append((point[0], point[1]))
         else:
             raise InvalidInput(f"point {k}: give [x, y] or an object with lon/lat (or x/y)")
     try:

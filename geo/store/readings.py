@@ -26,6 +26,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput, NotFound
@@ -78,8 +79,8 @@ class ReadingBatch:
     """Aligned columns of a batch: sensor id, value, time (epoch ms), unit (or None)."""
 
     sensors: Sequence[str]
-    values: Sequence[float]
-    at: Sequence[int]
+    values: Sequence[float] | npt.NDArray[np.float64]
+    at: Sequence[int] | npt.NDArray[np.int64]
     units: Sequence[str | None]
 
     def __len__(self) -> int:
