@@ -27,8 +27,21 @@ import orjson
 from fastapi import HTTPException
 from fastapi.exceptions import RequestValidationError
 from pydantic import BaseModel, ValidationError
+from starlette.requests import ClientDisconnect, Request
+
+from cityaware.api.service.limits import read_body
 
 M = TypeVar("M", bound=BaseModel)
+
+
+async def read_model(model: type[M], request: Request) -> M:
+    """The request's body (refused past the size limit) validated as ``model``; a client
+    gone while sending it is a 400, as FastAPI answers it (no error logged)."""
+    try:
+        raw = await read_body(request)
+    except ClientDisconnect as error:
+        raise HTTPException(400, "There was an error parsing the body") from error
+    return parse_model(model, raw, request.headers.get("content-type"))
 
 
 def parse_model(model: type[M], raw: bytes, content_type: str | None) -> M:

@@ -23,11 +23,11 @@ from fastapi import APIRouter, Depends, Header, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
-from cityaware.api.json_body import json_body_openapi, parse_model
+from cityaware.api.json_body import json_body_openapi, read_model
 from cityaware.api.responses import json_response
 from cityaware.api.service.auth import ApiKey
 from cityaware.api.service.intake import hotline_view
-from cityaware.api.service.limits import check_content_length, read_body
+from cityaware.api.service.limits import check_content_length
 from cityaware.api.service.locate import CRS_HELP
 from cityaware.api.service.nearest import nearest_devices
 from cityaware.api.service.recent_cases import RecentCases
@@ -417,8 +417,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         idempotency_key: str | None = Header(None, max_length=200),
         _key: ApiKey = Depends(access.require("incidents.create")),
     ) -> Response:
-        raw = await read_body(request)
-        incident = parse_model(IncidentIn, raw, request.headers.get("content-type"))
+        incident = await read_model(IncidentIn, request)
         view, replayed = await run_in_threadpool(ctx.incidents.create, incident, idempotency_key)
         if "state" in view:  # queued for review: accepted, a person decides
             answer = json_response(view, status_code=202)
