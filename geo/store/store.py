@@ -87,7 +87,7 @@ class FeatureStore(StoreReads, ChangeReads):
         self.writer = GroupWriter(backend, begin=self.changelog.lock)  # the lock order
         self.match_counts = MatchCounts()
         self._count_statements: dict[tuple[str, str, int], Prepared] = {}
-        self._insert = self.features.insert()
+        self._inserts: dict[tuple[str, ...], Prepared] = {}  # a live write's, by its columns
         with backend.write() as conn:  # counts of a store from before them (or another offset)
             summary.ensure(conn, tables, self.day_offset_ms)
 
@@ -170,18 +170,19 @@ class FeatureStore(StoreReads, ChangeReads):
         now = now_ms()
         row = self._prepare_one(kind, record, crs, now, location)
         row["idempotency_key"] = idempotency_key
+        insert, created = self._insert_for(tuple(row)), to_record(row)  # before the lock
 
         def write(conn: sa.Connection) -> tuple[dict[str, Any], bool]:
             if idempotency_key is not None:  # under the write lock: sees every commit
                 existing = self._by_idempotency(conn, kind, idempotency_key)
                 if existing is not None:
                     return existing, False
-            conn.execute(self._insert, row)
+            insert.run(conn, **row)
             self._count(conn, kind, "id", row["id"], 1)
             self._log(conn, kind, row["id"], "create", None, row, now)
             if also is not None:
                 also(conn, row["id"])
-            return to_record(row), True
+            return created, True
 
         try:
             return self.writer.submit(write)
@@ -353,6 +354,16 @@ class FeatureStore(StoreReads, ChangeReads):
             upsert = summary.upsert(conn.dialect.name, self.tables, where, sign, self.day_offset_ms)
             stmt = self._count_statements[key] = Prepared(upsert, "counted")
         stmt.run(conn, counted=value)
+
+    def _insert_for(self, columns: tuple[str, ...]) -> Prepared:
+        """The INSERT of one feature row with ``columns``, compiled once per column set."""
+        insert = self._inserts.get(columns)
+        if insert is None:
+            c = self.features.c
+            values = {name: sa.bindparam(name, None, type_=c[name].type) for name in columns}
+            insert = self._inserts[columns] = Prepared(self.features.insert().values(values),
+                                                       *columns)  # fmt: skip
+        return insert
 
     def _follow(self, locator: Locator) -> None:
         """After a re-assignment, write with ``locator`` unless following a callable."""
