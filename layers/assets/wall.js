@@ -265,7 +265,9 @@
 
     refreshHeat: function () {
       if (!this.map.hasLayer(this.layers.heat)) { return; }
-      var b = this.map.getBounds(), self = this;
+      var size = this.map.getSize(), b = this.map.getBounds(), self = this;
+      // a map laid out at no size yet (or mid-reflow) has an empty view: nothing to ask for
+      if (!size.x || !size.y || !(b.getWest() < b.getEast() && b.getSouth() < b.getNorth())) { return; }
       var url = this.config.api + "/heat?" + this.filterQuery() + "&zoom=" + Math.floor(this.map.getZoom()) +
         "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
           return v.toFixed(5);
