@@ -10,8 +10,10 @@ SAVEPOINT (so jobs must be functions of the connection alone, as the retries aft
 lost deadlock already need). Each caller returns only after that commit: nothing
 acknowledged is lost, and the cost of the commit (SQLite's WAL ``fsync`` with
 ``synchronous=FULL``, PostgreSQL's WAL flush) is shared by the whole batch
-instead of paid per write. While one batch commits the next one gathers, so the
-batch grows with the load by itself; there is no timer and no added latency
+instead of paid per write. Jobs submitted with :meth:`GroupWriter.submit_bulk` that
+follow each other in a batch run as one call (one statement for all their rows, an
+``executemany``); after a failure each runs alone. While one batch commits the next one
+gathers, so the batch grows with the load by itself; there is no timer and no added latency
 when writes come one at a time.
 
 Jobs run in order inside the transaction, so change-feed numbers (taken by each
@@ -46,11 +48,16 @@ T = TypeVar("T")
 MAX_BATCH = 512
 
 
+Bulk = Callable[[sa.Connection, list[Any]], list[Any]]
+
+
 @dataclass
 class _Job:
     run: Callable[[sa.Connection], Any]
     done: Future[Any] = field(default_factory=Future)
     attempts: int = 0
+    bulk: Bulk | None = None  # with ``item``: run with its like neighbours in one call
+    item: Any = None
 
 
 class GroupWriter:
@@ -82,12 +89,20 @@ class GroupWriter:
     def submit(self, run: Callable[[sa.Connection], T]) -> T:
         """Run ``run(conn)`` in the next group transaction; return its result once that
         transaction has committed (or raise what ``run`` raised, or the commit's error)."""
+        return self._submitted(_Job(run))  # type: ignore[no-any-return]
+
+    def submit_bulk(self, bulk: Bulk, item: Any) -> Any:
+        """Like :meth:`submit` for ``bulk(conn, [item])[0]``; the jobs of one batch with an
+        equal ``bulk`` that follow each other run as one ``bulk(conn, items)``, which returns
+        their results in order (and raises if any fails: then each runs alone)."""
+        return self._submitted(_Job(lambda conn: bulk(conn, [item])[0], bulk=bulk, item=item))
+
+    def _submitted(self, job: _Job) -> Any:
         if threading.current_thread() is self._thread:  # a job writing again: same transaction
             raise RuntimeError("a group-commit job cannot submit another job")
         self._start()
-        job = _Job(run)
         self._queue.put(job)
-        return job.done.result()  # type: ignore[no-any-return]
+        return job.done.result()
 
     def close(self) -> None:
         """Finish the queued jobs and stop the writer thread."""
@@ -193,13 +208,23 @@ class _JobFailed(Exception):
 
 
 def _all(conn: sa.Connection, batch: list[_Job]) -> list[tuple[Any, BaseException | None]]:
-    """Run the jobs of ``batch`` one after the other; the first failure raises _JobFailed."""
+    """Run the jobs of ``batch`` in order, neighbours with an equal ``bulk`` in one call;
+    the first failure raises _JobFailed."""
     outcomes: list[tuple[Any, BaseException | None]] = []
-    for job in batch:
+    start = 0
+    while start < len(batch):
+        job, end = batch[start], start + 1
+        while job.bulk is not None and end < len(batch) and batch[end].bulk == job.bulk:
+            end += 1
         try:
-            outcomes.append((job.run(conn), None))
+            if job.bulk is None:
+                results = [job.run(conn)]
+            else:
+                results = job.bulk(conn, [j.item for j in batch[start:end]])
         except Exception as error:
             raise _JobFailed(error) from error
+        outcomes += [(result, None) for result in results]
+        start = end
     return outcomes
 
 
