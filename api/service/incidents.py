@@ -409,7 +409,6 @@ def build_router(ctx: AppContext) -> APIRouter:
         "/v1/incidents",
         summary="Report an incident (structured, or free text): pinned, classified, routed",
         status_code=201,
-        dependencies=[Depends(check_content_length)],
         openapi_extra=json_body_openapi(IncidentIn),  # read below: no FastAPI body field
     )
     async def create_incident(
@@ -417,7 +416,7 @@ def build_router(ctx: AppContext) -> APIRouter:
         idempotency_key: str | None = Header(None, max_length=200),
         _key: ApiKey = Depends(access.require("incidents.create")),
     ) -> Response:
-        incident = await read_model(IncidentIn, request)
+        incident = await read_model(IncidentIn, request)  # refuses a body past the limit
         view, replayed = await run_in_threadpool(ctx.incidents.create, incident, idempotency_key)
         if "state" in view:  # queued for review: accepted, a person decides
             answer = json_response(view, status_code=202)
