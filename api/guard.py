@@ -3,7 +3,12 @@
 :class:`BodyGuard` checks a request's declared access *before* its body is read
 (a 200 MB upload without a key is refused at once), caps every body, chunked or
 not (413 with the limit), and gives up on a body that stops arriving (408, and
-the connection closes). :class:`SecurityHeaders` adds ``nosniff``, frame and
+the connection closes). A request refused before its body is read keeps its connection
+when the body is declared within the limit (the server discards it); any other closes it
+after a short linger that discards up to the limit, so that the answer reaches a client
+still sending (a socket closed on unread bytes is reset, and the client may lose the answer).
+
+:class:`SecurityHeaders` adds ``nosniff``, frame and
 referrer policies to every answer, and to HTML pages a Content-Security-Policy
 that allows only this server (plus the configured basemap) and the page's own
 inline scripts, by hash.
@@ -39,6 +44,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 BODY_TIMEOUT_S = 10.0
+LINGER_S = 2.0
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL)
 
@@ -65,10 +71,41 @@ class BodyGuard:
         request = Request(scope)
         refusal = self.refuse(request)
         if refusal is not None:
-            refusal.headers["Connection"] = "close"  # the body is never read
-            await refusal(scope, receive, send)
+            await self.answer_unread(refusal, request, receive, send)
             return
         await self.app(scope, self.bounded(receive), send)
+
+    async def answer_unread(
+        self, answer: Any, request: Request, receive: Receive, send: Send
+    ) -> None:
+        """Send ``answer`` to a request whose body is never read: the connection stays
+        when the body is declared within the limit (the server discards those bytes), else
+        it closes once :meth:`linger` has discarded what arrives for a short while."""
+        if _declared_within(request, self.limit):
+            await answer(request.scope, receive, send)
+            return
+        answer.headers["Connection"] = "close"
+
+        async def held(message: Message) -> None:  # the answer whole on the wire, still open
+            body = message["type"] == "http.response.body"
+            await send({**message, "more_body": True} if body else message)
+
+        await answer(request.scope, receive, held)
+        await self.linger(receive)
+        await send({"type": "http.response.body", "body": b"", "more_body": False})
+
+    async def linger(self, receive: Receive, seconds: float = LINGER_S) -> None:
+        """Discard the body for up to ``seconds`` and ``limit`` bytes, or until it ends."""
+        loop = asyncio.get_running_loop()
+        deadline, drained = loop.time() + seconds, 0
+        while drained <= self.limit:
+            try:
+                message = await asyncio.wait_for(receive(), deadline - loop.time())
+            except TimeoutError:
+                return
+            if message["type"] != "http.request" or not message.get("more_body", False):
+                return
+            drained += len(message.get("body", b""))
 
     def refuse(self, request: Request) -> Any:
         """The answer for a request refused before its body is read, else None."""
@@ -122,6 +159,14 @@ class BodyGuard:
             return message
 
         return guarded
+
+
+def _declared_within(request: Request, limit: int) -> bool:
+    """Whether the body has a declared length within ``limit`` (no header: no body)."""
+    if "transfer-encoding" in request.headers:
+        return False
+    length = request.headers.get("content-length", "0")
+    return length.isdigit() and int(length) <= limit
 
 
 def _too_large(limit: int) -> str:

@@ -19,9 +19,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import orjson
-from fastapi import APIRouter, Depends, Header, Response
+from fastapi import APIRouter, Depends, Header, Request, Response
+from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityaware.api.json_body import json_body_openapi, read_model
 from cityaware.api.responses import json_response
 from cityaware.api.service.auth import ApiKey
 from cityaware.api.service.intake import hotline_view
@@ -407,14 +409,15 @@ def build_router(ctx: AppContext) -> APIRouter:
         "/v1/incidents",
         summary="Report an incident (structured, or free text): pinned, classified, routed",
         status_code=201,
-        dependencies=[Depends(check_content_length)],
+        openapi_extra=json_body_openapi(IncidentIn),  # read below: no FastAPI body field
     )
-    def create_incident(
-        incident: IncidentIn,
+    async def create_incident(
+        request: Request,
         idempotency_key: str | None = Header(None, max_length=200),
         _key: ApiKey = Depends(access.require("incidents.create")),
     ) -> Response:
-        view, replayed = ctx.incidents.create(incident, idempotency_key)
+        incident = await read_model(IncidentIn, request)  # refuses a body past the limit
+        view, replayed = await run_in_threadpool(ctx.incidents.create, incident, idempotency_key)
         if "state" in view:  # queued for review: accepted, a person decides
             answer = json_response(view, status_code=202)
             answer.headers["Location"] = f"/v1/review/{view['id']}"

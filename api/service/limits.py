@@ -33,8 +33,9 @@ def _too_large(limit: int) -> PayloadTooLarge:
     return PayloadTooLarge(f"request body is larger than {limit // (1024 * 1024)} MB")
 
 
-def check_content_length(request: Request) -> None:
-    """FastAPI dependency: refuse a declared body over the limit before reading it."""
+async def check_content_length(request: Request) -> None:
+    """FastAPI dependency: refuse a declared body over the limit before reading it (async:
+    no thread hop for a header check)."""
     _refuse_declared(request, MAX_BODY_BYTES)
 
 

@@ -76,6 +76,7 @@ class BoundaryRegistry:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._pointers: dict[str, tuple[tuple[int, int, int], str | None]] = {}
         self._cache: dict[str, gpd.GeoDataFrame] = {}
 
     # -- writing ------------------------------------------------------------
@@ -183,7 +184,20 @@ class BoundaryRegistry:
         return self._read_pointer(ACTIVATING_FILE)
 
     def _read_pointer(self, name: str) -> str | None:
-        return read_pointer(self.root, name)
+        """The pointer file ``name``, read again only when its stat changes (every write
+        replaces the file: a new inode), so a request pays one ``stat``, not a read."""
+        try:
+            info = os.stat(self.root / name)
+        except FileNotFoundError:
+            self._pointers.pop(name, None)
+            return None
+        stamp = (info.st_ino, info.st_mtime_ns, info.st_size)
+        cached = self._pointers.get(name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        value = read_pointer(self.root, name)  # replaced meanwhile: read again next time
+        self._pointers[name] = (stamp, value)
+        return value
 
     def end_activation(self) -> None:
         """Forget the recorded activation (it is complete)."""

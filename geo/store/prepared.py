@@ -16,8 +16,10 @@ the driver's.
 >>> with engine.begin() as conn:
 ...     _ = conn.execute(t.insert(), [{"k": "a", "n": 1}, {"k": "c", "n": 1}])
 ...     _ = add.run(conn, by=41)
+...     Prepared(t.insert().values(k=sa.bindparam("k", None), n=0), "k").run_many(
+...         conn, [{"k": "d"}, {"k": "e"}])
 ...     conn.execute(sa.select(t.c.k, t.c.n).order_by(t.c.k)).all()
-[('a', 42), ('c', 1)]
+[('a', 42), ('c', 1), ('d', 0), ('e', 0)]
 """
 
 from __future__ import annotations
@@ -41,17 +43,30 @@ class Prepared:
 
     def run(self, conn: sa.Connection, **values: Any) -> sa.CursorResult[Any]:
         """Execute with ``values`` for the statement's named bound parameters."""
-        name = conn.dialect.name
-        compiled = self._compiled.get(name)
-        if compiled is None:
-            compiled = self._compiled[name] = self._compile(conn.dialect)
-        sql, order, defaults = compiled
+        sql, order, defaults = self._for(conn.dialect)
         if values.keys() != self.names:
             raise TypeError(f"values needed for {sorted(self.names)}, got {sorted(values)}")
         params = {**defaults, **values}
         if order is None:
             return conn.exec_driver_sql(sql, params)
         return conn.exec_driver_sql(sql, tuple(params[key] for key in order))
+
+    def run_many(self, conn: sa.Connection, rows: list[dict[str, Any]]) -> None:
+        """Execute once per dict of ``rows`` (each with every name), in one ``executemany``."""
+        sql, order, defaults = self._for(conn.dialect)
+        if any(row.keys() != self.names for row in rows):
+            raise TypeError(f"values needed for {sorted(self.names)} in every row")
+        if order is None:
+            conn.exec_driver_sql(sql, [{**defaults, **row} for row in rows])
+        else:
+            full = [{**defaults, **row} for row in rows]
+            conn.exec_driver_sql(sql, [tuple(row[k] for k in order) for row in full])
+
+    def _for(self, dialect: sa.Dialect) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
+        return compiled
 
     def _compile(self, dialect: sa.Dialect) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
         compiled = self.statement.compile(

@@ -19,6 +19,7 @@ Example (``locator`` from ``GridLocator.build``)::
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -88,7 +89,8 @@ class FeatureStore(StoreReads, ChangeReads):
         self.writer = GroupWriter(backend, begin=self.changelog.lock)  # the lock order
         self.match_counts = MatchCounts()
         self._count_statements: dict[tuple[str, str, int], Prepared] = {}
-        self._insert = self.features.insert()
+        self._inserts: dict[tuple[str, ...], Prepared] = {}  # a live write's, by its columns
+        self._count_many: sa.Insert | None = None  # counts of several new rows at once
         with backend.write() as conn:  # counts of a store from before them (or another offset)
             summary.ensure(conn, tables, self.day_offset_ms)
 
@@ -171,21 +173,9 @@ class FeatureStore(StoreReads, ChangeReads):
         now = now_ms()
         row = self._prepare_one(kind, record, crs, now, location)
         row["idempotency_key"] = idempotency_key
-
-        def write(conn: sa.Connection) -> tuple[dict[str, Any], bool]:
-            if idempotency_key is not None:  # under the write lock: sees every commit
-                existing = self._by_idempotency(conn, kind, idempotency_key)
-                if existing is not None:
-                    return existing, False
-            conn.execute(self._insert, row)
-            self._count(conn, kind, "id", row["id"], 1)
-            self._log(conn, kind, row["id"], "create", None, row, now)
-            if also is not None:
-                also(conn, row["id"])
-            return to_record(row), True
-
+        added = _Added(kind, row, now, self._insert_for(tuple(row)), to_record(row), also)
         try:
-            return self.writer.submit(write)
+            return self.writer.submit_bulk(self._write_added, added)  # type: ignore[no-any-return]
         except sa.exc.IntegrityError as error:  # PostGIS: another transaction's key won
             if idempotency_key is not None:
                 with self.backend.read() as conn:
@@ -343,6 +333,57 @@ class FeatureStore(StoreReads, ChangeReads):
             now=now,
         )
 
+    def _write_added(
+        self, conn: sa.Connection, items: list[_Added]
+    ) -> list[tuple[dict[str, Any], bool]]:
+        """The writes of consecutive :meth:`add_or_replay` calls under the write lock: a
+        key seen before replays its feature; the new rows go in one ``executemany`` per
+        column set, their counts in one upsert and their changes in one append, in order."""
+        results: list[tuple[dict[str, Any], bool]] = []
+        fresh: dict[tuple[str, str], _Added] = {}
+        new: list[_Added] = []
+        for item in items:
+            key = item.row["idempotency_key"]
+            if key is not None:  # under the write lock: sees every commit, and this batch
+                earlier = fresh.get((item.kind, key))
+                existing = (
+                    earlier.created if earlier else self._by_idempotency(conn, item.kind, key)
+                )
+                if existing is not None:
+                    results.append((existing, False))
+                    continue
+                fresh[(item.kind, key)] = item
+            results.append((item.created, True))
+            new.append(item)
+        by_insert: dict[int, tuple[Prepared, list[dict[str, Any]]]] = {}
+        for item in new:
+            by_insert.setdefault(id(item.insert), (item.insert, []))[1].append(item.row)
+        for insert, rows in by_insert.values():
+            if len(rows) == 1:
+                insert.run(conn, **rows[0])
+            else:
+                insert.run_many(conn, rows)
+        for kind in {item.kind for item in new}:
+            self._count_all(conn, kind, [item.row["id"] for item in new if item.kind == kind])
+        changes = [_change(i.kind, i.row["id"], "create", None, i.row, i.now) for i in new]
+        self.changelog.append_rows(conn, changes)
+        for item in new:
+            if item.also is not None:
+                item.also(conn, item.row["id"])
+        return results
+
+    def _count_all(self, conn: sa.Connection, kind: str, ids: list[str]) -> None:
+        """Add the rows of ``ids`` to the incident counts (one statement for all)."""
+        if kind != summary.KIND or len(ids) == 1:
+            self._count(conn, kind, "id", ids[0], 1)
+            return
+        if self._count_many is None:
+            where = self.features.c.id.in_(sa.bindparam("ids", expanding=True))
+            self._count_many = summary.upsert(
+                conn.dialect.name, self.tables, where, 1, self.day_offset_ms
+            )
+        conn.execute(self._count_many, {"ids": ids})
+
     def _count(self, conn: sa.Connection, kind: str, column: str, value: Any, sign: int) -> None:
         """Add (1) or take back (-1) the row whose ``column`` is ``value`` in the incident
         counts (the statement is built once per column and sign, then only run)."""
@@ -356,6 +397,16 @@ class FeatureStore(StoreReads, ChangeReads):
             upsert = summary.upsert(conn.dialect.name, self.tables, where, sign, self.day_offset_ms)
             stmt = self._count_statements[key] = Prepared(upsert, "counted")
         stmt.run(conn, counted=value)
+
+    def _insert_for(self, columns: tuple[str, ...]) -> Prepared:
+        """The INSERT of one feature row with ``columns``, compiled once per column set."""
+        insert = self._inserts.get(columns)
+        if insert is None:
+            c = self.features.c
+            values = {name: sa.bindparam(name, None, type_=c[name].type) for name in columns}
+            insert = self._inserts[columns] = Prepared(self.features.insert().values(values),
+                                                       *columns)  # fmt: skip
+        return insert
 
     def _follow(self, locator: Locator) -> None:
         """After a re-assignment, write with ``locator`` unless following a callable."""
@@ -384,9 +435,7 @@ class FeatureStore(StoreReads, ChangeReads):
         at: int,
     ) -> None:
         """Append the change of one live write (``row``: the new grid and generation)."""
-        change = {"kind": kind, "feature_id": id, "op": op, "old_grid": old_grid}
-        change |= {"new_grid": row["grid_code"], "generation": row["generation"]}
-        self.changelog.append_rows(conn, [change | {"at": at, "bulk": False}])
+        self.changelog.append_rows(conn, [_change(kind, id, op, old_grid, row, at)])
 
     def _log_status(
         self,
@@ -489,3 +538,24 @@ def open_store(
     imports.recover(backend, tables)  # imports that died while staging leave nothing
     taxonomy = taxonomy or Taxonomy.load(data_dir)
     return FeatureStore(backend, tables, locator, taxonomy, retention_days=retention_days)
+
+
+@dataclass(frozen=True)
+class _Added:
+    """One :meth:`FeatureStore.add_or_replay` call's write, prepared before the lock."""
+
+    kind: str
+    row: dict[str, Any]
+    now: int
+    insert: Prepared
+    created: dict[str, Any]
+    also: Callable[[sa.Connection, str], None] | None
+
+
+def _change(
+    kind: str, id: str, op: str, old_grid: str | None, row: dict[str, Any], at: int
+) -> dict[str, Any]:
+    """The change-feed row of one live write (``row``: the new grid and generation)."""
+    return {"kind": kind, "feature_id": id, "op": op, "old_grid": old_grid,
+            "new_grid": row["grid_code"], "generation": row["generation"], "at": at,
+            "bulk": False}  # fmt: skip

@@ -17,6 +17,15 @@
   var COUNTS_REFRESH_MS = 60000; // closed cases leave the choropleth within a minute
   var FIRST_WAIT_MS = 1500;      // a kiosk's tiles wait at most this long for its first figures
 
+  /* Leaflet.heat draws with getImageData, which throws on a canvas of no size (a map laid
+   * out at none): nothing to draw then. */
+  var SizedHeat = L.HeatLayer.extend({
+    _redraw: function () {
+      var size = this._map.getSize();
+      if (size.x && size.y) { L.HeatLayer.prototype._redraw.call(this); } else { this._frame = null; }
+    }
+  });
+
   /* A VectorGrid that counts the features of its loaded tiles. */
   var CountingGrid = L.VectorGrid.Protobuf.extend({
     initialize: function (url, options) {
@@ -37,6 +46,13 @@
       var n = 0;
       for (var k in this._featureCounts) { n += this._featureCounts[k]; }
       return n;
+    },
+    /* Leaflet 1.9.4's redraw takes the map's zoom unrounded as the tile zoom: at the kiosk's
+     * fractional zoom (zoomSnap 0.25) a restyle or setUrl asked for tiles at z=9.75 (400s).
+     * The same tiles again, at the whole zoom a view change uses. */
+    redraw: function () {
+      if (this._map) { this._removeAllTiles(); this._resetView(); }
+      return this;
     }
   });
 
@@ -92,8 +108,7 @@
       var counted = this.loadCounts();  // first in the browser's queue, before the tiles
       this.connect();  // the stream too: its events only arrive once start has returned
       this.applyState(first);
-      map.on("moveend", this.writeHash, this);
-      map.on("moveend", this.refreshHeat, this);
+      map.on("moveend", this.viewChanged, this);
       map.on("overlayadd overlayremove", this.writeHash, this);
       var self = this;
       counted.then(function () {
@@ -125,6 +140,24 @@
         if (k === "category") { s.category = v; }
       }, this);
       return s;
+    },
+
+    /* the view as the server takes it (bbox rounded outwards to 5 decimals, whole zoom), or
+     * null while the map has no size (laid out at none yet, or hidden): every request built
+     * from the view goes through here */
+    view: function () {
+      var size = this.map.getSize(), b = this.map.getBounds();
+      var e5 = [Math.floor(b.getWest() * 1e5), Math.floor(b.getSouth() * 1e5),
+        Math.ceil(b.getEast() * 1e5), Math.ceil(b.getNorth() * 1e5)];
+      if (!size.x || !size.y || !(e5[0] < e5[2] && e5[1] < e5[3])) { return null; }
+      var bbox = e5.map(function (v) { return (v / 1e5).toFixed(5); });
+      return { bbox: bbox, zoom: Math.floor(this.map.getZoom()) };
+    },
+
+    viewChanged: function () {
+      if (!this.view()) { return; }  // nothing to show, nothing worth keeping in the URL
+      this.writeHash();
+      this.refreshHeat();
     },
 
     writeHash: function () {
@@ -204,7 +237,7 @@
       // stacked canvases hide each other's features from the pointer: the server hit-tests
       this.map.on("click", this.clickMap, this);
       var heat = this.style.heat;
-      this.layers.heat = L.heatLayer([], {
+      this.layers.heat = new SizedHeat([], {
         radius: heat.radius, blur: heat.blur, minOpacity: heat.minOpacity, gradient: heat.gradient, maxZoom: 14
       });
       this.layers.heat.on("add", function () { self.refreshHeat(); });
@@ -280,11 +313,9 @@
 
     refreshHeat: function () {
       if (!this.map.hasLayer(this.layers.heat)) { return; }
-      var b = this.map.getBounds(), self = this;
-      var url = this.config.api + "/heat?" + this.filterQuery() + "&zoom=" + Math.floor(this.map.getZoom()) +
-        "&bbox=" + [b.getWest(), b.getSouth(), b.getEast(), b.getNorth()].map(function (v) {
-          return v.toFixed(5);
-        }).join(",");
+      var view = this.view(), self = this;
+      if (!view) { return; }
+      var url = this.config.api + "/heat?" + this.filterQuery() + "&zoom=" + view.zoom + "&bbox=" + view.bbox.join(",");
       getJSON(url).then(function (body) {
         var max = body.points.reduce(function (m, p) { return Math.max(m, p[2]); }, 1);
         self.layers.heat.setOptions({ max: max });

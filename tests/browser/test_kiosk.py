@@ -70,6 +70,7 @@ def new_page(browser, width=1920, height=1080, scale=1.0):
     page.on("request", lambda r: page.requests.append(r.url))
     page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
     page.on("pageerror", lambda e: page.errors.append(str(e)))
+    page.on("response", lambda r: r.status >= 400 and page.errors.append(f"{r.status} {r.url}"))
     return page
 
 
@@ -223,6 +224,39 @@ def test_a_click_honours_the_filters(kiosk, server, status):
     else:  # hidden by status=open: the click falls through to its grid
         kiosk.wait_for_selector(f"#cw-info h3[data-grid='{case['grid_code']}']", timeout=15_000)
         assert kiosk.locator("#cw-info h3[data-incident]").count() == 0
+    assert_clean(kiosk, server)
+
+
+def test_a_redraw_at_a_fractional_zoom_asks_for_whole_zoom_tiles(kiosk, server):
+    """The kiosk snaps to quarter zooms; a restyle (counts after tiles) and a filter change
+    redraw the grids, and every tile asked for has a whole zoom (Leaflet's own redraw used
+    the map's 9.75: 400s in the console, the CI's flake)."""
+    open_kiosk(kiosk, server, "layout=hotline", "9.75/34.75/113.65")
+    wait_until(kiosk, "CityWall.featureCount() > 0")
+    assert kiosk.evaluate("CityWall.map.getZoom()") == 9.75
+    before = len(kiosk.requests)
+    kiosk.evaluate("CityWall.loadCounts(false); CityWall.setFilters({status: 'all'})")
+    wait_until(kiosk, "CityWall.featureCount() > 0")
+    kiosk.wait_for_load_state("networkidle", timeout=30_000)
+    tiles = [u.split("/tiles/")[1] for u in kiosk.requests[before:] if "/tiles/" in u]
+    assert tiles and all(t.split("/")[1].isdigit() for t in tiles), tiles[:5]
+    assert_clean(kiosk, server)
+
+
+def test_a_map_without_size_asks_for_nothing_built_from_its_view(kiosk, server):
+    """A map laid out at no size has an empty view: no heat request (its bbox would be empty),
+    and the URL keeps the last real view."""
+    open_kiosk(kiosk, server, "layout=hotline")
+    hash_before = kiosk.evaluate("location.hash")
+    before = len(kiosk.requests)
+    kiosk.evaluate(
+        "const c = CityWall.map.getContainer(); c.style.setProperty('width', '0', 'important');"
+        "c.style.setProperty('height', '0', 'important'); CityWall.map.invalidateSize();"
+        "CityWall.map.setView([34.7, 113.6], 12); CityWall.refreshHeat()"
+    )
+    kiosk.wait_for_load_state("networkidle", timeout=30_000)
+    assert [u for u in kiosk.requests[before:] if "/heat" in u] == []
+    assert kiosk.evaluate("location.hash") == hash_before
     assert_clean(kiosk, server)
 
 

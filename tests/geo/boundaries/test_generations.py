@@ -219,3 +219,22 @@ def test_concurrent_stagings_get_distinct_generations(tmp_path):
     listing = BoundaryRegistry(root).generations()
     assert [g["id"] for g in listing] == sorted(ids)
     assert not [p for p in root.iterdir() if p.name.startswith(".")]  # no staging leftovers
+
+
+def test_the_active_pointer_read_from_its_stat_follows_every_switch(registry):
+    """The pointer is read again only when its file changes: another registry on the same
+    folder (another process) sees each activation at once, also a pointer written in place
+    and one removed."""
+    first = registry.stage(_first_release(), source="a.gpkg")
+    second = registry.stage(_second_release(), source="b.gpkg")
+    other = BoundaryRegistry(registry.root)
+    assert other.active() is None
+    registry.activate(first)
+    assert other.active() == first
+    registry.activate(second)
+    assert other.active() == second and other.active() == second
+    (registry.root / "ACTIVE").write_text(first + "\n")  # in place: same inode, new size/time
+    os.utime(registry.root / "ACTIVE", ns=(1, 1))
+    assert other.active() == first
+    (registry.root / "ACTIVE").unlink()
+    assert other.active() is None
