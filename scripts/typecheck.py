@@ -6,8 +6,8 @@ as links to the repo folders (the ``package-dir`` mapping, read from pyproject) 
 mypy with ``mypy_path = "build/typecheck"``. Error paths are printed as repo paths
 (``geo/crs.py:12``). Extra arguments go to mypy; usage::
 
-    .venv/bin/python scripts/typecheck.py          # cityaware.geo (DEFAULT_TARGETS)
-    .venv/bin/python scripts/typecheck.py -p cityaware.api
+    .venv/bin/python scripts/typecheck.py          # geo, layers and api (DEFAULT_TARGETS)
+    .venv/bin/python scripts/typecheck.py -p cityaware.geo
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LINK_ROOT = ROOT / "build" / "typecheck"
-# What CI checks; api joins once it passes.
-DEFAULT_TARGETS = ["-p", "cityaware.geo", "-p", "cityaware.layers"]
+# What CI checks: every package.
+DEFAULT_TARGETS = ["-p", "cityaware.geo", "-p", "cityaware.layers", "-p", "cityaware.api"]
 
 
 def lay_links(root: Path = ROOT, link_root: Path = LINK_ROOT) -> dict[str, str]:

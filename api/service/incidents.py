@@ -58,6 +58,11 @@ CAMERAS_LAG_S = 0.2  # the nearest cameras of a view may miss a camera added thi
 _GIVEN = PlaceReading("given", "grid", True, "place given")  # lon/lat or address in the request
 
 
+# the stored fields an incident's view shows as they are
+VIEW_FIELDS = ("id", "status", "category", "title", "description", "channel", "priority",
+               "delivery_state", "address", "reported_at", "created_at", "updated_at")  # fmt: skip
+
+
 class IncidentIn(BaseModel):
     """A new incident: coordinates in any CRS, or an address."""
 
@@ -154,7 +159,7 @@ class Incidents:
         idempotency_key: str | None,
         dispatch: dict[str, Any] | None = None,
         extras: IntakeExtras | None = None,
-    ) -> tuple[dict, bool]:
+    ) -> tuple[dict[str, Any], bool]:
         """Pin, route and store an incident; returns (view, replayed).
 
         With ``text`` the category and/or place may be left out: they are read from
@@ -168,6 +173,7 @@ class Incidents:
         if not incident.category and text is None:
             raise InvalidInput("give a category, or the complaint text to read it from")
         place: PlaceReading | None = None
+        location: Location | None
         if incident.lon is not None and incident.lat is not None:
             if not incident.crs:
                 raise InvalidInput(f"crs is required with lon/lat ({CRS_HELP})")
@@ -240,7 +246,7 @@ class Incidents:
         place: PlaceReading | None,
         dispatch: dict[str, Any] | None,
         extras: IntakeExtras,
-    ) -> tuple[dict, bool]:
+    ) -> tuple[dict[str, Any], bool]:
         store = self.store
         district, zone = location.district_code or "", location.managing_zone or ""
         city = self.geocoding.city_name(location)
@@ -292,7 +298,9 @@ class Incidents:
             stored = store.update("incidents", stored["id"], {"status": "dispatched"}, note=note)
         return self.view(stored), False
 
-    def _replayed(self, stored: dict[str, Any], incident: IncidentIn) -> tuple[dict, bool]:
+    def _replayed(
+        self, stored: dict[str, Any], incident: IncidentIn
+    ) -> tuple[dict[str, Any], bool]:
         if stored["attributes"].get("request_sha256") != fingerprint(incident):
             raise Conflict(
                 "this Idempotency-Key was already used with a different request body; "
@@ -310,7 +318,7 @@ class Incidents:
         place: PlaceReading | None,
         dispatch: dict[str, Any],
         extras: IntakeExtras,
-    ) -> tuple[dict, bool]:
+    ) -> tuple[dict[str, Any], bool]:
         """Put an intake in the review queue (nothing is half stored: one transaction)."""
         analysis = {
             "category": guess.to_dict() if guess else {"id": category, "given": True},
@@ -346,10 +354,8 @@ class Incidents:
         gcj = from_lonlat(record["lon"], record["lat"], "GCJ02")
         cameras = nearest_devices(self.devices, record["lon"], record["lat"], ("cameras",),
                                   NEAREST_CAMERAS, max_age_s=CAMERAS_LAG_S)  # fmt: skip
-        fields = ("id", "status", "category", "title", "description", "channel", "priority")
-        fields += ("delivery_state", "address", "reported_at", "created_at", "updated_at")
         return {
-            **{name: record.get(name) for name in fields},
+            **{name: record.get(name) for name in VIEW_FIELDS},
             "location": {
                 "wgs84": [record["lon"], record["lat"]],
                 "gcj02": [float(gcj[0]), float(gcj[1])],

@@ -135,13 +135,14 @@ class RecentCases:
             with self._lock:
                 for id in delta.removed:
                     self._drop(id)
-                for row in delta.rows.itertuples(index=False):
-                    if row.category is None or pd.isna(row.reported_at):
-                        self._drop(row.id)
+                for row in delta.rows.to_dict("records"):
+                    if row["category"] is None or pd.isna(row["reported_at"]):
+                        self._drop(str(row["id"]))
                         continue
-                    matter, place = case_facts(row.attributes, row.address)
-                    self._put(row.id, (row.category, float(row.lon), float(row.lat),
-                                       int(row.reported_at), matter, place))  # fmt: skip
+                    matter, place = case_facts(row["attributes"], row["address"])
+                    at = int(row["reported_at"])
+                    self._put(str(row["id"]), (str(row["category"]), float(row["lon"]),
+                                               float(row["lat"]), at, matter, place))  # fmt: skip
                 self._seq = delta.seq
         finally:
             self._reading.release()
