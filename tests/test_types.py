@@ -1,4 +1,5 @@
-"""mypy passes on cityaware.geo, cityaware.layers and cityaware.api (strict, settings in pyproject's [tool.mypy]).
+"""mypy passes on cityaware.geo, cityaware.layers and cityaware.api (strict, settings in
+pyproject's [tool.mypy]).
 
 CI runs only pytest, so this test is what enforces the type check there.
 """

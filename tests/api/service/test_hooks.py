@@ -193,7 +193,9 @@ def test_a_hung_hook_does_not_hold_writes_or_other_hooks(live_app):
         healthy.wait_for(lambda: healthy.acknowledged() == expected)
         assert hung.acknowledged() == []
         hung.gate.set()
-        hung.wait_for(lambda: hung.acknowledged() == expected)
+        # at least once: an attempt that timed out while the gate was shut (a slow machine
+        # takes over hook_timeout_s to reach here) was re-sent, and both copies answer now
+        hung.wait_for(lambda: list(dict.fromkeys(hung.acknowledged())) == expected)
     finally:
         hung.close()
         healthy.close()
