@@ -19,7 +19,7 @@ import logging
 import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Self, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Self, TypeVar, cast, overload
 
 from cityaware.api.settings import Settings
 
@@ -69,8 +69,7 @@ class shared_part(cached_property[T]):
     def __get__(self, instance: object | None, owner: type[Any] | None = None) -> T | Self:
         if instance is None:
             return self
-        assert isinstance(instance, AppContext), "shared_part is for AppContext members"
-        with instance._building:
+        with cast(AppContext, instance)._building:  # only AppContext declares shared parts
             return super().__get__(instance, owner)
 
 

@@ -18,6 +18,7 @@ from fastapi import Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import Response
 
+from cityaware.api.json_values import is_number
 from cityaware.api.ogc.openapi_params import share_parameters
 from cityaware.api.ogc.web import OPENAPI
 from cityaware.api.responses import json_response
@@ -54,7 +55,7 @@ def to_openapi30(node: Any) -> Any:
         if examples:
             out["example"] = examples[0]
     for key, bound in (("exclusiveMinimum", "minimum"), ("exclusiveMaximum", "maximum")):
-        if isinstance(out.get(key), int | float) and not isinstance(out.get(key), bool):
+        if is_number(out.get(key)):
             out[bound] = out.pop(key)
             out[key] = True
     return out

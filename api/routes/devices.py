@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import orjson
 from fastapi import APIRouter, Depends, Header, Request, Response
 
+from cityaware.api.json_values import is_number
 from cityaware.api.ogc.crs import CRS84, check_crs, point_to_crs84
 from cityaware.api.ogc.geojson import feature_bytes
 from cityaware.api.ogc.web import GEOJSON, href
@@ -126,7 +127,7 @@ def _point(geometry: Any, crs: str) -> tuple[float, float]:
     if (
         not isinstance(coords, list)
         or len(coords) not in (2, 3)
-        or not all(isinstance(v, int | float) and not isinstance(v, bool) for v in coords)
+        or not all(is_number(v) for v in coords)
     ):
         raise InvalidInput("Point coordinates must be 2 or 3 numbers")
     lon, lat = point_to_crs84(coords[0], coords[1], crs)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from typing import TYPE_CHECKING, Any, TypeGuard
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import orjson
@@ -27,6 +27,7 @@ import shapely
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
+from cityaware.api.json_values import is_number
 from cityaware.api.responses import json_response
 from cityaware.api.routes.readings import batch_items, parse_time
 from cityaware.api.service.limits import read_body
@@ -45,15 +46,6 @@ MAX_BODY = 8 * 1024 * 1024
 POSITION_KEYS = frozenset({"id", "kind", "lon", "lat", "crs", "at"})
 KIND_PATTERN = re.compile(r"^[a-z][a-z0-9_-]{0,15}$")
 MAX_OBJECT_ID = 47  # kind:id fits the change feed's 64-character ids
-
-
-def is_number(value: object) -> TypeGuard[float]:
-    """Whether ``value`` is a JSON number (``True`` is not).
-
-    >>> is_number(1), is_number(2.5), is_number(True), is_number("3")
-    (True, True, False, False)
-    """
-    return isinstance(value, int | float) and not isinstance(value, bool)
 
 
 def parse_positions(body: bytes, now: int, skew_ms: int) -> tuple[PositionBatch, np.ndarray]:
