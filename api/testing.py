@@ -104,6 +104,10 @@ def server_process(
     """
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    # uvicorn takes a passed fd for a Unix socket, so asyncio leaves Nagle on: every answer
+    # on a kept-alive connection would wait ~40 ms for a delayed ACK (`serve`, which binds
+    # host and port itself, has TCP_NODELAY). Linux hands the listener's to each accepted one.
+    sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     command = [sys.executable, "-m", "uvicorn", "cityaware.api.app:create_app", "--factory"]
