@@ -52,7 +52,7 @@ from cityaware.geo.store.live_tables import (
     update_rows,
 )
 from cityaware.geo.store.lockorder import ordered_write
-from cityaware.geo.store.sensor_state import refuse_unknown, screening_state
+from cityaware.geo.store.sensor_state import ScreeningQuery, refuse_unknown
 from cityaware.geo.store.times import from_ms
 
 SCOPES = ("sensor", "kind")
@@ -112,6 +112,7 @@ class ReadingStore:
         self.tables = store.tables
         self.retention_ms, self.sync_ms = retention_ms, sync_ms
         self._retention = Retention(self.tables["readings"], retention_ms)
+        self._screening = ScreeningQuery(store.features, self.tables)
 
     # --- thresholds ------------------------------------------------------------
 
@@ -184,7 +185,7 @@ class ReadingStore:
         """One attempt of :meth:`write`: the readings sorted by sensor and time, ``codes``
         their sensor's index in the sorted ``ids``."""
         report = WriteReport(accepted=len(codes))
-        state = screening_state(conn, self.store.features, self.tables, ids)
+        state = self._screening.run(conn, ids)
         report.stored = insert_ignore_columns(
             conn,
             self.tables["readings"],
@@ -230,16 +231,15 @@ class ReadingStore:
         update_columns(
             conn,
             self.store.features,
-            "id",
+            "fid",
             {
-                "id": [ids[c] for c in touched.tolist()],
+                "fid": state.fid[touched].tolist(),
                 "reading_value": values[last].tolist(),
                 "reading_at": at[last].tolist(),
                 "reading_unit": [units[i] for i in picked[last].tolist()],
                 "online": [True] * len(last),
                 "alarm": alarm[touched].tolist(),
-            },
-            where=self.store.features.c.kind == "sensors",
+            },  # fid: the rows the screening read (and on PostgreSQL locked) just now
         )
         report.alarms = self._save_alarms(conn, alarm_rows, now)
         if changes:

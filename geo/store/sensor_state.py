@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import orjson
 import sqlalchemy as sa
 
 from cityaware.geo.errors import InvalidInput
-from cityaware.geo.live.screen import NO_TIME, Bools, Bounds, Floats, Previous
-from cityaware.geo.store.columns import fetch_columns
-from cityaware.geo.store.live_tables import in_values
+from cityaware.geo.live.screen import NO_TIME, Bools, Bounds, Floats, Ints, Previous
+from cityaware.geo.store.prepared import Prepared
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Screening:
     alarm: Bools
     online: Bools
     has_open: Bools
+    fid: Ints  # the feature row's key
 
 
 def refuse_unknown(ids: Sequence[str], found: Container[str]) -> None:
@@ -45,12 +46,66 @@ def refuse_unknown(ids: Sequence[str], found: Container[str]) -> None:
     raise InvalidInput(f"unknown sensor {shown}{more}; nothing was written")
 
 
-def screening_state(
-    conn: sa.Connection, f: sa.Table, tables: Mapping[str, sa.Table], ids: Sequence[str]
-) -> Screening:
-    """What the array screening needs of the sensors ``ids`` (sorted), in one query:
-    last reading, flags, value bounds of the threshold that applies, and whether an
-    alarm is open. InvalidInput names unknown sensors (nothing is written)."""
+class ScreeningQuery:
+    """:func:`screening_state`'s query over a store's tables, compiled once per dialect."""
+
+    def __init__(self, f: sa.Table, tables: Mapping[str, sa.Table]) -> None:
+        self.f, self.tables = f, tables
+        self._prepared: dict[str, Prepared] = {}
+
+    def run(self, conn: sa.Connection, ids: Sequence[str]) -> Screening:
+        """:func:`screening_state` of the sensors ``ids`` (sorted)."""
+        dialect = conn.dialect.name
+        statement = self._prepared.get(dialect)
+        if statement is None:
+            select = _screening_select(dialect, self.f, self.tables)
+            statement = self._prepared[dialect] = Prepared(select, "ids")
+        return screening_state(conn, statement, ids)
+
+
+def screening_state(conn: sa.Connection, statement: Prepared, ids: Sequence[str]) -> Screening:
+    """What the array screening needs of the sensors ``ids`` (sorted), in one query
+    (``statement``, see :class:`ScreeningQuery`): last reading, flags, value bounds of the
+    threshold that applies, whether an alarm is open, and the row's ``fid`` (the write
+    updates by it). InvalidInput names unknown sensors (nothing is written)."""
+    dialect = conn.dialect.name
+    listed: Any = list(ids) if dialect == "postgresql" else orjson.dumps(list(ids)).decode()
+    rows = statement.run(conn, ids=listed).all()
+    if len(rows) != len(ids):
+        refuse_unknown(ids, {r[0] for r in rows})
+    column = dict(zip(_NAMES, zip(*rows, strict=True), strict=True))
+    code_of = {s: i for i, s in enumerate(ids)}
+    codes = np.fromiter(map(code_of.__getitem__, column["id"]), np.int64, len(ids))
+
+    def aligned(name: str) -> Floats:
+        out: Floats = np.empty(len(ids))
+        out[codes] = np.array(column[name], dtype=np.float64)  # None -> NaN
+        return out
+
+    def flags(name: str) -> Bools:
+        return np.asarray(aligned(name) == 1, dtype=bool)  # NULL (NaN) -> False
+
+    fid: Ints = np.empty(len(ids), dtype=np.int64)
+    fid[codes] = np.array(column["fid"], dtype=np.int64)
+    return Screening(
+        previous=Previous(
+            at=np.nan_to_num(aligned("at"), nan=NO_TIME).astype(np.int64),
+            value=aligned("value"),
+        ),
+        bounds=Bounds(low=aligned("min"), high=aligned("max"), rate=aligned("rate")),
+        alarm=flags("alarm"),
+        online=flags("online"),
+        has_open=flags("has_open"),
+        fid=fid,
+    )
+
+
+_NAMES = ("id", "fid", "at", "value", "alarm", "online", "min", "max", "rate", "has_open")
+
+
+def _screening_select(dialect: str, f: sa.Table, tables: Mapping[str, sa.Table]) -> sa.Select[Any]:
+    """The query of :func:`screening_state` (columns :data:`_NAMES`), the sensor ids bound
+    as ``ids``: a JSON array text on SQLite, a text array on PostgreSQL."""
     alarms = tables["alarms"]
     own = tables["thresholds"].alias("own")
     kind = tables["thresholds"].alias("by_kind")
@@ -64,9 +119,18 @@ def screening_state(
 
     kind_key = sa.func.coalesce(f.c.device_kind, "")
     has_open = sa.exists().where(alarms.c.sensor_id == f.c.id, alarms.c.state == "open")
+    ids: sa.BindParameter[Any] = sa.bindparam("ids", None)
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import ARRAY
+
+        listed = f.c.id == sa.any_(sa.cast(ids, ARRAY(sa.Text)))
+    else:
+        each: sa.Select[Any] = sa.select(sa.column("value")).select_from(sa.func.json_each(ids))
+        listed = f.c.id.in_(each.scalar_subquery())
     stmt = (
         sa.select(
             f.c.id,
+            f.c.fid,
             f.c.reading_at.label("at"),
             f.c.reading_value.label("value"),
             f.c.alarm,
@@ -81,31 +145,6 @@ def screening_state(
                 kind, sa.and_(kind.c.scope == "kind", kind.c.target == kind_key)
             )
         )
-        .where(f.c.kind == "sensors", in_values(conn, f.c.id, list(ids)))
+        .where(f.c.kind == "sensors", listed)
     )
-    if conn.dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=f)
-    column = fetch_columns(conn, stmt)
-    if len(column["id"]) != len(ids):
-        refuse_unknown(ids, set(column["id"]))
-    code_of = {s: i for i, s in enumerate(ids)}
-    codes = np.fromiter(map(code_of.__getitem__, column["id"]), np.int64, len(ids))
-
-    def aligned(name: str) -> Floats:
-        out: Floats = np.empty(len(ids))
-        out[codes] = np.array(column[name], dtype=np.float64)  # None -> NaN
-        return out
-
-    def flags(name: str) -> Bools:
-        return np.asarray(aligned(name) == 1, dtype=bool)  # NULL (NaN) -> False
-
-    return Screening(
-        previous=Previous(
-            at=np.nan_to_num(aligned("at"), nan=NO_TIME).astype(np.int64),
-            value=aligned("value"),
-        ),
-        bounds=Bounds(low=aligned("min"), high=aligned("max"), rate=aligned("rate")),
-        alarm=flags("alarm"),
-        online=flags("online"),
-        has_open=flags("has_open"),
-    )
+    return stmt.with_for_update(of=f) if dialect == "postgresql" else stmt
