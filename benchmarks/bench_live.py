@@ -232,18 +232,23 @@ def latency(
     return webhook, sse
 
 
-def bench_readings(client: httpx.Client, sensors: list[str], batches: int) -> None:
-    """Readings/s with alarm evaluation beside the same batches refused after parsing."""
+def bench_readings(client: httpx.Client, sensors: list[str], batches: int, pid: int) -> None:
+    """Readings/s with alarm evaluation beside the same batches refused after parsing; and
+    the server's CPU per batch (user + system: a figure the machine's load does not move)."""
     bodies = reading_bodies(sensors, batches + 1, np.random.default_rng(14))
     timed_posts(client, "/v1/readings", first_readings(sensors, batches + 3), 200)
+    used = cpu_seconds(pid)
     seconds = timed_posts(client, "/v1/readings", bodies[1:], 200)
+    cpu = (cpu_seconds(pid) - used) / len(seconds)
     n = sum(len(orjson.loads(b)["readings"]) for b in bodies[1:])
     refused = []
     for body in bodies[1:]:
         payload = orjson.loads(body)
         payload["readings"][-1]["at"] = iso(now_ms() + 3_600_000)
         refused.append(orjson.dumps(payload))
+    used = cpu_seconds(pid)
     base = timed_posts(client, "/v1/readings", refused, 400)
+    base_cpu = (cpu_seconds(pid) - used) / len(base)
     healthz = []
     for _ in range(100):
         started = time.perf_counter()
@@ -258,6 +263,10 @@ def bench_readings(client: httpx.Client, sensors: list[str], batches: int) -> No
     print(
         f"  baseline, same batches refused after parsing: {base_rate:,.0f} readings/s"
         f" ({percentiles(base)}); ratio {rate / base_rate:.2f}"
+    )
+    print(
+        f"  server CPU per batch: {cpu * 1000:.0f} ms written, {base_cpu * 1000:.0f} ms refused"
+        f" after parsing; ratio {cpu / base_cpu:.1f}"
     )
     print(f"  GET /healthz: {len(healthz) / sum(healthz):,.0f} req/s sequential")
     print(f"  target (issue 14): >= 50,000 readings/s; load average {load_average()}")
@@ -352,7 +361,7 @@ def main() -> None:
 
                 sustained(url, HEADERS, sensors["id"].tolist(), centres, args)
             if "readings" in parts and not args.sustained:
-                bench_readings(client, sensors["id"].tolist(), args.batches)
+                bench_readings(client, sensors["id"].tolist(), args.batches, process.pid)
             if "positions" in parts and not args.sustained:
                 bench_positions(client, centres, fence_codes, args)
             if "latency" in parts and not args.sustained:

@@ -10,7 +10,9 @@ alarm's state, bad readings and clearing go into the incident's ``attributes.ala
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from cityaware.api.service.incidents import IncidentIn, IntakeExtras
 from cityaware.geo.store.readings import ReadingBatch, ReadingStore, WriteReport
@@ -20,6 +22,8 @@ if TYPE_CHECKING:
     from cityaware.api.service.incidents import Incidents
 
 CHANNEL = "sensor_alarm"
+SYNC_THREADS = 8  # alarms brought up to date side by side (their incidents: one group commit)
+T = TypeVar("T")
 
 
 def idempotency_key(alarm: dict[str, Any]) -> str:
@@ -85,23 +89,51 @@ class Alarms:
         return len(pending)
 
     def sync(self, alarms: list[dict[str, Any]]) -> None:
-        """Create the missing incidents and record the alarms' state in them."""
-        store = self.incidents.store
+        """Create the missing incidents and record the alarms' state in them.
+
+        The alarms are brought up to date side by side (:data:`SYNC_THREADS`), so the
+        store's group commit takes their incidents in one transaction, and then marked
+        synced in one more: a batch that opened or cleared a few alarms costs a few
+        commits, not three per alarm (each would hold the write lock the next batch waits
+        for). One that fails is left unsynced (the live worker tries it again) and its
+        error raised after the others are marked."""
         ids = [a["id"] for a in alarms]
         fresh = {a["id"]: a for a in self.readings.alarms(ids=ids, limit=len(ids))} if ids else {}
-        for alarm in (fresh[i] for i in dict.fromkeys(ids) if i in fresh):
-            summary = alarm_summary(alarm)
-            extras = IntakeExtras(attributes={"sensor": alarm["sensor_id"], "alarm": summary})
-            view, _ = self.incidents.create(
-                incident_request(alarm), idempotency_key(alarm), extras=extras
-            )
-            incident = store.get("incidents", view["id"])
-            attributes = {**incident["attributes"], "sensor": alarm["sensor_id"]}
-            if attributes.get("alarm") != summary:  # a replay, or the alarm moved on
-                attributes["alarm"] = summary
-                store.update("incidents", view["id"], {"attributes": attributes})
-            synced = max(now_ms(), alarm["cleared_at"] or 0)  # a clear may be ahead of the clock
-            self.readings.mark_synced(alarm["id"], view["id"], synced)
+        chosen = [fresh[i] for i in dict.fromkeys(ids) if i in fresh]
+        if len(chosen) < 2:
+            outcomes = [_outcome(self._sync_one, a) for a in chosen]
+        else:
+            with ThreadPoolExecutor(min(SYNC_THREADS, len(chosen)), "alarm-sync") as pool:
+                outcomes = list(pool.map(lambda a: _outcome(self._sync_one, a), chosen))
+        self.readings.mark_synced([o for o in outcomes if not isinstance(o, Exception)])
+        for outcome in outcomes:
+            if isinstance(outcome, Exception):
+                raise outcome
+
+    def _sync_one(self, alarm: dict[str, Any]) -> tuple[str, str, int]:
+        """Create or update one alarm's incident; returns (alarm id, incident id, synced
+        time) for :meth:`ReadingStore.mark_synced`."""
+        store = self.incidents.store
+        summary = alarm_summary(alarm)
+        extras = IntakeExtras(attributes={"sensor": alarm["sensor_id"], "alarm": summary})
+        view, _ = self.incidents.create(
+            incident_request(alarm), idempotency_key(alarm), extras=extras
+        )
+        incident = store.get("incidents", view["id"])
+        attributes = {**incident["attributes"], "sensor": alarm["sensor_id"]}
+        if attributes.get("alarm") != summary:  # a replay, or the alarm moved on
+            attributes["alarm"] = summary
+            store.update("incidents", view["id"], {"attributes": attributes})
+        synced = max(now_ms(), alarm["cleared_at"] or 0)  # a clear may be ahead of the clock
+        return alarm["id"], view["id"], synced
+
+
+def _outcome(run: Callable[[dict[str, Any]], T], alarm: dict[str, Any]) -> T | Exception:
+    """``run(alarm)``, or the exception it raised."""
+    try:
+        return run(alarm)
+    except Exception as error:  # noqa: BLE001 (raised by sync after the others are marked)
+        return error
 
 
 def alarm_summary(alarm: dict[str, Any]) -> dict[str, Any]:

@@ -1,8 +1,8 @@
 """Sensor readings: the batch write with alarm evaluation, the history, thresholds, offline.
 
 One :meth:`ReadingStore.write` is one transaction, whose first lock is the change-feed
-counter (like every writer of the store but :meth:`ReadingStore.mark_synced`, see
-:mod:`geo.store.lockorder`; one that loses a deadlock anyway is run again): it checks
+counter (like every writer of the store, see :mod:`geo.store.lockorder`; one that
+loses a deadlock anyway is run again): it checks
 every sensor exists (else nothing is written), keeps each reading in the ``readings``
 history (a replayed reading is ignored), moves each sensor's last reading, online state
 and ``alarm`` flag forward (readings older than the sensor's last one are history only),
@@ -384,19 +384,15 @@ class ReadingStore:
             rows = conn.execute(stmt.order_by(table.c.opened_at).limit(limit)).mappings()
             return [plain(r) for r in rows]
 
-    def mark_synced(self, alarm_id: str, incident_id: str, now: int) -> None:
-        """Record that the alarm's incident is ``incident_id`` and up to date as of ``now``.
-
-        The one write here that does not take the feed counter first: one UPDATE of one
-        row by primary key holds a single row lock and waits only while holding none, so
-        it cannot close a deadlock cycle (and the live worker calls it once per alarm)."""
+    def mark_synced(self, synced: Sequence[tuple[str, str, int]]) -> None:
+        """Record, for each ``(alarm id, incident id, now)``, that the alarm's incident is
+        that one and up to date as of ``now``: one transaction (feed counter first) for
+        all the alarms a sync brought up to date, so one commit."""
+        if not synced:
+            return
         table = self.tables["alarms"]
-        with self.backend.write() as conn:
-            conn.execute(
-                table.update()
-                .where(table.c.id == alarm_id)
-                .values(incident_id=incident_id, synced_at=now)
-            )
+        rows = [{"id": a, "incident_id": i, "synced_at": at} for a, i, at in synced]
+        ordered_write(self.store, lambda conn: update_rows(conn, table, rows, ("id",)))
 
     # --- history -------------------------------------------------------------------
 

@@ -288,7 +288,46 @@ def test_a_mixed_batch_matches_reading_by_reading_evaluation(app, client, role_k
         stored = ctx.store.get("sensors", sid)
         newest = max(series[sid])
         assert (stored["reading_value"], stored["alarm"]) == (newest[1], step.open)
-        assert len(alarm_incidents(app, sid)) == len(expected)
+        incidents = alarm_incidents(app, sid)
+        assert len(incidents) == len(expected)
+        assert sorted(a["incident_id"] for a in alarms) == sorted(i["id"] for i in incidents)
+
+
+def test_a_failing_alarm_sync_marks_the_others_and_leaves_itself_to_repair(app, role_keys):
+    """Alarms are synced side by side: one whose incident cannot be created (its sensor is
+    far outside the city) raises, the others are marked synced, and it stays unsynced."""
+    from cityaware.geo.errors import CityAwareError
+    from cityaware.geo.live.alarms import Threshold
+    from cityaware.geo.store.readings import ReadingBatch
+    from cityaware.geo.store.times import now_ms
+
+    ctx = app.state.ctx
+    ctx.live_worker.stop()  # its sweep would sync the alarms before we look
+    tag = uuid.uuid4().hex[:6]
+    inside = [f"in{tag}-{n}" for n in range(3)]
+    outside = f"a-out{tag}"  # first in the batch's order: the others come after its failure
+    for sid in inside:
+        ctx.store.add("sensors", {"id": sid, "lon": 113.625, "lat": 34.745})
+    ctx.store.add("sensors", {"id": outside, "lon": 2.35, "lat": 48.85})
+    sensors = [*inside, outside]
+    for sid in sensors:
+        ctx.readings.set_threshold("sensor", sid, Threshold(max=1.0), now_ms())
+    at = int((START + timedelta(minutes=50)).timestamp() * 1000)
+    report = ctx.readings.write(ReadingBatch(sensors, [5.0] * 4, [at] * 4, [None] * 4), now_ms())
+    assert len(report.alarms) == 4
+    try:
+        with pytest.raises(CityAwareError):
+            ctx.alarms.sync(report.alarms)
+        unsynced = {a["sensor_id"] for a in ctx.readings.unsynced(10_000)}
+        assert outside in unsynced and not unsynced & set(inside)
+        for sid in inside:
+            (alarm,) = ctx.readings.alarms(sid)
+            (incident,) = alarm_incidents(app, sid)
+            assert alarm["incident_id"] == incident["id"] and alarm["synced_at"] is not None
+    finally:  # the worker would retry it for ever
+        (lost,) = ctx.readings.alarms(outside)
+        ctx.readings.mark_synced([(lost["id"], "none", now_ms())])
+        ctx.live_worker.start()
 
 
 def iso_ms(ms: int) -> str:
