@@ -15,6 +15,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from cityaware.api.service.incidents import IncidentIn, IntakeExtras
+from cityaware.geo.errors import NotFound
 from cityaware.geo.store.readings import ReadingBatch, ReadingStore, WriteReport
 from cityaware.geo.store.times import from_ms, now_ms
 
@@ -115,17 +116,30 @@ class Alarms:
         time) for :meth:`ReadingStore.mark_synced`."""
         store = self.incidents.store
         summary = alarm_summary(alarm)
-        extras = IntakeExtras(attributes={"sensor": alarm["sensor_id"], "alarm": summary})
-        view, _ = self.incidents.create(
-            incident_request(alarm), idempotency_key(alarm), extras=extras
-        )
-        incident = store.get("incidents", view["id"])
+        incident = self._known_incident(alarm)
+        if incident is None:
+            extras = IntakeExtras(attributes={"sensor": alarm["sensor_id"], "alarm": summary})
+            view, _ = self.incidents.create(
+                incident_request(alarm), idempotency_key(alarm), extras=extras
+            )
+            incident = store.get("incidents", view["id"])
         attributes = {**incident["attributes"], "sensor": alarm["sensor_id"]}
         if attributes.get("alarm") != summary:  # a replay, or the alarm moved on
             attributes["alarm"] = summary
-            store.update("incidents", view["id"], {"attributes": attributes})
+            store.update("incidents", incident["id"], {"attributes": attributes})
         synced = max(now_ms(), alarm["cleared_at"] or 0)  # a clear may be ahead of the clock
-        return alarm["id"], view["id"], synced
+        return alarm["id"], incident["id"], synced
+
+    def _known_incident(self, alarm: dict[str, Any]) -> dict[str, Any] | None:
+        """The incident an earlier sync recorded for the alarm, if it is still there: an
+        alarm that stays open or clears needs no new intake (its pinning, routing and
+        answer, which a replay of the create would do again to find the same incident)."""
+        if alarm["incident_id"] is None:
+            return None
+        try:
+            return self.incidents.store.get("incidents", alarm["incident_id"])
+        except NotFound:
+            return None
 
 
 def _outcome(run: Callable[[dict[str, Any]], T], alarm: dict[str, Any]) -> T | Exception:
