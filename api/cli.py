@@ -3,29 +3,22 @@
 Each sub-command lives in ``api/commands/<name>.py`` and exposes
 ``add_parser(subparsers)``, which registers the parser and sets ``func``
 (called with the parsed args and the :class:`~api.settings.Settings`).
+A run imports only the module of the command it names (a file command starts
+without loading the others); help and unknown commands load them all.
 Errors print as one line unless ``--debug``.
 
 >>> build_parser().parse_args(["demo", "--data-dir", "/tmp/x"]).data_dir
 '/tmp/x'
+>>> build_parser("locate")._subparsers._group_actions[0].choices.keys()
+dict_keys(['locate'])
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
-from collections.abc import Callable
 
-from cityaware.api.commands import (
-    Subparsers,
-    boundaries,
-    demo,
-    export,
-    geocode,
-    import_,
-    keys,
-    locate,
-    serve,
-)
 from cityaware.api.settings import Settings
 from cityaware.geo.errors import CityAwareError
 
@@ -34,19 +27,21 @@ EPILOG = """examples:
   cityaware demo && cityaware serve
   cityaware import incidents cases.csv --crs BD09
   cityaware locate --help   (every command has its own help and examples)"""
-COMMANDS: tuple[Callable[[Subparsers], None], ...] = (
-    demo.add_parser,
-    serve.add_parser,
-    keys.add_parser,
-    boundaries.add_parser,
-    geocode.add_parser,
-    locate.add_parser,
-    import_.add_parser,
-    export.add_parser,
-)
+# Command name -> its module in cityaware.api.commands, in the order help lists them.
+COMMANDS = {
+    "demo": "demo",
+    "serve": "serve",
+    "keys": "keys",
+    "boundaries": "boundaries",
+    "geocode": "geocode",
+    "locate": "locate",
+    "import": "import_",
+    "export": "export",
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The whole command line, or only ``command``'s part when it names one."""
     parser = argparse.ArgumentParser(
         prog="cityaware",
         description=DESCRIPTION,
@@ -55,13 +50,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--debug", action="store_true", help="show tracebacks")
     subparsers = parser.add_subparsers(dest="command", required=True)
-    for add_parser in COMMANDS:
-        add_parser(subparsers)
+    for name, module in COMMANDS.items():
+        if command not in COMMANDS or command == name:
+            importlib.import_module(f"cityaware.api.commands.{module}").add_parser(subparsers)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    named = next((word for word in argv if not word.startswith("-")), None)
+    args = build_parser(named).parse_args(argv)
     settings = Settings.from_env().with_data_dir(getattr(args, "data_dir", None))
     try:
         return args.func(args, settings) or 0
