@@ -4,7 +4,9 @@ Each sub-command lives in ``api/commands/<name>.py`` and exposes
 ``add_parser(subparsers)``, which registers the parser and sets ``func``
 (called with the parsed args and the :class:`~api.settings.Settings`).
 A run imports only the module of the command it names (a file command starts
-without loading the others); help and unknown commands load them all.
+without loading the others); help and unknown commands load them all. As a
+program (:func:`program`, the ``cityaware`` script), a command whose parser sets
+``exit_at_once`` ends without the interpreter's teardown once it has returned.
 Errors print as one line unless ``--debug``.
 
 >>> build_parser().parse_args(["demo", "--data-dir", "/tmp/x"]).data_dir
@@ -17,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 from cityaware.api.settings import Settings
@@ -56,13 +59,21 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, as_program: bool = False) -> int:
+    """Run the command line ``argv`` (default: this process's arguments); the exit code."""
     argv = sys.argv[1:] if argv is None else argv
     named = next((word for word in argv if not word.startswith("-")), None)
     args = build_parser(named).parse_args(argv)
     settings = Settings.from_env().with_data_dir(getattr(args, "data_dir", None))
     try:
-        return args.func(args, settings) or 0
+        code: int = args.func(args, settings) or 0
+        if as_program and getattr(args, "exit_at_once", False):
+            # Everything the command wrote is closed: skip the teardown, which collects
+            # and frees every object numpy, pyarrow, shapely and pyproj made (~40 ms).
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os._exit(code)
+        return code
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
@@ -73,5 +84,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def program() -> int:
+    """The ``cityaware`` script: :func:`main` on this process's arguments."""
+    return main(as_program=True)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(program())

@@ -72,7 +72,7 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument("--generation", help="boundary generation (default: the active one)")
     parser.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk")
     add_data_dir(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, exit_at_once=True)  # outputs are closed when run returns
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
