@@ -358,7 +358,8 @@ def make_chunk(
     errors = np.full(n, None, dtype=object)
     geometry: pa.Array[Any] | None = None
     if geometry_col and geometry_col in table.column_names:
-        geometry = table[geometry_col].combine_chunks()
+        column: pa.ChunkedArray[Any] = table[geometry_col]  # one chunk per batch: no copy
+        geometry = column.chunks[0] if column.num_chunks == 1 else column.combine_chunks()
         table = table.drop_columns([geometry_col])
     if lon_col is not None and lat_col is not None:
         x = _numbers(table[lon_col], lon_col, errors)
