@@ -15,6 +15,7 @@ are kept with status ``invalid`` and the reason in the ``error`` column.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from contextlib import AbstractContextManager, nullcontext
 from pathlib import Path
@@ -71,10 +72,13 @@ def add_parser(subparsers: Subparsers) -> None:
     parser.add_argument("--generation", help="boundary generation (default: the active one)")
     parser.add_argument("--chunk-size", type=int, default=100_000, help="rows per chunk")
     add_data_dir(parser)
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=run, exit_at_once=True)  # outputs are closed when run returns
 
 
 def run(args: argparse.Namespace, settings: Settings) -> int:
+    # numpy's OpenBLAS starts a spinning thread per core when numpy loads (5-10 % of a
+    # file's CPU time); nothing here does linear algebra. Only has effect before numpy loads.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     from cityaware.geo.memory import gc_paused
 
     with gc_paused():  # imports and arrays make no cycles: the collector only costs CPU

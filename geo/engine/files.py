@@ -37,10 +37,10 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute  # noqa: F401 - registers pa.compute
 import pyarrow.csv as pa_csv
 import pyarrow.parquet as pq
 import shapely
+from pyarrow._compute import CastOptions, call_function  # see geo.engine.columns
 
 from cityaware.geo.arrays import FloatArray, ObjectArray
 from cityaware.geo.crs import to_lonlat_checked
@@ -117,7 +117,7 @@ def locate_file(
         for chunk in chunks:
             table, lon, lat = locate_chunk(chunk, locator, crs)
             writer.write(table, chunk.geometry, chunks.geometry_crs, lon, lat)
-            found = pa.compute.value_counts(table["status"])
+            found = call_function("value_counts", [table["status"]])
             statuses, numbers = found.field(0).to_pylist(), found.field(1).to_pylist()
             for status, n in zip(statuses, numbers, strict=True):
                 counts[str(status)] += int(n or 0)
@@ -358,7 +358,8 @@ def make_chunk(
     errors = np.full(n, None, dtype=object)
     geometry: pa.Array[Any] | None = None
     if geometry_col and geometry_col in table.column_names:
-        geometry = table[geometry_col].combine_chunks()
+        column: pa.ChunkedArray[Any] = table[geometry_col]  # one chunk per batch: no copy
+        geometry = column.chunks[0] if column.num_chunks == 1 else column.combine_chunks()
         table = table.drop_columns([geometry_col])
     if lon_col is not None and lat_col is not None:
         x = _numbers(table[lon_col], lon_col, errors)
@@ -422,7 +423,7 @@ def _numbers(column: pa.ChunkedArray[Any], name: str, errors: ObjectArray) -> Fl
     if pa.types.is_floating(column.type) or pa.types.is_integer(column.type):
         return floats(column)
     try:  # fast path: every value parses
-        return floats(pa.compute.cast(column, pa.float64()))
+        return floats(call_function("cast", [column], CastOptions.safe(pa.float64())))
     except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
         pass
     import pandas as pd  # only for columns with unreadable values
@@ -493,7 +494,9 @@ class _Writer:
     def _append(self, table: pa.Table) -> None:
         assert self._sink is not None  # opened by _write_csv / _write_parquet
         sink, schema = self._sink
-        sink.write_table(table.cast(schema))
+        if not table.schema.equals(schema):  # a later chunk typed otherwise (e.g. all-null)
+            table = table.cast(schema)
+        sink.write_table(table)
 
     def _write_parquet(self, table: pa.Table, crs: str | None) -> None:
         if self._sink is None:
@@ -508,10 +511,32 @@ class _Writer:
                 geo["columns"]["geometry"]["crs"] = CRS.from_user_input(crs).to_json_dict()
             metadata = {**(table.schema.metadata or {}), b"geo": json.dumps(geo).encode()}
             schema = table.schema.with_metadata(metadata)
-            self._sink = pq.ParquetWriter(str(self.path), schema), schema
+            # Dictionary pages for text columns (codes, statuses: few values); numbers and
+            # WKB are mostly distinct, so hashing them only to fall back to plain costs
+            # ~40 % of the write. Min/max statistics only on numbers: on WKB they mean
+            # nothing, and on codes spread over a city they span every chunk (~20 %).
+            texts = [f.name for f in schema if _is_text(f.type)]
+            ranked = [f.name for f in schema if not (_is_text(f.type) or _is_bytes(f.type))]
+            writer = pq.ParquetWriter(
+                str(self.path),
+                schema,
+                use_dictionary=texts,  # type: ignore[arg-type]  # a list of columns (stubs: bool)
+                write_statistics=ranked,
+            )
+            self._sink = writer, schema
         self._append(table)
 
     def close(self) -> None:
         if self._sink is not None:
             self._sink[0].close()
             self._sink = None
+
+
+def _is_text(kind: pa.DataType) -> bool:
+    return (
+        pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_dictionary(kind)
+    )
+
+
+def _is_bytes(kind: pa.DataType) -> bool:
+    return pa.types.is_binary(kind) or pa.types.is_large_binary(kind)

@@ -3,10 +3,11 @@
 The folder ``grid-lookup-<generation>-<key>/`` holds the lookup table (one
 ``.npy`` per array, memory-mapped on load: :meth:`LookupTable.load`), the leaf
 polygons as WKB in lon/lat and in the metric CRS (so opening projects nothing),
-``locator.json``: the generation, the parameters, the metric CRS, the leaf
-codes and their chains; and ``records.json``, the unit records (read on first
-use). A folder is written under a temporary name and renamed into place, so
-readers see a whole snapshot or none.
+``valid.npy`` (per polygon, its GEOS validity: read, not recomputed; a folder
+saved before it existed computes it), ``locator.json``: the generation, the
+parameters, the metric CRS, the leaf codes and their chains; and ``records.json``,
+the unit records (read on first use). A folder is written under a temporary name
+and renamed into place, so readers see a whole snapshot or none.
 
 Opening needs neither the boundaries nor geopandas/pandas/rasterio: a file
 command that only locates pays for numpy, shapely and pyproj.
@@ -35,6 +36,7 @@ from cityaware.geo.engine.lookup import LookupTable
 
 META_FILE = "locator.json"
 RECORDS_FILE = "records.json"
+VALID_FILE = "valid.npy"
 
 
 class SavedRecords(Mapping[str, dict[str, Any]]):
@@ -80,6 +82,7 @@ def save(folder: Path, snapshot: Snapshot) -> None:
         snapshot.table.save(work / "table")
         _save_wkb(work / "wkb", snapshot.exact.geometries)
         _save_wkb(work / "metric_wkb", snapshot.exact.metric_geometries)
+        np.save(work / VALID_FILE, snapshot.exact.valid, allow_pickle=False)
         meta = {
             **snapshot.meta,
             "metric_crs": snapshot.exact.metric_crs,
@@ -110,6 +113,7 @@ def load(folder: Path) -> Snapshot:
         metric_crs=meta["metric_crs"],
         metric_geometries=_load_wkb(folder / "metric_wkb"),
         metric_pipeline=meta["metric_pipeline"],
+        valid=np.load(folder / VALID_FILE) if (folder / VALID_FILE).exists() else None,
     )
     leaf_codes, chains = meta.pop("leaf_codes"), meta.pop("chains")
     records = SavedRecords(folder / RECORDS_FILE)

@@ -173,3 +173,34 @@ def test_cli_locate_from_the_cache_loads_no_pandas_or_web_stack(tmp_path):
     heavy = {"pandas", "geopandas", "fastapi", "sqlalchemy", "rasterio", "pyogrio", "tqdm"}
     assert not heavy & modules, heavy & modules
     assert {"numpy", "pyarrow", "shapely"} <= modules
+    assert not {"pyarrow.compute", "cityaware.api.commands.serve"} & modules
+
+
+def test_cli_program_exits_at_once_with_its_output_whole(tmp_path):
+    """As a program, locate skips the interpreter's teardown: the summary line and the
+    GeoParquet output must still be complete (compared with locate_many)."""
+    import subprocess
+    import sys
+
+    from cityaware.geo.boundaries.generations import BoundaryRegistry
+
+    units = voronoi_units(12, seed=3, city=CITY)
+    registry = BoundaryRegistry(tmp_path / "boundaries")
+    registry.activate(registry.stage(units, source="test"))
+    rng = np.random.default_rng(5)
+    lon, lat = rng.uniform(113.58, 113.73, 3000), rng.uniform(34.68, 34.79, 3000)
+    src = tmp_path / "in.csv"
+    pd.DataFrame({"id": np.arange(3000), "lon": lon, "lat": lat}).to_csv(src, index=False)
+    out = tmp_path / "out.parquet"
+    args = ["locate", str(src), "--crs", "WGS84", "-o", str(out), "--data-dir", str(tmp_path)]
+    done = subprocess.run(
+        [sys.executable, "-m", "cityaware.api.cli", *args],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    assert done.stdout.startswith("located 3000 points") and done.stdout.endswith("\n")
+    got = gpd.read_parquet(out)
+    want = GridLocator.build(units, "check").locate_many(lon, lat).to_frame()
+    assert got["grid_code"].tolist() == want["grid_code"].tolist()
+    assert got["status"].tolist() == want["status"].tolist()

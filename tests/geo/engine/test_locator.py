@@ -223,6 +223,10 @@ def test_cache_hit_skips_the_rebuild(tmp_path):
     lon, lat = rng.uniform(113.58, 113.73, 2000), rng.uniform(34.68, 34.81, 2000)
     fresh = GridLocator.build(moved, "gen-1", cache_dir=None)
     assert opened.from_cache and opened.generation == "gen-1"
+    validity = shapely.is_valid(fresh.exact.geometries).tolist()
+    assert opened.exact.valid.tolist() == validity  # saved, not recomputed
+    (tmp_path / remaining[0] / "valid.npy").unlink()  # a folder saved before valid.npy
+    assert GridLocator.open(tmp_path / remaining[0]).exact.valid.tolist() == validity
     for name in ("status", "grid_code", "district_code", "nearest_grid", "candidates"):
         assert (
             getattr(opened.locate_lonlat(lon, lat), name).tolist()
