@@ -209,8 +209,9 @@ class EventHub:
 
     async def _wait(self, timeout: float) -> None:
         moved = self._moved
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(moved.wait(), timeout)
+        with contextlib.suppress(TimeoutError):  # a timer, no task per client and round
+            async with asyncio.timeout(timeout):
+                await moved.wait()
 
     def _start(self) -> None:
         if self._task is None or self._task.done():
