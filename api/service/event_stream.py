@@ -41,7 +41,7 @@ from cityaware.geo.store.taxonomy import OPEN_STATUSES
 from cityaware.geo.store.times import to_ms
 
 BATCH = 1_000
-COALESCE_SECONDS = 0.05  # a round after a commit waits this long for the burst's others
+COALESCE_SECONDS = 0.1  # a round after a commit waits this long for the burst's others
 KINDS = ("incidents", "sensors")
 
 
