@@ -44,6 +44,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 BODY_TIMEOUT_S = 10.0
+PATHS_KEPT = 4096  # request paths whose route's permissions BodyGuard remembers
 LINGER_S = 2.0
 _BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _INLINE_SCRIPT = re.compile(rb"<script(?![^>]*\bsrc=)[^>]*>(.*?)</script>", re.DOTALL)
@@ -63,6 +64,8 @@ class BodyGuard:
         self.app, self.access, self.routes = app, access, routes
         self.limit, self.timeout = limit, timeout
         self._permissions: dict[int, set[str]] = {}
+        self._by_path: dict[tuple[str, str, str], set[str]] = {}  # a route match per path
+        self._routes_seen: list[Any] | None = None  # the route list _by_path was matched on
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in _BODY_METHODS:
@@ -126,8 +129,22 @@ class BodyGuard:
 
     def permissions(self, scope: Scope) -> set[str]:
         """What the matching route declares (nothing for an unknown path or a route that
-        reads its key from the body)."""
-        for route in self.routes():
+        reads its key from the body); matched once per method and path of a route list
+        (a match depends on nothing else), at most :data:`PATHS_KEPT` of them at a time."""
+        routes = self.routes()
+        if routes is not self._routes_seen:  # the app's routes changed: match again
+            self._routes_seen = routes
+            self._by_path.clear()
+        key = (scope["method"], scope.get("root_path", ""), scope["path"])
+        found = self._by_path.get(key)
+        if found is None:
+            if len(self._by_path) >= PATHS_KEPT:  # ids in paths: start again, never grow
+                self._by_path.clear()
+            found = self._by_path[key] = self._matched(routes, scope)
+        return found
+
+    def _matched(self, routes: list[Any], scope: Scope) -> set[str]:
+        for route in routes:
             match, _ = route.matches(scope)
             if match is Match.FULL and hasattr(route, "dependant"):
                 key = id(route)
@@ -146,7 +163,8 @@ class BodyGuard:
             if done:
                 return await receive()
             try:
-                message = await asyncio.wait_for(receive(), self.timeout)
+                async with asyncio.timeout(self.timeout):  # a timer (wait_for: also a task)
+                    message = await receive()
             except TimeoutError:
                 raise HTTPException(
                     408, f"the request body stopped arriving for {self.timeout:g} s"

@@ -6,10 +6,12 @@ server, connects ``--sse`` event-stream clients, then runs for ``--duration`` se
 at the same time:
 
 * ``wrk`` POSTing new incidents (``--connections``; a new point and title each),
-* ``wrk`` GETting ``/v1/locate`` for random points (``--read-connections``),
+* ``wrk`` GETting ``/v1/locate`` for random points (``--read-connections``), paced to
+  about ``--read-rate`` GETs per second (0: as fast as they go),
 
 and prints for each: req/s, p50, p99, non-2xx and socket errors, the server's CPU time
-per request, how many events every SSE client received; then ``GET /healthz`` alone on
+per request, how many events every SSE client received (and the CPU the clients of this
+process used: it competes with the server on a small machine); then ``GET /healthz`` alone on
 the same server for the same time: the trivial endpoint's baseline, with the ratios of
 the POST and locate figures to it, and each target met or missed. Load starts once the
 server's warm-ups (engine, gazetteer, map tiles) are done: its CPU use has dropped.
@@ -43,6 +45,7 @@ from cityaware.api.testing import demo_city, free_port, healthy
 
 ADMIN_KEY = "ca_bench-intake-admin-key-0123456789abcdef"
 TARGETS = {"POST/s": 500.0, "POST p99 ms": 100.0, "locate p99 ms": 20.0}
+INCIDENT_EVENT = b"\nevent: incident"  # also incident-status: every frame's 2nd line
 FULL = {"cameras": 130_000, "sensors": 210_000, "days": 30, "per_day": 12_000}
 
 
@@ -79,9 +82,11 @@ class SseClients:
         writer.write(b"GET /v1/events HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n")
         await writer.drain()
         self.connected += 1
-        while line := await reader.readline():
-            if line.startswith(b"event: incident"):
-                self.counts[i] += 1
+        tail = b""  # counted by the chunk, not the line: the clients' own CPU stays small
+        while chunk := await reader.read(1 << 16):
+            text = tail + chunk
+            self.counts[i] += text.count(INCIDENT_EVENT)
+            tail = text[-(len(INCIDENT_EVENT) - 1) :]
 
     def close(self) -> None:
         """Drop the connections and stop the loop."""
@@ -95,6 +100,15 @@ class SseClients:
         asyncio.run_coroutine_threadsafe(stop(), self._loop).result(timeout=10)
         self._loop.call_soon_threadsafe(self._loop.stop)
         self._thread.join(timeout=5)
+
+
+def paced(script: Path, connections: int, rate: float) -> Path:
+    """``script`` with a pause before each request: about ``rate`` requests/s in all over
+    ``connections`` (wrk's ``delay``; latency adds to it, so a little below; 0: no pause)."""
+    if rate > 0:
+        pause_ms = max(1, round(connections / rate * 1000))
+        script.write_text(script.read_text() + f"delay = function()\n  return {pause_ms}\nend\n")
+    return script
 
 
 def wait_idle(pid: int, timeout: float = 300.0) -> float:
@@ -158,6 +172,9 @@ def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--connections", type=int, default=32, help="POSTing connections")
     parser.add_argument("--read-connections", type=int, default=4, help="locate connections")
+    parser.add_argument(
+        "--read-rate", type=float, default=200.0, help="locate GETs/s in all (0: full tilt)"
+    )
     parser.add_argument("--sse", type=int, default=200, help="event-stream clients")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
@@ -189,6 +206,9 @@ def main() -> int:
                 [rng.uniform(113.55, 113.75, 2000), rng.uniform(34.7, 34.85, 2000)]
             )
             locate = lua_script(data_dir / "locate.lua", points)
+            paced_locate = paced(
+                lua_script(data_dir / "paced.lua", points), args.read_connections, args.read_rate
+            )
             posts = post_script(data_dir / "post.lua")
             for _ in range(2 * args.workers):  # every worker builds its locator and indexes
                 wrk(base, "/v1/incidents", 4, 2, posts, server.pid)
@@ -203,16 +223,18 @@ def main() -> int:
                 f"{args.duration} s of load (the issue's 10 minutes shortened: shared machine)"
             )
             before = sum(sse.counts)
-            cpu0 = cpu_seconds(server.pid)
+            cpu0, clients0 = cpu_seconds(server.pid), time.process_time()
             post, read = in_parallel(
                 lambda: wrk(
                     base, "/v1/incidents", args.connections, args.duration, posts, server.pid
                 ),
                 lambda: wrk(
-                    base, "/v1/locate", args.read_connections, args.duration, locate, server.pid
+                    base, "/v1/locate", args.read_connections, args.duration, paced_locate,
+                    server.pid,
                 ),
-            )
+            )  # fmt: skip
             cpu = cpu_seconds(server.pid) - cpu0
+            clients_cpu = time.process_time() - clients0  # the SSE clients, mostly
             done = post["rps"] * args.duration + read["rps"] * args.duration
             post["cpu_us"] = read["cpu_us"] = cpu / max(done, 1) * 1e6
             time.sleep(2)
@@ -231,7 +253,9 @@ def main() -> int:
                 f"POST rate = {post['rps'] / health['rps']:.1%} of the trivial endpoint's; "
                 f"SSE: {int(sum(received) - before)} incident events delivered, per client "
                 f"min {received.min()} / max {received.max()} "
-                f"(POSTs acknowledged: ~{post['rps'] * args.duration:.0f} + warm-up)"
+                f"(POSTs acknowledged: ~{post['rps'] * args.duration:.0f} + warm-up); "
+                f"their CPU {clients_cpu / args.duration:.0%} of a core; server CPU "
+                f"{cpu / args.duration:.0%} of a core, locate paced to {args.read_rate:g}/s"
             )
             print("\n".join(verdicts(post, read, health, sse.connected, args.sse)))
             with httpx.Client(base_url=base) as client:

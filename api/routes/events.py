@@ -57,11 +57,13 @@ def build_router(ctx: AppContext) -> APIRouter:
         async def stream() -> AsyncIterator[bytes]:
             yield f"retry: {RETRY_MS}\n".encode() + position("hello")
             quiet_since = time.monotonic()
-            while not await request.is_disconnected():
+            while True:
                 events = await hub.next(cursor, timeout=WAIT_SECONDS)
-                if events:
+                if events:  # a gone client fails this write (or the server cancels us)
                     yield b"".join(event.frame for event in events)
                     quiet_since = time.monotonic()
+                elif await request.is_disconnected():  # a quiet turn: is anyone there?
+                    return
                 if time.monotonic() - quiet_since > KEEPALIVE_SECONDS:
                     yield position("sync")
                     quiet_since = time.monotonic()

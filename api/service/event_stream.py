@@ -41,7 +41,7 @@ from cityaware.geo.store.taxonomy import OPEN_STATUSES
 from cityaware.geo.store.times import to_ms
 
 BATCH = 1_000
-COALESCE_SECONDS = 0.05  # a round after a commit waits this long for the burst's others
+COALESCE_SECONDS = 0.1  # a round after a commit waits this long for the burst's others
 KINDS = ("incidents", "sensors")
 
 
@@ -209,8 +209,9 @@ class EventHub:
 
     async def _wait(self, timeout: float) -> None:
         moved = self._moved
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(moved.wait(), timeout)
+        with contextlib.suppress(TimeoutError):  # a timer, no task per client and round
+            async with asyncio.timeout(timeout):
+                await moved.wait()
 
     def _start(self) -> None:
         if self._task is None or self._task.done():

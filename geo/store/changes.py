@@ -129,6 +129,13 @@ class ChangeLog:
             "taken",
         )
         self._insert = self.table.insert()
+        c, numbered = self.table.c, ("seq", *CHANGE_FIELDS)
+        self._insert_rows = Prepared(  # rows of exactly the change fields: no per-row work
+            self.table.insert().values(
+                {n: sa.bindparam(n, None, type_=c[n].type) for n in numbered}
+            ),
+            *numbered,
+        )
 
     def lock(self, conn: sa.Connection) -> None:
         """Take the counter row's lock until the transaction ends (see "Lock order")."""
@@ -143,10 +150,11 @@ class ChangeLog:
             return self._counter(conn)
         last = self._take.run(conn, taken=len(rows)).scalar_one()
         base = int(last) - len(rows)
-        if len(rows) == 1:  # a live write
-            conn.execute(self._insert, {"seq": base + 1, **rows[0]})
-        else:
-            conn.execute(self._insert, [{"seq": base + i, **r} for i, r in enumerate(rows, 1)])
+        numbered = [{"seq": base + i, **r} for i, r in enumerate(rows, 1)]
+        if all(r.keys() == self._insert_rows.names for r in numbered):
+            self._insert_rows.run_many(conn, numbered)
+        else:  # some fields left to their defaults
+            conn.execute(self._insert, numbered[0] if len(rows) == 1 else numbered)
         self._prune_past(conn, base, int(last))
         return int(last)
 

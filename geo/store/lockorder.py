@@ -27,9 +27,12 @@ from __future__ import annotations
 import random
 import time
 from collections.abc import Callable, Mapping
+from functools import lru_cache
 from typing import TYPE_CHECKING, Protocol, TypeVar
 
 import sqlalchemy as sa
+
+from cityaware.geo.store.prepared import Prepared
 
 if TYPE_CHECKING:
     from cityaware.geo.store.dialect import Backend
@@ -43,8 +46,14 @@ ATTEMPTS = 5
 def lock_feed(conn: sa.Connection, meta: sa.Table) -> None:
     """Lock the change-feed counter row (in ``store_meta``) until ``conn``'s transaction
     ends: ``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite leaves FOR UPDATE out (its write
-    transactions are serial). Taking it again in the same transaction is one indexed read."""
-    conn.execute(sa.select(meta.c.value).where(meta.c.key == VERSION_KEY).with_for_update())
+    transactions are serial). Taking it again in the same transaction is one indexed read.
+    The statement is built and compiled once per table (every write transaction runs it)."""
+    _feed_lock(meta).run(conn)
+
+
+@lru_cache(maxsize=16)
+def _feed_lock(meta: sa.Table) -> Prepared:
+    return Prepared(sa.select(meta.c.value).where(meta.c.key == VERSION_KEY).with_for_update())
 
 
 def retryable(error: BaseException) -> bool:
