@@ -162,6 +162,7 @@ def writes_meanwhile(store, bounds) -> Iterator[list[float]]:
 
     def write() -> None:
         records = incidents(100_000, bounds, seed=3).to_dict("records")
+        store.add("incidents", records.pop())  # untimed: the first write's set-up
         for record in records:
             if stop.wait(0.05):
                 return
