@@ -10,31 +10,16 @@ from cityaware.geo.store.dialect import ANALYZED_KEY, SQLITE_FILE
 from tests.geo.store import sample
 
 
-def _synchronous(conn: sa.Connection) -> int:
-    return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+def _pragma(conn: sa.Connection, name: str) -> int:
+    return int(conn.exec_driver_sql(f"PRAGMA {name}").scalar_one())
 
 
 def test_a_non_durable_write_leaves_its_connection_durable_again(tmp_path, locator):
     store = open_store("", tmp_path, locator)
     try:
         with store.backend.write(durable=False) as conn:
-            assert _synchronous(conn) == 1  # NORMAL: no fsync at this commit
-        for _ in range(3):  # whichever pooled connection comes next
-            with store.backend.write() as conn:
-                assert _synchronous(conn) == 2  # FULL
-    finally:
-        store.close()
-
-
-def _pages(conn: sa.Connection) -> int:
-    return int(conn.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar_one())
-
-
-def test_a_non_durable_write_commits_without_the_automatic_checkpoint(tmp_path, locator):
-    store = open_store("", tmp_path, locator)
-    try:
-        with store.backend.write(durable=False) as conn:
-            assert _pages(conn) == 0  # no checkpoint inside the lock at this commit
+            assert _pragma(conn, "synchronous") == 1  # NORMAL: no fsync at this commit
+            assert _pragma(conn, "wal_autocheckpoint") == 0  # no checkpoint in the lock
             conn.exec_driver_sql("CREATE TABLE filler (x BLOB)")
             for _ in range(50):
                 conn.exec_driver_sql("INSERT INTO filler VALUES (zeroblob(4096))")
@@ -42,7 +27,8 @@ def test_a_non_durable_write_commits_without_the_automatic_checkpoint(tmp_path, 
         assert (tmp_path / SQLITE_FILE).stat().st_size > 50 * 4096
         for _ in range(3):  # whichever pooled connection comes next
             with store.backend.write() as conn:
-                assert _pages(conn) == 1000  # SQLite's default again
+                assert _pragma(conn, "synchronous") == 2  # FULL
+                assert _pragma(conn, "wal_autocheckpoint") == 1000  # SQLite's default
     finally:
         store.close()
 
