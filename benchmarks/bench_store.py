@@ -9,7 +9,8 @@ grids). Each backend is measured against a baseline in the same run on the
 same database: the backend's raw bulk path (driver ``executemany`` on SQLite,
 ``COPY`` on PostGIS) of the same rows into a plain table (no validation, no
 grid assignment, no index) in one transaction, and single-row INSERT + COMMIT
-for latency; and a second baseline, the same raw bulk path into a copy of the
+for latency (and single writes while the import runs: how long the import's steps keep
+a live write waiting); and a second baseline, the same raw bulk path into a copy of the
 ``features`` table with all its indexes (the floor set by index maintenance).
 PostGIS runs twice: the plain ``features`` table and ``?partitions=month``
 (``postgis-month``: imports COPY into bare month tables, indexed and attached at
@@ -20,11 +21,14 @@ rows/s into PostGIS. The load average is printed beside the figures (shared mach
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
 import tempfile
+import threading
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -149,6 +153,32 @@ def store_latency(store, bounds, count: int) -> np.ndarray:
     return np.array(times)
 
 
+@contextlib.contextmanager
+def writes_meanwhile(store, bounds) -> Iterator[list[float]]:
+    """Seconds of single writes (``store.add``, one each 50 ms in a thread) while the
+    block runs: how long a live write waits for an import's steps."""
+    seconds: list[float] = []
+    stop = threading.Event()
+
+    def write() -> None:
+        records = incidents(100_000, bounds, seed=3).to_dict("records")
+        store.add("incidents", records.pop())  # untimed: the first write's set-up
+        for record in records:
+            if stop.wait(0.05):
+                return
+            started = time.perf_counter()
+            store.add("incidents", record)
+            seconds.append(time.perf_counter() - started)
+
+    thread = threading.Thread(target=write, daemon=True)
+    thread.start()
+    try:
+        yield seconds
+    finally:
+        stop.set()
+        thread.join()
+
+
 def run(
     name: str, url: str, data_dir: Path, locator, frame: pd.DataFrame, writes: int, bounds
 ) -> None:
@@ -157,7 +187,8 @@ def run(
     base_rate = baseline_bulk(store, frame)
     floor = indexed_bulk(store, frame)
     cpu = time.process_time()
-    report = store.bulk_import("incidents", frame)
+    with writes_meanwhile(store, bounds) as during:
+        report = store.bulk_import("incidents", frame)
     cpu = time.process_time() - cpu
     rate = report.accepted / report.seconds
     target = 100_000 if name == "sqlite" else 200_000
@@ -169,6 +200,12 @@ def run(
         f"{base_rate:,.0f} rows/s; ratio {rate / base_rate:.2f}; baseline raw bulk insert into"
         f" an indexed copy of features {floor:,.0f} rows/s; ratio {rate / floor:.2f}{verdict}"
         f" (load average {os.getloadavg()[0]:.1f})"
+    )
+    waits = np.array(during) * 1000
+    print(
+        f"[{name}] single writes during the import (one each 50 ms): {len(waits)}, p50"
+        f" {np.percentile(waits, 50):.1f} ms, p99 {np.percentile(waits, 99):.1f} ms, max"
+        f" {waits.max():.1f} ms (the import's steps hold the write lock; target ~100 ms)"
     )
     base = baseline_latency(engine, writes) * 1000
     single = store_latency(store, bounds, writes) * 1000

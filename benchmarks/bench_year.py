@@ -8,6 +8,8 @@ over loopback, for each, p50/p95 in ms of:
 * ``/v1/regions/{district}/stats`` and the city's, over the last 30 days and over
   the whole span (``--days``);
 * ``/v1/hotspots`` (defaults: the last 7 days against the 28 before);
+* ``/collections/incidents/items`` with a bbox, the last 30 days and a CQL2 filter (the
+  first page);
 * an incidents tile right after one POST /v1/incidents (the densest z14 tile);
 * the first tile with a new filter (window x status x category not asked before);
 * the densest tiles cold (z12-z16 incidents and cameras, first request after start);
@@ -46,6 +48,7 @@ ADMIN_KEY = "ca_bench-year-Admin7Qx2Lr9Vn4Tk8Pz3Hc6"
 DISTRICT, CITY = "410105", "410100"
 TARGET_MS, TARGET_GB = 100.0, 1.5
 DAY_MS = 86_400_000
+ITEMS_BBOX = "113.60,34.72,113.70,34.80"  # a part of the demo city's core
 
 
 @contextmanager
@@ -123,6 +126,11 @@ def measure(data_dir: Path, days: int, tiles: dict[int, list[tuple[int, int, int
                     for _ in range(n)
                 ]  # fmt: skip
         out["hotspots"] = [timed(lambda: http.get("/v1/hotspots")) for _ in range(n)]
+        month = (now - pd.Timedelta(days=30)).isoformat()
+        items = {"bbox": ITEMS_BBOX, "datetime": f"{month}/..", "filter": "category = 'noise'"}
+        out["items bbox+datetime+CQL2"] = [
+            timed(lambda: http.get("/collections/incidents/items", params=items)) for _ in range(n)
+        ]
         cold = []
         for z in (12, 14, 16):
             for _, x, y in tiles[z]:

@@ -1,26 +1,34 @@
-"""Staged import steps commit without fsync; everything else stays durable (SQLite)."""
+"""Staged import steps commit without fsync and checkpoint the WAL outside the write
+lock; everything else stays durable (SQLite)."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
 from cityaware.geo.store import open_store
-from cityaware.geo.store.dialect import ANALYZED_KEY
+from cityaware.geo.store.dialect import ANALYZED_KEY, SQLITE_FILE
 from tests.geo.store import sample
 
 
-def _synchronous(conn: sa.Connection) -> int:
-    return int(conn.exec_driver_sql("PRAGMA synchronous").scalar_one())
+def _pragma(conn: sa.Connection, name: str) -> int:
+    return int(conn.exec_driver_sql(f"PRAGMA {name}").scalar_one())
 
 
 def test_a_non_durable_write_leaves_its_connection_durable_again(tmp_path, locator):
     store = open_store("", tmp_path, locator)
     try:
         with store.backend.write(durable=False) as conn:
-            assert _synchronous(conn) == 1  # NORMAL: no fsync at this commit
+            assert _pragma(conn, "synchronous") == 1  # NORMAL: no fsync at this commit
+            assert _pragma(conn, "wal_autocheckpoint") == 0  # no checkpoint in the lock
+            conn.exec_driver_sql("CREATE TABLE filler (x BLOB)")
+            for _ in range(50):
+                conn.exec_driver_sql("INSERT INTO filler VALUES (zeroblob(4096))")
+        # ... but after it, outside the lock: the rows are in the database file itself
+        assert (tmp_path / SQLITE_FILE).stat().st_size > 50 * 4096
         for _ in range(3):  # whichever pooled connection comes next
             with store.backend.write() as conn:
-                assert _synchronous(conn) == 2  # FULL
+                assert _pragma(conn, "synchronous") == 2  # FULL
+                assert _pragma(conn, "wal_autocheckpoint") == 1000  # SQLite's default
     finally:
         store.close()
 
