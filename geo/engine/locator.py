@@ -19,7 +19,7 @@ join the records, so chains reach up to the city.
    centre, or GEOS ``contains_xy`` when a crossing is unsure, decide (~13 %);
 3. the rest — points on or within 5 cm of an edge, overlapping grids, outside
    points that need the nearest grid — go to shapely ``covers`` / ``dwithin``
-   / ``query_nearest`` on the true polygons (:mod:`geo.engine.exact`).
+   / nearest-grid distances on the true polygons (:mod:`geo.engine.exact`).
 
 So every answer equals the geometric answer of ``shapely.covers``. The
 raster and lists are cached on disk per generation (``cache_dir``). Big
