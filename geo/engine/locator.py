@@ -79,7 +79,6 @@ from cityaware.geo.engine.results import (
     INSIDE,
     INVALID,
     ON_BOUNDARY,
-    OUTSIDE,
     STATUS_NAMES,
     Located,
     Location,
@@ -335,10 +334,10 @@ class GridLocator:
             unit[:] = self.table.lookup(lon, lat)  # EXACT for NaN and infinity
         else:
             unit[:] = EXACT
-        if found.candidates is None and self.table is not None:
-            self._answer_clear_cells(unit)
-        np.copyto(found.status, np.where(unit >= 0, INSIDE, OUTSIDE), casting="unsafe")
         listed = np.flatnonzero(unit <= LISTED)
+        if found.candidates is None and self.table is not None:
+            listed = self._answer_clear_cells(unit, listed)
+        found.status[unit >= 0] = INSIDE  # the rest stays OUTSIDE until decided
         if listed.size:  # sets unit to EXACT for the points it cannot decide
             self._locate_near_edges(found, listed)
         exact = np.flatnonzero(unit == EXACT)
@@ -350,15 +349,17 @@ class GridLocator:
         found.status[invalid] = INVALID
         found.error[invalid] = "not a finite number"
 
-    def _answer_clear_cells(self, unit: IntArray) -> None:
-        """Containment only: points of listed cells that no edge crosses get the grid
-        of their cell centre (see :func:`geo.engine.lookup.clear_cells`)."""
+    def _answer_clear_cells(self, unit: IntArray, listed: IntArray) -> IntArray:
+        """Containment only: points of listed cells (``listed``) that no edge crosses get
+        the grid of their cell centre (see :func:`geo.engine.lookup.clear_cells`); the
+        other listed points are returned."""
         table = self.table
         assert table is not None
-        listed = np.flatnonzero(unit <= LISTED)
         rows = LISTED - unit[listed]
         clear = table.clear[rows]
         unit[listed[clear]] = table.centre[rows[clear]]
+        crossed: IntArray = listed[~clear]
+        return crossed
 
     def _locate_near_edges(self, found: Located, rows: IntArray) -> None:
         """Answer points of listed cells from their segment lists; undecided ones -> EXACT."""
