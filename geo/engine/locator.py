@@ -355,10 +355,9 @@ class GridLocator:
         other listed points are returned."""
         table = self.table
         assert table is not None
-        rows = LISTED - unit[listed]
-        clear = table.clear[rows]
-        unit[listed[clear]] = table.centre[rows[clear]]
-        crossed: IntArray = listed[~clear]
+        answer = table.settled.take(LISTED - unit[listed])
+        unit[listed] = answer
+        crossed: IntArray = listed[answer <= LISTED]
         return crossed
 
     def _locate_near_edges(self, found: Located, rows: IntArray) -> None:

@@ -66,7 +66,7 @@ from cityaware.geo.engine.edges import (
     segment_distance,
 )
 
-FORMAT_VERSION = "13"
+FORMAT_VERSION = "14"
 DEFAULT_CELL_M = 20.0
 EXACT = -1
 FAR = -2
@@ -90,7 +90,8 @@ class LookupTable:
     offsets: IntArray  # CSR: segments of listed row r are entries[offsets[r]:offsets[r+1]]
     entries: Int32Array
     centre: Int32Array  # per listed row: grid index holding the cell centre, or -1
-    clear: BoolArray  # per listed row: no edge crosses the cell (see clear_cells())
+    settled: Int32Array  # per listed row: the centre's grid if no edge crosses the cell
+    # (see clear_cells()), else LISTED - row, as lookup() answers
     segments: Segments
     block_rank: Int32Array  # per block: its row in block_affine, or -1 (no listed cell)
     block_affine: FloatArray  # (6, blocks with listed cells): see block_affines()
@@ -100,7 +101,7 @@ class LookupTable:
     @property
     def nbytes(self) -> int:
         arrays: list[np.ndarray] = [self.fine, self.coarse]
-        arrays += [self.offsets, self.entries, self.centre, self.clear, self.block_rank]
+        arrays += [self.offsets, self.entries, self.centre, self.settled, self.block_rank]
         arrays.append(self.block_affine)
         arrays += self.segments.arrays().values()
         return sum(a.nbytes for a in arrays)
@@ -166,6 +167,7 @@ class LookupTable:
         frame = (west, north, dlon, dlat)
         clear = clear_cells(segments, keys, cell_of, seg_of, shape[1], frame, m_per_deg)
         clear &= (centre >= 0) & shapely.is_valid(geometries)[np.maximum(centre, 0)]
+        settled = np.where(clear, centre, LISTED - np.arange(len(keys))).astype(np.int32)
         coarse, fine = _coarse(_pad_to_blocks(cells))
         offsets = np.r_[first, len(cell_of)].astype(np.int64)
         entries = seg_of.astype(np.int32)
@@ -184,7 +186,7 @@ class LookupTable:
             offsets,
             entries,
             centre,
-            clear,
+            settled,
             segments,
             block_rank,
             block_affine,
@@ -282,7 +284,7 @@ class LookupTable:
             "offsets": self.offsets,
             "entries": self.entries,
             "centre": self.centre,
-            "clear": self.clear,
+            "settled": self.settled,
             "coarse": self.coarse,
             **self.segments.arrays(),
         }
@@ -312,7 +314,7 @@ class LookupTable:
             saved["offsets"],
             saved["entries"],
             saved["centre"],
-            saved["clear"],
+            saved["settled"],
             Segments.from_arrays(saved),
             saved["block_rank"],
             saved["block_affine"],
