@@ -126,10 +126,10 @@ def main(argv: list[str] | None = None) -> int:
     sjoin_s, sjoin_cpu, by_sjoin = best_of(args.repeats, lambda: run_sjoin(grids, lon, lat))
     tree_s, tree_cpu, by_tree = best_of(args.repeats, lambda: run_strtree(tree, codes, lon, lat))
     engine_s, engine_cpu, batch = best_of(args.repeats, lambda: locator.locate_many(lon, lat))
-    chains = locator.chain_table()
+    grid_codes = np.ascontiguousarray(locator.chain_table()[:, 0])  # by leaf index, None last
 
     def codes_only():  # no candidates; grid codes taken by leaf index (like sjoin's codes)
-        return chains[locator.locate_indices(lon, lat, candidates=False).unit, 0]
+        return grid_codes.take(locator.locate_indices(lon, lat, candidates=False).unit)
 
     workers, locator_module.WORKERS = locator_module.WORKERS, 1
     try:
@@ -179,7 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     print(
         f"index memory: lookup table {locator.table.nbytes / 1e6:.1f} MB "
-        f"{locator.table.cells.shape}, all build allocations still held "
+        f"{locator.table.shape}, all build allocations still held "
         f"(tracemalloc) {index_bytes / 1e6:.1f} MB"
     )
 

@@ -19,7 +19,7 @@ join the records, so chains reach up to the city.
    centre, or GEOS ``contains_xy`` when a crossing is unsure, decide (~13 %);
 3. the rest — points on or within 5 cm of an edge, overlapping grids, outside
    points that need the nearest grid — go to shapely ``covers`` / ``dwithin``
-   / ``query_nearest`` on the true polygons (:mod:`geo.engine.exact`).
+   / nearest-grid distances on the true polygons (:mod:`geo.engine.exact`).
 
 So every answer equals the geometric answer of ``shapely.covers``. The
 raster and lists are cached on disk per generation (``cache_dir``). Big
@@ -79,7 +79,6 @@ from cityaware.geo.engine.results import (
     INSIDE,
     INVALID,
     ON_BOUNDARY,
-    OUTSIDE,
     STATUS_NAMES,
     Located,
     Location,
@@ -335,10 +334,10 @@ class GridLocator:
             unit[:] = self.table.lookup(lon, lat)  # EXACT for NaN and infinity
         else:
             unit[:] = EXACT
-        if found.candidates is None and self.table is not None:
-            self._answer_clear_cells(unit)
-        np.copyto(found.status, np.where(unit >= 0, INSIDE, OUTSIDE), casting="unsafe")
         listed = np.flatnonzero(unit <= LISTED)
+        if found.candidates is None and self.table is not None:
+            listed = self._answer_clear_cells(unit, listed)
+        found.status[unit >= 0] = INSIDE  # the rest stays OUTSIDE until decided
         if listed.size:  # sets unit to EXACT for the points it cannot decide
             self._locate_near_edges(found, listed)
         exact = np.flatnonzero(unit == EXACT)
@@ -350,15 +349,16 @@ class GridLocator:
         found.status[invalid] = INVALID
         found.error[invalid] = "not a finite number"
 
-    def _answer_clear_cells(self, unit: IntArray) -> None:
-        """Containment only: points of listed cells that no edge crosses get the grid
-        of their cell centre (see :func:`geo.engine.lookup.clear_cells`)."""
+    def _answer_clear_cells(self, unit: IntArray, listed: IntArray) -> IntArray:
+        """Containment only: points of listed cells (``listed``) that no edge crosses get
+        the grid of their cell centre (see :func:`geo.engine.lookup.clear_cells`); the
+        other listed points are returned."""
         table = self.table
         assert table is not None
-        listed = np.flatnonzero(unit <= LISTED)
-        rows = LISTED - unit[listed]
-        clear = table.clear[rows]
-        unit[listed[clear]] = table.centre[rows[clear]]
+        answer = table.settled.take(LISTED - unit[listed])
+        unit[listed] = answer
+        crossed: IntArray = listed[answer <= LISTED]
+        return crossed
 
     def _locate_near_edges(self, found: Located, rows: IntArray) -> None:
         """Answer points of listed cells from their segment lists; undecided ones -> EXACT."""

@@ -6,9 +6,8 @@ Each cell (about ``cell_m`` metres square) holds one int32:
   boundary of any grid within ``near_m`` of it: the answer, no candidates;
 * ``FAR`` (-2) — outside every grid and farther than the outside tolerance
   from all of them: ``outside``, no nearest grid;
-* ``LISTED`` (-3) — grid edges pass near: the cell's row in the CSR segment
-  lists of :mod:`geo.engine.edges` decides (numpy, exact); :meth:`lookup`
-  returns ``LISTED - row`` for these;
+* ``LISTED - row`` (-3 and below) — grid edges pass near: the cell's row in the
+  CSR segment lists of :mod:`geo.engine.edges` decides (numpy, exact);
 * ``EXACT`` (-1) — anything else (overlaps, outside within tolerance, off the
   raster): the shapely ``covers`` path.
 
@@ -16,6 +15,11 @@ A cell is "near" an edge when the edge passes within ``near_m`` (+1 % + 1 m)
 plus half the cell diagonal of its centre (see :mod:`geo.engine.edges` for why
 this makes every answer exact). The centre-in-grid test and the overlap count
 come from rasterio (GDAL) on the centres.
+
+Stored are a coarse table of 8 x 8 cell blocks (the blocks' common value, small
+enough for the CPU cache) and the cells of the other blocks only, packed block
+after block (``fine``): a lookup reads the coarse value and, for mixed blocks,
+one packed cell; a listed cell holds its CSR row already.
 
 The whole table is saved as one ``.npy`` per array in a folder under the cache
 directory (see :mod:`geo.engine.snapshot`), keyed by generation and a hash of the
@@ -51,25 +55,23 @@ from cityaware.geo.arrays import (
     ObjectArray,
     SignedArray,
     StrArray,
-    UInt64Array,
 )
 from cityaware.geo.engine.edges import (
     BLOCK_SHIFT,
     Index,
     Segments,
     ToMetric,
-    block_key,
     cells_near_segments,
     key_cell,
     segment_distance,
 )
 
-FORMAT_VERSION = "12"
+FORMAT_VERSION = "14"
 DEFAULT_CELL_M = 20.0
 EXACT = -1
 FAR = -2
 LISTED = -3
-FINE = -4  # coarse table only: look in the fine raster
+FINE = -4  # coarse table only: FINE - k is the k-th packed block of ``fine``
 _M_PER_DEG_LAT_MIN = 110_574.0  # metres per degree of latitude at the equator (its minimum)
 _M_PER_DEG_LON_EQUATOR = 111_319.0  # just under the WGS84 value, so distances come out short
 _NEAR_FACTOR, _NEAR_SLACK_M = 1.01, 1.0  # GK scale error < 1e-4; lon/lat vs metric lines: mm
@@ -79,28 +81,27 @@ _NEAR_FACTOR, _NEAR_SLACK_M = 1.01, 1.0  # GK scale error < 1e-4; lon/lat vs met
 class LookupTable:
     """Cell raster in lon/lat (row 0 = north edge, column 0 = west edge) + segment lists."""
 
-    cells: SignedArray
+    fine: Int32Array  # the 64 cells of each mixed block (row-major within it), block by block
     west: float
     north: float
     dlon: float
     dlat: float
     m_per_deg: tuple[float, float]  # lower bounds of metres per degree (lon, lat)
-    block_bits: UInt64Array  # per 8x8 block: uint64 with one bit per listed cell
-    block_base: IntArray  # per block: CSR row of its first listed cell
     offsets: IntArray  # CSR: segments of listed row r are entries[offsets[r]:offsets[r+1]]
     entries: Int32Array
     centre: Int32Array  # per listed row: grid index holding the cell centre, or -1
-    clear: BoolArray  # per listed row: no edge crosses the cell (see clear_cells())
+    settled: Int32Array  # per listed row: the centre's grid if no edge crosses the cell
+    # (see clear_cells()), else LISTED - row, as lookup() answers
     segments: Segments
     block_rank: Int32Array  # per block: its row in block_affine, or -1 (no listed cell)
     block_affine: FloatArray  # (6, blocks with listed cells): see block_affines()
     metric_error_m: float  # bound on the error of metric_near_edges()
-    coarse: SignedArray  # per BLOCK x BLOCK cells: the common value, or FINE (see _coarse)
+    coarse: SignedArray  # per block: the common value, or FINE - k (see _coarse)
 
     @property
     def nbytes(self) -> int:
-        arrays: list[np.ndarray] = [self.cells, self.coarse, self.block_bits, self.block_base]
-        arrays += [self.offsets, self.entries, self.centre, self.clear, self.block_rank]
+        arrays: list[np.ndarray] = [self.fine, self.coarse]
+        arrays += [self.offsets, self.entries, self.centre, self.settled, self.block_rank]
         arrays.append(self.block_affine)
         arrays += self.segments.arrays().values()
         return sum(a.nbytes for a in arrays)
@@ -152,9 +153,7 @@ class LookupTable:
         )
         near_city = burn(((e, 1) for e in envelopes), fill=0, dtype="uint8", all_touched=True)
 
-        small = len(geometries) < np.iinfo(np.int16).max
-        cell_type: type[np.signedinteger[Any]] = np.int16 if small else np.int32
-        cells = np.where(count == 1, index, EXACT).astype(cell_type)
+        cells = np.where(count == 1, index, EXACT).astype(np.int32)
         cells[(count == 0) & (near_city == 0)] = FAR
         segments = Segments.of(geometries, to_metric)
         cell_of, seg_of = cells_near_segments(
@@ -162,52 +161,48 @@ class LookupTable:
         )
         keys, first = np.unique(cell_of, return_index=True)
         row, col = key_cell(keys, shape[1])
-        cells[row, col] = np.where(count[row, col] <= 1, LISTED, EXACT)
+        # What lookup() answers: a listed cell its CSR row (its rank in keys).
+        cells[row, col] = np.where(count[row, col] <= 1, LISTED - np.arange(len(keys)), EXACT)
         centre = np.where(count[row, col] == 1, index[row, col], -1).astype(np.int32)
         frame = (west, north, dlon, dlat)
         clear = clear_cells(segments, keys, cell_of, seg_of, shape[1], frame, m_per_deg)
         clear &= (centre >= 0) & shapely.is_valid(geometries)[np.maximum(centre, 0)]
-        cells = _pad_to_blocks(cells)
-        block_bits = np.zeros(_block_count(shape), dtype=np.uint64)
-        np.bitwise_or.at(block_bits, keys >> 6, np.uint64(1) << (keys & 63).astype(np.uint64))
-        block_base = np.cumsum(np.bitwise_count(block_bits)) - np.bitwise_count(block_bits)
+        settled = np.where(clear, centre, LISTED - np.arange(len(keys))).astype(np.int32)
+        coarse, fine = _coarse(_pad_to_blocks(cells))
         offsets = np.r_[first, len(cell_of)].astype(np.int64)
         entries = seg_of.astype(np.int32)
         block_cols = -(-shape[1] // (1 << BLOCK_SHIFT))
-        listed_blocks = np.flatnonzero(block_bits)
-        block_rank = np.full(len(block_bits), -1, dtype=np.int32)
+        listed_blocks = np.unique(keys >> (2 * BLOCK_SHIFT))
+        block_rank = np.full(_block_count(shape), -1, dtype=np.int32)
         block_rank[listed_blocks] = np.arange(len(listed_blocks))
         block_affine, metric_error_m = block_affines(listed_blocks, block_cols, frame, to_metric)
         return cls(
-            cells,
+            fine,
             west,
             north,
             dlon,
             dlat,
             m_per_deg,
-            block_bits,
-            block_base.astype(np.int64),
             offsets,
             entries,
             centre,
-            clear,
+            settled,
             segments,
             block_rank,
             block_affine,
             metric_error_m,
-            _coarse(cells),
+            coarse,
         )
 
     def lookup(self, lon: FloatArray, lat: FloatArray) -> IntArray:
         """Cell value per point (see the module doc); EXACT for NaN and off-raster points.
 
-        A small coarse table (fits in CPU cache) answers blocks with one common
-        value; only the other points read the big fine raster. The coarse table
-        has a border of EXACT blocks, so off-raster and NaN points need no mask:
-        their indices are clamped into that border.
+        The coarse table answers blocks with one common value; only the other points
+        read their packed cell. The coarse table has a border of EXACT blocks, so
+        off-raster and NaN points need no mask: their indices are clamped into that border.
         """
         size = 1 << BLOCK_SHIFT
-        rows, cols = self.cells.shape  # multiples of size
+        rows, cols = self.shape
         narrow = (rows + 2 * size) * (cols + 2 * size) < np.iinfo(np.int32).max
         index_type = np.int32 if narrow else np.int64  # half the memory traffic
         col = _padded_index(np.subtract(lon, self.west), 1.0 / self.dlon, cols, index_type)
@@ -217,24 +212,23 @@ class LookupTable:
         block += col >> BLOCK_SHIFT
         # mode="clip" only skips the bounds check: every index is in range by construction.
         found = self.coarse.ravel().take(block, mode="clip").astype(np.int64)
-        fine = np.flatnonzero(found == FINE)  # always within the raster
-        row, col = row[fine], col[fine]
-        row -= size
-        col -= size
-        flat = row * cols
-        flat += col
-        found[fine] = value = self.cells.ravel().take(flat, mode="clip")
-        listed = value == LISTED
-        found[fine[listed]] = LISTED - self._listed_rows(row[listed], col[listed])
+        mixed = np.flatnonzero(found <= FINE)  # always within the raster
+        within, col = row.take(mixed), col.take(mixed)  # the border is whole blocks:
+        within &= size - 1  # the bits within a block are those of the raster cell
+        within <<= BLOCK_SHIFT
+        col &= size - 1
+        within |= col
+        packed = FINE - found[mixed]
+        packed <<= 2 * BLOCK_SHIFT
+        packed += within
+        found[mixed] = self.fine.take(packed, mode="clip")
         return found
 
-    def _listed_rows(self, row: Index, col: Index) -> IntArray:
-        """CSR rows of LISTED cells: block base + listed cells before it in the block."""
-        key = block_key(row, col, self.cells.shape[1])
-        block, bit = key >> 6, (key & 63).astype(np.uint64)
-        below = self.block_bits[block] & ((np.uint64(1) << bit) - np.uint64(1))
-        rows: IntArray = self.block_base[block] + np.bitwise_count(below)
-        return rows
+    @property
+    def shape(self) -> tuple[int, int]:
+        """Rows and columns of the raster (whole blocks)."""
+        size = 1 << BLOCK_SHIFT
+        return (self.coarse.shape[0] - 2) * size, (self.coarse.shape[1] - 2) * size
 
     def metric_near_edges(self, lon: FloatArray, lat: FloatArray) -> tuple[FloatArray, FloatArray]:
         """Metric x, y of points in listed cells from their block's affine stand-in for
@@ -243,7 +237,7 @@ class LookupTable:
         size = 1 << BLOCK_SHIFT
         block_col = np.floor((lon - self.west) * (1.0 / self.dlon)).astype(np.intp) >> BLOCK_SHIFT
         block_row = np.floor((self.north - lat) * (1.0 / self.dlat)).astype(np.intp) >> BLOCK_SHIFT
-        block = block_row * -(-self.cells.shape[1] // size) + block_col
+        block = block_row * -(-self.shape[1] // size) + block_col
         rank = self.block_rank[block]
         x, y, x_lon, x_lat, y_lon, y_lat = (row.take(rank) for row in self.block_affine)
         # The block centre as in block_affines(): same arithmetic, same value.
@@ -269,28 +263,28 @@ class LookupTable:
         """Scalar :meth:`lookup` without numpy array overhead."""
         col = math.floor((lon - self.west) * (1.0 / self.dlon))
         row = math.floor((self.north - lat) * (1.0 / self.dlat))
-        rows, cols = self.cells.shape
+        rows, cols = self.shape
         if not (0 <= row < rows and 0 <= col < cols):
             return EXACT
-        value = int(self.cells[row, col])
-        if value == LISTED:
-            return LISTED - int(self._listed_rows(np.array([row]), np.array([col]))[0])
-        return value
+        value = int(self.coarse[(row >> BLOCK_SHIFT) + 1, (col >> BLOCK_SHIFT) + 1])
+        if value > FINE:
+            return value
+        mask = (1 << BLOCK_SHIFT) - 1
+        within = ((row & mask) << BLOCK_SHIFT) | (col & mask)
+        return int(self.fine[((FINE - value) << (2 * BLOCK_SHIFT)) + within])
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every array of the table by name (what :meth:`save` writes)."""
         return {
-            "cells": self.cells,
+            "fine": self.fine,
             "frame": np.array([self.west, self.north, self.dlon, self.dlat, *self.m_per_deg]),
             "metric_error_m": np.array(self.metric_error_m),
             "block_rank": self.block_rank,
             "block_affine": self.block_affine,
-            "block_bits": self.block_bits,
-            "block_base": self.block_base,
             "offsets": self.offsets,
             "entries": self.entries,
             "centre": self.centre,
-            "clear": self.clear,
+            "settled": self.settled,
             "coarse": self.coarse,
             **self.segments.arrays(),
         }
@@ -311,18 +305,16 @@ class LookupTable:
         }
         west, north, dlon, dlat, sx, sy = (float(v) for v in saved["frame"])
         return cls(
-            saved["cells"],
+            saved["fine"],
             west,
             north,
             dlon,
             dlat,
             (sx, sy),
-            saved["block_bits"],
-            saved["block_base"],
             saved["offsets"],
             saved["entries"],
             saved["centre"],
-            saved["clear"],
+            saved["settled"],
             Segments.from_arrays(saved),
             saved["block_rank"],
             saved["block_affine"],
@@ -349,6 +341,7 @@ def clear_cells(
     for containment only (no candidates) answer them from the centre's grid.
 
     >>> from shapely import box
+    >>> from cityaware.geo.engine.edges import block_key
     >>> segs = Segments.of(np.array([box(0.0, 0.0, 10.0, 10.0)]), lambda x, y: (x, y))
     >>> keys = block_key(np.array([0, 4]), np.array([0, 4]), 8)  # centres (0.5, 9.5), (4.5, 5.5)
     >>> cell_of, seg_of = np.repeat(keys, 4), np.tile(np.arange(4), 2)
@@ -424,7 +417,7 @@ def _block_count(shape: tuple[int, int]) -> int:
     return -(-shape[0] // size) * -(-shape[1] // size)
 
 
-def _pad_to_blocks(cells: SignedArray) -> SignedArray:
+def _pad_to_blocks(cells: Int32Array) -> Int32Array:
     """Cells extended south and east with EXACT (off the raster) to whole blocks."""
     size = 1 << BLOCK_SHIFT
     rows, cols = cells.shape
@@ -433,16 +426,33 @@ def _pad_to_blocks(cells: SignedArray) -> SignedArray:
     )
 
 
-def _coarse(cells: SignedArray) -> SignedArray:
-    """Blocks of BLOCK x BLOCK cells (``cells`` padded to whole blocks): their common
-    value when all agree (and are not LISTED), else FINE; plus a border one block
-    wide of EXACT all round, for points off the raster (see :func:`_padded_index`)."""
+def _coarse(cells: Int32Array) -> tuple[SignedArray, Int32Array]:
+    """The coarse table and the packed cells of ``cells`` (padded to whole blocks).
+
+    A block whose cells all agree gets their value (never a listed cell: each has its
+    own CSR row); the k-th other block, in row-major block order, gets FINE - k and its
+    64 cells go to ``fine[64 k : 64 (k + 1)]``, row-major within the block. A border
+    one block wide of EXACT goes all round, for points off the raster (see
+    :func:`_padded_index`).
+
+    >>> cells = np.zeros((8, 16), dtype=np.int32)
+    >>> cells[0, 9] = EXACT
+    >>> coarse, fine = _coarse(cells)
+    >>> coarse[1, 1:3].tolist(), fine.reshape(-1, 64)[0, :2].tolist()
+    ([0, -4], [0, -1])
+    """
     rows, cols = cells.shape
     size = 1 << BLOCK_SHIFT
-    blocks = cells.reshape(rows // size, size, cols // size, size)
-    low, high = blocks.min(axis=(1, 3)), blocks.max(axis=(1, 3))
-    coarse = np.where((low == high) & (low != LISTED), low, FINE).astype(cells.dtype)
-    return np.pad(coarse, 1, mode="constant", constant_values=EXACT)
+    blocks = cells.reshape(rows // size, size, cols // size, size).swapaxes(1, 2)
+    low, high = blocks.min(axis=(2, 3)), blocks.max(axis=(2, 3))
+    mixed = low != high
+    fine = np.ascontiguousarray(blocks[mixed]).reshape(-1)
+    coarse = low.astype(np.int64)
+    coarse[mixed] = FINE - np.arange(np.count_nonzero(mixed))
+    small = coarse.min(initial=0) > np.iinfo(np.int16).min
+    coarse_type: type[np.signedinteger[Any]] = np.int16 if small else np.int32
+    padded = np.pad(coarse, 1, mode="constant", constant_values=EXACT).astype(coarse_type)
+    return padded, fine
 
 
 def _padded_index(
