@@ -120,6 +120,11 @@ def _apply_batch(
     """One transaction of :func:`apply_assignments`; the counter row is its first lock
     (:mod:`geo.store.lockorder`), so no write commits between its check and its move."""
     f = store.features
+    first, last = (
+        sa.literal_column(str(int(v))) for v in (min(columns["fid"]), max(columns["fid"]))
+    )
+    # The batch's month and fid range, as literals: each statement reads that range only.
+    batch = sa.and_(in_span(f, span), f.c.fid >= first, f.c.fid <= last)
     with store.backend.write() as conn:
         store.changelog.lock(conn)
         tmp.create(conn)
@@ -129,7 +134,7 @@ def _apply_batch(
         # Keep only rows still waiting at the position that was assigned: a row moved by an
         # earlier run is skipped, a feature deleted or moved since is left to the next pass.
         waiting = sa.exists().where(
-            in_span(f, span),
+            batch,
             f.c.fid == tmp.c.fid,
             f.c.lon == tmp.c.lon,
             f.c.lat == tmp.c.lat,
@@ -138,7 +143,7 @@ def _apply_batch(
         conn.execute(tmp.delete().where(~waiting))
         moved = int(conn.execute(sa.select(sa.func.count()).select_from(tmp)).scalar_one())
         if moved:
-            _record_and_move(store, conn, tmp, generation, now, in_span(f, span))
+            _record_and_move(store, conn, tmp, generation, now, batch)
         tmp.drop(conn)
     return moved
 
