@@ -76,8 +76,14 @@ def in_span(features: sa.Table, span: Span) -> sa.ColumnElement[bool]:
     """
     if span is None:
         return sa.true()
-    start, end = (sa.literal_column(str(int(t))) for t in span)  # literals: pruned at plan time
-    return sa.and_(features.c.reported_at >= start, features.c.reported_at < end)
+    start, end = span  # literals, not parameters: partitions are pruned when planned
+    return sa.and_(
+        features.c.reported_at >= _literal(start), features.c.reported_at < _literal(end)
+    )
+
+
+def _literal(value: int) -> sa.ColumnElement[int]:
+    return sa.literal_column(str(int(value)), sa.BigInteger)
 
 
 def spans(store: FeatureStore) -> list[Span]:
@@ -120,9 +126,7 @@ def _apply_batch(
     """One transaction of :func:`apply_assignments`; the counter row is its first lock
     (:mod:`geo.store.lockorder`), so no write commits between its check and its move."""
     f = store.features
-    first, last = (
-        sa.literal_column(str(int(v))) for v in (min(columns["fid"]), max(columns["fid"]))
-    )
+    first, last = _literal(min(columns["fid"])), _literal(max(columns["fid"]))
     # The batch's month and fid range, as literals: each statement reads that range only.
     batch = sa.and_(in_span(f, span), f.c.fid >= first, f.c.fid <= last)
     with store.backend.write() as conn:

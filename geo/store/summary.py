@@ -178,8 +178,8 @@ def move(
     union = sa.union_all(*arms).subquery()
     net = sa.func.sum(union.c.n)
     keys = [union.c[n] for n in KEY]
-    rows = sa.select(*keys, net.label("n")).group_by(*keys).having(net != 0)
-    conn.execute(_upsert(conn.dialect.name, tables["incident_counts"], rows))
+    netted = sa.select(*keys, net.label("n")).group_by(*keys).having(net != 0)
+    conn.execute(_upsert(conn.dialect.name, tables["incident_counts"], netted))
 
 
 def _upsert(dialect: str, counts: sa.Table, rows: sa.Select[Any]) -> sa.Insert:

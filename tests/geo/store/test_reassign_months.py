@@ -43,7 +43,7 @@ def _contains_oracle(rows: pd.DataFrame) -> dict[str, str]:
     grids = synthetic.units(SHIFT).query("level == 'grid'")[["code", "geometry"]]
     points = gpd.GeoDataFrame(rows[["id"]], geometry=gpd.points_from_xy(rows.lon, rows.lat))
     joined = gpd.sjoin(points.set_crs(grids.crs), grids, predicate="within", how="left")
-    return {i: c if isinstance(c, str) else "" for i, c in zip(joined.id, joined.code)}
+    return {i: c if isinstance(c, str) else "" for i, c in zip(joined.id, joined.code, strict=True)}
 
 
 def _postgis_oracle(store) -> dict[str, str]:
@@ -51,7 +51,7 @@ def _postgis_oracle(store) -> dict[str, str]:
     grids = synthetic.units(SHIFT).query("level == 'grid'")
     with store.backend.write() as conn:
         conn.exec_driver_sql("CREATE TEMPORARY TABLE new_grids (code text, geom geometry)")
-        for code, shape in zip(grids.code, grids.geometry):
+        for code, shape in zip(grids.code, grids.geometry, strict=True):
             conn.exec_driver_sql(
                 "INSERT INTO new_grids VALUES (%(c)s, ST_GeomFromText(%(w)s, 4326))",
                 {"c": code, "w": shape.wkt},
@@ -84,7 +84,7 @@ def test_reassigned_grids_equal_contains_and_counts_equal_a_recount(store):
     moved = store.reassign(synthetic.locator("g2", SHIFT), batch_size=25)
     rows = _stored(store)
     assert moved == 241 and set(rows.generation) == {"g2"}
-    stored = dict(zip(rows.id, rows.grid_code.fillna("")))
+    stored = dict(zip(rows.id, rows.grid_code.fillna(""), strict=True))
     assert stored == _contains_oracle(rows)
     if store.backend.name == "postgis":
         assert stored == _postgis_oracle(store)
