@@ -51,7 +51,10 @@ def pending_positions(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fid, lon, lat) of the next ``limit`` features after ``after`` not on ``generation``
     (with ``reported_at`` in ``span``, ``[start, end)``, when given)."""
-    f = store.features
+    f: sa.TableClause = store.features
+    if span is None and store.backend.partitioned:  # the rows outside every month are there
+        names = ("fid", "lon", "lat", "generation", "reported_at")
+        f = sa.table(partitions.DEFAULT_PARTITION, *(sa.column(n) for n in names))
     not_there = sa.or_(f.c.generation.is_(None), f.c.generation != generation)
     query = (
         sa.select(f.c.fid, f.c.lon, f.c.lat)
@@ -67,7 +70,7 @@ def pending_positions(
     return fid, lon, lat
 
 
-def in_span(features: sa.Table, span: Span) -> sa.ColumnElement[bool]:
+def in_span(features: sa.TableClause, span: Span) -> sa.ColumnElement[bool]:
     """``reported_at`` in ``span`` (``[start, end)`` epoch ms; ``None``: every row). On a
     month-partitioned store a month's span reaches that month's partitions only.
 
@@ -88,7 +91,8 @@ def _literal(value: int) -> sa.ColumnElement[int]:
 
 def spans(store: FeatureStore) -> list[Span]:
     """The spans a re-assignment walks: each month of a month-partitioned store (so each
-    batch reaches one month), then every row (the DEFAULT partition, rows without a time)."""
+    batch reaches one month), then every row (there: the DEFAULT partition's, the rows of
+    no month's partition or without a time)."""
     if not store.backend.partitioned:
         return [None]
     with store.backend.read() as conn:

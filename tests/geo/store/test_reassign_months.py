@@ -80,10 +80,21 @@ def test_reassigned_grids_equal_contains_and_counts_equal_a_recount(store):
     frame = _spread(240)
     assert store.bulk_import("incidents", frame).accepted == 240
     store.add("incidents", {"id": "live-1", "lon": 113.615, "lat": 34.715, "category": "noise"})
+    old = {
+        "lon": 113.625,
+        "lat": 34.725,
+        "category": "noise",
+        "reported_at": "2019-05-01T08:00:00Z",
+    }
+    store.add("incidents", {"id": "live-2", **old})  # partitioned: a month of no partition
+    if store.backend.partitioned:
+        with store.backend.read() as conn:
+            parked = conn.exec_driver_sql(f"SELECT id FROM {partitions.DEFAULT_PARTITION}")
+            assert parked.scalars().all() == ["live-2"]
     first = _stored(store).set_index("id").grid_code.fillna("")
     moved = store.reassign(synthetic.locator("g2", SHIFT), batch_size=25)
     rows = _stored(store)
-    assert moved == 241 and set(rows.generation) == {"g2"}
+    assert moved == 242 and set(rows.generation) == {"g2"}
     stored = dict(zip(rows.id, rows.grid_code.fillna(""), strict=True))
     assert stored == _contains_oracle(rows)
     if store.backend.name == "postgis":
