@@ -1,13 +1,14 @@
 """Benchmark: PostGIS at a year of incidents, plain ``features`` against ``?partitions=month``.
 
 For each layout, in its own schema of the PostGIS at ``--url`` (default
-``$CITYAWARE_TEST_DATABASE_URL``): bulk load ``--rows`` incidents spread over 12
-months of the demo city (in import batches of ``--batch``, in time order; COPY), re-assign all of
-them to a new generation (batches by fid, each committed on its own), then a
-district's statistics (counts by street, one month) and a bbox + time items page
-(100 items), p50/p95 over ``--repeat`` runs. Baselines of the same run: a bare-table
-COPY of the first import's rows into the same database (no validation, assignment or
-index: ``bench_store.baseline_bulk``), and the plain layout for the partitioned one
+``$CITYAWARE_TEST_DATABASE_URL``): bulk load ``--rows`` incidents, 12 months a year
+(4.4M rows a year) of the demo city (in import batches of ``--batch``, in time order;
+COPY), re-assign all of them to a new generation (batches by fid, each committed on its
+own), then a district's statistics (counts by street, one month) and a bbox + time items
+page (100 items), p50/p95 over ``--repeat`` runs, after the load and again after the
+re-assignment. Baselines of the same run: a bare-table COPY of the first import's rows
+into the same database (no validation, assignment or index:
+``bench_store.baseline_bulk``), and the plain layout for the partitioned one
 (``--layouts partitioned`` leaves it out: at years of rows the plain layout takes hours).
 
     .venv/bin/python -m benchmarks.bench_store_scale --rows 4400000   # one year
@@ -73,6 +74,29 @@ def _note(text: str) -> None:
     print(f"  [{time.strftime('%H:%M:%S')} load {os.getloadavg()[0]:.1f}] {text}", file=sys.stderr)
 
 
+def _queries(store, repeat: int) -> tuple[list[float], list[float]]:
+    """Seconds of a district's statistics and of a bbox + month items page, ``repeat`` each
+    (after an ANALYZE: what autovacuum does after a while)."""
+    with store.backend.engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")
+    since, until = "2025-06-01T00:00:00Z", "2025-06-30T23:59:59Z"
+    district = FeatureFilter(region="410105", since=since, until=until)
+    window = FeatureFilter(bbox=BOX, since=since, until=until)
+    stats, page = [], []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        store.aggregate("incidents", ["street"], district)
+        stats.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        store.query("incidents", window, limit=100)
+        page.append(time.perf_counter() - t)
+    return stats, page
+
+
+def _summary(times: tuple[list[float], list[float]]) -> str:
+    return f"statistics {percentiles(times[0])}; items page {percentiles(times[1])}"
+
+
 def run(layout: str, base: str, data_dir: Path, old, new, frames, repeat: int) -> dict:
     schema = f"bench_{layout}_{uuid.uuid4().hex[:8]}"
     admin = sa.create_engine(base)
@@ -94,28 +118,19 @@ def run(layout: str, base: str, data_dir: Path, old, new, frames, repeat: int) -
             rate = rows / (time.perf_counter() - started)
             _note(f"{layout}: import {number + 1}: {rows:,} rows, {rate:,.0f} rows/s")
         load = rows / (time.perf_counter() - started)
-        started = time.perf_counter()
+        loaded = _queries(store, repeat)  # a loaded year, before any release
+        _note(f"{layout}: after the load: {_summary(loaded)}")
+        started, shown = time.perf_counter(), [0]
 
         def reassigned(done: int) -> None:
-            if done // 500_000 != (done - 1) // 500_000 or done == rows:
+            if done - shown[0] >= 500_000:
+                shown[0] = done
                 rate = done / (time.perf_counter() - started)
                 _note(f"{layout}: re-assigned {done:,} rows, {rate:,.0f} rows/s")
 
         moved = store.reassign(new, on_batch=reassigned)
         reassign = moved / (time.perf_counter() - started)
-        with store.backend.engine.begin() as conn:  # what autovacuum does after a while
-            conn.exec_driver_sql("ANALYZE")
-        since, until = "2025-06-01T00:00:00Z", "2025-06-30T23:59:59Z"
-        district = FeatureFilter(region="410105", since=since, until=until)
-        window = FeatureFilter(bbox=BOX, since=since, until=until)
-        stats, page = [], []
-        for _ in range(repeat):
-            t = time.perf_counter()
-            store.aggregate("incidents", ["street"], district)
-            stats.append(time.perf_counter() - t)
-            t = time.perf_counter()
-            store.query("incidents", window, limit=100)
-            page.append(time.perf_counter() - t)
+        stats, page = _queries(store, repeat)
         return {
             "load": load,
             "reassign": reassign,
@@ -123,6 +138,7 @@ def run(layout: str, base: str, data_dir: Path, old, new, frames, repeat: int) -
             "page": page,
             "rows": rows,
             "bare": bare,
+            "loaded": loaded,
         }
     finally:
         store.close()
@@ -171,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
                 ratios.append(f"to plain {r[key] / plain[key]:.2f}")
             suffix = f" (ratio {', '.join(ratios)})" if ratios else ""
             print(f"  {label}: {r[key]:,.0f} rows/s{suffix}")
+        print(f"  after the load: {_summary(r['loaded'])}")
         print(f"  district statistics by street, one month: {percentiles(r['stats'])}")
         print(f"  bbox + month items page of 100: {percentiles(r['page'])}")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs (a shared machine)")

@@ -178,7 +178,7 @@ def move(
     union = sa.union_all(*arms).subquery()
     net = sa.func.sum(union.c.n)
     keys = [union.c[n] for n in KEY]
-    netted = sa.select(*keys, net.label("n")).group_by(*keys).having(net != 0)
+    netted = sa.select(*keys, net.label("n")).where(sa.true()).group_by(*keys).having(net != 0)
     conn.execute(_upsert(conn.dialect.name, tables["incident_counts"], netted))
 
 
