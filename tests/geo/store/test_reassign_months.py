@@ -9,7 +9,7 @@ import geopandas as gpd
 import pandas as pd
 import pytest
 
-from cityaware.geo.store import partitions, reassign
+from cityaware.geo.store import FeatureFilter, partitions, reassign
 from tests.geo.store import synthetic
 from tests.geo.store.conftest import backend_store
 from tests.geo.store.test_partition_load import _spread
@@ -120,3 +120,30 @@ def test_a_partitioned_store_walks_its_months_then_the_rest(tmp_path, locator):
 def test_an_unpartitioned_store_is_one_span(tmp_path, locator):
     with backend_store("sqlite", tmp_path, locator) as store:
         assert reassign.spans(store) == [None]
+
+
+@pytest.mark.postgis
+def test_month_reads_of_a_partitioned_store_equal_pandas(tmp_path, locator):
+    """A district's statistics and a bbox + month page (the walk) prune to the month and
+    still equal pandas over the stored rows (the zone counts with its district's code)."""
+    with backend_store("postgis", tmp_path, locator, partitioned=True) as store:
+        store.bulk_import("incidents", _spread(300))
+        with store.backend.read() as conn:
+            rows = pd.read_sql(
+                "SELECT id, lon, lat, street_code, district_code, managing_zone, fid, "
+                "reported_at FROM features",
+                conn,
+            )
+        since, until = "2024-04-01T00:00:00Z", "2024-04-30T23:59:59Z"
+        start, end = (pd.Timestamp(t).value // 1_000_000 for t in (since, until))
+        month = rows[rows.reported_at.between(start, end)]
+        for code in ("410105", synthetic.ZONE):
+            f = FeatureFilter(region=code, since=since, until=until)
+            got = {r["street"]: r["count"] for r in store.aggregate("incidents", ["street"], f)}
+            inside = month[(month.district_code == code) | (month.managing_zone == code)]
+            assert got == inside.groupby("street_code").size().to_dict() and got
+        box = (113.605, 34.705, 113.635, 34.735)
+        window = FeatureFilter(bbox=box, since=since, until=until)
+        page = store.query("incidents", window, limit=20)
+        boxed = month[month.lon.between(box[0], box[2]) & month.lat.between(box[1], box[3])]
+        assert [i["id"] for i in page.items] == list(boxed.sort_values("fid").id[:20])
