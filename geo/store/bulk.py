@@ -336,6 +336,8 @@ def _existing_ids(
     """Which of the given ids (only those the input named) are already stored."""
     if "id" not in frame.columns:
         return set()
+    if conn.dialect.name == "postgresql":  # one array, not 5,000 bound values a statement
+        return partition_load.taken_ids(conn, kind, ids)
     taken: set[str] = set()
     for start in range(0, len(ids), 5_000):
         chunk = ids[start : start + 5_000]

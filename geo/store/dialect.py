@@ -155,6 +155,10 @@ class Backend:
     def after_bulk(self, conn: sa.Connection) -> None:
         """Refresh what the planner knows after a bulk import (its own short transaction)."""
 
+    def analyze(self, conn: sa.Connection, table: sa.Table) -> None:
+        """Planner statistics of a table just filled in ``conn``'s transaction (a temporary
+        table: autovacuum never sees it, and without them joins on it loop per row)."""
+
     def index_prefilter(
         self, features: sa.Table, minx: float, miny: float, maxx: float, maxy: float
     ) -> sa.ColumnElement[bool]:
@@ -327,6 +331,9 @@ class PostGISBackend(Backend):
 
     def before_create(self, conn: sa.Connection) -> None:
         conn.exec_driver_sql("CREATE EXTENSION IF NOT EXISTS postgis")
+
+    def analyze(self, conn: sa.Connection, table: sa.Table) -> None:
+        conn.exec_driver_sql(f"ANALYZE {table.name}")
 
     def bulk_load(
         self,

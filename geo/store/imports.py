@@ -65,7 +65,7 @@ def imports_table(metadata: sa.MetaData) -> sa.Table:
     )
 
 
-def visible(features: sa.TableClause) -> sa.ColumnElement[bool]:
+def visible(features: sa.FromClause) -> sa.ColumnElement[bool]:
     """True for the feature rows readers may see: not of an import still staging."""
     pending = sa.select(_IMPORTS.c.id).where(_IMPORTS.c.state != PUBLISHED)
     return sa.or_(features.c.import_id.is_(None), features.c.import_id.not_in(pending))

@@ -87,6 +87,23 @@ def load(
                 copy.write_row(row)
 
 
+def taken_ids(conn: sa.Connection, kind: str, ids: Sequence[Any]) -> set[str]:
+    """Which of ``ids`` of ``kind`` are stored (PostgreSQL: one array parameter per
+    statement; a month-partitioned store asks its key table, not every partition)."""
+    partitioned = conn.exec_driver_sql(
+        "SELECT relkind = 'p' FROM pg_class WHERE oid = to_regclass('features')"
+    ).scalar_one()
+    table = "feature_keys" if partitioned else "features"
+    taken: set[str] = set()
+    for start in range(0, len(ids), 100_000):
+        rows = conn.exec_driver_sql(
+            f"SELECT id FROM {table} WHERE kind = %(kind)s AND id = ANY(%(ids)s)",
+            {"kind": kind, "ids": [str(v) for v in ids[start : start + 100_000]]},
+        )
+        taken.update(str(r[0]) for r in rows)
+    return taken
+
+
 def index(conn: sa.Connection, import_id: int, month: int) -> None:
     """Claim a staged table's keys (a duplicate fails), then give it its month's indexes,
     primary key and bounds (its own step, once all its rows are in)."""
@@ -121,6 +138,7 @@ def index(conn: sa.Connection, import_id: int, month: int) -> None:
         f"import_id = {import_id} AND reported_at IS NOT NULL AND reported_at >= {start} "
         f"AND reported_at < {end})"
     )
+    conn.exec_driver_sql(f"ANALYZE {name}")  # planner statistics from the first read on
 
 
 def stage_counts(conn: sa.Connection, import_id: int, rows: Mapping[str, Sequence[Any]]) -> None:

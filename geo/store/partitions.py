@@ -37,6 +37,7 @@ from datetime import UTC, datetime
 import sqlalchemy as sa
 
 PARTITION_OPTION = "partitions"
+DEFAULT_PARTITION = "features_default"  # rows of months without a partition (or no time)
 LIVE = 0  # the import_id of rows not (or no longer) of a bulk import
 MONTHS_AHEAD = 2
 _MOVING = "cityaware.moving_rows"

@@ -100,11 +100,12 @@ class StoreReads(StoreStatistics):
         order = order_by(f, sortby)
         position = decode_cursor(cursor, keyset=not sortby) if cursor else ("offset", int(offset))
         skip = 0 if position[0] == "after" else position[1]
+        walkable = not sortby and filters is not None
+        everything = self.count(kind) if walkable else 0  # incidents: from the counts
         with self.backend.read() as conn:
             matched = self._matched(conn, clauses)
             page_clauses = clauses
-            if not sortby and filters is not None:
-                everything = self._matched(conn, filter_clauses(self.backend, f, kind, None))
+            if walkable:
                 if (skip + limit) * everything <= WALK_ROWS * max(matched, 1):  # dense
                     page_clauses = filter_clauses(self.backend, f, kind, filters, walk=True)
             if position[0] == "after":

@@ -48,6 +48,8 @@ ARMS: tuple[tuple[str, str, tuple[str, ...] | None], ...] = (
     ("grid", "category", None),
     ("grid", "status", OPEN_STATUSES),
 )
+# The assignment columns the counts group by: a row keeping all of them counts the same.
+UNIT_COLUMNS = ("grid_code", "community_code", "street_code", "district_code", "managing_zone")
 LEVEL_COLUMNS = {"district": "district_code", "street": "street_code", "grid": "grid_code"}
 OFFSET_KEY = "counts_day_offset_ms"  # store_meta: the day offset the counts were built with
 
@@ -81,7 +83,11 @@ def _text(column: sa.ColumnElement[Any]) -> sa.ColumnElement[Any]:
 
 
 def _arm(
-    features: sa.Table, level: str, dim: str, values: tuple[str, ...] | None, offset_ms: int
+    features: sa.Table | sa.CTE,
+    level: str,
+    dim: str,
+    values: tuple[str, ...] | None,
+    offset_ms: int,
 ) -> sa.Select[Any]:
     """One level and dim of the counts of the selected rows (grouped, not yet signed)."""
     c = features.c
@@ -140,13 +146,44 @@ def upsert(
 ) -> sa.Insert:
     """The statement :func:`apply` runs. Building it costs far more than running it for
     one row: a live write builds it once, with a bound parameter in ``where``."""
-    features, counts = tables["features"], tables["incident_counts"]
+    features = tables["features"]
     selected = sa.and_(features.c.kind == KIND, visible(features), where)
     arms = [
         _arm(features, level, dim, values, offset_ms).where(selected) for level, dim, values in ARMS
     ]
     union = sa.union_all(*arms).subquery()
     rows = sa.select(*(union.c[n] for n in KEY), (union.c.n * sign).label("n")).where(sa.true())
+    return _upsert(dialect, tables["incident_counts"], rows)
+
+
+def move(
+    conn: sa.Connection,
+    tables: dict[str, sa.Table],
+    before: sa.Select[Any],
+    after: sa.Select[Any],
+    offset_ms: int,
+) -> None:
+    """Subtract the counts of the rows ``before`` selects and add those of ``after`` (the
+    same rows as they will be, e.g. re-assigned; both select ``features``' columns by
+    name) in one statement: each key's net change, keys that net to zero (a row that
+    stays in its district, street and grid) not written at all."""
+    lock_feed(conn, tables["store_meta"])
+    arms = []
+    for rows, sign in ((before, -1), (after, 1)):
+        source = rows.cte(f"counted_{'before' if sign < 0 else 'after'}")
+        selected = sa.and_(source.c.kind == KIND, visible(source))
+        for level, dim, values in ARMS:
+            arm = _arm(source, level, dim, values, offset_ms).where(selected).subquery()
+            arms.append(sa.select(*(arm.c[n] for n in KEY), (arm.c.n * sign).label("n")))
+    union = sa.union_all(*arms).subquery()
+    net = sa.func.sum(union.c.n)
+    keys = [union.c[n] for n in KEY]
+    netted = sa.select(*keys, net.label("n")).where(sa.true()).group_by(*keys).having(net != 0)
+    conn.execute(_upsert(conn.dialect.name, tables["incident_counts"], netted))
+
+
+def _upsert(dialect: str, counts: sa.Table, rows: sa.Select[Any]) -> sa.Insert:
+    """Add ``rows`` (the counts' key columns and ``n``) to the counts."""
     insert = (sqlite.insert if dialect == "sqlite" else postgresql.insert)(counts)
     stmt = insert.from_select([*KEY, "n"], rows)
     return stmt.on_conflict_do_update(

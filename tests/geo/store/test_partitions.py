@@ -60,7 +60,8 @@ def test_rows_land_in_the_partition_of_their_month(partitioned):
         parent, staged = conn.exec_driver_sql(
             "SELECT i.inhparent::regclass::text, count(x.indexrelid) FROM pg_inherits i "
             "JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_index x ON x.indrelid = c.oid "
-            "WHERE c.relname LIKE 'features_i%%_p202404' GROUP BY 1"
+            "WHERE c.relname LIKE 'features_i%%_p202404' "
+            "AND c.relnamespace = current_schema()::regnamespace GROUP BY 1"
         ).one()
     assert indexes == parents == staged >= 10  # every index of the table, on the partition too
     assert parent.endswith("features_p202404")  # the bare-loaded table, attached
