@@ -19,7 +19,7 @@ from cityaware.api.app import create_app
 from cityaware.api.live_settings import LiveSettings
 from cityaware.api.settings import Settings
 from tests.api.service.conftest import ADMIN_KEY, covering_grids
-from tests.api.service.test_hooks import Receiver, hop_positions, staged
+from tests.api.service.test_hooks import Receiver, hook_counters, hop_positions, staged
 
 pytestmark = pytest.mark.postgis
 URL_VARIABLE = "CITYAWARE_TEST_DATABASE_URL"
@@ -109,8 +109,7 @@ def test_positions_fences_and_a_hook_on_postgis(client):
         assert [e["detect"] for e in report["events"]] == ["enter", "exit"]
         receiver.wait_for(lambda: len(receiver.acknowledged()) == 2)
         assert [e["data"]["fence"] for _, e, _, _ in receiver.received[-2:]] == [fence["id"]] * 2
-        state = client.get(f"/v1/hooks/{hook['id']}", headers=KEY).json()
-        assert (state["delivered"], state["failed"]) == (2, 2)
+        assert hook_counters(client, hook["id"], (2, 2)) == (2, 2)
         track = client.get("/v1/objects/worker/pg-w/track").json()["features"][0]
         assert len(track["geometry"]["coordinates"]) == 4
     finally:
