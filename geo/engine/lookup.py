@@ -449,7 +449,10 @@ def _coarse(cells: Int32Array) -> tuple[SignedArray, Int32Array]:
     fine = np.ascontiguousarray(blocks[mixed]).reshape(-1)
     coarse = low.astype(np.int64)
     coarse[mixed] = FINE - np.arange(np.count_nonzero(mixed))
-    small = coarse.min(initial=0) > np.iinfo(np.int16).min
+    small = (
+        np.iinfo(np.int16).min < coarse.min(initial=0)
+        and coarse.max(initial=0) <= np.iinfo(np.int16).max
+    )  # grid indices too: a city of more than 32,767 grids
     coarse_type: type[np.signedinteger[Any]] = np.int16 if small else np.int32
     padded = np.pad(coarse, 1, mode="constant", constant_values=EXACT).astype(coarse_type)
     return padded, fine
