@@ -73,7 +73,8 @@ def screening_state(conn: sa.Connection, statement: Prepared, ids: Sequence[str]
     rows = statement.run(conn, ids=listed).all()
     if len(rows) != len(ids):
         refuse_unknown(ids, {r[0] for r in rows})
-    column = dict(zip(_NAMES, zip(*rows, strict=True), strict=True))
+    columns = zip(*rows, strict=True) if rows else [()] * len(_NAMES)  # no sensors: none
+    column = dict(zip(_NAMES, columns, strict=True))
     code_of = {s: i for i, s in enumerate(ids)}
     codes = np.fromiter(map(code_of.__getitem__, column["id"]), np.int64, len(ids))
 
