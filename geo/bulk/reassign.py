@@ -38,6 +38,7 @@ from cityaware.geo.store.reassign import (
     apply_assignments,
     hold_after_batch,
     pending_positions,
+    spans,
 )
 from cityaware.geo.store.records import LOCATION_FIELDS
 
@@ -99,14 +100,16 @@ def _export(store: FeatureStore, generation: str, export: Path, batch_size: int)
         return export
     shutil.rmtree(export, ignore_errors=True)
     export.mkdir(parents=True)
-    after, index = 0, 0
-    while True:
-        fid, lon, lat = pending_positions(store, generation, after, batch_size)
-        if not len(fid):
-            break
-        table = pa.table({"fid": pa.array(fid), "lon": pa.array(lon), "lat": pa.array(lat)})
-        pq.write_table(table, export / f"batch-{index:06d}.parquet")
-        after, index = int(fid[-1]), index + 1
+    index = 0
+    for span in spans(store):  # a month-partitioned store: each month, then the rest
+        after = 0
+        while True:
+            fid, lon, lat = pending_positions(store, generation, after, batch_size, span)
+            if not len(fid):
+                break
+            table = pa.table({"fid": pa.array(fid), "lon": pa.array(lon), "lat": pa.array(lat)})
+            pq.write_table(table, export / f"batch-{index:06d}.parquet")
+            after, index = int(fid[-1]), index + 1
     (export / COMPLETE).write_text(f"{index}\n")
     return export
 

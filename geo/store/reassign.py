@@ -50,7 +50,8 @@ def pending_positions(
     span: Span = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(fid, lon, lat) of the next ``limit`` features after ``after`` not on ``generation``
-    (with ``reported_at`` in ``span``, ``[start, end)``, when given)."""
+    (with ``reported_at`` in ``span``, ``[start, end)``, when given). On a month-partitioned
+    store ``span=None`` reads the DEFAULT partition only: walk every one of :func:`spans`."""
     f: sa.TableClause = store.features
     if span is None and store.backend.partitioned:  # the rows outside every month are there
         names = ("fid", "lon", "lat", "generation", "reported_at")

@@ -116,3 +116,28 @@ def test_a_killed_cluster_reassignment_resumes(store, tmp_path):
         assert str(old_grid) == before[id][0]
         feature = store.get("cameras" if id == "c1" else "incidents", id)
         assert new_grid == expected.locate(feature["lon"], feature["lat"]).grid_code
+
+
+@pytest.mark.postgis
+def test_the_export_of_a_partitioned_store_holds_every_pending_feature(tmp_path, locator):
+    """The export walks each month's partitions, then the rest (the oracle: PostgreSQL's
+    own list of the rows not on the generation), not only the rows of no month."""
+    import pyarrow.parquet as pq
+
+    from cityaware.geo.bulk.reassign import _export
+    from tests.geo.store.conftest import backend_store
+    from tests.geo.store.test_partition_load import _spread
+
+    with backend_store("postgis", tmp_path, locator, partitioned=True) as store:
+        store.bulk_import("incidents", _spread(120))
+        old = {"lon": 113.625, "lat": 34.725, "reported_at": "2019-05-01T08:00:00Z"}
+        store.add("incidents", {"id": "no-month", "category": "noise", **old})
+        with store.backend.read() as conn:
+            pending = conn.exec_driver_sql(
+                "SELECT fid FROM features WHERE generation IS DISTINCT FROM 'g2'"
+            ).scalars()
+            expected = sorted(int(f) for f in pending)
+        export = _export(store, "g2", tmp_path / "export", 25)
+        files = sorted(export.glob("batch-*.parquet"))
+        exported = sorted(f for p in files for f in pq.read_table(p)["fid"].to_pylist())
+        assert exported == expected and len(expected) == 121
