@@ -151,12 +151,11 @@ class RecentCases:
         """Read the cases of the window and swap a new index in."""
         since = now_ms() - self.window_ms
 
-        def recent(part: pd.DataFrame) -> pd.DataFrame:
-            reported = pd.to_numeric(part["reported_at"])
-            return part[(reported >= since) & part["category"].notna()]
+        def categorised(part: pd.DataFrame) -> pd.DataFrame:
+            return part[part["category"].notna()]
 
         delta = self.store.feature_frame("incidents", COLUMNS, chunk_rows=CHUNK_ROWS,
-                                         convert=recent)  # fmt: skip
+                                         convert=categorised, reported_since=since)  # fmt: skip
         rows = delta.rows
         index, facts = LiveIndex(), {}
         for category, part in rows.groupby("category", sort=False):

@@ -345,9 +345,12 @@ class ChangeReads:
         after: int | None = None,
         chunk_rows: int | None = None,
         convert: Callable[[pd.DataFrame], pd.DataFrame] | None = None,
+        reported_since: int | None = None,
     ) -> FrameDelta:
         """``columns`` of every ``kind`` feature (``after`` None), or of those changed after
         seq ``after`` plus the ids deleted since; in insertion order, times in epoch ms.
+        ``reported_since`` (epoch ms) keeps only features reported then or later, read
+        through the (kind, reported_at) index: a window of a long history.
 
         ChangesPruned when ``after`` is older than the retention (read everything again).
         With ``chunk_rows`` the rows are fetched that many at a time and each chunk goes
@@ -360,6 +363,8 @@ class ChangeReads:
         check_kind(kind)
         f, c = self.features, self.changelog.table
         clauses = [f.c.kind == kind, visible(f)]
+        if reported_since is not None:
+            clauses.append(f.c.reported_at >= reported_since)
         with self.backend.read() as conn:
             seq = self.changelog.latest(conn)  # first: a change committed meanwhile is re-read
             removed: list[str] = []
